@@ -1,0 +1,158 @@
+// The one backend interface. Every op the ResNet-18 graph, the optimizer and the integrated-gradient
+// accumulation need, with two implementations: cpu/ (always built) and cuda/ (built with a CUDA
+// toolkit). Pointers returned by alloc() live on the backend's device; the graph never touches their
+// contents directly.
+//
+// Conventions shared by every implementation (the parity tests rely on them):
+// - activations are float32 NCHW, contiguous; conv weights are [Cout, Cin, k, k] (PyTorch order);
+//   linear weights are [out, in].
+// - "backward" ops overwrite their outputs unless the name says accumulate.
+// - sizes are element counts, never bytes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace insalun {
+
+// A 2-D convolution without bias, square kernel, same stride and padding in both directions.
+struct ConvShape {
+  int n = 0, cin = 0, h = 0, w = 0;  // input
+  int cout = 0, k = 3, stride = 1, pad = 1;
+  int ho() const { return (h + 2 * pad - k) / stride + 1; }
+  int wo() const { return (w + 2 * pad - k) / stride + 1; }
+  size_t input_size() const { return size_t(n) * cin * h * w; }
+  size_t output_size() const { return size_t(n) * cout * ho() * wo(); }
+  size_t weight_size() const { return size_t(cout) * cin * k * k; }
+};
+
+// Per-channel batch-norm shape: x is [n, c, hw].
+struct NormShape {
+  int n = 0, c = 0, hw = 0;
+  size_t size() const { return size_t(n) * c * hw; }
+};
+
+// How a batch is drawn from a resident dataset: augmentation is keyed by (seed, epoch, sample index)
+// through Philox so both backends produce the same images (see philox.h).
+struct BatchSpec {
+  const int32_t* indices = nullptr;  // device pointer, `count` dataset indices
+  int count = 0;
+  bool augment = false;  // random crop (zero padding `pad`) + horizontal flip
+  int pad = 4;
+  uint64_t seed = 0;
+  uint32_t epoch = 0;
+};
+
+// A dataset resident on the device: uint8 images [n, c, h, w] in [0, 255] and int32 labels.
+struct DeviceDataset {
+  const uint8_t* images = nullptr;
+  const int32_t* labels = nullptr;
+  int n = 0, c = 0, h = 0, w = 0;
+  const float* mean = nullptr;  // device, c values, applied to x/255
+  const float* std = nullptr;   // device, c values
+};
+
+enum class MaskMode : int { kNone = 0, kGrad = 1, kHard = 2 };
+
+// PyTorch SGD semantics (see method.md section 3) over one flat parameter vector.
+struct SgdConfig {
+  float lr = 0.1f, momentum = 0.9f, weight_decay = 5e-4f;
+  bool nesterov = false;
+  MaskMode mask_mode = MaskMode::kNone;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // ---- memory -------------------------------------------------------------------------------
+  virtual void* alloc_bytes(size_t bytes) = 0;
+  virtual void free_bytes(void* p) = 0;
+  virtual void upload_bytes(void* dst, const void* src, size_t bytes) = 0;    // host -> device
+  virtual void download_bytes(void* dst, const void* src, size_t bytes) = 0;  // device -> host
+  virtual void copy_bytes(void* dst, const void* src, size_t bytes) = 0;      // device -> device
+  virtual void synchronize() {}
+
+  float* alloc(size_t count) { return static_cast<float*>(alloc_bytes(count * sizeof(float))); }
+
+  // ---- elementwise over flat vectors -----------------------------------------------------------
+  virtual void fill(float* x, float value, size_t n) = 0;
+  virtual void axpy(float alpha, const float* x, float* y, size_t n) = 0;  // y += alpha*x
+  // y = x0 + alpha * (x1 - x0): a point on the straight path between two weight vectors.
+  virtual void lerp(const float* x0, const float* x1, float alpha, float* y, size_t n) = 0;
+  // y = (x1 - x0) * y: turns an accumulated path gradient into integrated gradients.
+  virtual void mul_diff(const float* x1, const float* x0, float* y, size_t n) = 0;
+  virtual void add(const float* a, const float* b, float* y, size_t n) = 0;  // y = a + b
+  virtual void relu_forward(const float* x, float* y, size_t n) = 0;
+  virtual void relu_backward(const float* y, const float* dy, float* dx, size_t n) = 0;  // y>0
+  // Sum of x (reduction on the device; result written to a device scalar).
+  virtual void sum(const float* x, size_t n, float* out) = 0;
+
+  // ---- convolution (no bias) ----------------------------------------------------------------
+  virtual void conv2d_forward(const ConvShape& s, const float* x, const float* w, float* y) = 0;
+  virtual void conv2d_backward_data(const ConvShape& s, const float* dy, const float* w,
+                                    float* dx) = 0;
+  virtual void conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy,
+                                      float* dw) = 0;
+
+  // ---- batch norm (eps, momentum as PyTorch; running_var gets the unbiased variance) --------
+  // Train mode: normalize with batch statistics, save mean and 1/sqrt(var_biased + eps) for
+  // backward, update running statistics in place.
+  virtual void bn_forward_train(const NormShape& s, const float* x, const float* gamma,
+                                const float* beta, float* running_mean, float* running_var,
+                                float momentum, float eps, float* y, float* save_mean,
+                                float* save_invstd) = 0;
+  // Eval mode: normalize with running statistics. Also fills save_mean/save_invstd from the
+  // running statistics so that bn_backward_eval can use them.
+  virtual void bn_forward_eval(const NormShape& s, const float* x, const float* gamma,
+                               const float* beta, const float* running_mean,
+                               const float* running_var, float eps, float* y, float* save_mean,
+                               float* save_invstd) = 0;
+  virtual void bn_backward_train(const NormShape& s, const float* x, const float* dy,
+                                 const float* gamma, const float* save_mean,
+                                 const float* save_invstd, float* dx, float* dgamma,
+                                 float* dbeta) = 0;
+  // Statistics are constants in eval mode: dx = dy * gamma * invstd.
+  virtual void bn_backward_eval(const NormShape& s, const float* x, const float* dy,
+                                const float* gamma, const float* save_mean,
+                                const float* save_invstd, float* dx, float* dgamma,
+                                float* dbeta) = 0;
+
+  // ---- pooling, linear, loss ------------------------------------------------------------------
+  virtual void avgpool_forward(const NormShape& s, const float* x, float* y) = 0;     // y [n, c]
+  virtual void avgpool_backward(const NormShape& s, const float* dy, float* dx) = 0;  // dx [n,c,hw]
+  // y[n, out] = x[n, in] * w^T + b
+  virtual void linear_forward(int n, int in, int out, const float* x, const float* w,
+                              const float* b, float* y) = 0;
+  virtual void linear_backward(int n, int in, int out, const float* x, const float* w,
+                               const float* dy, float* dx, float* dw, float* db) = 0;
+  // Mean softmax cross-entropy over the batch, times `scale` (-1 gives gradient ascent).
+  // dlogits = scale * (softmax - onehot) / n. Accumulates the summed (unscaled) loss and the
+  // number of correct argmax predictions into stats[0] and stats[1] (device floats), so that an
+  // epoch needs no host synchronization.
+  virtual void softmax_xent(int n, int classes, const float* logits, const int32_t* labels,
+                            float scale, float* dlogits, float* stats) = 0;
+
+  // ---- data -------------------------------------------------------------------------------
+  // Gathers a batch: images to float NCHW normalized ((x/255 - mean)/std), with crop and flip
+  // when spec.augment, and the labels.
+  virtual void gather_batch(const DeviceDataset& d, const BatchSpec& spec, float* x,
+                            int32_t* labels) = 0;
+
+  // ---- optimizer ------------------------------------------------------------------------------
+  // One step over every parameter at once. mask (0/1 floats, same length) may be null when
+  // mask_mode is kNone. kGrad multiplies the gradient by the mask before weight decay; kHard leaves
+  // masked-out coordinates (mask 0) and their momentum untouched. `first_step` selects PyTorch's
+  // buf = g initialisation.
+  virtual void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf,
+                        const float* mask, size_t n, bool first_step) = 0;
+};
+
+std::unique_ptr<Backend> make_cpu_backend();
+// Returns null (and sets `why`) when the CUDA backend was not built or no device answers.
+std::unique_ptr<Backend> make_cuda_backend(std::string* why);
+
+}  // namespace insalun

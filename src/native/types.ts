@@ -1,0 +1,136 @@
+// The contract between the TypeScript layer and the native addon (native/addon/). Every long call
+// returns a Promise and runs off the JavaScript thread; `onBatch` callbacks arrive on the JS thread
+// between batches.
+
+export type DeviceName = 'cpu' | 'cuda';
+export type MaskMode = 'grad' | 'hard';
+
+export interface ModelOptions {
+  classes: number;
+  inChannels: number;
+  width: number; // base width: 64 is the paper's ResNet-18
+  device: DeviceName;
+}
+
+/** One entry of the torchvision-style state_dict, in state_dict order. */
+export interface TensorEntry {
+  name: string;
+  shape: number[];
+  /** parameter: trained float32; buffer: running statistic float32; counter: int64 num_batches_tracked */
+  kind: 'parameter' | 'buffer' | 'counter';
+}
+
+export interface SgdOptions {
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  nesterov?: boolean;
+}
+
+export interface BatchProgress {
+  batch: number; // batches done
+  batches: number;
+  loss: number; // mean loss of the batch just done
+  correct: number; // correct predictions in the batch just done
+  count: number; // images in the batch just done
+}
+
+export interface EpochOptions {
+  indices: Int32Array; // dataset positions, in the order to visit them (caller shuffles)
+  labels?: Int32Array; // per-position label override (same length as indices), e.g. random labels
+  batchSize: number;
+  augment: boolean;
+  seed: number; // augmentation key, with epoch and sample index
+  epoch: number;
+  lossScale?: number; // 1 (default) minimises CE, -1 is gradient ascent
+  sgd: SgdOptions;
+  onBatch?: (p: BatchProgress) => void;
+}
+
+export interface EpochResult {
+  loss: number; // mean over images of the per-batch mean loss (unscaled CE)
+  correct: number;
+  count: number;
+  stopped: boolean; // requestStop() was honoured at a batch boundary
+}
+
+export interface GradientOptions {
+  indices: Int32Array;
+  labels?: Int32Array;
+  batchSize: number;
+  train: boolean; // BN mode: false = running statistics (masks), true = batch statistics
+  augment: boolean;
+  seed: number;
+  epoch: number;
+  lossScale?: number;
+  squared?: boolean; // accumulate the square of each batch gradient instead (SSD importances)
+}
+
+export interface IntegratedGradientOptions {
+  indices: Int32Array;
+  batchSize: number;
+  baseline: Float32Array; // flat parameters of theta'
+  nodes: number[]; // path points a_k in [0, 1]
+  weights: number[]; // quadrature weights w_k
+  onPoint?: (k: number, of: number) => void;
+}
+
+export interface IntegratedGradientResult {
+  ig: Float32Array; // flat, per parameter: (theta - theta') * sum_k w_k dL/dtheta(path point k)
+  lossAtModel: number; // L(theta): sum over forget batches of the batch-mean CE
+  lossAtBaseline: number; // L(theta')
+}
+
+export interface NativeDataset {
+  readonly count: number;
+}
+
+export interface NativeModel {
+  readonly device: DeviceName;
+  readonly parameterCount: number; // scalars in the flat parameter vector
+  tensors(): TensorEntry[];
+  getTensor(name: string): Float32Array | BigInt64Array;
+  setTensor(name: string, data: Float32Array | BigInt64Array): void;
+  /** PyTorch default initialisation, deterministic from the seed. */
+  initialize(seed: number): void;
+  /** All parameters (kind 'parameter') concatenated in state_dict order. */
+  getParameters(): Float32Array;
+  setParameters(flat: Float32Array): void;
+  /** Zeroes the momentum buffers (next step is a "first step" in PyTorch's sense). */
+  resetOptimizer(): void;
+  /** flat 0/1 mask over the parameters, or null to clear it. */
+  setMask(mask: Float32Array | null, mode: MaskMode): void;
+
+  trainEpoch(data: NativeDataset, opts: EpochOptions): Promise<EpochResult>;
+  /** Eval-mode logits [indices.length, classes]. */
+  predict(data: NativeDataset, indices: Int32Array, batchSize: number): Promise<Float32Array>;
+  /** Sum over batches of the gradient of lossScale * batch-mean CE (flat, parameter order). */
+  gradient(data: NativeDataset, opts: GradientOptions): Promise<Float32Array>;
+  integratedGradients(data: NativeDataset, opts: IntegratedGradientOptions): Promise<IntegratedGradientResult>;
+  /** Eval-mode predictions on one-step FGSM images (step eps in [0,1] pixel units, clamped). */
+  fgsmPredict(data: NativeDataset, indices: Int32Array, eps: number, batchSize: number): Promise<Int32Array>;
+
+  /** Generic step for custom losses: forward one batch (train or eval BN), keep activations. */
+  forwardBatch(data: NativeDataset, indices: Int32Array, opts: { train: boolean; augment: boolean; seed: number; epoch: number }): Promise<Float32Array>;
+  /** Backward of the last forwardBatch from dL/dlogits; accumulates into the gradient buffer. */
+  backwardBatch(dlogits: Float32Array): Promise<void>;
+  zeroGradients(): void;
+  /** One SGD step from the gradient buffer (masked as set by setMask). */
+  step(sgd: SgdOptions): void;
+
+  requestStop(): void;
+  clearStop(): void;
+}
+
+export interface NativeAddon {
+  Model: new (opts: ModelOptions) => NativeModel;
+  Dataset: new (
+    device: DeviceName,
+    images: Uint8Array,
+    labels: Int32Array,
+    shape: { n: number; c: number; h: number; w: number },
+    mean: number[],
+    std: number[],
+  ) => NativeDataset;
+  backends(): { cpu: boolean; cuda: boolean; cudaWhy: string; cpuThreads: number };
+}
