@@ -132,5 +132,35 @@ export interface NativeAddon {
     mean: number[],
     std: number[],
   ) => NativeDataset;
-  backends(): { cpu: boolean; cuda: boolean; cudaWhy: string; cpuThreads: number };
+  backends(): { cpu: boolean; cuda: boolean; cudaWhy: string; cpuThreads: number; cudaBuilt: boolean; cudaReport?: string };
+  /** Op-level access to one backend, for the conformance tests (not a hot path). */
+  ops(device: DeviceName): BackendOps;
+}
+
+type F32 = Float32Array;
+export interface ConvShapeArg { n: number; cin: number; h: number; w: number; cout: number; k: number; stride: number; pad: number }
+export interface NormShapeArg { n: number; c: number; hw: number }
+
+/** The backend interface (native/core/backend.h) on typed arrays. */
+export interface BackendOps {
+  device: string;
+  conv2dForward(s: ConvShapeArg, x: F32, w: F32): F32;
+  conv2dBackwardData(s: ConvShapeArg, dy: F32, w: F32): F32;
+  conv2dBackwardFilter(s: ConvShapeArg, x: F32, dy: F32): F32;
+  bnForward(s: NormShapeArg, x: F32, gamma: F32, beta: F32, runningMean: F32, runningVar: F32, o: { train: boolean; momentum: number; eps: number }): { y: F32; saveMean: F32; saveInvstd: F32; runningMean: F32; runningVar: F32 };
+  bnBackward(s: NormShapeArg, x: F32, dy: F32, gamma: F32, saveMean: F32, saveInvstd: F32, train: boolean): { dx: F32; dgamma: F32; dbeta: F32 };
+  reluForward(x: F32): F32;
+  reluBackward(y: F32, dy: F32): F32;
+  add(a: F32, b: F32): F32;
+  axpy(alpha: number, x: F32, y: F32): F32;
+  lerp(x0: F32, x1: F32, alpha: number): F32;
+  mulDiff(x1: F32, x0: F32, y: F32): F32;
+  sum(x: F32): number;
+  avgpoolForward(s: NormShapeArg, x: F32): F32;
+  avgpoolBackward(s: NormShapeArg, dy: F32): F32;
+  linearForward(s: { n: number; in: number; out: number }, x: F32, w: F32, b: F32): F32;
+  linearBackward(s: { n: number; in: number; out: number }, x: F32, w: F32, dy: F32): { dx: F32; dw: F32; db: F32 };
+  softmaxXent(n: number, classes: number, logits: F32, labels: Int32Array, scale: number): { dlogits: F32; lossSum: number; correct: number };
+  gatherBatch(images: Uint8Array, labels: Int32Array, shape: { n: number; c: number; h: number; w: number }, mean: F32, std: F32, indices: Int32Array, o: { augment: boolean; seed: number; epoch: number; pad?: number }): { x: F32; labels: Int32Array };
+  sgdStep(o: { lr: number; momentum: number; weightDecay: number; nesterov?: boolean; maskMode?: 'none' | 'grad' | 'hard'; firstStep: boolean }, w: F32, g: F32, buf: F32, mask?: F32): { w: F32; buf: F32 };
 }

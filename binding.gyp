@@ -1,0 +1,29 @@
+{
+  "targets": [
+    {
+      "target_name": "insalun",
+      "sources": [
+        "native/core/resnet.cpp",
+        "native/core/engine.cpp",
+        "native/cpu/gemm.cpp",
+        "native/cpu/conv.cpp",
+        "native/cpu/batchnorm.cpp",
+        "native/cpu/ops.cpp",
+        "native/cpu/data.cpp",
+        "native/cpu/factory.cpp",
+        "native/addon/addon.cpp",
+        "native/addon/op_bindings.cpp"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+      "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-fexceptions"],
+      "ldflags": ["-fopenmp"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "OTHER_CPLUSPLUSFLAGS": ["-std=c++17", "-O3", "-Xpreprocessor", "-fopenmp"]
+      }
+    }
+  ]
+}

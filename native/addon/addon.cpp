@@ -1,0 +1,634 @@
+// Node-API glue: the Model and Dataset classes and backends(). Argument checking happens here, on
+// the JS thread, so bad input becomes a TypeError/RangeError before any native work starts.
+#include <napi.h>
+
+#include <atomic>
+#include <cmath>
+#include <memory>
+#include <mutex>
+#include <omp.h>
+
+#include "../core/engine.h"
+#include "async.h"
+
+#ifdef INSALUN_WITH_CUDA
+#include "../cuda/cuda_info.h"
+#endif
+
+namespace insalun::addon {
+
+std::mutex& compute_lock() {
+  static std::mutex lock;
+  return lock;
+}
+
+namespace {
+
+// ---- argument helpers ----------------------------------------------------------------------------
+
+[[noreturn]] void throw_type(Napi::Env env, const std::string& message) {
+  throw Napi::TypeError::New(env, message);
+}
+
+Napi::Object object_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsObject()) throw_type(info.Env(), std::string(what) + " must be an object");
+  return info[i].As<Napi::Object>();
+}
+
+double number_field(Napi::Object o, const char* key, double fallback, bool required = false) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) {
+    if (required) throw_type(o.Env(), std::string("missing numeric option '") + key + "'");
+    return fallback;
+  }
+  if (!v.IsNumber()) throw_type(o.Env(), std::string("option '") + key + "' must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bool bool_field(Napi::Object o, const char* key, bool fallback) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsBoolean()) throw_type(o.Env(), std::string("option '") + key + "' must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+std::vector<int32_t> int32_array(Napi::Env env, Napi::Value v, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw_type(env, std::string(what) + " must be an Int32Array");
+  auto a = v.As<Napi::Int32Array>();
+  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+std::vector<float> float32_array(Napi::Env env, Napi::Value v, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw_type(env, std::string(what) + " must be a Float32Array");
+  auto a = v.As<Napi::Float32Array>();
+  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+}
+
+std::vector<double> number_list(Napi::Env env, Napi::Value v, const char* what) {
+  if (!v.IsArray()) throw_type(env, std::string(what) + " must be an array of numbers");
+  auto a = v.As<Napi::Array>();
+  std::vector<double> out(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value x = a.Get(i);
+    if (!x.IsNumber()) throw_type(env, std::string(what) + " must be an array of numbers");
+    out[i] = x.As<Napi::Number>().DoubleValue();
+  }
+  return out;
+}
+
+int positive_int(Napi::Env env, double v, const char* what) {
+  if (!(v >= 1) || v != double(int(v))) throw Napi::RangeError::New(env, std::string(what) + " must be a positive integer");
+  return int(v);
+}
+
+Napi::Float32Array to_float32(Napi::Env env, const std::vector<float>& v) {
+  auto out = Napi::Float32Array::New(env, v.size());
+  std::copy(v.begin(), v.end(), out.Data());
+  return out;
+}
+
+SgdConfig sgd_config(Napi::Object o) {
+  SgdConfig c;
+  c.lr = float(number_field(o, "lr", 0, true));
+  c.momentum = float(number_field(o, "momentum", 0.9));
+  c.weight_decay = float(number_field(o, "weightDecay", 5e-4));
+  c.nesterov = bool_field(o, "nesterov", false);
+  return c;
+}
+
+// ---- backends ----------------------------------------------------------------------------------
+
+std::shared_ptr<Backend> make_backend(Napi::Env env, const std::string& device) {
+  if (device == "cpu") return std::shared_ptr<Backend>(make_cpu_backend());
+  if (device == "cuda") {
+    std::string why;
+    std::unique_ptr<Backend> cuda = make_cuda_backend(&why);
+    if (!cuda) throw Napi::Error::New(env, "CUDA backend unavailable: " + why);
+    return std::shared_ptr<Backend>(std::move(cuda));
+  }
+  throw Napi::TypeError::New(env, "device must be 'cpu' or 'cuda', got '" + device + "'");
+}
+
+std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsString()) throw_type(info.Env(), std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+// ---- Dataset ------------------------------------------------------------------------------------
+
+class Dataset : public Napi::ObjectWrap<Dataset> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Dataset", {InstanceAccessor<&Dataset::Count>("count")});
+  }
+
+  // new Dataset(device, images: Uint8Array, labels: Int32Array, {n,c,h,w}, mean[], std[])
+  explicit Dataset(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Dataset>(info) {
+    Napi::Env env = info.Env();
+    const std::string device = string_arg(info, 0, "device");
+    if (info.Length() < 6) throw_type(env, "Dataset(device, images, labels, shape, mean, std)");
+    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      throw_type(env, "images must be a Uint8Array");
+    auto images = info[1].As<Napi::Uint8Array>();
+    std::vector<int32_t> labels = int32_array(env, info[2], "labels");
+    Napi::Object shape = object_arg(info, 3, "shape");
+    const int n = positive_int(env, number_field(shape, "n", 0, true), "shape.n");
+    const int c = positive_int(env, number_field(shape, "c", 0, true), "shape.c");
+    const int h = positive_int(env, number_field(shape, "h", 0, true), "shape.h");
+    const int w = positive_int(env, number_field(shape, "w", 0, true), "shape.w");
+    if (images.ElementLength() != size_t(n) * c * h * w)
+      throw Napi::RangeError::New(env, "images has " + std::to_string(images.ElementLength()) +
+                                           " bytes, expected n*c*h*w = " + std::to_string(size_t(n) * c * h * w));
+    if (labels.size() != size_t(n)) throw Napi::RangeError::New(env, "labels must have n entries");
+    std::vector<double> mean = number_list(env, info[4], "mean"), stdev = number_list(env, info[5], "std");
+    for (double s : stdev)
+      if (!(s > 0)) throw Napi::RangeError::New(env, "std values must be positive");
+    backend_ = make_backend(env, device);
+    device_ = device;
+    std::lock_guard<std::mutex> lock(compute_lock());
+    try {
+      data_ = std::make_unique<ResidentDataset>(backend_, images.Data(), labels.data(), n, c, h, w,
+                                                std::vector<float>(mean.begin(), mean.end()),
+                                                std::vector<float>(stdev.begin(), stdev.end()));
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, e.what());
+    }
+  }
+
+  Napi::Value Count(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), data_->view().n); }
+  const ResidentDataset& data() const { return *data_; }
+  const std::string& device() const { return device_; }
+
+ private:
+  std::shared_ptr<Backend> backend_;
+  std::unique_ptr<ResidentDataset> data_;
+  std::string device_;
+};
+
+Napi::FunctionReference* dataset_constructor = nullptr;
+
+// ---- Model --------------------------------------------------------------------------------------
+
+struct BatchReport {
+  int batch, batches;
+  float loss, correct;
+  int count;
+};
+
+class Model : public Napi::ObjectWrap<Model> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(
+        env, "Model",
+        {InstanceAccessor<&Model::Device>("device"),
+         InstanceAccessor<&Model::ParameterCount>("parameterCount"),
+         InstanceMethod<&Model::Tensors>("tensors"),
+         InstanceMethod<&Model::GetTensor>("getTensor"),
+         InstanceMethod<&Model::SetTensor>("setTensor"),
+         InstanceMethod<&Model::Initialize>("initialize"),
+         InstanceMethod<&Model::GetParameters>("getParameters"),
+         InstanceMethod<&Model::SetParameters>("setParameters"),
+         InstanceMethod<&Model::ResetOptimizer>("resetOptimizer"),
+         InstanceMethod<&Model::SetMask>("setMask"),
+         InstanceMethod<&Model::TrainEpoch>("trainEpoch"),
+         InstanceMethod<&Model::Predict>("predict"),
+         InstanceMethod<&Model::Gradient>("gradient"),
+         InstanceMethod<&Model::IntegratedGradients>("integratedGradients"),
+         InstanceMethod<&Model::FgsmPredict>("fgsmPredict"),
+         InstanceMethod<&Model::ForwardBatch>("forwardBatch"),
+         InstanceMethod<&Model::BackwardBatch>("backwardBatch"),
+         InstanceMethod<&Model::ZeroGradients>("zeroGradients"),
+         InstanceMethod<&Model::Step>("step"),
+         InstanceMethod<&Model::RequestStop>("requestStop"),
+         InstanceMethod<&Model::ClearStop>("clearStop")});
+  }
+
+  // new Model({classes, inChannels, width, device, image?})
+  explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = object_arg(info, 0, "model options");
+    ResNetConfig config;
+    config.classes = positive_int(env, number_field(o, "classes", 10), "classes");
+    config.in_channels = positive_int(env, number_field(o, "inChannels", 3), "inChannels");
+    config.width = positive_int(env, number_field(o, "width", 64), "width");
+    config.image = positive_int(env, number_field(o, "image", 32), "image");
+    if (config.image % 8 != 0) throw Napi::RangeError::New(env, "image size must be a multiple of 8");
+    Napi::Value device = o.Get("device");
+    device_ = device.IsUndefined() ? "cpu" : device.ToString().Utf8Value();
+    std::lock_guard<std::mutex> lock(compute_lock());
+    try {
+      engine_ = std::make_shared<Engine>(make_backend(env, device_), config);
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, e.what());
+    }
+  }
+
+ private:
+  Napi::Value Device(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), device_); }
+  Napi::Value ParameterCount(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(engine_->net().parameter_count()));
+  }
+
+  const TensorInfo& find_tensor(Napi::Env env, const std::string& name) {
+    for (const TensorInfo& t : engine_->net().tensors())
+      if (t.name == name) return t;
+    throw Napi::Error::New(env, "no tensor named '" + name + "' in this model");
+  }
+
+  Napi::Value Tensors(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const auto& tensors = engine_->net().tensors();
+    auto out = Napi::Array::New(env, tensors.size());
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const TensorInfo& t = tensors[i];
+      auto entry = Napi::Object::New(env);
+      entry.Set("name", t.name);
+      auto shape = Napi::Array::New(env, t.shape.size());
+      for (size_t d = 0; d < t.shape.size(); ++d) shape.Set(uint32_t(d), t.shape[d]);
+      entry.Set("shape", shape);
+      entry.Set("kind", t.kind == TensorKind::kParameter ? "parameter" : t.kind == TensorKind::kBuffer ? "buffer" : "counter");
+      out.Set(uint32_t(i), entry);
+    }
+    return out;
+  }
+
+  Napi::Value GetTensor(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const TensorInfo& t = find_tensor(env, string_arg(info, 0, "tensor name"));
+    std::lock_guard<std::mutex> lock(compute_lock());
+    ResNet18& net = engine_->net();
+    if (t.kind == TensorKind::kCounter) {
+      auto out = Napi::BigInt64Array::New(env, 1);
+      out[0] = net.counters()[t.offset];
+      return out;
+    }
+    auto out = Napi::Float32Array::New(env, t.size);
+    const float* base = t.kind == TensorKind::kParameter ? net.parameters() : net.buffers();
+    engine_->backend().download_bytes(out.Data(), base + t.offset, t.size * sizeof(float));
+    return out;
+  }
+
+  Napi::Value SetTensor(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::string name = string_arg(info, 0, "tensor name");
+    const TensorInfo& t = find_tensor(env, name);
+    if (info.Length() < 2 || !info[1].IsTypedArray()) throw_type(env, "setTensor(name, data): data must be a typed array");
+    auto array = info[1].As<Napi::TypedArray>();
+    std::lock_guard<std::mutex> lock(compute_lock());
+    ResNet18& net = engine_->net();
+    if (t.kind == TensorKind::kCounter) {
+      if (array.TypedArrayType() != napi_bigint64_array || array.ElementLength() != 1)
+        throw_type(env, name + " is an int64 counter: pass a BigInt64Array of length 1");
+      net.counters()[t.offset] = array.As<Napi::BigInt64Array>()[0];
+      return env.Undefined();
+    }
+    if (array.TypedArrayType() != napi_float32_array) throw_type(env, name + " needs a Float32Array");
+    if (array.ElementLength() != t.size)
+      throw Napi::RangeError::New(env, name + " has " + std::to_string(t.size) + " values, got " +
+                                           std::to_string(array.ElementLength()));
+    const float* data = array.As<Napi::Float32Array>().Data();
+    for (size_t i = 0; i < t.size; ++i)
+      if (!std::isfinite(data[i])) throw Napi::RangeError::New(env, name + " contains NaN or infinite values");
+    float* base = t.kind == TensorKind::kParameter ? net.parameters() : net.buffers();
+    engine_->backend().upload_bytes(base + t.offset, data, t.size * sizeof(float));
+    return env.Undefined();
+  }
+
+  Napi::Value Initialize(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw_type(info.Env(), "initialize(seed: number)");
+    std::lock_guard<std::mutex> lock(compute_lock());
+    engine_->net().initialize(uint64_t(info[0].As<Napi::Number>().Int64Value()));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value GetParameters(const Napi::CallbackInfo& info) {
+    std::lock_guard<std::mutex> lock(compute_lock());
+    const size_t n = engine_->net().parameter_count();
+    auto out = Napi::Float32Array::New(info.Env(), n);
+    engine_->backend().download_bytes(out.Data(), engine_->net().parameters(), n * sizeof(float));
+    return out;
+  }
+
+  Napi::Value SetParameters(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<float> flat = float32_array(env, info.Length() ? info[0] : env.Undefined(), "parameters");
+    check_flat(env, flat, "parameters");
+    std::lock_guard<std::mutex> lock(compute_lock());
+    engine_->backend().upload_bytes(engine_->net().parameters(), flat.data(), flat.size() * sizeof(float));
+    return env.Undefined();
+  }
+
+  void check_flat(Napi::Env env, const std::vector<float>& flat, const char* what) {
+    if (flat.size() != engine_->net().parameter_count())
+      throw Napi::RangeError::New(env, std::string(what) + " has " + std::to_string(flat.size()) +
+                                           " values, the model has " +
+                                           std::to_string(engine_->net().parameter_count()) + " parameters");
+  }
+
+  Napi::Value ResetOptimizer(const Napi::CallbackInfo& info) {
+    std::lock_guard<std::mutex> lock(compute_lock());
+    engine_->reset_optimizer();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SetMask(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || info[0].IsNull() || info[0].IsUndefined()) {
+      std::lock_guard<std::mutex> lock(compute_lock());
+      engine_->set_mask(nullptr, MaskMode::kNone);
+      return env.Undefined();
+    }
+    std::vector<float> mask = float32_array(env, info[0], "mask");
+    check_flat(env, mask, "mask");
+    for (float m : mask)
+      if (m != 0.0f && m != 1.0f) throw Napi::RangeError::New(env, "mask values must be 0 or 1");
+    const std::string mode = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "hard";
+    if (mode != "hard" && mode != "grad") throw Napi::TypeError::New(env, "mask mode must be 'hard' or 'grad'");
+    std::lock_guard<std::mutex> lock(compute_lock());
+    engine_->set_mask(mask.data(), mode == "hard" ? MaskMode::kHard : MaskMode::kGrad);
+    return env.Undefined();
+  }
+
+  Dataset& dataset_arg(const Napi::CallbackInfo& info, size_t i) {
+    Napi::Env env = info.Env();
+    if (info.Length() <= i || !info[i].IsObject() ||
+        !info[i].As<Napi::Object>().InstanceOf(dataset_constructor->Value()))
+      throw_type(env, "expected a Dataset");
+    Dataset* d = Dataset::Unwrap(info[i].As<Napi::Object>());
+    if (d->device() != device_)
+      throw Napi::Error::New(env, "the dataset lives on '" + d->device() + "' but the model on '" + device_ + "'");
+    return *d;
+  }
+
+  // Keeps the JS Dataset alive while a worker uses it.
+  struct Hold {
+    std::shared_ptr<Napi::ObjectReference> ref;
+    Hold(Napi::Object o) : ref(std::make_shared<Napi::ObjectReference>(Napi::Persistent(o))) {}
+  };
+
+  Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Dataset& data = dataset_arg(info, 0);
+    Napi::Object o = object_arg(info, 1, "epoch options");
+    EpochRequest r;
+    r.indices = int32_array(env, o.Get("indices"), "indices");
+    if (!o.Get("labels").IsUndefined()) r.labels = int32_array(env, o.Get("labels"), "labels");
+    r.batch_size = positive_int(env, number_field(o, "batchSize", 0, true), "batchSize");
+    r.augment = bool_field(o, "augment", true);
+    r.seed = uint64_t(number_field(o, "seed", 0));
+    r.epoch = uint32_t(number_field(o, "epoch", 0));
+    r.loss_scale = float(number_field(o, "lossScale", 1));
+    Napi::Value sgd = o.Get("sgd");
+    if (!sgd.IsObject()) throw_type(env, "option 'sgd' must be an object");
+    r.sgd = sgd_config(sgd.As<Napi::Object>());
+    Napi::Value cb = o.Get("onBatch");
+    Napi::Function callback = cb.IsFunction() ? cb.As<Napi::Function>() : Napi::Function();
+    auto engine = engine_;
+    auto stop = stop_;
+    Hold hold(info[0].As<Napi::Object>());
+    const ResidentDataset* d = &data.data();
+    auto* worker = new ProgressPromiseWorker<EpochTotals, BatchReport>(
+        env, callback,
+        [engine, stop, d, r, hold](const std::function<void(const BatchReport&)>& report) {
+          return engine->train_epoch(*d, r, [&](int b, int nb, float loss, float correct, int count) {
+            report(BatchReport{b, nb, loss, correct, count});
+          }, *stop);
+        },
+        [](Napi::Env env, EpochTotals& t) -> Napi::Value {
+          auto out = Napi::Object::New(env);
+          out.Set("loss", t.count ? t.loss / t.count : 0.0);
+          out.Set("correct", t.correct);
+          out.Set("count", t.count);
+          out.Set("stopped", t.stopped);
+          return out;
+        },
+        [](Napi::Env env, const BatchReport& p) -> Napi::Value {
+          auto out = Napi::Object::New(env);
+          out.Set("batch", p.batch);
+          out.Set("batches", p.batches);
+          out.Set("loss", p.loss);
+          out.Set("correct", p.correct);
+          out.Set("count", p.count);
+          return out;
+        });
+    worker->Queue();
+    return worker->promise();
+  }
+
+  Napi::Value Predict(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Dataset& data = dataset_arg(info, 0);
+    std::vector<int32_t> indices = int32_array(env, info.Length() > 1 ? info[1] : env.Undefined(), "indices");
+    const int batch = positive_int(env, info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0, "batchSize");
+    auto engine = engine_;
+    const ResidentDataset* d = &data.data();
+    Hold hold(info[0].As<Napi::Object>());
+    auto* worker = new PromiseWorker<std::vector<float>>(
+        env, [engine, d, indices, batch, hold] { return engine->predict(*d, indices, batch); },
+        [](Napi::Env env, std::vector<float>& v) -> Napi::Value { return to_float32(env, v); });
+    worker->Queue();
+    return worker->promise();
+  }
+
+  Napi::Value Gradient(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Dataset& data = dataset_arg(info, 0);
+    Napi::Object o = object_arg(info, 1, "gradient options");
+    GradientRequest r;
+    r.indices = int32_array(env, o.Get("indices"), "indices");
+    if (!o.Get("labels").IsUndefined()) r.labels = int32_array(env, o.Get("labels"), "labels");
+    if (!r.labels.empty() && r.labels.size() != r.indices.size())
+      throw Napi::RangeError::New(env, "labels must have one entry per index");
+    r.batch_size = positive_int(env, number_field(o, "batchSize", 0, true), "batchSize");
+    r.train = bool_field(o, "train", false);
+    r.augment = bool_field(o, "augment", false);
+    r.squared = bool_field(o, "squared", false);
+    r.seed = uint64_t(number_field(o, "seed", 0));
+    r.epoch = uint32_t(number_field(o, "epoch", 0));
+    r.loss_scale = float(number_field(o, "lossScale", 1));
+    auto engine = engine_;
+    const ResidentDataset* d = &data.data();
+    Hold hold(info[0].As<Napi::Object>());
+    auto* worker = new PromiseWorker<std::vector<float>>(
+        env, [engine, d, r, hold] { return engine->gradient(*d, r); },
+        [](Napi::Env env, std::vector<float>& v) -> Napi::Value { return to_float32(env, v); });
+    worker->Queue();
+    return worker->promise();
+  }
+
+  Napi::Value IntegratedGradients(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Dataset& data = dataset_arg(info, 0);
+    Napi::Object o = object_arg(info, 1, "integrated-gradient options");
+    std::vector<int32_t> indices = int32_array(env, o.Get("indices"), "indices");
+    const int batch = positive_int(env, number_field(o, "batchSize", 0, true), "batchSize");
+    std::vector<float> baseline = float32_array(env, o.Get("baseline"), "baseline");
+    check_flat(env, baseline, "baseline");
+    std::vector<double> nodes = number_list(env, o.Get("nodes"), "nodes");
+    std::vector<double> weights = number_list(env, o.Get("weights"), "weights");
+    if (nodes.empty() || nodes.size() != weights.size())
+      throw Napi::RangeError::New(env, "nodes and weights must be non-empty and of equal length");
+    Napi::Value cb = o.Get("onPoint");
+    Napi::Function callback = cb.IsFunction() ? cb.As<Napi::Function>() : Napi::Function();
+    auto engine = engine_;
+    const ResidentDataset* d = &data.data();
+    Hold hold(info[0].As<Napi::Object>());
+    using Point = std::pair<int, int>;
+    auto* worker = new ProgressPromiseWorker<IgResult, Point>(
+        env, callback,
+        [engine, d, indices, batch, baseline, nodes, weights, hold](const std::function<void(const Point&)>& report) {
+          return engine->integrated_gradients(*d, indices, batch, baseline, nodes, weights,
+                                              [&](int k, int m) { report(Point{k, m}); });
+        },
+        [](Napi::Env env, IgResult& r) -> Napi::Value {
+          auto out = Napi::Object::New(env);
+          out.Set("ig", to_float32(env, r.ig));
+          out.Set("lossAtModel", r.loss_at_model);
+          out.Set("lossAtBaseline", r.loss_at_baseline);
+          return out;
+        },
+        [](Napi::Env env, const Point& p) -> Napi::Value {
+          auto out = Napi::Object::New(env);
+          out.Set("k", p.first);
+          out.Set("of", p.second);
+          return out;
+        });
+    worker->Queue();
+    return worker->promise();
+  }
+
+  Napi::Value FgsmPredict(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Dataset& data = dataset_arg(info, 0);
+    std::vector<int32_t> indices = int32_array(env, info.Length() > 1 ? info[1] : env.Undefined(), "indices");
+    if (info.Length() < 4 || !info[2].IsNumber() || !info[3].IsNumber()) throw_type(env, "fgsmPredict(data, indices, eps, batchSize)");
+    const float eps = info[2].As<Napi::Number>().FloatValue();
+    const int batch = positive_int(env, info[3].As<Napi::Number>().DoubleValue(), "batchSize");
+    auto engine = engine_;
+    const ResidentDataset* d = &data.data();
+    Hold hold(info[0].As<Napi::Object>());
+    auto* worker = new PromiseWorker<std::vector<int32_t>>(
+        env, [engine, d, indices, eps, batch, hold] { return engine->fgsm_predict(*d, indices, eps, batch); },
+        [](Napi::Env env, std::vector<int32_t>& v) -> Napi::Value {
+          auto out = Napi::Int32Array::New(env, v.size());
+          std::copy(v.begin(), v.end(), out.Data());
+          return out;
+        });
+    worker->Queue();
+    return worker->promise();
+  }
+
+  Napi::Value ForwardBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Dataset& data = dataset_arg(info, 0);
+    std::vector<int32_t> indices = int32_array(env, info.Length() > 1 ? info[1] : env.Undefined(), "indices");
+    Napi::Object o = object_arg(info, 2, "forward options");
+    const bool train = bool_field(o, "train", false), augment = bool_field(o, "augment", false);
+    const uint64_t seed = uint64_t(number_field(o, "seed", 0));
+    const uint32_t epoch = uint32_t(number_field(o, "epoch", 0));
+    auto engine = engine_;
+    const ResidentDataset* d = &data.data();
+    Hold hold(info[0].As<Napi::Object>());
+    auto* worker = new PromiseWorker<std::vector<float>>(
+        env, [engine, d, indices, train, augment, seed, epoch, hold] {
+          return engine->forward_batch(*d, indices, train, augment, seed, epoch);
+        },
+        [](Napi::Env env, std::vector<float>& v) -> Napi::Value { return to_float32(env, v); });
+    worker->Queue();
+    return worker->promise();
+  }
+
+  Napi::Value BackwardBatch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<float> dlogits = float32_array(env, info.Length() ? info[0] : env.Undefined(), "dlogits");
+    auto engine = engine_;
+    auto* worker = new PromiseWorker<bool>(
+        env, [engine, dlogits] { engine->backward_batch(dlogits); return true; },
+        [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
+    worker->Queue();
+    return worker->promise();
+  }
+
+  Napi::Value ZeroGradients(const Napi::CallbackInfo& info) {
+    std::lock_guard<std::mutex> lock(compute_lock());
+    engine_->zero_gradients();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    SgdConfig c = sgd_config(object_arg(info, 0, "sgd options"));
+    std::lock_guard<std::mutex> lock(compute_lock());
+    engine_->step(c);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value RequestStop(const Napi::CallbackInfo& info) {
+    stop_->store(true);
+    return info.Env().Undefined();
+  }
+  Napi::Value ClearStop(const Napi::CallbackInfo& info) {
+    stop_->store(false);
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<Engine> engine_;
+  std::string device_;
+  std::shared_ptr<std::atomic<bool>> stop_ = std::make_shared<std::atomic<bool>>(false);
+};
+
+Napi::Value Backends(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto out = Napi::Object::New(env);
+  out.Set("cpu", true);
+  out.Set("cpuThreads", omp_get_max_threads());
+  std::string why;
+  bool cuda = false;
+  {
+    std::lock_guard<std::mutex> lock(compute_lock());
+    try {
+      cuda = make_cuda_backend(&why) != nullptr;
+    } catch (const std::exception& e) {
+      why = e.what();
+    }
+  }
+  out.Set("cuda", cuda);
+  out.Set("cudaWhy", why);
+#ifdef INSALUN_WITH_CUDA
+  out.Set("cudaReport", cuda_backend_report());
+  out.Set("cudaBuilt", true);
+#else
+  out.Set("cudaBuilt", false);
+#endif
+  return out;
+}
+
+}  // namespace
+
+Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be);
+
+// ops(device): the op-level conformance interface (see op_bindings.cpp).
+Napi::Value Ops(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string device = info.Length() && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "cpu";
+  return make_op_bindings(env, make_backend(env, device));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  dataset_constructor = new Napi::FunctionReference(Napi::Persistent(Dataset::Define(env)));
+  exports.Set("Dataset", dataset_constructor->Value());
+  exports.Set("Model", Model::Define(env));
+  exports.Set("backends", Napi::Function::New(env, Backends));
+  exports.Set("ops", Napi::Function::New(env, Ops));
+  return exports;
+}
+
+}  // namespace insalun::addon
+
+static Napi::Object InitInsalun(Napi::Env env, Napi::Object exports) {
+  return insalun::addon::Init(env, exports);
+}
+NODE_API_MODULE(insalun, InitInsalun)

@@ -1,0 +1,380 @@
+// `addon.ops(device)`: every backend op callable on plain typed arrays, so one conformance suite
+// (test/ops.test.ts) checks each backend against float64 references and finite differences.
+// Not a hot path: each call allocates, uploads, runs one op and downloads.
+#include <napi.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "../core/backend.h"
+#include "async.h"
+
+namespace insalun::addon {
+namespace {
+
+struct DeviceArrays {
+  Backend& be;
+  std::vector<void*> owned;
+  explicit DeviceArrays(Backend& b) : be(b) {}
+  ~DeviceArrays() {
+    for (void* p : owned) be.free_bytes(p);
+  }
+  template <typename T>
+  T* upload(const T* data, size_t n) {
+    void* p = be.alloc_bytes(std::max<size_t>(n, 1) * sizeof(T));
+    owned.push_back(p);
+    if (n) be.upload_bytes(p, data, n * sizeof(T));
+    return static_cast<T*>(p);
+  }
+  float* zeros(size_t n) {
+    float* p = upload<float>(nullptr, 0);
+    be.free_bytes(p);
+    owned.pop_back();
+    p = be.alloc(std::max<size_t>(n, 1));
+    owned.push_back(p);
+    be.fill(p, 0.0f, n);
+    return p;
+  }
+};
+
+std::vector<float> f32(const Napi::Value& v, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a Float32Array");
+  auto a = v.As<Napi::Float32Array>();
+  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+}
+
+std::vector<int32_t> i32(const Napi::Value& v, const char* what) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(v.Env(), std::string(what) + " must be an Int32Array");
+  auto a = v.As<Napi::Int32Array>();
+  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+int field(Napi::Object o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("shape.") + key + " must be a number");
+  return v.As<Napi::Number>().Int32Value();
+}
+
+void require_size(Napi::Env env, const std::vector<float>& v, size_t n, const char* what) {
+  if (v.size() != n)
+    throw Napi::RangeError::New(env, std::string(what) + " has " + std::to_string(v.size()) +
+                                         " values, expected " + std::to_string(n));
+}
+
+Napi::Float32Array download(Napi::Env env, Backend& be, const float* p, size_t n) {
+  auto out = Napi::Float32Array::New(env, n);
+  if (n) be.download_bytes(out.Data(), p, n * sizeof(float));
+  return out;
+}
+
+ConvShape conv_shape(Napi::Object o) {
+  return ConvShape{field(o, "n"), field(o, "cin"), field(o, "h"), field(o, "w"),
+                   field(o, "cout"), field(o, "k"), field(o, "stride"), field(o, "pad")};
+}
+
+NormShape norm_shape(Napi::Object o) { return NormShape{field(o, "n"), field(o, "c"), field(o, "hw")}; }
+
+using OpFn = std::function<Napi::Value(const Napi::CallbackInfo&, Backend&)>;
+
+// Wraps an op so it runs under the compute lock with native exceptions turned into JS errors.
+Napi::Function bind_op(Napi::Env env, std::shared_ptr<Backend> be, OpFn fn) {
+  return Napi::Function::New(env, [be, fn](const Napi::CallbackInfo& info) -> Napi::Value {
+    std::lock_guard<std::mutex> lock(compute_lock());
+    try {
+      Napi::Value out = fn(info, *be);
+      be->synchronize();
+      return out;
+    } catch (const Napi::Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), e.what());
+    }
+  });
+}
+
+}  // namespace
+
+Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
+  auto ops = Napi::Object::New(env);
+  ops.Set("device", be->name());
+
+  ops.Set("conv2dForward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    ConvShape s = conv_shape(info[0].As<Napi::Object>());
+    auto x = f32(info[1], "x"), w = f32(info[2], "w");
+    require_size(info.Env(), x, s.input_size(), "x");
+    require_size(info.Env(), w, s.weight_size(), "w");
+    DeviceArrays d(b);
+    float* y = d.zeros(s.output_size());
+    b.conv2d_forward(s, d.upload(x.data(), x.size()), d.upload(w.data(), w.size()), y);
+    return download(info.Env(), b, y, s.output_size());
+  }));
+  ops.Set("conv2dBackwardData", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    ConvShape s = conv_shape(info[0].As<Napi::Object>());
+    auto dy = f32(info[1], "dy"), w = f32(info[2], "w");
+    require_size(info.Env(), dy, s.output_size(), "dy");
+    require_size(info.Env(), w, s.weight_size(), "w");
+    DeviceArrays d(b);
+    float* dx = d.zeros(s.input_size());
+    b.conv2d_backward_data(s, d.upload(dy.data(), dy.size()), d.upload(w.data(), w.size()), dx);
+    return download(info.Env(), b, dx, s.input_size());
+  }));
+  ops.Set("conv2dBackwardFilter", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    ConvShape s = conv_shape(info[0].As<Napi::Object>());
+    auto x = f32(info[1], "x"), dy = f32(info[2], "dy");
+    require_size(info.Env(), x, s.input_size(), "x");
+    require_size(info.Env(), dy, s.output_size(), "dy");
+    DeviceArrays d(b);
+    float* dw = d.zeros(s.weight_size());
+    b.conv2d_backward_filter(s, d.upload(x.data(), x.size()), d.upload(dy.data(), dy.size()), dw);
+    return download(info.Env(), b, dw, s.weight_size());
+  }));
+
+  // bnForward(shape, x, gamma, beta, runningMean, runningVar, {train, momentum, eps})
+  ops.Set("bnForward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    Napi::Env env = info.Env();
+    NormShape s = norm_shape(info[0].As<Napi::Object>());
+    auto x = f32(info[1], "x"), gamma = f32(info[2], "gamma"), beta = f32(info[3], "beta");
+    auto rm = f32(info[4], "runningMean"), rv = f32(info[5], "runningVar");
+    require_size(env, x, s.size(), "x");
+    for (auto* v : {&gamma, &beta, &rm, &rv}) require_size(env, *v, size_t(s.c), "per-channel vector");
+    Napi::Object o = info[6].As<Napi::Object>();
+    const bool train = o.Get("train").ToBoolean();
+    const float momentum = o.Get("momentum").ToNumber().FloatValue(), eps = o.Get("eps").ToNumber().FloatValue();
+    DeviceArrays d(b);
+    float *y = d.zeros(s.size()), *mean = d.zeros(s.c), *invstd = d.zeros(s.c);
+    float *drm = d.upload(rm.data(), rm.size()), *drv = d.upload(rv.data(), rv.size());
+    const float *dx = d.upload(x.data(), x.size()), *dg = d.upload(gamma.data(), gamma.size()),
+                *db = d.upload(beta.data(), beta.size());
+    if (train) b.bn_forward_train(s, dx, dg, db, drm, drv, momentum, eps, y, mean, invstd);
+    else b.bn_forward_eval(s, dx, dg, db, drm, drv, eps, y, mean, invstd);
+    auto out = Napi::Object::New(env);
+    out.Set("y", download(env, b, y, s.size()));
+    out.Set("saveMean", download(env, b, mean, s.c));
+    out.Set("saveInvstd", download(env, b, invstd, s.c));
+    out.Set("runningMean", download(env, b, drm, s.c));
+    out.Set("runningVar", download(env, b, drv, s.c));
+    return out;
+  }));
+  // bnBackward(shape, x, dy, gamma, saveMean, saveInvstd, train)
+  ops.Set("bnBackward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    Napi::Env env = info.Env();
+    NormShape s = norm_shape(info[0].As<Napi::Object>());
+    auto x = f32(info[1], "x"), dy = f32(info[2], "dy"), gamma = f32(info[3], "gamma");
+    auto mean = f32(info[4], "saveMean"), invstd = f32(info[5], "saveInvstd");
+    require_size(env, x, s.size(), "x");
+    require_size(env, dy, s.size(), "dy");
+    for (auto* v : {&gamma, &mean, &invstd}) require_size(env, *v, size_t(s.c), "per-channel vector");
+    const bool train = info[6].ToBoolean();
+    DeviceArrays d(b);
+    float *dx = d.zeros(s.size()), *dg = d.zeros(s.c), *db = d.zeros(s.c);
+    const float *px = d.upload(x.data(), x.size()), *pdy = d.upload(dy.data(), dy.size()),
+                *pg = d.upload(gamma.data(), gamma.size()), *pm = d.upload(mean.data(), mean.size()),
+                *pi = d.upload(invstd.data(), invstd.size());
+    if (train) b.bn_backward_train(s, px, pdy, pg, pm, pi, dx, dg, db);
+    else b.bn_backward_eval(s, px, pdy, pg, pm, pi, dx, dg, db);
+    auto out = Napi::Object::New(env);
+    out.Set("dx", download(env, b, dx, s.size()));
+    out.Set("dgamma", download(env, b, dg, s.c));
+    out.Set("dbeta", download(env, b, db, s.c));
+    return out;
+  }));
+
+  ops.Set("reluForward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    auto x = f32(info[0], "x");
+    DeviceArrays d(b);
+    float* y = d.zeros(x.size());
+    b.relu_forward(d.upload(x.data(), x.size()), y, x.size());
+    return download(info.Env(), b, y, x.size());
+  }));
+  ops.Set("reluBackward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    auto y = f32(info[0], "y"), dy = f32(info[1], "dy");
+    require_size(info.Env(), dy, y.size(), "dy");
+    DeviceArrays d(b);
+    float* dx = d.zeros(y.size());
+    b.relu_backward(d.upload(y.data(), y.size()), d.upload(dy.data(), dy.size()), dx, y.size());
+    return download(info.Env(), b, dx, y.size());
+  }));
+  ops.Set("add", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    auto x = f32(info[0], "a"), y = f32(info[1], "b");
+    require_size(info.Env(), y, x.size(), "b");
+    DeviceArrays d(b);
+    float* out = d.zeros(x.size());
+    b.add(d.upload(x.data(), x.size()), d.upload(y.data(), y.size()), out, x.size());
+    return download(info.Env(), b, out, x.size());
+  }));
+  // Flat-vector ops used by the optimizer and integrated gradients: axpy, lerp, mulDiff, sum.
+  ops.Set("axpy", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    const float alpha = info[0].ToNumber().FloatValue();
+    auto x = f32(info[1], "x"), y = f32(info[2], "y");
+    require_size(info.Env(), y, x.size(), "y");
+    DeviceArrays d(b);
+    float* py = d.upload(y.data(), y.size());
+    b.axpy(alpha, d.upload(x.data(), x.size()), py, x.size());
+    return download(info.Env(), b, py, x.size());
+  }));
+  ops.Set("lerp", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    auto x0 = f32(info[0], "x0"), x1 = f32(info[1], "x1");
+    const float alpha = info[2].ToNumber().FloatValue();
+    require_size(info.Env(), x1, x0.size(), "x1");
+    DeviceArrays d(b);
+    float* y = d.zeros(x0.size());
+    b.lerp(d.upload(x0.data(), x0.size()), d.upload(x1.data(), x1.size()), alpha, y, x0.size());
+    return download(info.Env(), b, y, x0.size());
+  }));
+  ops.Set("mulDiff", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    auto x1 = f32(info[0], "x1"), x0 = f32(info[1], "x0"), y = f32(info[2], "y");
+    require_size(info.Env(), x0, x1.size(), "x0");
+    require_size(info.Env(), y, x1.size(), "y");
+    DeviceArrays d(b);
+    float* py = d.upload(y.data(), y.size());
+    b.mul_diff(d.upload(x1.data(), x1.size()), d.upload(x0.data(), x0.size()), py, y.size());
+    return download(info.Env(), b, py, y.size());
+  }));
+  ops.Set("sum", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    auto x = f32(info[0], "x");
+    DeviceArrays d(b);
+    float* out = d.zeros(1);
+    b.sum(d.upload(x.data(), x.size()), x.size(), out);
+    return Napi::Number::New(info.Env(), download(info.Env(), b, out, 1)[0]);
+  }));
+  ops.Set("avgpoolForward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    NormShape s = norm_shape(info[0].As<Napi::Object>());
+    auto x = f32(info[1], "x");
+    require_size(info.Env(), x, s.size(), "x");
+    DeviceArrays d(b);
+    float* y = d.zeros(size_t(s.n) * s.c);
+    b.avgpool_forward(s, d.upload(x.data(), x.size()), y);
+    return download(info.Env(), b, y, size_t(s.n) * s.c);
+  }));
+  ops.Set("avgpoolBackward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    NormShape s = norm_shape(info[0].As<Napi::Object>());
+    auto dy = f32(info[1], "dy");
+    require_size(info.Env(), dy, size_t(s.n) * s.c, "dy");
+    DeviceArrays d(b);
+    float* dx = d.zeros(s.size());
+    b.avgpool_backward(s, d.upload(dy.data(), dy.size()), dx);
+    return download(info.Env(), b, dx, s.size());
+  }));
+  // linearForward({n, in, out}, x, w, bias)
+  ops.Set("linearForward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    Napi::Object o = info[0].As<Napi::Object>();
+    const int n = field(o, "n"), in = field(o, "in"), out = field(o, "out");
+    auto x = f32(info[1], "x"), w = f32(info[2], "w"), bias = f32(info[3], "bias");
+    require_size(info.Env(), x, size_t(n) * in, "x");
+    require_size(info.Env(), w, size_t(out) * in, "w");
+    require_size(info.Env(), bias, size_t(out), "bias");
+    DeviceArrays d(b);
+    float* y = d.zeros(size_t(n) * out);
+    b.linear_forward(n, in, out, d.upload(x.data(), x.size()), d.upload(w.data(), w.size()),
+                     d.upload(bias.data(), bias.size()), y);
+    return download(info.Env(), b, y, size_t(n) * out);
+  }));
+  ops.Set("linearBackward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Object o = info[0].As<Napi::Object>();
+    const int n = field(o, "n"), in = field(o, "in"), out = field(o, "out");
+    auto x = f32(info[1], "x"), w = f32(info[2], "w"), dy = f32(info[3], "dy");
+    require_size(env, x, size_t(n) * in, "x");
+    require_size(env, w, size_t(out) * in, "w");
+    require_size(env, dy, size_t(n) * out, "dy");
+    DeviceArrays d(b);
+    float *dx = d.zeros(size_t(n) * in), *dw = d.zeros(size_t(out) * in), *db = d.zeros(out);
+    b.linear_backward(n, in, out, d.upload(x.data(), x.size()), d.upload(w.data(), w.size()),
+                      d.upload(dy.data(), dy.size()), dx, dw, db);
+    auto r = Napi::Object::New(env);
+    r.Set("dx", download(env, b, dx, size_t(n) * in));
+    r.Set("dw", download(env, b, dw, size_t(out) * in));
+    r.Set("db", download(env, b, db, size_t(out)));
+    return r;
+  }));
+  // softmaxXent(n, classes, logits, labels, scale) -> {dlogits, lossSum, correct}
+  ops.Set("softmaxXent", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    Napi::Env env = info.Env();
+    const int n = info[0].ToNumber().Int32Value(), classes = info[1].ToNumber().Int32Value();
+    auto logits = f32(info[2], "logits");
+    auto labels = i32(info[3], "labels");
+    const float scale = info[4].ToNumber().FloatValue();
+    require_size(env, logits, size_t(n) * classes, "logits");
+    if (labels.size() != size_t(n)) throw Napi::RangeError::New(env, "labels must have n entries");
+    DeviceArrays d(b);
+    float *dl = d.zeros(size_t(n) * classes), *stats = d.zeros(2);
+    b.softmax_xent(n, classes, d.upload(logits.data(), logits.size()), d.upload(labels.data(), labels.size()),
+                   scale, dl, stats);
+    auto s = download(env, b, stats, 2);
+    auto r = Napi::Object::New(env);
+    r.Set("dlogits", download(env, b, dl, size_t(n) * classes));
+    r.Set("lossSum", s[0]);
+    r.Set("correct", s[1]);
+    return r;
+  }));
+  // gatherBatch(images: Uint8Array, labels: Int32Array, {n,c,h,w}, mean, std, indices, {augment, seed, epoch, pad})
+  ops.Set("gatherBatch", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    Napi::Env env = info.Env();
+    auto images = info[0].As<Napi::Uint8Array>();
+    auto labels = i32(info[1], "labels");
+    Napi::Object shape = info[2].As<Napi::Object>();
+    auto mean = f32(info[3], "mean"), stdev = f32(info[4], "std");
+    auto indices = i32(info[5], "indices");
+    Napi::Object o = info[6].As<Napi::Object>();
+    const int n = field(shape, "n"), c = field(shape, "c"), h = field(shape, "h"), w = field(shape, "w");
+    if (images.ElementLength() != size_t(n) * c * h * w) throw Napi::RangeError::New(env, "images size");
+    for (int32_t i : indices)
+      if (i < 0 || i >= n) throw Napi::RangeError::New(env, "index out of range");
+    DeviceArrays d(b);
+    DeviceDataset ds{d.upload(images.Data(), images.ElementLength()), d.upload(labels.data(), labels.size()),
+                     n, c, h, w, d.upload(mean.data(), mean.size()), d.upload(stdev.data(), stdev.size())};
+    BatchSpec spec;
+    spec.indices = d.upload(indices.data(), indices.size());
+    spec.count = int(indices.size());
+    spec.augment = o.Get("augment").ToBoolean();
+    spec.seed = uint64_t(o.Get("seed").ToNumber().Int64Value());
+    spec.epoch = uint32_t(o.Get("epoch").ToNumber().Uint32Value());
+    if (o.Has("pad")) spec.pad = o.Get("pad").ToNumber().Int32Value();
+    const size_t count = indices.size() * size_t(c) * h * w;
+    float* x = d.zeros(count);
+    int32_t* out_labels = d.upload<int32_t>(indices.data(), indices.size());
+    b.gather_batch(ds, spec, x, out_labels);
+    auto r = Napi::Object::New(env);
+    r.Set("x", download(env, b, x, count));
+    auto l = Napi::Int32Array::New(env, indices.size());
+    if (!indices.empty()) b.download_bytes(l.Data(), out_labels, indices.size() * sizeof(int32_t));
+    r.Set("labels", l);
+    return r;
+  }));
+  // sgdStep({lr, momentum, weightDecay, nesterov, maskMode: 'none'|'grad'|'hard', firstStep}, w, g, buf, mask?)
+  ops.Set("sgdStep", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Object o = info[0].As<Napi::Object>();
+    SgdConfig c;
+    c.lr = o.Get("lr").ToNumber().FloatValue();
+    c.momentum = o.Get("momentum").ToNumber().FloatValue();
+    c.weight_decay = o.Get("weightDecay").ToNumber().FloatValue();
+    c.nesterov = o.Get("nesterov").ToBoolean();
+    const std::string mode = o.Get("maskMode").IsString() ? o.Get("maskMode").As<Napi::String>().Utf8Value() : "none";
+    c.mask_mode = mode == "hard" ? MaskMode::kHard : mode == "grad" ? MaskMode::kGrad : MaskMode::kNone;
+    const bool first = o.Get("firstStep").ToBoolean();
+    auto w = f32(info[1], "w"), g = f32(info[2], "g"), buf = f32(info[3], "buf");
+    require_size(env, g, w.size(), "g");
+    require_size(env, buf, w.size(), "buf");
+    std::vector<float> mask;
+    if (c.mask_mode != MaskMode::kNone) {
+      mask = f32(info[4], "mask");
+      require_size(env, mask, w.size(), "mask");
+    }
+    DeviceArrays d(b);
+    float *pw = d.upload(w.data(), w.size()), *pbuf = d.upload(buf.data(), buf.size());
+    b.sgd_step(c, pw, d.upload(g.data(), g.size()), pbuf, mask.empty() ? nullptr : d.upload(mask.data(), mask.size()),
+               w.size(), first);
+    auto r = Napi::Object::New(env);
+    r.Set("w", download(env, b, pw, w.size()));
+    r.Set("buf", download(env, b, pbuf, w.size()));
+    return r;
+  }));
+  return ops;
+}
+
+}  // namespace insalun::addon

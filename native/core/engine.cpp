@@ -1,0 +1,341 @@
+#include "engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace insalun {
+
+// ---- resident dataset ---------------------------------------------------------------------------
+
+ResidentDataset::ResidentDataset(std::shared_ptr<Backend> backend, const uint8_t* images,
+                                 const int32_t* labels, int n, int c, int h, int w,
+                                 const std::vector<float>& mean, const std::vector<float>& std)
+    : backend_(std::move(backend)), host_mean_(mean), host_std_(std) {
+  if (int(mean.size()) != c || int(std.size()) != c)
+    throw std::invalid_argument("dataset: mean and std need one value per channel");
+  const size_t image_bytes = size_t(n) * c * h * w;
+  images_ = backend_->alloc_bytes(image_bytes);
+  labels_ = backend_->alloc_bytes(sizeof(int32_t) * n);
+  mean_ = backend_->alloc_bytes(sizeof(float) * c);
+  std_ = backend_->alloc_bytes(sizeof(float) * c);
+  backend_->upload_bytes(images_, images, image_bytes);
+  backend_->upload_bytes(labels_, labels, sizeof(int32_t) * n);
+  backend_->upload_bytes(mean_, mean.data(), sizeof(float) * c);
+  backend_->upload_bytes(std_, std.data(), sizeof(float) * c);
+  view_ = DeviceDataset{static_cast<const uint8_t*>(images_), static_cast<const int32_t*>(labels_),
+                        n, c, h, w, static_cast<const float*>(mean_), static_cast<const float*>(std_)};
+}
+
+ResidentDataset::~ResidentDataset() {
+  for (void* p : {images_, labels_, mean_, std_}) backend_->free_bytes(p);
+}
+
+// ---- engine -------------------------------------------------------------------------------------
+
+Engine::Engine(std::shared_ptr<Backend> backend, const ResNetConfig& config)
+    : backend_(std::move(backend)), net_(std::make_unique<ResNet18>(*backend_, config)) {
+  const size_t n = net_->parameter_count();
+  momentum_ = backend_->alloc(n);
+  grad_sum_ = backend_->alloc(n);
+  backend_->fill(momentum_, 0.0f, n);
+  backend_->fill(grad_sum_, 0.0f, n);
+  stats_ = backend_->alloc(2);
+}
+
+Engine::~Engine() {
+  for (void* p : {static_cast<void*>(momentum_), static_cast<void*>(mask_),
+                  static_cast<void*>(grad_sum_), static_cast<void*>(x_),
+                  static_cast<void*>(dlogits_), static_cast<void*>(stats_),
+                  static_cast<void*>(input_grad_), static_cast<void*>(labels_),
+                  static_cast<void*>(indices_)})
+    if (p) backend_->free_bytes(p);
+}
+
+void Engine::set_mask(const float* host_mask, MaskMode mode) {
+  const size_t n = net_->parameter_count();
+  if (!host_mask || mode == MaskMode::kNone) {
+    mask_mode_ = MaskMode::kNone;
+    return;
+  }
+  if (!mask_) mask_ = backend_->alloc(n);
+  backend_->upload_bytes(mask_, host_mask, n * sizeof(float));
+  mask_mode_ = mode;
+}
+
+void Engine::reset_optimizer() {
+  backend_->fill(momentum_, 0.0f, net_->parameter_count());
+  first_step_ = true;
+}
+
+void Engine::ensure_batch(int n) {
+  if (n <= batch_capacity_) return;
+  for (void* p : {static_cast<void*>(x_), static_cast<void*>(dlogits_),
+                  static_cast<void*>(input_grad_), static_cast<void*>(labels_),
+                  static_cast<void*>(indices_)})
+    if (p) backend_->free_bytes(p);
+  const ResNetConfig& c = net_->config();
+  const size_t image = size_t(c.in_channels) * c.image * c.image;
+  x_ = backend_->alloc(n * image);
+  input_grad_ = backend_->alloc(n * image);
+  dlogits_ = backend_->alloc(size_t(n) * c.classes);
+  labels_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * n));
+  indices_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * n));
+  batch_capacity_ = n;
+}
+
+void Engine::load_batch(const ResidentDataset& data, const std::vector<int32_t>& indices,
+                        const std::vector<int32_t>& labels, size_t begin, int count, bool augment,
+                        uint64_t seed, uint32_t epoch) {
+  const DeviceDataset& d = data.view();
+  const ResNetConfig& c = net_->config();
+  if (d.c != c.in_channels || d.h != c.image || d.w != c.image)
+    throw std::invalid_argument("dataset images are " + std::to_string(d.c) + "x" + std::to_string(d.h) +
+                                "x" + std::to_string(d.w) + " but the model expects " +
+                                std::to_string(c.in_channels) + "x" + std::to_string(c.image) + "x" +
+                                std::to_string(c.image));
+  for (int i = 0; i < count; ++i) {
+    const int32_t index = indices[begin + i];
+    if (index < 0 || index >= d.n)
+      throw std::out_of_range("sample index " + std::to_string(index) + " is outside the dataset (" +
+                              std::to_string(d.n) + " images)");
+  }
+  ensure_batch(count);
+  backend_->upload_bytes(indices_, indices.data() + begin, sizeof(int32_t) * count);
+  BatchSpec spec;
+  spec.indices = indices_;
+  spec.count = count;
+  spec.augment = augment;
+  spec.seed = seed;
+  spec.epoch = epoch;
+  backend_->gather_batch(d, spec, x_, labels_);
+  if (!labels.empty()) {
+    for (int i = 0; i < count; ++i)
+      if (labels[begin + i] < 0 || labels[begin + i] >= c.classes)
+        throw std::out_of_range("label " + std::to_string(labels[begin + i]) + " is outside [0, " +
+                                std::to_string(c.classes) + ")");
+    backend_->upload_bytes(labels_, labels.data() + begin, sizeof(int32_t) * count);
+  }
+  last_batch_ = count;
+}
+
+void Engine::apply_sgd(const SgdConfig& sgd, const float* grads) {
+  SgdConfig c = sgd;
+  c.mask_mode = mask_mode_;
+  backend_->sgd_step(c, net_->parameters(), grads, momentum_, mask_, net_->parameter_count(),
+                     first_step_);
+  first_step_ = false;
+}
+
+EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest& r,
+                                const BatchCallback& on_batch, const std::atomic<bool>& stop) {
+  if (r.batch_size < 1) throw std::invalid_argument("batch size must be positive");
+  if (!r.labels.empty() && r.labels.size() != r.indices.size())
+    throw std::invalid_argument("labels must have one entry per index");
+  EpochTotals totals;
+  const int classes = net_->config().classes;
+  const int batches = int((r.indices.size() + r.batch_size - 1) / r.batch_size);
+  backend_->fill(stats_, 0.0f, 2);
+  float previous[2] = {0, 0};
+  for (int b = 0; b < batches; ++b) {
+    if (stop.load()) {
+      totals.stopped = true;
+      break;
+    }
+    const size_t begin = size_t(b) * r.batch_size;
+    const int count = int(std::min<size_t>(r.batch_size, r.indices.size() - begin));
+    load_batch(data, r.indices, r.labels, begin, count, r.augment, r.seed, r.epoch);
+    const float* logits = net_->forward(x_, count, true);
+    backend_->softmax_xent(count, classes, logits, labels_, r.loss_scale, dlogits_, stats_);
+    net_->backward(dlogits_, nullptr);
+    apply_sgd(r.sgd, net_->gradients());
+    totals.count += count;
+    if (on_batch) {
+      float now[2];
+      backend_->download_bytes(now, stats_, sizeof(now));
+      on_batch(b + 1, batches, (now[0] - previous[0]) / count, now[1] - previous[1], count);
+      previous[0] = now[0];
+      previous[1] = now[1];
+    }
+  }
+  float final_stats[2];
+  backend_->download_bytes(final_stats, stats_, sizeof(final_stats));
+  totals.loss = final_stats[0];
+  totals.correct = final_stats[1];
+  return totals;
+}
+
+std::vector<float> Engine::predict(const ResidentDataset& data, const std::vector<int32_t>& indices,
+                                   int batch_size) {
+  const int classes = net_->config().classes;
+  std::vector<float> logits(indices.size() * classes);
+  for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
+    const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
+    load_batch(data, indices, {}, begin, count, false, 0, 0);
+    const float* out = net_->forward(x_, count, false);
+    backend_->download_bytes(logits.data() + begin * classes, out, sizeof(float) * count * classes);
+  }
+  return logits;
+}
+
+std::vector<float> Engine::gradient(const ResidentDataset& data, const GradientRequest& r) {
+  const size_t n = net_->parameter_count();
+  const int classes = net_->config().classes;
+  backend_->fill(grad_sum_, 0.0f, n);
+  std::vector<float> squares, host_grad;
+  if (r.squared) squares.assign(n, 0.0f), host_grad.resize(n);
+  for (size_t begin = 0; begin < r.indices.size(); begin += r.batch_size) {
+    const int count = int(std::min<size_t>(r.batch_size, r.indices.size() - begin));
+    load_batch(data, r.indices, r.labels, begin, count, r.augment, r.seed, r.epoch);
+    const float* logits = net_->forward(x_, count, r.train);
+    backend_->softmax_xent(count, classes, logits, labels_, r.loss_scale, dlogits_, stats_);
+    net_->backward(dlogits_, nullptr);
+    if (r.squared) {
+      // Importance estimates (SSD) are a one-off pass: squaring on the host keeps the interface small.
+      backend_->download_bytes(host_grad.data(), net_->gradients(), n * sizeof(float));
+      for (size_t i = 0; i < n; ++i) squares[i] += host_grad[i] * host_grad[i];
+    } else {
+      backend_->axpy(1.0f, net_->gradients(), grad_sum_, n);
+    }
+  }
+  if (r.squared) return squares;
+  std::vector<float> out(n);
+  backend_->download_bytes(out.data(), grad_sum_, n * sizeof(float));
+  backend_->fill(grad_sum_, 0.0f, n);
+  return out;
+}
+
+double Engine::forget_loss(const ResidentDataset& data, const std::vector<int32_t>& indices,
+                           int batch_size) {
+  const int classes = net_->config().classes;
+  double total = 0;
+  for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
+    const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
+    load_batch(data, indices, {}, begin, count, false, 0, 0);
+    const float* logits = net_->forward(x_, count, false);
+    backend_->fill(stats_, 0.0f, 2);
+    backend_->softmax_xent(count, classes, logits, labels_, 1.0f, nullptr, stats_);
+    float stats[2];
+    backend_->download_bytes(stats, stats_, sizeof(stats));
+    total += double(stats[0]) / count;  // batch-mean CE
+  }
+  return total;
+}
+
+IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::vector<int32_t>& indices,
+                                      int batch_size, const std::vector<float>& baseline,
+                                      const std::vector<double>& nodes,
+                                      const std::vector<double>& weights,
+                                      const std::function<void(int, int)>& on_point) {
+  const size_t n = net_->parameter_count();
+  const int classes = net_->config().classes;
+  if (baseline.size() != n)
+    throw std::invalid_argument("baseline has " + std::to_string(baseline.size()) +
+                                " values, the model has " + std::to_string(n) + " parameters");
+  if (nodes.size() != weights.size() || nodes.empty())
+    throw std::invalid_argument("integrated gradients need as many weights as nodes (at least one)");
+  float* theta = backend_->alloc(n);
+  float* start = backend_->alloc(n);
+  float* params = net_->parameters();
+  IgResult result;
+  try {
+    backend_->copy_bytes(theta, params, n * sizeof(float));
+    backend_->upload_bytes(start, baseline.data(), n * sizeof(float));
+    backend_->fill(grad_sum_, 0.0f, n);
+    for (size_t k = 0; k < nodes.size(); ++k) {
+      backend_->lerp(start, theta, float(nodes[k]), params, n);
+      for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
+        const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
+        load_batch(data, indices, {}, begin, count, false, 0, 0);
+        const float* logits = net_->forward(x_, count, false);
+        backend_->softmax_xent(count, classes, logits, labels_, 1.0f, dlogits_, stats_);
+        net_->backward(dlogits_, nullptr);
+        backend_->axpy(float(weights[k]), net_->gradients(), grad_sum_, n);
+      }
+      if (on_point) on_point(int(k) + 1, int(nodes.size()));
+    }
+    backend_->copy_bytes(params, start, n * sizeof(float));
+    result.loss_at_baseline = forget_loss(data, indices, batch_size);
+    backend_->copy_bytes(params, theta, n * sizeof(float));
+    result.loss_at_model = forget_loss(data, indices, batch_size);
+    backend_->mul_diff(theta, start, grad_sum_, n);
+    result.ig.resize(n);
+    backend_->download_bytes(result.ig.data(), grad_sum_, n * sizeof(float));
+    backend_->fill(grad_sum_, 0.0f, n);
+  } catch (...) {
+    backend_->copy_bytes(params, theta, n * sizeof(float));  // never leave the model on the path
+    backend_->free_bytes(theta);
+    backend_->free_bytes(start);
+    throw;
+  }
+  backend_->free_bytes(theta);
+  backend_->free_bytes(start);
+  return result;
+}
+
+std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data,
+                                          const std::vector<int32_t>& indices, float eps,
+                                          int batch_size) {
+  const ResNetConfig& c = net_->config();
+  const size_t image = size_t(c.in_channels) * c.image * c.image, plane = size_t(c.image) * c.image;
+  const std::vector<float>&mean = data.host_mean(), &stdev = data.host_std();
+  std::vector<int32_t> predictions(indices.size());
+  std::vector<float> x, g, logits;
+  for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
+    const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
+    load_batch(data, indices, {}, begin, count, false, 0, 0);
+    const float* out = net_->forward(x_, count, false);
+    backend_->softmax_xent(count, c.classes, out, labels_, 1.0f, dlogits_, stats_);
+    net_->backward(dlogits_, input_grad_);
+    x.resize(count * image);
+    g.resize(count * image);
+    backend_->download_bytes(x.data(), x_, x.size() * sizeof(float));
+    backend_->download_bytes(g.data(), input_grad_, g.size() * sizeof(float));
+    // One signed step in pixel space ([0,1]), clamped, then normalized again. The sign of the
+    // gradient is the same in both spaces because std > 0.
+    for (size_t i = 0; i < x.size(); ++i) {
+      const size_t ch = (i % image) / plane;
+      const float raw = x[i] * stdev[ch] + mean[ch];
+      const float step = g[i] > 0 ? eps : (g[i] < 0 ? -eps : 0.0f);
+      x[i] = (std::clamp(raw + step, 0.0f, 1.0f) - mean[ch]) / stdev[ch];
+    }
+    backend_->upload_bytes(x_, x.data(), x.size() * sizeof(float));
+    const float* adv = net_->forward(x_, count, false);
+    logits.resize(size_t(count) * c.classes);
+    backend_->download_bytes(logits.data(), adv, logits.size() * sizeof(float));
+    for (int i = 0; i < count; ++i) {
+      const float* z = logits.data() + size_t(i) * c.classes;
+      predictions[begin + i] = int32_t(std::max_element(z, z + c.classes) - z);
+    }
+  }
+  return predictions;
+}
+
+std::vector<float> Engine::forward_batch(const ResidentDataset& data,
+                                         const std::vector<int32_t>& indices, bool train,
+                                         bool augment, uint64_t seed, uint32_t epoch) {
+  if (indices.empty()) throw std::invalid_argument("forwardBatch needs at least one index");
+  const int classes = net_->config().classes;
+  load_batch(data, indices, {}, 0, int(indices.size()), augment, seed, epoch);
+  const float* out = net_->forward(x_, int(indices.size()), train);
+  std::vector<float> logits(indices.size() * classes);
+  backend_->download_bytes(logits.data(), out, logits.size() * sizeof(float));
+  return logits;
+}
+
+void Engine::backward_batch(const std::vector<float>& dlogits) {
+  const int classes = net_->config().classes;
+  if (last_batch_ == 0 || dlogits.size() != size_t(last_batch_) * classes)
+    throw std::invalid_argument("backwardBatch needs dL/dlogits of the last forwardBatch (" +
+                                std::to_string(last_batch_) + " x " + std::to_string(classes) + ")");
+  backend_->upload_bytes(dlogits_, dlogits.data(), dlogits.size() * sizeof(float));
+  net_->backward(dlogits_, nullptr);
+  backend_->axpy(1.0f, net_->gradients(), grad_sum_, net_->parameter_count());
+}
+
+void Engine::zero_gradients() { backend_->fill(grad_sum_, 0.0f, net_->parameter_count()); }
+
+void Engine::step(const SgdConfig& sgd) { apply_sgd(sgd, grad_sum_); }
+
+}  // namespace insalun

@@ -1,0 +1,122 @@
+// The loops over batches that every command needs (train an epoch, predict, gradient sums,
+// integrated gradients, FGSM labels, and a generic forward/backward/step for custom losses),
+// written once over the Backend so the CPU and CUDA builds run the same code.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "backend.h"
+#include "resnet.h"
+
+namespace insalun {
+
+// A dataset uploaded once to the backend: uint8 images and int32 labels.
+class ResidentDataset {
+ public:
+  ResidentDataset(std::shared_ptr<Backend> backend, const uint8_t* images, const int32_t* labels,
+                  int n, int c, int h, int w, const std::vector<float>& mean,
+                  const std::vector<float>& std);
+  ~ResidentDataset();
+  const DeviceDataset& view() const { return view_; }
+  const Backend* backend() const { return backend_.get(); }
+  const std::vector<float>& host_mean() const { return host_mean_; }
+  const std::vector<float>& host_std() const { return host_std_; }
+
+ private:
+  std::shared_ptr<Backend> backend_;
+  DeviceDataset view_;
+  std::vector<float> host_mean_, host_std_;
+  void *images_ = nullptr, *labels_ = nullptr, *mean_ = nullptr, *std_ = nullptr;
+};
+
+struct EpochRequest {
+  std::vector<int32_t> indices;
+  std::vector<int32_t> labels;  // empty, or a label per position (overrides the dataset's)
+  int batch_size = 256;
+  bool augment = true;
+  uint64_t seed = 0;
+  uint32_t epoch = 0;
+  float loss_scale = 1.0f;
+  SgdConfig sgd;
+};
+
+struct EpochTotals {
+  double loss = 0;  // sum over images of the per-image CE
+  double correct = 0;
+  int count = 0;
+  bool stopped = false;
+};
+
+struct GradientRequest {
+  std::vector<int32_t> indices, labels;
+  int batch_size = 256;
+  bool train = false, augment = false, squared = false;
+  uint64_t seed = 0;
+  uint32_t epoch = 0;
+  float loss_scale = 1.0f;
+};
+
+struct IgResult {
+  std::vector<float> ig;
+  double loss_at_model = 0, loss_at_baseline = 0;
+};
+
+// (batch done, batches, batch mean loss, batch correct, batch count)
+using BatchCallback = std::function<void(int, int, float, float, int)>;
+
+class Engine {
+ public:
+  Engine(std::shared_ptr<Backend> backend, const ResNetConfig& config);
+  ~Engine();
+
+  Backend& backend() { return *backend_; }
+  std::shared_ptr<Backend> shared_backend() { return backend_; }
+  ResNet18& net() { return *net_; }
+
+  void set_mask(const float* host_mask, MaskMode mode);  // host_mask null clears it
+  void reset_optimizer();
+
+  EpochTotals train_epoch(const ResidentDataset& data, const EpochRequest& request,
+                          const BatchCallback& on_batch, const std::atomic<bool>& stop);
+  std::vector<float> predict(const ResidentDataset& data, const std::vector<int32_t>& indices,
+                             int batch_size);
+  std::vector<float> gradient(const ResidentDataset& data, const GradientRequest& request);
+  IgResult integrated_gradients(const ResidentDataset& data, const std::vector<int32_t>& indices,
+                                int batch_size, const std::vector<float>& baseline,
+                                const std::vector<double>& nodes, const std::vector<double>& weights,
+                                const std::function<void(int, int)>& on_point);
+  std::vector<int32_t> fgsm_predict(const ResidentDataset& data, const std::vector<int32_t>& indices,
+                                    float eps, int batch_size);
+
+  // Generic path for losses computed by the caller.
+  std::vector<float> forward_batch(const ResidentDataset& data, const std::vector<int32_t>& indices,
+                                   bool train, bool augment, uint64_t seed, uint32_t epoch);
+  void backward_batch(const std::vector<float>& dlogits);  // accumulates into the gradient sum
+  void zero_gradients();
+  void step(const SgdConfig& sgd);  // from the accumulated gradient sum
+
+ private:
+  // Gathers positions [begin, begin+count) of `indices` into the batch buffers.
+  void load_batch(const ResidentDataset& data, const std::vector<int32_t>& indices,
+                  const std::vector<int32_t>& labels, size_t begin, int count, bool augment,
+                  uint64_t seed, uint32_t epoch);
+  void ensure_batch(int n);
+  void apply_sgd(const SgdConfig& sgd, const float* grads);
+  // Sum over batches of the CE loss (batch means) with the model in eval mode at current weights.
+  double forget_loss(const ResidentDataset& data, const std::vector<int32_t>& indices, int batch_size);
+
+  std::shared_ptr<Backend> backend_;
+  std::unique_ptr<ResNet18> net_;
+  float *momentum_ = nullptr, *mask_ = nullptr, *grad_sum_ = nullptr;
+  MaskMode mask_mode_ = MaskMode::kNone;
+  bool first_step_ = true;
+
+  int batch_capacity_ = 0, last_batch_ = 0;
+  float *x_ = nullptr, *dlogits_ = nullptr, *stats_ = nullptr, *input_grad_ = nullptr;
+  int32_t *labels_ = nullptr, *indices_ = nullptr;
+};
+
+}  // namespace insalun

@@ -1,0 +1,306 @@
+#include "resnet.h"
+
+#include <cmath>
+#include <stdexcept>
+
+#include "philox.h"
+
+namespace insalun {
+namespace {
+
+constexpr float kBnEps = 1e-5f, kBnMomentum = 0.1f;
+
+size_t product(const std::vector<int>& shape) {
+  size_t p = 1;
+  for (int d : shape) p *= size_t(d);
+  return p;
+}
+
+// Uniform in (0, 1] from a 32-bit word.
+double unit(uint32_t word) { return (double(word) + 1.0) / 4294967296.0; }
+
+}  // namespace
+
+int ResNet18::add_tensor(const std::string& name, std::vector<int> shape, TensorKind kind) {
+  const size_t size = product(shape);
+  size_t offset = 0;
+  if (kind == TensorKind::kParameter) offset = (parameter_count_ += size) - size;
+  if (kind == TensorKind::kBuffer) offset = (buffer_count_ += size) - size;
+  if (kind == TensorKind::kCounter) offset = counters_.size(), counters_.push_back(0);
+  tensors_.push_back(TensorInfo{name, std::move(shape), kind, offset, size});
+  return int(tensors_.size()) - 1;
+}
+
+ResNet18::Conv ResNet18::make_conv(const std::string& name, int cin, int cout, int k, int stride,
+                                   int h) {
+  const int weight = add_tensor(name + ".weight", {cout, cin, k, k}, TensorKind::kParameter);
+  return Conv{weight, cin, cout, k, stride, k / 2, h};
+}
+
+ResNet18::Norm ResNet18::make_norm(const std::string& prefix, int c, int hw) {
+  Norm bn;
+  bn.gamma = add_tensor(prefix + ".weight", {c}, TensorKind::kParameter);
+  bn.beta = add_tensor(prefix + ".bias", {c}, TensorKind::kParameter);
+  bn.mean = add_tensor(prefix + ".running_mean", {c}, TensorKind::kBuffer);
+  bn.var = add_tensor(prefix + ".running_var", {c}, TensorKind::kBuffer);
+  bn.counter = add_tensor(prefix + ".num_batches_tracked", {}, TensorKind::kCounter);
+  bn.c = c;
+  bn.hw = hw;
+  bn.save_mean = nullptr;
+  return bn;
+}
+
+ResNet18::ResNet18(Backend& backend, const ResNetConfig& config) : be_(backend), config_(config) {
+  if (config.classes < 1 || config.in_channels < 1 || config.width < 1 || config.image < 8)
+    throw std::invalid_argument("ResNet18: classes, in_channels and width must be positive, image >= 8");
+  // Tensors are registered in torchvision's state_dict order.
+  const int w = config.width;
+  int h = config.image;
+  stem_conv_ = make_conv("conv1", config.in_channels, w, 3, 1, h);
+  stem_bn_ = make_norm("bn1", w, h * h);
+  int cin = w;
+  for (int stage = 0; stage < 4; ++stage) {
+    const int cout = w << stage;
+    for (int index = 0; index < 2; ++index) {
+      const int stride = (stage > 0 && index == 0) ? 2 : 1;
+      const int hout = h / stride;
+      const std::string p = "layer" + std::to_string(stage + 1) + "." + std::to_string(index);
+      Block b;
+      b.conv1 = make_conv(p + ".conv1", cin, cout, 3, stride, h);
+      b.bn1 = make_norm(p + ".bn1", cout, hout * hout);
+      b.conv2 = make_conv(p + ".conv2", cout, cout, 3, 1, hout);
+      b.bn2 = make_norm(p + ".bn2", cout, hout * hout);
+      b.has_shortcut = stride != 1 || cin != cout;
+      if (b.has_shortcut) {
+        b.shortcut_conv = make_conv(p + ".downsample.0", cin, cout, 1, stride, h);
+        b.shortcut_conv.pad = 0;
+        b.shortcut_bn = make_norm(p + ".downsample.1", cout, hout * hout);
+      }
+      blocks_.push_back(b);
+      cin = cout;
+      h = hout;
+    }
+  }
+  final_channels_ = cin;
+  final_hw_ = h * h;
+  fc_weight_ = add_tensor("fc.weight", {config.classes, cin}, TensorKind::kParameter);
+  fc_bias_ = add_tensor("fc.bias", {config.classes}, TensorKind::kParameter);
+
+  params_ = be_.alloc(parameter_count_);
+  grads_ = be_.alloc(parameter_count_);
+  buffers_ = be_.alloc(buffer_count_);
+  be_.fill(grads_, 0.0f, parameter_count_);
+  // Per-channel saved statistics for every norm layer.
+  auto alloc_stats = [&](Norm& bn) {
+    bn.save_mean = be_.alloc(bn.c);
+    bn.save_invstd = be_.alloc(bn.c);
+  };
+  alloc_stats(stem_bn_);
+  for (Block& b : blocks_) {
+    alloc_stats(b.bn1);
+    alloc_stats(b.bn2);
+    if (b.has_shortcut) alloc_stats(b.shortcut_bn);
+  }
+  initialize(0);
+}
+
+ResNet18::~ResNet18() {
+  release_activations();
+  auto free_stats = [&](Norm& bn) {
+    be_.free_bytes(bn.save_mean);
+    be_.free_bytes(bn.save_invstd);
+  };
+  free_stats(stem_bn_);
+  for (Block& b : blocks_) {
+    free_stats(b.bn1);
+    free_stats(b.bn2);
+    if (b.has_shortcut) free_stats(b.shortcut_bn);
+  }
+  be_.free_bytes(params_);
+  be_.free_bytes(grads_);
+  be_.free_bytes(buffers_);
+}
+
+void ResNet18::initialize(uint64_t seed) {
+  std::vector<float> host_params(parameter_count_), host_buffers(buffer_count_);
+  for (size_t t = 0; t < tensors_.size(); ++t) {
+    const TensorInfo& info = tensors_[t];
+    const bool is_bn = info.shape.size() == 1 && info.name.rfind("fc.", 0) != 0;
+    if (info.kind == TensorKind::kCounter) {
+      counters_[info.offset] = 0;
+    } else if (info.kind == TensorKind::kBuffer) {
+      const bool is_var = info.name.size() > 3 && info.name.compare(info.name.size() - 3, 3, "var") == 0;
+      for (size_t i = 0; i < info.size; ++i) host_buffers[info.offset + i] = is_var ? 1.0f : 0.0f;
+    } else if (info.shape.size() == 4) {
+      // kaiming_normal_(mode='fan_out', nonlinearity='relu'): std = sqrt(2 / (cout * k * k))
+      const double std = std::sqrt(2.0 / (double(info.shape[0]) * info.shape[2] * info.shape[3]));
+      for (size_t i = 0; i < info.size; ++i) {
+        const Philox4 r = sample_random(seed, uint32_t(t), uint32_t(i), 1u);
+        const double normal = std::sqrt(-2.0 * std::log(unit(r.v[0]))) * std::cos(2.0 * M_PI * unit(r.v[1]));
+        host_params[info.offset + i] = float(std * normal);
+      }
+    } else if (is_bn) {
+      const bool is_weight = info.name.compare(info.name.size() - 6, 6, "weight") == 0;
+      for (size_t i = 0; i < info.size; ++i) host_params[info.offset + i] = is_weight ? 1.0f : 0.0f;
+    } else {
+      // nn.Linear default: weight and bias uniform in +-1/sqrt(fan_in)
+      const double bound = 1.0 / std::sqrt(double(final_channels_));
+      for (size_t i = 0; i < info.size; ++i) {
+        const Philox4 r = sample_random(seed, uint32_t(t), uint32_t(i), 1u);
+        host_params[info.offset + i] = float((2.0 * unit(r.v[0]) - 1.0) * bound);
+      }
+    }
+  }
+  be_.upload_bytes(params_, host_params.data(), parameter_count_ * sizeof(float));
+  be_.upload_bytes(buffers_, host_buffers.data(), buffer_count_ * sizeof(float));
+}
+
+void ResNet18::release_activations() {
+  for (float* p : owned_) be_.free_bytes(p);
+  owned_.clear();
+  capacity_ = 0;
+}
+
+void ResNet18::ensure_capacity(int n) {
+  if (n <= capacity_) return;
+  release_activations();
+  auto take = [&](size_t count) {
+    float* p = be_.alloc(count);
+    owned_.push_back(p);
+    return p;
+  };
+  const size_t stem = size_t(n) * config_.width * config_.image * config_.image;
+  stem_c_ = take(stem);
+  stem_r_ = take(stem);
+  size_t largest = std::max(stem, size_t(n) * config_.in_channels * config_.image * config_.image);
+  for (Block& b : blocks_) {
+    const int hout = b.conv1.h / b.conv1.stride;
+    const size_t size = size_t(n) * b.conv1.cout * hout * hout;
+    b.c1 = take(size);
+    b.r1 = take(size);
+    b.c2 = take(size);
+    b.b2 = take(size);
+    b.out = take(size);
+    if (b.has_shortcut) {
+      b.cs = take(size);
+      b.bs = take(size);
+    }
+    largest = std::max(largest, size);
+  }
+  pooled_ = take(size_t(n) * final_channels_);
+  dpooled_ = take(size_t(n) * final_channels_);
+  logits_ = take(size_t(n) * config_.classes);
+  for (float*& s : scratch_) s = take(largest);
+  capacity_ = n;
+}
+
+void ResNet18::norm_forward(Norm& bn, const float* x, float* y, int n, bool train) {
+  const NormShape s{n, bn.c, bn.hw};
+  float* mean = buffers_ + tensors_[bn.mean].offset;
+  float* var = buffers_ + tensors_[bn.var].offset;
+  if (train) {
+    be_.bn_forward_train(s, x, param(bn.gamma), param(bn.beta), mean, var, kBnMomentum, kBnEps, y,
+                         bn.save_mean, bn.save_invstd);
+    counters_[tensors_[bn.counter].offset] += 1;
+  } else {
+    be_.bn_forward_eval(s, x, param(bn.gamma), param(bn.beta), mean, var, kBnEps, y, bn.save_mean,
+                        bn.save_invstd);
+  }
+}
+
+void ResNet18::norm_backward(const Norm& bn, const float* x, const float* dy, float* dx, int n) {
+  const NormShape s{n, bn.c, bn.hw};
+  if (last_train_) {
+    be_.bn_backward_train(s, x, dy, param(bn.gamma), bn.save_mean, bn.save_invstd, dx,
+                          grad(bn.gamma), grad(bn.beta));
+  } else {
+    be_.bn_backward_eval(s, x, dy, param(bn.gamma), bn.save_mean, bn.save_invstd, dx,
+                         grad(bn.gamma), grad(bn.beta));
+  }
+}
+
+const float* ResNet18::forward(const float* x, int n, bool train) {
+  ensure_capacity(n);
+  input_ = x;
+  last_n_ = n;
+  last_train_ = train;
+  const ConvShape stem = stem_conv_.shape(n);
+  be_.conv2d_forward(stem, x, param(stem_conv_.weight), stem_c_);
+  norm_forward(stem_bn_, stem_c_, stem_r_, n, train);
+  be_.relu_forward(stem_r_, stem_r_, stem.output_size());
+  const float* h = stem_r_;
+  for (Block& b : blocks_) {
+    const ConvShape s1 = b.conv1.shape(n), s2 = b.conv2.shape(n);
+    const size_t size = s1.output_size();
+    be_.conv2d_forward(s1, h, param(b.conv1.weight), b.c1);
+    norm_forward(b.bn1, b.c1, b.r1, n, train);
+    be_.relu_forward(b.r1, b.r1, size);
+    be_.conv2d_forward(s2, b.r1, param(b.conv2.weight), b.c2);
+    norm_forward(b.bn2, b.c2, b.b2, n, train);
+    const float* shortcut = h;
+    if (b.has_shortcut) {
+      be_.conv2d_forward(b.shortcut_conv.shape(n), h, param(b.shortcut_conv.weight), b.cs);
+      norm_forward(b.shortcut_bn, b.cs, b.bs, n, train);
+      shortcut = b.bs;
+    }
+    be_.add(b.b2, shortcut, b.out, size);
+    be_.relu_forward(b.out, b.out, size);
+    h = b.out;
+  }
+  be_.avgpool_forward(NormShape{n, final_channels_, final_hw_}, h, pooled_);
+  be_.linear_forward(n, final_channels_, config_.classes, pooled_, param(fc_weight_),
+                     param(fc_bias_), logits_);
+  return logits_;
+}
+
+// Backward through one block. dout (a scratch buffer) holds dL/d(block output) and is consumed;
+// returns the scratch buffer holding dL/d(block input).
+float* ResNet18::block_backward(Block& b, const float* block_input, float* dout, int n) {
+  float* others[3];
+  int k = 0;
+  for (float* s : scratch_)
+    if (s != dout) others[k++] = s;
+  float *t1 = others[0], *t2 = others[1], *t3 = others[2];
+  const ConvShape s1 = b.conv1.shape(n), s2 = b.conv2.shape(n);
+  const size_t size = s1.output_size();
+
+  be_.relu_backward(b.out, dout, dout, size);  // dout is now dL/d(sum)
+  norm_backward(b.bn2, b.c2, dout, t1, n);
+  be_.conv2d_backward_filter(s2, b.r1, t1, grad(b.conv2.weight));
+  be_.conv2d_backward_data(s2, t1, param(b.conv2.weight), t2);
+  be_.relu_backward(b.r1, t2, t2, size);
+  norm_backward(b.bn1, b.c1, t2, t1, n);
+  be_.conv2d_backward_filter(s1, block_input, t1, grad(b.conv1.weight));
+  be_.conv2d_backward_data(s1, t1, param(b.conv1.weight), t2);  // t2 = dL/d(input) via main path
+  if (b.has_shortcut) {
+    const ConvShape ss = b.shortcut_conv.shape(n);
+    norm_backward(b.shortcut_bn, b.cs, dout, t1, n);
+    be_.conv2d_backward_filter(ss, block_input, t1, grad(b.shortcut_conv.weight));
+    be_.conv2d_backward_data(ss, t1, param(b.shortcut_conv.weight), t3);
+    be_.axpy(1.0f, t3, t2, s1.input_size());
+  } else {
+    be_.axpy(1.0f, dout, t2, size);
+  }
+  return t2;
+}
+
+void ResNet18::backward(const float* dlogits, float* input_grad) {
+  if (last_n_ == 0) throw std::logic_error("ResNet18::backward called before forward");
+  const int n = last_n_;
+  be_.linear_backward(n, final_channels_, config_.classes, pooled_, param(fc_weight_), dlogits,
+                      dpooled_, grad(fc_weight_), grad(fc_bias_));
+  float* d = scratch_[0];
+  be_.avgpool_backward(NormShape{n, final_channels_, final_hw_}, dpooled_, d);
+  for (int i = int(blocks_.size()) - 1; i >= 0; --i) {
+    const float* block_input = i == 0 ? stem_r_ : blocks_[i - 1].out;
+    d = block_backward(blocks_[i], block_input, d, n);
+  }
+  const ConvShape stem = stem_conv_.shape(n);
+  be_.relu_backward(stem_r_, d, d, stem.output_size());
+  float* dstem = d == scratch_[0] ? scratch_[1] : scratch_[0];
+  norm_backward(stem_bn_, stem_c_, d, dstem, n);
+  be_.conv2d_backward_filter(stem, input_, dstem, grad(stem_conv_.weight));
+  if (input_grad) be_.conv2d_backward_data(stem, dstem, param(stem_conv_.weight), input_grad);
+}
+
+}  // namespace insalun

@@ -1,0 +1,109 @@
+// ResNet-18, CIFAR variant (method.md section 1), written once over the Backend interface.
+// All parameters live in one flat device vector (so the optimizer, masks and integrated gradients
+// are single flat ops); the running statistics in a second one; num_batches_tracked on the host.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backend.h"
+
+namespace insalun {
+
+struct ResNetConfig {
+  int classes = 10;
+  int in_channels = 3;
+  int width = 64;  // channels of the first stage; stages use width x 1, 2, 4, 8
+  int image = 32;  // input height = width
+};
+
+enum class TensorKind { kParameter, kBuffer, kCounter };
+
+// One entry of the torchvision state_dict. `offset` indexes the flat vector of its kind.
+struct TensorInfo {
+  std::string name;
+  std::vector<int> shape;
+  TensorKind kind;
+  size_t offset, size;
+};
+
+class ResNet18 {
+ public:
+  ResNet18(Backend& backend, const ResNetConfig& config);
+  ~ResNet18();
+  ResNet18(const ResNet18&) = delete;
+  ResNet18& operator=(const ResNet18&) = delete;
+
+  const ResNetConfig& config() const { return config_; }
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+  size_t parameter_count() const { return parameter_count_; }
+  size_t buffer_count() const { return buffer_count_; }
+  float* parameters() { return params_; }
+  float* gradients() { return grads_; }
+  float* buffers() { return buffers_; }
+  std::vector<int64_t>& counters() { return counters_; }
+
+  // PyTorch's default initialisation, deterministic from the seed (Philox-driven).
+  void initialize(uint64_t seed);
+
+  // x: [n, in_channels, image, image] on the device. Returns device logits [n, classes], valid
+  // until the next forward. train = batch statistics (and running statistics update).
+  const float* forward(const float* x, int n, bool train);
+  // Backward of the last forward: overwrites gradients(); writes dL/dx when input_grad != null.
+  void backward(const float* dlogits, float* input_grad);
+
+ private:
+  struct Conv {
+    int weight;  // index into tensors_
+    int cin, cout, k, stride, pad, h;  // h: input height (= width)
+    ConvShape shape(int n) const { return ConvShape{n, cin, h, h, cout, k, stride, pad}; }
+  };
+  struct Norm {
+    int gamma, beta, mean, var, counter;  // indices into tensors_
+    int c, hw;
+    float* save_mean = nullptr;
+    float* save_invstd = nullptr;
+  };
+  struct Block {
+    Conv conv1, conv2, shortcut_conv;
+    Norm bn1, bn2, shortcut_bn;
+    bool has_shortcut = false;
+    // activations kept for backward
+    float *c1 = nullptr, *r1 = nullptr, *c2 = nullptr, *b2 = nullptr, *cs = nullptr, *bs = nullptr,
+          *out = nullptr;
+  };
+
+  int add_tensor(const std::string& name, std::vector<int> shape, TensorKind kind);
+  Conv make_conv(const std::string& name, int cin, int cout, int k, int stride, int h);
+  Norm make_norm(const std::string& prefix, int c, int hw);
+  void ensure_capacity(int n);
+  void release_activations();
+  float* param(int tensor) { return params_ + tensors_[tensor].offset; }
+  float* grad(int tensor) { return grads_ + tensors_[tensor].offset; }
+  void norm_forward(Norm& bn, const float* x, float* y, int n, bool train);
+  void norm_backward(const Norm& bn, const float* x, const float* dy, float* dx, int n);
+  float* block_backward(Block& b, const float* block_input, float* dout, int n);
+
+  Backend& be_;
+  ResNetConfig config_;
+  std::vector<TensorInfo> tensors_;
+  size_t parameter_count_ = 0, buffer_count_ = 0;
+  float *params_ = nullptr, *grads_ = nullptr, *buffers_ = nullptr;
+  std::vector<int64_t> counters_;
+
+  Conv stem_conv_;
+  Norm stem_bn_;
+  std::vector<Block> blocks_;
+  int fc_weight_ = -1, fc_bias_ = -1, final_channels_ = 0, final_hw_ = 0;
+
+  // activations for the current capacity
+  int capacity_ = 0, last_n_ = 0;
+  bool last_train_ = false;
+  const float* input_ = nullptr;
+  float *stem_c_ = nullptr, *stem_r_ = nullptr, *pooled_ = nullptr, *logits_ = nullptr;
+  float *dpooled_ = nullptr, *scratch_[4] = {nullptr, nullptr, nullptr, nullptr};
+  std::vector<float*> owned_;  // every activation allocation, freed together
+};
+
+}  // namespace insalun

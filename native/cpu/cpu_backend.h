@@ -1,0 +1,66 @@
+// The CPU backend: fp32, NCHW, all cores through OpenMP. Convolutions are im2col + the blocked
+// GEMM in gemm.cpp, processed in chunks of images so the column buffer stays cache-sized.
+#pragma once
+
+#include <vector>
+
+#include "../core/backend.h"
+
+namespace insalun::cpu {
+
+class CpuBackend final : public Backend {
+ public:
+  std::string name() const override { return "cpu"; }
+
+  void* alloc_bytes(size_t bytes) override;
+  void free_bytes(void* p) override;
+  void upload_bytes(void* dst, const void* src, size_t bytes) override;
+  void download_bytes(void* dst, const void* src, size_t bytes) override;
+  void copy_bytes(void* dst, const void* src, size_t bytes) override;
+
+  void fill(float* x, float value, size_t n) override;
+  void axpy(float alpha, const float* x, float* y, size_t n) override;
+  void lerp(const float* x0, const float* x1, float alpha, float* y, size_t n) override;
+  void mul_diff(const float* x1, const float* x0, float* y, size_t n) override;
+  void add(const float* a, const float* b, float* y, size_t n) override;
+  void relu_forward(const float* x, float* y, size_t n) override;
+  void relu_backward(const float* y, const float* dy, float* dx, size_t n) override;
+  void sum(const float* x, size_t n, float* out) override;
+
+  void conv2d_forward(const ConvShape& s, const float* x, const float* w, float* y) override;
+  void conv2d_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx) override;
+  void conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw) override;
+
+  void bn_forward_train(const NormShape& s, const float* x, const float* gamma, const float* beta,
+                        float* running_mean, float* running_var, float momentum, float eps, float* y,
+                        float* save_mean, float* save_invstd) override;
+  void bn_forward_eval(const NormShape& s, const float* x, const float* gamma, const float* beta,
+                       const float* running_mean, const float* running_var, float eps, float* y,
+                       float* save_mean, float* save_invstd) override;
+  void bn_backward_train(const NormShape& s, const float* x, const float* dy, const float* gamma,
+                         const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                         float* dbeta) override;
+  void bn_backward_eval(const NormShape& s, const float* x, const float* dy, const float* gamma,
+                        const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+                        float* dbeta) override;
+
+  void avgpool_forward(const NormShape& s, const float* x, float* y) override;
+  void avgpool_backward(const NormShape& s, const float* dy, float* dx) override;
+  void linear_forward(int n, int in, int out, const float* x, const float* w, const float* b,
+                      float* y) override;
+  void linear_backward(int n, int in, int out, const float* x, const float* w, const float* dy,
+                       float* dx, float* dw, float* db) override;
+  void softmax_xent(int n, int classes, const float* logits, const int32_t* labels, float scale,
+                    float* dlogits, float* stats) override;
+
+  void gather_batch(const DeviceDataset& d, const BatchSpec& spec, float* x, int32_t* labels) override;
+
+  void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf, const float* mask,
+                size_t n, bool first_step) override;
+
+ private:
+  // Scratch for im2col columns and channel-major conv outputs, grown on demand.
+  std::vector<float> columns_, channel_major_;
+};
+
+}  // namespace insalun::cpu

@@ -1,0 +1,15 @@
+#include "cpu_backend.h"
+
+namespace insalun {
+
+std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<cpu::CpuBackend>(); }
+
+#ifndef INSALUN_WITH_CUDA
+// The CPU-only build: the CUDA backend (native/cuda) was not compiled in.
+std::unique_ptr<Backend> make_cuda_backend(std::string* why) {
+  if (why) *why = "this addon was built without CUDA (build it with: npm run build:cuda)";
+  return nullptr;
+}
+#endif
+
+}  // namespace insalun

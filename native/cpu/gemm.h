@@ -1,0 +1,12 @@
+// Single-precision GEMM for the CPU backend: C = alpha * op(A) * op(B) + beta * C, row-major.
+// Cache-blocked (Goto/BLIS style: pack a KCxNC block of B and an MCxKC block of A, then a 6x16
+// register-tiled micro-kernel) and written with GCC/Clang vector extensions so the compiler emits
+// AVX2/FMA (or whatever the target has) without intrinsics. All cores through OpenMP.
+#pragma once
+
+namespace insalun::cpu {
+
+void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+           const float* b, int ldb, float beta, float* c, int ldc);
+
+}  // namespace insalun::cpu

@@ -1,0 +1,133 @@
+// Memory, elementwise ops, pooling, linear, loss and the optimizer of the CPU backend.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+
+#include "cpu_backend.h"
+#include "gemm.h"
+
+namespace insalun::cpu {
+
+// ---- memory: "device" memory is 64-byte aligned host memory ----------------------------------
+void* CpuBackend::alloc_bytes(size_t bytes) {
+  void* p = std::aligned_alloc(64, std::max<size_t>(64, (bytes + 63) / 64 * 64));
+  if (!p) throw std::bad_alloc();
+  return p;
+}
+void CpuBackend::free_bytes(void* p) { std::free(p); }
+void CpuBackend::upload_bytes(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void CpuBackend::download_bytes(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void CpuBackend::copy_bytes(void* dst, const void* src, size_t bytes) { std::memmove(dst, src, bytes); }
+
+// ---- elementwise ------------------------------------------------------------------------------
+void CpuBackend::fill(float* x, float value, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; ++i) x[i] = value;
+}
+void CpuBackend::axpy(float alpha, const float* x, float* y, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+void CpuBackend::lerp(const float* x0, const float* x1, float alpha, float* y, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; ++i) y[i] = x0[i] + alpha * (x1[i] - x0[i]);
+}
+void CpuBackend::mul_diff(const float* x1, const float* x0, float* y, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; ++i) y[i] = (x1[i] - x0[i]) * y[i];
+}
+void CpuBackend::add(const float* a, const float* b, float* y, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+}
+void CpuBackend::relu_forward(const float* x, float* y, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+void CpuBackend::relu_backward(const float* y, const float* dy, float* dx, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+void CpuBackend::sum(const float* x, size_t n, float* out) {
+  double total = 0;
+#pragma omp parallel for reduction(+ : total) schedule(static)
+  for (size_t i = 0; i < n; ++i) total += x[i];
+  *out = float(total);
+}
+
+// ---- pooling and linear -----------------------------------------------------------------------
+void CpuBackend::avgpool_forward(const NormShape& s, const float* x, float* y) {
+  for (size_t plane = 0; plane < size_t(s.n) * s.c; ++plane) {
+    float total = 0;
+    for (int j = 0; j < s.hw; ++j) total += x[plane * s.hw + j];
+    y[plane] = total / float(s.hw);
+  }
+}
+void CpuBackend::avgpool_backward(const NormShape& s, const float* dy, float* dx) {
+  for (size_t plane = 0; plane < size_t(s.n) * s.c; ++plane) {
+    const float g = dy[plane] / float(s.hw);
+    for (int j = 0; j < s.hw; ++j) dx[plane * s.hw + j] = g;
+  }
+}
+void CpuBackend::linear_forward(int n, int in, int out, const float* x, const float* w,
+                                const float* b, float* y) {
+  for (int i = 0; i < n; ++i) std::memcpy(y + size_t(i) * out, b, sizeof(float) * out);
+  sgemm(false, true, n, out, in, 1.0f, x, in, w, in, 1.0f, y, out);
+}
+void CpuBackend::linear_backward(int n, int in, int out, const float* x, const float* w,
+                                 const float* dy, float* dx, float* dw, float* db) {
+  if (dx) sgemm(false, false, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
+  sgemm(true, false, out, in, n, 1.0f, dy, out, x, in, 0.0f, dw, in);
+  for (int o = 0; o < out; ++o) {
+    float total = 0;
+    for (int i = 0; i < n; ++i) total += dy[size_t(i) * out + o];
+    db[o] = total;
+  }
+}
+
+// ---- loss -------------------------------------------------------------------------------------
+void CpuBackend::softmax_xent(int n, int classes, const float* logits, const int32_t* labels,
+                              float scale, float* dlogits, float* stats) {
+  double loss = 0;
+  int correct = 0;
+  for (int i = 0; i < n; ++i) {
+    const float* z = logits + size_t(i) * classes;
+    const int best = int(std::max_element(z, z + classes) - z);
+    const float zmax = z[best];
+    double denom = 0;
+    for (int k = 0; k < classes; ++k) denom += std::exp(double(z[k] - zmax));
+    const int y = labels[i];
+    loss += std::log(denom) - double(z[y] - zmax);
+    correct += best == y;
+    if (dlogits) {
+      float* d = dlogits + size_t(i) * classes;
+      for (int k = 0; k < classes; ++k) {
+        const double p = std::exp(double(z[k] - zmax)) / denom;
+        d[k] = float(scale * (p - (k == y ? 1.0 : 0.0)) / n);
+      }
+    }
+  }
+  stats[0] += float(loss);
+  stats[1] += float(correct);
+}
+
+// ---- optimizer --------------------------------------------------------------------------------
+void CpuBackend::sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf,
+                          const float* mask, size_t n, bool first_step) {
+  const bool hard = c.mask_mode == MaskMode::kHard, grad_masked = c.mask_mode == MaskMode::kGrad;
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; ++i) {
+    if (hard && mask[i] == 0.0f) continue;  // frozen: value and momentum untouched
+    const float gi = (grad_masked ? g[i] * mask[i] : g[i]) + c.weight_decay * w[i];
+    float update = gi;
+    if (c.momentum != 0.0f) {
+      const float buf = first_step ? gi : c.momentum * momentum_buf[i] + gi;
+      momentum_buf[i] = buf;
+      update = c.nesterov ? gi + c.momentum * buf : buf;
+    }
+    w[i] -= c.lr * update;
+  }
+}
+
+}  // namespace insalun::cpu

@@ -1,0 +1,43 @@
+// Global average pooling over each [hw] plane of x [n, c, hw] -> y [n, c], and its backward.
+#include "impl.cuh"
+
+namespace insalun::cuda {
+namespace {
+
+constexpr int kWarpsPerBlock = kThreads / 32;
+
+// One warp per plane: coalesced reads of the plane, a shuffle reduction, one store.
+__global__ void avgpool_forward_kernel(const float* x, size_t planes, int hw, float* y) {
+  const int lane = threadIdx.x & 31;
+  const size_t stride = size_t(gridDim.x) * kWarpsPerBlock;
+  for (size_t p = size_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5); p < planes;
+       p += stride) {
+    const float* plane = x + p * hw;
+    float acc = 0.0f;
+    for (int j = lane; j < hw; j += 32) acc += plane[j];
+    acc = warp_allsum(acc);
+    if (lane == 0) y[p] = acc / float(hw);
+  }
+}
+
+__global__ void avgpool_backward_kernel(const float* dy, size_t total, int hw, float* dx) {
+  INSALUN_GRID_LOOP(i, total) dx[i] = dy[i / hw] / float(hw);
+}
+
+}  // namespace
+
+void CudaBackendImpl::avgpool_forward(const NormShape& s, const float* x, float* y) {
+  const size_t planes = size_t(s.n) * s.c;
+  if (planes == 0 || s.hw <= 0) return;
+  const unsigned blocks = grid_for(planes, kWarpsPerBlock);
+  avgpool_forward_kernel<<<blocks, kThreads, 0, stream_>>>(x, planes, s.hw, y);
+  CUDA_CHECK_LAUNCH("avgpool_forward_kernel");
+}
+
+void CudaBackendImpl::avgpool_backward(const NormShape& s, const float* dy, float* dx) {
+  if (s.size() == 0) return;
+  avgpool_backward_kernel<<<grid_for(s.size()), kThreads, 0, stream_>>>(dy, s.size(), s.hw, dx);
+  CUDA_CHECK_LAUNCH("avgpool_backward_kernel");
+}
+
+}  // namespace insalun::cuda

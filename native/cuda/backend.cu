@@ -1,0 +1,148 @@
+// Construction of the CUDA backend, its memory ops and its scratch buffers.
+#include <string>
+
+#include "impl.cuh"
+
+namespace insalun {
+namespace cuda {
+namespace {
+
+// Touched only to ask whether this binary has kernels the device can run.
+__global__ void probe_kernel() {}
+
+}  // namespace
+
+CudaBackendImpl::CudaBackendImpl(int device) : device_(device) {
+  try {
+    CUDA_CHECK(cudaSetDevice(device_));
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, device_));
+    device_name_ = prop.name;
+    sm_count_ = std::max(1, prop.multiProcessorCount);
+    // A GPU older than the architectures compiled in has no kernel image: say so now, clearly,
+    // rather than at the first launch.
+    cudaFuncAttributes attr;
+    const cudaError_t image = cudaFuncGetAttributes(&attr, probe_kernel);
+    if (image != cudaSuccess) {
+      cudaGetLastError();
+      throw std::runtime_error("this addon has no CUDA kernels for " + device_name_ +
+                               " (compute capability " + std::to_string(prop.major) + "." +
+                               std::to_string(prop.minor) + "); it was built for " +
+                               INSALUN_CUDA_ARCHS_STRING + ": " + cudaGetErrorString(image));
+    }
+    CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    CUDNN_CHECK(cudnnCreate(&cudnn_));
+    CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
+    // cuDNN 9 loads its sub-libraries lazily; load and version-check them now so a missing or
+    // mismatched libcudnn_ops/_cnn is reported when the backend is chosen, not mid-training.
+    CUDNN_CHECK(cudnnOpsVersionCheck());
+    CUDNN_CHECK(cudnnCnnVersionCheck());
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+CudaBackendImpl::~CudaBackendImpl() { release(); }
+
+void CudaBackendImpl::release() noexcept {
+  // Teardown never throws: after a device fault every call here may fail, and there is nothing
+  // better to do than to let go of what we can.
+  if (stream_) cudaStreamSynchronize(stream_);
+  plans_.clear();
+  if (cudnn_) cudnnDestroy(cudnn_);
+  if (workspace_) cudaFree(workspace_);
+  if (scratch_) cudaFree(scratch_);
+  if (stream_) cudaStreamDestroy(stream_);
+  cudnn_ = nullptr;
+  workspace_ = scratch_ = nullptr;
+  workspace_bytes_ = scratch_bytes_ = 0;
+  stream_ = nullptr;
+  cudaGetLastError();
+}
+
+// ---- memory -------------------------------------------------------------------------------------
+
+void* CudaBackendImpl::alloc_bytes(size_t bytes) {
+  // Never null, like the CPU backend, so a zero-length tensor still has an address.
+  void* p = nullptr;
+  CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(bytes, 256)));
+  return p;
+}
+
+void CudaBackendImpl::free_bytes(void* p) {
+  if (p) CUDA_CHECK(cudaFree(p));
+}
+
+void CudaBackendImpl::upload_bytes(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  // Synchronous from the caller's view: the host buffer (often a JS ArrayBuffer) may go away
+  // as soon as we return.
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackendImpl::download_bytes(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+void CudaBackendImpl::copy_bytes(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
+}
+
+void CudaBackendImpl::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+void* CudaBackendImpl::scratch(size_t bytes) {
+  if (bytes > scratch_bytes_) {
+    if (scratch_) CUDA_CHECK(cudaFree(scratch_));
+    scratch_ = nullptr;
+    scratch_bytes_ = 0;
+    const size_t grown = std::max<size_t>(bytes, 64 * 1024);
+    CUDA_CHECK(cudaMalloc(&scratch_, grown));
+    scratch_bytes_ = grown;
+  }
+  return scratch_;
+}
+
+void* CudaBackendImpl::workspace(size_t bytes) {
+  if (bytes > workspace_bytes_) {
+    if (workspace_) CUDA_CHECK(cudaFree(workspace_));
+    workspace_ = nullptr;
+    workspace_bytes_ = 0;
+    CUDA_CHECK(cudaMalloc(&workspace_, bytes));
+    workspace_bytes_ = bytes;
+  }
+  return workspace_;
+}
+
+}  // namespace cuda
+
+std::unique_ptr<Backend> make_cuda_backend(std::string* why) {
+  auto fail = [&](const std::string& reason) -> std::unique_ptr<Backend> {
+    if (why) *why = reason;
+    return nullptr;
+  };
+  int count = 0;
+  const cudaError_t e = cudaGetDeviceCount(&count);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return fail(std::string("no usable CUDA device: ") + cudaGetErrorString(e));
+  }
+  if (count == 0) return fail("no CUDA device found");
+  const std::string missing = cuda::cudnn_missing();
+  if (!missing.empty()) return fail(missing);
+  // Device 0: a new host thread (the addon's async workers) starts on device 0 as well, so the
+  // backend needs no per-call cudaSetDevice. Use CUDA_VISIBLE_DEVICES to pick another GPU.
+  try {
+    auto backend = std::make_unique<cuda::CudaBackendImpl>(0);
+    if (why) why->clear();
+    return backend;
+  } catch (const std::exception& ex) {
+    return fail(ex.what());
+  }
+}
+
+}  // namespace insalun

@@ -1,0 +1,64 @@
+// Error checking for the CUDA backend: every CUDA runtime and cuDNN call goes through one of these
+// macros, which throw std::runtime_error naming the call, the place and the library's message. The
+// Node addon turns the exception into a JS error.
+//
+// Kernel launches are checked with CUDA_CHECK_LAUNCH(), which only catches launch-time errors (bad
+// configuration, missing kernel image); a fault inside a kernel surfaces at the next synchronizing
+// call (download, synchronize), as the CUDA runtime reports it there.
+#pragma once
+
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace insalun::cuda {
+
+// "native/cuda/conv.cu:42" rather than the absolute path of the build machine.
+inline std::string source_place(const char* file, int line) {
+  std::string f(file);
+  const size_t at = f.rfind("native/");
+  if (at != std::string::npos) f = f.substr(at);
+  return f + ":" + std::to_string(line);
+}
+
+[[noreturn]] inline void throw_cuda(cudaError_t e, const char* call, const char* file, int line) {
+  throw std::runtime_error(std::string("CUDA error: ") + call + " failed at " +
+                           source_place(file, line) + ": " + cudaGetErrorString(e) + " (" +
+                           cudaGetErrorName(e) + ")");
+}
+
+[[noreturn]] inline void throw_cudnn(cudnnStatus_t s, const char* call, const char* file, int line) {
+  std::string msg = std::string("cuDNN error: ") + call + " failed at " + source_place(file, line) +
+                    ": " + cudnnGetErrorString(s);
+  // cuDNN 9 keeps a more specific message for the last failure of this thread.
+  char detail[512] = {0};
+  cudnnGetLastErrorString(detail, sizeof(detail));
+  if (detail[0]) msg += std::string(" [") + detail + "]";
+  throw std::runtime_error(msg);
+}
+
+}  // namespace insalun::cuda
+
+#define CUDA_CHECK(call)                                                              \
+  do {                                                                                \
+    const cudaError_t insalun_err_ = (call);                                          \
+    if (insalun_err_ != cudaSuccess)                                                  \
+      ::insalun::cuda::throw_cuda(insalun_err_, #call, __FILE__, __LINE__);           \
+  } while (0)
+
+#define CUDNN_CHECK(call)                                                             \
+  do {                                                                                \
+    const cudnnStatus_t insalun_st_ = (call);                                         \
+    if (insalun_st_ != CUDNN_STATUS_SUCCESS)                                          \
+      ::insalun::cuda::throw_cudnn(insalun_st_, #call, __FILE__, __LINE__);           \
+  } while (0)
+
+// After a <<<...>>> launch: reports (and clears) a launch error under the kernel's name.
+#define CUDA_CHECK_LAUNCH(kernel_name)                                                \
+  do {                                                                                \
+    const cudaError_t insalun_err_ = cudaGetLastError();                              \
+    if (insalun_err_ != cudaSuccess)                                                  \
+      ::insalun::cuda::throw_cuda(insalun_err_, "launch of " kernel_name, __FILE__, __LINE__); \
+  } while (0)

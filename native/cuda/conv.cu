@@ -1,0 +1,193 @@
+// Convolutions through cuDNN's legacy API (present in every cuDNN 9): NCHW fp32 tensors, weights
+// [Cout, Cin, k, k]. Each shape gets a plan (descriptors + one algorithm per direction) the first
+// time it is seen; the algorithm is benchmarked once with cudnnFind*, falling back to the
+// cudnnGet*_v7 heuristics when the benchmark cannot run (e.g. it could not allocate its buffers).
+//
+// Precision: kFp32 runs with CUDNN_FMA_MATH, which keeps TF32 tensor cores out (the equivalent of
+// torch.backends.cudnn.allow_tf32 = False); kTf32 lets cuDNN pick tensor-core kernels.
+#include <tuple>
+#include <vector>
+
+#include "impl.cuh"
+
+namespace insalun::cuda {
+namespace {
+
+// Algorithms asking for more workspace than this are skipped: a faster kernel is not worth
+// crowding out the activations of a large IG batch.
+constexpr size_t kMaxWorkspace = size_t(1) << 30;
+
+const float kOne = 1.0f, kZero = 0.0f;
+
+cudnnMathType_t requested_math(Precision p) {
+  return p == Precision::kFp32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH;
+}
+
+// The three directions differ only in their cuDNN entry points; these traits let one search
+// routine serve all of them.
+struct FwdOps {
+  using Perf = cudnnConvolutionFwdAlgoPerf_t;
+  static constexpr int kCount = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
+  static cudnnStatus_t find(cudnnHandle_t h, const ConvPlan& p, int cap, int* n, Perf* r) {
+    return cudnnFindConvolutionForwardAlgorithm(h, p.x, p.w, p.conv, p.y, cap, n, r);
+  }
+  static cudnnStatus_t heuristic(cudnnHandle_t h, const ConvPlan& p, int cap, int* n, Perf* r) {
+    return cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, p.conv, p.y, cap, n, r);
+  }
+  static cudnnStatus_t workspace(cudnnHandle_t h, const ConvPlan& p, int algo, size_t* bytes) {
+    return cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, p.conv, p.y,
+                                                   cudnnConvolutionFwdAlgo_t(algo), bytes);
+  }
+};
+
+struct BwdDataOps {
+  using Perf = cudnnConvolutionBwdDataAlgoPerf_t;
+  static constexpr int kCount = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
+  static cudnnStatus_t find(cudnnHandle_t h, const ConvPlan& p, int cap, int* n, Perf* r) {
+    return cudnnFindConvolutionBackwardDataAlgorithm(h, p.w, p.y, p.conv, p.x, cap, n, r);
+  }
+  static cudnnStatus_t heuristic(cudnnHandle_t h, const ConvPlan& p, int cap, int* n, Perf* r) {
+    return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, p.conv, p.x, cap, n, r);
+  }
+  static cudnnStatus_t workspace(cudnnHandle_t h, const ConvPlan& p, int algo, size_t* bytes) {
+    return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, p.conv, p.x,
+                                                        cudnnConvolutionBwdDataAlgo_t(algo), bytes);
+  }
+};
+
+struct BwdFilterOps {
+  using Perf = cudnnConvolutionBwdFilterAlgoPerf_t;
+  static constexpr int kCount = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
+  static cudnnStatus_t find(cudnnHandle_t h, const ConvPlan& p, int cap, int* n, Perf* r) {
+    return cudnnFindConvolutionBackwardFilterAlgorithm(h, p.x, p.y, p.conv, p.w, cap, n, r);
+  }
+  static cudnnStatus_t heuristic(cudnnHandle_t h, const ConvPlan& p, int cap, int* n, Perf* r) {
+    return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, p.conv, p.w, cap, n, r);
+  }
+  static cudnnStatus_t workspace(cudnnHandle_t h, const ConvPlan& p, int algo, size_t* bytes) {
+    return cudnnGetConvolutionBackwardFilterWorkspaceSize(
+        h, p.x, p.y, p.conv, p.w, cudnnConvolutionBwdFilterAlgo_t(algo), bytes);
+  }
+};
+
+// Takes the first usable candidate (cuDNN lists them fastest / most promising first): it ran
+// successfully, it supports the math we need, and its workspace fits.
+template <typename Ops>
+bool pick(cudnnHandle_t h, ConvPlan& p, Precision precision, const typename Ops::Perf* perf,
+          int count, ConvAlgo* out) {
+  for (int i = 0; i < count; ++i) {
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kMaxWorkspace) continue;
+    // In fp32 mode the math stays FMA whatever the search reports; in TF32 mode we run the
+    // algorithm in the math type it was measured with.
+    const cudnnMathType_t math =
+        precision == Precision::kFp32 ? CUDNN_FMA_MATH : perf[i].mathType;
+    if (cudnnSetConvolutionMathType(p.conv, math) != CUDNN_STATUS_SUCCESS) continue;
+    size_t bytes = 0;
+    if (Ops::workspace(h, p, int(perf[i].algo), &bytes) != CUDNN_STATUS_SUCCESS) continue;
+    if (bytes > kMaxWorkspace) continue;
+    out->ready = true;
+    out->algo = int(perf[i].algo);
+    out->math = math;
+    out->workspace = bytes;
+    return true;
+  }
+  return false;
+}
+
+template <typename Ops>
+void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, const char* direction,
+            ConvAlgo* out) {
+  std::vector<typename Ops::Perf> perf(Ops::kCount);
+  int returned = 0;
+  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, requested_math(precision)));
+  const cudnnStatus_t found = Ops::find(h, p, Ops::kCount, &returned, perf.data());
+  if (found == CUDNN_STATUS_SUCCESS && pick<Ops>(h, p, precision, perf.data(), returned, out))
+    return;
+  returned = 0;
+  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, requested_math(precision)));
+  CUDNN_CHECK(Ops::heuristic(h, p, Ops::kCount, &returned, perf.data()));
+  if (pick<Ops>(h, p, precision, perf.data(), returned, out)) return;
+  throw std::runtime_error(std::string("cuDNN has no usable ") + direction +
+                           " convolution algorithm for this shape (search status: " +
+                           cudnnGetErrorString(found) + ")");
+}
+
+}  // namespace
+
+bool ConvKey::operator<(const ConvKey& o) const {
+  return std::tie(n, cin, h, w, cout, k, stride, pad, precision) <
+         std::tie(o.n, o.cin, o.h, o.w, o.cout, o.k, o.stride, o.pad, o.precision);
+}
+
+ConvPlan::~ConvPlan() {
+  if (x) cudnnDestroyTensorDescriptor(x);
+  if (y) cudnnDestroyTensorDescriptor(y);
+  if (w) cudnnDestroyFilterDescriptor(w);
+  if (conv) cudnnDestroyConvolutionDescriptor(conv);
+}
+
+ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
+  const ConvKey key{s.n, s.cin, s.h, s.w, s.cout, s.k, s.stride, s.pad, precision_};
+  auto it = plans_.find(key);
+  if (it != plans_.end()) return *it->second;
+
+  if (s.n <= 0 || s.cin <= 0 || s.cout <= 0 || s.k <= 0 || s.stride <= 0 || s.pad < 0 ||
+      s.ho() <= 0 || s.wo() <= 0)
+    throw std::invalid_argument("conv2d: invalid shape n=" + std::to_string(s.n) + " cin=" +
+                                std::to_string(s.cin) + " " + std::to_string(s.h) + "x" +
+                                std::to_string(s.w) + " cout=" + std::to_string(s.cout) +
+                                " k=" + std::to_string(s.k));
+  auto plan = std::make_unique<ConvPlan>();
+  CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->x));
+  CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->y));
+  CUDNN_CHECK(cudnnCreateFilterDescriptor(&plan->w));
+  CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&plan->conv));
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, s.n, s.cin,
+                                         s.h, s.w));
+  CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, s.cout,
+                                         s.cin, s.k, s.k));
+  CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan->conv, s.pad, s.pad, s.stride, s.stride, 1, 1,
+                                              CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  int n = 0, c = 0, ho = 0, wo = 0;
+  CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(plan->conv, plan->x, plan->w, &n, &c, &ho, &wo));
+  if (n != s.n || c != s.cout || ho != s.ho() || wo != s.wo())
+    throw std::logic_error("conv2d: cuDNN output shape disagrees with ConvShape");
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, ho, wo));
+  return *plans_.emplace(key, std::move(plan)).first->second;
+}
+
+void CudaBackendImpl::conv2d_forward(const ConvShape& s, const float* x, const float* w,
+                                     float* y) {
+  ConvPlan& p = plan_for(s);
+  if (!p.fwd.ready) choose<FwdOps>(cudnn_, p, precision_, "forward", &p.fwd);
+  void* ws = workspace(p.fwd.workspace);
+  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.fwd.math));
+  CUDNN_CHECK(cudnnConvolutionForward(cudnn_, &kOne, p.x, x, p.w, w, p.conv,
+                                      cudnnConvolutionFwdAlgo_t(p.fwd.algo), ws, p.fwd.workspace,
+                                      &kZero, p.y, y));
+}
+
+void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const float* dy, const float* w,
+                                           float* dx) {
+  ConvPlan& p = plan_for(s);
+  if (!p.bwd_data.ready) choose<BwdDataOps>(cudnn_, p, precision_, "backward-data", &p.bwd_data);
+  void* ws = workspace(p.bwd_data.workspace);
+  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_data.math));
+  CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_, &kOne, p.w, w, p.y, dy, p.conv,
+                                           cudnnConvolutionBwdDataAlgo_t(p.bwd_data.algo), ws,
+                                           p.bwd_data.workspace, &kZero, p.x, dx));
+}
+
+void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy,
+                                             float* dw) {
+  ConvPlan& p = plan_for(s);
+  if (!p.bwd_filter.ready)
+    choose<BwdFilterOps>(cudnn_, p, precision_, "backward-filter", &p.bwd_filter);
+  void* ws = workspace(p.bwd_filter.workspace);
+  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_filter.math));
+  CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &kOne, p.x, x, p.y, dy, p.conv,
+                                             cudnnConvolutionBwdFilterAlgo_t(p.bwd_filter.algo),
+                                             ws, p.bwd_filter.workspace, &kZero, p.w, dw));
+}
+
+}  // namespace insalun::cuda

@@ -1,0 +1,116 @@
+// Elementwise ops over flat vectors, ReLU, and the device-side sum. All memory-bound: grid-stride
+// loops with consecutive threads on consecutive elements. Pointers may be offsets into the flat
+// parameter vector (not 16-byte aligned), hence scalar loads.
+#include "impl.cuh"
+
+namespace insalun::cuda {
+namespace {
+
+__global__ void fill_kernel(float* x, float value, size_t n) {
+  INSALUN_GRID_LOOP(i, n) x[i] = value;
+}
+
+__global__ void axpy_kernel(float alpha, const float* x, float* y, size_t n) {
+  INSALUN_GRID_LOOP(i, n) y[i] += alpha * x[i];
+}
+
+__global__ void lerp_kernel(const float* x0, const float* x1, float alpha, float* y, size_t n) {
+  INSALUN_GRID_LOOP(i, n) y[i] = x0[i] + alpha * (x1[i] - x0[i]);
+}
+
+__global__ void mul_diff_kernel(const float* x1, const float* x0, float* y, size_t n) {
+  INSALUN_GRID_LOOP(i, n) y[i] = (x1[i] - x0[i]) * y[i];
+}
+
+__global__ void add_kernel(const float* a, const float* b, float* y, size_t n) {
+  INSALUN_GRID_LOOP(i, n) y[i] = a[i] + b[i];
+}
+
+// x > 0 rather than fmaxf so that NaN maps to 0 exactly as on the CPU backend.
+__global__ void relu_forward_kernel(const float* x, float* y, size_t n) {
+  INSALUN_GRID_LOOP(i, n) {
+    const float v = x[i];
+    y[i] = v > 0.0f ? v : 0.0f;
+  }
+}
+
+__global__ void relu_backward_kernel(const float* y, const float* dy, float* dx, size_t n) {
+  INSALUN_GRID_LOOP(i, n) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+}
+
+// Sum in two deterministic stages (no atomics): per-block partials in double, then one block.
+// Double because these sums feed checks such as IG completeness over ~11M parameters.
+__global__ void sum_partial_kernel(const float* x, size_t n, double* partial) {
+  __shared__ double part[32];
+  double acc = 0;
+  INSALUN_GRID_LOOP(i, n) acc += x[i];
+  acc = block_sum(acc, part);
+  if (threadIdx.x == 0) partial[blockIdx.x] = acc;
+}
+
+__global__ void sum_final_kernel(const double* partial, int count, float* out) {
+  __shared__ double part[32];
+  double acc = 0;
+  for (int i = threadIdx.x; i < count; i += blockDim.x) acc += partial[i];
+  acc = block_sum(acc, part);
+  if (threadIdx.x == 0) *out = float(acc);
+}
+
+}  // namespace
+
+void CudaBackendImpl::fill(float* x, float value, size_t n) {
+  if (n == 0) return;
+  fill_kernel<<<grid_for(n), kThreads, 0, stream_>>>(x, value, n);
+  CUDA_CHECK_LAUNCH("fill_kernel");
+}
+
+void CudaBackendImpl::axpy(float alpha, const float* x, float* y, size_t n) {
+  if (n == 0) return;
+  axpy_kernel<<<grid_for(n), kThreads, 0, stream_>>>(alpha, x, y, n);
+  CUDA_CHECK_LAUNCH("axpy_kernel");
+}
+
+void CudaBackendImpl::lerp(const float* x0, const float* x1, float alpha, float* y, size_t n) {
+  if (n == 0) return;
+  lerp_kernel<<<grid_for(n), kThreads, 0, stream_>>>(x0, x1, alpha, y, n);
+  CUDA_CHECK_LAUNCH("lerp_kernel");
+}
+
+void CudaBackendImpl::mul_diff(const float* x1, const float* x0, float* y, size_t n) {
+  if (n == 0) return;
+  mul_diff_kernel<<<grid_for(n), kThreads, 0, stream_>>>(x1, x0, y, n);
+  CUDA_CHECK_LAUNCH("mul_diff_kernel");
+}
+
+void CudaBackendImpl::add(const float* a, const float* b, float* y, size_t n) {
+  if (n == 0) return;
+  add_kernel<<<grid_for(n), kThreads, 0, stream_>>>(a, b, y, n);
+  CUDA_CHECK_LAUNCH("add_kernel");
+}
+
+void CudaBackendImpl::relu_forward(const float* x, float* y, size_t n) {
+  if (n == 0) return;
+  relu_forward_kernel<<<grid_for(n), kThreads, 0, stream_>>>(x, y, n);
+  CUDA_CHECK_LAUNCH("relu_forward_kernel");
+}
+
+void CudaBackendImpl::relu_backward(const float* y, const float* dy, float* dx, size_t n) {
+  if (n == 0) return;
+  relu_backward_kernel<<<grid_for(n), kThreads, 0, stream_>>>(y, dy, dx, n);
+  CUDA_CHECK_LAUNCH("relu_backward_kernel");
+}
+
+void CudaBackendImpl::sum(const float* x, size_t n, float* out) {
+  if (n == 0) {
+    fill(out, 0.0f, 1);
+    return;
+  }
+  const unsigned blocks = std::min(grid_for(n), 1024u);
+  double* partial = static_cast<double*>(scratch(blocks * sizeof(double)));
+  sum_partial_kernel<<<blocks, kThreads, 0, stream_>>>(x, n, partial);
+  CUDA_CHECK_LAUNCH("sum_partial_kernel");
+  sum_final_kernel<<<1, kThreads, 0, stream_>>>(partial, int(blocks), out);
+  CUDA_CHECK_LAUNCH("sum_final_kernel");
+}
+
+}  // namespace insalun::cuda

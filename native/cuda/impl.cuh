@@ -1,0 +1,199 @@
+// The CUDA backend's implementation class and the device helpers its kernels share. Each op family
+// defines its CudaBackendImpl methods next to its kernels (elementwise.cu, conv.cu, batchnorm.cu,
+// ...), so a family can be rewritten (bf16, NHWC, fusion) without touching the others.
+//
+// Everything runs on one non-blocking stream owned by the backend, so ops are ordered among
+// themselves without host synchronization, and the stream can later be captured into a CUDA graph.
+#pragma once
+
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "check.h"
+#include "cuda_backend.h"
+
+// The architectures compiled in, for messages; CMake passes the real list.
+#ifndef INSALUN_CUDA_ARCHS_STRING
+#define INSALUN_CUDA_ARCHS_STRING "unknown architectures"
+#endif
+
+namespace insalun::cuda {
+
+constexpr int kThreads = 256;  // default block size of the elementwise and reduction kernels
+
+// ---- device helpers ----------------------------------------------------------------------------
+
+// Sum over the 32 lanes of a warp; every lane gets the total (butterfly).
+template <typename T>
+__device__ __forceinline__ T warp_allsum(T v) {
+  for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+// Sum over a block whose size is a multiple of 32; the result is valid in thread 0. `part` is
+// shared memory of at least 32 values; a leading barrier lets one kernel call this repeatedly.
+template <typename T>
+__device__ __forceinline__ T block_sum(T v, T* part) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  v = warp_allsum(v);
+  __syncthreads();
+  if (lane == 0) part[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    const int warps = int(blockDim.x) >> 5;
+    v = lane < warps ? part[lane] : T(0);
+    v = warp_allsum(v);
+  }
+  return v;
+}
+
+// A grid-stride loop over [0, n).
+#define INSALUN_GRID_LOOP(i, n)                                                       \
+  for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < size_t(n);      \
+       i += size_t(gridDim.x) * blockDim.x)
+
+// ---- cuDNN convolution plans -------------------------------------------------------------------
+
+struct ConvKey {
+  int n, cin, h, w, cout, k, stride, pad;
+  Precision precision;
+  bool operator<(const ConvKey& o) const;
+};
+
+// One direction's chosen algorithm, found once per shape.
+struct ConvAlgo {
+  bool ready = false;
+  int algo = 0;  // cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t
+  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+  size_t workspace = 0;
+};
+
+// Descriptors of one convolution shape plus its three algorithms. Owns the descriptors.
+struct ConvPlan {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  ConvAlgo fwd, bwd_data, bwd_filter;
+  ConvPlan() = default;
+  ConvPlan(const ConvPlan&) = delete;
+  ConvPlan& operator=(const ConvPlan&) = delete;
+  ~ConvPlan();
+};
+
+// Empty when cuDNN's sub-libraries (graph, ops, cnn) can be loaded; otherwise why not. The
+// libcudnn.so.9 front library aborts the process when a sub-library it needs is missing, so
+// nothing may call into cuDNN before this says yes. Implemented in cuda_info.cu.
+std::string cudnn_missing();
+
+// ---- the backend -------------------------------------------------------------------------------
+
+class CudaBackendImpl final : public CudaBackend {
+ public:
+  explicit CudaBackendImpl(int device);
+  ~CudaBackendImpl() override;
+  CudaBackendImpl(const CudaBackendImpl&) = delete;
+  CudaBackendImpl& operator=(const CudaBackendImpl&) = delete;
+
+  std::string name() const override { return "cuda"; }
+  void set_precision(Precision p) override { precision_ = p; }
+  Precision precision() const override { return precision_; }
+  std::string device_name() const override { return device_name_; }
+
+  // memory (backend.cu)
+  void* alloc_bytes(size_t bytes) override;
+  void free_bytes(void* p) override;
+  void upload_bytes(void* dst, const void* src, size_t bytes) override;
+  void download_bytes(void* dst, const void* src, size_t bytes) override;
+  void copy_bytes(void* dst, const void* src, size_t bytes) override;
+  void synchronize() override;
+
+  // elementwise.cu
+  void fill(float* x, float value, size_t n) override;
+  void axpy(float alpha, const float* x, float* y, size_t n) override;
+  void lerp(const float* x0, const float* x1, float alpha, float* y, size_t n) override;
+  void mul_diff(const float* x1, const float* x0, float* y, size_t n) override;
+  void add(const float* a, const float* b, float* y, size_t n) override;
+  void relu_forward(const float* x, float* y, size_t n) override;
+  void relu_backward(const float* y, const float* dy, float* dx, size_t n) override;
+  void sum(const float* x, size_t n, float* out) override;
+
+  // conv.cu
+  void conv2d_forward(const ConvShape& s, const float* x, const float* w, float* y) override;
+  void conv2d_backward_data(const ConvShape& s, const float* dy, const float* w,
+                            float* dx) override;
+  void conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy,
+                              float* dw) override;
+
+  // batchnorm.cu
+  void bn_forward_train(const NormShape& s, const float* x, const float* gamma, const float* beta,
+                        float* running_mean, float* running_var, float momentum, float eps,
+                        float* y, float* save_mean, float* save_invstd) override;
+  void bn_forward_eval(const NormShape& s, const float* x, const float* gamma, const float* beta,
+                       const float* running_mean, const float* running_var, float eps, float* y,
+                       float* save_mean, float* save_invstd) override;
+  void bn_backward_train(const NormShape& s, const float* x, const float* dy, const float* gamma,
+                         const float* save_mean, const float* save_invstd, float* dx,
+                         float* dgamma, float* dbeta) override;
+  void bn_backward_eval(const NormShape& s, const float* x, const float* dy, const float* gamma,
+                        const float* save_mean, const float* save_invstd, float* dx,
+                        float* dgamma, float* dbeta) override;
+
+  // avgpool.cu
+  void avgpool_forward(const NormShape& s, const float* x, float* y) override;
+  void avgpool_backward(const NormShape& s, const float* dy, float* dx) override;
+
+  // linear.cu
+  void linear_forward(int n, int in, int out, const float* x, const float* w, const float* b,
+                      float* y) override;
+  void linear_backward(int n, int in, int out, const float* x, const float* w, const float* dy,
+                       float* dx, float* dw, float* db) override;
+
+  // loss.cu
+  void softmax_xent(int n, int classes, const float* logits, const int32_t* labels, float scale,
+                    float* dlogits, float* stats) override;
+
+  // data.cu
+  void gather_batch(const DeviceDataset& d, const BatchSpec& spec, float* x,
+                    int32_t* labels) override;
+
+  // optimizer.cu
+  void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf,
+                const float* mask, size_t n, bool first_step) override;
+
+ private:
+  // Blocks for a grid-stride loop over n elements: enough to fill the GPU a few times over, no more.
+  unsigned grid_for(size_t n, int threads = kThreads) const {
+    const size_t want = (n + threads - 1) / threads;
+    const size_t cap = size_t(sm_count_) * 32;
+    return unsigned(std::max<size_t>(1, std::min(want, cap)));
+  }
+  // Device scratch for reductions (at least `bytes`, 256-byte aligned). Growing frees the old
+  // buffer, which cudaFree orders after all queued work; in steady state it never grows.
+  void* scratch(size_t bytes);
+  // The cuDNN workspace, grown the same way (only when a new convolution shape is planned).
+  void* workspace(size_t bytes);
+  // The plan of a convolution shape in the current precision, created on first use.
+  ConvPlan& plan_for(const ConvShape& s);
+  void release() noexcept;
+
+  int device_ = 0;
+  int sm_count_ = 1;
+  std::string device_name_;
+  cudaStream_t stream_ = nullptr;
+  cudnnHandle_t cudnn_ = nullptr;
+  Precision precision_ = Precision::kFp32;
+  void* scratch_ = nullptr;
+  size_t scratch_bytes_ = 0;
+  void* workspace_ = nullptr;
+  size_t workspace_bytes_ = 0;
+  std::map<ConvKey, std::unique_ptr<ConvPlan>> plans_;
+};
+
+}  // namespace insalun::cuda

@@ -1,0 +1,92 @@
+// Softmax cross-entropy with its gradient, accumulating the epoch's loss sum and correct count
+// into device floats (stats[0], stats[1]) so that an epoch needs no host synchronization.
+// Arithmetic follows cpu/ops.cpp: exponentials and the log-sum in double, the first maximal logit
+// as the prediction.
+#include <cmath>
+
+#include "impl.cuh"
+
+namespace insalun::cuda {
+namespace {
+
+constexpr int kRowsPerBlock = kThreads / 32;  // one warp per row
+
+// Arg-max over a warp, ties to the smaller index (std::max_element keeps the first maximum).
+__device__ __forceinline__ void warp_argmax(float* value, int* index) {
+  for (int offset = 16; offset > 0; offset >>= 1) {
+    const float v = __shfl_xor_sync(0xffffffffu, *value, offset);
+    const int i = __shfl_xor_sync(0xffffffffu, *index, offset);
+    if (v > *value || (v == *value && i < *index)) {
+      *value = v;
+      *index = i;
+    }
+  }
+}
+
+__global__ void softmax_xent_kernel(int n, int classes, const float* logits, const int32_t* labels,
+                                    float scale, float* dlogits, float* stats) {
+  __shared__ double row_loss[kRowsPerBlock];
+  __shared__ int row_correct[kRowsPerBlock];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int row = blockIdx.x * kRowsPerBlock + warp;
+  double loss = 0.0;
+  int correct = 0;
+  if (row < n) {  // uniform across the warp
+    const float* z = logits + size_t(row) * classes;
+    float best = -INFINITY;
+    int best_at = classes;
+    for (int k = lane; k < classes; k += 32) {
+      const float v = z[k];
+      if (v > best || best_at == classes) {
+        best = v;
+        best_at = k;
+      }
+    }
+    warp_argmax(&best, &best_at);
+    const float zmax = best;
+    double denom = 0.0;
+    for (int k = lane; k < classes; k += 32) denom += exp(double(z[k] - zmax));
+    denom = warp_allsum(denom);
+    const int y = labels[row];
+    const bool valid = y >= 0 && y < classes;
+    // An out-of-range label cannot be read; it makes the loss NaN instead of faulting the device.
+    loss = valid ? log(denom) - double(z[y] - zmax) : double(NAN);
+    correct = valid && best_at == y ? 1 : 0;
+    if (dlogits) {
+      float* d = dlogits + size_t(row) * classes;
+      for (int k = lane; k < classes; k += 32) {
+        const double p = exp(double(z[k] - zmax)) / denom;
+        d[k] = float(double(scale) * (p - (k == y ? 1.0 : 0.0)) / double(n));
+      }
+    }
+  }
+  if (lane == 0) {
+    row_loss[warp] = loss;
+    row_correct[warp] = correct;
+  }
+  __syncthreads();
+  if (threadIdx.x == 0 && stats) {
+    double block_loss = 0.0;
+    int block_correct = 0;
+    for (int r = 0; r < kRowsPerBlock; ++r) {
+      block_loss += row_loss[r];
+      block_correct += row_correct[r];
+    }
+    atomicAdd(stats, float(block_loss));
+    atomicAdd(stats + 1, float(block_correct));
+  }
+}
+
+}  // namespace
+
+void CudaBackendImpl::softmax_xent(int n, int classes, const float* logits, const int32_t* labels,
+                                   float scale, float* dlogits, float* stats) {
+  if (n <= 0) return;
+  if (classes <= 0) throw std::invalid_argument("softmax_xent: classes must be positive");
+  const unsigned blocks = unsigned((n + kRowsPerBlock - 1) / kRowsPerBlock);
+  softmax_xent_kernel<<<blocks, kThreads, 0, stream_>>>(n, classes, logits, labels, scale,
+                                                        dlogits, stats);
+  CUDA_CHECK_LAUNCH("softmax_xent_kernel");
+}
+
+}  // namespace insalun::cuda

@@ -1,0 +1,29 @@
+// Loads the native addon (CPU build, or the CUDA build when `npm run build:cuda` made one) and
+// explains what went wrong when it cannot.
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NativeAddon } from './types.js';
+
+export * from './types.js';
+
+const require = createRequire(import.meta.url);
+// src/native or dist/native -> the package root
+export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+let cached: NativeAddon | undefined;
+
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  try {
+    cached = nodeGypBuild(packageRoot) as NativeAddon;
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      `the insalun native addon could not be loaded (${why}).\n` +
+        'Build it with `npm install` (CPU) or `npm run build:cuda` (CUDA), and check that a C++17 compiler with OpenMP is available.',
+    );
+  }
+  return cached;
+}

@@ -1,0 +1,49 @@
+// One place that decides which backends the conformance suites run on. CPU always; CUDA when the
+// addon was built with it and a device answers (otherwise the CUDA suite is skipped, saying why).
+import { describe, it } from 'vitest';
+import { loadAddon, type DeviceName } from '../../src/native/index.js';
+
+export const addon = loadAddon();
+const info = addon.backends();
+
+export const deviceCases: { device: DeviceName; available: boolean; why: string }[] = [
+  { device: 'cpu', available: true, why: '' },
+  { device: 'cuda', available: info.cuda, why: info.cudaWhy },
+];
+
+/** describe() once per backend; an unavailable backend's block is skipped with the reason in its title. */
+export function describeEachBackend(title: string, body: (device: DeviceName) => void): void {
+  for (const c of deviceCases) {
+    if (c.available) describe(`${title} [${c.device}]`, () => body(c.device));
+    else describe.skip(`${title} [${c.device}: skipped, ${c.why}]`, () => it('needs the backend', () => {}));
+  }
+}
+
+/** A seeded generator for test data (mulberry32): reproducible failures. */
+export function testRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function randomArray(n: number, rand: () => number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (rand() * 2 - 1) * scale;
+  return out;
+}
+
+/** Largest |a-b| / (atol + rtol*|b|) over the arrays: <= 1 means within tolerance. */
+export function maxViolation(a: ArrayLike<number>, b: ArrayLike<number>, atol: number, rtol: number): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = Math.abs(a[i] - b[i]) / (atol + rtol * Math.abs(b[i]));
+    if (!(v <= worst)) worst = Number.isNaN(v) ? Infinity : Math.max(worst, v);
+  }
+  return worst;
+}

@@ -1,0 +1,146 @@
+// Every backend op, forward and backward, against float64 references and finite differences.
+import { expect, it } from 'vitest';
+import { addon, describeEachBackend, maxViolation, randomArray, testRandom } from '../helpers/backends.js';
+import * as ref from './reference.js';
+
+const convCases: ref.Conv[] = [
+  { n: 2, cin: 3, h: 8, w: 8, cout: 5, k: 3, stride: 1, pad: 1 },
+  { n: 3, cin: 4, h: 9, w: 7, cout: 6, k: 3, stride: 2, pad: 1 },
+  { n: 2, cin: 5, h: 8, w: 8, cout: 7, k: 1, stride: 2, pad: 0 },
+  // K = 32*9 = 288 > one depth block, P = 5*32*32 = 5120 > one column block of the CPU GEMM
+  { n: 5, cin: 32, h: 32, w: 32, cout: 13, k: 3, stride: 1, pad: 1 },
+];
+
+describeEachBackend('conv2d', (device) => {
+  const ops = addon.ops(device);
+  for (const s of convCases) {
+    const label = `${s.n}x${s.cin}x${s.h}x${s.w} -> ${s.cout}, k${s.k} s${s.stride} p${s.pad}`;
+    const rand = testRandom(s.cin * 100 + s.cout);
+    const { ho, wo } = ref.outSize(s);
+    const x = randomArray(s.n * s.cin * s.h * s.w, rand);
+    const w = randomArray(s.cout * s.cin * s.k * s.k, rand);
+    const dy = randomArray(s.n * s.cout * ho * wo, rand);
+    it(`forward ${label}`, () => {
+      expect(maxViolation(ops.conv2dForward(s, x, w), ref.convForward(s, x, w), 1e-4, 1e-4)).toBeLessThanOrEqual(1);
+    });
+    it(`backward data ${label}`, () => {
+      expect(maxViolation(ops.conv2dBackwardData(s, dy, w), ref.convBackwardData(s, dy, w), 1e-4, 1e-4)).toBeLessThanOrEqual(1);
+    });
+    it(`backward filter ${label}`, () => {
+      expect(maxViolation(ops.conv2dBackwardFilter(s, x, dy), ref.convBackwardFilter(s, x, dy), 1e-3, 1e-4)).toBeLessThanOrEqual(1);
+    });
+  }
+});
+
+describeEachBackend('batch norm', (device) => {
+  const ops = addon.ops(device);
+  const s = { n: 3, c: 4, hw: 5 };
+  const eps = 1e-5, momentum = 0.1;
+  const rand = testRandom(7);
+  const x = randomArray(s.n * s.c * s.hw, rand, 2);
+  const gamma = randomArray(s.c, rand), beta = randomArray(s.c, rand);
+  const rm = randomArray(s.c, rand, 0.5), rv = Float32Array.from(randomArray(s.c, rand), (v) => 1 + Math.abs(v));
+  const r = randomArray(x.length, rand); // loss = sum(r * y)
+
+  it('train forward normalizes with batch statistics and updates running stats (unbiased var)', () => {
+    const out = ops.bnForward(s, x, gamma, beta, rm, rv, { train: true, momentum, eps });
+    const want = ref.bnTrain(s, x, gamma, beta, eps);
+    expect(maxViolation(out.y, want.y, 1e-5, 1e-5)).toBeLessThanOrEqual(1);
+    const wantRm = Array.from(rm, (v, c) => (1 - momentum) * v + momentum * want.mean[c]);
+    const wantRv = Array.from(rv, (v, c) => (1 - momentum) * v + momentum * want.varU[c]);
+    expect(maxViolation(out.runningMean, wantRm, 1e-6, 1e-5)).toBeLessThanOrEqual(1);
+    expect(maxViolation(out.runningVar, wantRv, 1e-6, 1e-5)).toBeLessThanOrEqual(1);
+  });
+
+  it('eval forward uses running statistics and leaves them alone', () => {
+    const out = ops.bnForward(s, x, gamma, beta, rm, rv, { train: false, momentum, eps });
+    expect(maxViolation(out.y, ref.bnEval(s, x, gamma, beta, rm, rv, eps), 1e-5, 1e-5)).toBeLessThanOrEqual(1);
+    expect(Array.from(out.runningMean)).toEqual(Array.from(rm));
+    expect(Array.from(out.runningVar)).toEqual(Array.from(rv));
+  });
+
+  for (const train of [true, false]) {
+    it(`${train ? 'train' : 'eval'} backward matches finite differences`, () => {
+      const fwd = ops.bnForward(s, x, gamma, beta, rm, rv, { train, momentum, eps });
+      const back = ops.bnBackward(s, x, r, gamma, fwd.saveMean, fwd.saveInvstd, train);
+      const loss = (xx: Float64Array, g: ArrayLike<number>, b: ArrayLike<number>) =>
+        ref.dot(r, train ? ref.bnTrain(s, xx, g, b, eps).y : ref.bnEval(s, xx, g, b, rm, rv, eps));
+      const x64 = Float64Array.from(x), g64 = Float64Array.from(gamma), b64 = Float64Array.from(beta);
+      expect(maxViolation(back.dx, ref.numericGradient(x64, (v) => loss(v, gamma, beta)), 1e-4, 1e-3)).toBeLessThanOrEqual(1);
+      expect(maxViolation(back.dgamma, ref.numericGradient(g64, (v) => loss(x64, v, beta)), 1e-4, 1e-4)).toBeLessThanOrEqual(1);
+      expect(maxViolation(back.dbeta, ref.numericGradient(b64, (v) => loss(x64, gamma, v)), 1e-4, 1e-4)).toBeLessThanOrEqual(1);
+    });
+  }
+});
+
+describeEachBackend('elementwise, pooling, linear, loss', (device) => {
+  const ops = addon.ops(device);
+  const rand = testRandom(11);
+
+  it('relu forward and backward', () => {
+    const x = randomArray(1000, rand);
+    const dy = randomArray(1000, rand);
+    const y = ops.reluForward(x);
+    expect(Array.from(y)).toEqual(Array.from(x, (v) => Math.max(v, 0)));
+    expect(Array.from(ops.reluBackward(y, dy))).toEqual(Array.from(dy, (g, i) => (x[i] > 0 ? g : 0)));
+  });
+
+  it('add, axpy, lerp, mulDiff, sum', () => {
+    const a = randomArray(777, rand), b = randomArray(777, rand), c = randomArray(777, rand);
+    expect(maxViolation(ops.add(a, b), Array.from(a, (v, i) => v + b[i]), 1e-7, 1e-6)).toBeLessThanOrEqual(1);
+    expect(maxViolation(ops.axpy(0.5, a, b), Array.from(a, (v, i) => b[i] + 0.5 * v), 1e-7, 1e-6)).toBeLessThanOrEqual(1);
+    expect(maxViolation(ops.lerp(a, b, 0.25), Array.from(a, (v, i) => v + 0.25 * (b[i] - v)), 1e-7, 1e-6)).toBeLessThanOrEqual(1);
+    expect(maxViolation(ops.mulDiff(a, b, c), Array.from(a, (v, i) => (v - b[i]) * c[i]), 1e-7, 1e-6)).toBeLessThanOrEqual(1);
+    expect(ops.sum(a)).toBeCloseTo(Array.from(a).reduce((s, v) => s + v, 0), 4);
+  });
+
+  it('global average pool forward and backward', () => {
+    const s = { n: 3, c: 5, hw: 16 };
+    const x = randomArray(s.n * s.c * s.hw, rand);
+    const y = ops.avgpoolForward(s, x);
+    const want = Array.from({ length: s.n * s.c }, (_, p) => Array.from(x.subarray(p * s.hw, (p + 1) * s.hw)).reduce((u, v) => u + v, 0) / s.hw);
+    expect(maxViolation(y, want, 1e-6, 1e-5)).toBeLessThanOrEqual(1);
+    const dy = randomArray(s.n * s.c, rand);
+    const dx = ops.avgpoolBackward(s, dy);
+    expect(maxViolation(dx, Array.from(dx, (_, i) => dy[Math.floor(i / s.hw)] / s.hw), 1e-7, 1e-6)).toBeLessThanOrEqual(1);
+  });
+
+  it('linear forward and backward (odd sizes)', () => {
+    const n = 7, inF = 37, outF = 11;
+    const x = randomArray(n * inF, rand), w = randomArray(outF * inF, rand), b = randomArray(outF, rand), dy = randomArray(n * outF, rand);
+    const y = ops.linearForward({ n, in: inF, out: outF }, x, w, b);
+    const wantY = new Float64Array(n * outF), wantDx = new Float64Array(n * inF), wantDw = new Float64Array(outF * inF), wantDb = new Float64Array(outF);
+    for (let i = 0; i < n; i++)
+      for (let o = 0; o < outF; o++) {
+        wantY[i * outF + o] = b[o];
+        wantDb[o] += dy[i * outF + o];
+        for (let k = 0; k < inF; k++) {
+          wantY[i * outF + o] += x[i * inF + k] * w[o * inF + k];
+          wantDx[i * inF + k] += dy[i * outF + o] * w[o * inF + k];
+          wantDw[o * inF + k] += dy[i * outF + o] * x[i * inF + k];
+        }
+      }
+    expect(maxViolation(y, wantY, 1e-5, 1e-5)).toBeLessThanOrEqual(1);
+    const g = ops.linearBackward({ n, in: inF, out: outF }, x, w, dy);
+    expect(maxViolation(g.dx, wantDx, 1e-5, 1e-5)).toBeLessThanOrEqual(1);
+    expect(maxViolation(g.dw, wantDw, 1e-5, 1e-5)).toBeLessThanOrEqual(1);
+    expect(maxViolation(g.db, wantDb, 1e-5, 1e-5)).toBeLessThanOrEqual(1);
+  });
+
+  it('softmax cross-entropy: loss, correct count, gradient, and the ascent scale', () => {
+    const n = 9, classes = 10;
+    const logits = randomArray(n * classes, rand, 5);
+    const labels = Int32Array.from({ length: n }, (_, i) => (i * 7) % classes);
+    const want = ref.softmaxXent(n, classes, logits, labels);
+    const got = ops.softmaxXent(n, classes, logits, labels, 1);
+    expect(got.lossSum).toBeCloseTo(want.loss, 4);
+    expect(got.correct).toBe(want.correct);
+    expect(maxViolation(got.dlogits, want.dlogits, 1e-6, 1e-5)).toBeLessThanOrEqual(1);
+    const ascent = ops.softmaxXent(n, classes, logits, labels, -1);
+    expect(maxViolation(ascent.dlogits, Array.from(want.dlogits, (v) => -v), 1e-6, 1e-5)).toBeLessThanOrEqual(1);
+    // The gradient of the mean loss, checked by finite differences of the float64 loss.
+    const l64 = Float64Array.from(logits);
+    const numeric = ref.numericGradient(l64, (z) => ref.softmaxXent(n, classes, z, labels).loss / n);
+    expect(maxViolation(got.dlogits, numeric, 1e-6, 1e-4)).toBeLessThanOrEqual(1);
+  });
+});
