@@ -76,23 +76,26 @@ void pack_b(const float* b, int ldb, bool trans, int p0, int kc, int j0, int nc,
 }
 
 // acc = packed A panel (MR x kc) * packed B panel (kc x NR); then C = alpha*acc + beta*C on the
-// valid mr x nr corner.
+// valid mr x nr corner. The 12 accumulators are named variables so they stay in registers.
 void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, float* c, int ldc,
                   int mr, int nr, float alpha, float beta) {
-  v8 acc[kMR][2] = {};
+  v8 c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {};
+  v8 c30 = {}, c31 = {}, c40 = {}, c41 = {}, c50 = {}, c51 = {};
   for (int p = 0; p < kc; ++p) {
     v8 b0, b1;
     std::memcpy(&b0, b, sizeof(v8));
     std::memcpy(&b1, b + 8, sizeof(v8));
-#pragma GCC unroll 6
-    for (int r = 0; r < kMR; ++r) {
-      const float ar = a[r];
-      acc[r][0] += ar * b0;
-      acc[r][1] += ar * b1;
-    }
+    const float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5];
+    c00 += a0 * b0; c01 += a0 * b1;
+    c10 += a1 * b0; c11 += a1 * b1;
+    c20 += a2 * b0; c21 += a2 * b1;
+    c30 += a3 * b0; c31 += a3 * b1;
+    c40 += a4 * b0; c41 += a4 * b1;
+    c50 += a5 * b0; c51 += a5 * b1;
     a += kMR;
     b += kNR;
   }
+  const v8 acc[kMR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
   float tile[kMR][kNR];
   std::memcpy(tile, acc, sizeof(tile));
   for (int r = 0; r < mr; ++r) {

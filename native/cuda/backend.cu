@@ -125,6 +125,17 @@ std::unique_ptr<Backend> make_cuda_backend(std::string* why) {
     if (why) *why = reason;
     return nullptr;
   };
+  // The runtime is linked statically, so the driver is the part that may be missing or too old.
+  int driver = 0, runtime = 0;
+  if (cudaDriverGetVersion(&driver) != cudaSuccess || driver == 0)
+    return fail("no NVIDIA driver found (libcuda.so.1 is not loadable)");
+  cudaRuntimeGetVersion(&runtime);
+  // Within one major version the driver may be older than the runtime (minor version compatibility).
+  if (driver / 1000 < runtime / 1000)
+    return fail("the NVIDIA driver supports CUDA " + std::to_string(driver / 1000) + "." +
+                std::to_string(driver % 1000 / 10) + " but this addon was built with CUDA " +
+                std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) +
+                "; update the driver");
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess) {

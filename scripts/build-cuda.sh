@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds the addon with the CUDA/cuDNN backend as build/Release/insalun.node, where node-gyp-build
+# finds it (it replaces a CPU-only build there). Needs nvcc (CUDA 12.x/13.x), CMake >= 3.18 and
+# cuDNN 9, found through CUDNN_ROOT, the system paths, or a pip-installed nvidia-cudnn wheel.
+# No GPU is needed to build.
+#   scripts/build-cuda.sh                        # Release build for sm_80/86/89/90
+#   CUDNN_ROOT=/opt/cudnn scripts/build-cuda.sh
+#   CUDA_ARCHS="90" scripts/build-cuda.sh        # only Hopper: a quarter of the compile time
+# Environment: BUILD_DIR (CMake's tree, default build/cmake-cuda), OUTPUT_DIR (where insalun.node
+# goes, default build/Release). Extra arguments go to cmake-js (e.g. --debug).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+work=$(realpath -m "${BUILD_DIR:-build/cmake-cuda}")
+dest=$(realpath -m "${OUTPUT_DIR:-build/Release}")
+# CMake's tree sits beside node-gyp's files in build/ rather than on top of them; the library
+# output is redirected to $dest (the later -D wins over the one cmake-js derives from --out).
+defs=(--out "$work" --CDINSALUN_CUDA=ON "--CDCMAKE_LIBRARY_OUTPUT_DIRECTORY=$dest")
+[ -n "${CUDNN_ROOT:-}" ] && defs+=("--CDCUDNN_ROOT=$CUDNN_ROOT")
+[ -n "${CUDA_ARCHS:-}" ] && defs+=("--CDINSALUN_CUDA_ARCHITECTURES=$CUDA_ARCHS")
+jobs=$(nproc 2>/dev/null || echo 4)
+
+# Configure explicitly, then build: `cmake-js compile` alone keeps an existing cache and would
+# silently ignore INSALUN_CUDA=ON after a CPU-only cmake-js build.
+npx --no-install cmake-js configure "${defs[@]}" "$@"
+npx --no-install cmake-js build --out "$work" --parallel "$jobs" "$@"
+
+[ -f "$dest/insalun.node" ] || { echo "build-cuda.sh: $dest/insalun.node was not produced" >&2; exit 1; }
+echo "built $dest/insalun.node"
