@@ -191,6 +191,8 @@ class Model : public Napi::ObjectWrap<Model> {
          InstanceMethod<&Model::GetParameters>("getParameters"),
          InstanceMethod<&Model::SetParameters>("setParameters"),
          InstanceMethod<&Model::ResetOptimizer>("resetOptimizer"),
+         InstanceMethod<&Model::GetOptimizerState>("getOptimizerState"),
+         InstanceMethod<&Model::SetOptimizerState>("setOptimizerState"),
          InstanceMethod<&Model::SetMask>("setMask"),
          InstanceMethod<&Model::TrainEpoch>("trainEpoch"),
          InstanceMethod<&Model::Predict>("predict"),
@@ -333,6 +335,25 @@ class Model : public Napi::ObjectWrap<Model> {
     std::lock_guard<std::mutex> lock(compute_lock());
     engine_->reset_optimizer();
     return info.Env().Undefined();
+  }
+
+  Napi::Value GetOptimizerState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::lock_guard<std::mutex> lock(compute_lock());
+    auto out = Napi::Object::New(env);
+    out.Set("momentum", to_float32(env, engine_->momentum()));
+    out.Set("firstStep", engine_->first_step());
+    return out;
+  }
+
+  Napi::Value SetOptimizerState(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = object_arg(info, 0, "optimizer state");
+    std::vector<float> momentum = float32_array(env, o.Get("momentum"), "momentum");
+    check_flat(env, momentum, "momentum");
+    std::lock_guard<std::mutex> lock(compute_lock());
+    engine_->set_optimizer_state(momentum, bool_field(o, "firstStep", false));
+    return env.Undefined();
   }
 
   Napi::Value SetMask(const Napi::CallbackInfo& info) {

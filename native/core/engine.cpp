@@ -69,6 +69,19 @@ void Engine::reset_optimizer() {
   first_step_ = true;
 }
 
+std::vector<float> Engine::momentum() const {
+  std::vector<float> out(net_->parameter_count());
+  backend_->download_bytes(out.data(), momentum_, out.size() * sizeof(float));
+  return out;
+}
+
+void Engine::set_optimizer_state(const std::vector<float>& momentum, bool first_step) {
+  if (momentum.size() != net_->parameter_count())
+    throw std::invalid_argument("momentum has the wrong number of values");
+  backend_->upload_bytes(momentum_, momentum.data(), momentum.size() * sizeof(float));
+  first_step_ = first_step;
+}
+
 void Engine::ensure_batch(int n) {
   if (n <= batch_capacity_) return;
   for (void* p : {static_cast<void*>(x_), static_cast<void*>(dlogits_),

@@ -78,6 +78,10 @@ class Engine {
 
   void set_mask(const float* host_mask, MaskMode mode);  // host_mask null clears it
   void reset_optimizer();
+  // Momentum buffers and the first-step flag, for checkpoints that resume training exactly.
+  std::vector<float> momentum() const;
+  bool first_step() const { return first_step_; }
+  void set_optimizer_state(const std::vector<float>& momentum, bool first_step);
 
   EpochTotals train_epoch(const ResidentDataset& data, const EpochRequest& request,
                           const BatchCallback& on_batch, const std::atomic<bool>& stop);

@@ -99,6 +99,8 @@ export interface NativeModel {
   setParameters(flat: Float32Array): void;
   /** Zeroes the momentum buffers (next step is a "first step" in PyTorch's sense). */
   resetOptimizer(): void;
+  getOptimizerState(): { momentum: Float32Array; firstStep: boolean };
+  setOptimizerState(state: { momentum: Float32Array; firstStep: boolean }): void;
   /** flat 0/1 mask over the parameters, or null to clear it. */
   setMask(mask: Float32Array | null, mode: MaskMode): void;
 

@@ -1,0 +1,118 @@
+// One entry point for every data set the product knows: loadDataset(name, options).
+
+import { loadCifar10, loadCifar100 } from './cifar.js';
+import { DataError } from './errors.js';
+import { DEBIAN_FASHION_MNIST_DIR, loadIdxDataset } from './idx.js';
+import { generateSynthetic, type SyntheticOptions } from './synthetic.js';
+
+export { DataError } from './errors.js';
+export type { SyntheticOptions } from './synthetic.js';
+
+export interface ImageSet {
+  images: Uint8Array; // [n, c, h, w] uint8 0..255, CHW planes
+  labels: Int32Array;
+  n: number;
+  channels: number;
+  height: number;
+  width: number;
+}
+
+export const DATASET_NAMES = ['synthetic', 'cifar10', 'cifar100', 'mnist', 'fashion-mnist'] as const;
+export type DatasetName = (typeof DATASET_NAMES)[number];
+
+export interface LoadedDataset {
+  name: DatasetName;
+  classes: number;
+  train: ImageSet;
+  test: ImageSet;
+  mean: number[]; // per channel, for x in [0, 1]
+  std: number[];
+  source: string; // where it came from, for summaries
+}
+
+export interface LoadOptions {
+  dataDir?: string;
+  synthetic?: SyntheticOptions;
+}
+
+/** The published normalization constants (x in [0, 1]); synthetic data computes its own. */
+const NORMALIZATION: Record<Exclude<DatasetName, 'synthetic'>, { mean: number[]; std: number[] }> = {
+  cifar10: { mean: [0.4914, 0.4822, 0.4465], std: [0.247, 0.2435, 0.2616] },
+  cifar100: { mean: [0.5071, 0.4866, 0.4409], std: [0.2673, 0.2564, 0.2762] },
+  mnist: { mean: [0.1307], std: [0.3081] },
+  'fashion-mnist': { mean: [0.286], std: [0.353] },
+};
+
+export function isDatasetName(name: string): name is DatasetName {
+  return (DATASET_NAMES as readonly string[]).includes(name);
+}
+
+export async function loadDataset(name: string, opts: LoadOptions = {}): Promise<LoadedDataset> {
+  if (!isDatasetName(name)) {
+    throw new DataError(`unknown dataset '${name}'; valid names: ${DATASET_NAMES.join(', ')}`);
+  }
+  if (name === 'synthetic') return loadSynthetic(opts.synthetic ?? {});
+
+  const { mean, std } = NORMALIZATION[name];
+  const dir = opts.dataDir ?? (name === 'fashion-mnist' ? DEBIAN_FASHION_MNIST_DIR : undefined);
+  if (dir === undefined) {
+    throw new DataError(`${name}: no data directory given (pass the directory that holds the ${name} files)`);
+  }
+  switch (name) {
+    case 'cifar10':
+    case 'cifar100': {
+      const data = name === 'cifar10' ? await loadCifar10(dir) : await loadCifar100(dir);
+      return { name, classes: data.classes, train: data.train, test: data.test, mean, std, source: `${name} binary files in ${data.dir}` };
+    }
+    case 'mnist':
+    case 'fashion-mnist': {
+      const title = name === 'mnist' ? 'MNIST' : 'Fashion-MNIST';
+      const subfolders = name === 'mnist' ? ['mnist', 'MNIST/raw'] : ['fashion-mnist', 'FashionMNIST/raw'];
+      const data = await loadIdxDataset(dir, title, subfolders);
+      return { name, classes: data.classes, train: data.train, test: data.test, mean, std, source: `${name} IDX files in ${data.dir}` };
+    }
+  }
+}
+
+function loadSynthetic(options: SyntheticOptions): LoadedDataset {
+  const data = generateSynthetic(options);
+  const o = data.options;
+  const { mean, std } = channelStats(data.train);
+  return {
+    name: 'synthetic',
+    classes: data.classes,
+    train: data.train,
+    test: data.test,
+    mean,
+    std,
+    source:
+      `built-in synthetic (seed ${o.seed}, ${o.trainSize} train / ${o.testSize} test, ` +
+      `${o.classes} classes, ${o.channels}x${o.imageSize}x${o.imageSize})`,
+  };
+}
+
+/** Per-channel mean and (population) standard deviation of x = pixel / 255, via byte histograms. */
+export function channelStats(set: ImageSet): { mean: number[]; std: number[] } {
+  const plane = set.height * set.width;
+  const mean: number[] = [];
+  const std: number[] = [];
+  for (let c = 0; c < set.channels; c++) {
+    const histogram = new Float64Array(256);
+    for (let i = 0; i < set.n; i++) {
+      const start = (i * set.channels + c) * plane;
+      for (let p = start; p < start + plane; p++) histogram[set.images[p]]++;
+    }
+    let count = 0;
+    let sum = 0;
+    for (let v = 0; v < 256; v++) {
+      count += histogram[v];
+      sum += histogram[v] * v;
+    }
+    const m = sum / count;
+    let squares = 0;
+    for (let v = 0; v < 256; v++) squares += histogram[v] * (v - m) * (v - m);
+    mean.push(m / 255);
+    std.push(Math.sqrt(squares / count) / 255);
+  }
+  return { mean, std };
+}
