@@ -95,6 +95,7 @@ SgdConfig sgd_config(Napi::Object o) {
   c.momentum = float(number_field(o, "momentum", 0.9));
   c.weight_decay = float(number_field(o, "weightDecay", 5e-4));
   c.nesterov = bool_field(o, "nesterov", false);
+  c.l1 = float(number_field(o, "l1", 0));
   return c;
 }
 

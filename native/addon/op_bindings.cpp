@@ -354,6 +354,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     c.momentum = o.Get("momentum").ToNumber().FloatValue();
     c.weight_decay = o.Get("weightDecay").ToNumber().FloatValue();
     c.nesterov = o.Get("nesterov").ToBoolean();
+    if (o.Get("l1").IsNumber()) c.l1 = o.Get("l1").ToNumber().FloatValue();
     const std::string mode = o.Get("maskMode").IsString() ? o.Get("maskMode").As<Napi::String>().Utf8Value() : "none";
     c.mask_mode = mode == "hard" ? MaskMode::kHard : mode == "grad" ? MaskMode::kGrad : MaskMode::kNone;
     const bool first = o.Get("firstStep").ToBoolean();

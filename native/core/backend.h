@@ -59,6 +59,9 @@ enum class MaskMode : int { kNone = 0, kGrad = 1, kHard = 2 };
 // PyTorch SGD semantics (see method.md section 3) over one flat parameter vector.
 struct SgdConfig {
   float lr = 0.1f, momentum = 0.9f, weight_decay = 5e-4f;
+  // Coefficient of an L1 penalty on the weights (l1-sparse unlearning): its subgradient
+  // l1 * sign(w) joins the loss gradient, before the gradient mask.
+  float l1 = 0.0f;
   bool nesterov = false;
   MaskMode mask_mode = MaskMode::kNone;
 };
@@ -144,7 +147,8 @@ class Backend {
 
   // ---- optimizer ------------------------------------------------------------------------------
   // One step over every parameter at once. mask (0/1 floats, same length) may be null when
-  // mask_mode is kNone. kGrad multiplies the gradient by the mask before weight decay; kHard leaves
+  // mask_mode is kNone. With g = grad + l1*sign(w): kGrad multiplies g by the mask before weight
+  // decay; kHard leaves
   // masked-out coordinates (mask 0) and their momentum untouched. `first_step` selects PyTorch's
   // buf = g initialisation.
   virtual void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf,

@@ -119,7 +119,9 @@ void CpuBackend::sgd_step(const SgdConfig& c, float* w, const float* g, float* m
 #pragma omp parallel for simd schedule(static)
   for (size_t i = 0; i < n; ++i) {
     if (hard && mask[i] == 0.0f) continue;  // frozen: value and momentum untouched
-    const float gi = (grad_masked ? g[i] * mask[i] : g[i]) + c.weight_decay * w[i];
+    const float sign = w[i] > 0.0f ? 1.0f : (w[i] < 0.0f ? -1.0f : 0.0f);
+    const float loss_grad = g[i] + c.l1 * sign;
+    const float gi = (grad_masked ? loss_grad * mask[i] : loss_grad) + c.weight_decay * w[i];
     float update = gi;
     if (c.momentum != 0.0f) {
       const float buf = first_step ? gi : c.momentum * momentum_buf[i] + gi;

@@ -130,7 +130,8 @@ std::unique_ptr<Backend> make_cuda_backend(std::string* why) {
   if (cudaDriverGetVersion(&driver) != cudaSuccess || driver == 0)
     return fail("no NVIDIA driver found (libcuda.so.1 is not loadable)");
   cudaRuntimeGetVersion(&runtime);
-  // Within one major version the driver may be older than the runtime (minor version compatibility).
+  // Within one major version the driver may be older than the runtime (minor version
+  // compatibility), so only the major versions must agree.
   if (driver / 1000 < runtime / 1000)
     return fail("the NVIDIA driver supports CUDA " + std::to_string(driver / 1000) + "." +
                 std::to_string(driver % 1000 / 10) + " but this addon was built with CUDA " +

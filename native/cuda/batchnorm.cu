@@ -6,9 +6,10 @@
 // 32x32 at the start of ResNet-18) and stays deterministic (no atomics). A third, elementwise
 // launch applies the result.
 //
-// Statistics use sums shifted by the channel's first value: sum(x - K) and sum((x - K)^2) in
-// float per thread, double across threads. The shift removes the cancellation of the naive
-// E[x^2] - E[x]^2 when |mean| >> std, and one pass over x suffices.
+// Statistics use sums shifted by the channel's first value, sum(x - K) and sum((x - K)^2), all in
+// double like the CPU backend: the shift removes the cancellation of the naive E[x^2] - E[x]^2
+// when |mean| >> std, so one pass over x suffices. The double adds stay hidden behind the memory
+// traffic even on GPUs with slow FP64 (2-3 FP64 operations per 4-byte load).
 #include <cstdint>
 
 #include "impl.cuh"
@@ -47,17 +48,17 @@ __global__ void stats_partial_kernel(const float* x, int channels, int hw, Index
                                      double2* partial) {
   __shared__ double part[32];
   const int c = blockIdx.y;
-  const float shift = x[size_t(c) * hw];
+  const double shift = x[size_t(c) * hw];
   Index begin, end;
   slice(per_channel, &begin, &end);
-  float s1 = 0.0f, s2 = 0.0f;
+  double s1 = 0.0, s2 = 0.0;
   for (Index t = begin + threadIdx.x; t < end; t += blockDim.x) {
-    const float v = x[at(t, c, channels, hw)] - shift;
+    const double v = double(x[at(t, c, channels, hw)]) - shift;  // exact: both are floats
     s1 += v;
-    s2 += v * v;
+    s2 = fma(v, v, s2);
   }
-  const double d1 = block_sum(double(s1), part);
-  const double d2 = block_sum(double(s2), part);
+  const double d1 = block_sum(s1, part);
+  const double d2 = block_sum(s2, part);
   if (threadIdx.x == 0) partial[size_t(c) * gridDim.x + blockIdx.x] = make_double2(d1, d2);
 }
 
@@ -114,15 +115,15 @@ __global__ void grad_partial_kernel(const float* x, const float* dy, const float
   const float m = mean[c];
   Index begin, end;
   slice(per_channel, &begin, &end);
-  float s_dy = 0.0f, s_dyx = 0.0f;
+  double s_dy = 0.0, s_dyx = 0.0;
   for (Index t = begin + threadIdx.x; t < end; t += blockDim.x) {
     const size_t k = at(t, c, channels, hw);
-    const float g = dy[k];
+    const double g = dy[k];
     s_dy += g;
-    s_dyx += g * (x[k] - m);
+    s_dyx = fma(g, double(x[k] - m), s_dyx);
   }
-  const double d1 = block_sum(double(s_dy), part);
-  const double d2 = block_sum(double(s_dyx), part);
+  const double d1 = block_sum(s_dy, part);
+  const double d2 = block_sum(s_dyx, part);
   if (threadIdx.x == 0) partial[size_t(c) * gridDim.x + blockIdx.x] = make_double2(d1, d2);
 }
 

@@ -29,7 +29,8 @@ inline std::string source_place(const char* file, int line) {
                            cudaGetErrorName(e) + ")");
 }
 
-[[noreturn]] inline void throw_cudnn(cudnnStatus_t s, const char* call, const char* file, int line) {
+[[noreturn]] inline void throw_cudnn(cudnnStatus_t s, const char* call, const char* file,
+                                     int line) {
   std::string msg = std::string("cuDNN error: ") + call + " failed at " + source_place(file, line) +
                     ": " + cudnnGetErrorString(s);
   // cuDNN 9 keeps a more specific message for the last failure of this thread.

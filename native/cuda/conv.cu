@@ -149,10 +149,12 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
   CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan->conv, s.pad, s.pad, s.stride, s.stride, 1, 1,
                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   int n = 0, c = 0, ho = 0, wo = 0;
-  CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(plan->conv, plan->x, plan->w, &n, &c, &ho, &wo));
+  CUDNN_CHECK(
+      cudnnGetConvolution2dForwardOutputDim(plan->conv, plan->x, plan->w, &n, &c, &ho, &wo));
   if (n != s.n || c != s.cout || ho != s.ho() || wo != s.wo())
     throw std::logic_error("conv2d: cuDNN output shape disagrees with ConvShape");
-  CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, ho, wo));
+  CUDNN_CHECK(
+      cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, ho, wo));
   return *plans_.emplace(key, std::move(plan)).first->second;
 }
 

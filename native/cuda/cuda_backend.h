@@ -1,6 +1,6 @@
-// The public face of the CUDA backend: what make_cuda_backend() returns, with the settings that
-// only the GPU has. Free of CUDA headers, so the addon can include it from plain C++ (only in builds
-// with INSALUN_WITH_CUDA). Reach it with dynamic_cast<CudaBackend*>(backend).
+// The public face of the CUDA backend: what make_cuda_backend() returns, with the settings only
+// the GPU has. Free of CUDA headers, so the addon can include it from plain C++ (in builds with
+// INSALUN_WITH_CUDA only). Reach it with dynamic_cast<CudaBackend*>(backend).
 #pragma once
 
 #include "../core/backend.h"

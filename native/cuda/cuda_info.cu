@@ -47,7 +47,8 @@ std::string probe_cudnn() {
     if (dlopen(lib, RTLD_LAZY | RTLD_LOCAL)) continue;
     const char* err = dlerror();
     return std::string("cuDNN is incomplete: ") + lib + " cannot be loaded" +
-           (dir.empty() ? "" : " (looked next to " + dir + "/libcudnn.so.9 and on the library path)") +
+           (dir.empty() ? ""
+                        : " (looked next to " + dir + "/libcudnn.so.9 and on the library path)") +
            (err ? std::string(": ") + err : std::string()) +
            "; install cuDNN 9 (e.g. pip install nvidia-cudnn-cu13) and put its lib/ on "
            "LD_LIBRARY_PATH";
@@ -74,8 +75,9 @@ std::string cuda_backend_report() {
     int driver = 0, runtime = 0;
     const cudaError_t de = cudaDriverGetVersion(&driver);
     cudaRuntimeGetVersion(&runtime);
+    const bool has_driver = de == cudaSuccess && driver > 0;
     out << "CUDA driver: "
-        << (de == cudaSuccess && driver > 0 ? cuda_version(driver) : "none (no NVIDIA driver found)")
+        << (has_driver ? cuda_version(driver) : std::string("none (no NVIDIA driver found)"))
         << "\n";
     out << "CUDA runtime: " << cuda_version(runtime) << " (linked statically)\n";
     const std::string missing = cuda::cudnn_missing();

@@ -168,7 +168,7 @@ class CudaBackendImpl final : public CudaBackend {
                 const float* mask, size_t n, bool first_step) override;
 
  private:
-  // Blocks for a grid-stride loop over n elements: enough to fill the GPU a few times over, no more.
+  // Blocks for a grid-stride loop over n elements: enough to fill the GPU a few times, no more.
   unsigned grid_for(size_t n, int threads = kThreads) const {
     const size_t want = (n + threads - 1) / threads;
     const size_t cap = size_t(sm_count_) * 32;

@@ -81,8 +81,8 @@ void CudaBackendImpl::linear_forward(int n, int in, int out, const float* x, con
 void CudaBackendImpl::linear_backward(int n, int in, int out, const float* x, const float* w,
                                       const float* dy, float* dx, float* dw, float* db) {
   check_dims(n, in, out, "linear_backward");
-  if (dx) gemm<false, false>(stream_, n, in, out, dy, w, nullptr, dx);  // dy [n, out] . w [out, in]
-  gemm<true, false>(stream_, out, in, n, dy, x, nullptr, dw);            // dy^T [out, n] . x [n, in]
+  if (dx) gemm<false, false>(stream_, n, in, out, dy, w, nullptr, dx);  // dy [n, out] . w
+  gemm<true, false>(stream_, out, in, n, dy, x, nullptr, dw);            // dy^T [out, n] . x
   column_sum_kernel<<<out, kThreads, 0, stream_>>>(dy, n, out, db);
   CUDA_CHECK_LAUNCH("column_sum_kernel");
 }

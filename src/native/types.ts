@@ -26,6 +26,7 @@ export interface SgdOptions {
   momentum: number;
   weightDecay: number;
   nesterov?: boolean;
+  l1?: number; // L1 penalty coefficient: adds l1 * sign(w) to the gradient (l1-sparse)
 }
 
 export interface BatchProgress {
@@ -165,5 +166,5 @@ export interface BackendOps {
   linearBackward(s: { n: number; in: number; out: number }, x: F32, w: F32, dy: F32): { dx: F32; dw: F32; db: F32 };
   softmaxXent(n: number, classes: number, logits: F32, labels: Int32Array, scale: number): { dlogits: F32; lossSum: number; correct: number };
   gatherBatch(images: Uint8Array, labels: Int32Array, shape: { n: number; c: number; h: number; w: number }, mean: F32, std: F32, indices: Int32Array, o: { augment: boolean; seed: number; epoch: number; pad?: number }): { x: F32; labels: Int32Array };
-  sgdStep(o: { lr: number; momentum: number; weightDecay: number; nesterov?: boolean; maskMode?: 'none' | 'grad' | 'hard'; firstStep: boolean }, w: F32, g: F32, buf: F32, mask?: F32): { w: F32; buf: F32 };
+  sgdStep(o: { lr: number; momentum: number; weightDecay: number; nesterov?: boolean; l1?: number; maskMode?: 'none' | 'grad' | 'hard'; firstStep: boolean }, w: F32, g: F32, buf: F32, mask?: F32): { w: F32; buf: F32 };
 }

@@ -87,6 +87,15 @@ describeEachBackend('SGD with PyTorch semantics', (device) => {
     expect(movedMasked).toBe(true);
   });
 
+  it('L1 penalty adds l1 * sign(w) to the gradient, masked with it in grad mode', () => {
+    const l1 = 0.01;
+    const got = ops.sgdStep({ lr, momentum: mu, weightDecay: wd, l1, maskMode: 'grad', firstStep: true }, w, g, buf, mask);
+    for (let i = 0; i < n; i++) {
+      const gi = (g[i] + l1 * Math.sign(w[i])) * mask[i] + wd * w[i];
+      expect(Math.abs(got.w[i] - (w[i] - lr * gi))).toBeLessThan(1e-6);
+    }
+  });
+
   it('hard mask mode: masked coordinates and their momentum unchanged bit for bit', () => {
     const got = ops.sgdStep({ lr, momentum: mu, weightDecay: wd, maskMode: 'hard', firstStep: false }, w, g, buf, mask);
     const want = torchStep({ first: false, nesterov: false });
