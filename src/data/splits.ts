@@ -58,6 +58,7 @@ export type ForgetSpec =
 const FORGET_SYNTAX = 'expected random:N, random:P%, class:C, class:C:N or file:PATH';
 
 function parseCount(text: string, spec: string, what: string, min: number): number {
+  if (text === '') throw new DataError(`forget set '${spec}': ${what} is missing (${FORGET_SYNTAX})`);
   if (!/^\d+$/.test(text)) throw new DataError(`forget set '${spec}': ${what} '${text}' is not a whole number (${FORGET_SYNTAX})`);
   const value = Number(text);
   if (value < min) throw new DataError(`forget set '${spec}': ${what} must be at least ${min}`);

@@ -43,7 +43,7 @@ export interface IgSaliency {
  */
 export async function igSaliency(model: NativeModel, data: NativeDataset, forget: Int32Array, o: IgOptions): Promise<IgSaliency> {
   const { nodes, weights } = quadrature(o.rule, o.steps);
-  const r = await model.integratedGradients(data, { indices: forget, batchSize: o.batchSize, baseline: o.baseline, nodes, weights, onPoint: o.onPoint });
+  const r = await model.integratedGradients(data, { indices: forget, batchSize: o.batchSize, baseline: o.baseline, nodes, weights, onPoint: o.onPoint && ((p) => o.onPoint!(p.k, p.of)) });
   let sumIg = 0;
   for (const v of r.ig) sumIg += v;
   const lossDifference = r.lossAtModel - r.lossAtBaseline;

@@ -74,7 +74,7 @@ export interface IntegratedGradientOptions {
   baseline: Float32Array; // flat parameters of theta'
   nodes: number[]; // path points a_k in [0, 1]
   weights: number[]; // quadrature weights w_k
-  onPoint?: (k: number, of: number) => void;
+  onPoint?: (p: { k: number; of: number }) => void; // after each path point
 }
 
 export interface IntegratedGradientResult {
