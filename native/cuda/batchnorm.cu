@@ -53,7 +53,8 @@ __global__ void stats_partial_kernel(const float* x, int channels, int hw, Index
   slice(per_channel, &begin, &end);
   double s1 = 0.0, s2 = 0.0;
   for (Index t = begin + threadIdx.x; t < end; t += blockDim.x) {
-    const double v = double(x[at(t, c, channels, hw)]) - shift;  // exact: both are floats
+    // Exact for floats of like magnitude: no rounding before the squares.
+    const double v = double(x[at(t, c, channels, hw)]) - shift;
     s1 += v;
     s2 = fma(v, v, s2);
   }

@@ -1,6 +1,6 @@
 // SGD with PyTorch semantics over the whole flat parameter vector in one launch (method.md
 // section 3; mirrors cpu/ops.cpp):
-//   g' = g * (mask if kGrad) + wd * w
+//   g' = (g + l1 * sign(w)) * (mask if kGrad) + wd * w
 //   buf = first_step ? g' : mu * buf + g'          (only when mu != 0, as torch.optim.SGD)
 //   w  -= lr * (nesterov ? g' + mu * buf : buf)     (g' itself when mu == 0)
 // kHard: where mask == 0 nothing changes, neither w nor buf.
@@ -14,7 +14,9 @@ __global__ void sgd_kernel(SgdConfig c, float* w, const float* g, float* buf, co
                            size_t n, bool first_step) {
   INSALUN_GRID_LOOP(i, n) {
     if (kMode == MaskMode::kHard && mask[i] == 0.0f) continue;  // frozen coordinate
-    const float gi = (kMode == MaskMode::kGrad ? g[i] * mask[i] : g[i]) + c.weight_decay * w[i];
+    const float sign = w[i] > 0.0f ? 1.0f : (w[i] < 0.0f ? -1.0f : 0.0f);
+    const float loss_grad = g[i] + c.l1 * sign;
+    const float gi = (kMode == MaskMode::kGrad ? loss_grad * mask[i] : loss_grad) + c.weight_decay * w[i];
     float update = gi;
     if (c.momentum != 0.0f) {
       const float b = first_step ? gi : c.momentum * buf[i] + gi;
