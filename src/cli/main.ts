@@ -6,37 +6,12 @@ import { accuracyOn, unlearningScores } from '../experiment/evaluate.js';
 import { DEFAULT_FORGET_SEED, selectForget } from '../experiment/forget.js';
 import { dataSpecFromMeta, trainOriginal, type TrainOptions } from '../experiment/train.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
-import type { NativeModel } from '../native/index.js';
 import { choice, integer, number, numberList, resolveDevice, type DeviceFlag } from './options.js';
+import { stopOnInterrupt } from './interrupt.js';
 import { terminalReporter } from './progress.js';
 import { registerUnlearningCommands } from './unlearning-commands.js';
 
 const DEVICES = ['auto', 'cpu', 'cuda'] as const;
-
-/** Ctrl-C asks the running model to stop at the next batch boundary; a second Ctrl-C exits. */
-export function stopOnInterrupt(): { attach(model: NativeModel): void; readonly interrupted: boolean; release(): void } {
-  let current: NativeModel | null = null;
-  let interrupted = false;
-  const handler = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    process.stderr.write('\ninterrupted: stopping at the next batch boundary (Ctrl-C again to quit now)\n');
-    current?.requestStop();
-  };
-  process.on('SIGINT', handler);
-  return {
-    attach(model) {
-      current = model;
-      if (interrupted) model.requestStop();
-    },
-    get interrupted() {
-      return interrupted;
-    },
-    release() {
-      process.off('SIGINT', handler);
-    },
-  };
-}
 
 function addTrainCommand(program: Command): void {
   program

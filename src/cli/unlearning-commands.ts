@@ -1,10 +1,17 @@
 // mask, doctor (and unlearn, compare, demo as they are registered below).
-import type { Command } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import type { UnlearningScores } from '../experiment/evaluate.js';
+import { saveUnlearned, unlearnModel } from '../experiment/unlearn.js';
+import { METHOD_NAMES, METHOD_DEFAULTS, type MethodName } from '../unlearn/methods.js';
+import { terminalReporter } from './progress.js';
+import { stopOnInterruptLite } from './interrupt.js';
 import { DEFAULT_FORGET_SEED, selectForget } from '../experiment/forget.js';
 import { generateMasks, openCheckpoint, type MaskMethod } from '../masks/generate.js';
 import { RULES, type Rule } from '../masks/quadrature.js';
 import { loadAddon } from '../native/index.js';
-import { choice, integer, numberList, resolveDevice, type DeviceFlag } from './options.js';
+import { choice, integer, number, numberList, resolveDevice, type DeviceFlag } from './options.js';
 
 const DEVICES = ['auto', 'cpu', 'cuda'] as const;
 
@@ -61,7 +68,72 @@ function addDoctorCommand(program: Command): void {
     });
 }
 
+/** --set key=value (repeatable, or comma-separated): hyperparameter overrides. */
+function collectHyper(value: string, previous: Record<string, number>): Record<string, number> {
+  const out = { ...previous };
+  for (const pair of value.split(',')) {
+    const m = /^\s*([A-Za-z0-9_+-]+)\s*=\s*(\S+)\s*$/.exec(pair);
+    if (!m || !Number.isFinite(Number(m[2]))) throw new InvalidArgumentError(`expected key=number, got '${pair}'`);
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+function addUnlearnCommand(program: Command): void {
+  const defaults = METHOD_NAMES.map((m) => `  ${m}: ${Object.entries(METHOD_DEFAULTS[m]).map(([k, v]) => `${k}=${v}`).join(' ')}`).join('\n');
+  program
+    .command('unlearn')
+    .description('unlearn a forget set from a trained checkpoint; writes the model and a JSON record')
+    .requiredOption('--method <m>', METHOD_NAMES.join(' | '), choice(METHOD_NAMES))
+    .requiredOption('--checkpoint <file>', 'the trained (original) model')
+    .requiredOption('--forget <spec>', 'random:N | class:C | file:PATH')
+    .option('--forget-seed <n>', 'seed of random forget sets', integer(0), DEFAULT_FORGET_SEED)
+    .option('--mask <file>', 'a mask from insalun mask (SalUn = rl + grad mask, InSalUn = rl + ig mask)')
+    .option('--mask-mode <m>', 'hard (masked weights frozen exactly) | grad (gradient masked, as the paper)', choice(['hard', 'grad'] as const), 'hard')
+    .option('--set <key=value>', 'override a hyperparameter (repeatable), e.g. --set epochs=5 --set lr=0.02', collectHyper, {})
+    .option('--seed <n>', 'seed of shuffling, augmentation and random labels', integer(0), 0)
+    .option('--init <file>', "retrain: initial weights (default: the checkpoint directory's init.safetensors)")
+    .option('--retrain-record <file>', 'a retrain record (JSON) to compute Avg. Gap against')
+    .option('--relearn-steps <n>', 'relearning attack: SGD steps on a forget slice after unlearning', integer(0), 0)
+    .option('--relearn-count <n>', 'relearning attack: forget images in the slice', integer(1), 100)
+    .option('--relearn-lr <x>', 'relearning attack: learning rate', number(0), 0.01)
+    .option('--all-mia', 'MIA with every feature, not only confidence', false)
+    .option('--out <file>', 'unlearned checkpoint', 'runs/unlearned.safetensors')
+    .option('--record <file>', 'JSON record (default: <out> with .json)')
+    .option('--data-dir <dir>', 'override the data directory recorded in the checkpoint')
+    .option('--device <d>', 'auto | cpu | cuda', choice(DEVICES), 'auto')
+    .addHelpText('after', `\nHyperparameters and their defaults:\n${defaults}`)
+    .action(async (o) => {
+      const device = resolveDevice(o.device as DeviceFlag);
+      const { model, meta, data } = await openCheckpoint(o.checkpoint, device, { dataDir: o.dataDir });
+      const view = selectForget(data, o.forget, o.forgetSeed);
+      let retrainScores: UnlearningScores | undefined;
+      if (o.retrainRecord) retrainScores = JSON.parse(await readFile(o.retrainRecord, 'utf8')).scores;
+      const interrupt = stopOnInterruptLite(model);
+      try {
+        const record = await unlearnModel(
+          model,
+          data,
+          view,
+          { method: o.method as MethodName, maskPath: o.mask, maskMode: o.maskMode, hyper: o.set, seed: o.seed, initPath: o.init ?? join(dirname(o.checkpoint), 'init.safetensors'), allMia: o.allMia, retrainScores },
+          terminalReporter(),
+        );
+        if (interrupt.interrupted) throw new Error('interrupted: nothing written');
+        const recordPath = o.record ?? o.out.replace(/\.safetensors$/, '') + '.json';
+        const relearn = o.relearnSteps > 0 ? { steps: o.relearnSteps, count: o.relearnCount, lr: o.relearnLr } : undefined;
+        await saveUnlearned(model, meta, record, o.out, recordPath, data, view, relearn);
+        const s = record.scores;
+        process.stdout.write(`${o.method}${o.mask ? ' + mask' : ''}: UA ${s.UA.toFixed(2)}  RA ${s.RA.toFixed(2)}  TA ${s.TA.toFixed(2)}  MIA ${s.MIA.toFixed(2)}${record.avgGap === null ? '' : `  Avg.Gap ${record.avgGap.toFixed(2)}`}  RTE ${record.rteSeconds.toFixed(1)} s\n`);
+        if (record.relearn) process.stdout.write(`relearning attack, forget accuracy per step: ${record.relearn.forgetAccuracy.map((a) => a.toFixed(1)).join(' ')}\n`);
+        process.stdout.write(`wrote ${o.out} and ${recordPath}\n`);
+      } finally {
+        interrupt.release();
+      }
+    });
+}
+
 export function registerUnlearningCommands(program: Command): void {
   addMaskCommand(program);
+  addUnlearnCommand(program);
   addDoctorCommand(program);
 }

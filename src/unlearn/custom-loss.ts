@@ -26,16 +26,16 @@ function epochBatches(ctx: UnlearnContext, h: Hyper, indices: Int32Array, epoch:
  * Forward `batch` through the model (train mode), compute the loss from its logits and backpropagate
  * it into the gradient buffer. backwardBatch must follow its own forwardBatch, hence one helper.
  */
-async function accumulate(
+async function accumulate<L extends LossGradient>(
   model: NativeModel,
   ctx: UnlearnContext,
   h: Hyper,
   batch: Int32Array,
   epoch: number,
-  loss: (logits: Float32Array) => LossGradient | Promise<LossGradient>,
-): Promise<LossGradient> {
+  loss: (logits: Float32Array) => L,
+): Promise<L> {
   const logits = await model.forwardBatch(ctx.data.train, batch, trainForward(ctx, h, epoch));
-  const result = await loss(logits);
+  const result = loss(logits);
   await model.backwardBatch(result.grad);
   return result;
 }
