@@ -10,7 +10,7 @@ export interface ModelOptions {
   inChannels: number;
   width: number; // base width: 64 is the paper's ResNet-18
   device: DeviceName;
-  image?: number; // input height = width, a multiple of 8 (default 32)
+  image?: number; // input height = width (default 32; any size >= 8, e.g. 28 for MNIST)
 }
 
 /** One entry of the torchvision-style state_dict, in state_dict order. */

@@ -123,10 +123,11 @@ export function architectureOf(model: NativeModel, data: ExperimentData): Archit
 
 /** Copies every tensor (parameters, running statistics, counters) of `from` into `to`. */
 export function copyState(from: NativeModel, to: NativeModel): void {
-  const source = new Map(from.tensors().map((t) => [t.name, t.shape.join('x')]));
+  const source = new Map(from.tensors().map((t) => [t.name, t.shape]));
   for (const t of to.tensors()) {
-    if (source.get(t.name) !== t.shape.join('x')) {
-      throw new Error(`cannot copy model state: ${t.name} is [${t.shape}] here but ${source.has(t.name) ? `[${source.get(t.name)}]` : 'missing'} in the source`);
+    const shape = source.get(t.name);
+    if (shape?.join('x') !== t.shape.join('x')) {
+      throw new Error(`cannot copy model state: ${t.name} is [${t.shape}] here but ${shape ? `[${shape}]` : 'missing'} in the source`);
     }
     to.setTensor(t.name, from.getTensor(t.name));
   }

@@ -30,10 +30,11 @@ export const METHOD_DEFAULTS: Record<MethodName, Record<string, number>> = {
   // alpha: the step size of theta += alpha * k (SalUn's README searches [1, 20]); samples: the
   // per-sample retain gradients of the WoodFisher loop, also its dampening N (SalUn: 1000).
   iu: { alpha: 10, samples: 1000, batchSize: 256 },
-  // alpha: the initial L1 coefficient, decayed linearly to 0 (SalUn's code default 5e-4).
+  // alpha: the initial L1 coefficient, decayed linearly to 0 (SalUn's README leaves it to a search).
   'l1-sparse': { ...SGD, epochs: 10, lr: 0.01, alpha: 5e-4 },
-  // SalUn's scripts run bs and be at lr 5e-6 to 1e-5, which barely moves a model trained at lr 0.1
-  // (their tables show UA near the original's); 0.01, the fine-tuning rate, makes them do something.
+  // Scripts derived from SalUn's code run bs and be at lr 5e-6 (the Boundary Unlearning code: 1e-5),
+  // which barely moves a model trained at lr 0.1 (SalUn reports UA under 1% for both); 0.01, the
+  // fine-tuning rate, makes them do something. Pass lr to reproduce the published setting.
   // eps: the FGSM step in [0, 1] pixel units (method.md; the bound of SalUn's PGD).
   bs: { ...SGD, epochs: 10, lr: 0.01, eps: 0.1 },
   be: { ...SGD, epochs: 10, lr: 0.01 },
@@ -46,10 +47,16 @@ export const METHOD_DEFAULTS: Record<MethodName, Record<string, number>> = {
   ssd: { alpha: 10, lambda: 1, batchSize: 256 },
 };
 
-// Hyperparameters that count things, and switches.
-const POSITIVE_INTEGERS = new Set(['epochs', 'batchSize', 'samples']);
-const NON_NEGATIVE_INTEGERS = new Set(['msteps']);
-const SWITCHES = new Set(['augment']);
+// Constraints beyond being a finite number, by hyperparameter name.
+const positiveInteger = { ok: (v: number) => Number.isInteger(v) && v >= 1, what: 'a positive integer' };
+const RULES: Record<string, { ok: (v: number) => boolean; what: string }> = {
+  epochs: positiveInteger,
+  batchSize: positiveInteger,
+  samples: positiveInteger,
+  msteps: { ok: (v) => Number.isInteger(v) && v >= 0, what: 'a non-negative integer' },
+  augment: { ok: (v) => v === 0 || v === 1, what: '0 or 1' },
+  T: { ok: (v) => v > 0, what: 'positive' },
+};
 
 /** The defaults of `method` with `overrides` applied; unknown or invalid values are errors. */
 export function resolveHyper(method: MethodName, overrides: Record<string, number>): Record<string, number> {
@@ -59,12 +66,10 @@ export function resolveHyper(method: MethodName, overrides: Record<string, numbe
     if (!(key in defaults)) {
       throw new Error(`unknown hyperparameter '${key}' for ${method}; valid: ${Object.keys(defaults).join(', ')}`);
     }
-    const valid =
-      Number.isFinite(value) &&
-      (!POSITIVE_INTEGERS.has(key) || (Number.isInteger(value) && value >= 1)) &&
-      (!NON_NEGATIVE_INTEGERS.has(key) || (Number.isInteger(value) && value >= 0)) &&
-      (!SWITCHES.has(key) || value === 0 || value === 1);
-    if (!valid) throw new Error(`hyperparameter ${key} of ${method}: ${value} is not valid${POSITIVE_INTEGERS.has(key) ? ' (a positive integer)' : SWITCHES.has(key) ? ' (0 or 1)' : ''}`);
+    const rule = RULES[key];
+    if (!Number.isFinite(value) || (rule && !rule.ok(value))) {
+      throw new Error(`hyperparameter ${key} of ${method} must be ${rule ? rule.what : 'a finite number'}, got ${value}`);
+    }
     hyper[key] = value;
   }
   return hyper;

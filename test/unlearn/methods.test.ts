@@ -1,0 +1,102 @@
+// Every method runs on a tiny experiment and changes the model; hyperparameters are validated;
+// retrain starts from the initial weights; gradient ascent raises the forget loss.
+import { afterAll, describe, expect, it } from 'vitest';
+import { createModel, loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
+import { METHOD_DEFAULTS, METHOD_NAMES, runUnlearning, type MethodName } from '../../src/unlearn/methods.js';
+import { changedCount, context, fixture, forgetLoss } from './fixture.js';
+
+// Small runs: one or two epochs, small batches so there are several steps.
+const QUICK: Record<MethodName, Record<string, number>> = {
+  retrain: { epochs: 2, batchSize: 64 },
+  ft: { epochs: 1, batchSize: 64 },
+  rl: { epochs: 1, batchSize: 64 },
+  ga: { epochs: 1, batchSize: 8 },
+  iu: { samples: 12, batchSize: 64 },
+  'l1-sparse': { epochs: 1, batchSize: 64 },
+  bs: { epochs: 1, batchSize: 8 },
+  be: { epochs: 1, batchSize: 8 },
+  'neggrad+': { epochs: 1, batchSize: 64 },
+  scrub: { epochs: 2, msteps: 1, batchSize: 64 },
+  ssd: { batchSize: 64 },
+};
+
+afterAll(async () => (await fixture()).cleanup());
+
+describe('unlearning methods', () => {
+  it('lists every method with defaults (gradient methods: momentum 0.9, wd 5e-4, batch 256, augment on)', () => {
+    expect([...METHOD_NAMES]).toEqual(['retrain', 'ft', 'rl', 'ga', 'iu', 'l1-sparse', 'bs', 'be', 'neggrad+', 'scrub', 'ssd']);
+    for (const m of METHOD_NAMES) {
+      const d = METHOD_DEFAULTS[m];
+      expect(d.batchSize).toBe(256);
+      if (m !== 'iu' && m !== 'ssd') expect({ momentum: d.momentum, weightDecay: d.weightDecay, augment: d.augment }).toEqual({ momentum: 0.9, weightDecay: 5e-4, augment: 1 });
+    }
+    expect(METHOD_DEFAULTS.rl).toMatchObject({ epochs: 10, lr: 0.013 });
+    expect(METHOD_DEFAULTS.ga).toMatchObject({ epochs: 5, lr: 1e-4 });
+    expect(METHOD_DEFAULTS['neggrad+']).toMatchObject({ beta: 0.95, lr: 0.01 });
+    expect(METHOD_DEFAULTS.scrub).toMatchObject({ gamma: 0.99, alpha: 0.001, T: 4, msteps: 2, lr: 5e-4 });
+    expect(METHOD_DEFAULTS.ssd).toMatchObject({ alpha: 10, lambda: 1 });
+  });
+
+  for (const method of METHOD_NAMES) {
+    it(`${method} runs, reports its hyperparameters and time, and changes the weights`, async () => {
+      const f = await fixture();
+      const ctx = context(f, { hyper: QUICK[method] });
+      const before = ctx.model.getParameters();
+      const run = await runUnlearning(method, ctx);
+      expect(run.method).toBe(method);
+      expect(run.hyper).toEqual({ ...METHOD_DEFAULTS[method], ...QUICK[method] });
+      expect(run.seconds).toBeGreaterThan(0);
+      const after = ctx.model.getParameters();
+      expect(after.every(Number.isFinite)).toBe(true);
+      expect(changedCount(before, after)).toBeGreaterThan(0);
+    });
+  }
+
+  it('rejects unknown hyperparameters, listing the valid ones, and invalid values', async () => {
+    const f = await fixture();
+    await expect(runUnlearning('rl', context(f, { hyper: { epoch: 3 } }))).rejects.toThrow(/unknown hyperparameter 'epoch' for rl; valid: .*epochs.*lr/);
+    await expect(runUnlearning('ssd', context(f, { hyper: { lr: 0.1 } }))).rejects.toThrow(/valid: alpha, lambda, batchSize/);
+    await expect(runUnlearning('ft', context(f, { hyper: { epochs: 1.5 } }))).rejects.toThrow(/epochs/);
+    await expect(runUnlearning('ft', context(f, { hyper: { augment: 2 } }))).rejects.toThrow(/0 or 1/);
+    await expect(runUnlearning('ft', context(f, { hyper: { lr: NaN } }))).rejects.toThrow(/lr of ft must be a finite number/);
+    await expect(runUnlearning('scrub', context(f, { hyper: { msteps: -1 } }))).rejects.toThrow(/non-negative integer/);
+  });
+
+  it('retrain needs the initial weights and takes no mask', async () => {
+    const f = await fixture();
+    await expect(runUnlearning('retrain', context(f, { initPath: undefined }))).rejects.toThrow(/retrain needs .*init\.safetensors/);
+    const ctx = context(f);
+    await expect(runUnlearning('retrain', { ...ctx, mask: new Float32Array(ctx.model.parameterCount).fill(1) })).rejects.toThrow(/retrain takes no mask/);
+  });
+
+  it('retrain refuses initial weights of another architecture', async () => {
+    const f = await fixture();
+    const other = createModel({ ...f.arch, classes: f.arch.classes + 1 }, 'cpu');
+    const path = f.initPath.replace('init.safetensors', 'other.safetensors');
+    await saveCheckpoint(path, other, { ...f.arch, classes: f.arch.classes + 1 });
+    await expect(runUnlearning('retrain', context(f, { initPath: path }))).rejects.toThrow(/fc\.weight is \[4,32\] here but \[5,32\]/);
+    await expect(runUnlearning('retrain', context(f, { initPath: path + '.missing' }))).rejects.toThrow(/no such checkpoint file/);
+  });
+
+  it('retrain starts from the initial weights (at lr 0 they stay exactly the init)', async () => {
+    const f = await fixture();
+    const init = context(f);
+    const initParams = (await loadCheckpoint(f.initPath, 'cpu')).model.getParameters();
+    expect(changedCount(initParams, init.model.getParameters())).toBeGreaterThan(0);
+    await runUnlearning('retrain', { ...init, hyper: { epochs: 1, lr: 0 } });
+    expect(changedCount(initParams, init.model.getParameters())).toBe(0);
+  });
+
+  it('gradient ascent raises the forget loss', async () => {
+    const f = await fixture();
+    const ctx = context(f, { hyper: { epochs: 2, batchSize: 8, lr: 0.01 } });
+    const before = await forgetLoss(ctx.model, f);
+    await runUnlearning('ga', ctx);
+    expect(await forgetLoss(ctx.model, f)).toBeGreaterThan(before + 0.05);
+  });
+
+  it('a mask of the wrong length is refused', async () => {
+    const f = await fixture();
+    await expect(runUnlearning('ft', context(f, { mask: new Float32Array(5) }))).rejects.toThrow(/mask has 5 values/);
+  });
+});
