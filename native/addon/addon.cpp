@@ -217,7 +217,7 @@ class Model : public Napi::ObjectWrap<Model> {
     config.in_channels = positive_int(env, number_field(o, "inChannels", 3), "inChannels");
     config.width = positive_int(env, number_field(o, "width", 64), "width");
     config.image = positive_int(env, number_field(o, "image", 32), "image");
-    if (config.image % 8 != 0) throw Napi::RangeError::New(env, "image size must be a multiple of 8");
+    if (config.image < 8) throw Napi::RangeError::New(env, "image size must be at least 8");
     Napi::Value device = o.Get("device");
     device_ = device.IsUndefined() ? "cpu" : device.ToString().Utf8Value();
     std::lock_guard<std::mutex> lock(compute_lock());

@@ -63,7 +63,7 @@ ResNet18::ResNet18(Backend& backend, const ResNetConfig& config) : be_(backend),
     const int cout = w << stage;
     for (int index = 0; index < 2; ++index) {
       const int stride = (stage > 0 && index == 0) ? 2 : 1;
-      const int hout = h / stride;
+      const int hout = (h - 1) / stride + 1;  // 3x3 pad 1 and 1x1 pad 0 agree, odd sizes too
       const std::string p = "layer" + std::to_string(stage + 1) + "." + std::to_string(index);
       Block b;
       b.conv1 = make_conv(p + ".conv1", cin, cout, 3, stride, h);
@@ -174,7 +174,7 @@ void ResNet18::ensure_capacity(int n) {
   stem_r_ = take(stem);
   size_t largest = std::max(stem, size_t(n) * config_.in_channels * config_.image * config_.image);
   for (Block& b : blocks_) {
-    const int hout = b.conv1.h / b.conv1.stride;
+    const int hout = b.conv1.shape(1).ho();
     const size_t size = size_t(n) * b.conv1.cout * hout * hout;
     b.c1 = take(size);
     b.r1 = take(size);

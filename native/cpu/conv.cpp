@@ -4,8 +4,16 @@
 //   backward filter:  dW[Cout, K] += dY[Cout, P] * col^T
 // with K = Cin*k*k and P = (images in chunk) * Ho * Wo. The GEMM works in "channel-major" order
 // ([Cout, image, Ho*Wo]); scattering to and from NCHW costs one memory pass, far below the GEMM.
+//
+// Parallelism: when there are at least as many chunks as threads, each thread takes whole chunks
+// (its own im2col, a single-threaded GEMM, its own scatter): one parallel region per convolution
+// and no barriers inside it. Otherwise (tiny batches) the chunks run one after another with every
+// thread inside each step.
+#include <omp.h>
+
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "cpu_backend.h"
 #include "gemm.h"
@@ -13,19 +21,21 @@
 namespace insalun::cpu {
 namespace {
 
-// Column-buffer budget per chunk (floats): 16 MiB keeps a chunk in the last-level cache.
-constexpr size_t kColumnBudget = size_t(4) << 20;
+// Column-buffer budget per chunk (floats): 4 MiB per thread keeps the working set near the caches.
+constexpr size_t kColumnBudget = size_t(1) << 20;
 
-int images_per_chunk(const ConvShape& s) {
+int images_per_chunk(const ConvShape& s, int threads) {
   const size_t per_image = size_t(s.cin) * s.k * s.k * s.ho() * s.wo();
-  return int(std::clamp<size_t>(kColumnBudget / std::max<size_t>(per_image, 1), 1, size_t(s.n)));
+  const int by_budget = int(std::clamp<size_t>(kColumnBudget / std::max<size_t>(per_image, 1), 1, size_t(s.n)));
+  // Enough chunks for every thread to take some.
+  return std::max(1, std::min(by_budget, (s.n + threads - 1) / threads));
 }
 
-void im2col(const ConvShape& s, const float* x, int img0, int nb, float* col) {
+void im2col(const ConvShape& s, const float* x, int img0, int nb, float* col, bool parallel) {
   const int ho = s.ho(), wo = s.wo(), hw_out = ho * wo, kk = s.k * s.k;
   const int rows = s.cin * kk;
   const size_t row_len = size_t(nb) * hw_out;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
   for (int row = 0; row < rows; ++row) {
     const int c = row / kk, kh = (row % kk) / s.k, kw = row % s.k;
     float* dst = col + size_t(row) * row_len;
@@ -48,11 +58,11 @@ void im2col(const ConvShape& s, const float* x, int img0, int nb, float* col) {
   }
 }
 
-// dx[img0 .. img0+nb) = col2im(col): each (image, channel) plane is owned by one thread.
-void col2im(const ConvShape& s, const float* col, int img0, int nb, float* dx) {
+// dx[img0 .. img0+nb) = col2im(col): each (image, channel) plane is written by one thread.
+void col2im(const ConvShape& s, const float* col, int img0, int nb, float* dx, bool parallel) {
   const int ho = s.ho(), wo = s.wo(), hw_out = ho * wo, kk = s.k * s.k;
   const size_t row_len = size_t(nb) * hw_out;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
   for (int plane_index = 0; plane_index < nb * s.cin; ++plane_index) {
     const int i = plane_index / s.cin, c = plane_index % s.cin;
     float* plane = dx + (size_t(img0 + i) * s.cin + c) * s.h * s.w;
@@ -76,16 +86,16 @@ void col2im(const ConvShape& s, const float* col, int img0, int nb, float* dx) {
 }
 
 // NCHW images [img0, img0+nb) of a [n, channels, hw] tensor <-> channel-major [channels, nb*hw].
-void to_channel_major(const float* nchw, int channels, int hw, int img0, int nb, float* cm) {
-#pragma omp parallel for schedule(static)
+void to_channel_major(const float* nchw, int channels, int hw, int img0, int nb, float* cm, bool parallel) {
+#pragma omp parallel for schedule(static) if (parallel)
   for (int c = 0; c < channels; ++c)
     for (int i = 0; i < nb; ++i)
       std::memcpy(cm + (size_t(c) * nb + i) * hw, nchw + (size_t(img0 + i) * channels + c) * hw,
                   sizeof(float) * hw);
 }
 
-void from_channel_major(const float* cm, int channels, int hw, int img0, int nb, float* nchw) {
-#pragma omp parallel for schedule(static)
+void from_channel_major(const float* cm, int channels, int hw, int img0, int nb, float* nchw, bool parallel) {
+#pragma omp parallel for schedule(static) if (parallel)
   for (int c = 0; c < channels; ++c)
     for (int i = 0; i < nb; ++i)
       std::memcpy(nchw + (size_t(img0 + i) * channels + c) * hw, cm + (size_t(c) * nb + i) * hw,
@@ -97,42 +107,88 @@ float* grow(std::vector<float>& buffer, size_t count) {
   return buffer.data();
 }
 
+// Per-thread scratch: column and channel-major buffers survive between calls.
+struct Scratch {
+  std::vector<float> columns, channel_major, partial;
+};
+Scratch& thread_scratch() {
+  static thread_local Scratch scratch;
+  return scratch;
+}
+
+// Runs body(img0, nb, parallel_inside) over the chunks of a convolution, choosing between
+// "threads take chunks" and "all threads inside each chunk" as described at the top.
+template <typename Body>
+void for_each_chunk(const ConvShape& s, Body body) {
+  const int threads = omp_get_max_threads();
+  const int chunk = images_per_chunk(s, threads);
+  const int chunks = (s.n + chunk - 1) / chunk;
+  if (chunks >= threads && threads > 1) {
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < chunks; ++c) body(c * chunk, std::min(chunk, s.n - c * chunk), false);
+  } else {
+    for (int c = 0; c < chunks; ++c) body(c * chunk, std::min(chunk, s.n - c * chunk), true);
+  }
+}
+
 }  // namespace
 
 void CpuBackend::conv2d_forward(const ConvShape& s, const float* x, const float* w, float* y) {
-  const int hw_out = s.ho() * s.wo(), depth = s.cin * s.k * s.k, chunk = images_per_chunk(s);
-  for (int img0 = 0; img0 < s.n; img0 += chunk) {
-    const int nb = std::min(chunk, s.n - img0), cols = nb * hw_out;
-    float* col = grow(columns_, size_t(depth) * cols);
-    float* out = grow(channel_major_, size_t(s.cout) * cols);
-    im2col(s, x, img0, nb, col);
-    sgemm(false, false, s.cout, cols, depth, 1.0f, w, depth, col, cols, 0.0f, out, cols);
-    from_channel_major(out, s.cout, hw_out, img0, nb, y);
-  }
+  const int hw_out = s.ho() * s.wo(), depth = s.cin * s.k * s.k;
+  for_each_chunk(s, [&](int img0, int nb, bool parallel) {
+    Scratch& t = thread_scratch();
+    const int cols = nb * hw_out;
+    float* col = grow(t.columns, size_t(depth) * cols);
+    float* out = grow(t.channel_major, size_t(s.cout) * cols);
+    im2col(s, x, img0, nb, col, parallel);
+    sgemm(false, false, s.cout, cols, depth, 1.0f, w, depth, col, cols, 0.0f, out, cols, parallel);
+    from_channel_major(out, s.cout, hw_out, img0, nb, y, parallel);
+  });
 }
 
 void CpuBackend::conv2d_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx) {
-  const int hw_out = s.ho() * s.wo(), depth = s.cin * s.k * s.k, chunk = images_per_chunk(s);
-  for (int img0 = 0; img0 < s.n; img0 += chunk) {
-    const int nb = std::min(chunk, s.n - img0), cols = nb * hw_out;
-    float* dcol = grow(columns_, size_t(depth) * cols);
-    float* grad_out = grow(channel_major_, size_t(s.cout) * cols);
-    to_channel_major(dy, s.cout, hw_out, img0, nb, grad_out);
-    sgemm(true, false, depth, cols, s.cout, 1.0f, w, depth, grad_out, cols, 0.0f, dcol, cols);
-    col2im(s, dcol, img0, nb, dx);
-  }
+  const int hw_out = s.ho() * s.wo(), depth = s.cin * s.k * s.k;
+  for_each_chunk(s, [&](int img0, int nb, bool parallel) {
+    Scratch& t = thread_scratch();
+    const int cols = nb * hw_out;
+    float* dcol = grow(t.columns, size_t(depth) * cols);
+    float* grad_out = grow(t.channel_major, size_t(s.cout) * cols);
+    to_channel_major(dy, s.cout, hw_out, img0, nb, grad_out, parallel);
+    sgemm(true, false, depth, cols, s.cout, 1.0f, w, depth, grad_out, cols, 0.0f, dcol, cols, parallel);
+    col2im(s, dcol, img0, nb, dx, parallel);
+  });
 }
 
 void CpuBackend::conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
-  const int hw_out = s.ho() * s.wo(), depth = s.cin * s.k * s.k, chunk = images_per_chunk(s);
-  for (int img0 = 0; img0 < s.n; img0 += chunk) {
-    const int nb = std::min(chunk, s.n - img0), cols = nb * hw_out;
-    float* col = grow(columns_, size_t(depth) * cols);
-    float* grad_out = grow(channel_major_, size_t(s.cout) * cols);
-    im2col(s, x, img0, nb, col);
-    to_channel_major(dy, s.cout, hw_out, img0, nb, grad_out);
-    sgemm(false, true, s.cout, depth, cols, 1.0f, grad_out, cols, col, cols, img0 == 0 ? 0.0f : 1.0f,
-          dw, depth);
+  const int hw_out = s.ho() * s.wo(), depth = s.cin * s.k * s.k;
+  const size_t weights = s.weight_size();
+  const int threads = omp_get_max_threads();
+  // Each thread sums its chunks into its own partial dW; the partials are added in thread order
+  // afterwards, so the result does not depend on timing.
+  std::vector<float*> partials(threads, nullptr);
+  for_each_chunk(s, [&](int img0, int nb, bool parallel) {
+    Scratch& t = thread_scratch();
+    const int cols = nb * hw_out;
+    float* col = grow(t.columns, size_t(depth) * cols);
+    float* grad_out = grow(t.channel_major, size_t(s.cout) * cols);
+    im2col(s, x, img0, nb, col, parallel);
+    to_channel_major(dy, s.cout, hw_out, img0, nb, grad_out, parallel);
+    const int me = parallel ? 0 : omp_get_thread_num();
+    float*& target = partials[me];
+    const bool first = target == nullptr;
+    if (first) target = parallel ? dw : grow(t.partial, weights);
+    sgemm(false, true, s.cout, depth, cols, 1.0f, grad_out, cols, col, cols, first ? 0.0f : 1.0f,
+          target, depth, parallel);
+  });
+  std::vector<const float*> used;
+  for (float* p : partials)
+    if (p && p != dw) used.push_back(p);
+  if (used.empty()) return;  // the sequential path accumulated into dw directly
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < weights; ++i) {
+    float total = 0.0f;
+    for (const float* p : used) total += p[i];
+    dw[i] = total;
   }
 }
 

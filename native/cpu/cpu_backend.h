@@ -58,9 +58,6 @@ class CpuBackend final : public Backend {
   void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf, const float* mask,
                 size_t n, bool first_step) override;
 
- private:
-  // Scratch for im2col columns and channel-major conv outputs, grown on demand.
-  std::vector<float> columns_, channel_major_;
 };
 
 }  // namespace insalun::cpu

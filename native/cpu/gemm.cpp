@@ -111,8 +111,10 @@ void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, 
 }  // namespace
 
 void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
-           const float* b, int ldb, float beta, float* c, int ldc) {
+           const float* b, int ldb, float beta, float* c, int ldc, bool parallel) {
   if (m <= 0 || n <= 0) return;
+  // Small products are not worth waking the thread team.
+  if (double(m) * n * k < 2e5) parallel = false;
   if (k <= 0) {
     for (int i = 0; i < m; ++i)
       for (int j = 0; j < n; ++j) c[size_t(i) * ldc + j] = beta == 0.0f ? 0.0f : beta * c[size_t(i) * ldc + j];
@@ -122,7 +124,7 @@ void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
   float* packed_a = packed_a_buffer.get(size_t(kMC) * kKC);
   float* packed_b = packed_b_buffer.get(size_t(kKC) * (kNC + kNR));
 
-#pragma omp parallel
+#pragma omp parallel if (parallel)
   for (int j0 = 0; j0 < n; j0 += kNC) {
     const int nc = std::min(kNC, n - j0);
     for (int p0 = 0; p0 < k; p0 += kKC) {

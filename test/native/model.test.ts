@@ -113,6 +113,18 @@ describeEachBackend('ResNet-18', (device) => {
     expect(Array.from(model.getTensor('bn1.running_mean') as Float32Array).some((v) => v !== 0)).toBe(true);
   });
 
+  it('runs on 28x28 single-channel images (MNIST-style, odd sizes through the strides)', async () => {
+    const model = new addon.Model({ classes: 10, inChannels: 1, width: 4, device, image: 28 });
+    const rand = testRandom(5);
+    const n = 4;
+    const data = new addon.Dataset(device, Uint8Array.from({ length: n * 28 * 28 }, () => Math.floor(rand() * 256)), Int32Array.from([0, 1, 2, 3]), { n, c: 1, h: 28, w: 28 }, [0.286], [0.353]);
+    const logits = await model.predict(data, Int32Array.from([0, 1, 2, 3]), 4);
+    expect(logits.length).toBe(40);
+    expect(logits.every(Number.isFinite)).toBe(true);
+    const g = await model.gradient(data, { indices: Int32Array.from([0, 1, 2, 3]), batchSize: 2, train: true, augment: true, seed: 0, epoch: 0 });
+    expect(g.every(Number.isFinite)).toBe(true);
+  });
+
   it('rejects bad input with clear errors instead of crashing', async () => {
     const model = new addon.Model({ classes: 4, inChannels: 3, width: 4, device, image: 8 });
     const { data } = toyData(device, 8, 8, 4, 2);

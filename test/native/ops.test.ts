@@ -7,6 +7,9 @@ const convCases: ref.Conv[] = [
   { n: 2, cin: 3, h: 8, w: 8, cout: 5, k: 3, stride: 1, pad: 1 },
   { n: 3, cin: 4, h: 9, w: 7, cout: 6, k: 3, stride: 2, pad: 1 },
   { n: 2, cin: 5, h: 8, w: 8, cout: 7, k: 1, stride: 2, pad: 0 },
+  // one image: the chunks run one after another with every thread inside each GEMM
+  { n: 1, cin: 6, h: 7, w: 7, cout: 9, k: 3, stride: 2, pad: 1 },
+  { n: 1, cin: 2, h: 7, w: 7, cout: 3, k: 1, stride: 2, pad: 0 },
   // K = 32*9 = 288 > one depth block, P = 5*32*32 = 5120 > one column block of the CPU GEMM
   { n: 5, cin: 32, h: 32, w: 32, cout: 13, k: 3, stride: 1, pad: 1 },
 ];
