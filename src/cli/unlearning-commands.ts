@@ -45,9 +45,9 @@ function addMaskCommand(program: Command): void {
         view,
         { method: o.method as MaskMethod, ratios: o.ratios, outDir: o.out, batchSize: o.batchSize, seed: o.seed, augment: o.augment, baseline: o.baseline, rule: o.rule as Rule, steps: o.steps },
         o.checkpoint,
-        (k, of) => process.stderr.write(`\rig: path point ${k}/${of}`),
+        (k, of) => process.stderr.isTTY && process.stderr.write(`\rig: path point ${k}/${of}`),
       );
-      if (o.method === 'ig') process.stderr.write('\n');
+      if (o.method === 'ig' && process.stderr.isTTY) process.stderr.write('\n');
       const c = summary.completeness;
       if (c) {
         process.stdout.write(`completeness: sum IG = ${c.sumIg.toExponential(4)}, L(theta) - L(theta') = ${c.lossDifference.toExponential(4)} (L(theta) = ${c.lossAtModel.toFixed(4)}, L(theta') = ${c.lossAtBaseline.toFixed(4)}), relative gap ${c.relativeGap.toExponential(2)}\n`);

@@ -52,7 +52,7 @@ const COARSE_GRID = 4;
 const FINE_GRID = 8;
 const FINE_AMPLITUDE = 0.5;
 const OWN_MIN = 0.45;
-const DISTRACTOR_MAX = 0.8;
+const DISTRACTOR_MAX = 0.9;
 const CLUTTER = 0.6;
 const NOISE = 0.5;
 /** Pixel value = 128 + PIXEL_SCALE * contrast * signal + brightness. */
@@ -256,15 +256,12 @@ function generateSplit(g: Generator, n: number, rng: Rng): ImageSet {
 
 function resolveOptions(opts: SyntheticOptions): Required<SyntheticOptions> {
   const o = { ...SYNTHETIC_DEFAULTS };
-  for (const [key, value] of Object.entries(opts) as [keyof SyntheticOptions, number | undefined][]) {
-    if (value !== undefined) o[key] = value;
-  }
+  for (const key of Object.keys(o) as (keyof SyntheticOptions)[]) o[key] = opts[key] ?? o[key];
   const positive: (keyof SyntheticOptions)[] = ['trainSize', 'testSize', 'channels', 'imageSize'];
   for (const key of positive) {
     if (!Number.isInteger(o[key]) || o[key] < 1) throw new DataError(`synthetic: ${key} must be a positive integer, got ${o[key]}`);
   }
   if (!Number.isInteger(o.classes) || o.classes < 2) throw new DataError(`synthetic: classes must be an integer >= 2, got ${o.classes}`);
-  if (o.classes > 256) throw new DataError(`synthetic: at most 256 classes, got ${o.classes}`);
   if (!Number.isSafeInteger(o.seed)) throw new DataError(`synthetic: seed must be an integer, got ${o.seed}`);
   return o;
 }

@@ -51,9 +51,10 @@ export function dataMeta(data: ExperimentData): Record<string, unknown> {
 
 /** The data spec recorded in a checkpoint's metadata (the inverse of dataMeta). */
 export function dataSpecFromMeta(meta: Record<string, unknown>, overrides: Partial<DataSpec> = {}): DataSpec {
-  if (typeof meta.dataset !== 'string') throw new Error('the checkpoint does not record its dataset; pass --dataset');
+  const dataset = overrides.dataset ?? meta.dataset;
+  if (typeof dataset !== 'string') throw new Error('the checkpoint does not record its dataset; pass --dataset');
   return {
-    dataset: meta.dataset,
+    dataset,
     dataDir: typeof meta.data_dir === 'string' ? meta.data_dir : undefined,
     valFraction: typeof meta.val_fraction === 'number' ? meta.val_fraction : 0.1,
     splitSeed: typeof meta.split_seed === 'number' ? meta.split_seed : 0,

@@ -28,7 +28,9 @@ export function stateDict(model: NativeModel): NamedTensor[] {
 export async function saveCheckpoint(path: string, model: NativeModel, meta: CheckpointMeta): Promise<void> {
   const strings: Record<string, string> = { format: 'insalun-resnet18' };
   for (const [key, value] of Object.entries(meta)) {
-    if (value !== undefined) strings[key] = typeof value === 'string' ? value : JSON.stringify(value);
+    // metadata keys are snake_case, as PyTorch-side code expects (in_channels, val_fraction, ...)
+    const name = key === 'inChannels' ? 'in_channels' : key;
+    if (value !== undefined) strings[name] = typeof value === 'string' ? value : JSON.stringify(value);
   }
   await writeSafetensors(path, stateDict(model), strings);
 }
