@@ -12,7 +12,8 @@ import { stopOnInterruptLite } from './interrupt.js';
 import { DEFAULT_FORGET_SEED, selectForget } from '../experiment/forget.js';
 import { generateMasks, openCheckpoint, type MaskMethod } from '../masks/generate.js';
 import { RULES, type Rule } from '../masks/quadrature.js';
-import { loadAddon } from '../native/index.js';
+import { loadAddon, packageRoot } from '../native/index.js';
+import { spawnSync } from 'node:child_process';
 import { choice, integer, number, numberList, resolveDevice, type DeviceFlag } from './options.js';
 
 const DEVICES = ['auto', 'cpu', 'cuda'] as const;
@@ -168,7 +169,20 @@ function addDemoCommand(program: Command): void {
     });
 }
 
+function addBenchCommand(program: Command): void {
+  program
+    .command('bench')
+    .description('CPU throughput of training and evaluation, side by side with PyTorch when a Python with torch is found (INSALUN_TORCH_PYTHON)')
+    .option('--quick', 'fewer steps', false)
+    .action((o) => {
+      const script = join(packageRoot, 'bench', 'cpu-throughput.mjs');
+      const r = spawnSync(process.execPath, [script, ...(o.quick ? ['--quick'] : [])], { stdio: 'inherit' });
+      if (r.status !== 0) throw new Error(`benchmark failed (${script})`);
+    });
+}
+
 export function registerUnlearningCommands(program: Command): void {
+  addBenchCommand(program);
   addCompareCommand(program);
   addDemoCommand(program);
   addMaskCommand(program);

@@ -12,6 +12,8 @@ import { generateMasks, maskFileName, openCheckpoint } from '../masks/generate.j
 import { RULES } from '../masks/quadrature.js';
 import type { DeviceName } from '../native/index.js';
 import { METHOD_NAMES } from '../unlearn/methods.js';
+import { avgGap } from '../metrics/gap.js';
+import { unlearningScores } from './evaluate.js';
 import { selectForget } from './forget.js';
 import { silentReporter, type Reporter } from './loop.js';
 import { trainOriginal } from './train.js';
@@ -60,6 +62,8 @@ export const CompareConfig = z.object({
   seeds: z.array(z.number().int().min(0)).min(1).default([1]),
   methods: z.array(RowConfig).min(1),
   allMia: z.boolean().default(false),
+  /** Also print the original model's row (no unlearning): the starting point the methods move from. */
+  includeOriginal: z.boolean().default(false),
   relearn: z.object({ steps: z.number().int().min(1), count: z.number().int().min(1).default(100), lr: z.number().positive().default(0.01) }).optional(),
 });
 export type CompareConfig = z.infer<typeof CompareConfig>;
@@ -108,6 +112,7 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
   const dataSpec = { dataset: config.dataset, dataDir: config.dataDir, valFraction: config.valFraction, splitSeed: config.splitSeed, synthetic: config.synthetic, trainLimit: config.trainLimit, testLimit: config.testLimit };
   const retainRow = config.methods.find((m) => m.method === 'retrain');
   const raw: CompareRow[] = config.methods.map((m) => ({ name: m.name, records: [] }));
+  const originalRow: CompareRow = { name: 'Original', records: [] };
 
   for (const seed of config.seeds) {
     const seedDir = join(outDir, `seed-${seed}`);
@@ -170,7 +175,24 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
       if (row === retainRow) retrainScores = record.scores;
       raw.find((r) => r.name === row.name)!.records.push(record);
     }
+    if (config.includeOriginal) {
+      const { model, data } = await openCheckpoint(checkpoint, device);
+      const view = selectForget(data, config.forget, seed);
+      const scores = await unlearningScores(model, data, view, config.allMia);
+      originalRow.records.push({
+        method: 'original',
+        forget: { spec: view.spec, seed, count: view.forget.length },
+        mask: null,
+        hyper: {},
+        seed,
+        rteSeconds: NaN,
+        scores,
+        avgGap: retrainScores ? avgGap(scores, retrainScores) : null,
+        relearn: null,
+      });
+    }
   }
+  if (config.includeOriginal) raw.unshift(originalRow);
 
   const columns = ['Method', 'UA', 'RA', 'TA', 'MIA', 'Avg. Gap', 'RTE (s)', 'Mask (s)'];
   const stat = (values: (number | null | undefined)[]) => {

@@ -1,6 +1,6 @@
 // `insalun train`: the original model (method.md section 3), with init/last/best checkpoints,
 // a JSON summary, and exact resumption after Ctrl-C.
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
@@ -156,8 +156,4 @@ export async function trainOriginal(options: TrainOptions, reporter: Reporter = 
   summary.seconds += (performance.now() - started) / 1000;
   await writeJsonAtomic(join(options.outDir, 'summary.json'), { options, ...summary });
   return summary;
-}
-
-export async function readJson(path: string): Promise<unknown> {
-  return JSON.parse(await readFile(path, 'utf8'));
 }

@@ -32,7 +32,7 @@ export interface UnlearnJob {
 }
 
 export interface UnlearnRecord {
-  method: MethodName;
+  method: MethodName | 'original'; // 'original': the trained model itself, as a reference row
   forget: { spec: string; seed: number; count: number };
   mask: { file: string; mode: MaskMode; generationSeconds: number | null } | null;
   hyper: Record<string, number>;
