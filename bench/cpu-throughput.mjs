@@ -47,7 +47,7 @@ function measureTorch() {
 const ours = [];
 for (const c of configs) ours.push(await measureOurs(c));
 const peer = measureTorch();
-const table = new Table({ head: ['width', 'batch', 'insalun train img/s', 'torch train img/s', 'ratio', 'insalun eval img/s', 'torch eval img/s', 'ratio'] });
+const table = new Table({ style: { head: [], border: [] }, head: ['width', 'batch', 'insalun train img/s', 'torch train img/s', 'ratio', 'insalun eval img/s', 'torch eval img/s', 'ratio'] });
 configs.forEach((c, i) => {
   const t = peer.results?.[i];
   const f = (v) => (v === undefined ? '-' : v.toFixed(1));

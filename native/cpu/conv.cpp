@@ -31,6 +31,19 @@ int images_per_chunk(const ConvShape& s, int threads) {
   return std::max(1, std::min(by_budget, (s.n + threads - 1) / threads));
 }
 
+// The output columns ow whose input column ow*stride - pad + kw lies inside the image, so the
+// inner loops run without bounds checks (and vectorize).
+struct OutputRange {
+  int begin, end;
+};
+OutputRange valid_columns(const ConvShape& s, int wo, int kw) {
+  const int offset = kw - s.pad;  // iw = ow*stride + offset
+  const int begin = offset >= 0 ? 0 : (-offset + s.stride - 1) / s.stride;
+  const int last = s.w - 1 - offset;  // largest ow*stride allowed; negative: no column is valid
+  const int end = last < 0 ? 0 : std::min(wo, last / s.stride + 1);
+  return {std::min(begin, wo), std::max(end, std::min(begin, wo))};
+}
+
 void im2col(const ConvShape& s, const float* x, int img0, int nb, float* col, bool parallel) {
   const int ho = s.ho(), wo = s.wo(), hw_out = ho * wo, kk = s.k * s.k;
   const int rows = s.cin * kk;
@@ -49,10 +62,14 @@ void im2col(const ConvShape& s, const float* x, int img0, int nb, float* col, bo
           continue;
         }
         const float* src = plane + size_t(ih) * s.w;
-        for (int ow = 0; ow < wo; ++ow) {
-          const int iw = ow * s.stride - s.pad + kw;
-          out[ow] = (iw >= 0 && iw < s.w) ? src[iw] : 0.0f;
+        const OutputRange r = valid_columns(s, wo, kw);
+        for (int ow = 0; ow < r.begin; ++ow) out[ow] = 0.0f;
+        if (s.stride == 1) {
+          std::memcpy(out + r.begin, src + r.begin - s.pad + kw, sizeof(float) * (r.end - r.begin));
+        } else {
+          for (int ow = r.begin; ow < r.end; ++ow) out[ow] = src[ow * s.stride - s.pad + kw];
         }
+        for (int ow = r.end; ow < wo; ++ow) out[ow] = 0.0f;
       }
     }
   }
@@ -73,12 +90,10 @@ void col2im(const ConvShape& s, const float* col, int img0, int nb, float* dx, b
         for (int oh = 0; oh < ho; ++oh) {
           const int ih = oh * s.stride - s.pad + kh;
           if (ih < 0 || ih >= s.h) continue;
-          float* dst = plane + size_t(ih) * s.w;
+          float* dst = plane + size_t(ih) * s.w - s.pad + kw;
           const float* row = src + size_t(oh) * wo;
-          for (int ow = 0; ow < wo; ++ow) {
-            const int iw = ow * s.stride - s.pad + kw;
-            if (iw >= 0 && iw < s.w) dst[iw] += row[ow];
-          }
+          const OutputRange r = valid_columns(s, wo, kw);
+          for (int ow = r.begin; ow < r.end; ++ow) dst[ow * s.stride] += row[ow];
         }
       }
     }

@@ -13,6 +13,8 @@
 // network can still fit 100% of the training set by memorizing them (helped by the per-image
 // clutter and noise, which make every image unique). That memorization is what random forgetting
 // and membership inference measure. Labels are balanced within each split.
+// Calibration (defaults, PyTorch CIFAR ResNet-18 at width 16, SGD 0.1 cosine, no augmentation):
+// 100% train / 74% test after 10 epochs. DISTRACTOR_MAX 0.8 gave 99% / 80%, too close to easy.
 //
 // Only +, -, *, / and sqrt are used on floats (all correctly rounded in IEEE 754), so a seed gives
 // the same bytes on every platform. Train and test draw from separate streams of the seed, so
