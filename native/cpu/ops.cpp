@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../core/sgd_rule.h"
 #include "cpu_backend.h"
 #include "gemm.h"
 
@@ -115,21 +116,9 @@ void CpuBackend::softmax_xent(int n, int classes, const float* logits, const int
 // ---- optimizer --------------------------------------------------------------------------------
 void CpuBackend::sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf,
                           const float* mask, size_t n, bool first_step) {
-  const bool hard = c.mask_mode == MaskMode::kHard, grad_masked = c.mask_mode == MaskMode::kGrad;
-#pragma omp parallel for simd schedule(static)
-  for (size_t i = 0; i < n; ++i) {
-    if (hard && mask[i] == 0.0f) continue;  // frozen: value and momentum untouched
-    const float sign = w[i] > 0.0f ? 1.0f : (w[i] < 0.0f ? -1.0f : 0.0f);
-    const float loss_grad = g[i] + c.l1 * sign;
-    const float gi = (grad_masked ? loss_grad * mask[i] : loss_grad) + c.weight_decay * w[i];
-    float update = gi;
-    if (c.momentum != 0.0f) {
-      const float buf = first_step ? gi : c.momentum * momentum_buf[i] + gi;
-      momentum_buf[i] = buf;
-      update = c.nesterov ? gi + c.momentum * buf : buf;
-    }
-    w[i] -= c.lr * update;
-  }
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < n; ++i)
+    sgd_update(c, w + i, g[i], momentum_buf + i, mask ? mask[i] : 1.0f, first_step);
 }
 
 }  // namespace insalun::cpu

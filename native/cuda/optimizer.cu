@@ -1,9 +1,6 @@
-// SGD with PyTorch semantics over the whole flat parameter vector in one launch (method.md
-// section 3; mirrors cpu/ops.cpp):
-//   g' = (g + l1 * sign(w)) * (mask if kGrad) + wd * w
-//   buf = first_step ? g' : mu * buf + g'          (only when mu != 0, as torch.optim.SGD)
-//   w  -= lr * (nesterov ? g' + mu * buf : buf)     (g' itself when mu == 0)
-// kHard: where mask == 0 nothing changes, neither w nor buf.
+// SGD over the whole flat parameter vector in one launch; the per-coordinate rule is
+// core/sgd_rule.h, shared with the CPU backend.
+#include "../core/sgd_rule.h"
 #include "impl.cuh"
 
 namespace insalun::cuda {
@@ -12,18 +9,9 @@ namespace {
 template <MaskMode kMode>
 __global__ void sgd_kernel(SgdConfig c, float* w, const float* g, float* buf, const float* mask,
                            size_t n, bool first_step) {
+  c.mask_mode = kMode;  // a compile-time constant: the mode branch folds away
   INSALUN_GRID_LOOP(i, n) {
-    if (kMode == MaskMode::kHard && mask[i] == 0.0f) continue;  // frozen coordinate
-    const float sign = w[i] > 0.0f ? 1.0f : (w[i] < 0.0f ? -1.0f : 0.0f);
-    const float loss_grad = g[i] + c.l1 * sign;
-    const float gi = (kMode == MaskMode::kGrad ? loss_grad * mask[i] : loss_grad) + c.weight_decay * w[i];
-    float update = gi;
-    if (c.momentum != 0.0f) {
-      const float b = first_step ? gi : c.momentum * buf[i] + gi;
-      buf[i] = b;
-      update = c.nesterov ? gi + c.momentum * b : b;
-    }
-    w[i] -= c.lr * update;
+    sgd_update(c, w + i, g[i], buf + i, kMode == MaskMode::kNone ? 1.0f : mask[i], first_step);
   }
 }
 
