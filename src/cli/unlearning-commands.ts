@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { UnlearningScores } from '../experiment/evaluate.js';
+import type { TrainRecipe } from '../experiment/loop.js';
 import { saveUnlearned, unlearnModel } from '../experiment/unlearn.js';
 import { parseCompareConfig, runCompare } from '../experiment/compare.js';
 import { DEMO_CONFIG } from '../experiment/demo.js';
@@ -118,7 +119,7 @@ function addUnlearnCommand(program: Command): void {
           model,
           data,
           view,
-          { method: o.method as MethodName, maskPath: o.mask, maskMode: o.maskMode, hyper: o.set, seed: o.seed, initPath: o.init ?? join(dirname(o.checkpoint), 'init.safetensors'), allMia: o.allMia, retrainScores },
+          { method: o.method as MethodName, maskPath: o.mask, maskMode: o.maskMode, hyper: o.set, seed: o.seed, initPath: o.init ?? join(dirname(o.checkpoint), 'init.safetensors'), recipe: meta.recipe as TrainRecipe | undefined, allMia: o.allMia, retrainScores },
           terminalReporter(),
         );
         if (interrupt.interrupted) throw new Error('interrupted: nothing written');

@@ -15,7 +15,7 @@ import { METHOD_NAMES } from '../unlearn/methods.js';
 import { avgGap } from '../metrics/gap.js';
 import { unlearningScores } from './evaluate.js';
 import { selectForget } from './forget.js';
-import { silentReporter, type Reporter } from './loop.js';
+import { silentReporter, type Reporter, type TrainRecipe } from './loop.js';
 import { trainOriginal } from './train.js';
 import { saveUnlearned, unlearnModel, type UnlearnRecord } from './unlearn.js';
 
@@ -167,7 +167,7 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
         reporter.log(`[seed ${seed}] ${row.name} (${row.method}${row.mask ? ` + ${row.mask.method} mask ${row.mask.ratio}` : ''})`);
         const { model, meta, data } = await openCheckpoint(checkpoint, device);
         const view = selectForget(data, config.forget, seed);
-        record = await unlearnModel(model, data, view, { method: row.method, maskPath, maskMode: row.maskMode, hyper: row.hyper, seed, initPath: join(originalDir, 'init.safetensors'), allMia: config.allMia, retrainScores: row === retainRow ? undefined : retrainScores }, reporter);
+        record = await unlearnModel(model, data, view, { method: row.method, maskPath, maskMode: row.maskMode, hyper: row.hyper, seed, initPath: join(originalDir, 'init.safetensors'), recipe: meta.recipe as TrainRecipe | undefined, allMia: config.allMia, retrainScores: row === retainRow ? undefined : retrainScores }, reporter);
         if (row === retainRow) record.avgGap = 0;
         await saveUnlearned(model, meta, record, join(seedDir, `${safeName(row.name)}.safetensors`), recordPath, data, view, config.relearn);
         await writeJsonAtomic(recordPath, { ...record, key: rowKey });

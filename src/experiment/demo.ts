@@ -14,7 +14,8 @@ export const DEMO_CONFIG: CompareConfig = {
   forget: 'random:10%',
   seeds: [1],
   methods: [
-    { name: 'Retrain', method: 'retrain', hyper: { epochs: 20, batchSize: 64, augment: 0 }, maskMode: 'hard' },
+    // Retrain repeats the original's recipe, recorded in its checkpoint.
+    { name: 'Retrain', method: 'retrain', hyper: {}, maskMode: 'hard' },
     { name: 'FT', method: 'ft', hyper: { epochs: 5, batchSize: 64, augment: 0, lr: 0.02 }, maskMode: 'hard' },
     { name: 'RL', method: 'rl', hyper: { epochs: 5, batchSize: 64, augment: 0, lr: 0.02 }, maskMode: 'hard' },
     { name: 'GA', method: 'ga', hyper: { epochs: 3, batchSize: 64, augment: 0, lr: 0.01 }, maskMode: 'hard' },

@@ -19,6 +19,23 @@ export function lrAt(base: number, schedule: Schedule, epoch: number, epochs: nu
   }
 }
 
+/** How the original model was trained; recorded in its checkpoints so Retrain can repeat it. */
+export interface TrainRecipe {
+  epochs: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  batchSize: number;
+  schedule: Schedule;
+  augment: boolean;
+}
+
+/** The schedule for a run of `epochs` epochs: multistep milestones scale with the epoch count. */
+export function scaleSchedule(recipe: TrainRecipe, epochs: number): Schedule {
+  if (recipe.schedule.kind !== 'multistep' || epochs === recipe.epochs) return recipe.schedule;
+  return { ...recipe.schedule, milestones: recipe.schedule.milestones.map((m) => Math.round((m * epochs) / recipe.epochs)) };
+}
+
 /** What the user sees while epochs run; the CLI draws a progress bar, tests pass nothing. */
 export interface Reporter {
   startEpoch(label: string, epoch: number, epochs: number, batches: number): void;

@@ -8,7 +8,7 @@ import { copyInto, createModel, saveCheckpoint, type CheckpointMeta } from '../m
 import type { DeviceName, NativeModel, SgdOptions } from '../native/index.js';
 import { prepareData, type DataSpec, type ExperimentData } from './data.js';
 import { accuracyOn } from './evaluate.js';
-import { fit, lrAt, silentReporter, type Reporter, type Schedule } from './loop.js';
+import { fit, lrAt, silentReporter, type Reporter, type Schedule, type TrainRecipe } from './loop.js';
 
 export interface TrainOptions {
   data: DataSpec;
@@ -65,6 +65,10 @@ export function dataSpecFromMeta(meta: Record<string, unknown>, overrides: Parti
   };
 }
 
+export function recipeOf(o: TrainOptions): TrainRecipe {
+  return { epochs: o.epochs, lr: o.sgd.lr, momentum: o.sgd.momentum, weightDecay: o.sgd.weightDecay, batchSize: o.batchSize, schedule: o.schedule, augment: o.augment };
+}
+
 const STATE_FILE = 'train-state.safetensors';
 
 async function saveTrainState(outDir: string, model: NativeModel, epochsDone: number, summary: TrainSummary, options: TrainOptions): Promise<void> {
@@ -88,6 +92,7 @@ export async function trainOriginal(options: TrainOptions, reporter: Reporter = 
     ...arch,
     ...dataMeta(data),
     seed: options.seed,
+    recipe: recipeOf(options),
     epoch,
     ...extra,
   });

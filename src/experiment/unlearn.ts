@@ -11,7 +11,7 @@ import { runUnlearning, type MethodName } from '../unlearn/methods.js';
 import { labelsOf, type ExperimentData } from './data.js';
 import { accuracyOn, unlearningScores, type UnlearningScores } from './evaluate.js';
 import type { ForgetSelection } from './forget.js';
-import { silentReporter, type Reporter } from './loop.js';
+import { silentReporter, type Reporter, type TrainRecipe } from './loop.js';
 
 export interface RelearnOptions {
   steps: number; // SGD steps on the slice, forget accuracy measured after each
@@ -26,6 +26,7 @@ export interface UnlearnJob {
   hyper: Record<string, number>;
   seed: number;
   initPath?: string;
+  recipe?: TrainRecipe; // from the original checkpoint's metadata
   allMia?: boolean;
   relearn?: RelearnOptions;
   retrainScores?: UnlearningScores; // for Avg. Gap
@@ -73,7 +74,7 @@ export async function relearningCurve(model: NativeModel, data: ExperimentData, 
 
 export async function unlearnModel(model: NativeModel, data: ExperimentData, view: ForgetSelection, job: UnlearnJob, reporter: Reporter = silentReporter): Promise<UnlearnRecord> {
   const mask = job.maskPath ? await loadMask(job.maskPath, model) : null;
-  const run = await runUnlearning(job.method, { model, data, view, mask, maskMode: job.maskMode, initPath: job.initPath, hyper: job.hyper, seed: job.seed, reporter });
+  const run = await runUnlearning(job.method, { model, data, view, mask, maskMode: job.maskMode, initPath: job.initPath, recipe: job.recipe, hyper: job.hyper, seed: job.seed, reporter });
   const scores = await unlearningScores(model, data, view, job.allMia ?? false);
   return {
     method: job.method,

@@ -2,7 +2,7 @@
 // passes over index sets (through trainEpoch, or batch by batch for custom losses), and model copies.
 import type { ExperimentData } from '../experiment/data.js';
 import type { ForgetSelection } from '../experiment/forget.js';
-import { epochOrder, runEpoch, silentReporter, type EpochRun, type Reporter } from '../experiment/loop.js';
+import { epochOrder, runEpoch, silentReporter, type EpochRun, type Reporter, type TrainRecipe } from '../experiment/loop.js';
 import { createModel, type Architecture } from '../model/checkpoint.js';
 import type { MaskMode, NativeModel, SgdOptions } from '../native/index.js';
 
@@ -13,6 +13,7 @@ export interface UnlearnContext {
   mask: Float32Array | null; // flat 0/1 over the parameters (parameter order), or null
   maskMode: MaskMode;
   initPath?: string; // the original's init.safetensors (retrain starts from it)
+  recipe?: TrainRecipe; // how the original was trained: retrain repeats it (defaults and schedule)
   hyper: Record<string, number>; // overrides of the defaults
   seed: number;
   reporter?: Reporter;

@@ -1,6 +1,7 @@
 // The unlearning methods of method.md section 5: their names, default hyperparameters, and one
 // entry point that validates the hyperparameters, applies the mask and times the run (RTE).
 import { boundaryExpanding, boundaryShrink } from './boundary.js';
+import type { TrainRecipe } from '../experiment/loop.js';
 import type { Hyper, UnlearnContext } from './common.js';
 import { negGradPlus, scrub } from './custom-loss.js';
 import { influenceUnlearning } from './influence.js';
@@ -58,9 +59,14 @@ const RULES: Record<string, { ok: (v: number) => boolean; what: string }> = {
   T: { ok: (v) => v > 0, what: 'positive' },
 };
 
+/** Retrain repeats the original's recipe when the checkpoint records it. */
+function retrainDefaults(r: TrainRecipe): Record<string, number> {
+  return { batchSize: r.batchSize, momentum: r.momentum, weightDecay: r.weightDecay, augment: r.augment ? 1 : 0, epochs: r.epochs, lr: r.lr };
+}
+
 /** The defaults of `method` with `overrides` applied; unknown or invalid values are errors. */
-export function resolveHyper(method: MethodName, overrides: Record<string, number>): Record<string, number> {
-  const defaults = METHOD_DEFAULTS[method];
+export function resolveHyper(method: MethodName, overrides: Record<string, number>, recipe?: TrainRecipe): Record<string, number> {
+  const defaults = method === 'retrain' && recipe ? retrainDefaults(recipe) : METHOD_DEFAULTS[method];
   const hyper = { ...defaults };
   for (const [key, value] of Object.entries(overrides)) {
     if (!(key in defaults)) {
@@ -98,7 +104,7 @@ export interface UnlearnRun {
 /** Unlearns ctx.model in place. The mask (when given) is set for the run and cleared after it. */
 export async function runUnlearning(method: MethodName, ctx: UnlearnContext): Promise<UnlearnRun> {
   if (!isMethodName(method)) throw new Error(`unknown unlearning method '${method}'; valid: ${METHOD_NAMES.join(', ')}`);
-  const hyper = resolveHyper(method, ctx.hyper);
+  const hyper = resolveHyper(method, ctx.hyper, ctx.recipe);
   const { model, mask } = ctx;
   if (mask) {
     if (method === 'retrain') throw new Error('retrain takes no mask: it trains every weight from the initial ones');

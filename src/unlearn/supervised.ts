@@ -1,10 +1,13 @@
 // The methods that are plain (masked) SGD epochs through trainEpoch: retrain, ft, rl, ga, l1-sparse.
-import { fit } from '../experiment/loop.js';
+import { fit, scaleSchedule } from '../experiment/loop.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
 import { randomLabels } from '../data/splits.js';
 import { copyState, FORGET_STREAM, reporterOf, RETAIN_STREAM, sgdOf, trainPass, type Hyper, type UnlearnContext } from './common.js';
 
-/** Retrain from the original's initial weights on retain, with the original's schedule (lr x0.1 at 50% and 75%). */
+/**
+ * Retrain from the original's initial weights on retain, with the original's schedule when the
+ * checkpoint records its recipe (else SalUn's: lr x0.1 at 50% and 75% of the epochs).
+ */
 export async function retrain(ctx: UnlearnContext, h: Hyper): Promise<void> {
   if (!ctx.initPath) {
     throw new Error("retrain needs the original model's initial weights: give the path of its init.safetensors (written next to the checkpoint by `insalun train`)");
@@ -19,7 +22,9 @@ export async function retrain(ctx: UnlearnContext, h: Hyper): Promise<void> {
       epochs: h.epochs,
       batchSize: h.batchSize,
       sgd: sgdOf(h),
-      schedule: { kind: 'multistep', milestones: [Math.floor(h.epochs / 2), Math.floor((3 * h.epochs) / 4)], gamma: 0.1 },
+      schedule: ctx.recipe
+        ? scaleSchedule(ctx.recipe, h.epochs)
+        : { kind: 'multistep', milestones: [Math.floor(h.epochs / 2), Math.floor((3 * h.epochs) / 4)], gamma: 0.1 },
       seed: ctx.seed,
       augment: h.augment === 1,
       label: 'retrain',

@@ -18,7 +18,7 @@ const config = parseCompareConfig(
     seeds: [1],
     includeOriginal: true,
     methods: [
-      { name: 'Retrain', method: 'retrain', hyper: { epochs: 20, batchSize: 32, augment: 0 } },
+      { name: 'Retrain', method: 'retrain' }, // repeats the original's recorded recipe
       { name: 'SalUn', method: 'rl', hyper: { epochs: 4, batchSize: 32, augment: 0, lr: 0.02 }, mask: { method: 'grad', ratio: 0.5, augment: false } },
       { name: 'InSalUn', method: 'rl', hyper: { epochs: 4, batchSize: 32, augment: 0, lr: 0.02 }, mask: { method: 'ig', ratio: 0.5, steps: 6 } },
     ],
