@@ -117,11 +117,12 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
   for (const seed of config.seeds) {
     const seedDir = join(outDir, `seed-${seed}`);
     // 1. the original model
+    const t = config.train;
+    const recipe: TrainRecipe = { epochs: t.epochs, lr: t.lr, momentum: t.momentum, weightDecay: t.weightDecay, batchSize: t.batchSize, schedule: { kind: t.schedule, milestones: [Math.round(t.epochs * 0.5), Math.round(t.epochs * 0.75)], gamma: 0.1 }, augment: t.augment };
     const originalDir = join(seedDir, 'original');
     const originalKey = keyOf({ dataSpec, width: config.width, train: config.train, seed, device });
     if (!(await readJsonIfKey(join(originalDir, 'key.json'), originalKey))) {
       reporter.log(`[seed ${seed}] training the original model`);
-      const t = config.train;
       await trainOriginal(
         {
           data: dataSpec,
@@ -129,8 +130,8 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
           width: config.width,
           epochs: t.epochs,
           batchSize: t.batchSize,
-          sgd: { lr: t.lr, momentum: t.momentum, weightDecay: t.weightDecay },
-          schedule: { kind: t.schedule, milestones: [Math.round(t.epochs * 0.5), Math.round(t.epochs * 0.75)], gamma: 0.1 },
+          sgd: { lr: recipe.lr, momentum: recipe.momentum, weightDecay: recipe.weightDecay },
+          schedule: recipe.schedule,
           seed,
           augment: t.augment,
           outDir: originalDir,
@@ -167,7 +168,7 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
         reporter.log(`[seed ${seed}] ${row.name} (${row.method}${row.mask ? ` + ${row.mask.method} mask ${row.mask.ratio}` : ''})`);
         const { model, meta, data } = await openCheckpoint(checkpoint, device);
         const view = selectForget(data, config.forget, seed);
-        record = await unlearnModel(model, data, view, { method: row.method, maskPath, maskMode: row.maskMode, hyper: row.hyper, seed, initPath: join(originalDir, 'init.safetensors'), recipe: meta.recipe as TrainRecipe | undefined, allMia: config.allMia, retrainScores: row === retainRow ? undefined : retrainScores }, reporter);
+        record = await unlearnModel(model, data, view, { method: row.method, maskPath, maskMode: row.maskMode, hyper: row.hyper, seed, initPath: join(originalDir, 'init.safetensors'), recipe: (meta.recipe as TrainRecipe | undefined) ?? recipe, allMia: config.allMia, retrainScores: row === retainRow ? undefined : retrainScores }, reporter);
         if (row === retainRow) record.avgGap = 0;
         await saveUnlearned(model, meta, record, join(seedDir, `${safeName(row.name)}.safetensors`), recordPath, data, view, config.relearn);
         await writeJsonAtomic(recordPath, { ...record, key: rowKey });
