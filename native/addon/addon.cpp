@@ -404,6 +404,7 @@ class Model : public Napi::ObjectWrap<Model> {
     r.seed = uint64_t(number_field(o, "seed", 0));
     r.epoch = uint32_t(number_field(o, "epoch", 0));
     r.loss_scale = float(number_field(o, "lossScale", 1));
+    r.progress_every = int(number_field(o, "progressEvery", 1));
     Napi::Value sgd = o.Get("sgd");
     if (!sgd.IsObject()) throw_type(env, "option 'sgd' must be an object");
     r.sgd = sgd_config(sgd.As<Napi::Object>());
@@ -415,10 +416,10 @@ class Model : public Napi::ObjectWrap<Model> {
     const ResidentDataset* d = &data.data();
     auto* worker = new ProgressPromiseWorker<EpochTotals, BatchReport>(
         env, callback,
-        [engine, stop, d, r, hold](const std::function<void(const BatchReport&)>& report) {
-          return engine->train_epoch(*d, r, [&](int b, int nb, float loss, float correct, int count) {
-            report(BatchReport{b, nb, loss, correct, count});
-          }, *stop);
+        [engine, stop, d, r, hold, wants_progress = !callback.IsEmpty()](const std::function<void(const BatchReport&)>& report) {
+          BatchCallback on_batch;
+          if (wants_progress) on_batch = [&](int b, int nb, float loss, float correct, int count) { report(BatchReport{b, nb, loss, correct, count}); };
+          return engine->train_epoch(*d, r, on_batch, *stop);
         },
         [](Napi::Env env, EpochTotals& t) -> Napi::Value {
           auto out = Napi::Object::New(env);

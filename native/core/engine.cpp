@@ -151,6 +151,7 @@ EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest&
   const int batches = int((r.indices.size() + r.batch_size - 1) / r.batch_size);
   backend_->fill(stats_, 0.0f, 2);
   float previous[2] = {0, 0};
+  int since_report = 0;
   for (int b = 0; b < batches; ++b) {
     if (stop.load()) {
       totals.stopped = true;
@@ -164,12 +165,15 @@ EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest&
     net_->backward(dlogits_, nullptr);
     apply_sgd(r.sgd, net_->gradients());
     totals.count += count;
-    if (on_batch) {
+    since_report += count;
+    const bool report_now = r.progress_every > 0 && ((b + 1) % r.progress_every == 0 || b + 1 == batches);
+    if (on_batch && report_now) {
       float now[2];
       backend_->download_bytes(now, stats_, sizeof(now));
-      on_batch(b + 1, batches, (now[0] - previous[0]) / count, now[1] - previous[1], count);
+      on_batch(b + 1, batches, (now[0] - previous[0]) / since_report, now[1] - previous[1], since_report);
       previous[0] = now[0];
       previous[1] = now[1];
+      since_report = 0;
     }
   }
   float final_stats[2];

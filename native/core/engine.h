@@ -41,6 +41,9 @@ struct EpochRequest {
   uint32_t epoch = 0;
   float loss_scale = 1.0f;
   SgdConfig sgd;
+  // Report progress every this many batches (and after the last). Each report reads two floats
+  // back from the device, so a GPU run reports rarely to keep the epoch free of host syncs.
+  int progress_every = 1;
 };
 
 struct EpochTotals {
@@ -64,7 +67,7 @@ struct IgResult {
   double loss_at_model = 0, loss_at_baseline = 0;
 };
 
-// (batch done, batches, batch mean loss, batch correct, batch count)
+// (batches done, batches, mean loss, correct, images) over the batches since the previous report
 using BatchCallback = std::function<void(int, int, float, float, int)>;
 
 class Engine {

@@ -82,6 +82,8 @@ export async function runEpoch(model: NativeModel, data: NativeDataset, plan: Ep
     epoch: plan.epoch,
     lossScale: plan.lossScale ?? 1,
     sgd: plan.sgd,
+    // On a GPU every report is a host sync: about 50 reports an epoch keep the bar alive.
+    progressEvery: model.device === 'cuda' ? Math.max(1, Math.floor(batches / 50)) : 1,
     onBatch: (p) => {
       seen += p.count;
       reporter.batch(p, seen / ((performance.now() - start) / 1000));

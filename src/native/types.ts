@@ -29,12 +29,13 @@ export interface SgdOptions {
   l1?: number; // L1 penalty coefficient: adds l1 * sign(w) to the gradient (l1-sparse)
 }
 
+/** Progress over the batches since the previous report. */
 export interface BatchProgress {
   batch: number; // batches done
   batches: number;
-  loss: number; // mean loss of the batch just done
-  correct: number; // correct predictions in the batch just done
-  count: number; // images in the batch just done
+  loss: number; // mean loss over the images since the previous report
+  correct: number; // correct predictions among them
+  count: number; // how many images
 }
 
 export interface EpochOptions {
@@ -46,6 +47,8 @@ export interface EpochOptions {
   epoch: number;
   lossScale?: number; // 1 (default) minimises CE, -1 is gradient ascent
   sgd: SgdOptions;
+  /** Call onBatch every this many batches (default 1); each call costs a device-to-host read. */
+  progressEvery?: number;
   onBatch?: (p: BatchProgress) => void;
 }
 
