@@ -4,7 +4,7 @@
 # cuDNN 9, found through CUDNN_ROOT, the system paths, or a pip-installed nvidia-cudnn wheel.
 # No GPU is needed to build.
 #   scripts/build-cuda.sh                        # Release build for sm_80/86/89/90
-#   CUDNN_ROOT=/opt/cudnn scripts/build-cuda.sh
+#   CUDNN_ROOT=path/to/cudnn scripts/build-cuda.sh
 #   CUDA_ARCHS="90" scripts/build-cuda.sh        # only Hopper: a quarter of the compile time
 # Environment: BUILD_DIR (CMake's tree, default build/cmake-cuda), OUTPUT_DIR (where insalun.node
 # goes, default build/Release). Extra arguments go to cmake-js (e.g. --debug).
