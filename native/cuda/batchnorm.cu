@@ -181,6 +181,26 @@ void check_shape(const NormShape& s, const char* op) {
                                 " c=" + std::to_string(s.c) + " hw=" + std::to_string(s.hw));
 }
 
+// dgamma = sum(dy * xhat) and dbeta = sum(dy) per channel, in two deterministic stages (partial
+// sums over `splits` slices, then one thread per channel); also fills the train-mode dx
+// coefficients when `coef` is given. Shared by both backward modes.
+void affine_grads(const NormShape& s, const float* x, const float* dy, const float* save_mean,
+                  const float* save_invstd, int splits, double2* partial, float* dgamma,
+                  float* dbeta, float2* coef, cudaStream_t stream) {
+  const size_t per_channel = size_t(s.n) * s.hw;
+  const dim3 grid(splits, s.c);
+  if (fits32(s))
+    grad_partial_kernel<uint32_t><<<grid, kThreads, 0, stream>>>(
+        x, dy, save_mean, s.c, s.hw, uint32_t(per_channel), partial);
+  else
+    grad_partial_kernel<size_t><<<grid, kThreads, 0, stream>>>(x, dy, save_mean, s.c, s.hw,
+                                                                per_channel, partial);
+  CUDA_CHECK_LAUNCH("grad_partial_kernel");
+  grad_final_kernel<<<(s.c + 127) / 128, 128, 0, stream>>>(
+      partial, splits, save_invstd, s.c, double(per_channel), dgamma, dbeta, coef);
+  CUDA_CHECK_LAUNCH("grad_final_kernel");
+}
+
 }  // namespace
 
 void CudaBackendImpl::bn_forward_train(const NormShape& s, const float* x, const float* gamma,
@@ -240,17 +260,7 @@ void CudaBackendImpl::bn_backward_train(const NormShape& s, const float* x, cons
   char* base = static_cast<char*>(scratch(partial_bytes + sizeof(float2) * s.c));
   auto* partial = reinterpret_cast<double2*>(base);
   auto* coef = reinterpret_cast<float2*>(base + partial_bytes);
-  const dim3 grid(splits, s.c);
-  if (fits32(s))
-    grad_partial_kernel<uint32_t><<<grid, kThreads, 0, stream_>>>(
-        x, dy, save_mean, s.c, s.hw, uint32_t(per_channel), partial);
-  else
-    grad_partial_kernel<size_t><<<grid, kThreads, 0, stream_>>>(x, dy, save_mean, s.c, s.hw,
-                                                                 per_channel, partial);
-  CUDA_CHECK_LAUNCH("grad_partial_kernel");
-  grad_final_kernel<<<(s.c + 127) / 128, 128, 0, stream_>>>(
-      partial, splits, save_invstd, s.c, double(per_channel), dgamma, dbeta, coef);
-  CUDA_CHECK_LAUNCH("grad_final_kernel");
+  affine_grads(s, x, dy, save_mean, save_invstd, splits, partial, dgamma, dbeta, coef, stream_);
   // After the reduction: dx may alias dy.
   if (fits32(s))
     dx_train_kernel<uint32_t><<<grid_for(s.size()), kThreads, 0, stream_>>>(
@@ -269,17 +279,7 @@ void CudaBackendImpl::bn_backward_eval(const NormShape& s, const float* x, const
   const size_t per_channel = size_t(s.n) * s.hw;
   const int splits = splits_for(per_channel, s.c, sm_count_);
   auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(splits) * s.c));
-  const dim3 grid(splits, s.c);
-  if (fits32(s))
-    grad_partial_kernel<uint32_t><<<grid, kThreads, 0, stream_>>>(
-        x, dy, save_mean, s.c, s.hw, uint32_t(per_channel), partial);
-  else
-    grad_partial_kernel<size_t><<<grid, kThreads, 0, stream_>>>(x, dy, save_mean, s.c, s.hw,
-                                                                 per_channel, partial);
-  CUDA_CHECK_LAUNCH("grad_partial_kernel");
-  grad_final_kernel<<<(s.c + 127) / 128, 128, 0, stream_>>>(
-      partial, splits, save_invstd, s.c, double(per_channel), dgamma, dbeta, nullptr);
-  CUDA_CHECK_LAUNCH("grad_final_kernel");
+  affine_grads(s, x, dy, save_mean, save_invstd, splits, partial, dgamma, dbeta, nullptr, stream_);
   // After the reduction: dx may alias dy.
   if (fits32(s))
     dx_eval_kernel<uint32_t><<<grid_for(s.size()), kThreads, 0, stream_>>>(

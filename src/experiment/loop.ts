@@ -107,13 +107,17 @@ export function epochOrder(indices: Int32Array, seed: number, epoch: number, str
   return order.map((j) => indices[j]);
 }
 
-export interface FitOptions {
+/** The settings of a run of supervised epochs, shared by `fit` and `insalun train`. */
+export interface EpochSettings {
   epochs: number;
   batchSize: number;
   sgd: SgdOptions;
   schedule: Schedule;
   seed: number;
   augment: boolean;
+}
+
+export interface FitOptions extends EpochSettings {
   label: string;
   startEpoch?: number;
   /** Called after every complete epoch; may save checkpoints. */

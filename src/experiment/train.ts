@@ -5,21 +5,15 @@ import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { copyInto, createModel, saveCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
-import type { DeviceName, NativeModel, SgdOptions } from '../native/index.js';
+import type { DeviceName, NativeModel } from '../native/index.js';
 import { prepareData, type DataSpec, type ExperimentData } from './data.js';
 import { accuracyOn } from './evaluate.js';
-import { fit, lrAt, silentReporter, type Reporter, type Schedule, type TrainRecipe } from './loop.js';
+import { fit, lrAt, silentReporter, type EpochSettings, type Reporter, type TrainRecipe } from './loop.js';
 
-export interface TrainOptions {
+export interface TrainOptions extends EpochSettings {
   data: DataSpec;
   device: DeviceName;
   width: number;
-  epochs: number;
-  batchSize: number;
-  sgd: SgdOptions;
-  schedule: Schedule;
-  seed: number;
-  augment: boolean;
   outDir: string;
   resume: boolean;
 }
