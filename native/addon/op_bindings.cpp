@@ -118,8 +118,18 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     require_size(info.Env(), dy, s.output_size(), "dy");
     require_size(info.Env(), w, s.weight_size(), "w");
     DeviceArrays d(b);
-    float* dx = d.zeros(s.input_size());
-    b.conv2d_backward_data(s, d.upload(dy.data(), dy.size()), d.upload(w.data(), w.size()), dx);
+    // Optional 4th argument: a starting dx that the gradient is added to (accumulate mode).
+    float* dx = nullptr;
+    const bool accumulate = info.Length() > 3 && !info[3].IsUndefined();
+    if (accumulate) {
+      auto start = f32(info[3], "dx");
+      require_size(info.Env(), start, s.input_size(), "dx");
+      dx = d.upload(start.data(), start.size());
+    } else {
+      dx = d.zeros(s.input_size());
+    }
+    b.conv2d_backward_data(s, d.upload(dy.data(), dy.size()), d.upload(w.data(), w.size()), dx,
+                           accumulate);
     return download(info.Env(), b, dx, s.input_size());
   }));
   ops.Set("conv2dBackwardFilter", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
@@ -133,7 +143,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     return download(info.Env(), b, dw, s.weight_size());
   }));
 
-  // bnForward(shape, x, gamma, beta, runningMean, runningVar, {train, momentum, eps})
+  // bnForward(shape, x, gamma, beta, runningMean, runningVar, {train, momentum, eps, residual?, relu?})
   ops.Set("bnForward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     Napi::Env env = info.Env();
     NormShape s = norm_shape(info[0].As<Napi::Object>());
@@ -145,12 +155,19 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     const bool train = o.Get("train").ToBoolean();
     const float momentum = o.Get("momentum").ToNumber().FloatValue(), eps = o.Get("eps").ToNumber().FloatValue();
     DeviceArrays d(b);
+    NormEpilogue epilogue;
+    epilogue.relu = o.Get("relu").ToBoolean();
+    if (o.Has("residual") && !o.Get("residual").IsUndefined()) {
+      auto residual = f32(o.Get("residual"), "residual");
+      require_size(env, residual, s.size(), "residual");
+      epilogue.residual = d.upload(residual.data(), residual.size());
+    }
     float *y = d.zeros(s.size()), *mean = d.zeros(s.c), *invstd = d.zeros(s.c);
     float *drm = d.upload(rm.data(), rm.size()), *drv = d.upload(rv.data(), rv.size());
     const float *dx = d.upload(x.data(), x.size()), *dg = d.upload(gamma.data(), gamma.size()),
                 *db = d.upload(beta.data(), beta.size());
-    if (train) b.bn_forward_train(s, dx, dg, db, drm, drv, momentum, eps, y, mean, invstd);
-    else b.bn_forward_eval(s, dx, dg, db, drm, drv, eps, y, mean, invstd);
+    if (train) b.bn_forward_train(s, dx, dg, db, drm, drv, momentum, eps, epilogue, y, mean, invstd);
+    else b.bn_forward_eval(s, dx, dg, db, drm, drv, eps, epilogue, y, mean, invstd);
     auto out = Napi::Object::New(env);
     out.Set("y", download(env, b, y, s.size()));
     out.Set("saveMean", download(env, b, mean, s.c));
@@ -159,7 +176,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     out.Set("runningVar", download(env, b, drv, s.c));
     return out;
   }));
-  // bnBackward(shape, x, dy, gamma, saveMean, saveInvstd, train)
+  // bnBackward(shape, x, dy, gamma, saveMean, saveInvstd, train, reluOut?)
   ops.Set("bnBackward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     Napi::Env env = info.Env();
     NormShape s = norm_shape(info[0].As<Napi::Object>());
@@ -170,12 +187,18 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     for (auto* v : {&gamma, &mean, &invstd}) require_size(env, *v, size_t(s.c), "per-channel vector");
     const bool train = info[6].ToBoolean();
     DeviceArrays d(b);
+    const float* relu_out = nullptr;
+    if (info.Length() > 7 && !info[7].IsUndefined()) {
+      auto r = f32(info[7], "reluOut");
+      require_size(env, r, s.size(), "reluOut");
+      relu_out = d.upload(r.data(), r.size());
+    }
     float *dx = d.zeros(s.size()), *dg = d.zeros(s.c), *db = d.zeros(s.c);
     const float *px = d.upload(x.data(), x.size()), *pdy = d.upload(dy.data(), dy.size()),
                 *pg = d.upload(gamma.data(), gamma.size()), *pm = d.upload(mean.data(), mean.size()),
                 *pi = d.upload(invstd.data(), invstd.size());
-    if (train) b.bn_backward_train(s, px, pdy, pg, pm, pi, dx, dg, db);
-    else b.bn_backward_eval(s, px, pdy, pg, pm, pi, dx, dg, db);
+    if (train) b.bn_backward_train(s, px, pdy, relu_out, pg, pm, pi, dx, dg, db);
+    else b.bn_backward_eval(s, px, pdy, relu_out, pg, pm, pi, dx, dg, db);
     auto out = Napi::Object::New(env);
     out.Set("dx", download(env, b, dx, s.size()));
     out.Set("dgamma", download(env, b, dg, s.c));
@@ -334,6 +357,12 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     spec.seed = uint64_t(o.Get("seed").ToNumber().Int64Value());
     spec.epoch = uint32_t(o.Get("epoch").ToNumber().Uint32Value());
     if (o.Has("pad")) spec.pad = o.Get("pad").ToNumber().Int32Value();
+    if (o.Has("labelOverride")) {
+      auto override_labels = i32(o.Get("labelOverride"), "labelOverride");
+      if (override_labels.size() != indices.size())
+        throw Napi::RangeError::New(env, "labelOverride needs one label per index");
+      spec.labels = d.upload(override_labels.data(), override_labels.size());
+    }
     const size_t count = indices.size() * size_t(c) * h * w;
     float* x = d.zeros(count);
     int32_t* out_labels = d.upload<int32_t>(indices.data(), indices.size());

@@ -6,7 +6,7 @@
 // Conventions shared by every implementation (the parity tests rely on them):
 // - activations are float32 NCHW, contiguous; conv weights are [Cout, Cin, k, k] (PyTorch order);
 //   linear weights are [out, in].
-// - "backward" ops overwrite their outputs unless the name says accumulate.
+// - "backward" ops overwrite their outputs unless they say they accumulate.
 // - sizes are element counts, never bytes.
 #pragma once
 
@@ -38,6 +38,9 @@ struct NormShape {
 // through Philox so both backends produce the same images (see philox.h).
 struct BatchSpec {
   const int32_t* indices = nullptr;  // device pointer, `count` dataset indices
+  // Optional device pointer, `count` labels that replace the dataset's (random-label unlearning,
+  // relabelled sets); null keeps the dataset's labels.
+  const int32_t* labels = nullptr;
   int count = 0;
   bool augment = false;  // random crop (zero padding `pad`) + horizontal flip
   int pad = 4;
@@ -52,6 +55,14 @@ struct DeviceDataset {
   int n = 0, c = 0, h = 0, w = 0;
   const float* mean = nullptr;  // device, c values, applied to x/255
   const float* std = nullptr;   // device, c values
+};
+
+// What a batch-norm forward does after the affine transform: y = relu?(bn(x) + residual?).
+// Folding the residual add and the ReLU into the normalizing pass saves two to four passes over
+// the activation per layer (the "BN-apply + ReLU + add" fusion of a fast trainer).
+struct NormEpilogue {
+  const float* residual = nullptr;  // same shape as x; added after the affine transform
+  bool relu = false;
 };
 
 enum class MaskMode : int { kNone = 0, kGrad = 1, kHard = 2 };
@@ -96,33 +107,38 @@ class Backend {
 
   // ---- convolution (no bias) ----------------------------------------------------------------
   virtual void conv2d_forward(const ConvShape& s, const float* x, const float* w, float* y) = 0;
-  virtual void conv2d_backward_data(const ConvShape& s, const float* dy, const float* w,
-                                    float* dx) = 0;
+  // accumulate: dx += the data gradient (a residual branch joining), instead of dx = it.
+  virtual void conv2d_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx,
+                                    bool accumulate) = 0;
   virtual void conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy,
                                       float* dw) = 0;
 
   // ---- batch norm (eps, momentum as PyTorch; running_var gets the unbiased variance) --------
   // Train mode: normalize with batch statistics, save mean and 1/sqrt(var_biased + eps) for
-  // backward, update running statistics in place.
+  // backward, update running statistics in place, then apply the epilogue.
   virtual void bn_forward_train(const NormShape& s, const float* x, const float* gamma,
                                 const float* beta, float* running_mean, float* running_var,
-                                float momentum, float eps, float* y, float* save_mean,
-                                float* save_invstd) = 0;
+                                float momentum, float eps, const NormEpilogue& epilogue, float* y,
+                                float* save_mean, float* save_invstd) = 0;
   // Eval mode: normalize with running statistics. Also fills save_mean/save_invstd from the
   // running statistics so that bn_backward_eval can use them.
   virtual void bn_forward_eval(const NormShape& s, const float* x, const float* gamma,
                                const float* beta, const float* running_mean,
-                               const float* running_var, float eps, float* y, float* save_mean,
-                               float* save_invstd) = 0;
+                               const float* running_var, float eps, const NormEpilogue& epilogue,
+                               float* y, float* save_mean, float* save_invstd) = 0;
+  // relu_out: when not null, the output of a ReLU that followed this norm (the y of a forward
+  // with epilogue.relu); dy counts as zero where relu_out <= 0, which is that ReLU's backward
+  // folded into this one. dgamma and dbeta are the gradients of the affine transform (the
+  // residual's gradient is dy itself, left to the caller).
   virtual void bn_backward_train(const NormShape& s, const float* x, const float* dy,
-                                 const float* gamma, const float* save_mean,
-                                 const float* save_invstd, float* dx, float* dgamma,
-                                 float* dbeta) = 0;
+                                 const float* relu_out, const float* gamma,
+                                 const float* save_mean, const float* save_invstd, float* dx,
+                                 float* dgamma, float* dbeta) = 0;
   // Statistics are constants in eval mode: dx = dy * gamma * invstd.
   virtual void bn_backward_eval(const NormShape& s, const float* x, const float* dy,
-                                const float* gamma, const float* save_mean,
-                                const float* save_invstd, float* dx, float* dgamma,
-                                float* dbeta) = 0;
+                                const float* relu_out, const float* gamma,
+                                const float* save_mean, const float* save_invstd, float* dx,
+                                float* dgamma, float* dbeta) = 0;
 
   // ---- pooling, linear, loss ------------------------------------------------------------------
   virtual void avgpool_forward(const NormShape& s, const float* x, float* y) = 0;     // y [n, c]

@@ -49,7 +49,8 @@ Engine::~Engine() {
                   static_cast<void*>(grad_sum_), static_cast<void*>(x_),
                   static_cast<void*>(dlogits_), static_cast<void*>(stats_),
                   static_cast<void*>(input_grad_), static_cast<void*>(labels_),
-                  static_cast<void*>(indices_)})
+                  static_cast<void*>(indices_), static_cast<void*>(label_slot_),
+                  static_cast<void*>(pass_indices_), static_cast<void*>(pass_labels_)})
     if (p) backend_->free_bytes(p);
 }
 
@@ -86,7 +87,7 @@ void Engine::ensure_batch(int n) {
   if (n <= batch_capacity_) return;
   for (void* p : {static_cast<void*>(x_), static_cast<void*>(dlogits_),
                   static_cast<void*>(input_grad_), static_cast<void*>(labels_),
-                  static_cast<void*>(indices_)})
+                  static_cast<void*>(indices_), static_cast<void*>(label_slot_)})
     if (p) backend_->free_bytes(p);
   const ResNetConfig& c = net_->config();
   const size_t image = size_t(c.in_channels) * c.image * c.image;
@@ -95,12 +96,12 @@ void Engine::ensure_batch(int n) {
   dlogits_ = backend_->alloc(size_t(n) * c.classes);
   labels_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * n));
   indices_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * n));
+  label_slot_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * n));
   batch_capacity_ = n;
 }
 
-void Engine::load_batch(const ResidentDataset& data, const std::vector<int32_t>& indices,
-                        const std::vector<int32_t>& labels, size_t begin, int count, bool augment,
-                        uint64_t seed, uint32_t epoch) {
+void Engine::begin_pass(const ResidentDataset& data, const std::vector<int32_t>& indices,
+                        const std::vector<int32_t>& labels) {
   const DeviceDataset& d = data.view();
   const ResNetConfig& c = net_->config();
   if (d.c != c.in_channels || d.h != c.image || d.w != c.image)
@@ -108,28 +109,46 @@ void Engine::load_batch(const ResidentDataset& data, const std::vector<int32_t>&
                                 "x" + std::to_string(d.w) + " but the model expects " +
                                 std::to_string(c.in_channels) + "x" + std::to_string(c.image) + "x" +
                                 std::to_string(c.image));
-  for (int i = 0; i < count; ++i) {
-    const int32_t index = indices[begin + i];
+  if (!labels.empty() && labels.size() != indices.size())
+    throw std::invalid_argument("labels must have one entry per index");
+  for (const int32_t index : indices)
     if (index < 0 || index >= d.n)
       throw std::out_of_range("sample index " + std::to_string(index) + " is outside the dataset (" +
                               std::to_string(d.n) + " images)");
+  for (const int32_t label : labels)
+    if (label < 0 || label >= c.classes)
+      throw std::out_of_range("label " + std::to_string(label) + " is outside [0, " +
+                              std::to_string(c.classes) + ")");
+  if (indices.size() > pass_capacity_) {
+    for (void* p : {static_cast<void*>(pass_indices_), static_cast<void*>(pass_labels_)})
+      if (p) backend_->free_bytes(p);
+    pass_indices_ = pass_labels_ = nullptr;
+    pass_capacity_ = 0;
+    pass_indices_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * indices.size()));
+    pass_labels_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * indices.size()));
+    pass_capacity_ = indices.size();
   }
+  backend_->upload_bytes(pass_indices_, indices.data(), sizeof(int32_t) * indices.size());
+  if (!labels.empty())
+    backend_->upload_bytes(pass_labels_, labels.data(), sizeof(int32_t) * labels.size());
+  pass_has_labels_ = !labels.empty();
+}
+
+void Engine::load_batch(const ResidentDataset& data, size_t begin, int count, bool augment,
+                        uint64_t seed, uint32_t epoch) {
   ensure_batch(count);
-  backend_->upload_bytes(indices_, indices.data() + begin, sizeof(int32_t) * count);
+  // Device-to-device copies into the fixed slots: ordered on the backend's queue, no host wait.
+  backend_->copy_bytes(indices_, pass_indices_ + begin, sizeof(int32_t) * count);
+  if (pass_has_labels_)
+    backend_->copy_bytes(label_slot_, pass_labels_ + begin, sizeof(int32_t) * count);
   BatchSpec spec;
   spec.indices = indices_;
+  spec.labels = pass_has_labels_ ? label_slot_ : nullptr;
   spec.count = count;
   spec.augment = augment;
   spec.seed = seed;
   spec.epoch = epoch;
-  backend_->gather_batch(d, spec, x_, labels_);
-  if (!labels.empty()) {
-    for (int i = 0; i < count; ++i)
-      if (labels[begin + i] < 0 || labels[begin + i] >= c.classes)
-        throw std::out_of_range("label " + std::to_string(labels[begin + i]) + " is outside [0, " +
-                                std::to_string(c.classes) + ")");
-    backend_->upload_bytes(labels_, labels.data() + begin, sizeof(int32_t) * count);
-  }
+  backend_->gather_batch(data.view(), spec, x_, labels_);
   last_batch_ = count;
 }
 
@@ -144,8 +163,7 @@ void Engine::apply_sgd(const SgdConfig& sgd, const float* grads) {
 EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest& r,
                                 const BatchCallback& on_batch, const std::atomic<bool>& stop) {
   if (r.batch_size < 1) throw std::invalid_argument("batch size must be positive");
-  if (!r.labels.empty() && r.labels.size() != r.indices.size())
-    throw std::invalid_argument("labels must have one entry per index");
+  begin_pass(data, r.indices, r.labels);
   EpochTotals totals;
   const int classes = net_->config().classes;
   const int batches = int((r.indices.size() + r.batch_size - 1) / r.batch_size);
@@ -159,7 +177,7 @@ EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest&
     }
     const size_t begin = size_t(b) * r.batch_size;
     const int count = int(std::min<size_t>(r.batch_size, r.indices.size() - begin));
-    load_batch(data, r.indices, r.labels, begin, count, r.augment, r.seed, r.epoch);
+    load_batch(data, begin, count, r.augment, r.seed, r.epoch);
     const float* logits = net_->forward(x_, count, true);
     backend_->softmax_xent(count, classes, logits, labels_, r.loss_scale, dlogits_, stats_);
     net_->backward(dlogits_, nullptr);
@@ -187,9 +205,10 @@ std::vector<float> Engine::predict(const ResidentDataset& data, const std::vecto
                                    int batch_size) {
   const int classes = net_->config().classes;
   std::vector<float> logits(indices.size() * classes);
+  begin_pass(data, indices, {});
   for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
     const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
-    load_batch(data, indices, {}, begin, count, false, 0, 0);
+    load_batch(data, begin, count, false, 0, 0);
     const float* out = net_->forward(x_, count, false);
     backend_->download_bytes(logits.data() + begin * classes, out, sizeof(float) * count * classes);
   }
@@ -202,9 +221,10 @@ std::vector<float> Engine::gradient(const ResidentDataset& data, const GradientR
   backend_->fill(grad_sum_, 0.0f, n);
   std::vector<float> squares, host_grad;
   if (r.squared) squares.assign(n, 0.0f), host_grad.resize(n);
+  begin_pass(data, r.indices, r.labels);
   for (size_t begin = 0; begin < r.indices.size(); begin += r.batch_size) {
     const int count = int(std::min<size_t>(r.batch_size, r.indices.size() - begin));
-    load_batch(data, r.indices, r.labels, begin, count, r.augment, r.seed, r.epoch);
+    load_batch(data, begin, count, r.augment, r.seed, r.epoch);
     const float* logits = net_->forward(x_, count, r.train);
     backend_->softmax_xent(count, classes, logits, labels_, r.loss_scale, dlogits_, stats_);
     net_->backward(dlogits_, nullptr);
@@ -227,9 +247,10 @@ double Engine::forget_loss(const ResidentDataset& data, const std::vector<int32_
                            int batch_size) {
   const int classes = net_->config().classes;
   double total = 0;
+  begin_pass(data, indices, {});
   for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
     const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
-    load_batch(data, indices, {}, begin, count, false, 0, 0);
+    load_batch(data, begin, count, false, 0, 0);
     const float* logits = net_->forward(x_, count, false);
     backend_->fill(stats_, 0.0f, 2);
     backend_->softmax_xent(count, classes, logits, labels_, 1.0f, nullptr, stats_);
@@ -260,11 +281,12 @@ IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::ve
     backend_->copy_bytes(theta, params, n * sizeof(float));
     backend_->upload_bytes(start, baseline.data(), n * sizeof(float));
     backend_->fill(grad_sum_, 0.0f, n);
+    begin_pass(data, indices, {});
     for (size_t k = 0; k < nodes.size(); ++k) {
       backend_->lerp(start, theta, float(nodes[k]), params, n);
       for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
         const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
-        load_batch(data, indices, {}, begin, count, false, 0, 0);
+        load_batch(data, begin, count, false, 0, 0);
         const float* logits = net_->forward(x_, count, false);
         backend_->softmax_xent(count, classes, logits, labels_, 1.0f, dlogits_, stats_);
         net_->backward(dlogits_, nullptr);
@@ -299,9 +321,10 @@ std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data,
   const std::vector<float>&mean = data.host_mean(), &stdev = data.host_std();
   std::vector<int32_t> predictions(indices.size());
   std::vector<float> x, g, logits;
+  begin_pass(data, indices, {});
   for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
     const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
-    load_batch(data, indices, {}, begin, count, false, 0, 0);
+    load_batch(data, begin, count, false, 0, 0);
     const float* out = net_->forward(x_, count, false);
     backend_->softmax_xent(count, c.classes, out, labels_, 1.0f, dlogits_, stats_);
     net_->backward(dlogits_, input_grad_);
@@ -334,7 +357,8 @@ std::vector<float> Engine::forward_batch(const ResidentDataset& data,
                                          bool augment, uint64_t seed, uint32_t epoch) {
   if (indices.empty()) throw std::invalid_argument("forwardBatch needs at least one index");
   const int classes = net_->config().classes;
-  load_batch(data, indices, {}, 0, int(indices.size()), augment, seed, epoch);
+  begin_pass(data, indices, {});
+  load_batch(data, 0, int(indices.size()), augment, seed, epoch);
   const float* out = net_->forward(x_, int(indices.size()), train);
   std::vector<float> logits(indices.size() * classes);
   backend_->download_bytes(logits.data(), out, logits.size() * sizeof(float));

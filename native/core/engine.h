@@ -106,9 +106,14 @@ class Engine {
   void step(const SgdConfig& sgd);  // from the accumulated gradient sum
 
  private:
-  // Gathers positions [begin, begin+count) of `indices` into the batch buffers.
-  void load_batch(const ResidentDataset& data, const std::vector<int32_t>& indices,
-                  const std::vector<int32_t>& labels, size_t begin, int count, bool augment,
+  // Checks and uploads the positions of one pass over `data` (dataset indices and optional
+  // label overrides) once, so that each batch after it is device-side work only: no host copy,
+  // no synchronization inside an epoch.
+  void begin_pass(const ResidentDataset& data, const std::vector<int32_t>& indices,
+                  const std::vector<int32_t>& labels);
+  // Copies positions [begin, begin+count) of the pass into the fixed batch slots and gathers the
+  // images into x_. Fixed slots keep every pointer of a training step constant (step capture).
+  void load_batch(const ResidentDataset& data, size_t begin, int count, bool augment,
                   uint64_t seed, uint32_t epoch);
   void ensure_batch(int n);
   void apply_sgd(const SgdConfig& sgd, const float* grads);
@@ -123,7 +128,11 @@ class Engine {
 
   int batch_capacity_ = 0, last_batch_ = 0;
   float *x_ = nullptr, *dlogits_ = nullptr, *stats_ = nullptr, *input_grad_ = nullptr;
-  int32_t *labels_ = nullptr, *indices_ = nullptr;
+  int32_t *labels_ = nullptr, *indices_ = nullptr, *label_slot_ = nullptr;
+  // The current pass (begin_pass).
+  int32_t *pass_indices_ = nullptr, *pass_labels_ = nullptr;
+  size_t pass_capacity_ = 0;
+  bool pass_has_labels_ = false;
 };
 
 }  // namespace insalun

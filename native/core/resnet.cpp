@@ -179,7 +179,6 @@ void ResNet18::ensure_capacity(int n) {
     b.c1 = take(size);
     b.r1 = take(size);
     b.c2 = take(size);
-    b.b2 = take(size);
     b.out = take(size);
     if (b.has_shortcut) {
       b.cs = take(size);
@@ -194,27 +193,29 @@ void ResNet18::ensure_capacity(int n) {
   capacity_ = n;
 }
 
-void ResNet18::norm_forward(Norm& bn, const float* x, float* y, int n, bool train) {
+void ResNet18::norm_forward(Norm& bn, const float* x, float* y, int n, bool train,
+                            const NormEpilogue& epilogue) {
   const NormShape s{n, bn.c, bn.hw};
   float* mean = buffers_ + tensors_[bn.mean].offset;
   float* var = buffers_ + tensors_[bn.var].offset;
   if (train) {
-    be_.bn_forward_train(s, x, param(bn.gamma), param(bn.beta), mean, var, kBnMomentum, kBnEps, y,
-                         bn.save_mean, bn.save_invstd);
+    be_.bn_forward_train(s, x, param(bn.gamma), param(bn.beta), mean, var, kBnMomentum, kBnEps,
+                         epilogue, y, bn.save_mean, bn.save_invstd);
     counters_[tensors_[bn.counter].offset] += 1;
   } else {
-    be_.bn_forward_eval(s, x, param(bn.gamma), param(bn.beta), mean, var, kBnEps, y, bn.save_mean,
-                        bn.save_invstd);
+    be_.bn_forward_eval(s, x, param(bn.gamma), param(bn.beta), mean, var, kBnEps, epilogue, y,
+                        bn.save_mean, bn.save_invstd);
   }
 }
 
-void ResNet18::norm_backward(const Norm& bn, const float* x, const float* dy, float* dx, int n) {
+void ResNet18::norm_backward(const Norm& bn, const float* x, const float* dy, const float* relu_out,
+                             float* dx, int n) {
   const NormShape s{n, bn.c, bn.hw};
   if (last_train_) {
-    be_.bn_backward_train(s, x, dy, param(bn.gamma), bn.save_mean, bn.save_invstd, dx,
+    be_.bn_backward_train(s, x, dy, relu_out, param(bn.gamma), bn.save_mean, bn.save_invstd, dx,
                           grad(bn.gamma), grad(bn.beta));
   } else {
-    be_.bn_backward_eval(s, x, dy, param(bn.gamma), bn.save_mean, bn.save_invstd, dx,
+    be_.bn_backward_eval(s, x, dy, relu_out, param(bn.gamma), bn.save_mean, bn.save_invstd, dx,
                          grad(bn.gamma), grad(bn.beta));
   }
 }
@@ -225,26 +226,24 @@ const float* ResNet18::forward(const float* x, int n, bool train) {
   last_n_ = n;
   last_train_ = train;
   const ConvShape stem = stem_conv_.shape(n);
+  NormEpilogue relu;
+  relu.relu = true;
   be_.conv2d_forward(stem, x, param(stem_conv_.weight), stem_c_);
-  norm_forward(stem_bn_, stem_c_, stem_r_, n, train);
-  be_.relu_forward(stem_r_, stem_r_, stem.output_size());
+  norm_forward(stem_bn_, stem_c_, stem_r_, n, train, relu);
   const float* h = stem_r_;
   for (Block& b : blocks_) {
-    const ConvShape s1 = b.conv1.shape(n), s2 = b.conv2.shape(n);
-    const size_t size = s1.output_size();
-    be_.conv2d_forward(s1, h, param(b.conv1.weight), b.c1);
-    norm_forward(b.bn1, b.c1, b.r1, n, train);
-    be_.relu_forward(b.r1, b.r1, size);
-    be_.conv2d_forward(s2, b.r1, param(b.conv2.weight), b.c2);
-    norm_forward(b.bn2, b.c2, b.b2, n, train);
-    const float* shortcut = h;
+    be_.conv2d_forward(b.conv1.shape(n), h, param(b.conv1.weight), b.c1);
+    norm_forward(b.bn1, b.c1, b.r1, n, train, relu);
+    be_.conv2d_forward(b.conv2.shape(n), b.r1, param(b.conv2.weight), b.c2);
+    NormEpilogue join;  // out = relu(bn2(c2) + shortcut), one pass
+    join.relu = true;
+    join.residual = h;
     if (b.has_shortcut) {
       be_.conv2d_forward(b.shortcut_conv.shape(n), h, param(b.shortcut_conv.weight), b.cs);
-      norm_forward(b.shortcut_bn, b.cs, b.bs, n, train);
-      shortcut = b.bs;
+      norm_forward(b.shortcut_bn, b.cs, b.bs, n, train, NormEpilogue{});
+      join.residual = b.bs;
     }
-    be_.add(b.b2, shortcut, b.out, size);
-    be_.relu_forward(b.out, b.out, size);
+    norm_forward(b.bn2, b.c2, b.out, n, train, join);
     h = b.out;
   }
   be_.avgpool_forward(NormShape{n, final_channels_, final_hw_}, h, pooled_);
@@ -256,31 +255,30 @@ const float* ResNet18::forward(const float* x, int n, bool train) {
 // Backward through one block. dout (a scratch buffer) holds dL/d(block output) and is consumed;
 // returns the scratch buffer holding dL/d(block input).
 float* ResNet18::block_backward(Block& b, const float* block_input, float* dout, int n) {
-  float* others[3];
+  float* others[2];
   int k = 0;
   for (float* s : scratch_)
     if (s != dout) others[k++] = s;
-  float *t1 = others[0], *t2 = others[1], *t3 = others[2];
+  float *t1 = others[0], *t2 = others[1];
   const ConvShape s1 = b.conv1.shape(n), s2 = b.conv2.shape(n);
-  const size_t size = s1.output_size();
 
-  be_.relu_backward(b.out, dout, dout, size);  // dout is now dL/d(sum)
-  norm_backward(b.bn2, b.c2, dout, t1, n);
+  // dout becomes dL/d(sum): both branches of the join need it, so it is materialized once.
+  be_.relu_backward(b.out, dout, dout, s1.output_size());
+  norm_backward(b.bn2, b.c2, dout, nullptr, t1, n);
   be_.conv2d_backward_filter(s2, b.r1, t1, grad(b.conv2.weight));
-  be_.conv2d_backward_data(s2, t1, param(b.conv2.weight), t2);
-  be_.relu_backward(b.r1, t2, t2, size);
-  norm_backward(b.bn1, b.c1, t2, t1, n);
+  be_.conv2d_backward_data(s2, t1, param(b.conv2.weight), t2, false);
+  norm_backward(b.bn1, b.c1, t2, b.r1, t1, n);  // with bn1's ReLU folded in
   be_.conv2d_backward_filter(s1, block_input, t1, grad(b.conv1.weight));
-  be_.conv2d_backward_data(s1, t1, param(b.conv1.weight), t2);  // t2 = dL/d(input) via main path
-  if (b.has_shortcut) {
-    const ConvShape ss = b.shortcut_conv.shape(n);
-    norm_backward(b.shortcut_bn, b.cs, dout, t1, n);
-    be_.conv2d_backward_filter(ss, block_input, t1, grad(b.shortcut_conv.weight));
-    be_.conv2d_backward_data(ss, t1, param(b.shortcut_conv.weight), t3);
-    be_.axpy(1.0f, t3, t2, s1.input_size());
-  } else {
-    be_.axpy(1.0f, dout, t2, size);
+  if (!b.has_shortcut) {
+    // Identity shortcut: dL/d(input) = dL/d(sum) + the main path's data gradient.
+    be_.conv2d_backward_data(s1, t1, param(b.conv1.weight), dout, true);
+    return dout;
   }
+  be_.conv2d_backward_data(s1, t1, param(b.conv1.weight), t2, false);
+  const ConvShape ss = b.shortcut_conv.shape(n);
+  norm_backward(b.shortcut_bn, b.cs, dout, nullptr, t1, n);
+  be_.conv2d_backward_filter(ss, block_input, t1, grad(b.shortcut_conv.weight));
+  be_.conv2d_backward_data(ss, t1, param(b.shortcut_conv.weight), t2, true);
   return t2;
 }
 
@@ -296,11 +294,10 @@ void ResNet18::backward(const float* dlogits, float* input_grad) {
     d = block_backward(blocks_[i], block_input, d, n);
   }
   const ConvShape stem = stem_conv_.shape(n);
-  be_.relu_backward(stem_r_, d, d, stem.output_size());
   float* dstem = d == scratch_[0] ? scratch_[1] : scratch_[0];
-  norm_backward(stem_bn_, stem_c_, d, dstem, n);
+  norm_backward(stem_bn_, stem_c_, d, stem_r_, dstem, n);
   be_.conv2d_backward_filter(stem, input_, dstem, grad(stem_conv_.weight));
-  if (input_grad) be_.conv2d_backward_data(stem, dstem, param(stem_conv_.weight), input_grad);
+  if (input_grad) be_.conv2d_backward_data(stem, dstem, param(stem_conv_.weight), input_grad, false);
 }
 
 }  // namespace insalun

@@ -69,9 +69,9 @@ class ResNet18 {
     Conv conv1, conv2, shortcut_conv;
     Norm bn1, bn2, shortcut_bn;
     bool has_shortcut = false;
-    // activations kept for backward
-    float *c1 = nullptr, *r1 = nullptr, *c2 = nullptr, *b2 = nullptr, *cs = nullptr, *bs = nullptr,
-          *out = nullptr;
+    // activations kept for backward: conv outputs (c1, c2, cs), relu(bn1(c1)) and the shortcut's
+    // bn(cs); out = relu(bn2(c2) + shortcut)
+    float *c1 = nullptr, *r1 = nullptr, *c2 = nullptr, *cs = nullptr, *bs = nullptr, *out = nullptr;
   };
 
   int add_tensor(const std::string& name, std::vector<int> shape, TensorKind kind);
@@ -81,8 +81,10 @@ class ResNet18 {
   void release_activations();
   float* param(int tensor) { return params_ + tensors_[tensor].offset; }
   float* grad(int tensor) { return grads_ + tensors_[tensor].offset; }
-  void norm_forward(Norm& bn, const float* x, float* y, int n, bool train);
-  void norm_backward(const Norm& bn, const float* x, const float* dy, float* dx, int n);
+  void norm_forward(Norm& bn, const float* x, float* y, int n, bool train,
+                    const NormEpilogue& epilogue);
+  void norm_backward(const Norm& bn, const float* x, const float* dy, const float* relu_out,
+                     float* dx, int n);
   float* block_backward(Block& b, const float* block_input, float* dout, int n);
 
   Backend& be_;
@@ -102,7 +104,7 @@ class ResNet18 {
   bool last_train_ = false;
   const float* input_ = nullptr;
   float *stem_c_ = nullptr, *stem_r_ = nullptr, *pooled_ = nullptr, *logits_ = nullptr;
-  float *dpooled_ = nullptr, *scratch_[4] = {nullptr, nullptr, nullptr, nullptr};
+  float *dpooled_ = nullptr, *scratch_[3] = {nullptr, nullptr, nullptr};
   std::vector<float*> owned_;  // every activation allocation, freed together
 };
 

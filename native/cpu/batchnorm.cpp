@@ -1,5 +1,6 @@
 // Batch norm over [n, c, hw], one channel per OpenMP iteration. Sums use double accumulators:
 // a channel can hold 10^5 - 10^6 values and float sums would drift from the reference.
+#include <algorithm>
 #include <cmath>
 
 #include "cpu_backend.h"
@@ -15,19 +16,30 @@ void for_each_value(const NormShape& s, int c, F f) {
   }
 }
 
+// y = relu?(x * scale + shift + residual?) for one channel.
 void normalize(const NormShape& s, int c, const float* x, float gamma, float beta, float mean,
-               float invstd, float* y) {
+               float invstd, const NormEpilogue& e, float* y) {
   const float scale = gamma * invstd, shift = beta - mean * scale;
-  for_each_value(s, c, [&](size_t k) { y[k] = x[k] * scale + shift; });
+  const float* r = e.residual;
+  if (r && e.relu) for_each_value(s, c, [&](size_t k) { y[k] = std::max(x[k] * scale + shift + r[k], 0.0f); });
+  else if (r) for_each_value(s, c, [&](size_t k) { y[k] = x[k] * scale + shift + r[k]; });
+  else if (e.relu) for_each_value(s, c, [&](size_t k) { y[k] = std::max(x[k] * scale + shift, 0.0f); });
+  else for_each_value(s, c, [&](size_t k) { y[k] = x[k] * scale + shift; });
+}
+
+// The incoming gradient after the folded ReLU's backward.
+inline float gated(const float* dy, const float* relu_out, size_t k) {
+  return relu_out && !(relu_out[k] > 0.0f) ? 0.0f : dy[k];
 }
 
 // dgamma = sum(dy * xhat), dbeta = sum(dy) for one channel.
-void affine_grads(const NormShape& s, int c, const float* x, const float* dy, float mean,
-                  float invstd, double* dgamma, double* dbeta) {
+void affine_grads(const NormShape& s, int c, const float* x, const float* dy, const float* relu_out,
+                  float mean, float invstd, double* dgamma, double* dbeta) {
   double sum_dy = 0, sum_dy_xhat = 0;
   for_each_value(s, c, [&](size_t k) {
-    sum_dy += dy[k];
-    sum_dy_xhat += double(dy[k]) * (x[k] - mean) * invstd;
+    const float g = gated(dy, relu_out, k);
+    sum_dy += g;
+    sum_dy_xhat += double(g) * (x[k] - mean) * invstd;
   });
   *dgamma = sum_dy_xhat;
   *dbeta = sum_dy;
@@ -37,8 +49,8 @@ void affine_grads(const NormShape& s, int c, const float* x, const float* dy, fl
 
 void CpuBackend::bn_forward_train(const NormShape& s, const float* x, const float* gamma,
                                   const float* beta, float* running_mean, float* running_var,
-                                  float momentum, float eps, float* y, float* save_mean,
-                                  float* save_invstd) {
+                                  float momentum, float eps, const NormEpilogue& epilogue, float* y,
+                                  float* save_mean, float* save_invstd) {
   const double count = double(s.n) * s.hw;
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < s.c; ++c) {
@@ -54,25 +66,25 @@ void CpuBackend::bn_forward_train(const NormShape& s, const float* x, const floa
     const double unbiased = count > 1 ? squares / (count - 1) : var;
     running_mean[c] = float((1.0 - momentum) * running_mean[c] + momentum * mean);
     running_var[c] = float((1.0 - momentum) * running_var[c] + momentum * unbiased);
-    normalize(s, c, x, gamma[c], beta[c], float(mean), invstd, y);
+    normalize(s, c, x, gamma[c], beta[c], float(mean), invstd, epilogue, y);
   }
 }
 
 void CpuBackend::bn_forward_eval(const NormShape& s, const float* x, const float* gamma,
                                  const float* beta, const float* running_mean,
-                                 const float* running_var, float eps, float* y, float* save_mean,
-                                 float* save_invstd) {
+                                 const float* running_var, float eps, const NormEpilogue& epilogue,
+                                 float* y, float* save_mean, float* save_invstd) {
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < s.c; ++c) {
     const float invstd = float(1.0 / std::sqrt(double(running_var[c]) + eps));
     save_mean[c] = running_mean[c];
     save_invstd[c] = invstd;
-    normalize(s, c, x, gamma[c], beta[c], running_mean[c], invstd, y);
+    normalize(s, c, x, gamma[c], beta[c], running_mean[c], invstd, epilogue, y);
   }
 }
 
 void CpuBackend::bn_backward_train(const NormShape& s, const float* x, const float* dy,
-                                   const float* gamma, const float* save_mean,
+                                   const float* relu_out, const float* gamma, const float* save_mean,
                                    const float* save_invstd, float* dx, float* dgamma,
                                    float* dbeta) {
   const double count = double(s.n) * s.hw;
@@ -80,30 +92,30 @@ void CpuBackend::bn_backward_train(const NormShape& s, const float* x, const flo
   for (int c = 0; c < s.c; ++c) {
     const float mean = save_mean[c], invstd = save_invstd[c];
     double dg, db;
-    affine_grads(s, c, x, dy, mean, invstd, &dg, &db);
+    affine_grads(s, c, x, dy, relu_out, mean, invstd, &dg, &db);
     dgamma[c] = float(dg);
     dbeta[c] = float(db);
     // dx = gamma*invstd * (dy - mean(dy) - xhat * mean(dy*xhat))
     const float scale = gamma[c] * invstd, mean_dy = float(db / count), mean_dy_xhat = float(dg / count);
     for_each_value(s, c, [&](size_t k) {
       const float xhat = (x[k] - mean) * invstd;
-      dx[k] = scale * (dy[k] - mean_dy - xhat * mean_dy_xhat);
+      dx[k] = scale * (gated(dy, relu_out, k) - mean_dy - xhat * mean_dy_xhat);
     });
   }
 }
 
 void CpuBackend::bn_backward_eval(const NormShape& s, const float* x, const float* dy,
-                                  const float* gamma, const float* save_mean,
+                                  const float* relu_out, const float* gamma, const float* save_mean,
                                   const float* save_invstd, float* dx, float* dgamma,
                                   float* dbeta) {
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < s.c; ++c) {
     double dg, db;
-    affine_grads(s, c, x, dy, save_mean[c], save_invstd[c], &dg, &db);
+    affine_grads(s, c, x, dy, relu_out, save_mean[c], save_invstd[c], &dg, &db);
     dgamma[c] = float(dg);
     dbeta[c] = float(db);
     const float scale = gamma[c] * save_invstd[c];
-    for_each_value(s, c, [&](size_t k) { dx[k] = dy[k] * scale; });
+    for_each_value(s, c, [&](size_t k) { dx[k] = gated(dy, relu_out, k) * scale; });
   }
 }
 

@@ -75,15 +75,16 @@ void im2col(const ConvShape& s, const float* x, int img0, int nb, float* col, bo
   }
 }
 
-// dx[img0 .. img0+nb) = col2im(col): each (image, channel) plane is written by one thread.
-void col2im(const ConvShape& s, const float* col, int img0, int nb, float* dx, bool parallel) {
+// dx[img0 .. img0+nb) (+)= col2im(col): each (image, channel) plane is written by one thread.
+void col2im(const ConvShape& s, const float* col, int img0, int nb, float* dx, bool accumulate,
+            bool parallel) {
   const int ho = s.ho(), wo = s.wo(), hw_out = ho * wo, kk = s.k * s.k;
   const size_t row_len = size_t(nb) * hw_out;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int plane_index = 0; plane_index < nb * s.cin; ++plane_index) {
     const int i = plane_index / s.cin, c = plane_index % s.cin;
     float* plane = dx + (size_t(img0 + i) * s.cin + c) * s.h * s.w;
-    std::memset(plane, 0, sizeof(float) * s.h * s.w);
+    if (!accumulate) std::memset(plane, 0, sizeof(float) * s.h * s.w);
     for (int kh = 0; kh < s.k; ++kh) {
       for (int kw = 0; kw < s.k; ++kw) {
         const float* src = col + size_t(c * kk + kh * s.k + kw) * row_len + size_t(i) * hw_out;
@@ -161,7 +162,8 @@ void CpuBackend::conv2d_forward(const ConvShape& s, const float* x, const float*
   });
 }
 
-void CpuBackend::conv2d_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx) {
+void CpuBackend::conv2d_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx,
+                                      bool accumulate) {
   const int hw_out = s.ho() * s.wo(), depth = s.cin * s.k * s.k;
   for_each_chunk(s, [&](int img0, int nb, bool parallel) {
     Scratch& t = thread_scratch();
@@ -170,7 +172,7 @@ void CpuBackend::conv2d_backward_data(const ConvShape& s, const float* dy, const
     float* grad_out = grow(t.channel_major, size_t(s.cout) * cols);
     to_channel_major(dy, s.cout, hw_out, img0, nb, grad_out, parallel);
     sgemm(true, false, depth, cols, s.cout, 1.0f, w, depth, grad_out, cols, 0.0f, dcol, cols, parallel);
-    col2im(s, dcol, img0, nb, dx, parallel);
+    col2im(s, dcol, img0, nb, dx, accumulate, parallel);
   });
 }
 

@@ -11,7 +11,7 @@ void CpuBackend::gather_batch(const DeviceDataset& d, const BatchSpec& spec, flo
 #pragma omp parallel for schedule(static)
   for (int i = 0; i < spec.count; ++i) {
     const int index = spec.indices[i];
-    labels[i] = d.labels[index];
+    labels[i] = spec.labels ? spec.labels[i] : d.labels[index];
     Augmentation a{spec.pad, spec.pad, false};  // identity crop
     if (spec.augment) a = sample_augmentation(spec.seed, spec.epoch, uint32_t(index), spec.pad);
     const uint8_t* src = d.images + size_t(index) * image;

@@ -94,23 +94,32 @@ __global__ void eval_stats_kernel(const float* running_mean, const float* runnin
   }
 }
 
-// y = x * scale + shift with scale = gamma * invstd, shift = beta - mean * scale, per channel.
+// y = relu?(x * scale + shift + residual?) with scale = gamma * invstd, shift = beta - mean *
+// scale, per channel: the normalize pass with the block's residual add and ReLU folded in.
 template <typename Index>
 __global__ void normalize_kernel(const float* x, const float* gamma, const float* beta,
-                                 const float* mean, const float* invstd, int channels, int hw,
-                                 Index total, float* y) {
+                                 const float* mean, const float* invstd, const float* residual,
+                                 bool relu, int channels, int hw, Index total, float* y) {
   for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += Index(gridDim.x) * blockDim.x) {
     const int c = int((i / Index(hw)) % Index(channels));
     const float scale = gamma[c] * invstd[c], shift = beta[c] - mean[c] * scale;
-    y[i] = x[i] * scale + shift;
+    float v = x[i] * scale + shift;
+    if (residual) v += residual[i];
+    y[i] = relu ? fmaxf(v, 0.0f) : v;
   }
+}
+
+// The incoming gradient after the folded ReLU's backward (see Backend::bn_backward_train).
+__device__ __forceinline__ float gated(const float* dy, const float* relu_out, size_t k) {
+  return relu_out && !(relu_out[k] > 0.0f) ? 0.0f : dy[k];
 }
 
 // partial[c * splits + s] = (sum(dy), sum(dy * (x - mean))) over slice s of channel c.
 template <typename Index>
-__global__ void grad_partial_kernel(const float* x, const float* dy, const float* mean,
-                                    int channels, int hw, Index per_channel, double2* partial) {
+__global__ void grad_partial_kernel(const float* x, const float* dy, const float* relu_out,
+                                    const float* mean, int channels, int hw, Index per_channel,
+                                    double2* partial) {
   __shared__ double part[32];
   const int c = blockIdx.y;
   const float m = mean[c];
@@ -119,7 +128,7 @@ __global__ void grad_partial_kernel(const float* x, const float* dy, const float
   double s_dy = 0.0, s_dyx = 0.0;
   for (Index t = begin + threadIdx.x; t < end; t += blockDim.x) {
     const size_t k = at(t, c, channels, hw);
-    const double g = dy[k];
+    const double g = gated(dy, relu_out, k);
     s_dy += g;
     s_dyx = fma(g, double(x[k] - m), s_dyx);
   }
@@ -148,27 +157,27 @@ __global__ void grad_final_kernel(const double2* partial, int splits, const floa
 
 // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)).
 template <typename Index>
-__global__ void dx_train_kernel(const float* x, const float* dy, const float* gamma,
-                                const float* mean, const float* invstd, const float2* coef,
-                                int channels, int hw, Index total, float* dx) {
+__global__ void dx_train_kernel(const float* x, const float* dy, const float* relu_out,
+                                const float* gamma, const float* mean, const float* invstd,
+                                const float2* coef, int channels, int hw, Index total, float* dx) {
   for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += Index(gridDim.x) * blockDim.x) {
     const int c = int((i / Index(hw)) % Index(channels));
     const float s = invstd[c], scale = gamma[c] * s;
     const float2 k = coef[c];
     const float xhat = (x[i] - mean[c]) * s;
-    dx[i] = scale * (dy[i] - k.x - xhat * k.y);
+    dx[i] = scale * (gated(dy, relu_out, i) - k.x - xhat * k.y);
   }
 }
 
 // Eval mode: the statistics are constants, dx = dy * gamma * invstd.
 template <typename Index>
-__global__ void dx_eval_kernel(const float* dy, const float* gamma, const float* invstd,
-                               int channels, int hw, Index total, float* dx) {
+__global__ void dx_eval_kernel(const float* dy, const float* relu_out, const float* gamma,
+                               const float* invstd, int channels, int hw, Index total, float* dx) {
   for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += Index(gridDim.x) * blockDim.x) {
     const int c = int((i / Index(hw)) % Index(channels));
-    dx[i] = dy[i] * (gamma[c] * invstd[c]);
+    dx[i] = gated(dy, relu_out, i) * (gamma[c] * invstd[c]);
   }
 }
 
@@ -184,29 +193,41 @@ void check_shape(const NormShape& s, const char* op) {
 // dgamma = sum(dy * xhat) and dbeta = sum(dy) per channel, in two deterministic stages (partial
 // sums over `splits` slices, then one thread per channel); also fills the train-mode dx
 // coefficients when `coef` is given. Shared by both backward modes.
-void affine_grads(const NormShape& s, const float* x, const float* dy, const float* save_mean,
-                  const float* save_invstd, int splits, double2* partial, float* dgamma,
-                  float* dbeta, float2* coef, cudaStream_t stream) {
+void affine_grads(const NormShape& s, const float* x, const float* dy, const float* relu_out,
+                  const float* save_mean, const float* save_invstd, int splits, double2* partial,
+                  float* dgamma, float* dbeta, float2* coef, cudaStream_t stream) {
   const size_t per_channel = size_t(s.n) * s.hw;
   const dim3 grid(splits, s.c);
   if (fits32(s))
     grad_partial_kernel<uint32_t><<<grid, kThreads, 0, stream>>>(
-        x, dy, save_mean, s.c, s.hw, uint32_t(per_channel), partial);
+        x, dy, relu_out, save_mean, s.c, s.hw, uint32_t(per_channel), partial);
   else
-    grad_partial_kernel<size_t><<<grid, kThreads, 0, stream>>>(x, dy, save_mean, s.c, s.hw,
-                                                                per_channel, partial);
+    grad_partial_kernel<size_t><<<grid, kThreads, 0, stream>>>(x, dy, relu_out, save_mean, s.c,
+                                                                s.hw, per_channel, partial);
   CUDA_CHECK_LAUNCH("grad_partial_kernel");
   grad_final_kernel<<<(s.c + 127) / 128, 128, 0, stream>>>(
       partial, splits, save_invstd, s.c, double(per_channel), dgamma, dbeta, coef);
   CUDA_CHECK_LAUNCH("grad_final_kernel");
 }
 
+void normalize(const NormShape& s, const float* x, const float* gamma, const float* beta,
+               const float* mean, const float* invstd, const NormEpilogue& e, float* y,
+               unsigned grid, cudaStream_t stream) {
+  if (fits32(s))
+    normalize_kernel<uint32_t><<<grid, kThreads, 0, stream>>>(
+        x, gamma, beta, mean, invstd, e.residual, e.relu, s.c, s.hw, uint32_t(s.size()), y);
+  else
+    normalize_kernel<size_t><<<grid, kThreads, 0, stream>>>(
+        x, gamma, beta, mean, invstd, e.residual, e.relu, s.c, s.hw, s.size(), y);
+  CUDA_CHECK_LAUNCH("normalize_kernel");
+}
+
 }  // namespace
 
 void CudaBackendImpl::bn_forward_train(const NormShape& s, const float* x, const float* gamma,
                                        const float* beta, float* running_mean, float* running_var,
-                                       float momentum, float eps, float* y, float* save_mean,
-                                       float* save_invstd) {
+                                       float momentum, float eps, const NormEpilogue& epilogue,
+                                       float* y, float* save_mean, float* save_invstd) {
   check_shape(s, "bn_forward_train");
   const size_t per_channel = size_t(s.n) * s.hw;
   const int splits = splits_for(per_channel, s.c, sm_count_);
@@ -223,34 +244,23 @@ void CudaBackendImpl::bn_forward_train(const NormShape& s, const float* x, const
       partial, splits, x, s.c, s.hw, double(per_channel), momentum, eps, running_mean,
       running_var, save_mean, save_invstd);
   CUDA_CHECK_LAUNCH("stats_final_kernel");
-  if (fits32(s))
-    normalize_kernel<uint32_t><<<grid_for(s.size()), kThreads, 0, stream_>>>(
-        x, gamma, beta, save_mean, save_invstd, s.c, s.hw, uint32_t(s.size()), y);
-  else
-    normalize_kernel<size_t><<<grid_for(s.size()), kThreads, 0, stream_>>>(
-        x, gamma, beta, save_mean, save_invstd, s.c, s.hw, s.size(), y);
-  CUDA_CHECK_LAUNCH("normalize_kernel");
+  normalize(s, x, gamma, beta, save_mean, save_invstd, epilogue, y, grid_for(s.size()), stream_);
 }
 
 void CudaBackendImpl::bn_forward_eval(const NormShape& s, const float* x, const float* gamma,
                                       const float* beta, const float* running_mean,
-                                      const float* running_var, float eps, float* y,
-                                      float* save_mean, float* save_invstd) {
+                                      const float* running_var, float eps,
+                                      const NormEpilogue& epilogue, float* y, float* save_mean,
+                                      float* save_invstd) {
   check_shape(s, "bn_forward_eval");
   eval_stats_kernel<<<(s.c + 127) / 128, 128, 0, stream_>>>(running_mean, running_var, eps, s.c,
                                                             save_mean, save_invstd);
   CUDA_CHECK_LAUNCH("eval_stats_kernel");
-  if (fits32(s))
-    normalize_kernel<uint32_t><<<grid_for(s.size()), kThreads, 0, stream_>>>(
-        x, gamma, beta, save_mean, save_invstd, s.c, s.hw, uint32_t(s.size()), y);
-  else
-    normalize_kernel<size_t><<<grid_for(s.size()), kThreads, 0, stream_>>>(
-        x, gamma, beta, save_mean, save_invstd, s.c, s.hw, s.size(), y);
-  CUDA_CHECK_LAUNCH("normalize_kernel");
+  normalize(s, x, gamma, beta, save_mean, save_invstd, epilogue, y, grid_for(s.size()), stream_);
 }
 
 void CudaBackendImpl::bn_backward_train(const NormShape& s, const float* x, const float* dy,
-                                        const float* gamma, const float* save_mean,
+                                        const float* relu_out, const float* gamma, const float* save_mean,
                                         const float* save_invstd, float* dx, float* dgamma,
                                         float* dbeta) {
   check_shape(s, "bn_backward_train");
@@ -260,33 +270,35 @@ void CudaBackendImpl::bn_backward_train(const NormShape& s, const float* x, cons
   char* base = static_cast<char*>(scratch(partial_bytes + sizeof(float2) * s.c));
   auto* partial = reinterpret_cast<double2*>(base);
   auto* coef = reinterpret_cast<float2*>(base + partial_bytes);
-  affine_grads(s, x, dy, save_mean, save_invstd, splits, partial, dgamma, dbeta, coef, stream_);
+  affine_grads(s, x, dy, relu_out, save_mean, save_invstd, splits, partial, dgamma, dbeta, coef,
+               stream_);
   // After the reduction: dx may alias dy.
   if (fits32(s))
     dx_train_kernel<uint32_t><<<grid_for(s.size()), kThreads, 0, stream_>>>(
-        x, dy, gamma, save_mean, save_invstd, coef, s.c, s.hw, uint32_t(s.size()), dx);
+        x, dy, relu_out, gamma, save_mean, save_invstd, coef, s.c, s.hw, uint32_t(s.size()), dx);
   else
     dx_train_kernel<size_t><<<grid_for(s.size()), kThreads, 0, stream_>>>(
-        x, dy, gamma, save_mean, save_invstd, coef, s.c, s.hw, s.size(), dx);
+        x, dy, relu_out, gamma, save_mean, save_invstd, coef, s.c, s.hw, s.size(), dx);
   CUDA_CHECK_LAUNCH("dx_train_kernel");
 }
 
 void CudaBackendImpl::bn_backward_eval(const NormShape& s, const float* x, const float* dy,
-                                       const float* gamma, const float* save_mean,
+                                       const float* relu_out, const float* gamma, const float* save_mean,
                                        const float* save_invstd, float* dx, float* dgamma,
                                        float* dbeta) {
   check_shape(s, "bn_backward_eval");
   const size_t per_channel = size_t(s.n) * s.hw;
   const int splits = splits_for(per_channel, s.c, sm_count_);
   auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(splits) * s.c));
-  affine_grads(s, x, dy, save_mean, save_invstd, splits, partial, dgamma, dbeta, nullptr, stream_);
+  affine_grads(s, x, dy, relu_out, save_mean, save_invstd, splits, partial, dgamma, dbeta, nullptr,
+               stream_);
   // After the reduction: dx may alias dy.
   if (fits32(s))
     dx_eval_kernel<uint32_t><<<grid_for(s.size()), kThreads, 0, stream_>>>(
-        dy, gamma, save_invstd, s.c, s.hw, uint32_t(s.size()), dx);
+        dy, relu_out, gamma, save_invstd, s.c, s.hw, uint32_t(s.size()), dx);
   else
     dx_eval_kernel<size_t><<<grid_for(s.size()), kThreads, 0, stream_>>>(
-        dy, gamma, save_invstd, s.c, s.hw, s.size(), dx);
+        dy, relu_out, gamma, save_invstd, s.c, s.hw, s.size(), dx);
   CUDA_CHECK_LAUNCH("dx_eval_kernel");
 }
 

@@ -170,14 +170,15 @@ void CudaBackendImpl::conv2d_forward(const ConvShape& s, const float* x, const f
 }
 
 void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const float* dy, const float* w,
-                                           float* dx) {
+                                           float* dx, bool accumulate) {
   ConvPlan& p = plan_for(s);
   if (!p.bwd_data.ready) choose<BwdDataOps>(cudnn_, p, precision_, "backward-data", &p.bwd_data);
   void* ws = workspace(p.bwd_data.workspace);
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_data.math));
   CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_, &kOne, p.w, w, p.y, dy, p.conv,
                                            cudnnConvolutionBwdDataAlgo_t(p.bwd_data.algo), ws,
-                                           p.bwd_data.workspace, &kZero, p.x, dx));
+                                           p.bwd_data.workspace, accumulate ? &kOne : &kZero,
+                                           p.x, dx));
 }
 
 void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy,

@@ -11,8 +11,9 @@ namespace {
 // One block per sample; its threads sweep the sample's c*h*w output values in order (coalesced
 // stores, nearly coalesced loads). Each thread derives the sample's augmentation itself: ten
 // Philox rounds cost less than a shared-memory handoff and its barrier.
-__global__ void gather_kernel(DeviceDataset d, const int32_t* indices, bool augment, int pad,
-                              uint64_t seed, uint32_t epoch, float* x, int32_t* labels) {
+__global__ void gather_kernel(DeviceDataset d, const int32_t* indices, const int32_t* label_override,
+                              bool augment, int pad, uint64_t seed, uint32_t epoch, float* x,
+                              int32_t* labels) {
   const int i = blockIdx.x;
   const int index = indices[i];
   const int plane = d.h * d.w, image = d.c * plane;
@@ -23,7 +24,7 @@ __global__ void gather_kernel(DeviceDataset d, const int32_t* indices, bool augm
     if (labels && threadIdx.x == 0) labels[i] = -1;
     return;
   }
-  if (labels && threadIdx.x == 0) labels[i] = d.labels[index];
+  if (labels && threadIdx.x == 0) labels[i] = label_override ? label_override[i] : d.labels[index];
   Augmentation a{pad, pad, false};  // identity crop
   if (augment) a = sample_augmentation(seed, epoch, uint32_t(index), pad);
   const uint8_t* src = d.images + size_t(index) * image;
@@ -49,8 +50,8 @@ void CudaBackendImpl::gather_batch(const DeviceDataset& d, const BatchSpec& spec
   // Without augmentation the pad is irrelevant; pass 0 so the identity crop needs no range check.
   const int pad = spec.augment ? spec.pad : 0;
   if (pad < 0) throw std::invalid_argument("gather_batch: negative pad");
-  gather_kernel<<<unsigned(spec.count), kThreads, 0, stream_>>>(d, spec.indices, spec.augment, pad,
-                                                                spec.seed, spec.epoch, x, labels);
+  gather_kernel<<<unsigned(spec.count), kThreads, 0, stream_>>>(
+      d, spec.indices, spec.labels, spec.augment, pad, spec.seed, spec.epoch, x, labels);
   CUDA_CHECK_LAUNCH("gather_kernel");
 }
 

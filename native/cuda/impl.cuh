@@ -126,22 +126,26 @@ class CudaBackendImpl final : public CudaBackend {
 
   // conv.cu
   void conv2d_forward(const ConvShape& s, const float* x, const float* w, float* y) override;
-  void conv2d_backward_data(const ConvShape& s, const float* dy, const float* w,
-                            float* dx) override;
+  void conv2d_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx,
+                            bool accumulate) override;
   void conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy,
                               float* dw) override;
 
   // batchnorm.cu
   void bn_forward_train(const NormShape& s, const float* x, const float* gamma, const float* beta,
                         float* running_mean, float* running_var, float momentum, float eps,
-                        float* y, float* save_mean, float* save_invstd) override;
+                        const NormEpilogue& epilogue, float* y, float* save_mean,
+                        float* save_invstd) override;
   void bn_forward_eval(const NormShape& s, const float* x, const float* gamma, const float* beta,
-                       const float* running_mean, const float* running_var, float eps, float* y,
-                       float* save_mean, float* save_invstd) override;
-  void bn_backward_train(const NormShape& s, const float* x, const float* dy, const float* gamma,
+                       const float* running_mean, const float* running_var, float eps,
+                       const NormEpilogue& epilogue, float* y, float* save_mean,
+                       float* save_invstd) override;
+  void bn_backward_train(const NormShape& s, const float* x, const float* dy,
+                         const float* relu_out, const float* gamma,
                          const float* save_mean, const float* save_invstd, float* dx,
                          float* dgamma, float* dbeta) override;
-  void bn_backward_eval(const NormShape& s, const float* x, const float* dy, const float* gamma,
+  void bn_backward_eval(const NormShape& s, const float* x, const float* dy,
+                        const float* relu_out, const float* gamma,
                         const float* save_mean, const float* save_invstd, float* dx,
                         float* dgamma, float* dbeta) override;
 

@@ -152,10 +152,11 @@ export interface NormShapeArg { n: number; c: number; hw: number }
 export interface BackendOps {
   device: string;
   conv2dForward(s: ConvShapeArg, x: F32, w: F32): F32;
-  conv2dBackwardData(s: ConvShapeArg, dy: F32, w: F32): F32;
+  /** With `dx`, the gradient is added to it (accumulate mode). */
+  conv2dBackwardData(s: ConvShapeArg, dy: F32, w: F32, dx?: F32): F32;
   conv2dBackwardFilter(s: ConvShapeArg, x: F32, dy: F32): F32;
-  bnForward(s: NormShapeArg, x: F32, gamma: F32, beta: F32, runningMean: F32, runningVar: F32, o: { train: boolean; momentum: number; eps: number }): { y: F32; saveMean: F32; saveInvstd: F32; runningMean: F32; runningVar: F32 };
-  bnBackward(s: NormShapeArg, x: F32, dy: F32, gamma: F32, saveMean: F32, saveInvstd: F32, train: boolean): { dx: F32; dgamma: F32; dbeta: F32 };
+  bnForward(s: NormShapeArg, x: F32, gamma: F32, beta: F32, runningMean: F32, runningVar: F32, o: { train: boolean; momentum: number; eps: number; residual?: F32; relu?: boolean }): { y: F32; saveMean: F32; saveInvstd: F32; runningMean: F32; runningVar: F32 };
+  bnBackward(s: NormShapeArg, x: F32, dy: F32, gamma: F32, saveMean: F32, saveInvstd: F32, train: boolean, reluOut?: F32): { dx: F32; dgamma: F32; dbeta: F32 };
   reluForward(x: F32): F32;
   reluBackward(y: F32, dy: F32): F32;
   add(a: F32, b: F32): F32;
@@ -168,6 +169,6 @@ export interface BackendOps {
   linearForward(s: { n: number; in: number; out: number }, x: F32, w: F32, b: F32): F32;
   linearBackward(s: { n: number; in: number; out: number }, x: F32, w: F32, dy: F32): { dx: F32; dw: F32; db: F32 };
   softmaxXent(n: number, classes: number, logits: F32, labels: Int32Array, scale: number): { dlogits: F32; lossSum: number; correct: number };
-  gatherBatch(images: Uint8Array, labels: Int32Array, shape: { n: number; c: number; h: number; w: number }, mean: F32, std: F32, indices: Int32Array, o: { augment: boolean; seed: number; epoch: number; pad?: number }): { x: F32; labels: Int32Array };
+  gatherBatch(images: Uint8Array, labels: Int32Array, shape: { n: number; c: number; h: number; w: number }, mean: F32, std: F32, indices: Int32Array, o: { augment: boolean; seed: number; epoch: number; pad?: number; labelOverride?: Int32Array }): { x: F32; labels: Int32Array };
   sgdStep(o: { lr: number; momentum: number; weightDecay: number; nesterov?: boolean; l1?: number; maskMode?: 'none' | 'grad' | 'hard'; firstStep: boolean }, w: F32, g: F32, buf: F32, mask?: F32): { w: F32; buf: F32 };
 }

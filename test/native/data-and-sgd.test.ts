@@ -34,6 +34,14 @@ describeEachBackend('gather batch', (device) => {
     expect(Array.from(got.labels)).toEqual([9, 3, 1, 1]);
   });
 
+  it('label overrides replace the dataset labels position by position, images unchanged', () => {
+    const plain = ops.gatherBatch(images, labels, shape, mean, std, indices, { augment: true, seed: 4, epoch: 2 });
+    const labelOverride = Int32Array.from([5, 0, 7, 2]);
+    const got = ops.gatherBatch(images, labels, shape, mean, std, indices, { augment: true, seed: 4, epoch: 2, labelOverride });
+    expect(Array.from(got.labels)).toEqual([5, 0, 7, 2]);
+    expect(Array.from(got.x)).toEqual(Array.from(plain.x));
+  });
+
   it('with augmentation: Philox crop and flip keyed by (seed, epoch, index)', () => {
     for (const [seed, epoch] of [[1, 0], [1, 1], [12345, 7]]) {
       const got = ops.gatherBatch(images, labels, shape, mean, std, indices, { augment: true, seed, epoch });

@@ -29,6 +29,11 @@ describeEachBackend('conv2d', (device) => {
     it(`backward data ${label}`, () => {
       expect(maxViolation(ops.conv2dBackwardData(s, dy, w), ref.convBackwardData(s, dy, w), 1e-4, 1e-4)).toBeLessThanOrEqual(1);
     });
+    it(`backward data, accumulating into dx, ${label}`, () => {
+      const start = randomArray(x.length, rand);
+      const want = Array.from(ref.convBackwardData(s, dy, w), (v, i) => v + start[i]);
+      expect(maxViolation(ops.conv2dBackwardData(s, dy, w, start), want, 1e-4, 1e-4)).toBeLessThanOrEqual(1);
+    });
     it(`backward filter ${label}`, () => {
       expect(maxViolation(ops.conv2dBackwardFilter(s, x, dy), ref.convBackwardFilter(s, x, dy), 1e-3, 1e-4)).toBeLessThanOrEqual(1);
     });
@@ -63,7 +68,30 @@ describeEachBackend('batch norm', (device) => {
   });
 
   for (const train of [true, false]) {
-    it(`${train ? 'train' : 'eval'} backward matches finite differences`, () => {
+    const mode = train ? 'train' : 'eval';
+    it(`${mode} forward with the residual add and ReLU folded in`, () => {
+      const residual = randomArray(x.length, rand);
+      const out = ops.bnForward(s, x, gamma, beta, rm, rv, { train, momentum, eps, residual, relu: true });
+      const plain = train ? ref.bnTrain(s, x, gamma, beta, eps).y : ref.bnEval(s, x, gamma, beta, rm, rv, eps);
+      const want = Array.from(plain, (v, i) => Math.max(v + residual[i], 0));
+      expect(want.some((v) => v === 0) && want.some((v) => v > 0)).toBe(true);
+      expect(maxViolation(out.y, want, 1e-5, 1e-5)).toBeLessThanOrEqual(1);
+      const reluOnly = ops.bnForward(s, x, gamma, beta, rm, rv, { train, momentum, eps, relu: true });
+      expect(maxViolation(reluOnly.y, Array.from(plain, (v) => Math.max(v, 0)), 1e-5, 1e-5)).toBeLessThanOrEqual(1);
+    });
+
+    it(`${mode} backward with the ReLU folded in equals ReLU backward then BN backward`, () => {
+      const fwd = ops.bnForward(s, x, gamma, beta, rm, rv, { train, momentum, eps, relu: true });
+      const fused = ops.bnBackward(s, x, r, gamma, fwd.saveMean, fwd.saveInvstd, train, fwd.y);
+      const gatedDy = ops.reluBackward(fwd.y, r);
+      expect(Array.from(gatedDy).filter((v) => v === 0).length).toBeGreaterThan(0);
+      const unfused = ops.bnBackward(s, x, gatedDy, gamma, fwd.saveMean, fwd.saveInvstd, train);
+      expect(maxViolation(fused.dx, unfused.dx, 1e-6, 1e-5)).toBeLessThanOrEqual(1);
+      expect(maxViolation(fused.dgamma, unfused.dgamma, 1e-6, 1e-5)).toBeLessThanOrEqual(1);
+      expect(maxViolation(fused.dbeta, unfused.dbeta, 1e-6, 1e-5)).toBeLessThanOrEqual(1);
+    });
+
+    it(`${mode} backward matches finite differences`, () => {
       const fwd = ops.bnForward(s, x, gamma, beta, rm, rv, { train, momentum, eps });
       const back = ops.bnBackward(s, x, r, gamma, fwd.saveMean, fwd.saveInvstd, train);
       const loss = (xx: Float64Array, g: ArrayLike<number>, b: ArrayLike<number>) =>
