@@ -3,8 +3,10 @@
     {
       "target_name": "insalun",
       "sources": [
+        "native/core/backend.cpp",
         "native/core/resnet.cpp",
         "native/core/engine.cpp",
+        "native/core/capture_emulator.cpp",
         "native/cpu/gemm.cpp",
         "native/cpu/conv.cpp",
         "native/cpu/batchnorm.cpp",

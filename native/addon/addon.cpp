@@ -89,6 +89,14 @@ Napi::Float32Array to_float32(Napi::Env env, const std::vector<float>& v) {
   return out;
 }
 
+Precision precision_option(Napi::Env env, Napi::Value v) {
+  if (v.IsUndefined()) return Precision::kFp32;
+  const std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+  for (Precision p : {Precision::kFp32, Precision::kTf32, Precision::kBf16})
+    if (name == precision_name(p)) return p;
+  throw Napi::TypeError::New(env, "precision must be 'fp32', 'tf32' or 'bf16'");
+}
+
 SgdConfig sgd_config(Napi::Object o) {
   SgdConfig c;
   c.lr = float(number_field(o, "lr", 0, true));
@@ -184,6 +192,8 @@ class Model : public Napi::ObjectWrap<Model> {
     return DefineClass(
         env, "Model",
         {InstanceAccessor<&Model::Device>("device"),
+         InstanceAccessor<&Model::PrecisionName>("precision"),
+         InstanceAccessor<&Model::StepCapture>("stepCapture"),
          InstanceAccessor<&Model::ParameterCount>("parameterCount"),
          InstanceMethod<&Model::Tensors>("tensors"),
          InstanceMethod<&Model::GetTensor>("getTensor"),
@@ -208,7 +218,7 @@ class Model : public Napi::ObjectWrap<Model> {
          InstanceMethod<&Model::ClearStop>("clearStop")});
   }
 
-  // new Model({classes, inChannels, width, device, image?})
+  // new Model({classes, inChannels, width, device, image?, precision?, stepCapture?, emulateCapture?})
   explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
     Napi::Env env = info.Env();
     Napi::Object o = object_arg(info, 0, "model options");
@@ -220,9 +230,19 @@ class Model : public Napi::ObjectWrap<Model> {
     if (config.image < 8) throw Napi::RangeError::New(env, "image size must be at least 8");
     Napi::Value device = o.Get("device");
     device_ = device.IsUndefined() ? "cpu" : device.ToString().Utf8Value();
+    const Precision precision = precision_option(env, o.Get("precision"));
+    const bool step_capture = bool_field(o, "stepCapture", true);
+    // A test aid: the CPU backend imitates step capture on the host (capture_emulator.cpp).
+    const bool emulate_capture = bool_field(o, "emulateCapture", false);
+    if (emulate_capture && device_ != "cpu")
+      throw Napi::TypeError::New(env, "emulateCapture is for the cpu device");
     std::lock_guard<std::mutex> lock(compute_lock());
     try {
-      engine_ = std::make_shared<Engine>(make_backend(env, device_), config);
+      std::shared_ptr<Backend> backend = make_backend(env, device_);
+      backend->set_precision(precision);
+      if (emulate_capture) backend = make_capture_emulator(std::move(backend));
+      engine_ = std::make_shared<Engine>(std::move(backend), config);
+      engine_->set_step_capture(step_capture);
     } catch (const Napi::Error&) {
       throw;
     } catch (const std::exception& e) {
@@ -232,6 +252,12 @@ class Model : public Napi::ObjectWrap<Model> {
 
  private:
   Napi::Value Device(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), device_); }
+  Napi::Value PrecisionName(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), precision_name(engine_->backend().precision()));
+  }
+  Napi::Value StepCapture(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), engine_->step_capture() && engine_->backend().can_capture());
+  }
   Napi::Value ParameterCount(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), double(engine_->net().parameter_count()));
   }
@@ -427,6 +453,7 @@ class Model : public Napi::ObjectWrap<Model> {
           out.Set("correct", t.correct);
           out.Set("count", t.count);
           out.Set("stopped", t.stopped);
+          out.Set("replayedSteps", t.replayed_steps);
           return out;
         },
         [](Napi::Env env, const BatchReport& p) -> Napi::Value {

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 namespace insalun {
@@ -65,6 +66,13 @@ struct NormEpilogue {
   bool relu = false;
 };
 
+// The arithmetic of the convolutions; everything else (batch norm, loss, optimizer, the
+// parameters and their gradients) is fp32 in every mode. kFp32 is strict IEEE fp32 (no TF32
+// tensor cores), the CPU backend's only mode and the reference; kTf32 lets the CUDA backend use
+// TF32 tensor cores (PyTorch's allow_tf32); kBf16 is mixed precision with bf16 activations.
+enum class Precision : int { kFp32 = 0, kTf32 = 1, kBf16 = 2 };
+const char* precision_name(Precision p);
+
 enum class MaskMode : int { kNone = 0, kGrad = 1, kHard = 2 };
 
 // PyTorch SGD semantics (see method.md section 3) over one flat parameter vector.
@@ -81,6 +89,13 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // Throws std::invalid_argument, saying why, for a precision this backend does not offer.
+  virtual void set_precision(Precision p) {
+    if (p != Precision::kFp32)
+      throw std::invalid_argument(name() + " backend computes in fp32 only (asked for " +
+                                  precision_name(p) + ")");
+  }
+  virtual Precision precision() const { return Precision::kFp32; }
 
   // ---- memory -------------------------------------------------------------------------------
   virtual void* alloc_bytes(size_t bytes) = 0;
@@ -169,9 +184,26 @@ class Backend {
   // buf = g initialisation.
   virtual void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf,
                         const float* mask, size_t n, bool first_step) = 0;
+
+  // ---- step capture (CUDA graphs) -------------------------------------------------------------
+  // A backend that can record a sequence of ops once and replay it as one launch says so with
+  // can_capture(). Between begin_capture() and end_capture() ops are recorded, not run: every
+  // pointer and scalar argument is fixed when recorded, so what changes between replays must
+  // change in device memory. Nothing may allocate, upload, download or synchronize while
+  // capturing (the backend throws if it would have to). One capture at a time: a new one
+  // replaces the old; abort_capture() ends a capture that failed half-way and drops it.
+  virtual bool can_capture() const { return false; }
+  virtual void begin_capture() { throw std::logic_error(name() + " backend cannot capture steps"); }
+  virtual void end_capture() { throw std::logic_error(name() + " backend cannot capture steps"); }
+  virtual void abort_capture() noexcept {}
+  virtual void replay() { throw std::logic_error(name() + " backend has no captured steps"); }
+  virtual void drop_capture() noexcept {}
 };
 
 std::unique_ptr<Backend> make_cpu_backend();
+// Wraps a backend with a host-side imitation of step capture (recorded calls replayed in order,
+// arguments fixed at capture time), so the engine's capture logic is tested without a GPU.
+std::unique_ptr<Backend> make_capture_emulator(std::shared_ptr<Backend> inner);
 // Returns null (and sets `why`) when the CUDA backend was not built or no device answers.
 std::unique_ptr<Backend> make_cuda_backend(std::string* why);
 

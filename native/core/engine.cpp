@@ -136,11 +136,20 @@ void Engine::begin_pass(const ResidentDataset& data, const std::vector<int32_t>&
 
 void Engine::load_batch(const ResidentDataset& data, size_t begin, int count, bool augment,
                         uint64_t seed, uint32_t epoch) {
+  stage_batch(begin, count);
+  gather_staged(data, count, augment, seed, epoch);
+}
+
+void Engine::stage_batch(size_t begin, int count) {
   ensure_batch(count);
   // Device-to-device copies into the fixed slots: ordered on the backend's queue, no host wait.
   backend_->copy_bytes(indices_, pass_indices_ + begin, sizeof(int32_t) * count);
   if (pass_has_labels_)
     backend_->copy_bytes(label_slot_, pass_labels_ + begin, sizeof(int32_t) * count);
+}
+
+void Engine::gather_staged(const ResidentDataset& data, int count, bool augment, uint64_t seed,
+                           uint32_t epoch) {
   BatchSpec spec;
   spec.indices = indices_;
   spec.labels = pass_has_labels_ ? label_slot_ : nullptr;
@@ -160,13 +169,34 @@ void Engine::apply_sgd(const SgdConfig& sgd, const float* grads) {
   first_step_ = false;
 }
 
+void Engine::train_step(const ResidentDataset& data, const EpochRequest& r, int count) {
+  gather_staged(data, count, r.augment, r.seed, r.epoch);
+  const float* logits = net_->forward(x_, count, true);
+  backend_->softmax_xent(count, net_->config().classes, logits, labels_, r.loss_scale, dlogits_,
+                         stats_);
+  net_->backward(dlogits_, nullptr);
+  apply_sgd(r.sgd, net_->gradients());
+}
+
+// With a backend that captures steps (CUDA graphs), an epoch runs its first step as usual (that
+// step also sizes the buffers, plans the convolutions and may be the optimizer's first step),
+// records the second full-size step once, and replays the recording for every later full-size
+// step: one launch per step instead of a few hundred. A short last batch runs as usual. What a
+// step reads that changes from batch to batch (the batch's indices and labels) lives in the
+// fixed device slots that stage_batch fills before each replay; everything else is constant for
+// the epoch, and the recording is dropped when the epoch ends.
 EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest& r,
                                 const BatchCallback& on_batch, const std::atomic<bool>& stop) {
   if (r.batch_size < 1) throw std::invalid_argument("batch size must be positive");
   begin_pass(data, r.indices, r.labels);
   EpochTotals totals;
-  const int classes = net_->config().classes;
   const int batches = int((r.indices.size() + r.batch_size - 1) / r.batch_size);
+  const bool capture = step_capture_ && backend_->can_capture() && batches >= 3;
+  bool captured = false;
+  struct DropCapture {  // the recording never outlives the epoch, however it ends
+    Backend& be;
+    ~DropCapture() { be.drop_capture(); }
+  } drop_at_end{*backend_};
   backend_->fill(stats_, 0.0f, 2);
   float previous[2] = {0, 0};
   int since_report = 0;
@@ -177,11 +207,27 @@ EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest&
     }
     const size_t begin = size_t(b) * r.batch_size;
     const int count = int(std::min<size_t>(r.batch_size, r.indices.size() - begin));
-    load_batch(data, begin, count, r.augment, r.seed, r.epoch);
-    const float* logits = net_->forward(x_, count, true);
-    backend_->softmax_xent(count, classes, logits, labels_, r.loss_scale, dlogits_, stats_);
-    net_->backward(dlogits_, nullptr);
-    apply_sgd(r.sgd, net_->gradients());
+    stage_batch(begin, count);
+    const bool full = count == r.batch_size;
+    if (captured && full) {
+      backend_->replay();
+      net_->count_train_steps(1);  // the host-side part of forward(), which a replay skips
+      totals.replayed_steps++;
+    } else if (capture && full && b > 0 && !first_step_) {
+      backend_->begin_capture();
+      try {
+        train_step(data, r, count);  // recorded; the host-side counters advance once, for it
+        backend_->end_capture();
+      } catch (...) {
+        backend_->abort_capture();
+        throw;
+      }
+      captured = true;
+      backend_->replay();  // the recorded step has not run yet
+      totals.replayed_steps++;
+    } else {
+      train_step(data, r, count);
+    }
     totals.count += count;
     since_report += count;
     const bool report_now = r.progress_every > 0 && ((b + 1) % r.progress_every == 0 || b + 1 == batches);

@@ -50,6 +50,7 @@ struct EpochTotals {
   double loss = 0;  // sum over images of the per-image CE
   double correct = 0;
   int count = 0;
+  int replayed_steps = 0;  // steps run by replaying the captured step
   bool stopped = false;
 };
 
@@ -80,6 +81,9 @@ class Engine {
   ResNet18& net() { return *net_; }
 
   void set_mask(const float* host_mask, MaskMode mode);  // host_mask null clears it
+  // Whether train_epoch may capture and replay its steps where the backend can (default on).
+  void set_step_capture(bool on) { step_capture_ = on; }
+  bool step_capture() const { return step_capture_; }
   void reset_optimizer();
   // Momentum buffers and the first-step flag, for checkpoints that resume training exactly.
   std::vector<float> momentum() const;
@@ -115,6 +119,13 @@ class Engine {
   // images into x_. Fixed slots keep every pointer of a training step constant (step capture).
   void load_batch(const ResidentDataset& data, size_t begin, int count, bool augment,
                   uint64_t seed, uint32_t epoch);
+  // The two halves of load_batch: the copies into the slots (outside a captured step) and the
+  // gather from the slots (inside it).
+  void stage_batch(size_t begin, int count);
+  void gather_staged(const ResidentDataset& data, int count, bool augment, uint64_t seed,
+                     uint32_t epoch);
+  // One SGD step on the staged batch: gather, forward, loss, backward, update.
+  void train_step(const ResidentDataset& data, const EpochRequest& r, int count);
   void ensure_batch(int n);
   void apply_sgd(const SgdConfig& sgd, const float* grads);
   // Sum over batches of the CE loss (batch means) with the model in eval mode at current weights.
@@ -125,6 +136,7 @@ class Engine {
   float *momentum_ = nullptr, *mask_ = nullptr, *grad_sum_ = nullptr;
   MaskMode mask_mode_ = MaskMode::kNone;
   bool first_step_ = true;
+  bool step_capture_ = true;
 
   int batch_capacity_ = 0, last_batch_ = 0;
   float *x_ = nullptr, *dlogits_ = nullptr, *stats_ = nullptr, *input_grad_ = nullptr;

@@ -193,6 +193,11 @@ void ResNet18::ensure_capacity(int n) {
   capacity_ = n;
 }
 
+void ResNet18::count_train_steps(int64_t k) {
+  for (const TensorInfo& t : tensors_)
+    if (t.kind == TensorKind::kCounter) counters_[t.offset] += k;
+}
+
 void ResNet18::norm_forward(Norm& bn, const float* x, float* y, int n, bool train,
                             const NormEpilogue& epilogue) {
   const NormShape s{n, bn.c, bn.hw};

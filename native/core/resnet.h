@@ -52,6 +52,9 @@ class ResNet18 {
   const float* forward(const float* x, int n, bool train);
   // Backward of the last forward: overwrites gradients(); writes dL/dx when input_grad != null.
   void backward(const float* dlogits, float* input_grad);
+  // Advances every batch-norm num_batches_tracked by k: what k train-mode forwards do on the host
+  // (a replayed step runs only the device part).
+  void count_train_steps(int64_t k);
 
  private:
   struct Conv {

@@ -48,6 +48,8 @@ CudaBackendImpl::~CudaBackendImpl() { release(); }
 void CudaBackendImpl::release() noexcept {
   // Teardown never throws: after a device fault every call here may fail, and there is nothing
   // better to do than to let go of what we can.
+  abort_capture();
+  drop_capture();
   if (stream_) cudaStreamSynchronize(stream_);
   plans_.clear();
   if (cudnn_) cudnnDestroy(cudnn_);
@@ -64,6 +66,7 @@ void CudaBackendImpl::release() noexcept {
 // ---- memory -------------------------------------------------------------------------------------
 
 void* CudaBackendImpl::alloc_bytes(size_t bytes) {
+  refuse_while_capturing("alloc");
   // Never null, like the CPU backend, so a zero-length tensor still has an address.
   void* p = nullptr;
   CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(bytes, 256)));
@@ -71,10 +74,12 @@ void* CudaBackendImpl::alloc_bytes(size_t bytes) {
 }
 
 void CudaBackendImpl::free_bytes(void* p) {
+  refuse_while_capturing("free");
   if (p) CUDA_CHECK(cudaFree(p));
 }
 
 void CudaBackendImpl::upload_bytes(void* dst, const void* src, size_t bytes) {
+  refuse_while_capturing("upload");
   if (bytes == 0) return;
   // Synchronous from the caller's view: the host buffer (often a JS ArrayBuffer) may go away
   // as soon as we return.
@@ -83,6 +88,7 @@ void CudaBackendImpl::upload_bytes(void* dst, const void* src, size_t bytes) {
 }
 
 void CudaBackendImpl::download_bytes(void* dst, const void* src, size_t bytes) {
+  refuse_while_capturing("download");
   if (bytes == 0) return;
   CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
   CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -93,10 +99,70 @@ void CudaBackendImpl::copy_bytes(void* dst, const void* src, size_t bytes) {
   CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
 }
 
-void CudaBackendImpl::synchronize() { CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+void CudaBackendImpl::synchronize() {
+  refuse_while_capturing("synchronize");
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+}
+
+// ---- step capture ---------------------------------------------------------------------------------
+
+void CudaBackendImpl::refuse_while_capturing(const char* what) const {
+  if (capturing_)
+    throw std::logic_error(std::string(what) +
+                           " is not allowed while capturing a step (CUDA graph); the uncaptured "
+                           "step before it should have prepared everything");
+}
+
+void CudaBackendImpl::begin_capture() {
+  if (capturing_) throw std::logic_error("begin_capture: already capturing");
+  drop_capture();
+  // Thread-local mode: only this thread's unsafe calls break the capture; the addon runs all
+  // native work on one thread at a time anyway.
+  CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+  capturing_ = true;
+}
+
+void CudaBackendImpl::end_capture() {
+  if (!capturing_) throw std::logic_error("end_capture without begin_capture");
+  capturing_ = false;
+  cudaGraph_t graph = nullptr;
+  CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+  const cudaError_t made = cudaGraphInstantiate(&captured_, graph, 0);
+  cudaGraphDestroy(graph);
+  if (made != cudaSuccess) {
+    captured_ = nullptr;
+    CUDA_CHECK(made);
+  }
+}
+
+void CudaBackendImpl::abort_capture() noexcept {
+  if (!capturing_) return;
+  capturing_ = false;
+  cudaGraph_t graph = nullptr;
+  if (cudaStreamEndCapture(stream_, &graph) == cudaSuccess && graph) cudaGraphDestroy(graph);
+  cudaGetLastError();  // an invalidated capture leaves an error behind; it is not the caller's
+}
+
+void CudaBackendImpl::replay() {
+  if (capturing_ || !captured_) throw std::logic_error("replay: no captured step");
+  CUDA_CHECK(cudaGraphLaunch(captured_, stream_));
+}
+
+void CudaBackendImpl::drop_capture() noexcept {
+  if (captured_) cudaGraphExecDestroy(captured_);
+  captured_ = nullptr;
+}
+
+void CudaBackendImpl::set_precision(Precision p) {
+  if (p == Precision::kBf16)
+    throw std::invalid_argument(
+        "bf16 mixed precision is not implemented in the CUDA backend yet; use fp32 or tf32");
+  precision_ = p;
+}
 
 void* CudaBackendImpl::scratch(size_t bytes) {
   if (bytes > scratch_bytes_) {
+    refuse_while_capturing("growing the reduction scratch buffer");
     if (scratch_) CUDA_CHECK(cudaFree(scratch_));
     scratch_ = nullptr;
     scratch_bytes_ = 0;
@@ -109,6 +175,7 @@ void* CudaBackendImpl::scratch(size_t bytes) {
 
 void* CudaBackendImpl::workspace(size_t bytes) {
   if (bytes > workspace_bytes_) {
+    refuse_while_capturing("growing the cuDNN workspace");
     if (workspace_) CUDA_CHECK(cudaFree(workspace_));
     workspace_ = nullptr;
     workspace_bytes_ = 0;

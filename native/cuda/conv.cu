@@ -130,6 +130,7 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
   const ConvKey key{s.n, s.cin, s.h, s.w, s.cout, s.k, s.stride, s.pad, precision_};
   auto it = plans_.find(key);
   if (it != plans_.end()) return *it->second;
+  refuse_while_capturing("planning a new convolution shape");
 
   if (s.n <= 0 || s.cin <= 0 || s.cout <= 0 || s.k <= 0 || s.stride <= 0 || s.pad < 0 ||
       s.ho() <= 0 || s.wo() <= 0)
@@ -161,7 +162,10 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
 void CudaBackendImpl::conv2d_forward(const ConvShape& s, const float* x, const float* w,
                                      float* y) {
   ConvPlan& p = plan_for(s);
-  if (!p.fwd.ready) choose<FwdOps>(cudnn_, p, precision_, "forward", &p.fwd);
+  if (!p.fwd.ready) {
+    refuse_while_capturing("a cuDNN algorithm search");
+    choose<FwdOps>(cudnn_, p, precision_, "forward", &p.fwd);
+  }
   void* ws = workspace(p.fwd.workspace);
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.fwd.math));
   CUDNN_CHECK(cudnnConvolutionForward(cudnn_, &kOne, p.x, x, p.w, w, p.conv,
@@ -172,7 +176,10 @@ void CudaBackendImpl::conv2d_forward(const ConvShape& s, const float* x, const f
 void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const float* dy, const float* w,
                                            float* dx, bool accumulate) {
   ConvPlan& p = plan_for(s);
-  if (!p.bwd_data.ready) choose<BwdDataOps>(cudnn_, p, precision_, "backward-data", &p.bwd_data);
+  if (!p.bwd_data.ready) {
+    refuse_while_capturing("a cuDNN algorithm search");
+    choose<BwdDataOps>(cudnn_, p, precision_, "backward-data", &p.bwd_data);
+  }
   void* ws = workspace(p.bwd_data.workspace);
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_data.math));
   CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_, &kOne, p.w, w, p.y, dy, p.conv,
@@ -184,8 +191,10 @@ void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const float* dy, 
 void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy,
                                              float* dw) {
   ConvPlan& p = plan_for(s);
-  if (!p.bwd_filter.ready)
+  if (!p.bwd_filter.ready) {
+    refuse_while_capturing("a cuDNN algorithm search");
     choose<BwdFilterOps>(cudnn_, p, precision_, "backward-filter", &p.bwd_filter);
+  }
   void* ws = workspace(p.bwd_filter.workspace);
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_filter.math));
   CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &kOne, p.x, x, p.y, dy, p.conv,

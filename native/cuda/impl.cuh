@@ -102,7 +102,7 @@ class CudaBackendImpl final : public CudaBackend {
   CudaBackendImpl& operator=(const CudaBackendImpl&) = delete;
 
   std::string name() const override { return "cuda"; }
-  void set_precision(Precision p) override { precision_ = p; }
+  void set_precision(Precision p) override;
   Precision precision() const override { return precision_; }
   std::string device_name() const override { return device_name_; }
 
@@ -171,6 +171,14 @@ class CudaBackendImpl final : public CudaBackend {
   void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf,
                 const float* mask, size_t n, bool first_step) override;
 
+  // step capture as a CUDA graph (backend.cu)
+  bool can_capture() const override { return true; }
+  void begin_capture() override;
+  void end_capture() override;
+  void abort_capture() noexcept override;
+  void replay() override;
+  void drop_capture() noexcept override;
+
  private:
   // Blocks for a grid-stride loop over n elements: enough to fill the GPU a few times, no more.
   unsigned grid_for(size_t n, int threads = kThreads) const {
@@ -186,6 +194,9 @@ class CudaBackendImpl final : public CudaBackend {
   // The plan of a convolution shape in the current precision, created on first use.
   ConvPlan& plan_for(const ConvShape& s);
   void release() noexcept;
+  // Throws when something that cannot be recorded (an allocation, a cuDNN algorithm search)
+  // would happen inside a capture: the step before the captured one must have done it.
+  void refuse_while_capturing(const char* what) const;
 
   int device_ = 0;
   int sm_count_ = 1;
@@ -198,6 +209,8 @@ class CudaBackendImpl final : public CudaBackend {
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
   std::map<ConvKey, std::unique_ptr<ConvPlan>> plans_;
+  bool capturing_ = false;
+  cudaGraphExec_t captured_ = nullptr;
 };
 
 }  // namespace insalun::cuda

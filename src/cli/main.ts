@@ -6,12 +6,11 @@ import { accuracyOn, unlearningScores } from '../experiment/evaluate.js';
 import { DEFAULT_FORGET_SEED, selectForget } from '../experiment/forget.js';
 import { dataSpecFromMeta, trainOriginal, type TrainOptions } from '../experiment/train.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
-import { choice, integer, number, numberList, resolveDevice, type DeviceFlag } from './options.js';
+import { applyComputeOptions, choice, deviceOption, integer, number, numberList, precisionOption, stepCaptureOption } from './options.js';
 import { stopOnInterrupt } from './interrupt.js';
 import { terminalReporter } from './progress.js';
 import { registerUnlearningCommands } from './unlearning-commands.js';
 
-const DEVICES = ['auto', 'cpu', 'cuda'] as const;
 
 function addTrainCommand(program: Command): void {
   program
@@ -40,7 +39,9 @@ function addTrainCommand(program: Command): void {
     .option('--seed <n>', 'initialization, shuffling and augmentation seed', integer(0), 0)
     .option('--out <dir>', 'output directory', 'runs/train')
     .option('--resume', 'continue from <out>/last.safetensors and its optimizer state', false)
-    .option('--device <d>', 'auto | cpu | cuda', choice(DEVICES), 'auto')
+    .addOption(deviceOption())
+    .addOption(precisionOption())
+    .addOption(stepCaptureOption())
     .action(async (o) => {
       const options: TrainOptions = {
         data: {
@@ -52,7 +53,7 @@ function addTrainCommand(program: Command): void {
           trainLimit: o.trainLimit,
           testLimit: o.testLimit,
         },
-        device: resolveDevice(o.device as DeviceFlag),
+        device: applyComputeOptions(o),
         width: o.width,
         epochs: o.epochs,
         batchSize: o.batchSize,
@@ -90,9 +91,11 @@ function addEvalCommand(program: Command): void {
     .option('--forget-seed <n>', 'seed of random forget sets', integer(0), DEFAULT_FORGET_SEED)
     .option('--all-mia', 'also report MIA with entropy, modified entropy, correctness and probabilities', false)
     .option('--json', 'print one JSON object', false)
-    .option('--device <d>', 'auto | cpu | cuda', choice(DEVICES), 'auto')
+    .addOption(deviceOption())
+    .addOption(precisionOption())
+    .addOption(stepCaptureOption())
     .action(async (o) => {
-      const device = resolveDevice(o.device as DeviceFlag);
+      const device = applyComputeOptions(o);
       const { model, meta } = await loadCheckpoint(o.checkpoint, device);
       const data = await prepareData(dataSpecFromMeta(meta, { dataset: o.dataset, dataDir: o.dataDir }), device);
       const result: Record<string, unknown> = {

@@ -1,6 +1,6 @@
 // Option parsers shared by the commands: each rejects bad values with one clear message.
-import { InvalidArgumentError } from 'commander';
-import { loadAddon, type DeviceName } from '../native/index.js';
+import { InvalidArgumentError, Option } from 'commander';
+import { loadAddon, setComputeSettings, type DeviceName, type Precision } from '../native/index.js';
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -30,7 +30,25 @@ export function choice<T extends string>(values: readonly T[]) {
   };
 }
 
-export type DeviceFlag = 'auto' | 'cpu' | 'cuda';
+export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
+export type DeviceFlag = (typeof DEVICES)[number];
+export const PRECISIONS = ['fp32', 'tf32', 'bf16'] as const satisfies readonly Precision[];
+
+// --device, --precision and --no-step-capture: how the models of a command compute.
+export const deviceOption = () => new Option('--device <d>', 'auto | cpu | cuda').argParser(choice(DEVICES)).default('auto');
+export const precisionOption = () =>
+  new Option('--precision <p>', 'convolution arithmetic: fp32 (strict) | tf32 (CUDA tensor cores) | bf16 (not available yet)').argParser(choice(PRECISIONS)).default('fp32');
+export const stepCaptureOption = () => new Option('--no-step-capture', 'CUDA: run every training step eagerly instead of replaying a captured graph');
+
+/** Applies --device, --precision and --no-step-capture; returns the device. */
+export function applyComputeOptions(o: { device: string; precision: string; stepCapture: boolean }): DeviceName {
+  const device = resolveDevice(o.device as DeviceFlag);
+  const precision = o.precision as Precision;
+  if (device === 'cpu' && precision !== 'fp32')
+    throw new Error(`--precision ${precision} needs the CUDA backend; the CPU backend computes in fp32 (device: ${o.device})`);
+  setComputeSettings({ precision, stepCapture: o.stepCapture });
+  return device;
+}
 
 /** auto takes CUDA when the addon was built with it and a device answers. */
 export function resolveDevice(flag: DeviceFlag): DeviceName {

@@ -15,9 +15,8 @@ import { generateMasks, openCheckpoint, type MaskMethod } from '../masks/generat
 import { RULES, type Rule } from '../masks/quadrature.js';
 import { loadAddon, packageRoot } from '../native/index.js';
 import { spawnSync } from 'node:child_process';
-import { choice, integer, number, numberList, resolveDevice, type DeviceFlag } from './options.js';
+import { applyComputeOptions, choice, deviceOption, integer, number, numberList, precisionOption, resolveDevice, stepCaptureOption } from './options.js';
 
-const DEVICES = ['auto', 'cpu', 'cuda'] as const;
 
 function addMaskCommand(program: Command): void {
   program
@@ -36,9 +35,11 @@ function addMaskCommand(program: Command): void {
     .option('--rule <r>', `ig: ${RULES.join(' | ')}`, choice(RULES), 'middle')
     .option('--steps <m>', 'ig: path points', integer(1), 20)
     .option('--data-dir <dir>', 'override the data directory recorded in the checkpoint')
-    .option('--device <d>', 'auto | cpu | cuda', choice(DEVICES), 'auto')
+    .addOption(deviceOption())
+    .addOption(precisionOption())
+    .addOption(stepCaptureOption())
     .action(async (o) => {
-      const device = resolveDevice(o.device as DeviceFlag);
+      const device = applyComputeOptions(o);
       const { model, data } = await openCheckpoint(o.checkpoint, device, { dataDir: o.dataDir });
       const view = selectForget(data, o.forget, o.forgetSeed);
       const summary = await generateMasks(
@@ -105,10 +106,12 @@ function addUnlearnCommand(program: Command): void {
     .option('--out <file>', 'unlearned checkpoint', 'runs/unlearned.safetensors')
     .option('--record <file>', 'JSON record (default: <out> with .json)')
     .option('--data-dir <dir>', 'override the data directory recorded in the checkpoint')
-    .option('--device <d>', 'auto | cpu | cuda', choice(DEVICES), 'auto')
+    .addOption(deviceOption())
+    .addOption(precisionOption())
+    .addOption(stepCaptureOption())
     .addHelpText('after', `\nHyperparameters and their defaults:\n${defaults}`)
     .action(async (o) => {
-      const device = resolveDevice(o.device as DeviceFlag);
+      const device = applyComputeOptions(o);
       const { model, meta, data } = await openCheckpoint(o.checkpoint, device, { dataDir: o.dataDir });
       const view = selectForget(data, o.forget, o.forgetSeed);
       let retrainScores: UnlearningScores | undefined;
@@ -142,7 +145,9 @@ function addCompareCommand(program: Command): void {
     .description('run a whole experiment from a JSON config and print the table (also written as Markdown, CSV and JSON)')
     .requiredOption('--config <file>', 'experiment config (JSON): dataset, forget, width, train, seeds, methods (see README)')
     .option('--out <dir>', 'output directory (reused artifacts are kept here)')
-    .option('--device <d>', 'auto | cpu | cuda', choice(DEVICES), 'auto')
+    .addOption(deviceOption())
+    .addOption(precisionOption())
+    .addOption(stepCaptureOption())
     .action(async (o) => {
       let raw: unknown;
       try {
@@ -151,7 +156,7 @@ function addCompareCommand(program: Command): void {
         throw new Error(`${o.config}: ${(error as Error).message}`);
       }
       const config = parseCompareConfig(raw, o.config);
-      const result = await runCompare(config, o.out ?? join('runs', config.name.replace(/[^A-Za-z0-9_.-]+/g, '_')), resolveDevice(o.device as DeviceFlag), terminalReporter());
+      const result = await runCompare(config, o.out ?? join('runs', config.name.replace(/[^A-Za-z0-9_.-]+/g, '_')), applyComputeOptions(o), terminalReporter());
       process.stdout.write(`${result.text}\n`);
     });
 }

@@ -10,7 +10,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { formatMeanStd, renderTable, toCsv, toMarkdown } from '../io/results.js';
 import { generateMasks, maskFileName, openCheckpoint } from '../masks/generate.js';
 import { RULES } from '../masks/quadrature.js';
-import type { DeviceName } from '../native/index.js';
+import { computeRecord, computeSettings, type DeviceName } from '../native/index.js';
 import { METHOD_NAMES } from '../unlearn/methods.js';
 import { avgGap } from '../metrics/gap.js';
 import { unlearningScores } from './evaluate.js';
@@ -120,7 +120,9 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
     const t = config.train;
     const recipe: TrainRecipe = { epochs: t.epochs, lr: t.lr, momentum: t.momentum, weightDecay: t.weightDecay, batchSize: t.batchSize, schedule: { kind: t.schedule, milestones: [Math.round(t.epochs * 0.5), Math.round(t.epochs * 0.75)], gamma: 0.1 }, augment: t.augment };
     const originalDir = join(seedDir, 'original');
-    const originalKey = keyOf({ dataSpec, width: config.width, train: config.train, seed, device });
+    // fp32 keys stay as they were before precision modes existed, so earlier runs are reused.
+    const { precision } = computeSettings();
+    const originalKey = keyOf({ dataSpec, width: config.width, train: config.train, seed, device, ...(precision === 'fp32' ? {} : { precision }) });
     if (!(await readJsonIfKey(join(originalDir, 'key.json'), originalKey))) {
       reporter.log(`[seed ${seed}] training the original model`);
       await trainOriginal(
@@ -187,6 +189,7 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
         hyper: {},
         seed,
         rteSeconds: NaN,
+        compute: computeRecord(model.device),
         scores,
         avgGap: retrainScores ? avgGap(scores, retrainScores) : null,
         relearn: null,

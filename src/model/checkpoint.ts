@@ -2,7 +2,7 @@
 // buffers, int64 num_batches_tracked) plus string metadata, so they load into PyTorch's CIFAR
 // ResNet-18 with load_state_dict and PyTorch's files load here.
 import { readSafetensors, writeSafetensors, type NamedTensor, type SafetensorsContent } from '../io/safetensors.js';
-import { loadAddon, type DeviceName, type NativeModel } from '../native/index.js';
+import { computeSettings, loadAddon, type DeviceName, type NativeModel } from '../native/index.js';
 
 export interface Architecture {
   classes: number;
@@ -16,9 +16,11 @@ export type CheckpointMeta = Architecture & Record<string, unknown>;
 
 export class CheckpointError extends Error {}
 
+/** A new model on `device`, computing as computeSettings() says. */
 export function createModel(arch: Architecture, device: DeviceName): NativeModel {
   const { Model } = loadAddon();
-  return new Model({ classes: arch.classes, inChannels: arch.inChannels, width: arch.width, image: arch.image, device });
+  const { precision, stepCapture } = computeSettings();
+  return new Model({ classes: arch.classes, inChannels: arch.inChannels, width: arch.width, image: arch.image, device, precision, stepCapture });
 }
 
 export function stateDict(model: NativeModel): NamedTensor[] {

@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NativeAddon } from './types.js';
+import type { DeviceName, NativeAddon, Precision } from './types.js';
 
 export * from './types.js';
 
@@ -26,4 +26,28 @@ export function loadAddon(): NativeAddon {
     );
   }
   return cached;
+}
+
+/** How this run's models compute beyond the device: set once (the CLI's --precision and
+ * --no-step-capture), read by every model created afterwards, copies and shadows included. */
+export interface ComputeSettings {
+  precision: Precision;
+  stepCapture: boolean;
+}
+
+let settings: ComputeSettings = { precision: 'fp32', stepCapture: true };
+
+export function setComputeSettings(next: Partial<ComputeSettings>): void {
+  settings = { ...settings, ...next };
+}
+
+export function computeSettings(): ComputeSettings {
+  return { ...settings };
+}
+
+/** What a record says about where and how it was computed. */
+export type ComputeRecord = { device: DeviceName } & ComputeSettings;
+
+export function computeRecord(device: DeviceName): ComputeRecord {
+  return { device, ...settings };
 }

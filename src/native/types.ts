@@ -11,7 +11,15 @@ export interface ModelOptions {
   width: number; // base width: 64 is the paper's ResNet-18
   device: DeviceName;
   image?: number; // input height = width (default 32; any size >= 8, e.g. 28 for MNIST)
+  /** Convolution arithmetic: fp32 (strict, the CPU's only mode), tf32 (CUDA tensor cores). */
+  precision?: Precision;
+  /** Capture a training step once per epoch and replay it (CUDA graphs); default true. */
+  stepCapture?: boolean;
+  /** Test aid: the CPU backend imitates step capture on the host. */
+  emulateCapture?: boolean;
 }
+
+export type Precision = 'fp32' | 'tf32' | 'bf16';
 
 /** One entry of the torchvision-style state_dict, in state_dict order. */
 export interface TensorEntry {
@@ -57,6 +65,7 @@ export interface EpochResult {
   correct: number;
   count: number;
   stopped: boolean; // requestStop() was honoured at a batch boundary
+  replayedSteps: number; // steps run by replaying a captured step (CUDA graphs)
 }
 
 export interface GradientOptions {
@@ -92,6 +101,9 @@ export interface NativeDataset {
 
 export interface NativeModel {
   readonly device: DeviceName;
+  readonly precision: Precision;
+  /** Whether training epochs capture and replay their steps (on and supported by the backend). */
+  readonly stepCapture: boolean;
   readonly parameterCount: number; // scalars in the flat parameter vector
   tensors(): TensorEntry[];
   getTensor(name: string): Float32Array | BigInt64Array;

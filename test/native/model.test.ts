@@ -1,6 +1,6 @@
 // The whole ResNet-18 on each backend: its state_dict, a gradient check, and the training loop.
 import { expect, it } from 'vitest';
-import { addon, describeEachBackend, testRandom } from '../helpers/backends.js';
+import { addon, describeEachBackend, maxViolation, testRandom } from '../helpers/backends.js';
 import * as ref from './reference.js';
 
 function toyData(device: 'cpu' | 'cuda', n: number, size: number, classes: number, seed: number) {
@@ -111,6 +111,45 @@ describeEachBackend('ResNet-18', (device) => {
     expect(changed).toBeGreaterThan(after.length * 0.4);
     expect((model.getTensor('bn1.num_batches_tracked') as BigInt64Array)[0]).toBe(BigInt(30 * 4));
     expect(Array.from(model.getTensor('bn1.running_mean') as Float32Array).some((v) => v !== 0)).toBe(true);
+  });
+
+  it('capturing and replaying training steps changes nothing: weights, momentum, BN state, counters', async () => {
+    // On the CPU the capture is the host-side imitation (emulateCapture): it fixes every argument
+    // at capture time as a CUDA graph does, so this checks the engine's capture logic; on CUDA it
+    // is the real graph against the uncaptured steps.
+    const classes = 4, n = 70; // batch 16: four full batches and a short one of 6
+    const { data, indices } = toyData(device, n, 8, classes, 3);
+    const relabel = Int32Array.from(indices, (i) => (i * 7 + 1) % classes);
+    const runs = [false, true].map(async (capture) => {
+      const opts = { classes, inChannels: 3, width: 4, device, image: 8, stepCapture: capture };
+      const model = new addon.Model(device === 'cpu' ? { ...opts, emulateCapture: capture } : opts);
+      model.initialize(5);
+      model.setMask(Float32Array.from({ length: model.parameterCount }, (_, i) => (i % 3 === 0 ? 0 : 1)), 'grad');
+      const results = [];
+      for (let epoch = 0; epoch < 3; epoch++) {
+        const labels = epoch === 1 ? relabel : undefined; // random-label style epoch
+        results.push(await model.trainEpoch(data, { indices, labels, batchSize: 16, augment: true, seed: 9, epoch, sgd: { lr: 0.05, momentum: 0.9, weightDecay: 5e-4, nesterov: epoch === 2 } }));
+      }
+      return { model, results };
+    });
+    const [plain, captured] = await Promise.all(runs);
+    expect(plain.model.stepCapture).toBe(false);
+    expect(captured.model.stepCapture).toBe(true);
+    expect(plain.results.map((r) => r.replayedSteps)).toEqual([0, 0, 0]);
+    // first step of each epoch eager, steps 2-4 replayed, the short last batch eager
+    expect(captured.results.map((r) => r.replayedSteps)).toEqual([3, 3, 3]);
+    // Bit for bit on the CPU; on CUDA the two models' cuDNN searches may pick different kernels.
+    const same = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+      if (device === 'cpu') expect(Array.from(a)).toEqual(Array.from(b));
+      else expect(maxViolation(a, b, 1e-5, 1e-4)).toBeLessThanOrEqual(1);
+    };
+    same(captured.results.map((r) => r.loss), plain.results.map((r) => r.loss));
+    same(captured.model.getParameters(), plain.model.getParameters());
+    same(captured.model.getOptimizerState().momentum, plain.model.getOptimizerState().momentum);
+    for (const name of ['bn1.running_var', 'layer4.1.bn2.running_mean', 'layer2.0.downsample.1.running_var'])
+      same(captured.model.getTensor(name) as Float32Array, plain.model.getTensor(name) as Float32Array);
+    expect((captured.model.getTensor('bn1.num_batches_tracked') as BigInt64Array)[0]).toBe(BigInt(3 * 5));
+    expect((plain.model.getTensor('bn1.num_batches_tracked') as BigInt64Array)[0]).toBe(BigInt(3 * 5));
   });
 
   it('runs on 28x28 single-channel images (MNIST-style, odd sizes through the strides)', async () => {

@@ -1,0 +1,45 @@
+// The command line in-process: bad input ends in one clear message and a non-zero exit code.
+import { afterEach, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { setComputeSettings } from '../../src/native/index.js';
+
+async function runCli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '', err = '';
+  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
+  const saved = process.exitCode;
+  process.exitCode = 0;
+  try {
+    await main(['node', 'insalun', ...args]);
+    return { code: Number(process.exitCode ?? 0), out, err };
+  } finally {
+    process.exitCode = saved;
+    stdout.mockRestore();
+    stderr.mockRestore();
+  }
+}
+
+afterEach(() => setComputeSettings({ precision: 'fp32', stepCapture: true }));
+
+it('doctor reports the CPU backend and says why CUDA is or is not there', async () => {
+  const r = await runCli('doctor');
+  expect(r.code).toBe(0);
+  expect(r.out).toMatch(/cpu backend: available/);
+  expect(r.out).toMatch(/cuda backend: (available|not available \(.+\))/);
+});
+
+it('a precision the CPU backend does not have is refused before any work', async () => {
+  const r = await runCli('train', '--dataset', 'synthetic', '--epochs', '1', '--device', 'cpu', '--precision', 'tf32', '--out', 'runs/never-written');
+  expect(r.code).toBe(1);
+  expect(r.err.trim().split('\n')).toHaveLength(1);
+  expect(r.err).toMatch(/--precision tf32 needs the CUDA backend/);
+});
+
+it('an unknown precision or device is a usage error naming the choices', async () => {
+  const precision = await runCli('train', '--dataset', 'synthetic', '--precision', 'fp16');
+  expect(precision.code).not.toBe(0);
+  expect(precision.err).toMatch(/expected one of fp32, tf32, bf16, got 'fp16'/);
+  const device = await runCli('eval', '--checkpoint', 'x.safetensors', '--device', 'gpu');
+  expect(device.code).not.toBe(0);
+  expect(device.err).toMatch(/expected one of auto, cpu, cuda, got 'gpu'/);
+});
