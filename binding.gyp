@@ -7,6 +7,7 @@
         "native/core/resnet.cpp",
         "native/core/engine.cpp",
         "native/core/capture_emulator.cpp",
+        "native/core/kernel_bench.cpp",
         "native/cpu/gemm.cpp",
         "native/cpu/conv.cpp",
         "native/cpu/batchnorm.cpp",

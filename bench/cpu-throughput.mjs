@@ -6,6 +6,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
+import { measureThroughput } from '../dist/bench/throughput.js';
 import { loadAddon } from '../dist/native/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -17,24 +18,11 @@ const configs = [
 ];
 
 async function measureOurs({ width, batch, evalBatch, steps }) {
-  const { Model, Dataset } = loadAddon();
-  const n = Math.max(batch * (steps + 1), evalBatch);
-  let seed = 1;
-  const images = Uint8Array.from({ length: n * 3 * 32 * 32 }, () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 24));
-  const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
-  const data = new Dataset('cpu', images, labels, { n, c: 3, h: 32, w: 32 }, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]);
-  const model = new Model({ classes: 10, inChannels: 3, width, device: 'cpu' });
-  const sgd = { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 };
-  const all = Int32Array.from({ length: n }, (_, i) => i);
-  await model.trainEpoch(data, { indices: all.subarray(0, batch), batchSize: batch, augment: true, seed: 0, epoch: 0, sgd }); // warm-up
-  let start = performance.now();
-  await model.trainEpoch(data, { indices: all.subarray(batch, batch * (steps + 1)), batchSize: batch, augment: true, seed: 0, epoch: 1, sgd });
-  const train = (steps * batch) / ((performance.now() - start) / 1000);
-  await model.predict(data, all.subarray(0, evalBatch), evalBatch);
-  start = performance.now();
-  await model.predict(data, all.subarray(0, evalBatch), evalBatch);
-  const evaluation = evalBatch / ((performance.now() - start) / 1000);
-  return { train, eval: evaluation };
+  const rows = await measureThroughput({
+    device: 'cpu', precision: 'fp32', stepCapture: false, width,
+    trainBatches: [batch], trainSteps: steps, evalBatch, evalImages: evalBatch, igImages: 0, igPoints: 0, igBatch: 1,
+  });
+  return { train: rows[0].imagesPerSecond, eval: rows[1].imagesPerSecond };
 }
 
 function measureTorch() {

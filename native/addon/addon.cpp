@@ -9,6 +9,7 @@
 #include <omp.h>
 
 #include "../core/engine.h"
+#include "../core/kernel_bench.h"
 #include "async.h"
 
 #ifdef INSALUN_WITH_CUDA
@@ -667,12 +668,60 @@ Napi::Value Ops(const Napi::CallbackInfo& info) {
   return make_op_bindings(env, make_backend(env, device));
 }
 
+// benchKernels(device, {batch, width, image, classes, precision, minSeconds}) -> Promise<rows>
+Napi::Value BenchKernels(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string device = string_arg(info, 0, "device");
+  Napi::Object o = object_arg(info, 1, "bench options");
+  KernelBenchConfig config;
+  config.batch = positive_int(env, number_field(o, "batch", 256), "batch");
+  config.width = positive_int(env, number_field(o, "width", 64), "width");
+  config.image = positive_int(env, number_field(o, "image", 32), "image");
+  config.classes = positive_int(env, number_field(o, "classes", 10), "classes");
+  config.min_seconds = number_field(o, "minSeconds", 0.05);
+  if (config.image < 8) throw Napi::RangeError::New(env, "image size must be at least 8");
+  if (!(config.min_seconds > 0 && config.min_seconds <= 60))
+    throw Napi::RangeError::New(env, "minSeconds must be in (0, 60]");
+  const Precision precision = precision_option(env, o.Get("precision"));
+  std::shared_ptr<Backend> backend;
+  {
+    std::lock_guard<std::mutex> lock(compute_lock());
+    backend = make_backend(env, device);
+    try {
+      backend->set_precision(precision);
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(env, e.what());
+    }
+  }
+  auto* worker = new PromiseWorker<std::vector<KernelTiming>>(
+      env, [backend, config] { return bench_kernels(*backend, config); },
+      [](Napi::Env env, std::vector<KernelTiming>& rows) -> Napi::Value {
+        auto out = Napi::Array::New(env, rows.size());
+        for (size_t i = 0; i < rows.size(); ++i) {
+          const KernelTiming& r = rows[i];
+          auto row = Napi::Object::New(env);
+          row.Set("group", r.group);
+          row.Set("kernel", r.kernel);
+          row.Set("shape", r.shape);
+          row.Set("perStep", r.per_step);
+          row.Set("seconds", r.seconds);
+          row.Set("flops", r.flops);
+          row.Set("bytes", r.bytes);
+          out.Set(uint32_t(i), row);
+        }
+        return out;
+      });
+  worker->Queue();
+  return worker->promise();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   dataset_constructor = new Napi::FunctionReference(Napi::Persistent(Dataset::Define(env)));
   exports.Set("Dataset", dataset_constructor->Value());
   exports.Set("Model", Model::Define(env));
   exports.Set("backends", Napi::Function::New(env, Backends));
   exports.Set("ops", Napi::Function::New(env, Ops));
+  exports.Set("benchKernels", Napi::Function::New(env, BenchKernels));
   return exports;
 }
 

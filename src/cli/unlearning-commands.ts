@@ -8,13 +8,13 @@ import { saveUnlearned, unlearnModel } from '../experiment/unlearn.js';
 import { parseCompareConfig, runCompare } from '../experiment/compare.js';
 import { DEMO_CONFIG } from '../experiment/demo.js';
 import { METHOD_NAMES, METHOD_DEFAULTS, type MethodName } from '../unlearn/methods.js';
+import { addBenchCommand } from './bench-command.js';
 import { terminalReporter } from './progress.js';
 import { stopOnInterruptLite } from './interrupt.js';
 import { DEFAULT_FORGET_SEED, selectForget } from '../experiment/forget.js';
 import { generateMasks, openCheckpoint, type MaskMethod } from '../masks/generate.js';
 import { RULES, type Rule } from '../masks/quadrature.js';
-import { loadAddon, packageRoot } from '../native/index.js';
-import { spawnSync } from 'node:child_process';
+import { loadAddon } from '../native/index.js';
 import { applyComputeOptions, choice, deviceOption, integer, number, numberList, precisionOption, resolveDevice, stepCaptureOption } from './options.js';
 
 
@@ -172,18 +172,6 @@ function addDemoCommand(program: Command): void {
       process.stdout.write(`\n${result.text}\n`);
       process.stdout.write(`UA = 100 - forget accuracy; unlearning works when UA, RA, TA and MIA approach Retrain's (small Avg. Gap).\n`);
       process.stdout.write(`finished in ${((performance.now() - started) / 1000).toFixed(0)} s; models, masks and records in ${out}/ (delete it to recompute)\n`);
-    });
-}
-
-function addBenchCommand(program: Command): void {
-  program
-    .command('bench')
-    .description('CPU throughput of training and evaluation, side by side with PyTorch when a Python with torch is found (INSALUN_TORCH_PYTHON)')
-    .option('--quick', 'fewer steps', false)
-    .action((o) => {
-      const script = join(packageRoot, 'bench', 'cpu-throughput.mjs');
-      const r = spawnSync(process.execPath, [script, ...(o.quick ? ['--quick'] : [])], { stdio: 'inherit' });
-      if (r.status !== 0) throw new Error(`benchmark failed (${script})`);
     });
 }
 

@@ -152,6 +152,8 @@ export interface NativeAddon {
     std: number[],
   ) => NativeDataset;
   backends(): { cpu: boolean; cuda: boolean; cudaWhy: string; cpuThreads: number; cudaBuilt: boolean; cudaReport?: string };
+  /** Per-kernel timings of one training step's pieces (see native/core/kernel_bench.h). */
+  benchKernels(device: DeviceName, o: { batch?: number; width?: number; image?: number; classes?: number; precision?: Precision; minSeconds?: number }): Promise<KernelTimingRow[]>;
   /** Op-level access to one backend, for the conformance tests (not a hot path). */
   ops(device: DeviceName): BackendOps;
 }
@@ -183,4 +185,14 @@ export interface BackendOps {
   softmaxXent(n: number, classes: number, logits: F32, labels: Int32Array, scale: number): { dlogits: F32; lossSum: number; correct: number };
   gatherBatch(images: Uint8Array, labels: Int32Array, shape: { n: number; c: number; h: number; w: number }, mean: F32, std: F32, indices: Int32Array, o: { augment: boolean; seed: number; epoch: number; pad?: number; labelOverride?: Int32Array }): { x: F32; labels: Int32Array };
   sgdStep(o: { lr: number; momentum: number; weightDecay: number; nesterov?: boolean; l1?: number; maskMode?: 'none' | 'grad' | 'hard'; firstStep: boolean }, w: F32, g: F32, buf: F32, mask?: F32): { w: F32; buf: F32 };
+}
+
+export interface KernelTimingRow {
+  group: 'peak' | 'conv' | 'batchnorm' | 'elementwise' | 'data' | 'optimizer';
+  kernel: string;
+  shape: string;
+  perStep: number; // times one training step runs it (0 for the peak references)
+  seconds: number; // per call
+  flops: number; // useful floating-point operations per call
+  bytes: number; // memory traffic per call
 }

@@ -1,0 +1,77 @@
+// Throughput of the three workloads the project runs most: the training step, evaluation, and the
+// integrated-gradient mask (IG over the weights). Random CIFAR-shaped data resident on the device,
+// as the PyTorch peer measures it, so neither side pays for loading.
+import { igSaliency } from '../masks/saliency.js';
+import { loadAddon, type DeviceName, type NativeDataset, type NativeModel, type Precision } from '../native/index.js';
+
+export interface ThroughputOptions {
+  device: DeviceName;
+  precision: Precision;
+  stepCapture: boolean;
+  width: number;
+  trainBatches: number[];
+  /** Timed training steps per batch size (after one warm-up epoch of two steps). */
+  trainSteps: number;
+  evalBatch: number;
+  evalImages: number;
+  /** IG: images x path points at igBatch; 0 images skips it. */
+  igImages: number;
+  igPoints: number;
+  igBatch: number;
+}
+
+export interface ThroughputRow {
+  work: string;
+  seconds: number;
+  images: number;
+  imagesPerSecond: number;
+}
+
+export function benchData(device: DeviceName, n: number): NativeDataset {
+  const { Dataset } = loadAddon();
+  let seed = 12345;
+  const images = Uint8Array.from({ length: n * 3 * 32 * 32 }, () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24);
+  const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
+  return new Dataset(device, images, labels, { n, c: 3, h: 32, w: 32 }, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]);
+}
+
+function benchModel(o: ThroughputOptions): NativeModel {
+  const { Model } = loadAddon();
+  return new Model({ classes: 10, inChannels: 3, width: o.width, device: o.device, precision: o.precision, stepCapture: o.stepCapture });
+}
+
+export async function measureThroughput(o: ThroughputOptions, onRow: (row: ThroughputRow) => void = () => {}): Promise<ThroughputRow[]> {
+  const largestBatch = Math.max(...o.trainBatches);
+  const n = Math.max(largestBatch * (o.trainSteps + 2), o.evalImages, o.igImages);
+  const data = benchData(o.device, n);
+  const model = benchModel(o);
+  const all = Int32Array.from({ length: n }, (_, i) => i);
+  const sgd = { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 };
+  const rows: ThroughputRow[] = [];
+  const push = (work: string, seconds: number, images: number) => {
+    const row = { work, seconds, images, imagesPerSecond: images / seconds };
+    rows.push(row);
+    onRow(row);
+  };
+  const mode = `${o.precision}${o.stepCapture && model.stepCapture ? ', captured steps' : ''}`;
+  for (const batch of o.trainBatches) {
+    // Warm-up: convolution plans and buffers for this batch size, outside the timing.
+    await model.trainEpoch(data, { indices: all.subarray(0, batch * 2), batchSize: batch, augment: true, seed: 0, epoch: 0, sgd });
+    const start = performance.now();
+    await model.trainEpoch(data, { indices: all.subarray(0, batch * o.trainSteps), batchSize: batch, augment: true, seed: 0, epoch: 1, sgd });
+    push(`train step ${mode}, batch ${batch} (${o.trainSteps} steps)`, (performance.now() - start) / 1000, batch * o.trainSteps);
+  }
+  if (o.evalImages > 0) {
+    await model.predict(data, all.subarray(0, Math.min(o.evalBatch, o.evalImages)), o.evalBatch);
+    const start = performance.now();
+    await model.predict(data, all.subarray(0, o.evalImages), o.evalBatch);
+    push(`eval ${o.precision}, batch ${o.evalBatch}`, (performance.now() - start) / 1000, o.evalImages);
+  }
+  if (o.igImages > 0) {
+    const forget = all.subarray(0, o.igImages);
+    const start = performance.now();
+    await igSaliency(model, data, forget, { baseline: new Float32Array(model.parameterCount), rule: 'middle', steps: o.igPoints, batchSize: o.igBatch });
+    push(`IG ${o.precision}, ${o.igImages} images x ${o.igPoints} points, batch ${o.igBatch}`, (performance.now() - start) / 1000, o.igImages * o.igPoints);
+  }
+  return rows;
+}

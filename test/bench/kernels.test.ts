@@ -1,0 +1,32 @@
+// The per-kernel bench describes the network it claims to: its layer shapes and per-step counts
+// add up to ResNet-18's, and its shares are consistent. (Its speed is not asserted anywhere.)
+import { expect, it } from 'vitest';
+import { benchKernels, renderKernelReport } from '../../src/bench/kernels.js';
+import { addon, describeEachBackend } from '../helpers/backends.js';
+
+describeEachBackend('kernel bench', (device) => {
+  it('covers every layer of a training step once per occurrence, with rates and shares', async () => {
+    const width = 4, batch = 4;
+    const report = await benchKernels({ device, precision: 'fp32', batch, width, minSeconds: 0.001 });
+    const perStep = (kernel: string) => report.rows.filter((r) => r.kernel === kernel).reduce((s, r) => s + r.perStep, 0);
+    // 20 convolutions (stem, 16 in the blocks, 3 shortcuts), each in three directions
+    for (const k of ['conv forward', 'conv backward data', 'conv backward filter']) expect(perStep(k)).toBe(20);
+    // 20 batch norms: 9 followed by a ReLU, 8 ending a block (add + ReLU), 3 on shortcuts
+    expect(perStep('bn train forward + relu')).toBe(9);
+    expect(perStep('bn train forward + add + relu')).toBe(8);
+    expect(perStep('bn train forward')).toBe(3);
+    expect(perStep('bn train backward (relu folded in)') + perStep('bn train backward')).toBe(20);
+    const sgd = report.rows.find((r) => r.group === 'optimizer')!;
+    const model = new addon.Model({ classes: 10, inChannels: 3, width, device });
+    expect(sgd.shape).toBe(`${model.parameterCount} parameters`);
+    const stem = report.rows.find((r) => r.kernel === 'conv forward' && r.shape.startsWith('stem'))!;
+    expect(stem.flops).toBe(2 * batch * width * 32 * 32 * 3 * 9);
+    for (const r of report.rows) {
+      expect(r.seconds).toBeGreaterThan(0);
+      expect(r.rate).toBeGreaterThan(0);
+    }
+    expect(report.rows.reduce((s, r) => s + r.ofStep, 0)).toBeCloseTo(1, 9);
+    expect(report.stepSeconds).toBeCloseTo(report.rows.reduce((s, r) => s + r.seconds * r.perStep, 0), 12);
+    expect(renderKernelReport(report)).toMatch(/conv backward filter/);
+  });
+});
