@@ -661,11 +661,19 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
 
 Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be);
 
-// ops(device): the op-level conformance interface (see op_bindings.cpp).
+// ops(device, {precision}?): the op-level conformance interface (see op_bindings.cpp).
 Napi::Value Ops(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string device = info.Length() && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "cpu";
-  return make_op_bindings(env, make_backend(env, device));
+  const Precision precision =
+      info.Length() > 1 && info[1].IsObject() ? precision_option(env, info[1].As<Napi::Object>().Get("precision")) : Precision::kFp32;
+  std::shared_ptr<Backend> backend = make_backend(env, device);
+  try {
+    backend->set_precision(precision);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+  return make_op_bindings(env, backend);
 }
 
 // benchKernels(device, {batch, width, image, classes, precision, minSeconds}) -> Promise<rows>

@@ -29,13 +29,24 @@ struct DeviceArrays {
     return static_cast<T*>(p);
   }
   float* zeros(size_t n) {
-    float* p = upload<float>(nullptr, 0);
-    be.free_bytes(p);
-    owned.pop_back();
-    p = be.alloc(std::max<size_t>(n, 1));
+    float* p = be.alloc(std::max<size_t>(n, 1));
     owned.push_back(p);
     be.fill(p, 0.0f, n);
     return p;
+  }
+  // Activations in the backend's activation type, from float32 values (or zeros).
+  Act* acts(const std::vector<float>& values) {
+    Act* a = be.alloc_activations(std::max<size_t>(values.size(), 1));
+    owned.push_back(a);
+    be.activations_from_float(upload(values.data(), values.size()), a, values.size());
+    return a;
+  }
+  Act* act_zeros(size_t n) { return acts(std::vector<float>(n, 0.0f)); }
+  // float32 values of activations, on the device.
+  float* as_floats(const Act* a, size_t n) {
+    float* f = zeros(n);
+    be.activations_to_float(a, f, n);
+    return f;
   }
 };
 
@@ -69,6 +80,10 @@ Napi::Float32Array download(Napi::Env env, Backend& be, const float* p, size_t n
   auto out = Napi::Float32Array::New(env, n);
   if (n) be.download_bytes(out.Data(), p, n * sizeof(float));
   return out;
+}
+
+Napi::Float32Array download(Napi::Env env, DeviceArrays& d, const Act* a, size_t n) {
+  return download(env, d.be, d.as_floats(a, n), n);
 }
 
 ConvShape conv_shape(Napi::Object o) {
@@ -108,9 +123,9 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     require_size(info.Env(), x, s.input_size(), "x");
     require_size(info.Env(), w, s.weight_size(), "w");
     DeviceArrays d(b);
-    float* y = d.zeros(s.output_size());
-    b.conv2d_forward(s, d.upload(x.data(), x.size()), d.upload(w.data(), w.size()), y);
-    return download(info.Env(), b, y, s.output_size());
+    Act* y = d.act_zeros(s.output_size());
+    b.conv2d_forward(s, d.acts(x), d.upload(w.data(), w.size()), y);
+    return download(info.Env(), d, y, s.output_size());
   }));
   ops.Set("conv2dBackwardData", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     ConvShape s = conv_shape(info[0].As<Napi::Object>());
@@ -119,18 +134,17 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     require_size(info.Env(), w, s.weight_size(), "w");
     DeviceArrays d(b);
     // Optional 4th argument: a starting dx that the gradient is added to (accumulate mode).
-    float* dx = nullptr;
+    Act* dx = nullptr;
     const bool accumulate = info.Length() > 3 && !info[3].IsUndefined();
     if (accumulate) {
       auto start = f32(info[3], "dx");
       require_size(info.Env(), start, s.input_size(), "dx");
-      dx = d.upload(start.data(), start.size());
+      dx = d.acts(start);
     } else {
-      dx = d.zeros(s.input_size());
+      dx = d.act_zeros(s.input_size());
     }
-    b.conv2d_backward_data(s, d.upload(dy.data(), dy.size()), d.upload(w.data(), w.size()), dx,
-                           accumulate);
-    return download(info.Env(), b, dx, s.input_size());
+    b.conv2d_backward_data(s, d.acts(dy), d.upload(w.data(), w.size()), dx, accumulate);
+    return download(info.Env(), d, dx, s.input_size());
   }));
   ops.Set("conv2dBackwardFilter", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     ConvShape s = conv_shape(info[0].As<Napi::Object>());
@@ -139,7 +153,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     require_size(info.Env(), dy, s.output_size(), "dy");
     DeviceArrays d(b);
     float* dw = d.zeros(s.weight_size());
-    b.conv2d_backward_filter(s, d.upload(x.data(), x.size()), d.upload(dy.data(), dy.size()), dw);
+    b.conv2d_backward_filter(s, d.acts(x), d.acts(dy), dw);
     return download(info.Env(), b, dw, s.weight_size());
   }));
 
@@ -160,16 +174,17 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     if (o.Has("residual") && !o.Get("residual").IsUndefined()) {
       auto residual = f32(o.Get("residual"), "residual");
       require_size(env, residual, s.size(), "residual");
-      epilogue.residual = d.upload(residual.data(), residual.size());
+      epilogue.residual = d.acts(residual);
     }
-    float *y = d.zeros(s.size()), *mean = d.zeros(s.c), *invstd = d.zeros(s.c);
+    Act* y = d.act_zeros(s.size());
+    float *mean = d.zeros(s.c), *invstd = d.zeros(s.c);
     float *drm = d.upload(rm.data(), rm.size()), *drv = d.upload(rv.data(), rv.size());
-    const float *dx = d.upload(x.data(), x.size()), *dg = d.upload(gamma.data(), gamma.size()),
-                *db = d.upload(beta.data(), beta.size());
+    const Act* dx = d.acts(x);
+    const float *dg = d.upload(gamma.data(), gamma.size()), *db = d.upload(beta.data(), beta.size());
     if (train) b.bn_forward_train(s, dx, dg, db, drm, drv, momentum, eps, epilogue, y, mean, invstd);
     else b.bn_forward_eval(s, dx, dg, db, drm, drv, eps, epilogue, y, mean, invstd);
     auto out = Napi::Object::New(env);
-    out.Set("y", download(env, b, y, s.size()));
+    out.Set("y", download(env, d, y, s.size()));
     out.Set("saveMean", download(env, b, mean, s.c));
     out.Set("saveInvstd", download(env, b, invstd, s.c));
     out.Set("runningMean", download(env, b, drm, s.c));
@@ -187,20 +202,21 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     for (auto* v : {&gamma, &mean, &invstd}) require_size(env, *v, size_t(s.c), "per-channel vector");
     const bool train = info[6].ToBoolean();
     DeviceArrays d(b);
-    const float* relu_out = nullptr;
+    const Act* relu_out = nullptr;
     if (info.Length() > 7 && !info[7].IsUndefined()) {
       auto r = f32(info[7], "reluOut");
       require_size(env, r, s.size(), "reluOut");
-      relu_out = d.upload(r.data(), r.size());
+      relu_out = d.acts(r);
     }
-    float *dx = d.zeros(s.size()), *dg = d.zeros(s.c), *db = d.zeros(s.c);
-    const float *px = d.upload(x.data(), x.size()), *pdy = d.upload(dy.data(), dy.size()),
-                *pg = d.upload(gamma.data(), gamma.size()), *pm = d.upload(mean.data(), mean.size()),
+    Act* dx = d.act_zeros(s.size());
+    float *dg = d.zeros(s.c), *db = d.zeros(s.c);
+    const Act *px = d.acts(x), *pdy = d.acts(dy);
+    const float *pg = d.upload(gamma.data(), gamma.size()), *pm = d.upload(mean.data(), mean.size()),
                 *pi = d.upload(invstd.data(), invstd.size());
     if (train) b.bn_backward_train(s, px, pdy, relu_out, pg, pm, pi, dx, dg, db);
     else b.bn_backward_eval(s, px, pdy, relu_out, pg, pm, pi, dx, dg, db);
     auto out = Napi::Object::New(env);
-    out.Set("dx", download(env, b, dx, s.size()));
+    out.Set("dx", download(env, d, dx, s.size()));
     out.Set("dgamma", download(env, b, dg, s.c));
     out.Set("dbeta", download(env, b, db, s.c));
     return out;
@@ -209,25 +225,23 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
   ops.Set("reluForward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     auto x = f32(info[0], "x");
     DeviceArrays d(b);
-    float* y = d.zeros(x.size());
-    b.relu_forward(d.upload(x.data(), x.size()), y, x.size());
-    return download(info.Env(), b, y, x.size());
+    Act* y = d.act_zeros(x.size());
+    b.relu_forward(d.acts(x), y, x.size());
+    return download(info.Env(), d, y, x.size());
   }));
   ops.Set("reluBackward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     auto y = f32(info[0], "y"), dy = f32(info[1], "dy");
     require_size(info.Env(), dy, y.size(), "dy");
     DeviceArrays d(b);
-    float* dx = d.zeros(y.size());
-    b.relu_backward(d.upload(y.data(), y.size()), d.upload(dy.data(), dy.size()), dx, y.size());
-    return download(info.Env(), b, dx, y.size());
+    Act* dx = d.act_zeros(y.size());
+    b.relu_backward(d.acts(y), d.acts(dy), dx, y.size());
+    return download(info.Env(), d, dx, y.size());
   }));
-  ops.Set("add", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
-    auto x = f32(info[0], "a"), y = f32(info[1], "b");
-    require_size(info.Env(), y, x.size(), "b");
+  // Activations through the backend's activation type and back (identity in fp32; rounding in bf16).
+  ops.Set("roundTripActivations", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+    auto x = f32(info[0], "x");
     DeviceArrays d(b);
-    float* out = d.zeros(x.size());
-    b.add(d.upload(x.data(), x.size()), d.upload(y.data(), y.size()), out, x.size());
-    return download(info.Env(), b, out, x.size());
+    return download(info.Env(), d, d.acts(x), x.size());
   }));
   // Flat-vector ops used by the optimizer and integrated gradients: axpy, lerp, mulDiff, sum.
   ops.Set("axpy", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
@@ -270,7 +284,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     require_size(info.Env(), x, s.size(), "x");
     DeviceArrays d(b);
     float* y = d.zeros(size_t(s.n) * s.c);
-    b.avgpool_forward(s, d.upload(x.data(), x.size()), y);
+    b.avgpool_forward(s, d.acts(x), y);
     return download(info.Env(), b, y, size_t(s.n) * s.c);
   }));
   ops.Set("avgpoolBackward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
@@ -278,9 +292,9 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     auto dy = f32(info[1], "dy");
     require_size(info.Env(), dy, size_t(s.n) * s.c, "dy");
     DeviceArrays d(b);
-    float* dx = d.zeros(s.size());
+    Act* dx = d.act_zeros(s.size());
     b.avgpool_backward(s, d.upload(dy.data(), dy.size()), dx);
-    return download(info.Env(), b, dx, s.size());
+    return download(info.Env(), d, dx, s.size());
   }));
   // linearForward({n, in, out}, x, w, bias)
   ops.Set("linearForward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
@@ -364,11 +378,11 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
       spec.labels = d.upload(override_labels.data(), override_labels.size());
     }
     const size_t count = indices.size() * size_t(c) * h * w;
-    float* x = d.zeros(count);
+    Act* x = d.act_zeros(count);
     int32_t* out_labels = d.upload<int32_t>(indices.data(), indices.size());
     b.gather_batch(ds, spec, x, out_labels);
     auto r = Napi::Object::New(env);
-    r.Set("x", download(env, b, x, count));
+    r.Set("x", download(env, d, x, count));
     auto l = Napi::Int32Array::New(env, indices.size());
     if (!indices.empty()) b.download_bytes(l.Data(), out_labels, indices.size() * sizeof(int32_t));
     r.Set("labels", l);

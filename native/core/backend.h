@@ -4,8 +4,9 @@
 // contents directly.
 //
 // Conventions shared by every implementation (the parity tests rely on them):
-// - activations are float32 NCHW, contiguous; conv weights are [Cout, Cin, k, k] (PyTorch order);
-//   linear weights are [out, in].
+// - activations (see Act below) are NCHW, contiguous; conv weights are [Cout, Cin, k, k] (PyTorch
+//   order); linear weights are [out, in]. Parameters, gradients, optimizer state, logits and
+//   every flat vector are float32.
 // - "backward" ops overwrite their outputs unless they say they accumulate.
 // - sizes are element counts, never bytes.
 #pragma once
@@ -17,6 +18,13 @@
 #include <string>
 
 namespace insalun {
+
+// Activation storage: the input batch, the convolution and batch-norm outputs and their
+// gradients. Only the backend reads them, in its activation type: float32 on the CPU and in the
+// CUDA fp32/tf32 modes, bf16 in the CUDA bf16 mode (math in fp32 either way). The graph holds them
+// as Act* (an incomplete type, so they cannot be mixed up with float vectors), allocates them with
+// Backend::alloc_activations() and converts at the edges with activations_to_float/from_float.
+struct Act;
 
 // A 2-D convolution without bias, square kernel, same stride and padding in both directions.
 struct ConvShape {
@@ -62,7 +70,7 @@ struct DeviceDataset {
 // Folding the residual add and the ReLU into the normalizing pass saves two to four passes over
 // the activation per layer (the "BN-apply + ReLU + add" fusion of a fast trainer).
 struct NormEpilogue {
-  const float* residual = nullptr;  // same shape as x; added after the affine transform
+  const Act* residual = nullptr;  // same shape as x; added after the affine transform
   bool relu = false;
 };
 
@@ -96,6 +104,9 @@ class Backend {
                                   precision_name(p) + ")");
   }
   virtual Precision precision() const { return Precision::kFp32; }
+  // Bytes per activation element in the current precision. Set the precision before allocating
+  // activations: buffers do not change type afterwards.
+  virtual size_t activation_bytes() const { return sizeof(float); }
 
   // ---- memory -------------------------------------------------------------------------------
   virtual void* alloc_bytes(size_t bytes) = 0;
@@ -106,6 +117,12 @@ class Backend {
   virtual void synchronize() {}
 
   float* alloc(size_t count) { return static_cast<float*>(alloc_bytes(count * sizeof(float))); }
+  Act* alloc_activations(size_t count) {
+    return static_cast<Act*>(alloc_bytes(count * activation_bytes()));
+  }
+  // Device-side conversions between activations and float32 vectors (n elements, same layout).
+  virtual void activations_to_float(const Act* a, float* out, size_t n) = 0;
+  virtual void activations_from_float(const float* in, Act* a, size_t n) = 0;
 
   // ---- elementwise over flat vectors -----------------------------------------------------------
   virtual void fill(float* x, float value, size_t n) = 0;
@@ -114,50 +131,51 @@ class Backend {
   virtual void lerp(const float* x0, const float* x1, float alpha, float* y, size_t n) = 0;
   // y = (x1 - x0) * y: turns an accumulated path gradient into integrated gradients.
   virtual void mul_diff(const float* x1, const float* x0, float* y, size_t n) = 0;
-  virtual void add(const float* a, const float* b, float* y, size_t n) = 0;  // y = a + b
-  virtual void relu_forward(const float* x, float* y, size_t n) = 0;
-  virtual void relu_backward(const float* y, const float* dy, float* dx, size_t n) = 0;  // y>0
+  // ReLU over activations (the network folds most of them into batch norm; these remain for the
+  // gradient that two branches share, and for completeness). dx = dy where y > 0, else 0.
+  virtual void relu_forward(const Act* x, Act* y, size_t n) = 0;
+  virtual void relu_backward(const Act* y, const Act* dy, Act* dx, size_t n) = 0;
   // Sum of x (reduction on the device; result written to a device scalar).
   virtual void sum(const float* x, size_t n, float* out) = 0;
 
   // ---- convolution (no bias) ----------------------------------------------------------------
-  virtual void conv2d_forward(const ConvShape& s, const float* x, const float* w, float* y) = 0;
+  virtual void conv2d_forward(const ConvShape& s, const Act* x, const float* w, Act* y) = 0;
   // accumulate: dx += the data gradient (a residual branch joining), instead of dx = it.
-  virtual void conv2d_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx,
+  virtual void conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w, Act* dx,
                                     bool accumulate) = 0;
-  virtual void conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy,
+  virtual void conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy,
                                       float* dw) = 0;
 
   // ---- batch norm (eps, momentum as PyTorch; running_var gets the unbiased variance) --------
   // Train mode: normalize with batch statistics, save mean and 1/sqrt(var_biased + eps) for
   // backward, update running statistics in place, then apply the epilogue.
-  virtual void bn_forward_train(const NormShape& s, const float* x, const float* gamma,
+  virtual void bn_forward_train(const NormShape& s, const Act* x, const float* gamma,
                                 const float* beta, float* running_mean, float* running_var,
-                                float momentum, float eps, const NormEpilogue& epilogue, float* y,
+                                float momentum, float eps, const NormEpilogue& epilogue, Act* y,
                                 float* save_mean, float* save_invstd) = 0;
   // Eval mode: normalize with running statistics. Also fills save_mean/save_invstd from the
   // running statistics so that bn_backward_eval can use them.
-  virtual void bn_forward_eval(const NormShape& s, const float* x, const float* gamma,
+  virtual void bn_forward_eval(const NormShape& s, const Act* x, const float* gamma,
                                const float* beta, const float* running_mean,
                                const float* running_var, float eps, const NormEpilogue& epilogue,
-                               float* y, float* save_mean, float* save_invstd) = 0;
+                               Act* y, float* save_mean, float* save_invstd) = 0;
   // relu_out: when not null, the output of a ReLU that followed this norm (the y of a forward
   // with epilogue.relu); dy counts as zero where relu_out <= 0, which is that ReLU's backward
   // folded into this one. dgamma and dbeta are the gradients of the affine transform (the
   // residual's gradient is dy itself, left to the caller).
-  virtual void bn_backward_train(const NormShape& s, const float* x, const float* dy,
-                                 const float* relu_out, const float* gamma,
-                                 const float* save_mean, const float* save_invstd, float* dx,
-                                 float* dgamma, float* dbeta) = 0;
+  virtual void bn_backward_train(const NormShape& s, const Act* x, const Act* dy,
+                                 const Act* relu_out, const float* gamma, const float* save_mean,
+                                 const float* save_invstd, Act* dx, float* dgamma,
+                                 float* dbeta) = 0;
   // Statistics are constants in eval mode: dx = dy * gamma * invstd.
-  virtual void bn_backward_eval(const NormShape& s, const float* x, const float* dy,
-                                const float* relu_out, const float* gamma,
-                                const float* save_mean, const float* save_invstd, float* dx,
-                                float* dgamma, float* dbeta) = 0;
+  virtual void bn_backward_eval(const NormShape& s, const Act* x, const Act* dy,
+                                const Act* relu_out, const float* gamma, const float* save_mean,
+                                const float* save_invstd, Act* dx, float* dgamma,
+                                float* dbeta) = 0;
 
   // ---- pooling, linear, loss ------------------------------------------------------------------
-  virtual void avgpool_forward(const NormShape& s, const float* x, float* y) = 0;     // y [n, c]
-  virtual void avgpool_backward(const NormShape& s, const float* dy, float* dx) = 0;  // dx [n,c,hw]
+  virtual void avgpool_forward(const NormShape& s, const Act* x, float* y) = 0;     // y [n, c]
+  virtual void avgpool_backward(const NormShape& s, const float* dy, Act* dx) = 0;  // dx [n,c,hw]
   // y[n, out] = x[n, in] * w^T + b
   virtual void linear_forward(int n, int in, int out, const float* x, const float* w,
                               const float* b, float* y) = 0;
@@ -173,7 +191,7 @@ class Backend {
   // ---- data -------------------------------------------------------------------------------
   // Gathers a batch: images to float NCHW normalized ((x/255 - mean)/std), with crop and flip
   // when spec.augment, and the labels.
-  virtual void gather_batch(const DeviceDataset& d, const BatchSpec& spec, float* x,
+  virtual void gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act* x,
                             int32_t* labels) = 0;
 
   // ---- optimizer ------------------------------------------------------------------------------

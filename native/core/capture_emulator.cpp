@@ -17,6 +17,9 @@ class CaptureEmulator final : public Backend {
   explicit CaptureEmulator(std::shared_ptr<Backend> inner) : inner_(std::move(inner)) {}
 
   std::string name() const override { return inner_->name(); }
+  void set_precision(Precision p) override { inner_->set_precision(p); }
+  Precision precision() const override { return inner_->precision(); }
+  size_t activation_bytes() const override { return inner_->activation_bytes(); }
 
   void* alloc_bytes(size_t bytes) override { return no_capture("alloc"), inner_->alloc_bytes(bytes); }
   void free_bytes(void* p) override { no_capture("free"), inner_->free_bytes(p); }
@@ -42,63 +45,66 @@ class CaptureEmulator final : public Backend {
   void mul_diff(const float* x1, const float* x0, float* y, size_t n) override {
     run([=] { inner_->mul_diff(x1, x0, y, n); });
   }
-  void add(const float* a, const float* b, float* y, size_t n) override {
-    run([=] { inner_->add(a, b, y, n); });
+  void activations_to_float(const Act* a, float* out, size_t n) override {
+    run([=] { inner_->activations_to_float(a, out, n); });
   }
-  void relu_forward(const float* x, float* y, size_t n) override {
+  void activations_from_float(const float* in, Act* a, size_t n) override {
+    run([=] { inner_->activations_from_float(in, a, n); });
+  }
+  void relu_forward(const Act* x, Act* y, size_t n) override {
     run([=] { inner_->relu_forward(x, y, n); });
   }
-  void relu_backward(const float* y, const float* dy, float* dx, size_t n) override {
+  void relu_backward(const Act* y, const Act* dy, Act* dx, size_t n) override {
     run([=] { inner_->relu_backward(y, dy, dx, n); });
   }
   void sum(const float* x, size_t n, float* out) override { run([=] { inner_->sum(x, n, out); }); }
 
-  void conv2d_forward(const ConvShape& s, const float* x, const float* w, float* y) override {
+  void conv2d_forward(const ConvShape& s, const Act* x, const float* w, Act* y) override {
     run([=] { inner_->conv2d_forward(s, x, w, y); });
   }
-  void conv2d_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx,
+  void conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w, Act* dx,
                             bool accumulate) override {
     run([=] { inner_->conv2d_backward_data(s, dy, w, dx, accumulate); });
   }
-  void conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw) override {
+  void conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy, float* dw) override {
     run([=] { inner_->conv2d_backward_filter(s, x, dy, dw); });
   }
 
-  void bn_forward_train(const NormShape& s, const float* x, const float* gamma, const float* beta,
+  void bn_forward_train(const NormShape& s, const Act* x, const float* gamma, const float* beta,
                         float* running_mean, float* running_var, float momentum, float eps,
-                        const NormEpilogue& e, float* y, float* save_mean, float* save_invstd) override {
+                        const NormEpilogue& e, Act* y, float* save_mean, float* save_invstd) override {
     run([=] {
       inner_->bn_forward_train(s, x, gamma, beta, running_mean, running_var, momentum, eps, e, y,
                                save_mean, save_invstd);
     });
   }
-  void bn_forward_eval(const NormShape& s, const float* x, const float* gamma, const float* beta,
+  void bn_forward_eval(const NormShape& s, const Act* x, const float* gamma, const float* beta,
                        const float* running_mean, const float* running_var, float eps,
-                       const NormEpilogue& e, float* y, float* save_mean, float* save_invstd) override {
+                       const NormEpilogue& e, Act* y, float* save_mean, float* save_invstd) override {
     run([=] {
       inner_->bn_forward_eval(s, x, gamma, beta, running_mean, running_var, eps, e, y, save_mean,
                               save_invstd);
     });
   }
-  void bn_backward_train(const NormShape& s, const float* x, const float* dy, const float* relu_out,
+  void bn_backward_train(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out,
                          const float* gamma, const float* save_mean, const float* save_invstd,
-                         float* dx, float* dgamma, float* dbeta) override {
+                         Act* dx, float* dgamma, float* dbeta) override {
     run([=] {
       inner_->bn_backward_train(s, x, dy, relu_out, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
     });
   }
-  void bn_backward_eval(const NormShape& s, const float* x, const float* dy, const float* relu_out,
+  void bn_backward_eval(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out,
                         const float* gamma, const float* save_mean, const float* save_invstd,
-                        float* dx, float* dgamma, float* dbeta) override {
+                        Act* dx, float* dgamma, float* dbeta) override {
     run([=] {
       inner_->bn_backward_eval(s, x, dy, relu_out, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
     });
   }
 
-  void avgpool_forward(const NormShape& s, const float* x, float* y) override {
+  void avgpool_forward(const NormShape& s, const Act* x, float* y) override {
     run([=] { inner_->avgpool_forward(s, x, y); });
   }
-  void avgpool_backward(const NormShape& s, const float* dy, float* dx) override {
+  void avgpool_backward(const NormShape& s, const float* dy, Act* dx) override {
     run([=] { inner_->avgpool_backward(s, dy, dx); });
   }
   void linear_forward(int n, int in, int out, const float* x, const float* w, const float* b,
@@ -113,7 +119,7 @@ class CaptureEmulator final : public Backend {
                     float* dlogits, float* stats) override {
     run([=] { inner_->softmax_xent(n, classes, logits, labels, scale, dlogits, stats); });
   }
-  void gather_batch(const DeviceDataset& d, const BatchSpec& spec, float* x, int32_t* labels) override {
+  void gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act* x, int32_t* labels) override {
     run([=] { inner_->gather_batch(d, spec, x, labels); });
   }
   void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf, const float* mask,

@@ -50,7 +50,8 @@ Engine::~Engine() {
                   static_cast<void*>(dlogits_), static_cast<void*>(stats_),
                   static_cast<void*>(input_grad_), static_cast<void*>(labels_),
                   static_cast<void*>(indices_), static_cast<void*>(label_slot_),
-                  static_cast<void*>(pass_indices_), static_cast<void*>(pass_labels_)})
+                  static_cast<void*>(pass_indices_), static_cast<void*>(pass_labels_),
+                  static_cast<void*>(image_staging_)})
     if (p) backend_->free_bytes(p);
 }
 
@@ -87,12 +88,14 @@ void Engine::ensure_batch(int n) {
   if (n <= batch_capacity_) return;
   for (void* p : {static_cast<void*>(x_), static_cast<void*>(dlogits_),
                   static_cast<void*>(input_grad_), static_cast<void*>(labels_),
-                  static_cast<void*>(indices_), static_cast<void*>(label_slot_)})
+                  static_cast<void*>(indices_), static_cast<void*>(label_slot_),
+                  static_cast<void*>(image_staging_)})
     if (p) backend_->free_bytes(p);
   const ResNetConfig& c = net_->config();
   const size_t image = size_t(c.in_channels) * c.image * c.image;
-  x_ = backend_->alloc(n * image);
-  input_grad_ = backend_->alloc(n * image);
+  x_ = backend_->alloc_activations(n * image);
+  input_grad_ = backend_->alloc_activations(n * image);
+  image_staging_ = backend_->alloc(n * image);
   dlogits_ = backend_->alloc(size_t(n) * c.classes);
   labels_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * n));
   indices_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * n));
@@ -376,8 +379,10 @@ std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data,
     net_->backward(dlogits_, input_grad_);
     x.resize(count * image);
     g.resize(count * image);
-    backend_->download_bytes(x.data(), x_, x.size() * sizeof(float));
-    backend_->download_bytes(g.data(), input_grad_, g.size() * sizeof(float));
+    backend_->activations_to_float(x_, image_staging_, x.size());
+    backend_->download_bytes(x.data(), image_staging_, x.size() * sizeof(float));
+    backend_->activations_to_float(input_grad_, image_staging_, g.size());
+    backend_->download_bytes(g.data(), image_staging_, g.size() * sizeof(float));
     // One signed step in pixel space ([0,1]), clamped, then normalized again. The sign of the
     // gradient is the same in both spaces because std > 0.
     for (size_t i = 0; i < x.size(); ++i) {
@@ -386,7 +391,8 @@ std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data,
       const float step = g[i] > 0 ? eps : (g[i] < 0 ? -eps : 0.0f);
       x[i] = (std::clamp(raw + step, 0.0f, 1.0f) - mean[ch]) / stdev[ch];
     }
-    backend_->upload_bytes(x_, x.data(), x.size() * sizeof(float));
+    backend_->upload_bytes(image_staging_, x.data(), x.size() * sizeof(float));
+    backend_->activations_from_float(image_staging_, x_, x.size());
     const float* adv = net_->forward(x_, count, false);
     logits.resize(size_t(count) * c.classes);
     backend_->download_bytes(logits.data(), adv, logits.size() * sizeof(float));

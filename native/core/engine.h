@@ -139,7 +139,9 @@ class Engine {
   bool step_capture_ = true;
 
   int batch_capacity_ = 0, last_batch_ = 0;
-  float *x_ = nullptr, *dlogits_ = nullptr, *stats_ = nullptr, *input_grad_ = nullptr;
+  Act *x_ = nullptr, *input_grad_ = nullptr;  // the batch and dL/d(batch), as activations
+  float *dlogits_ = nullptr, *stats_ = nullptr;
+  float* image_staging_ = nullptr;  // float32 copy of x_ or input_grad_ on its way to the host
   int32_t *labels_ = nullptr, *indices_ = nullptr, *label_slot_ = nullptr;
   // The current pass (begin_pass).
   int32_t *pass_indices_ = nullptr, *pass_labels_ = nullptr;

@@ -47,6 +47,14 @@ class Buffers {
     be_.fill(p, value, n);
     return p;
   }
+  // Activations holding `value` (filled as floats, then converted to the activation type).
+  Act* acts(size_t n, float value) {
+    const float* source = floats(n, value);
+    Act* a = be_.alloc_activations(std::max<size_t>(n, 1));
+    owned_.push_back(a);
+    be_.activations_from_float(source, a, n);
+    return a;
+  }
   void* bytes(size_t n) {
     void* p = be_.alloc_bytes(std::max<size_t>(n, 1));
     owned_.push_back(p);
@@ -85,7 +93,7 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
     throw std::invalid_argument("kernel bench: batch, width and classes must be positive, image >= 8");
   const int n = c.batch, w = c.width;
   std::vector<KernelTiming> rows;
-  const double fsize = sizeof(float);
+  const double fsize = sizeof(float), asize = double(be.activation_bytes());
 
   // The network's layer shapes, each with how many times a step meets it (resnet.cpp's graph).
   std::vector<ConvCase> convs;
@@ -121,27 +129,27 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
     Buffers b(be);
     const int big = 8 * w, big_side = std::max(1, c.image / 2);
     const ConvShape s{n, big, big_side, big_side, big, 1, 1, 0};
-    const float* x = b.floats(s.input_size(), 0.5f);
+    const Act* x = b.acts(s.input_size(), 0.5f);
     const float* wt = b.floats(s.weight_size(), 0.01f);
-    float* y = b.floats(s.output_size(), 0.0f);
+    Act* y = b.acts(s.output_size(), 0.0f);
     const double t = time_per_call(be, c.min_seconds, [&] { be.conv2d_forward(s, x, wt, y); });
     const double flops = 2.0 * s.output_size() * s.cin;
     rows.push_back({"peak", "1x1 convolution (a large GEMM)", conv_label(s), 0, t, flops,
-                    fsize * (s.input_size() + s.weight_size() + s.output_size())});
+                    asize * (s.input_size() + s.output_size()) + fsize * s.weight_size()});
   }
 
   // ---- convolutions ---------------------------------------------------------------------------
   for (const ConvCase& k : convs) {
     const ConvShape& s = k.shape;
     Buffers b(be);
-    const float* x = b.floats(s.input_size(), 0.5f);
+    const Act* x = b.acts(s.input_size(), 0.5f);
     const float* wt = b.floats(s.weight_size(), 0.01f);
-    const float* dy = b.floats(s.output_size(), 0.01f);
-    float* y = b.floats(s.output_size(), 0.0f);
-    float* dx = b.floats(s.input_size(), 0.0f);
+    const Act* dy = b.acts(s.output_size(), 0.01f);
+    Act* y = b.acts(s.output_size(), 0.0f);
+    Act* dx = b.acts(s.input_size(), 0.0f);
     float* dw = b.floats(s.weight_size(), 0.0f);
     const double flops = 2.0 * s.output_size() * s.cin * s.k * s.k;
-    const double in = fsize * s.input_size(), out = fsize * s.output_size(), wb = fsize * s.weight_size();
+    const double in = asize * s.input_size(), out = asize * s.output_size(), wb = fsize * s.weight_size();
     const std::string shape = k.name + " " + conv_label(s);
     rows.push_back({"conv", "conv forward", shape, k.per_step,
                     time_per_call(be, c.min_seconds, [&] { be.conv2d_forward(s, x, wt, y); }), flops,
@@ -160,16 +168,16 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
     const NormShape& s = k.shape;
     Buffers b(be);
     const size_t size = s.size();
-    const float* x = b.floats(size, 0.5f);
-    const float* residual = b.floats(size, 0.25f);
-    const float* dy = b.floats(size, 0.01f);
-    float* y = b.floats(size, 0.0f);
-    float* dx = b.floats(size, 0.0f);
+    const Act* x = b.acts(size, 0.5f);
+    const Act* residual = b.acts(size, 0.25f);
+    const Act* dy = b.acts(size, 0.01f);
+    Act* y = b.acts(size, 0.0f);
+    Act* dx = b.acts(size, 0.0f);
     const float *gamma = b.floats(s.c, 1.0f), *beta = b.floats(s.c, 0.0f);
     float *rm = b.floats(s.c, 0.0f), *rv = b.floats(s.c, 1.0f);
     float *mean = b.floats(s.c, 0.0f), *invstd = b.floats(s.c, 1.0f);
     float *dgamma = b.floats(s.c, 0.0f), *dbeta = b.floats(s.c, 0.0f);
-    const double pass = fsize * size;
+    const double pass = asize * size;
     const std::string shape = norm_label(s);
     NormEpilogue relu;
     relu.relu = true;
@@ -216,7 +224,7 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
     be.upload_bytes(indices, host_indices.data(), sizeof(int32_t) * count);
     const float* mean = b.floats(3, 0.5f);
     const float* stdev = b.floats(3, 0.25f);
-    float* x = b.floats(image * count, 0.0f);
+    Act* x = b.acts(image * count, 0.0f);
     const DeviceDataset d{images, labels, pool, 3, c.image, c.image, mean, stdev};
     BatchSpec spec;
     spec.indices = indices;
@@ -226,7 +234,7 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
     rows.push_back({"data", "gather batch (crop + flip + normalize)",
                     std::to_string(count) + "x3x" + std::to_string(c.image) + "x" + std::to_string(c.image), 1,
                     time_per_call(be, c.min_seconds, [&] { be.gather_batch(d, spec, x, out_labels); }), 0,
-                    double(image) * count * (1 + fsize)});
+                    double(image) * count * (1 + asize)});
   }
   {
     Buffers b(be);

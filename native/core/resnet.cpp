@@ -156,7 +156,7 @@ void ResNet18::initialize(uint64_t seed) {
 }
 
 void ResNet18::release_activations() {
-  for (float* p : owned_) be_.free_bytes(p);
+  for (void* p : owned_) be_.free_bytes(p);
   owned_.clear();
   capacity_ = 0;
 }
@@ -165,6 +165,11 @@ void ResNet18::ensure_capacity(int n) {
   if (n <= capacity_) return;
   release_activations();
   auto take = [&](size_t count) {
+    Act* p = be_.alloc_activations(count);
+    owned_.push_back(p);
+    return p;
+  };
+  auto take_floats = [&](size_t count) {
     float* p = be_.alloc(count);
     owned_.push_back(p);
     return p;
@@ -186,10 +191,10 @@ void ResNet18::ensure_capacity(int n) {
     }
     largest = std::max(largest, size);
   }
-  pooled_ = take(size_t(n) * final_channels_);
-  dpooled_ = take(size_t(n) * final_channels_);
-  logits_ = take(size_t(n) * config_.classes);
-  for (float*& s : scratch_) s = take(largest);
+  pooled_ = take_floats(size_t(n) * final_channels_);
+  dpooled_ = take_floats(size_t(n) * final_channels_);
+  logits_ = take_floats(size_t(n) * config_.classes);
+  for (Act*& s : scratch_) s = take(largest);
   capacity_ = n;
 }
 
@@ -198,7 +203,7 @@ void ResNet18::count_train_steps(int64_t k) {
     if (t.kind == TensorKind::kCounter) counters_[t.offset] += k;
 }
 
-void ResNet18::norm_forward(Norm& bn, const float* x, float* y, int n, bool train,
+void ResNet18::norm_forward(Norm& bn, const Act* x, Act* y, int n, bool train,
                             const NormEpilogue& epilogue) {
   const NormShape s{n, bn.c, bn.hw};
   float* mean = buffers_ + tensors_[bn.mean].offset;
@@ -213,8 +218,8 @@ void ResNet18::norm_forward(Norm& bn, const float* x, float* y, int n, bool trai
   }
 }
 
-void ResNet18::norm_backward(const Norm& bn, const float* x, const float* dy, const float* relu_out,
-                             float* dx, int n) {
+void ResNet18::norm_backward(const Norm& bn, const Act* x, const Act* dy, const Act* relu_out,
+                             Act* dx, int n) {
   const NormShape s{n, bn.c, bn.hw};
   if (last_train_) {
     be_.bn_backward_train(s, x, dy, relu_out, param(bn.gamma), bn.save_mean, bn.save_invstd, dx,
@@ -225,7 +230,7 @@ void ResNet18::norm_backward(const Norm& bn, const float* x, const float* dy, co
   }
 }
 
-const float* ResNet18::forward(const float* x, int n, bool train) {
+const float* ResNet18::forward(const Act* x, int n, bool train) {
   ensure_capacity(n);
   input_ = x;
   last_n_ = n;
@@ -235,7 +240,7 @@ const float* ResNet18::forward(const float* x, int n, bool train) {
   relu.relu = true;
   be_.conv2d_forward(stem, x, param(stem_conv_.weight), stem_c_);
   norm_forward(stem_bn_, stem_c_, stem_r_, n, train, relu);
-  const float* h = stem_r_;
+  const Act* h = stem_r_;
   for (Block& b : blocks_) {
     be_.conv2d_forward(b.conv1.shape(n), h, param(b.conv1.weight), b.c1);
     norm_forward(b.bn1, b.c1, b.r1, n, train, relu);
@@ -259,12 +264,12 @@ const float* ResNet18::forward(const float* x, int n, bool train) {
 
 // Backward through one block. dout (a scratch buffer) holds dL/d(block output) and is consumed;
 // returns the scratch buffer holding dL/d(block input).
-float* ResNet18::block_backward(Block& b, const float* block_input, float* dout, int n) {
-  float* others[2];
+Act* ResNet18::block_backward(Block& b, const Act* block_input, Act* dout, int n) {
+  Act* others[2];
   int k = 0;
-  for (float* s : scratch_)
+  for (Act* s : scratch_)
     if (s != dout) others[k++] = s;
-  float *t1 = others[0], *t2 = others[1];
+  Act *t1 = others[0], *t2 = others[1];
   const ConvShape s1 = b.conv1.shape(n), s2 = b.conv2.shape(n);
 
   // dout becomes dL/d(sum): both branches of the join need it, so it is materialized once.
@@ -287,19 +292,19 @@ float* ResNet18::block_backward(Block& b, const float* block_input, float* dout,
   return t2;
 }
 
-void ResNet18::backward(const float* dlogits, float* input_grad) {
+void ResNet18::backward(const float* dlogits, Act* input_grad) {
   if (last_n_ == 0) throw std::logic_error("ResNet18::backward called before forward");
   const int n = last_n_;
   be_.linear_backward(n, final_channels_, config_.classes, pooled_, param(fc_weight_), dlogits,
                       dpooled_, grad(fc_weight_), grad(fc_bias_));
-  float* d = scratch_[0];
+  Act* d = scratch_[0];
   be_.avgpool_backward(NormShape{n, final_channels_, final_hw_}, dpooled_, d);
   for (int i = int(blocks_.size()) - 1; i >= 0; --i) {
-    const float* block_input = i == 0 ? stem_r_ : blocks_[i - 1].out;
+    const Act* block_input = i == 0 ? stem_r_ : blocks_[i - 1].out;
     d = block_backward(blocks_[i], block_input, d, n);
   }
   const ConvShape stem = stem_conv_.shape(n);
-  float* dstem = d == scratch_[0] ? scratch_[1] : scratch_[0];
+  Act* dstem = d == scratch_[0] ? scratch_[1] : scratch_[0];
   norm_backward(stem_bn_, stem_c_, d, stem_r_, dstem, n);
   be_.conv2d_backward_filter(stem, input_, dstem, grad(stem_conv_.weight));
   if (input_grad) be_.conv2d_backward_data(stem, dstem, param(stem_conv_.weight), input_grad, false);

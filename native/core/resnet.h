@@ -47,11 +47,12 @@ class ResNet18 {
   // PyTorch's default initialisation, deterministic from the seed (Philox-driven).
   void initialize(uint64_t seed);
 
-  // x: [n, in_channels, image, image] on the device. Returns device logits [n, classes], valid
-  // until the next forward. train = batch statistics (and running statistics update).
-  const float* forward(const float* x, int n, bool train);
+  // x: activations [n, in_channels, image, image] on the device. Returns device logits
+  // [n, classes] (float32), valid until the next forward. train = batch statistics (and running
+  // statistics update).
+  const float* forward(const Act* x, int n, bool train);
   // Backward of the last forward: overwrites gradients(); writes dL/dx when input_grad != null.
-  void backward(const float* dlogits, float* input_grad);
+  void backward(const float* dlogits, Act* input_grad);
   // Advances every batch-norm num_batches_tracked by k: what k train-mode forwards do on the host
   // (a replayed step runs only the device part).
   void count_train_steps(int64_t k);
@@ -74,7 +75,7 @@ class ResNet18 {
     bool has_shortcut = false;
     // activations kept for backward: conv outputs (c1, c2, cs), relu(bn1(c1)) and the shortcut's
     // bn(cs); out = relu(bn2(c2) + shortcut)
-    float *c1 = nullptr, *r1 = nullptr, *c2 = nullptr, *cs = nullptr, *bs = nullptr, *out = nullptr;
+    Act *c1 = nullptr, *r1 = nullptr, *c2 = nullptr, *cs = nullptr, *bs = nullptr, *out = nullptr;
   };
 
   int add_tensor(const std::string& name, std::vector<int> shape, TensorKind kind);
@@ -84,11 +85,11 @@ class ResNet18 {
   void release_activations();
   float* param(int tensor) { return params_ + tensors_[tensor].offset; }
   float* grad(int tensor) { return grads_ + tensors_[tensor].offset; }
-  void norm_forward(Norm& bn, const float* x, float* y, int n, bool train,
+  void norm_forward(Norm& bn, const Act* x, Act* y, int n, bool train,
                     const NormEpilogue& epilogue);
-  void norm_backward(const Norm& bn, const float* x, const float* dy, const float* relu_out,
-                     float* dx, int n);
-  float* block_backward(Block& b, const float* block_input, float* dout, int n);
+  void norm_backward(const Norm& bn, const Act* x, const Act* dy, const Act* relu_out, Act* dx,
+                     int n);
+  Act* block_backward(Block& b, const Act* block_input, Act* dout, int n);
 
   Backend& be_;
   ResNetConfig config_;
@@ -105,10 +106,10 @@ class ResNet18 {
   // activations for the current capacity
   int capacity_ = 0, last_n_ = 0;
   bool last_train_ = false;
-  const float* input_ = nullptr;
-  float *stem_c_ = nullptr, *stem_r_ = nullptr, *pooled_ = nullptr, *logits_ = nullptr;
-  float *dpooled_ = nullptr, *scratch_[3] = {nullptr, nullptr, nullptr};
-  std::vector<float*> owned_;  // every activation allocation, freed together
+  const Act* input_ = nullptr;
+  Act *stem_c_ = nullptr, *stem_r_ = nullptr, *scratch_[3] = {nullptr, nullptr, nullptr};
+  float *pooled_ = nullptr, *dpooled_ = nullptr, *logits_ = nullptr;
+  std::vector<void*> owned_;  // every activation-sized allocation, freed together
 };
 
 }  // namespace insalun

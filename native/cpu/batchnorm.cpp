@@ -20,7 +20,7 @@ void for_each_value(const NormShape& s, int c, F f) {
 void normalize(const NormShape& s, int c, const float* x, float gamma, float beta, float mean,
                float invstd, const NormEpilogue& e, float* y) {
   const float scale = gamma * invstd, shift = beta - mean * scale;
-  const float* r = e.residual;
+  const float* r = f32(e.residual);
   if (r && e.relu) for_each_value(s, c, [&](size_t k) { y[k] = std::max(x[k] * scale + shift + r[k], 0.0f); });
   else if (r) for_each_value(s, c, [&](size_t k) { y[k] = x[k] * scale + shift + r[k]; });
   else if (e.relu) for_each_value(s, c, [&](size_t k) { y[k] = std::max(x[k] * scale + shift, 0.0f); });
@@ -47,10 +47,12 @@ void affine_grads(const NormShape& s, int c, const float* x, const float* dy, co
 
 }  // namespace
 
-void CpuBackend::bn_forward_train(const NormShape& s, const float* x, const float* gamma,
+void CpuBackend::bn_forward_train(const NormShape& s, const Act* xa, const float* gamma,
                                   const float* beta, float* running_mean, float* running_var,
-                                  float momentum, float eps, const NormEpilogue& epilogue, float* y,
+                                  float momentum, float eps, const NormEpilogue& epilogue, Act* ya,
                                   float* save_mean, float* save_invstd) {
+  const float* x = f32(xa);
+  float* y = f32(ya);
   const double count = double(s.n) * s.hw;
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < s.c; ++c) {
@@ -70,10 +72,12 @@ void CpuBackend::bn_forward_train(const NormShape& s, const float* x, const floa
   }
 }
 
-void CpuBackend::bn_forward_eval(const NormShape& s, const float* x, const float* gamma,
+void CpuBackend::bn_forward_eval(const NormShape& s, const Act* xa, const float* gamma,
                                  const float* beta, const float* running_mean,
                                  const float* running_var, float eps, const NormEpilogue& epilogue,
-                                 float* y, float* save_mean, float* save_invstd) {
+                                 Act* ya, float* save_mean, float* save_invstd) {
+  const float* x = f32(xa);
+  float* y = f32(ya);
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < s.c; ++c) {
     const float invstd = float(1.0 / std::sqrt(double(running_var[c]) + eps));
@@ -83,10 +87,11 @@ void CpuBackend::bn_forward_eval(const NormShape& s, const float* x, const float
   }
 }
 
-void CpuBackend::bn_backward_train(const NormShape& s, const float* x, const float* dy,
-                                   const float* relu_out, const float* gamma, const float* save_mean,
-                                   const float* save_invstd, float* dx, float* dgamma,
-                                   float* dbeta) {
+void CpuBackend::bn_backward_train(const NormShape& s, const Act* xa, const Act* dya,
+                                   const Act* relu_outa, const float* gamma, const float* save_mean,
+                                   const float* save_invstd, Act* dxa, float* dgamma, float* dbeta) {
+  const float *x = f32(xa), *dy = f32(dya), *relu_out = f32(relu_outa);
+  float* dx = f32(dxa);
   const double count = double(s.n) * s.hw;
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < s.c; ++c) {
@@ -104,10 +109,11 @@ void CpuBackend::bn_backward_train(const NormShape& s, const float* x, const flo
   }
 }
 
-void CpuBackend::bn_backward_eval(const NormShape& s, const float* x, const float* dy,
-                                  const float* relu_out, const float* gamma, const float* save_mean,
-                                  const float* save_invstd, float* dx, float* dgamma,
-                                  float* dbeta) {
+void CpuBackend::bn_backward_eval(const NormShape& s, const Act* xa, const Act* dya,
+                                  const Act* relu_outa, const float* gamma, const float* save_mean,
+                                  const float* save_invstd, Act* dxa, float* dgamma, float* dbeta) {
+  const float *x = f32(xa), *dy = f32(dya), *relu_out = f32(relu_outa);
+  float* dx = f32(dxa);
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < s.c; ++c) {
     double dg, db;

@@ -149,7 +149,9 @@ void for_each_chunk(const ConvShape& s, Body body) {
 
 }  // namespace
 
-void CpuBackend::conv2d_forward(const ConvShape& s, const float* x, const float* w, float* y) {
+void CpuBackend::conv2d_forward(const ConvShape& s, const Act* xa, const float* w, Act* ya) {
+  const float* x = f32(xa);
+  float* y = f32(ya);
   const int hw_out = s.ho() * s.wo(), depth = s.cin * s.k * s.k;
   for_each_chunk(s, [&](int img0, int nb, bool parallel) {
     Scratch& t = thread_scratch();
@@ -162,8 +164,10 @@ void CpuBackend::conv2d_forward(const ConvShape& s, const float* x, const float*
   });
 }
 
-void CpuBackend::conv2d_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx,
+void CpuBackend::conv2d_backward_data(const ConvShape& s, const Act* dya, const float* w, Act* dxa,
                                       bool accumulate) {
+  const float* dy = f32(dya);
+  float* dx = f32(dxa);
   const int hw_out = s.ho() * s.wo(), depth = s.cin * s.k * s.k;
   for_each_chunk(s, [&](int img0, int nb, bool parallel) {
     Scratch& t = thread_scratch();
@@ -176,7 +180,8 @@ void CpuBackend::conv2d_backward_data(const ConvShape& s, const float* dy, const
   });
 }
 
-void CpuBackend::conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
+void CpuBackend::conv2d_backward_filter(const ConvShape& s, const Act* xa, const Act* dya, float* dw) {
+  const float *x = f32(xa), *dy = f32(dya);
   const int hw_out = s.ho() * s.wo(), depth = s.cin * s.k * s.k;
   const size_t weights = s.weight_size();
   const int threads = omp_get_max_threads();

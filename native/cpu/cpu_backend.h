@@ -8,6 +8,10 @@
 
 namespace insalun::cpu {
 
+// The CPU backend's activations are float32.
+inline float* f32(Act* a) { return reinterpret_cast<float*>(a); }
+inline const float* f32(const Act* a) { return reinterpret_cast<const float*>(a); }
+
 class CpuBackend final : public Backend {
  public:
   std::string name() const override { return "cpu"; }
@@ -22,35 +26,36 @@ class CpuBackend final : public Backend {
   void axpy(float alpha, const float* x, float* y, size_t n) override;
   void lerp(const float* x0, const float* x1, float alpha, float* y, size_t n) override;
   void mul_diff(const float* x1, const float* x0, float* y, size_t n) override;
-  void add(const float* a, const float* b, float* y, size_t n) override;
-  void relu_forward(const float* x, float* y, size_t n) override;
-  void relu_backward(const float* y, const float* dy, float* dx, size_t n) override;
+  void activations_to_float(const Act* a, float* out, size_t n) override;
+  void activations_from_float(const float* in, Act* a, size_t n) override;
+  void relu_forward(const Act* x, Act* y, size_t n) override;
+  void relu_backward(const Act* y, const Act* dy, Act* dx, size_t n) override;
   void sum(const float* x, size_t n, float* out) override;
 
-  void conv2d_forward(const ConvShape& s, const float* x, const float* w, float* y) override;
-  void conv2d_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx,
+  void conv2d_forward(const ConvShape& s, const Act* x, const float* w, Act* y) override;
+  void conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w, Act* dx,
                             bool accumulate) override;
-  void conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw) override;
+  void conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy, float* dw) override;
 
-  void bn_forward_train(const NormShape& s, const float* x, const float* gamma, const float* beta,
+  void bn_forward_train(const NormShape& s, const Act* x, const float* gamma, const float* beta,
                         float* running_mean, float* running_var, float momentum, float eps,
-                        const NormEpilogue& epilogue, float* y, float* save_mean,
+                        const NormEpilogue& epilogue, Act* y, float* save_mean,
                         float* save_invstd) override;
-  void bn_forward_eval(const NormShape& s, const float* x, const float* gamma, const float* beta,
+  void bn_forward_eval(const NormShape& s, const Act* x, const float* gamma, const float* beta,
                        const float* running_mean, const float* running_var, float eps,
-                       const NormEpilogue& epilogue, float* y, float* save_mean,
+                       const NormEpilogue& epilogue, Act* y, float* save_mean,
                        float* save_invstd) override;
-  void bn_backward_train(const NormShape& s, const float* x, const float* dy,
-                         const float* relu_out, const float* gamma,
-                         const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+  void bn_backward_train(const NormShape& s, const Act* x, const Act* dy,
+                         const Act* relu_out, const float* gamma,
+                         const float* save_mean, const float* save_invstd, Act* dx, float* dgamma,
                          float* dbeta) override;
-  void bn_backward_eval(const NormShape& s, const float* x, const float* dy,
-                        const float* relu_out, const float* gamma,
-                        const float* save_mean, const float* save_invstd, float* dx, float* dgamma,
+  void bn_backward_eval(const NormShape& s, const Act* x, const Act* dy,
+                        const Act* relu_out, const float* gamma,
+                        const float* save_mean, const float* save_invstd, Act* dx, float* dgamma,
                         float* dbeta) override;
 
-  void avgpool_forward(const NormShape& s, const float* x, float* y) override;
-  void avgpool_backward(const NormShape& s, const float* dy, float* dx) override;
+  void avgpool_forward(const NormShape& s, const Act* x, float* y) override;
+  void avgpool_backward(const NormShape& s, const float* dy, Act* dx) override;
   void linear_forward(int n, int in, int out, const float* x, const float* w, const float* b,
                       float* y) override;
   void linear_backward(int n, int in, int out, const float* x, const float* w, const float* dy,
@@ -58,7 +63,7 @@ class CpuBackend final : public Backend {
   void softmax_xent(int n, int classes, const float* logits, const int32_t* labels, float scale,
                     float* dlogits, float* stats) override;
 
-  void gather_batch(const DeviceDataset& d, const BatchSpec& spec, float* x, int32_t* labels) override;
+  void gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act* x, int32_t* labels) override;
 
   void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf, const float* mask,
                 size_t n, bool first_step) override;

@@ -38,15 +38,21 @@ void CpuBackend::mul_diff(const float* x1, const float* x0, float* y, size_t n) 
 #pragma omp parallel for simd schedule(static)
   for (size_t i = 0; i < n; ++i) y[i] = (x1[i] - x0[i]) * y[i];
 }
-void CpuBackend::add(const float* a, const float* b, float* y, size_t n) {
-#pragma omp parallel for simd schedule(static)
-  for (size_t i = 0; i < n; ++i) y[i] = a[i] + b[i];
+void CpuBackend::activations_to_float(const Act* a, float* out, size_t n) {
+  std::memmove(out, f32(a), n * sizeof(float));
 }
-void CpuBackend::relu_forward(const float* x, float* y, size_t n) {
+void CpuBackend::activations_from_float(const float* in, Act* a, size_t n) {
+  std::memmove(f32(a), in, n * sizeof(float));
+}
+void CpuBackend::relu_forward(const Act* xa, Act* ya, size_t n) {
+  const float* x = f32(xa);
+  float* y = f32(ya);
 #pragma omp parallel for simd schedule(static)
   for (size_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
-void CpuBackend::relu_backward(const float* y, const float* dy, float* dx, size_t n) {
+void CpuBackend::relu_backward(const Act* ya, const Act* dya, Act* dxa, size_t n) {
+  const float *y = f32(ya), *dy = f32(dya);
+  float* dx = f32(dxa);
 #pragma omp parallel for simd schedule(static)
   for (size_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
@@ -58,14 +64,16 @@ void CpuBackend::sum(const float* x, size_t n, float* out) {
 }
 
 // ---- pooling and linear -----------------------------------------------------------------------
-void CpuBackend::avgpool_forward(const NormShape& s, const float* x, float* y) {
+void CpuBackend::avgpool_forward(const NormShape& s, const Act* xa, float* y) {
+  const float* x = f32(xa);
   for (size_t plane = 0; plane < size_t(s.n) * s.c; ++plane) {
     float total = 0;
     for (int j = 0; j < s.hw; ++j) total += x[plane * s.hw + j];
     y[plane] = total / float(s.hw);
   }
 }
-void CpuBackend::avgpool_backward(const NormShape& s, const float* dy, float* dx) {
+void CpuBackend::avgpool_backward(const NormShape& s, const float* dy, Act* dxa) {
+  float* dx = f32(dxa);
   for (size_t plane = 0; plane < size_t(s.n) * s.c; ++plane) {
     const float g = dy[plane] / float(s.hw);
     for (int j = 0; j < s.hw; ++j) dx[plane * s.hw + j] = g;

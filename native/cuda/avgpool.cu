@@ -1,4 +1,5 @@
-// Global average pooling over each [hw] plane of x [n, c, hw] -> y [n, c], and its backward.
+// Global average pooling over each [hw] plane of x [n, c, hw] (activations) -> y [n, c] (float),
+// and its backward.
 #include "impl.cuh"
 
 namespace insalun::cuda {
@@ -7,36 +8,44 @@ namespace {
 constexpr int kWarpsPerBlock = kThreads / 32;
 
 // One warp per plane: coalesced reads of the plane, a shuffle reduction, one store.
-__global__ void avgpool_forward_kernel(const float* x, size_t planes, int hw, float* y) {
+template <typename T>
+__global__ void avgpool_forward_kernel(const T* x, size_t planes, int hw, float* y) {
   const int lane = threadIdx.x & 31;
   const size_t stride = size_t(gridDim.x) * kWarpsPerBlock;
   for (size_t p = size_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5); p < planes;
        p += stride) {
-    const float* plane = x + p * hw;
+    const T* plane = x + p * hw;
     float acc = 0.0f;
-    for (int j = lane; j < hw; j += 32) acc += plane[j];
+    for (int j = lane; j < hw; j += 32) acc += to_float(plane[j]);
     acc = warp_allsum(acc);
     if (lane == 0) y[p] = acc / float(hw);
   }
 }
 
-__global__ void avgpool_backward_kernel(const float* dy, size_t total, int hw, float* dx) {
-  INSALUN_GRID_LOOP(i, total) dx[i] = dy[i / hw] / float(hw);
+template <typename T>
+__global__ void avgpool_backward_kernel(const float* dy, size_t total, int hw, T* dx) {
+  INSALUN_GRID_LOOP(i, total) dx[i] = from_float<T>(dy[i / hw] / float(hw));
 }
 
 }  // namespace
 
-void CudaBackendImpl::avgpool_forward(const NormShape& s, const float* x, float* y) {
+void CudaBackendImpl::avgpool_forward(const NormShape& s, const Act* x, float* y) {
   const size_t planes = size_t(s.n) * s.c;
   if (planes == 0 || s.hw <= 0) return;
   const unsigned blocks = grid_for(planes, kWarpsPerBlock);
-  avgpool_forward_kernel<<<blocks, kThreads, 0, stream_>>>(x, planes, s.hw, y);
+  dispatch([&](auto t) {
+    using T = decltype(t);
+    avgpool_forward_kernel<T><<<blocks, kThreads, 0, stream_>>>(as<T>(x), planes, s.hw, y);
+  });
   CUDA_CHECK_LAUNCH("avgpool_forward_kernel");
 }
 
-void CudaBackendImpl::avgpool_backward(const NormShape& s, const float* dy, float* dx) {
+void CudaBackendImpl::avgpool_backward(const NormShape& s, const float* dy, Act* dx) {
   if (s.size() == 0) return;
-  avgpool_backward_kernel<<<grid_for(s.size()), kThreads, 0, stream_>>>(dy, s.size(), s.hw, dx);
+  dispatch([&](auto t) {
+    using T = decltype(t);
+    avgpool_backward_kernel<T><<<grid_for(s.size()), kThreads, 0, stream_>>>(dy, s.size(), s.hw, as<T>(dx));
+  });
   CUDA_CHECK_LAUNCH("avgpool_backward_kernel");
 }
 

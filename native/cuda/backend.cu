@@ -53,12 +53,11 @@ void CudaBackendImpl::release() noexcept {
   if (stream_) cudaStreamSynchronize(stream_);
   plans_.clear();
   if (cudnn_) cudnnDestroy(cudnn_);
-  if (workspace_) cudaFree(workspace_);
-  if (scratch_) cudaFree(scratch_);
+  workspace_.release();
+  scratch_.release();
+  weight_scratch_.release();
   if (stream_) cudaStreamDestroy(stream_);
   cudnn_ = nullptr;
-  workspace_ = scratch_ = nullptr;
-  workspace_bytes_ = scratch_bytes_ = 0;
   stream_ = nullptr;
   cudaGetLastError();
 }
@@ -153,36 +152,25 @@ void CudaBackendImpl::drop_capture() noexcept {
   captured_ = nullptr;
 }
 
-void CudaBackendImpl::set_precision(Precision p) {
-  if (p == Precision::kBf16)
-    throw std::invalid_argument(
-        "bf16 mixed precision is not implemented in the CUDA backend yet; use fp32 or tf32");
-  precision_ = p;
+void CudaBackendImpl::set_precision(Precision p) { precision_ = p; }
+
+void* GrowingBuffer::reserve(size_t bytes, bool capturing, const char* what, size_t min_bytes) {
+  if (bytes <= bytes_ && data_) return data_;
+  if (capturing)
+    throw std::logic_error(std::string("growing ") + what +
+                           " is not allowed while capturing a step (CUDA graph); the uncaptured "
+                           "step before it should have sized it");
+  release();
+  const size_t grown = std::max(bytes, min_bytes);
+  CUDA_CHECK(cudaMalloc(&data_, std::max<size_t>(grown, 256)));
+  bytes_ = grown;
+  return data_;
 }
 
-void* CudaBackendImpl::scratch(size_t bytes) {
-  if (bytes > scratch_bytes_) {
-    refuse_while_capturing("growing the reduction scratch buffer");
-    if (scratch_) CUDA_CHECK(cudaFree(scratch_));
-    scratch_ = nullptr;
-    scratch_bytes_ = 0;
-    const size_t grown = std::max<size_t>(bytes, 64 * 1024);
-    CUDA_CHECK(cudaMalloc(&scratch_, grown));
-    scratch_bytes_ = grown;
-  }
-  return scratch_;
-}
-
-void* CudaBackendImpl::workspace(size_t bytes) {
-  if (bytes > workspace_bytes_) {
-    refuse_while_capturing("growing the cuDNN workspace");
-    if (workspace_) CUDA_CHECK(cudaFree(workspace_));
-    workspace_ = nullptr;
-    workspace_bytes_ = 0;
-    CUDA_CHECK(cudaMalloc(&workspace_, bytes));
-    workspace_bytes_ = bytes;
-  }
-  return workspace_;
+void GrowingBuffer::release() noexcept {
+  if (data_) cudaFree(data_);
+  data_ = nullptr;
+  bytes_ = 0;
 }
 
 }  // namespace cuda

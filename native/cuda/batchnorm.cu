@@ -1,4 +1,6 @@
 // Batch norm over x [n, c, hw] with PyTorch semantics, the arithmetic mirroring cpu/batchnorm.cpp.
+// Activations (x, y, the residual, dy, dx) are float or bf16 (the template parameter T); the
+// statistics, parameters and all arithmetic are fp32/fp64 in both.
 //
 // Per-channel reductions run in two launches: a grid of (split, channel) blocks, each reducing a
 // slice of one channel to a double partial, then one thread per channel combining its partials.
@@ -43,18 +45,18 @@ __device__ __forceinline__ void slice(Index per_channel, Index* begin, Index* en
 }
 
 // partial[c * splits + s] = (sum(x - K), sum((x - K)^2)) over slice s of channel c.
-template <typename Index>
-__global__ void stats_partial_kernel(const float* x, int channels, int hw, Index per_channel,
+template <typename T, typename Index>
+__global__ void stats_partial_kernel(const T* x, int channels, int hw, Index per_channel,
                                      double2* partial) {
   __shared__ double part[32];
   const int c = blockIdx.y;
-  const double shift = x[size_t(c) * hw];
+  const double shift = to_float(x[size_t(c) * hw]);
   Index begin, end;
   slice(per_channel, &begin, &end);
   double s1 = 0.0, s2 = 0.0;
   for (Index t = begin + threadIdx.x; t < end; t += blockDim.x) {
     // Exact for floats of like magnitude: no rounding before the squares.
-    const double v = double(x[at(t, c, channels, hw)]) - shift;
+    const double v = double(to_float(x[at(t, c, channels, hw)])) - shift;
     s1 += v;
     s2 = fma(v, v, s2);
   }
@@ -63,7 +65,8 @@ __global__ void stats_partial_kernel(const float* x, int channels, int hw, Index
   if (threadIdx.x == 0) partial[size_t(c) * gridDim.x + blockIdx.x] = make_double2(d1, d2);
 }
 
-__global__ void stats_final_kernel(const double2* partial, int splits, const float* x,
+template <typename T>
+__global__ void stats_final_kernel(const double2* partial, int splits, const T* x,
                                    int channels, int hw, double count, float momentum, float eps,
                                    float* running_mean, float* running_var, float* save_mean,
                                    float* save_invstd) {
@@ -75,7 +78,7 @@ __global__ void stats_final_kernel(const double2* partial, int splits, const flo
       s2 += p.y;
     }
     const double shifted_mean = s1 / count;
-    const double mean = double(x[size_t(c) * hw]) + shifted_mean;
+    const double mean = double(to_float(x[size_t(c) * hw])) + shifted_mean;
     const double squares = fmax(s2 - s1 * shifted_mean, 0.0);  // sum((x - mean)^2)
     const double var = squares / count;
     save_mean[c] = float(mean);
@@ -96,28 +99,29 @@ __global__ void eval_stats_kernel(const float* running_mean, const float* runnin
 
 // y = relu?(x * scale + shift + residual?) with scale = gamma * invstd, shift = beta - mean *
 // scale, per channel: the normalize pass with the block's residual add and ReLU folded in.
-template <typename Index>
-__global__ void normalize_kernel(const float* x, const float* gamma, const float* beta,
-                                 const float* mean, const float* invstd, const float* residual,
-                                 bool relu, int channels, int hw, Index total, float* y) {
+template <typename T, typename Index>
+__global__ void normalize_kernel(const T* x, const float* gamma, const float* beta,
+                                 const float* mean, const float* invstd, const T* residual,
+                                 bool relu, int channels, int hw, Index total, T* y) {
   for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += Index(gridDim.x) * blockDim.x) {
     const int c = int((i / Index(hw)) % Index(channels));
     const float scale = gamma[c] * invstd[c], shift = beta[c] - mean[c] * scale;
-    float v = x[i] * scale + shift;
-    if (residual) v += residual[i];
-    y[i] = relu ? fmaxf(v, 0.0f) : v;
+    float v = to_float(x[i]) * scale + shift;
+    if (residual) v += to_float(residual[i]);
+    y[i] = from_float<T>(relu ? fmaxf(v, 0.0f) : v);
   }
 }
 
 // The incoming gradient after the folded ReLU's backward (see Backend::bn_backward_train).
-__device__ __forceinline__ float gated(const float* dy, const float* relu_out, size_t k) {
-  return relu_out && !(relu_out[k] > 0.0f) ? 0.0f : dy[k];
+template <typename T>
+__device__ __forceinline__ float gated(const T* dy, const T* relu_out, size_t k) {
+  return relu_out && !(to_float(relu_out[k]) > 0.0f) ? 0.0f : to_float(dy[k]);
 }
 
 // partial[c * splits + s] = (sum(dy), sum(dy * (x - mean))) over slice s of channel c.
-template <typename Index>
-__global__ void grad_partial_kernel(const float* x, const float* dy, const float* relu_out,
+template <typename T, typename Index>
+__global__ void grad_partial_kernel(const T* x, const T* dy, const T* relu_out,
                                     const float* mean, int channels, int hw, Index per_channel,
                                     double2* partial) {
   __shared__ double part[32];
@@ -130,7 +134,7 @@ __global__ void grad_partial_kernel(const float* x, const float* dy, const float
     const size_t k = at(t, c, channels, hw);
     const double g = gated(dy, relu_out, k);
     s_dy += g;
-    s_dyx = fma(g, double(x[k] - m), s_dyx);
+    s_dyx = fma(g, double(to_float(x[k]) - m), s_dyx);
   }
   const double d1 = block_sum(s_dy, part);
   const double d2 = block_sum(s_dyx, part);
@@ -156,33 +160,38 @@ __global__ void grad_final_kernel(const double2* partial, int splits, const floa
 }
 
 // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)).
-template <typename Index>
-__global__ void dx_train_kernel(const float* x, const float* dy, const float* relu_out,
+template <typename T, typename Index>
+__global__ void dx_train_kernel(const T* x, const T* dy, const T* relu_out,
                                 const float* gamma, const float* mean, const float* invstd,
-                                const float2* coef, int channels, int hw, Index total, float* dx) {
+                                const float2* coef, int channels, int hw, Index total, T* dx) {
   for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += Index(gridDim.x) * blockDim.x) {
     const int c = int((i / Index(hw)) % Index(channels));
     const float s = invstd[c], scale = gamma[c] * s;
     const float2 k = coef[c];
-    const float xhat = (x[i] - mean[c]) * s;
-    dx[i] = scale * (gated(dy, relu_out, i) - k.x - xhat * k.y);
+    const float xhat = (to_float(x[i]) - mean[c]) * s;
+    dx[i] = from_float<T>(scale * (gated(dy, relu_out, i) - k.x - xhat * k.y));
   }
 }
 
 // Eval mode: the statistics are constants, dx = dy * gamma * invstd.
-template <typename Index>
-__global__ void dx_eval_kernel(const float* dy, const float* relu_out, const float* gamma,
-                               const float* invstd, int channels, int hw, Index total, float* dx) {
+template <typename T, typename Index>
+__global__ void dx_eval_kernel(const T* dy, const T* relu_out, const float* gamma,
+                               const float* invstd, int channels, int hw, Index total, T* dx) {
   for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += Index(gridDim.x) * blockDim.x) {
     const int c = int((i / Index(hw)) % Index(channels));
-    dx[i] = gated(dy, relu_out, i) * (gamma[c] * invstd[c]);
+    dx[i] = from_float<T>(gated(dy, relu_out, i) * (gamma[c] * invstd[c]));
   }
 }
 
-// 32-bit index arithmetic (much cheaper divisions) whenever the tensor allows it.
-bool fits32(const NormShape& s) { return s.size() < (size_t(1) << 31); }
+// Runs f(Index{}) with 32-bit index arithmetic (much cheaper divisions) whenever the tensor
+// allows it, 64-bit otherwise.
+template <typename F>
+void with_index(const NormShape& s, F f) {
+  if (s.size() < (size_t(1) << 31)) f(uint32_t{});
+  else f(size_t{});
+}
 
 void check_shape(const NormShape& s, const char* op) {
   if (s.n <= 0 || s.c <= 0 || s.hw <= 0 || s.c > 65535)
@@ -193,76 +202,81 @@ void check_shape(const NormShape& s, const char* op) {
 // dgamma = sum(dy * xhat) and dbeta = sum(dy) per channel, in two deterministic stages (partial
 // sums over `splits` slices, then one thread per channel); also fills the train-mode dx
 // coefficients when `coef` is given. Shared by both backward modes.
-void affine_grads(const NormShape& s, const float* x, const float* dy, const float* relu_out,
+template <typename T>
+void affine_grads(const NormShape& s, const T* x, const T* dy, const T* relu_out,
                   const float* save_mean, const float* save_invstd, int splits, double2* partial,
                   float* dgamma, float* dbeta, float2* coef, cudaStream_t stream) {
   const size_t per_channel = size_t(s.n) * s.hw;
-  const dim3 grid(splits, s.c);
-  if (fits32(s))
-    grad_partial_kernel<uint32_t><<<grid, kThreads, 0, stream>>>(
-        x, dy, relu_out, save_mean, s.c, s.hw, uint32_t(per_channel), partial);
-  else
-    grad_partial_kernel<size_t><<<grid, kThreads, 0, stream>>>(x, dy, relu_out, save_mean, s.c,
-                                                                s.hw, per_channel, partial);
+  with_index(s, [&](auto index) {
+    using Index = decltype(index);
+    grad_partial_kernel<T, Index><<<dim3(splits, s.c), kThreads, 0, stream>>>(
+        x, dy, relu_out, save_mean, s.c, s.hw, Index(per_channel), partial);
+  });
   CUDA_CHECK_LAUNCH("grad_partial_kernel");
   grad_final_kernel<<<(s.c + 127) / 128, 128, 0, stream>>>(
       partial, splits, save_invstd, s.c, double(per_channel), dgamma, dbeta, coef);
   CUDA_CHECK_LAUNCH("grad_final_kernel");
 }
 
-void normalize(const NormShape& s, const float* x, const float* gamma, const float* beta,
-               const float* mean, const float* invstd, const NormEpilogue& e, float* y,
-               unsigned grid, cudaStream_t stream) {
-  if (fits32(s))
-    normalize_kernel<uint32_t><<<grid, kThreads, 0, stream>>>(
-        x, gamma, beta, mean, invstd, e.residual, e.relu, s.c, s.hw, uint32_t(s.size()), y);
-  else
-    normalize_kernel<size_t><<<grid, kThreads, 0, stream>>>(
-        x, gamma, beta, mean, invstd, e.residual, e.relu, s.c, s.hw, s.size(), y);
+template <typename T>
+void normalize(const NormShape& s, const T* x, const float* gamma, const float* beta,
+               const float* mean, const float* invstd, const NormEpilogue& e, T* y, unsigned grid,
+               cudaStream_t stream) {
+  with_index(s, [&](auto index) {
+    using Index = decltype(index);
+    normalize_kernel<T, Index><<<grid, kThreads, 0, stream>>>(
+        x, gamma, beta, mean, invstd, as<T>(e.residual), e.relu, s.c, s.hw, Index(s.size()), y);
+  });
   CUDA_CHECK_LAUNCH("normalize_kernel");
 }
 
 }  // namespace
 
-void CudaBackendImpl::bn_forward_train(const NormShape& s, const float* x, const float* gamma,
+void CudaBackendImpl::bn_forward_train(const NormShape& s, const Act* x, const float* gamma,
                                        const float* beta, float* running_mean, float* running_var,
                                        float momentum, float eps, const NormEpilogue& epilogue,
-                                       float* y, float* save_mean, float* save_invstd) {
+                                       Act* y, float* save_mean, float* save_invstd) {
   check_shape(s, "bn_forward_train");
   const size_t per_channel = size_t(s.n) * s.hw;
   const int splits = splits_for(per_channel, s.c, sm_count_);
   auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(splits) * s.c));
-  const dim3 grid(splits, s.c);
-  if (fits32(s))
-    stats_partial_kernel<uint32_t><<<grid, kThreads, 0, stream_>>>(x, s.c, s.hw,
-                                                                    uint32_t(per_channel), partial);
-  else
-    stats_partial_kernel<size_t><<<grid, kThreads, 0, stream_>>>(x, s.c, s.hw, per_channel,
-                                                                  partial);
-  CUDA_CHECK_LAUNCH("stats_partial_kernel");
-  stats_final_kernel<<<(s.c + 127) / 128, 128, 0, stream_>>>(
-      partial, splits, x, s.c, s.hw, double(per_channel), momentum, eps, running_mean,
-      running_var, save_mean, save_invstd);
-  CUDA_CHECK_LAUNCH("stats_final_kernel");
-  normalize(s, x, gamma, beta, save_mean, save_invstd, epilogue, y, grid_for(s.size()), stream_);
+  dispatch([&](auto t) {
+    using T = decltype(t);
+    with_index(s, [&](auto index) {
+      using Index = decltype(index);
+      stats_partial_kernel<T, Index><<<dim3(splits, s.c), kThreads, 0, stream_>>>(
+          as<T>(x), s.c, s.hw, Index(per_channel), partial);
+    });
+    CUDA_CHECK_LAUNCH("stats_partial_kernel");
+    stats_final_kernel<T><<<(s.c + 127) / 128, 128, 0, stream_>>>(
+        partial, splits, as<T>(x), s.c, s.hw, double(per_channel), momentum, eps, running_mean,
+        running_var, save_mean, save_invstd);
+    CUDA_CHECK_LAUNCH("stats_final_kernel");
+    normalize(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue, as<T>(y),
+              grid_for(s.size()), stream_);
+  });
 }
 
-void CudaBackendImpl::bn_forward_eval(const NormShape& s, const float* x, const float* gamma,
+void CudaBackendImpl::bn_forward_eval(const NormShape& s, const Act* x, const float* gamma,
                                       const float* beta, const float* running_mean,
                                       const float* running_var, float eps,
-                                      const NormEpilogue& epilogue, float* y, float* save_mean,
+                                      const NormEpilogue& epilogue, Act* y, float* save_mean,
                                       float* save_invstd) {
   check_shape(s, "bn_forward_eval");
   eval_stats_kernel<<<(s.c + 127) / 128, 128, 0, stream_>>>(running_mean, running_var, eps, s.c,
                                                             save_mean, save_invstd);
   CUDA_CHECK_LAUNCH("eval_stats_kernel");
-  normalize(s, x, gamma, beta, save_mean, save_invstd, epilogue, y, grid_for(s.size()), stream_);
+  dispatch([&](auto t) {
+    using T = decltype(t);
+    normalize(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue, as<T>(y),
+              grid_for(s.size()), stream_);
+  });
 }
 
-void CudaBackendImpl::bn_backward_train(const NormShape& s, const float* x, const float* dy,
-                                        const float* relu_out, const float* gamma, const float* save_mean,
-                                        const float* save_invstd, float* dx, float* dgamma,
-                                        float* dbeta) {
+void CudaBackendImpl::bn_backward_train(const NormShape& s, const Act* x, const Act* dy,
+                                        const Act* relu_out, const float* gamma,
+                                        const float* save_mean, const float* save_invstd, Act* dx,
+                                        float* dgamma, float* dbeta) {
   check_shape(s, "bn_backward_train");
   const size_t per_channel = size_t(s.n) * s.hw;
   const int splits = splits_for(per_channel, s.c, sm_count_);
@@ -270,36 +284,41 @@ void CudaBackendImpl::bn_backward_train(const NormShape& s, const float* x, cons
   char* base = static_cast<char*>(scratch(partial_bytes + sizeof(float2) * s.c));
   auto* partial = reinterpret_cast<double2*>(base);
   auto* coef = reinterpret_cast<float2*>(base + partial_bytes);
-  affine_grads(s, x, dy, relu_out, save_mean, save_invstd, splits, partial, dgamma, dbeta, coef,
-               stream_);
-  // After the reduction: dx may alias dy.
-  if (fits32(s))
-    dx_train_kernel<uint32_t><<<grid_for(s.size()), kThreads, 0, stream_>>>(
-        x, dy, relu_out, gamma, save_mean, save_invstd, coef, s.c, s.hw, uint32_t(s.size()), dx);
-  else
-    dx_train_kernel<size_t><<<grid_for(s.size()), kThreads, 0, stream_>>>(
-        x, dy, relu_out, gamma, save_mean, save_invstd, coef, s.c, s.hw, s.size(), dx);
-  CUDA_CHECK_LAUNCH("dx_train_kernel");
+  dispatch([&](auto t) {
+    using T = decltype(t);
+    affine_grads(s, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean, save_invstd, splits, partial,
+                 dgamma, dbeta, coef, stream_);
+    // After the reduction: dx may alias dy.
+    with_index(s, [&](auto index) {
+      using Index = decltype(index);
+      dx_train_kernel<T, Index><<<grid_for(s.size()), kThreads, 0, stream_>>>(
+          as<T>(x), as<T>(dy), as<T>(relu_out), gamma, save_mean, save_invstd, coef, s.c, s.hw,
+          Index(s.size()), as<T>(dx));
+    });
+    CUDA_CHECK_LAUNCH("dx_train_kernel");
+  });
 }
 
-void CudaBackendImpl::bn_backward_eval(const NormShape& s, const float* x, const float* dy,
-                                       const float* relu_out, const float* gamma, const float* save_mean,
-                                       const float* save_invstd, float* dx, float* dgamma,
-                                       float* dbeta) {
+void CudaBackendImpl::bn_backward_eval(const NormShape& s, const Act* x, const Act* dy,
+                                       const Act* relu_out, const float* gamma,
+                                       const float* save_mean, const float* save_invstd, Act* dx,
+                                       float* dgamma, float* dbeta) {
   check_shape(s, "bn_backward_eval");
   const size_t per_channel = size_t(s.n) * s.hw;
   const int splits = splits_for(per_channel, s.c, sm_count_);
   auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(splits) * s.c));
-  affine_grads(s, x, dy, relu_out, save_mean, save_invstd, splits, partial, dgamma, dbeta, nullptr,
-               stream_);
-  // After the reduction: dx may alias dy.
-  if (fits32(s))
-    dx_eval_kernel<uint32_t><<<grid_for(s.size()), kThreads, 0, stream_>>>(
-        dy, relu_out, gamma, save_invstd, s.c, s.hw, uint32_t(s.size()), dx);
-  else
-    dx_eval_kernel<size_t><<<grid_for(s.size()), kThreads, 0, stream_>>>(
-        dy, relu_out, gamma, save_invstd, s.c, s.hw, s.size(), dx);
-  CUDA_CHECK_LAUNCH("dx_eval_kernel");
+  dispatch([&](auto t) {
+    using T = decltype(t);
+    affine_grads(s, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean, save_invstd, splits, partial,
+                 dgamma, dbeta, nullptr, stream_);
+    // After the reduction: dx may alias dy.
+    with_index(s, [&](auto index) {
+      using Index = decltype(index);
+      dx_eval_kernel<T, Index><<<grid_for(s.size()), kThreads, 0, stream_>>>(
+          as<T>(dy), as<T>(relu_out), gamma, save_invstd, s.c, s.hw, Index(s.size()), as<T>(dx));
+    });
+    CUDA_CHECK_LAUNCH("dx_eval_kernel");
+  });
 }
 
 }  // namespace insalun::cuda

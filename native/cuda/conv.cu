@@ -1,10 +1,13 @@
-// Convolutions through cuDNN's legacy API (present in every cuDNN 9): NCHW fp32 tensors, weights
-// [Cout, Cin, k, k]. Each shape gets a plan (descriptors + one algorithm per direction) the first
+// Convolutions through cuDNN's legacy API (present in every cuDNN 9): NCHW tensors, weights
+// [Cout, Cin, k, k], fp32 accumulation in every mode. Each shape gets a plan (descriptors + one algorithm per direction) the first
 // time it is seen; the algorithm is benchmarked once with cudnnFind*, falling back to the
 // cudnnGet*_v7 heuristics when the benchmark cannot run (e.g. it could not allocate its buffers).
 //
 // Precision: kFp32 runs with CUDNN_FMA_MATH, which keeps TF32 tensor cores out (the equivalent of
-// torch.backends.cudnn.allow_tf32 = False); kTf32 lets cuDNN pick tensor-core kernels.
+// torch.backends.cudnn.allow_tf32 = False); kTf32 lets cuDNN pick tensor-core kernels. kBf16 runs
+// bf16 activations and bf16 copies of the weights (converted just before the call; the fp32
+// master weights stay as they are), and the weight gradient comes out in bf16 and is widened into
+// the fp32 gradient, as PyTorch's autocast does.
 #include <tuple>
 #include <vector>
 
@@ -143,10 +146,10 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->y));
   CUDNN_CHECK(cudnnCreateFilterDescriptor(&plan->w));
   CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&plan->conv));
-  CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, s.n, s.cin,
-                                         s.h, s.w));
-  CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, s.cout,
-                                         s.cin, s.k, s.k));
+  const cudnnDataType_t data =
+      precision_ == Precision::kBf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NCHW, data, s.n, s.cin, s.h, s.w));
+  CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w, data, CUDNN_TENSOR_NCHW, s.cout, s.cin, s.k, s.k));
   CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan->conv, s.pad, s.pad, s.stride, s.stride, 1, 1,
                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   int n = 0, c = 0, ho = 0, wo = 0;
@@ -155,40 +158,48 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
   if (n != s.n || c != s.cout || ho != s.ho() || wo != s.wo())
     throw std::logic_error("conv2d: cuDNN output shape disagrees with ConvShape");
   CUDNN_CHECK(
-      cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, n, c, ho, wo));
+      cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NCHW, data, n, c, ho, wo));
   return *plans_.emplace(key, std::move(plan)).first->second;
 }
 
-void CudaBackendImpl::conv2d_forward(const ConvShape& s, const float* x, const float* w,
-                                     float* y) {
+const void* CudaBackendImpl::conv_weights(const ConvShape& s, const float* w) {
+  if (precision_ != Precision::kBf16) return w;
+  bf16* copy = weight_scratch(s.weight_size());
+  convert_weights_to_bf16(w, copy, s.weight_size());
+  return copy;
+}
+
+void CudaBackendImpl::conv2d_forward(const ConvShape& s, const Act* x, const float* w, Act* y) {
   ConvPlan& p = plan_for(s);
   if (!p.fwd.ready) {
     refuse_while_capturing("a cuDNN algorithm search");
     choose<FwdOps>(cudnn_, p, precision_, "forward", &p.fwd);
   }
   void* ws = workspace(p.fwd.workspace);
+  const void* weights = conv_weights(s, w);
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.fwd.math));
-  CUDNN_CHECK(cudnnConvolutionForward(cudnn_, &kOne, p.x, x, p.w, w, p.conv,
+  CUDNN_CHECK(cudnnConvolutionForward(cudnn_, &kOne, p.x, x, p.w, weights, p.conv,
                                       cudnnConvolutionFwdAlgo_t(p.fwd.algo), ws, p.fwd.workspace,
                                       &kZero, p.y, y));
 }
 
-void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const float* dy, const float* w,
-                                           float* dx, bool accumulate) {
+void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w,
+                                           Act* dx, bool accumulate) {
   ConvPlan& p = plan_for(s);
   if (!p.bwd_data.ready) {
     refuse_while_capturing("a cuDNN algorithm search");
     choose<BwdDataOps>(cudnn_, p, precision_, "backward-data", &p.bwd_data);
   }
   void* ws = workspace(p.bwd_data.workspace);
+  const void* weights = conv_weights(s, w);
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_data.math));
-  CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_, &kOne, p.w, w, p.y, dy, p.conv,
+  CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_, &kOne, p.w, weights, p.y, dy, p.conv,
                                            cudnnConvolutionBwdDataAlgo_t(p.bwd_data.algo), ws,
                                            p.bwd_data.workspace, accumulate ? &kOne : &kZero,
                                            p.x, dx));
 }
 
-void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy,
+void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy,
                                              float* dw) {
   ConvPlan& p = plan_for(s);
   if (!p.bwd_filter.ready) {
@@ -196,10 +207,13 @@ void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const float* x,
     choose<BwdFilterOps>(cudnn_, p, precision_, "backward-filter", &p.bwd_filter);
   }
   void* ws = workspace(p.bwd_filter.workspace);
+  const bool bf16_mode = precision_ == Precision::kBf16;
+  void* grad = bf16_mode ? static_cast<void*>(weight_scratch(s.weight_size())) : dw;
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_filter.math));
   CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &kOne, p.x, x, p.y, dy, p.conv,
                                              cudnnConvolutionBwdFilterAlgo_t(p.bwd_filter.algo),
-                                             ws, p.bwd_filter.workspace, &kZero, p.w, dw));
+                                             ws, p.bwd_filter.workspace, &kZero, p.w, grad));
+  if (bf16_mode) convert_weights_from_bf16(static_cast<const bf16*>(grad), dw, s.weight_size());
 }
 
 }  // namespace insalun::cuda

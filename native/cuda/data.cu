@@ -11,16 +11,17 @@ namespace {
 // One block per sample; its threads sweep the sample's c*h*w output values in order (coalesced
 // stores, nearly coalesced loads). Each thread derives the sample's augmentation itself: ten
 // Philox rounds cost less than a shared-memory handoff and its barrier.
+template <typename T>
 __global__ void gather_kernel(DeviceDataset d, const int32_t* indices, const int32_t* label_override,
-                              bool augment, int pad, uint64_t seed, uint32_t epoch, float* x,
+                              bool augment, int pad, uint64_t seed, uint32_t epoch, T* x,
                               int32_t* labels) {
   const int i = blockIdx.x;
   const int index = indices[i];
   const int plane = d.h * d.w, image = d.c * plane;
-  float* dst = x + size_t(i) * image;
+  T* dst = x + size_t(i) * image;
   if (index < 0 || index >= d.n) {
     // An index outside the dataset would fault the device; it yields a zero image and label -1.
-    for (int p = threadIdx.x; p < image; p += blockDim.x) dst[p] = 0.0f;
+    for (int p = threadIdx.x; p < image; p += blockDim.x) dst[p] = from_float<T>(0.0f);
     if (labels && threadIdx.x == 0) labels[i] = -1;
     return;
   }
@@ -37,21 +38,24 @@ __global__ void gather_kernel(DeviceDataset d, const int32_t* indices, const int
     // Zero padding before normalization, as torchvision's RandomCrop does.
     const float raw = inside ? float(src[c * plane + sy * d.w + sx]) : 0.0f;
     const float scale = 1.0f / (255.0f * d.std[c]), shift = -d.mean[c] / d.std[c];
-    dst[p] = fmaf(raw, scale, shift);
+    dst[p] = from_float<T>(fmaf(raw, scale, shift));
   }
 }
 
 }  // namespace
 
-void CudaBackendImpl::gather_batch(const DeviceDataset& d, const BatchSpec& spec, float* x,
+void CudaBackendImpl::gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act* x,
                                    int32_t* labels) {
   if (spec.count <= 0) return;
   if (d.c <= 0 || d.h <= 0 || d.w <= 0) throw std::invalid_argument("gather_batch: empty images");
   // Without augmentation the pad is irrelevant; pass 0 so the identity crop needs no range check.
   const int pad = spec.augment ? spec.pad : 0;
   if (pad < 0) throw std::invalid_argument("gather_batch: negative pad");
-  gather_kernel<<<unsigned(spec.count), kThreads, 0, stream_>>>(
-      d, spec.indices, spec.labels, spec.augment, pad, spec.seed, spec.epoch, x, labels);
+  dispatch([&](auto t) {
+    using T = decltype(t);
+    gather_kernel<T><<<unsigned(spec.count), kThreads, 0, stream_>>>(
+        d, spec.indices, spec.labels, spec.augment, pad, spec.seed, spec.epoch, as<T>(x), labels);
+  });
   CUDA_CHECK_LAUNCH("gather_kernel");
 }
 

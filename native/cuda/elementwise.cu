@@ -1,6 +1,6 @@
-// Elementwise ops over flat vectors, ReLU, and the device-side sum. All memory-bound: grid-stride
-// loops with consecutive threads on consecutive elements. Pointers may be offsets into the flat
-// parameter vector (not 16-byte aligned), hence scalar loads.
+// Elementwise ops over flat vectors, ReLU and the activation conversions, and the device-side sum.
+// All memory-bound: grid-stride loops with consecutive threads on consecutive elements. Pointers
+// may be offsets into the flat parameter vector (not 16-byte aligned), hence scalar loads.
 #include "impl.cuh"
 
 namespace insalun::cuda {
@@ -22,20 +22,23 @@ __global__ void mul_diff_kernel(const float* x1, const float* x0, float* y, size
   INSALUN_GRID_LOOP(i, n) y[i] = (x1[i] - x0[i]) * y[i];
 }
 
-__global__ void add_kernel(const float* a, const float* b, float* y, size_t n) {
-  INSALUN_GRID_LOOP(i, n) y[i] = a[i] + b[i];
+template <typename From, typename To>
+__global__ void convert_kernel(const From* in, To* out, size_t n) {
+  INSALUN_GRID_LOOP(i, n) out[i] = from_float<To>(to_float(in[i]));
 }
 
 // x > 0 rather than fmaxf so that NaN maps to 0 exactly as on the CPU backend.
-__global__ void relu_forward_kernel(const float* x, float* y, size_t n) {
+template <typename T>
+__global__ void relu_forward_kernel(const T* x, T* y, size_t n) {
   INSALUN_GRID_LOOP(i, n) {
-    const float v = x[i];
-    y[i] = v > 0.0f ? v : 0.0f;
+    const float v = to_float(x[i]);
+    y[i] = from_float<T>(v > 0.0f ? v : 0.0f);
   }
 }
 
-__global__ void relu_backward_kernel(const float* y, const float* dy, float* dx, size_t n) {
-  INSALUN_GRID_LOOP(i, n) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+template <typename T>
+__global__ void relu_backward_kernel(const T* y, const T* dy, T* dx, size_t n) {
+  INSALUN_GRID_LOOP(i, n) dx[i] = to_float(y[i]) > 0.0f ? dy[i] : from_float<T>(0.0f);
 }
 
 // Sum in two deterministic stages (no atomics): per-block partials in double, then one block.
@@ -82,21 +85,49 @@ void CudaBackendImpl::mul_diff(const float* x1, const float* x0, float* y, size_
   CUDA_CHECK_LAUNCH("mul_diff_kernel");
 }
 
-void CudaBackendImpl::add(const float* a, const float* b, float* y, size_t n) {
+void CudaBackendImpl::activations_to_float(const Act* a, float* out, size_t n) {
   if (n == 0) return;
-  add_kernel<<<grid_for(n), kThreads, 0, stream_>>>(a, b, y, n);
-  CUDA_CHECK_LAUNCH("add_kernel");
+  dispatch([&](auto t) {
+    using T = decltype(t);
+    convert_kernel<T, float><<<grid_for(n), kThreads, 0, stream_>>>(as<T>(a), out, n);
+  });
+  CUDA_CHECK_LAUNCH("convert_kernel (activations to float)");
 }
 
-void CudaBackendImpl::relu_forward(const float* x, float* y, size_t n) {
+void CudaBackendImpl::activations_from_float(const float* in, Act* a, size_t n) {
   if (n == 0) return;
-  relu_forward_kernel<<<grid_for(n), kThreads, 0, stream_>>>(x, y, n);
+  dispatch([&](auto t) {
+    using T = decltype(t);
+    convert_kernel<float, T><<<grid_for(n), kThreads, 0, stream_>>>(in, as<T>(a), n);
+  });
+  CUDA_CHECK_LAUNCH("convert_kernel (float to activations)");
+}
+
+void CudaBackendImpl::convert_weights_to_bf16(const float* w, bf16* out, size_t n) {
+  convert_kernel<float, bf16><<<grid_for(n), kThreads, 0, stream_>>>(w, out, n);
+  CUDA_CHECK_LAUNCH("convert_kernel (weights to bf16)");
+}
+
+void CudaBackendImpl::convert_weights_from_bf16(const bf16* w, float* out, size_t n) {
+  convert_kernel<bf16, float><<<grid_for(n), kThreads, 0, stream_>>>(w, out, n);
+  CUDA_CHECK_LAUNCH("convert_kernel (bf16 weight gradient to float)");
+}
+
+void CudaBackendImpl::relu_forward(const Act* x, Act* y, size_t n) {
+  if (n == 0) return;
+  dispatch([&](auto t) {
+    using T = decltype(t);
+    relu_forward_kernel<T><<<grid_for(n), kThreads, 0, stream_>>>(as<T>(x), as<T>(y), n);
+  });
   CUDA_CHECK_LAUNCH("relu_forward_kernel");
 }
 
-void CudaBackendImpl::relu_backward(const float* y, const float* dy, float* dx, size_t n) {
+void CudaBackendImpl::relu_backward(const Act* y, const Act* dy, Act* dx, size_t n) {
   if (n == 0) return;
-  relu_backward_kernel<<<grid_for(n), kThreads, 0, stream_>>>(y, dy, dx, n);
+  dispatch([&](auto t) {
+    using T = decltype(t);
+    relu_backward_kernel<T><<<grid_for(n), kThreads, 0, stream_>>>(as<T>(y), as<T>(dy), as<T>(dx), n);
+  });
   CUDA_CHECK_LAUNCH("relu_backward_kernel");
 }
 

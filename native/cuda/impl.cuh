@@ -6,6 +6,7 @@
 // themselves without host synchronization, and the stream can later be captured into a CUDA graph.
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
@@ -54,6 +55,25 @@ __device__ __forceinline__ T block_sum(T v, T* part) {
   return v;
 }
 
+// Activation element types: float (fp32 and tf32 modes) or bf16 (bf16 mode). Kernels over
+// activations are templates on the storage type T and do their arithmetic in float.
+using bf16 = __nv_bfloat16;
+
+__device__ __forceinline__ float to_float(float v) { return v; }
+__device__ __forceinline__ float to_float(bf16 v) { return __bfloat162float(v); }
+
+template <typename T>
+__device__ __forceinline__ T from_float(float v);
+template <>
+__device__ __forceinline__ float from_float<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ bf16 from_float<bf16>(float v) { return __float2bfloat16_rn(v); }
+
+template <typename T>
+const T* as(const Act* a) { return reinterpret_cast<const T*>(a); }
+template <typename T>
+T* as(Act* a) { return reinterpret_cast<T*>(a); }
+
 // A grid-stride loop over [0, n).
 #define INSALUN_GRID_LOOP(i, n)                                                       \
   for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < size_t(n);      \
@@ -92,6 +112,23 @@ struct ConvPlan {
 // nothing may call into cuDNN before this says yes. Implemented in cuda_info.cu.
 std::string cudnn_missing();
 
+// A device buffer that grows on demand and is reused: cudaFree orders itself after queued work,
+// so growing is safe between launches; it is refused while a step is being captured.
+class GrowingBuffer {
+ public:
+  GrowingBuffer() = default;
+  GrowingBuffer(const GrowingBuffer&) = delete;
+  GrowingBuffer& operator=(const GrowingBuffer&) = delete;
+  ~GrowingBuffer() { release(); }
+  // At least `bytes`; min_bytes rounds small first requests up.
+  void* reserve(size_t bytes, bool capturing, const char* what, size_t min_bytes = 0);
+  void release() noexcept;
+
+ private:
+  void* data_ = nullptr;
+  size_t bytes_ = 0;
+};
+
 // ---- the backend -------------------------------------------------------------------------------
 
 class CudaBackendImpl final : public CudaBackend {
@@ -104,6 +141,9 @@ class CudaBackendImpl final : public CudaBackend {
   std::string name() const override { return "cuda"; }
   void set_precision(Precision p) override;
   Precision precision() const override { return precision_; }
+  size_t activation_bytes() const override {
+    return precision_ == Precision::kBf16 ? sizeof(bf16) : sizeof(float);
+  }
   std::string device_name() const override { return device_name_; }
 
   // memory (backend.cu)
@@ -119,39 +159,38 @@ class CudaBackendImpl final : public CudaBackend {
   void axpy(float alpha, const float* x, float* y, size_t n) override;
   void lerp(const float* x0, const float* x1, float alpha, float* y, size_t n) override;
   void mul_diff(const float* x1, const float* x0, float* y, size_t n) override;
-  void add(const float* a, const float* b, float* y, size_t n) override;
-  void relu_forward(const float* x, float* y, size_t n) override;
-  void relu_backward(const float* y, const float* dy, float* dx, size_t n) override;
+  void activations_to_float(const Act* a, float* out, size_t n) override;
+  void activations_from_float(const float* in, Act* a, size_t n) override;
+  void relu_forward(const Act* x, Act* y, size_t n) override;
+  void relu_backward(const Act* y, const Act* dy, Act* dx, size_t n) override;
   void sum(const float* x, size_t n, float* out) override;
 
   // conv.cu
-  void conv2d_forward(const ConvShape& s, const float* x, const float* w, float* y) override;
-  void conv2d_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx,
+  void conv2d_forward(const ConvShape& s, const Act* x, const float* w, Act* y) override;
+  void conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w, Act* dx,
                             bool accumulate) override;
-  void conv2d_backward_filter(const ConvShape& s, const float* x, const float* dy,
+  void conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy,
                               float* dw) override;
 
   // batchnorm.cu
-  void bn_forward_train(const NormShape& s, const float* x, const float* gamma, const float* beta,
+  void bn_forward_train(const NormShape& s, const Act* x, const float* gamma, const float* beta,
                         float* running_mean, float* running_var, float momentum, float eps,
-                        const NormEpilogue& epilogue, float* y, float* save_mean,
+                        const NormEpilogue& epilogue, Act* y, float* save_mean,
                         float* save_invstd) override;
-  void bn_forward_eval(const NormShape& s, const float* x, const float* gamma, const float* beta,
+  void bn_forward_eval(const NormShape& s, const Act* x, const float* gamma, const float* beta,
                        const float* running_mean, const float* running_var, float eps,
-                       const NormEpilogue& epilogue, float* y, float* save_mean,
+                       const NormEpilogue& epilogue, Act* y, float* save_mean,
                        float* save_invstd) override;
-  void bn_backward_train(const NormShape& s, const float* x, const float* dy,
-                         const float* relu_out, const float* gamma,
-                         const float* save_mean, const float* save_invstd, float* dx,
-                         float* dgamma, float* dbeta) override;
-  void bn_backward_eval(const NormShape& s, const float* x, const float* dy,
-                        const float* relu_out, const float* gamma,
-                        const float* save_mean, const float* save_invstd, float* dx,
-                        float* dgamma, float* dbeta) override;
+  void bn_backward_train(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out,
+                         const float* gamma, const float* save_mean, const float* save_invstd,
+                         Act* dx, float* dgamma, float* dbeta) override;
+  void bn_backward_eval(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out,
+                        const float* gamma, const float* save_mean, const float* save_invstd,
+                        Act* dx, float* dgamma, float* dbeta) override;
 
   // avgpool.cu
-  void avgpool_forward(const NormShape& s, const float* x, float* y) override;
-  void avgpool_backward(const NormShape& s, const float* dy, float* dx) override;
+  void avgpool_forward(const NormShape& s, const Act* x, float* y) override;
+  void avgpool_backward(const NormShape& s, const float* dy, Act* dx) override;
 
   // linear.cu
   void linear_forward(int n, int in, int out, const float* x, const float* w, const float* b,
@@ -164,7 +203,7 @@ class CudaBackendImpl final : public CudaBackend {
                     float* dlogits, float* stats) override;
 
   // data.cu
-  void gather_batch(const DeviceDataset& d, const BatchSpec& spec, float* x,
+  void gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act* x,
                     int32_t* labels) override;
 
   // optimizer.cu
@@ -186,13 +225,29 @@ class CudaBackendImpl final : public CudaBackend {
     const size_t cap = size_t(sm_count_) * 32;
     return unsigned(std::max<size_t>(1, std::min(want, cap)));
   }
-  // Device scratch for reductions (at least `bytes`, 256-byte aligned). Growing frees the old
-  // buffer, which cudaFree orders after all queued work; in steady state it never grows.
-  void* scratch(size_t bytes);
-  // The cuDNN workspace, grown the same way (only when a new convolution shape is planned).
-  void* workspace(size_t bytes);
+  // float <-> bf16 copies of convolution weights and weight gradients (bf16 mode; elementwise.cu).
+  void convert_weights_to_bf16(const float* w, bf16* out, size_t n);
+  void convert_weights_from_bf16(const bf16* w, float* out, size_t n);
+  // Runs f(T{}) with T the activation storage type of the current precision (float or bf16), so
+  // one launch site serves both: dispatch([&](auto t) { kernel<decltype(t)><<<...>>>(...); }).
+  template <typename F>
+  void dispatch(F f) const {
+    if (precision_ == Precision::kBf16) f(bf16{});
+    else f(float{});
+  }
+  // Device scratch for reductions (at least `bytes`, 256-byte aligned); in steady state it never
+  // grows.
+  void* scratch(size_t bytes) { return scratch_.reserve(bytes, capturing_, "the reduction scratch buffer", 64 * 1024); }
+  // The cuDNN workspace (grows only when a new convolution shape is planned).
+  void* workspace(size_t bytes) { return workspace_.reserve(bytes, capturing_, "the cuDNN workspace"); }
+  // bf16 copies of a convolution's weights, or its bf16 weight gradient (bf16 mode).
+  bf16* weight_scratch(size_t count) {
+    return static_cast<bf16*>(weight_scratch_.reserve(count * sizeof(bf16), capturing_, "the bf16 weight buffer"));
+  }
   // The plan of a convolution shape in the current precision, created on first use.
   ConvPlan& plan_for(const ConvShape& s);
+  // The weights as the convolution reads them: w itself, or a bf16 copy in bf16 mode (conv.cu).
+  const void* conv_weights(const ConvShape& s, const float* w);
   void release() noexcept;
   // Throws when something that cannot be recorded (an allocation, a cuDNN algorithm search)
   // would happen inside a capture: the step before the captured one must have done it.
@@ -204,10 +259,7 @@ class CudaBackendImpl final : public CudaBackend {
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   Precision precision_ = Precision::kFp32;
-  void* scratch_ = nullptr;
-  size_t scratch_bytes_ = 0;
-  void* workspace_ = nullptr;
-  size_t workspace_bytes_ = 0;
+  GrowingBuffer scratch_, workspace_, weight_scratch_;
   std::map<ConvKey, std::unique_ptr<ConvPlan>> plans_;
   bool capturing_ = false;
   cudaGraphExec_t captured_ = nullptr;

@@ -155,7 +155,7 @@ export interface NativeAddon {
   /** Per-kernel timings of one training step's pieces (see native/core/kernel_bench.h). */
   benchKernels(device: DeviceName, o: { batch?: number; width?: number; image?: number; classes?: number; precision?: Precision; minSeconds?: number }): Promise<KernelTimingRow[]>;
   /** Op-level access to one backend, for the conformance tests (not a hot path). */
-  ops(device: DeviceName): BackendOps;
+  ops(device: DeviceName, o?: { precision?: Precision }): BackendOps;
 }
 
 type F32 = Float32Array;
@@ -173,7 +173,8 @@ export interface BackendOps {
   bnBackward(s: NormShapeArg, x: F32, dy: F32, gamma: F32, saveMean: F32, saveInvstd: F32, train: boolean, reluOut?: F32): { dx: F32; dgamma: F32; dbeta: F32 };
   reluForward(x: F32): F32;
   reluBackward(y: F32, dy: F32): F32;
-  add(a: F32, b: F32): F32;
+  /** x stored as activations and read back: identity in fp32, bf16 rounding in bf16. */
+  roundTripActivations(x: F32): F32;
   axpy(alpha: number, x: F32, y: F32): F32;
   lerp(x0: F32, x1: F32, alpha: number): F32;
   mulDiff(x1: F32, x0: F32, y: F32): F32;
