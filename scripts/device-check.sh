@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # One run on the GPU machine (the device tool), prepared here:
-#   here:   bash ../shared/device/pack-node.sh            # Node for the device, into .device/
-#           CUDA_ARCHS=90 CUDNN_ROOT=... bash scripts/build-cuda.sh && npm run build
-#   device: carry .device, build/Release, dist, node_modules/{node-gyp-build,libsvm-js,...} (production deps)
-#           and run: bash scripts/device-check.sh
-# It checks the CUDA backend against the CPU backend, measures CUDA throughput, then runs the
-# PyTorch peer (.device/torch_anchor.py) in the same session, and leaves logs in $OUT.
+#   here:    bash scripts/prepare-device.sh <the shared device folder>/pack-node.sh
+#            (a dry run of the checks on the CPU first:
+#             INSALUN_CHECK_DEVICE=cpu INSALUN_CHECK_QUICK=1 INSALUN_CHECK_PRECISIONS=fp32 node scripts/device-check.mjs)
+#   device:  carry [".device", "dist"]; run: bash scripts/device-check.sh
+# It checks the CUDA backend against the CPU backend (fp32, tf32, bf16), captured steps against
+# eager ones, measures throughput and the per-kernel tables, then runs the PyTorch peer
+# (.device/torch_anchor.py) in the same session, and leaves logs, JSON and Markdown in $OUT.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source .device/env.sh
 out=${OUT:-$(pwd)/device-out}
-mkdir -p "$out"
+mkdir -p "$out" build/Release
+cp .device/addon/insalun.node build/Release/insalun.node
+[ -e node_modules ] || ln -s .device/node_modules node_modules
 OUT="$out" node scripts/device-check.mjs 2>&1 | tee "$out/insalun.log" || true
-(cd .device && SKIP_COMPILE=${SKIP_COMPILE:-0} OUT="$out" timeout 300 python3 torch_anchor.py) 2>&1 | tee "$out/torch.log" || true
+(cd .device && SKIP_COMPILE=${SKIP_COMPILE:-0} OUT="$out" timeout "${ANCHOR_TIMEOUT:-300}" python3 torch_anchor.py) 2>&1 | tee "$out/torch.log" || true

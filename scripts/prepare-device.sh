@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Prepares, on a machine without a GPU, everything the one-shot GPU run needs, inside .device/
+# (ignored by git): the CUDA addon built for sm_90, the compiled JavaScript, the production
+# dependencies, and Node with the PyTorch peer (the shared folder's pack-node.sh). Then, with the
+# device tool:   carry [".device", "dist"]   and run   bash scripts/device-check.sh
+# Usage: scripts/prepare-device.sh PACK_NODE_SCRIPT [CUDNN_DIR]
+#   PACK_NODE_SCRIPT  the shared device folder's pack-node.sh
+#   CUDNN_DIR         where fetch-cudnn-headers.sh keeps cuDNN's headers (default: a temp folder)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pack=${1:?usage: $0 PACK_NODE_SCRIPT [CUDNN_DIR]}
+cudnn_dir=${2:-${TMPDIR:-/tmp}/insalun-cudnn}
+
+bash "$pack"  # Node and the PyTorch peer, into .device/
+root=$(bash scripts/fetch-cudnn-headers.sh "$cudnn_dir" | sed -n 's/^CUDNN_ROOT=//p')
+CUDA_ARCHS=90 CUDNN_ROOT="$root" BUILD_DIR="${TMPDIR:-/tmp}/insalun-cuda-build" OUTPUT_DIR=.device/addon \
+  bash scripts/build-cuda.sh
+npm run build
+# Production dependencies only (a full dev install would not fit what a device run may carry).
+rm -rf .device/node_modules
+mkdir -p .device/node_modules
+npm ls --omit=dev --parseable --all | tail -n +2 | while read -r dir; do
+  rel=${dir#"$(pwd)/node_modules/"}
+  mkdir -p ".device/node_modules/$(dirname "$rel")"
+  cp -r "$dir" ".device/node_modules/$rel"
+done
+du -sh .device dist
