@@ -7,6 +7,47 @@
 
 namespace insalun {
 
+// ---- device buffers and step replay --------------------------------------------------------------------------------
+
+DeviceBuffer::DeviceBuffer(Backend& backend, size_t count)
+    : be_(backend), data_(backend.alloc(std::max<size_t>(count, 1))) {}
+
+DeviceBuffer::~DeviceBuffer() { be_.free_bytes(data_); }
+
+StepReplayer::StepReplayer(Backend& backend, bool enabled, int size)
+    : be_(backend), enabled_(enabled && backend.can_capture()), size_(size) {}
+
+StepReplayer::~StepReplayer() {
+  if (captured_) be_.drop_capture();
+}
+
+StepReplayer::Ran StepReplayer::run(int size, bool may_record, const std::function<void()>& step) {
+  if (!enabled_ || size != size_) {
+    step();
+    return Ran::kEager;
+  }
+  if (captured_) {
+    be_.replay();
+    return Ran::kReplayed;
+  }
+  if (!warmed_ || !may_record) {
+    step();
+    warmed_ = true;
+    return Ran::kEager;
+  }
+  be_.begin_capture();
+  try {
+    step();
+    be_.end_capture();
+  } catch (...) {
+    be_.abort_capture();
+    throw;
+  }
+  captured_ = true;
+  be_.replay();  // the recorded step has not run yet
+  return Ran::kRecorded;
+}
+
 // ---- resident dataset ---------------------------------------------------------------------------
 
 ResidentDataset::ResidentDataset(std::shared_ptr<Backend> backend, const uint8_t* images,
@@ -181,25 +222,18 @@ void Engine::train_step(const ResidentDataset& data, const EpochRequest& r, int 
   apply_sgd(r.sgd, net_->gradients());
 }
 
-// With a backend that captures steps (CUDA graphs), an epoch runs its first step as usual (that
-// step also sizes the buffers, plans the convolutions and may be the optimizer's first step),
-// records the second full-size step once, and replays the recording for every later full-size
-// step: one launch per step instead of a few hundred. A short last batch runs as usual. What a
-// step reads that changes from batch to batch (the batch's indices and labels) lives in the
-// fixed device slots that stage_batch fills before each replay; everything else is constant for
-// the epoch, and the recording is dropped when the epoch ends.
+// With a backend that captures steps (CUDA graphs) the steps of an epoch are replayed (see
+// StepReplayer). What a step reads that changes from batch to batch (the batch's indices and
+// labels) lives in the fixed device slots that stage_batch fills before each step; everything
+// else is constant for the epoch, and the recording is dropped when the epoch ends. The SGD
+// kernel's first-step flag is fixed in a recording, so the optimizer's first step is never one.
 EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest& r,
                                 const BatchCallback& on_batch, const std::atomic<bool>& stop) {
   if (r.batch_size < 1) throw std::invalid_argument("batch size must be positive");
   begin_pass(data, r.indices, r.labels);
   EpochTotals totals;
   const int batches = int((r.indices.size() + r.batch_size - 1) / r.batch_size);
-  const bool capture = step_capture_ && backend_->can_capture() && batches >= 3;
-  bool captured = false;
-  struct DropCapture {  // the recording never outlives the epoch, however it ends
-    Backend& be;
-    ~DropCapture() { be.drop_capture(); }
-  } drop_at_end{*backend_};
+  StepReplayer steps(*backend_, step_capture_ && batches >= 3, r.batch_size);
   backend_->fill(stats_, 0.0f, 2);
   float previous[2] = {0, 0};
   int since_report = 0;
@@ -211,26 +245,10 @@ EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest&
     const size_t begin = size_t(b) * r.batch_size;
     const int count = int(std::min<size_t>(r.batch_size, r.indices.size() - begin));
     stage_batch(begin, count);
-    const bool full = count == r.batch_size;
-    if (captured && full) {
-      backend_->replay();
-      net_->count_train_steps(1);  // the host-side part of forward(), which a replay skips
-      totals.replayed_steps++;
-    } else if (capture && full && b > 0 && !first_step_) {
-      backend_->begin_capture();
-      try {
-        train_step(data, r, count);  // recorded; the host-side counters advance once, for it
-        backend_->end_capture();
-      } catch (...) {
-        backend_->abort_capture();
-        throw;
-      }
-      captured = true;
-      backend_->replay();  // the recorded step has not run yet
-      totals.replayed_steps++;
-    } else {
-      train_step(data, r, count);
-    }
+    const StepReplayer::Ran ran = steps.run(count, !first_step_, [&] { train_step(data, r, count); });
+    // A replay skips the host-side part of forward(): the BN counters.
+    if (ran == StepReplayer::Ran::kReplayed) net_->count_train_steps(1);
+    if (ran != StepReplayer::Ran::kEager) totals.replayed_steps++;
     totals.count += count;
     since_report += count;
     const bool report_now = r.progress_every > 0 && ((b + 1) % r.progress_every == 0 || b + 1 == batches);
@@ -252,15 +270,25 @@ EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest&
 
 std::vector<float> Engine::predict(const ResidentDataset& data, const std::vector<int32_t>& indices,
                                    int batch_size) {
+  if (batch_size < 1) throw std::invalid_argument("batch size must be positive");
   const int classes = net_->config().classes;
   std::vector<float> logits(indices.size() * classes);
   begin_pass(data, indices, {});
+  // Every batch's logits go to one device buffer, read back once: no host sync per batch.
+  DeviceBuffer all(*backend_, logits.size());
+  const size_t batches = (indices.size() + batch_size - 1) / batch_size;
+  StepReplayer steps(*backend_, step_capture_ && batches >= 3, batch_size);
+  const float* out = nullptr;  // the network's logits buffer (the same for every batch)
   for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
     const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
-    load_batch(data, begin, count, false, 0, 0);
-    const float* out = net_->forward(x_, count, false);
-    backend_->download_bytes(logits.data() + begin * classes, out, sizeof(float) * count * classes);
+    stage_batch(begin, count);
+    steps.run(count, true, [&] {
+      gather_staged(data, count, false, 0, 0);
+      out = net_->forward(x_, count, false);
+    });
+    backend_->copy_bytes(all.data() + begin * classes, out, sizeof(float) * count * classes);
   }
+  if (!logits.empty()) backend_->download_bytes(logits.data(), all.data(), sizeof(float) * logits.size());
   return logits;
 }
 
@@ -271,18 +299,25 @@ std::vector<float> Engine::gradient(const ResidentDataset& data, const GradientR
   std::vector<float> squares, host_grad;
   if (r.squared) squares.assign(n, 0.0f), host_grad.resize(n);
   begin_pass(data, r.indices, r.labels);
+  if (r.batch_size < 1) throw std::invalid_argument("batch size must be positive");
+  const size_t batches = (r.indices.size() + r.batch_size - 1) / r.batch_size;
+  // The squared pass reads every batch's gradient on the host, so it is not replayed.
+  StepReplayer steps(*backend_, step_capture_ && !r.squared && batches >= 3, r.batch_size);
   for (size_t begin = 0; begin < r.indices.size(); begin += r.batch_size) {
     const int count = int(std::min<size_t>(r.batch_size, r.indices.size() - begin));
-    load_batch(data, begin, count, r.augment, r.seed, r.epoch);
-    const float* logits = net_->forward(x_, count, r.train);
-    backend_->softmax_xent(count, classes, logits, labels_, r.loss_scale, dlogits_, stats_);
-    net_->backward(dlogits_, nullptr);
+    stage_batch(begin, count);
+    const StepReplayer::Ran ran = steps.run(count, true, [&] {
+      gather_staged(data, count, r.augment, r.seed, r.epoch);
+      const float* logits = net_->forward(x_, count, r.train);
+      backend_->softmax_xent(count, classes, logits, labels_, r.loss_scale, dlogits_, stats_);
+      net_->backward(dlogits_, nullptr);
+      if (!r.squared) backend_->axpy(1.0f, net_->gradients(), grad_sum_, n);
+    });
+    if (r.train && ran == StepReplayer::Ran::kReplayed) net_->count_train_steps(1);
     if (r.squared) {
       // Importance estimates (SSD) are a one-off pass: squaring on the host keeps the interface small.
       backend_->download_bytes(host_grad.data(), net_->gradients(), n * sizeof(float));
       for (size_t i = 0; i < n; ++i) squares[i] += host_grad[i] * host_grad[i];
-    } else {
-      backend_->axpy(1.0f, net_->gradients(), grad_sum_, n);
     }
   }
   if (r.squared) return squares;
@@ -322,8 +357,9 @@ IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::ve
                                 " values, the model has " + std::to_string(n) + " parameters");
   if (nodes.size() != weights.size() || nodes.empty())
     throw std::invalid_argument("integrated gradients need as many weights as nodes (at least one)");
-  float* theta = backend_->alloc(n);
-  float* start = backend_->alloc(n);
+  if (batch_size < 1) throw std::invalid_argument("batch size must be positive");
+  DeviceBuffer theta_buffer(*backend_, n), start_buffer(*backend_, n);
+  float *theta = theta_buffer.data(), *start = start_buffer.data();
   float* params = net_->parameters();
   IgResult result;
   try {
@@ -331,16 +367,26 @@ IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::ve
     backend_->upload_bytes(start, baseline.data(), n * sizeof(float));
     backend_->fill(grad_sum_, 0.0f, n);
     begin_pass(data, indices, {});
+    // One recording serves every path point: lerp moves the parameters in place, and each point's
+    // gradients collect unweighted in point_sum, weighted once per point outside the recording.
+    DeviceBuffer point_sum(*backend_, n);
+    const size_t batches = (indices.size() + batch_size - 1) / batch_size;
+    StepReplayer steps(*backend_, step_capture_ && batches * nodes.size() >= 3, batch_size);
     for (size_t k = 0; k < nodes.size(); ++k) {
       backend_->lerp(start, theta, float(nodes[k]), params, n);
+      backend_->fill(point_sum.data(), 0.0f, n);
       for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
         const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
-        load_batch(data, begin, count, false, 0, 0);
-        const float* logits = net_->forward(x_, count, false);
-        backend_->softmax_xent(count, classes, logits, labels_, 1.0f, dlogits_, stats_);
-        net_->backward(dlogits_, nullptr);
-        backend_->axpy(float(weights[k]), net_->gradients(), grad_sum_, n);
+        stage_batch(begin, count);
+        steps.run(count, true, [&] {
+          gather_staged(data, count, false, 0, 0);
+          const float* logits = net_->forward(x_, count, false);
+          backend_->softmax_xent(count, classes, logits, labels_, 1.0f, dlogits_, stats_);
+          net_->backward(dlogits_, nullptr);
+          backend_->axpy(1.0f, net_->gradients(), point_sum.data(), n);
+        });
       }
+      backend_->axpy(float(weights[k]), point_sum.data(), grad_sum_, n);
       if (on_point) on_point(int(k) + 1, int(nodes.size()));
     }
     backend_->copy_bytes(params, start, n * sizeof(float));
@@ -353,12 +399,8 @@ IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::ve
     backend_->fill(grad_sum_, 0.0f, n);
   } catch (...) {
     backend_->copy_bytes(params, theta, n * sizeof(float));  // never leave the model on the path
-    backend_->free_bytes(theta);
-    backend_->free_bytes(start);
     throw;
   }
-  backend_->free_bytes(theta);
-  backend_->free_bytes(start);
   return result;
 }
 

@@ -68,6 +68,44 @@ struct IgResult {
   double loss_at_model = 0, loss_at_baseline = 0;
 };
 
+// A float buffer on the backend's device for the length of a call, freed however it ends.
+class DeviceBuffer {
+ public:
+  DeviceBuffer(Backend& backend, size_t count);
+  ~DeviceBuffer();
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  float* data() { return data_; }
+
+ private:
+  Backend& be_;
+  float* data_;
+};
+
+// Runs a step that repeats over the batches of a pass: eagerly, or, on a backend that captures
+// (CUDA graphs), recorded once and replayed, one launch instead of a few hundred. The first step
+// of the replayed size runs eagerly (it plans the convolutions and sizes every buffer, which a
+// recording may not do), the next one is recorded, the rest are replayed; steps of another size
+// (a short last batch) run eagerly. The recording is dropped with the replayer.
+class StepReplayer {
+ public:
+  enum class Ran { kEager, kRecorded, kReplayed };
+  StepReplayer(Backend& backend, bool enabled, int size);
+  ~StepReplayer();
+  StepReplayer(const StepReplayer&) = delete;
+  StepReplayer& operator=(const StepReplayer&) = delete;
+  // may_record = false postpones recording (e.g. while the step still has a one-off argument).
+  // kRecorded: the host-side part of `step` ran (while recording) and the device part ran as a
+  // replay; kReplayed: only the device part ran.
+  Ran run(int size, bool may_record, const std::function<void()>& step);
+
+ private:
+  Backend& be_;
+  bool enabled_;
+  int size_;
+  bool warmed_ = false, captured_ = false;
+};
+
 // (batches done, batches, mean loss, correct, images) over the batches since the previous report
 using BatchCallback = std::function<void(int, int, float, float, int)>;
 

@@ -152,6 +152,34 @@ describeEachBackend('ResNet-18', (device) => {
     expect((plain.model.getTensor('bn1.num_batches_tracked') as BigInt64Array)[0]).toBe(BigInt(3 * 5));
   });
 
+  it('predict, gradient sums and integrated gradients are the same replayed as eager', async () => {
+    const classes = 4, n = 70; // batch 16: four full batches and a short one
+    const { data, indices } = toyData(device, n, 8, classes, 7);
+    const make = (capture: boolean) => {
+      const opts = { classes, inChannels: 3, width: 4, device, image: 8, stepCapture: capture };
+      const model = new addon.Model(device === 'cpu' ? { ...opts, emulateCapture: capture } : opts);
+      model.initialize(11);
+      return model;
+    };
+    const [eager, replayed] = [make(false), make(true)];
+    const same = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+      if (device === 'cpu') expect(Array.from(a)).toEqual(Array.from(b));
+      else expect(maxViolation(a, b, 1e-5, 1e-4)).toBeLessThanOrEqual(1);
+    };
+    same(await replayed.predict(data, indices, 16), await eager.predict(data, indices, 16));
+    const gradOpts = { indices, batchSize: 16, train: true, augment: true, seed: 2, epoch: 1 };
+    same(await replayed.gradient(data, gradOpts), await eager.gradient(data, gradOpts));
+    // train-mode passes count their batches in BN's num_batches_tracked, replayed or not
+    expect((replayed.getTensor('bn1.num_batches_tracked') as BigInt64Array)[0]).toBe(5n);
+    same(replayed.getTensor('layer1.0.bn1.running_mean') as Float32Array, eager.getTensor('layer1.0.bn1.running_mean') as Float32Array);
+    const baseline = new Float32Array(eager.parameterCount);
+    const ig = { indices, batchSize: 16, baseline, nodes: [0.25, 0.75], weights: [0.3, 0.7] }; // unequal: a weight fixed in a recording would show
+    const a = await replayed.integratedGradients(data, ig), b = await eager.integratedGradients(data, ig);
+    same(a.ig, b.ig);
+    expect(a.lossAtModel).toBe(b.lossAtModel);
+    same(replayed.getParameters(), eager.getParameters()); // back at theta after the path
+  });
+
   it('runs on 28x28 single-channel images (MNIST-style, odd sizes through the strides)', async () => {
     const model = new addon.Model({ classes: 10, inChannels: 1, width: 4, device, image: 28 });
     const rand = testRandom(5);
