@@ -34,7 +34,13 @@ console.log(JSON.stringify(info, null, 1));
 // they cost GPU time.
 const device = process.env.INSALUN_CHECK_DEVICE ?? 'cuda';
 const quick = process.env.INSALUN_CHECK_QUICK === '1';
-const precisions = (process.env.INSALUN_CHECK_PRECISIONS ?? 'fp32,tf32,bf16').split(',');
+// Modes: a precision, and for bf16 the activation layout (NHWC by default; bf16-nchw for comparison).
+const precisions = (process.env.INSALUN_CHECK_PRECISIONS ?? 'fp32,tf32,bf16,bf16-nchw').split(',');
+// Selects a mode's precision and layout for the models and ops created next.
+function mode(name) {
+  process.env.INSALUN_CUDA_BF16_LAYOUT = name === 'bf16-nchw' ? 'nchw' : 'nhwc';
+  return name === 'bf16-nchw' ? 'bf16' : name;
+}
 if (device === 'cuda' && !info.cuda) {
   console.error(`no CUDA backend: ${info.cudaWhy}`);
   process.exit(1);
@@ -61,10 +67,11 @@ function check(name, a, b, tolerance) {
 const cpu = addon.ops('cpu');
 // bf16 compared with the fp32 CPU op: one bf16 rounding of inputs and outputs, fp32 accumulation.
 const opTolerance = { fp32: 1e-5, tf32: 5e-3, bf16: 3e-2 };
-for (const precision of precisions) await phase(`ops ${precision}`, async () => {
+for (const name of precisions) await phase(`ops ${name}`, async () => {
+  const precision = mode(name);
   const gpu = addon.ops(device, { precision });
   const tol = (fp32) => Math.max(fp32, opTolerance[precision]);
-  const tag = (name) => `${name} [${precision}]`;
+  const tag = (label) => `${label} [${name}]`;
   for (const s of [
     { n: 8, cin: 3, h: 32, w: 32, cout: 64, k: 3, stride: 1, pad: 1 },
     { n: 8, cin: 64, h: 32, w: 32, cout: 128, k: 3, stride: 2, pad: 1 },
@@ -97,7 +104,8 @@ for (const precision of precisions) await phase(`ops ${precision}`, async () => 
       check(tag(`bn ${mode} backward dx (relu folded in)`), bg.dx, bc.dx, tol(1e-5));
       check(tag(`bn ${mode} backward dgamma (relu folded in)`), bg.dgamma, bc.dgamma, tol(1e-5));
     }
-    check(tag('relu backward'), gpu.reluBackward(x, dy), cpu.reluBackward(x, dy), tol(1e-6));
+    check(tag('activations to the device layout and back'), gpu.roundTripActivations(x, s), x, tol(0));
+  check(tag('relu backward'), gpu.reluBackward(x, dy), cpu.reluBackward(x, dy), tol(1e-6));
     check(tag('avgpool forward'), gpu.avgpoolForward(s, x), cpu.avgpoolForward(s, x), tol(1e-6));
     const lx = randomArray(64 * 512), lw = randomArray(10 * 512, 0.05), lb = randomArray(10), ldy = randomArray(640);
     check(tag('linear forward'), gpu.linearForward({ n: 64, in: 512, out: 10 }, lx, lw, lb), cpu.linearForward({ n: 64, in: 512, out: 10 }, lx, lw, lb), 1e-5);
@@ -129,13 +137,14 @@ function pairOfModels(width, n, precision = 'fp32', stepCapture = true) {
   return { c: make('cpu'), g: make(device), indices: Int32Array.from({ length: n }, (_, i) => i) };
 }
 const modelTolerance = { fp32: 1e-4, tf32: 1e-2, bf16: 6e-2 };
-for (const precision of precisions) await phase(`whole model ${precision}`, async () => {
+for (const name of precisions) await phase(`whole model ${name}`, async () => {
+  const precision = mode(name);
   const { c, g, indices } = pairOfModels(quick ? 8 : 64, 256, precision);
   const tol = modelTolerance[precision];
-  check(`resnet18 eval logits (width 64) [${precision}]`, await g.model.predict(g.data, indices, 128), await c.model.predict(c.data, indices, 128), tol);
+  check(`resnet18 eval logits (width 64) [${name}]`, await g.model.predict(g.data, indices, 128), await c.model.predict(c.data, indices, 128), tol);
   const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
   for (const m of [c, g]) await m.model.trainEpoch(m.data, { indices, batchSize: 64, augment: true, seed: 1, epoch: 0, sgd });
-  check(`resnet18 weights after 4 SGD steps (3 replayed) [${precision}]`, g.model.getParameters(), c.model.getParameters(), tol);
+  check(`resnet18 weights after 4 SGD steps (3 replayed) [${name}]`, g.model.getParameters(), c.model.getParameters(), tol);
   if (precision !== 'fp32') return;
   const forget = indices.subarray(0, 64);
   const base = new Float32Array(c.model.parameterCount);
@@ -149,6 +158,7 @@ for (const precision of precisions) await phase(`whole model ${precision}`, asyn
   console.log(`${agreement > 0.99 ? 'ok  ' : 'FAIL'} IG top-50% masks agree on ${(100 * agreement).toFixed(3)}% of weights`);
 });
 await phase('captured steps vs eager steps', async () => {
+  mode('fp32');
   const { g } = pairOfModels(quick ? 8 : 64, 1024);
   const eager = new addon.Model({ classes: 10, inChannels: 3, width: quick ? 8 : 64, device, stepCapture: false });
   eager.setParameters(g.model.getParameters());
@@ -162,23 +172,25 @@ await phase('captured steps vs eager steps', async () => {
 
 // ---- throughput --------------------------------------------------------------------------------
 const print = (row) => console.log(`${row.work.padEnd(60)} ${(row.seconds * 1000).toFixed(1).padStart(9)} ms ${row.imagesPerSecond.toFixed(0).padStart(10)} img/s`);
-for (const precision of precisions) await phase(`throughput ${precision}`, async () => {
+for (const name of precisions) await phase(`throughput ${name}`, async () => {
+  const precision = mode(name);
   const rows = await measureThroughput({
     device, precision, stepCapture: true, width: quick ? 8 : 64, trainBatches: quick ? [16] : [128, 256, 512], trainSteps: quick ? 3 : 30,
     evalBatch: quick ? 64 : 1024, evalImages: quick ? 128 : 10240, igImages: quick ? 64 : 4500, igPoints: quick ? 2 : 8, igBatch: quick ? 32 : 256,
-  }, print);
-  results.throughput.push(...rows);
+  }, (row) => print({ ...row, work: `${row.work}${name === 'bf16-nchw' ? ' [NCHW]' : ''}` }));
+  results.throughput.push(...rows.map((row) => ({ ...row, mode: name })));
   // What the captured graph buys: the same step without it, at batch 256.
   const eager = await measureThroughput({
     device, precision, stepCapture: false, width: quick ? 8 : 64, trainBatches: quick ? [16] : [256], trainSteps: quick ? 3 : 30,
     evalBatch: 1024, evalImages: 0, igImages: 0, igPoints: 0, igBatch: 1,
-  }, print);
-  results.throughput.push(...eager);
+  }, (row) => print({ ...row, work: `${row.work}${name === 'bf16-nchw' ? ' [NCHW]' : ''}` }));
+  results.throughput.push(...eager.map((row) => ({ ...row, mode: name })));
 });
-for (const precision of precisions.filter((p) => p !== 'fp32' || precisions.length === 1)) await phase(`kernels ${precision}`, async () => {
+for (const name of precisions.filter((p) => p !== 'fp32' || precisions.length === 1)) await phase(`kernels ${name}`, async () => {
+  const precision = mode(name);
   const report = await benchKernels({ device, precision, batch: quick ? 8 : 256, width: quick ? 4 : 64, minSeconds: quick ? 0.001 : 0.02 });
   console.log(renderKernelReport(report));
-  writeFileSync(join(out, `kernels-${precision}.md`), kernelReportMarkdown(report));
+  writeFileSync(join(out, `kernels-${name}.md`), kernelReportMarkdown(report));
   results.kernels.push(report);
 });
 

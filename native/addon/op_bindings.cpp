@@ -34,18 +34,18 @@ struct DeviceArrays {
     be.fill(p, 0.0f, n);
     return p;
   }
-  // Activations in the backend's activation type, from float32 values (or zeros).
-  Act* acts(const std::vector<float>& values) {
+  // Activations of shape s in the backend's type and layout, from float32 NCHW values (or zeros).
+  Act* acts(const NormShape& s, const std::vector<float>& values) {
     Act* a = be.alloc_activations(std::max<size_t>(values.size(), 1));
     owned.push_back(a);
-    be.activations_from_float(upload(values.data(), values.size()), a, values.size());
+    be.activations_from_float(s, upload(values.data(), values.size()), a);
     return a;
   }
-  Act* act_zeros(size_t n) { return acts(std::vector<float>(n, 0.0f)); }
-  // float32 values of activations, on the device.
-  float* as_floats(const Act* a, size_t n) {
-    float* f = zeros(n);
-    be.activations_to_float(a, f, n);
+  Act* act_zeros(const NormShape& s) { return acts(s, std::vector<float>(s.size(), 0.0f)); }
+  // float32 NCHW values of activations of shape s, on the device.
+  float* as_floats(const NormShape& s, const Act* a) {
+    float* f = zeros(s.size());
+    be.activations_to_float(s, a, f);
     return f;
   }
 };
@@ -82,9 +82,14 @@ Napi::Float32Array download(Napi::Env env, Backend& be, const float* p, size_t n
   return out;
 }
 
-Napi::Float32Array download(Napi::Env env, DeviceArrays& d, const Act* a, size_t n) {
-  return download(env, d.be, d.as_floats(a, n), n);
+Napi::Float32Array download(Napi::Env env, DeviceArrays& d, const NormShape& s, const Act* a) {
+  return download(env, d.be, d.as_floats(s, a), s.size());
 }
+
+// The activation shapes of a convolution's input and output, and of a flat vector.
+NormShape input_of(const ConvShape& s) { return NormShape{s.n, s.cin, s.h * s.w}; }
+NormShape output_of(const ConvShape& s) { return NormShape{s.n, s.cout, s.ho() * s.wo()}; }
+NormShape flat(size_t n) { return NormShape{1, 1, int(n)}; }
 
 ConvShape conv_shape(Napi::Object o) {
   return ConvShape{field(o, "n"), field(o, "cin"), field(o, "h"), field(o, "w"),
@@ -123,9 +128,9 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     require_size(info.Env(), x, s.input_size(), "x");
     require_size(info.Env(), w, s.weight_size(), "w");
     DeviceArrays d(b);
-    Act* y = d.act_zeros(s.output_size());
-    b.conv2d_forward(s, d.acts(x), d.upload(w.data(), w.size()), y);
-    return download(info.Env(), d, y, s.output_size());
+    Act* y = d.act_zeros(output_of(s));
+    b.conv2d_forward(s, d.acts(input_of(s), x), d.upload(w.data(), w.size()), y);
+    return download(info.Env(), d, output_of(s), y);
   }));
   ops.Set("conv2dBackwardData", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     ConvShape s = conv_shape(info[0].As<Napi::Object>());
@@ -139,12 +144,12 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     if (accumulate) {
       auto start = f32(info[3], "dx");
       require_size(info.Env(), start, s.input_size(), "dx");
-      dx = d.acts(start);
+      dx = d.acts(input_of(s), start);
     } else {
-      dx = d.act_zeros(s.input_size());
+      dx = d.act_zeros(input_of(s));
     }
-    b.conv2d_backward_data(s, d.acts(dy), d.upload(w.data(), w.size()), dx, accumulate);
-    return download(info.Env(), d, dx, s.input_size());
+    b.conv2d_backward_data(s, d.acts(output_of(s), dy), d.upload(w.data(), w.size()), dx, accumulate);
+    return download(info.Env(), d, input_of(s), dx);
   }));
   ops.Set("conv2dBackwardFilter", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     ConvShape s = conv_shape(info[0].As<Napi::Object>());
@@ -153,7 +158,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     require_size(info.Env(), dy, s.output_size(), "dy");
     DeviceArrays d(b);
     float* dw = d.zeros(s.weight_size());
-    b.conv2d_backward_filter(s, d.acts(x), d.acts(dy), dw);
+    b.conv2d_backward_filter(s, d.acts(input_of(s), x), d.acts(output_of(s), dy), dw);
     return download(info.Env(), b, dw, s.weight_size());
   }));
 
@@ -174,17 +179,17 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     if (o.Has("residual") && !o.Get("residual").IsUndefined()) {
       auto residual = f32(o.Get("residual"), "residual");
       require_size(env, residual, s.size(), "residual");
-      epilogue.residual = d.acts(residual);
+      epilogue.residual = d.acts(s, residual);
     }
-    Act* y = d.act_zeros(s.size());
+    Act* y = d.act_zeros(s);
     float *mean = d.zeros(s.c), *invstd = d.zeros(s.c);
     float *drm = d.upload(rm.data(), rm.size()), *drv = d.upload(rv.data(), rv.size());
-    const Act* dx = d.acts(x);
+    const Act* dx = d.acts(s, x);
     const float *dg = d.upload(gamma.data(), gamma.size()), *db = d.upload(beta.data(), beta.size());
     if (train) b.bn_forward_train(s, dx, dg, db, drm, drv, momentum, eps, epilogue, y, mean, invstd);
     else b.bn_forward_eval(s, dx, dg, db, drm, drv, eps, epilogue, y, mean, invstd);
     auto out = Napi::Object::New(env);
-    out.Set("y", download(env, d, y, s.size()));
+    out.Set("y", download(env, d, s, y));
     out.Set("saveMean", download(env, b, mean, s.c));
     out.Set("saveInvstd", download(env, b, invstd, s.c));
     out.Set("runningMean", download(env, b, drm, s.c));
@@ -206,17 +211,17 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     if (info.Length() > 7 && !info[7].IsUndefined()) {
       auto r = f32(info[7], "reluOut");
       require_size(env, r, s.size(), "reluOut");
-      relu_out = d.acts(r);
+      relu_out = d.acts(s, r);
     }
-    Act* dx = d.act_zeros(s.size());
+    Act* dx = d.act_zeros(s);
     float *dg = d.zeros(s.c), *db = d.zeros(s.c);
-    const Act *px = d.acts(x), *pdy = d.acts(dy);
+    const Act *px = d.acts(s, x), *pdy = d.acts(s, dy);
     const float *pg = d.upload(gamma.data(), gamma.size()), *pm = d.upload(mean.data(), mean.size()),
                 *pi = d.upload(invstd.data(), invstd.size());
     if (train) b.bn_backward_train(s, px, pdy, relu_out, pg, pm, pi, dx, dg, db);
     else b.bn_backward_eval(s, px, pdy, relu_out, pg, pm, pi, dx, dg, db);
     auto out = Napi::Object::New(env);
-    out.Set("dx", download(env, d, dx, s.size()));
+    out.Set("dx", download(env, d, s, dx));
     out.Set("dgamma", download(env, b, dg, s.c));
     out.Set("dbeta", download(env, b, db, s.c));
     return out;
@@ -225,23 +230,27 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
   ops.Set("reluForward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     auto x = f32(info[0], "x");
     DeviceArrays d(b);
-    Act* y = d.act_zeros(x.size());
-    b.relu_forward(d.acts(x), y, x.size());
-    return download(info.Env(), d, y, x.size());
+    Act* y = d.act_zeros(flat(x.size()));
+    b.relu_forward(d.acts(flat(x.size()), x), y, x.size());
+    return download(info.Env(), d, flat(x.size()), y);
   }));
   ops.Set("reluBackward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     auto y = f32(info[0], "y"), dy = f32(info[1], "dy");
     require_size(info.Env(), dy, y.size(), "dy");
     DeviceArrays d(b);
-    Act* dx = d.act_zeros(y.size());
-    b.relu_backward(d.acts(y), d.acts(dy), dx, y.size());
-    return download(info.Env(), d, dx, y.size());
+    const NormShape shape = flat(y.size());
+    Act* dx = d.act_zeros(shape);
+    b.relu_backward(d.acts(shape, y), d.acts(shape, dy), dx, y.size());
+    return download(info.Env(), d, shape, dx);
   }));
   // Activations through the backend's activation type and back (identity in fp32; rounding in bf16).
   ops.Set("roundTripActivations", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     auto x = f32(info[0], "x");
     DeviceArrays d(b);
-    return download(info.Env(), d, d.acts(x), x.size());
+    // An optional shape {n, c, hw} exercises the layout conversion (bf16 NHWC) as well.
+    const NormShape shape = info.Length() > 1 && info[1].IsObject() ? norm_shape(info[1].As<Napi::Object>()) : flat(x.size());
+    require_size(info.Env(), x, shape.size(), "x");
+    return download(info.Env(), d, shape, d.acts(shape, x));
   }));
   // Flat-vector ops used by the optimizer and integrated gradients: axpy, lerp, mulDiff, sum.
   ops.Set("axpy", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
@@ -284,7 +293,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     require_size(info.Env(), x, s.size(), "x");
     DeviceArrays d(b);
     float* y = d.zeros(size_t(s.n) * s.c);
-    b.avgpool_forward(s, d.acts(x), y);
+    b.avgpool_forward(s, d.acts(s, x), y);
     return download(info.Env(), b, y, size_t(s.n) * s.c);
   }));
   ops.Set("avgpoolBackward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
@@ -292,9 +301,9 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     auto dy = f32(info[1], "dy");
     require_size(info.Env(), dy, size_t(s.n) * s.c, "dy");
     DeviceArrays d(b);
-    Act* dx = d.act_zeros(s.size());
+    Act* dx = d.act_zeros(s);
     b.avgpool_backward(s, d.upload(dy.data(), dy.size()), dx);
-    return download(info.Env(), d, dx, s.size());
+    return download(info.Env(), d, s, dx);
   }));
   // linearForward({n, in, out}, x, w, bias)
   ops.Set("linearForward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
@@ -377,12 +386,12 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
         throw Napi::RangeError::New(env, "labelOverride needs one label per index");
       spec.labels = d.upload(override_labels.data(), override_labels.size());
     }
-    const size_t count = indices.size() * size_t(c) * h * w;
-    Act* x = d.act_zeros(count);
+    const NormShape batch{int(indices.size()), c, h * w};
+    Act* x = d.act_zeros(batch);
     int32_t* out_labels = d.upload<int32_t>(indices.data(), indices.size());
     b.gather_batch(ds, spec, x, out_labels);
     auto r = Napi::Object::New(env);
-    r.Set("x", download(env, d, x, count));
+    r.Set("x", download(env, d, batch, x));
     auto l = Napi::Int32Array::New(env, indices.size());
     if (!indices.empty()) b.download_bytes(l.Data(), out_labels, indices.size() * sizeof(int32_t));
     r.Set("labels", l);

@@ -4,7 +4,7 @@
 // contents directly.
 //
 // Conventions shared by every implementation (the parity tests rely on them):
-// - activations (see Act below) are NCHW, contiguous; conv weights are [Cout, Cin, k, k] (PyTorch
+// - activations (see Act below) have NCHW shapes; conv weights are [Cout, Cin, k, k] (PyTorch
 //   order); linear weights are [out, in]. Parameters, gradients, optimizer state, logits and
 //   every flat vector are float32.
 // - "backward" ops overwrite their outputs unless they say they accumulate.
@@ -20,9 +20,10 @@
 namespace insalun {
 
 // Activation storage: the input batch, the convolution and batch-norm outputs and their
-// gradients. Only the backend reads them, in its activation type: float32 on the CPU and in the
-// CUDA fp32/tf32 modes, bf16 in the CUDA bf16 mode (math in fp32 either way). The graph holds them
-// as Act* (an incomplete type, so they cannot be mixed up with float vectors), allocates them with
+// gradients. Only the backend reads them, in its activation type and layout: float32 NCHW on the
+// CPU and in the CUDA fp32/tf32 modes, bf16 NHWC in the CUDA bf16 mode (math in fp32 either way).
+// Shapes in the interface are always given as [n, c, h, w]. The graph holds activations as Act*
+// (an incomplete type, so they cannot be mixed up with float vectors), allocates them with
 // Backend::alloc_activations() and converts at the edges with activations_to_float/from_float.
 struct Act;
 
@@ -120,9 +121,9 @@ class Backend {
   Act* alloc_activations(size_t count) {
     return static_cast<Act*>(alloc_bytes(count * activation_bytes()));
   }
-  // Device-side conversions between activations and float32 vectors (n elements, same layout).
-  virtual void activations_to_float(const Act* a, float* out, size_t n) = 0;
-  virtual void activations_from_float(const float* in, Act* a, size_t n) = 0;
+  // Device-side conversions between activations of shape [n, c, hw] and float32 NCHW vectors.
+  virtual void activations_to_float(const NormShape& s, const Act* a, float* out) = 0;
+  virtual void activations_from_float(const NormShape& s, const float* in, Act* a) = 0;
 
   // ---- elementwise over flat vectors -----------------------------------------------------------
   virtual void fill(float* x, float value, size_t n) = 0;

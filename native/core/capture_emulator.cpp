@@ -45,11 +45,11 @@ class CaptureEmulator final : public Backend {
   void mul_diff(const float* x1, const float* x0, float* y, size_t n) override {
     run([=] { inner_->mul_diff(x1, x0, y, n); });
   }
-  void activations_to_float(const Act* a, float* out, size_t n) override {
-    run([=] { inner_->activations_to_float(a, out, n); });
+  void activations_to_float(const NormShape& s, const Act* a, float* out) override {
+    run([=] { inner_->activations_to_float(s, a, out); });
   }
-  void activations_from_float(const float* in, Act* a, size_t n) override {
-    run([=] { inner_->activations_from_float(in, a, n); });
+  void activations_from_float(const NormShape& s, const float* in, Act* a) override {
+    run([=] { inner_->activations_from_float(s, in, a); });
   }
   void relu_forward(const Act* x, Act* y, size_t n) override {
     run([=] { inner_->relu_forward(x, y, n); });

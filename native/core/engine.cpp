@@ -421,9 +421,10 @@ std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data,
     net_->backward(dlogits_, input_grad_);
     x.resize(count * image);
     g.resize(count * image);
-    backend_->activations_to_float(x_, image_staging_, x.size());
+    const NormShape batch{count, c.in_channels, c.image * c.image};
+    backend_->activations_to_float(batch, x_, image_staging_);
     backend_->download_bytes(x.data(), image_staging_, x.size() * sizeof(float));
-    backend_->activations_to_float(input_grad_, image_staging_, g.size());
+    backend_->activations_to_float(batch, input_grad_, image_staging_);
     backend_->download_bytes(g.data(), image_staging_, g.size() * sizeof(float));
     // One signed step in pixel space ([0,1]), clamped, then normalized again. The sign of the
     // gradient is the same in both spaces because std > 0.
@@ -434,7 +435,7 @@ std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data,
       x[i] = (std::clamp(raw + step, 0.0f, 1.0f) - mean[ch]) / stdev[ch];
     }
     backend_->upload_bytes(image_staging_, x.data(), x.size() * sizeof(float));
-    backend_->activations_from_float(image_staging_, x_, x.size());
+    backend_->activations_from_float(batch, image_staging_, x_);
     const float* adv = net_->forward(x_, count, false);
     logits.resize(size_t(count) * c.classes);
     backend_->download_bytes(logits.data(), adv, logits.size() * sizeof(float));

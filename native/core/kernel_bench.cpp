@@ -52,7 +52,7 @@ class Buffers {
     const float* source = floats(n, value);
     Act* a = be_.alloc_activations(std::max<size_t>(n, 1));
     owned_.push_back(a);
-    be_.activations_from_float(source, a, n);
+    be_.activations_from_float(NormShape{1, 1, int(n)}, source, a);  // a constant: any layout
     return a;
   }
   void* bytes(size_t n) {

@@ -26,8 +26,8 @@ class CpuBackend final : public Backend {
   void axpy(float alpha, const float* x, float* y, size_t n) override;
   void lerp(const float* x0, const float* x1, float alpha, float* y, size_t n) override;
   void mul_diff(const float* x1, const float* x0, float* y, size_t n) override;
-  void activations_to_float(const Act* a, float* out, size_t n) override;
-  void activations_from_float(const float* in, Act* a, size_t n) override;
+  void activations_to_float(const NormShape& s, const Act* a, float* out) override;
+  void activations_from_float(const NormShape& s, const float* in, Act* a) override;
   void relu_forward(const Act* x, Act* y, size_t n) override;
   void relu_backward(const Act* y, const Act* dy, Act* dx, size_t n) override;
   void sum(const float* x, size_t n, float* out) override;

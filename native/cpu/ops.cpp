@@ -38,11 +38,11 @@ void CpuBackend::mul_diff(const float* x1, const float* x0, float* y, size_t n) 
 #pragma omp parallel for simd schedule(static)
   for (size_t i = 0; i < n; ++i) y[i] = (x1[i] - x0[i]) * y[i];
 }
-void CpuBackend::activations_to_float(const Act* a, float* out, size_t n) {
-  std::memmove(out, f32(a), n * sizeof(float));
+void CpuBackend::activations_to_float(const NormShape& s, const Act* a, float* out) {
+  std::memmove(out, f32(a), s.size() * sizeof(float));
 }
-void CpuBackend::activations_from_float(const float* in, Act* a, size_t n) {
-  std::memmove(f32(a), in, n * sizeof(float));
+void CpuBackend::activations_from_float(const NormShape& s, const float* in, Act* a) {
+  std::memmove(f32(a), in, s.size() * sizeof(float));
 }
 void CpuBackend::relu_forward(const Act* xa, Act* ya, size_t n) {
   const float* x = f32(xa);

@@ -1,5 +1,6 @@
 // Global average pooling over each [hw] plane of x [n, c, hw] (activations) -> y [n, c] (float),
-// and its backward.
+// and its backward. NCHW: a warp per plane; NHWC: a thread per (image, channel), consecutive
+// threads on consecutive channels, so the strided walk over positions stays coalesced.
 #include "impl.cuh"
 
 namespace insalun::cuda {
@@ -23,8 +24,23 @@ __global__ void avgpool_forward_kernel(const T* x, size_t planes, int hw, float*
 }
 
 template <typename T>
-__global__ void avgpool_backward_kernel(const float* dy, size_t total, int hw, T* dx) {
-  INSALUN_GRID_LOOP(i, total) dx[i] = from_float<T>(dy[i / hw] / float(hw));
+__global__ void avgpool_forward_nhwc_kernel(const T* x, size_t planes, int c, int hw, float* y) {
+  INSALUN_GRID_LOOP(p, planes) {  // p = image * c + channel, as y is laid out
+    const size_t image = p / c, ch = p % c;
+    const T* base = x + image * size_t(hw) * c + ch;
+    float acc = 0.0f;
+    for (int j = 0; j < hw; ++j) acc += to_float(base[size_t(j) * c]);
+    y[p] = acc / float(hw);
+  }
+}
+
+template <typename T, bool Nhwc>
+__global__ void avgpool_backward_kernel(const float* dy, size_t total, int c, int hw, T* dx) {
+  INSALUN_GRID_LOOP(i, total) {
+    // NCHW: plane i / hw; NHWC: image i / (hw * c), channel i % c.
+    const size_t plane = Nhwc ? (i / (size_t(hw) * c)) * c + i % c : i / hw;
+    dx[i] = from_float<T>(dy[plane] / float(hw));
+  }
 }
 
 }  // namespace
@@ -33,18 +49,22 @@ void CudaBackendImpl::avgpool_forward(const NormShape& s, const Act* x, float* y
   const size_t planes = size_t(s.n) * s.c;
   if (planes == 0 || s.hw <= 0) return;
   const unsigned blocks = grid_for(planes, kWarpsPerBlock);
-  dispatch([&](auto t) {
+  dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    avgpool_forward_kernel<T><<<blocks, kThreads, 0, stream_>>>(as<T>(x), planes, s.hw, y);
+    if constexpr (decltype(nhwc)::value)
+      avgpool_forward_nhwc_kernel<T><<<grid_for(planes), kThreads, 0, stream_>>>(as<T>(x), planes, s.c, s.hw, y);
+    else
+      avgpool_forward_kernel<T><<<blocks, kThreads, 0, stream_>>>(as<T>(x), planes, s.hw, y);
   });
   CUDA_CHECK_LAUNCH("avgpool_forward_kernel");
 }
 
 void CudaBackendImpl::avgpool_backward(const NormShape& s, const float* dy, Act* dx) {
   if (s.size() == 0) return;
-  dispatch([&](auto t) {
+  dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    avgpool_backward_kernel<T><<<grid_for(s.size()), kThreads, 0, stream_>>>(dy, s.size(), s.hw, as<T>(dx));
+    avgpool_backward_kernel<T, decltype(nhwc)::value><<<grid_for(s.size()), kThreads, 0, stream_>>>(
+        dy, s.size(), s.c, s.hw, as<T>(dx));
   });
   CUDA_CHECK_LAUNCH("avgpool_backward_kernel");
 }

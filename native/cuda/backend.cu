@@ -1,4 +1,5 @@
 // Construction of the CUDA backend, its memory ops and its scratch buffers.
+#include <cstdlib>
 #include <string>
 
 #include "impl.cuh"
@@ -152,7 +153,14 @@ void CudaBackendImpl::drop_capture() noexcept {
   captured_ = nullptr;
 }
 
-void CudaBackendImpl::set_precision(Precision p) { precision_ = p; }
+void CudaBackendImpl::set_precision(Precision p) {
+  const char* layout = std::getenv("INSALUN_CUDA_BF16_LAYOUT");
+  if (layout && std::string(layout) != "nhwc" && std::string(layout) != "nchw")
+    throw std::invalid_argument("INSALUN_CUDA_BF16_LAYOUT must be nhwc or nchw, got '" +
+                                std::string(layout) + "'");
+  precision_ = p;
+  nhwc_ = p == Precision::kBf16 && !(layout && std::string(layout) == "nchw");
+}
 
 void* GrowingBuffer::reserve(size_t bytes, bool capturing, const char* what, size_t min_bytes) {
   if (bytes <= bytes_ && data_) return data_;

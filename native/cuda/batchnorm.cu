@@ -2,11 +2,13 @@
 // Activations (x, y, the residual, dy, dx) are float or bf16 (the template parameter T); the
 // statistics, parameters and all arithmetic are fp32/fp64 in both.
 //
-// Per-channel reductions run in two launches: a grid of (split, channel) blocks, each reducing a
-// slice of one channel to a double partial, then one thread per channel combining its partials.
-// Splitting a channel over several blocks keeps the GPU full when channels are few (64 channels of
-// 32x32 at the start of ResNet-18) and stays deterministic (no atomics). A third, elementwise
-// launch applies the result.
+// Per-channel reductions run in two launches: a grid of blocks each reducing a slice of a channel
+// to a double partial, then one thread per channel combining its partials. Splitting a channel
+// over several blocks keeps the GPU full when channels are few (64 channels of 32x32 at the start
+// of ResNet-18) and stays deterministic (no atomics). A third, elementwise launch applies the
+// result. Layouts: NCHW blocks take (slice, channel) and stride over the channel's planes; NHWC
+// blocks take (slice of rows, tile of 32 channels), each warp reading 32 consecutive channels of
+// a row, so both read memory coalesced.
 //
 // Statistics use sums shifted by the channel's first value, sum(x - K) and sum((x - K)^2), all in
 // double like the CPU backend: the shift removes the cancellation of the naive E[x^2] - E[x]^2
@@ -44,6 +46,47 @@ __device__ __forceinline__ void slice(Index per_channel, Index* begin, Index* en
   *end = min(per_channel, *begin + chunk);
 }
 
+// How a per-channel reduction is laid out on the grid (see the top of the file).
+constexpr int kTileChannels = 32, kRowLanes = kThreads / kTileChannels;
+constexpr size_t kNhwcRowsMin = 128;  // rows per NHWC slice worth splitting for
+
+struct Reduction {
+  dim3 grid;
+  int splits;
+};
+
+Reduction reduction_for(const NormShape& s, bool nhwc, int sm_count) {
+  const size_t rows = size_t(s.n) * s.hw;
+  if (!nhwc) {
+    const int splits = splits_for(rows, s.c, sm_count);
+    return Reduction{dim3(splits, s.c), splits};
+  }
+  const int tiles = (s.c + kTileChannels - 1) / kTileChannels;
+  const size_t by_work = (rows + kNhwcRowsMin - 1) / kNhwcRowsMin;
+  const size_t by_fill = (size_t(kBlocksPerSm) * sm_count + tiles - 1) / tiles;
+  const int splits = int(std::max<size_t>(1, std::min<size_t>({by_work, by_fill, 65535})));
+  return Reduction{dim3(splits, tiles), splits};
+}
+
+// NHWC: adds up the block's row lanes for each of its 32 channels and stores
+// partial[c * splits + slice] = (a, b).
+__device__ __forceinline__ void store_tile_partial(double a, double b, int channels,
+                                                   double2* partial) {
+  __shared__ double sum_a[kRowLanes][kTileChannels], sum_b[kRowLanes][kTileChannels];
+  const int lane_c = threadIdx.x % kTileChannels, lane_r = threadIdx.x / kTileChannels;
+  sum_a[lane_r][lane_c] = a;
+  sum_b[lane_r][lane_c] = b;
+  __syncthreads();
+  const int c = blockIdx.y * kTileChannels + lane_c;
+  if (lane_r == 0 && c < channels) {
+    for (int k = 1; k < kRowLanes; ++k) {
+      a += sum_a[k][lane_c];
+      b += sum_b[k][lane_c];
+    }
+    partial[size_t(c) * gridDim.x + blockIdx.x] = make_double2(a, b);
+  }
+}
+
 // partial[c * splits + s] = (sum(x - K), sum((x - K)^2)) over slice s of channel c.
 template <typename T, typename Index>
 __global__ void stats_partial_kernel(const T* x, int channels, int hw, Index per_channel,
@@ -65,9 +108,28 @@ __global__ void stats_partial_kernel(const T* x, int channels, int hw, Index per
   if (threadIdx.x == 0) partial[size_t(c) * gridDim.x + blockIdx.x] = make_double2(d1, d2);
 }
 
+template <typename T, typename Index>
+__global__ void stats_partial_nhwc_kernel(const T* x, int channels, Index rows, double2* partial) {
+  const int c = blockIdx.y * kTileChannels + threadIdx.x % kTileChannels;
+  Index begin, end;
+  slice(rows, &begin, &end);
+  double s1 = 0.0, s2 = 0.0;
+  if (c < channels) {
+    const double shift = to_float(x[c]);
+    for (Index r = begin + threadIdx.x / kTileChannels; r < end; r += kRowLanes) {
+      const double v = double(to_float(x[size_t(r) * channels + c])) - shift;
+      s1 += v;
+      s2 = fma(v, v, s2);
+    }
+  }
+  store_tile_partial(s1, s2, channels, partial);
+}
+
+// shift_stride: where channel c's first value (the shift K) is, c * shift_stride (hw for NCHW, 1
+// for NHWC).
 template <typename T>
 __global__ void stats_final_kernel(const double2* partial, int splits, const T* x,
-                                   int channels, int hw, double count, float momentum, float eps,
+                                   int channels, int shift_stride, double count, float momentum, float eps,
                                    float* running_mean, float* running_var, float* save_mean,
                                    float* save_invstd) {
   for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < channels; c += gridDim.x * blockDim.x) {
@@ -78,7 +140,7 @@ __global__ void stats_final_kernel(const double2* partial, int splits, const T* 
       s2 += p.y;
     }
     const double shifted_mean = s1 / count;
-    const double mean = double(to_float(x[size_t(c) * hw])) + shifted_mean;
+    const double mean = double(to_float(x[size_t(c) * shift_stride])) + shifted_mean;
     const double squares = fmax(s2 - s1 * shifted_mean, 0.0);  // sum((x - mean)^2)
     const double var = squares / count;
     save_mean[c] = float(mean);
@@ -99,13 +161,13 @@ __global__ void eval_stats_kernel(const float* running_mean, const float* runnin
 
 // y = relu?(x * scale + shift + residual?) with scale = gamma * invstd, shift = beta - mean *
 // scale, per channel: the normalize pass with the block's residual add and ReLU folded in.
-template <typename T, typename Index>
+template <typename T, bool Nhwc, typename Index>
 __global__ void normalize_kernel(const T* x, const float* gamma, const float* beta,
                                  const float* mean, const float* invstd, const T* residual,
                                  bool relu, int channels, int hw, Index total, T* y) {
   for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += Index(gridDim.x) * blockDim.x) {
-    const int c = int((i / Index(hw)) % Index(channels));
+    const int c = channel_of<Nhwc>(i, channels, hw);
     const float scale = gamma[c] * invstd[c], shift = beta[c] - mean[c] * scale;
     float v = to_float(x[i]) * scale + shift;
     if (residual) v += to_float(residual[i]);
@@ -141,6 +203,26 @@ __global__ void grad_partial_kernel(const T* x, const T* dy, const T* relu_out,
   if (threadIdx.x == 0) partial[size_t(c) * gridDim.x + blockIdx.x] = make_double2(d1, d2);
 }
 
+template <typename T, typename Index>
+__global__ void grad_partial_nhwc_kernel(const T* x, const T* dy, const T* relu_out,
+                                         const float* mean, int channels, Index rows,
+                                         double2* partial) {
+  const int c = blockIdx.y * kTileChannels + threadIdx.x % kTileChannels;
+  Index begin, end;
+  slice(rows, &begin, &end);
+  double s_dy = 0.0, s_dyx = 0.0;
+  if (c < channels) {
+    const float m = mean[c];
+    for (Index r = begin + threadIdx.x / kTileChannels; r < end; r += kRowLanes) {
+      const size_t k = size_t(r) * channels + c;
+      const double g = gated(dy, relu_out, k);
+      s_dy += g;
+      s_dyx = fma(g, double(to_float(x[k]) - m), s_dyx);
+    }
+  }
+  store_tile_partial(s_dy, s_dyx, channels, partial);
+}
+
 // dgamma = sum(dy * xhat), dbeta = sum(dy); coef = (mean(dy), mean(dy * xhat)) for the train dx.
 __global__ void grad_final_kernel(const double2* partial, int splits, const float* invstd,
                                   int channels, double count, float* dgamma, float* dbeta,
@@ -160,13 +242,13 @@ __global__ void grad_final_kernel(const double2* partial, int splits, const floa
 }
 
 // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)).
-template <typename T, typename Index>
+template <typename T, bool Nhwc, typename Index>
 __global__ void dx_train_kernel(const T* x, const T* dy, const T* relu_out,
                                 const float* gamma, const float* mean, const float* invstd,
                                 const float2* coef, int channels, int hw, Index total, T* dx) {
   for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += Index(gridDim.x) * blockDim.x) {
-    const int c = int((i / Index(hw)) % Index(channels));
+    const int c = channel_of<Nhwc>(i, channels, hw);
     const float s = invstd[c], scale = gamma[c] * s;
     const float2 k = coef[c];
     const float xhat = (to_float(x[i]) - mean[c]) * s;
@@ -175,12 +257,12 @@ __global__ void dx_train_kernel(const T* x, const T* dy, const T* relu_out,
 }
 
 // Eval mode: the statistics are constants, dx = dy * gamma * invstd.
-template <typename T, typename Index>
+template <typename T, bool Nhwc, typename Index>
 __global__ void dx_eval_kernel(const T* dy, const T* relu_out, const float* gamma,
                                const float* invstd, int channels, int hw, Index total, T* dx) {
   for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
        i += Index(gridDim.x) * blockDim.x) {
-    const int c = int((i / Index(hw)) % Index(channels));
+    const int c = channel_of<Nhwc>(i, channels, hw);
     dx[i] = from_float<T>(gated(dy, relu_out, i) * (gamma[c] * invstd[c]));
   }
 }
@@ -200,31 +282,36 @@ void check_shape(const NormShape& s, const char* op) {
 }
 
 // dgamma = sum(dy * xhat) and dbeta = sum(dy) per channel, in two deterministic stages (partial
-// sums over `splits` slices, then one thread per channel); also fills the train-mode dx
+// sums over the reduction's slices, then one thread per channel); also fills the train-mode dx
 // coefficients when `coef` is given. Shared by both backward modes.
-template <typename T>
-void affine_grads(const NormShape& s, const T* x, const T* dy, const T* relu_out,
-                  const float* save_mean, const float* save_invstd, int splits, double2* partial,
-                  float* dgamma, float* dbeta, float2* coef, cudaStream_t stream) {
-  const size_t per_channel = size_t(s.n) * s.hw;
+template <typename T, bool Nhwc>
+void affine_grads(const NormShape& s, const Reduction& red, const T* x, const T* dy,
+                  const T* relu_out, const float* save_mean, const float* save_invstd,
+                  double2* partial, float* dgamma, float* dbeta, float2* coef,
+                  cudaStream_t stream) {
+  const size_t rows = size_t(s.n) * s.hw;
   with_index(s, [&](auto index) {
     using Index = decltype(index);
-    grad_partial_kernel<T, Index><<<dim3(splits, s.c), kThreads, 0, stream>>>(
-        x, dy, relu_out, save_mean, s.c, s.hw, Index(per_channel), partial);
+    if constexpr (Nhwc)
+      grad_partial_nhwc_kernel<T, Index><<<red.grid, kThreads, 0, stream>>>(
+          x, dy, relu_out, save_mean, s.c, Index(rows), partial);
+    else
+      grad_partial_kernel<T, Index><<<red.grid, kThreads, 0, stream>>>(
+          x, dy, relu_out, save_mean, s.c, s.hw, Index(rows), partial);
   });
   CUDA_CHECK_LAUNCH("grad_partial_kernel");
   grad_final_kernel<<<(s.c + 127) / 128, 128, 0, stream>>>(
-      partial, splits, save_invstd, s.c, double(per_channel), dgamma, dbeta, coef);
+      partial, red.splits, save_invstd, s.c, double(rows), dgamma, dbeta, coef);
   CUDA_CHECK_LAUNCH("grad_final_kernel");
 }
 
-template <typename T>
+template <typename T, bool Nhwc>
 void normalize(const NormShape& s, const T* x, const float* gamma, const float* beta,
                const float* mean, const float* invstd, const NormEpilogue& e, T* y, unsigned grid,
                cudaStream_t stream) {
   with_index(s, [&](auto index) {
     using Index = decltype(index);
-    normalize_kernel<T, Index><<<grid, kThreads, 0, stream>>>(
+    normalize_kernel<T, Nhwc, Index><<<grid, kThreads, 0, stream>>>(
         x, gamma, beta, mean, invstd, as<T>(e.residual), e.relu, s.c, s.hw, Index(s.size()), y);
   });
   CUDA_CHECK_LAUNCH("normalize_kernel");
@@ -237,23 +324,28 @@ void CudaBackendImpl::bn_forward_train(const NormShape& s, const Act* x, const f
                                        float momentum, float eps, const NormEpilogue& epilogue,
                                        Act* y, float* save_mean, float* save_invstd) {
   check_shape(s, "bn_forward_train");
-  const size_t per_channel = size_t(s.n) * s.hw;
-  const int splits = splits_for(per_channel, s.c, sm_count_);
-  auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(splits) * s.c));
-  dispatch([&](auto t) {
+  const size_t rows = size_t(s.n) * s.hw;
+  dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
+    constexpr bool kNhwc = decltype(nhwc)::value;
+    const Reduction red = reduction_for(s, kNhwc, sm_count_);
+    auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(red.splits) * s.c));
     with_index(s, [&](auto index) {
       using Index = decltype(index);
-      stats_partial_kernel<T, Index><<<dim3(splits, s.c), kThreads, 0, stream_>>>(
-          as<T>(x), s.c, s.hw, Index(per_channel), partial);
+      if constexpr (kNhwc)
+        stats_partial_nhwc_kernel<T, Index><<<red.grid, kThreads, 0, stream_>>>(
+            as<T>(x), s.c, Index(rows), partial);
+      else
+        stats_partial_kernel<T, Index><<<red.grid, kThreads, 0, stream_>>>(
+            as<T>(x), s.c, s.hw, Index(rows), partial);
     });
     CUDA_CHECK_LAUNCH("stats_partial_kernel");
     stats_final_kernel<T><<<(s.c + 127) / 128, 128, 0, stream_>>>(
-        partial, splits, as<T>(x), s.c, s.hw, double(per_channel), momentum, eps, running_mean,
-        running_var, save_mean, save_invstd);
+        partial, red.splits, as<T>(x), s.c, kNhwc ? 1 : s.hw, double(rows), momentum, eps,
+        running_mean, running_var, save_mean, save_invstd);
     CUDA_CHECK_LAUNCH("stats_final_kernel");
-    normalize(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue, as<T>(y),
-              grid_for(s.size()), stream_);
+    normalize<T, kNhwc>(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue, as<T>(y),
+                        grid_for(s.size()), stream_);
   });
 }
 
@@ -266,10 +358,10 @@ void CudaBackendImpl::bn_forward_eval(const NormShape& s, const Act* x, const fl
   eval_stats_kernel<<<(s.c + 127) / 128, 128, 0, stream_>>>(running_mean, running_var, eps, s.c,
                                                             save_mean, save_invstd);
   CUDA_CHECK_LAUNCH("eval_stats_kernel");
-  dispatch([&](auto t) {
+  dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    normalize(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue, as<T>(y),
-              grid_for(s.size()), stream_);
+    normalize<T, decltype(nhwc)::value>(s, as<T>(x), gamma, beta, save_mean, save_invstd,
+                                        epilogue, as<T>(y), grid_for(s.size()), stream_);
   });
 }
 
@@ -278,20 +370,20 @@ void CudaBackendImpl::bn_backward_train(const NormShape& s, const Act* x, const 
                                         const float* save_mean, const float* save_invstd, Act* dx,
                                         float* dgamma, float* dbeta) {
   check_shape(s, "bn_backward_train");
-  const size_t per_channel = size_t(s.n) * s.hw;
-  const int splits = splits_for(per_channel, s.c, sm_count_);
-  const size_t partial_bytes = (sizeof(double2) * size_t(splits) * s.c + 255) / 256 * 256;
-  char* base = static_cast<char*>(scratch(partial_bytes + sizeof(float2) * s.c));
-  auto* partial = reinterpret_cast<double2*>(base);
-  auto* coef = reinterpret_cast<float2*>(base + partial_bytes);
-  dispatch([&](auto t) {
+  dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    affine_grads(s, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean, save_invstd, splits, partial,
-                 dgamma, dbeta, coef, stream_);
+    constexpr bool kNhwc = decltype(nhwc)::value;
+    const Reduction red = reduction_for(s, kNhwc, sm_count_);
+    const size_t partial_bytes = (sizeof(double2) * size_t(red.splits) * s.c + 255) / 256 * 256;
+    char* base = static_cast<char*>(scratch(partial_bytes + sizeof(float2) * s.c));
+    auto* partial = reinterpret_cast<double2*>(base);
+    auto* coef = reinterpret_cast<float2*>(base + partial_bytes);
+    affine_grads<T, kNhwc>(s, red, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean, save_invstd,
+                           partial, dgamma, dbeta, coef, stream_);
     // After the reduction: dx may alias dy.
     with_index(s, [&](auto index) {
       using Index = decltype(index);
-      dx_train_kernel<T, Index><<<grid_for(s.size()), kThreads, 0, stream_>>>(
+      dx_train_kernel<T, kNhwc, Index><<<grid_for(s.size()), kThreads, 0, stream_>>>(
           as<T>(x), as<T>(dy), as<T>(relu_out), gamma, save_mean, save_invstd, coef, s.c, s.hw,
           Index(s.size()), as<T>(dx));
     });
@@ -304,17 +396,17 @@ void CudaBackendImpl::bn_backward_eval(const NormShape& s, const Act* x, const A
                                        const float* save_mean, const float* save_invstd, Act* dx,
                                        float* dgamma, float* dbeta) {
   check_shape(s, "bn_backward_eval");
-  const size_t per_channel = size_t(s.n) * s.hw;
-  const int splits = splits_for(per_channel, s.c, sm_count_);
-  auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(splits) * s.c));
-  dispatch([&](auto t) {
+  dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    affine_grads(s, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean, save_invstd, splits, partial,
-                 dgamma, dbeta, nullptr, stream_);
+    constexpr bool kNhwc = decltype(nhwc)::value;
+    const Reduction red = reduction_for(s, kNhwc, sm_count_);
+    auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(red.splits) * s.c));
+    affine_grads<T, kNhwc>(s, red, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean, save_invstd,
+                           partial, dgamma, dbeta, nullptr, stream_);
     // After the reduction: dx may alias dy.
     with_index(s, [&](auto index) {
       using Index = decltype(index);
-      dx_eval_kernel<T, Index><<<grid_for(s.size()), kThreads, 0, stream_>>>(
+      dx_eval_kernel<T, kNhwc, Index><<<grid_for(s.size()), kThreads, 0, stream_>>>(
           as<T>(dy), as<T>(relu_out), gamma, save_invstd, s.c, s.hw, Index(s.size()), as<T>(dx));
     });
     CUDA_CHECK_LAUNCH("dx_eval_kernel");

@@ -1,5 +1,6 @@
-// Convolutions through cuDNN's legacy API (present in every cuDNN 9): NCHW tensors, weights
-// [Cout, Cin, k, k], fp32 accumulation in every mode. Each shape gets a plan (descriptors + one algorithm per direction) the first
+// Convolutions through cuDNN's legacy API (present in every cuDNN 9), fp32 accumulation in every
+// mode. The parameters stay fp32 [Cout, Cin, k, k]; tensors are NCHW, or NHWC in bf16 mode with
+// the bf16 weight copy in the matching [Cout, k, k, Cin] order. Each shape gets a plan (descriptors + one algorithm per direction) the first
 // time it is seen; the algorithm is benchmarked once with cudnnFind*, falling back to the
 // cudnnGet*_v7 heuristics when the benchmark cannot run (e.g. it could not allocate its buffers).
 //
@@ -21,6 +22,24 @@ namespace {
 constexpr size_t kMaxWorkspace = size_t(1) << 30;
 
 const float kOne = 1.0f, kZero = 0.0f;
+
+// Position in [Cout, k, k, Cin] (KRSC) of element i of [Cout, Cin, k, k] (KCRS); rs = k * k.
+__device__ __forceinline__ size_t krsc_of(size_t i, int cin, int rs) {
+  const size_t pos = i % rs, rest = i / rs, c = rest % cin, k = rest / cin;
+  return (k * rs + pos) * cin + c;
+}
+
+// The bf16 copy of fp32 KCRS weights, in KCRS or (Krsc) KRSC order.
+template <bool Krsc>
+__global__ void weights_to_bf16_kernel(const float* w, bf16* out, int cin, int rs, size_t n) {
+  INSALUN_GRID_LOOP(i, n) out[Krsc ? krsc_of(i, cin, rs) : i] = __float2bfloat16_rn(w[i]);
+}
+
+// fp32 KCRS weight gradient from cuDNN's bf16 one (KCRS or KRSC).
+template <bool Krsc>
+__global__ void weight_grad_to_float_kernel(const bf16* grad, float* dw, int cin, int rs, size_t n) {
+  INSALUN_GRID_LOOP(i, n) dw[i] = __bfloat162float(grad[Krsc ? krsc_of(i, cin, rs) : i]);
+}
 
 cudnnMathType_t requested_math(Precision p) {
   return p == Precision::kFp32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH;
@@ -118,8 +137,8 @@ void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, const char* direc
 }  // namespace
 
 bool ConvKey::operator<(const ConvKey& o) const {
-  return std::tie(n, cin, h, w, cout, k, stride, pad, precision) <
-         std::tie(o.n, o.cin, o.h, o.w, o.cout, o.k, o.stride, o.pad, o.precision);
+  return std::tie(n, cin, h, w, cout, k, stride, pad, precision, nhwc) <
+         std::tie(o.n, o.cin, o.h, o.w, o.cout, o.k, o.stride, o.pad, o.precision, o.nhwc);
 }
 
 ConvPlan::~ConvPlan() {
@@ -130,7 +149,7 @@ ConvPlan::~ConvPlan() {
 }
 
 ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
-  const ConvKey key{s.n, s.cin, s.h, s.w, s.cout, s.k, s.stride, s.pad, precision_};
+  const ConvKey key{s.n, s.cin, s.h, s.w, s.cout, s.k, s.stride, s.pad, precision_, nhwc_};
   auto it = plans_.find(key);
   if (it != plans_.end()) return *it->second;
   refuse_while_capturing("planning a new convolution shape");
@@ -148,8 +167,9 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
   CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&plan->conv));
   const cudnnDataType_t data =
       precision_ == Precision::kBf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
-  CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->x, CUDNN_TENSOR_NCHW, data, s.n, s.cin, s.h, s.w));
-  CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w, data, CUDNN_TENSOR_NCHW, s.cout, s.cin, s.k, s.k));
+  const cudnnTensorFormat_t format = nhwc_ ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->x, format, data, s.n, s.cin, s.h, s.w));
+  CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w, data, format, s.cout, s.cin, s.k, s.k));
   CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan->conv, s.pad, s.pad, s.stride, s.stride, 1, 1,
                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   int n = 0, c = 0, ho = 0, wo = 0;
@@ -158,15 +178,29 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
   if (n != s.n || c != s.cout || ho != s.ho() || wo != s.wo())
     throw std::logic_error("conv2d: cuDNN output shape disagrees with ConvShape");
   CUDNN_CHECK(
-      cudnnSetTensor4dDescriptor(plan->y, CUDNN_TENSOR_NCHW, data, n, c, ho, wo));
+      cudnnSetTensor4dDescriptor(plan->y, format, data, n, c, ho, wo));
   return *plans_.emplace(key, std::move(plan)).first->second;
 }
 
 const void* CudaBackendImpl::conv_weights(const ConvShape& s, const float* w) {
   if (precision_ != Precision::kBf16) return w;
   bf16* copy = weight_scratch(s.weight_size());
-  convert_weights_to_bf16(w, copy, s.weight_size());
+  const size_t n = s.weight_size();
+  if (nhwc_)
+    weights_to_bf16_kernel<true><<<grid_for(n), kThreads, 0, stream_>>>(w, copy, s.cin, s.k * s.k, n);
+  else
+    weights_to_bf16_kernel<false><<<grid_for(n), kThreads, 0, stream_>>>(w, copy, s.cin, s.k * s.k, n);
+  CUDA_CHECK_LAUNCH("weights_to_bf16_kernel");
   return copy;
+}
+
+void CudaBackendImpl::widen_weight_grad(const ConvShape& s, const bf16* grad, float* dw) {
+  const size_t n = s.weight_size();
+  if (nhwc_)
+    weight_grad_to_float_kernel<true><<<grid_for(n), kThreads, 0, stream_>>>(grad, dw, s.cin, s.k * s.k, n);
+  else
+    weight_grad_to_float_kernel<false><<<grid_for(n), kThreads, 0, stream_>>>(grad, dw, s.cin, s.k * s.k, n);
+  CUDA_CHECK_LAUNCH("weight_grad_to_float_kernel");
 }
 
 void CudaBackendImpl::conv2d_forward(const ConvShape& s, const Act* x, const float* w, Act* y) {
@@ -213,7 +247,7 @@ void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const Act* x, c
   CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &kOne, p.x, x, p.y, dy, p.conv,
                                              cudnnConvolutionBwdFilterAlgo_t(p.bwd_filter.algo),
                                              ws, p.bwd_filter.workspace, &kZero, p.w, grad));
-  if (bf16_mode) convert_weights_from_bf16(static_cast<const bf16*>(grad), dw, s.weight_size());
+  if (bf16_mode) widen_weight_grad(s, static_cast<const bf16*>(grad), dw);
 }
 
 }  // namespace insalun::cuda

@@ -11,7 +11,7 @@ namespace {
 // One block per sample; its threads sweep the sample's c*h*w output values in order (coalesced
 // stores, nearly coalesced loads). Each thread derives the sample's augmentation itself: ten
 // Philox rounds cost less than a shared-memory handoff and its barrier.
-template <typename T>
+template <typename T, bool Nhwc>
 __global__ void gather_kernel(DeviceDataset d, const int32_t* indices, const int32_t* label_override,
                               bool augment, int pad, uint64_t seed, uint32_t epoch, T* x,
                               int32_t* labels) {
@@ -30,7 +30,10 @@ __global__ void gather_kernel(DeviceDataset d, const int32_t* indices, const int
   if (augment) a = sample_augmentation(seed, epoch, uint32_t(index), pad);
   const uint8_t* src = d.images + size_t(index) * image;
   for (int p = threadIdx.x; p < image; p += blockDim.x) {
-    const int c = p / plane, r = p - c * plane;
+    // p walks the output in its own order (coalesced stores): NCHW (c, y, x) or NHWC (y, x, c).
+    int c, r;
+    if constexpr (Nhwc) c = p % d.c, r = p / d.c;
+    else c = p / plane, r = p - c * plane;
     const int y = r / d.w, xo = r - y * d.w;
     const int sy = y + a.dy - pad;
     const int sx = (a.flip ? d.w - 1 - xo : xo) + a.dx - pad;
@@ -51,9 +54,9 @@ void CudaBackendImpl::gather_batch(const DeviceDataset& d, const BatchSpec& spec
   // Without augmentation the pad is irrelevant; pass 0 so the identity crop needs no range check.
   const int pad = spec.augment ? spec.pad : 0;
   if (pad < 0) throw std::invalid_argument("gather_batch: negative pad");
-  dispatch([&](auto t) {
+  dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    gather_kernel<T><<<unsigned(spec.count), kThreads, 0, stream_>>>(
+    gather_kernel<T, decltype(nhwc)::value><<<unsigned(spec.count), kThreads, 0, stream_>>>(
         d, spec.indices, spec.labels, spec.augment, pad, spec.seed, spec.epoch, as<T>(x), labels);
   });
   CUDA_CHECK_LAUNCH("gather_kernel");

@@ -22,9 +22,30 @@ __global__ void mul_diff_kernel(const float* x1, const float* x0, float* y, size
   INSALUN_GRID_LOOP(i, n) y[i] = (x1[i] - x0[i]) * y[i];
 }
 
-template <typename From, typename To>
-__global__ void convert_kernel(const From* in, To* out, size_t n) {
-  INSALUN_GRID_LOOP(i, n) out[i] = from_float<To>(to_float(in[i]));
+// out (NCHW float) <- activations of shape [n, c, hw] stored in T, NCHW or NHWC; and back.
+// Edge conversions (tests, FGSM): one side of the NHWC transpose is strided, which is fine here.
+template <typename T, bool Nhwc>
+__global__ void activations_to_float_kernel(const T* a, float* out, int c, int hw, size_t total) {
+  INSALUN_GRID_LOOP(i, total) {
+    size_t from = i;
+    if constexpr (Nhwc) {
+      const size_t p = i % hw, rest = i / hw, ch = rest % c, image = rest / c;
+      from = (image * hw + p) * c + ch;
+    }
+    out[i] = to_float(a[from]);
+  }
+}
+
+template <typename T, bool Nhwc>
+__global__ void activations_from_float_kernel(const float* in, T* a, int c, int hw, size_t total) {
+  INSALUN_GRID_LOOP(i, total) {
+    size_t to = i;
+    if constexpr (Nhwc) {
+      const size_t p = i % hw, rest = i / hw, ch = rest % c, image = rest / c;
+      to = (image * hw + p) * c + ch;
+    }
+    a[to] = from_float<T>(in[i]);
+  }
 }
 
 // x > 0 rather than fmaxf so that NaN maps to 0 exactly as on the CPU backend.
@@ -85,37 +106,29 @@ void CudaBackendImpl::mul_diff(const float* x1, const float* x0, float* y, size_
   CUDA_CHECK_LAUNCH("mul_diff_kernel");
 }
 
-void CudaBackendImpl::activations_to_float(const Act* a, float* out, size_t n) {
-  if (n == 0) return;
-  dispatch([&](auto t) {
+void CudaBackendImpl::activations_to_float(const NormShape& s, const Act* a, float* out) {
+  if (s.size() == 0) return;
+  dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    convert_kernel<T, float><<<grid_for(n), kThreads, 0, stream_>>>(as<T>(a), out, n);
+    activations_to_float_kernel<T, decltype(nhwc)::value><<<grid_for(s.size()), kThreads, 0, stream_>>>(
+        as<T>(a), out, s.c, s.hw, s.size());
   });
-  CUDA_CHECK_LAUNCH("convert_kernel (activations to float)");
+  CUDA_CHECK_LAUNCH("activations_to_float_kernel");
 }
 
-void CudaBackendImpl::activations_from_float(const float* in, Act* a, size_t n) {
-  if (n == 0) return;
-  dispatch([&](auto t) {
+void CudaBackendImpl::activations_from_float(const NormShape& s, const float* in, Act* a) {
+  if (s.size() == 0) return;
+  dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    convert_kernel<float, T><<<grid_for(n), kThreads, 0, stream_>>>(in, as<T>(a), n);
+    activations_from_float_kernel<T, decltype(nhwc)::value><<<grid_for(s.size()), kThreads, 0, stream_>>>(
+        in, as<T>(a), s.c, s.hw, s.size());
   });
-  CUDA_CHECK_LAUNCH("convert_kernel (float to activations)");
-}
-
-void CudaBackendImpl::convert_weights_to_bf16(const float* w, bf16* out, size_t n) {
-  convert_kernel<float, bf16><<<grid_for(n), kThreads, 0, stream_>>>(w, out, n);
-  CUDA_CHECK_LAUNCH("convert_kernel (weights to bf16)");
-}
-
-void CudaBackendImpl::convert_weights_from_bf16(const bf16* w, float* out, size_t n) {
-  convert_kernel<bf16, float><<<grid_for(n), kThreads, 0, stream_>>>(w, out, n);
-  CUDA_CHECK_LAUNCH("convert_kernel (bf16 weight gradient to float)");
+  CUDA_CHECK_LAUNCH("activations_from_float_kernel");
 }
 
 void CudaBackendImpl::relu_forward(const Act* x, Act* y, size_t n) {
   if (n == 0) return;
-  dispatch([&](auto t) {
+  dispatch([&](auto t, auto) {  // elementwise: any layout
     using T = decltype(t);
     relu_forward_kernel<T><<<grid_for(n), kThreads, 0, stream_>>>(as<T>(x), as<T>(y), n);
   });
@@ -124,7 +137,7 @@ void CudaBackendImpl::relu_forward(const Act* x, Act* y, size_t n) {
 
 void CudaBackendImpl::relu_backward(const Act* y, const Act* dy, Act* dx, size_t n) {
   if (n == 0) return;
-  dispatch([&](auto t) {
+  dispatch([&](auto t, auto) {  // elementwise: any layout
     using T = decltype(t);
     relu_backward_kernel<T><<<grid_for(n), kThreads, 0, stream_>>>(as<T>(y), as<T>(dy), as<T>(dx), n);
   });

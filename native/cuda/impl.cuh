@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "check.h"
 #include "cuda_backend.h"
@@ -69,6 +70,13 @@ __device__ __forceinline__ float from_float<float>(float v) { return v; }
 template <>
 __device__ __forceinline__ bf16 from_float<bf16>(float v) { return __float2bfloat16_rn(v); }
 
+// The channel of flat index i of an [n, c, hw] activation stored NCHW or NHWC.
+template <bool Nhwc, typename Index>
+__device__ __forceinline__ int channel_of(Index i, int c, int hw) {
+  if constexpr (Nhwc) return int(i % Index(c));
+  return int((i / Index(hw)) % Index(c));
+}
+
 template <typename T>
 const T* as(const Act* a) { return reinterpret_cast<const T*>(a); }
 template <typename T>
@@ -84,6 +92,7 @@ T* as(Act* a) { return reinterpret_cast<T*>(a); }
 struct ConvKey {
   int n, cin, h, w, cout, k, stride, pad;
   Precision precision;
+  bool nhwc;
   bool operator<(const ConvKey& o) const;
 };
 
@@ -159,8 +168,8 @@ class CudaBackendImpl final : public CudaBackend {
   void axpy(float alpha, const float* x, float* y, size_t n) override;
   void lerp(const float* x0, const float* x1, float alpha, float* y, size_t n) override;
   void mul_diff(const float* x1, const float* x0, float* y, size_t n) override;
-  void activations_to_float(const Act* a, float* out, size_t n) override;
-  void activations_from_float(const float* in, Act* a, size_t n) override;
+  void activations_to_float(const NormShape& s, const Act* a, float* out) override;
+  void activations_from_float(const NormShape& s, const float* in, Act* a) override;
   void relu_forward(const Act* x, Act* y, size_t n) override;
   void relu_backward(const Act* y, const Act* dy, Act* dx, size_t n) override;
   void sum(const float* x, size_t n, float* out) override;
@@ -225,16 +234,18 @@ class CudaBackendImpl final : public CudaBackend {
     const size_t cap = size_t(sm_count_) * 32;
     return unsigned(std::max<size_t>(1, std::min(want, cap)));
   }
-  // float <-> bf16 copies of convolution weights and weight gradients (bf16 mode; elementwise.cu).
-  void convert_weights_to_bf16(const float* w, bf16* out, size_t n);
-  void convert_weights_from_bf16(const bf16* w, float* out, size_t n);
-  // Runs f(T{}) with T the activation storage type of the current precision (float or bf16), so
-  // one launch site serves both: dispatch([&](auto t) { kernel<decltype(t)><<<...>>>(...); }).
+  // Runs f(T{}, Nhwc{}) with T the activation storage type (float or bf16) and Nhwc a
+  // std::bool_constant for the layout, so one launch site serves every mode:
+  //   dispatch([&](auto t, auto nhwc) { kernel<decltype(t), decltype(nhwc)::value><<<...>>>(); }).
+  // Layouts: fp32 and tf32 store NCHW; bf16 stores NHWC (what tensor-core convolutions read
+  // natively), or NCHW with INSALUN_CUDA_BF16_LAYOUT=nchw, for comparison.
   template <typename F>
   void dispatch(F f) const {
-    if (precision_ == Precision::kBf16) f(bf16{});
-    else f(float{});
+    if (precision_ != Precision::kBf16) f(float{}, std::false_type{});
+    else if (nhwc_) f(bf16{}, std::true_type{});
+    else f(bf16{}, std::false_type{});
   }
+  bool nhwc() const { return nhwc_; }
   // Device scratch for reductions (at least `bytes`, 256-byte aligned); in steady state it never
   // grows.
   void* scratch(size_t bytes) { return scratch_.reserve(bytes, capturing_, "the reduction scratch buffer", 64 * 1024); }
@@ -248,6 +259,8 @@ class CudaBackendImpl final : public CudaBackend {
   ConvPlan& plan_for(const ConvShape& s);
   // The weights as the convolution reads them: w itself, or a bf16 copy in bf16 mode (conv.cu).
   const void* conv_weights(const ConvShape& s, const float* w);
+  // dw (fp32, KCRS) from the bf16 weight gradient of bf16 mode.
+  void widen_weight_grad(const ConvShape& s, const bf16* grad, float* dw);
   void release() noexcept;
   // Throws when something that cannot be recorded (an allocation, a cuDNN algorithm search)
   // would happen inside a capture: the step before the captured one must have done it.
@@ -259,6 +272,7 @@ class CudaBackendImpl final : public CudaBackend {
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   Precision precision_ = Precision::kFp32;
+  bool nhwc_ = false;  // activation layout (see dispatch)
   GrowingBuffer scratch_, workspace_, weight_scratch_;
   std::map<ConvKey, std::unique_ptr<ConvPlan>> plans_;
   bool capturing_ = false;

@@ -174,7 +174,8 @@ export interface BackendOps {
   reluForward(x: F32): F32;
   reluBackward(y: F32, dy: F32): F32;
   /** x stored as activations and read back: identity in fp32, bf16 rounding in bf16. */
-  roundTripActivations(x: F32): F32;
+  /** x stored as activations and read back: identity in fp32; bf16 rounding (and the NHWC round trip, given a shape) in bf16. */
+  roundTripActivations(x: F32, shape?: NormShapeArg): F32;
   axpy(alpha: number, x: F32, y: F32): F32;
   lerp(x0: F32, x1: F32, alpha: number): F32;
   mulDiff(x1: F32, x0: F32, y: F32): F32;

@@ -93,7 +93,10 @@ suite(`CUDA vs CPU backend${cuda.available ? '' : ` (skipped: ${cuda.why})`}`, (
       const rounded = (b + 0x7fff + ((b >>> 16) & 1)) >>> 16; // round half to even on the low 16 bits
       return new Float32Array(new Uint32Array([(rounded << 16) >>> 0]).buffer)[0];
     });
-    expect(Array.from(addon.ops('cuda', { precision: 'bf16' }).roundTripActivations(x))).toEqual(Array.from(want));
+    const ops = addon.ops('cuda', { precision: 'bf16' });
+    expect(Array.from(ops.roundTripActivations(x))).toEqual(Array.from(want));
+    // through the NHWC layout and back: the same values in the same (NCHW) places
+    expect(Array.from(ops.roundTripActivations(x, { n: 4, c: 16, hw: 64 }))).toEqual(Array.from(want));
   });
 
   it('captured steps (CUDA graphs) train like eager steps', async () => {
