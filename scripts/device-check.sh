@@ -16,3 +16,4 @@ cp .device/addon/insalun.node build/Release/insalun.node
 [ -e node_modules ] || ln -s .device/node_modules node_modules
 OUT="$out" node scripts/device-check.mjs 2>&1 | tee "$out/insalun.log" || true
 (cd .device && SKIP_COMPILE=${SKIP_COMPILE:-0} OUT="$out" timeout "${ANCHOR_TIMEOUT:-300}" python3 torch_anchor.py) 2>&1 | tee "$out/torch.log" || true
+node scripts/side-by-side.mjs "$out" || true

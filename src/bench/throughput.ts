@@ -21,6 +21,10 @@ export interface ThroughputOptions {
 }
 
 export interface ThroughputRow {
+  kind: 'train' | 'eval' | 'ig';
+  precision: Precision;
+  batch: number;
+  captured: boolean; // training steps replayed from a captured step
   work: string;
   seconds: number;
   images: number;
@@ -48,30 +52,31 @@ export async function measureThroughput(o: ThroughputOptions, onRow: (row: Throu
   const all = Int32Array.from({ length: n }, (_, i) => i);
   const sgd = { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 };
   const rows: ThroughputRow[] = [];
-  const push = (work: string, seconds: number, images: number) => {
-    const row = { work, seconds, images, imagesPerSecond: images / seconds };
+  const captured = o.stepCapture && model.stepCapture;
+  const push = (kind: ThroughputRow['kind'], batch: number, work: string, seconds: number, images: number) => {
+    const row = { kind, precision: o.precision, batch, captured, work, seconds, images, imagesPerSecond: images / seconds };
     rows.push(row);
     onRow(row);
   };
-  const mode = `${o.precision}${o.stepCapture && model.stepCapture ? ', captured steps' : ''}`;
+  const mode = `${o.precision}${captured ? ', captured steps' : ''}`;
   for (const batch of o.trainBatches) {
     // Warm-up: convolution plans and buffers for this batch size, outside the timing.
     await model.trainEpoch(data, { indices: all.subarray(0, batch * 2), batchSize: batch, augment: true, seed: 0, epoch: 0, sgd });
     const start = performance.now();
     await model.trainEpoch(data, { indices: all.subarray(0, batch * o.trainSteps), batchSize: batch, augment: true, seed: 0, epoch: 1, sgd });
-    push(`train step ${mode}, batch ${batch} (${o.trainSteps} steps)`, (performance.now() - start) / 1000, batch * o.trainSteps);
+    push('train', batch, `train step ${mode}, batch ${batch} (${o.trainSteps} steps)`, (performance.now() - start) / 1000, batch * o.trainSteps);
   }
   if (o.evalImages > 0) {
     await model.predict(data, all.subarray(0, Math.min(o.evalBatch, o.evalImages)), o.evalBatch);
     const start = performance.now();
     await model.predict(data, all.subarray(0, o.evalImages), o.evalBatch);
-    push(`eval ${o.precision}, batch ${o.evalBatch}`, (performance.now() - start) / 1000, o.evalImages);
+    push('eval', o.evalBatch, `eval ${mode}, batch ${o.evalBatch}`, (performance.now() - start) / 1000, o.evalImages);
   }
   if (o.igImages > 0) {
     const forget = all.subarray(0, o.igImages);
     const start = performance.now();
     await igSaliency(model, data, forget, { baseline: new Float32Array(model.parameterCount), rule: 'middle', steps: o.igPoints, batchSize: o.igBatch });
-    push(`IG ${o.precision}, ${o.igImages} images x ${o.igPoints} points, batch ${o.igBatch}`, (performance.now() - start) / 1000, o.igImages * o.igPoints);
+    push('ig', o.igBatch, `IG ${mode}, ${o.igImages} images x ${o.igPoints} points, batch ${o.igBatch}`, (performance.now() - start) / 1000, o.igImages * o.igPoints);
   }
   return rows;
 }

@@ -1,0 +1,57 @@
+// The side-by-side table of a device run: insalun's throughput (device-check.json) next to the
+// PyTorch peer's (torch_anchor.json), both measured in the same session on the same GPU.
+// Usage: node scripts/side-by-side.mjs DIR   (DIR holds both JSON files; prints Markdown)
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const dir = process.argv[2] ?? process.env.OUT ?? '.';
+const read = (name) => {
+  try {
+    return JSON.parse(readFileSync(join(dir, name), 'utf8'));
+  } catch {
+    return null;
+  }
+};
+const ours = read('device-check.json');
+const peer = read('torch_anchor.json') ?? {};
+if (!ours) {
+  console.error(`no device-check.json in ${dir}`);
+  process.exit(1);
+}
+
+// Our rows by mode (fp32, tf32, bf16, bf16-nchw), kind, batch and capture.
+const find = (mode, kind, batch, captured = true) =>
+  ours.throughput.find((r) => r.mode === mode && r.kind === kind && r.batch === batch && (kind !== 'train' || r.captured === captured));
+const rate = (row) => (row ? row.imagesPerSecond : undefined);
+const peerRate = (name) => peer[name]?.img_per_s;
+
+const lines = [];
+const row = (work, insalun, torch, note = '') => {
+  const f = (v) => (v === undefined ? '-' : Math.round(v).toLocaleString('en-US'));
+  const ratio = insalun !== undefined && torch !== undefined ? (insalun / torch).toFixed(2) : '-';
+  lines.push(`| ${work} | ${f(insalun)} | ${f(torch)} | ${ratio} | ${note} |`);
+};
+lines.push('| work (img/s) | insalun | PyTorch | insalun / PyTorch | note |', '|---|---|---|---|---|');
+for (const batch of [128, 256, 512]) {
+  const torchFp32 = peerRate(`train fp32 NCHW bs${batch} (SalUn-style)`);
+  row(`train b${batch}, TF32 convs`, rate(find('tf32', 'train', batch)), torchFp32, 'PyTorch: fp32 NCHW, TF32 convolutions, cudnn.benchmark');
+  row(`train b${batch}, strict fp32`, rate(find('fp32', 'train', batch)), torchFp32, 'PyTorch row uses TF32: not like for like');
+  const torchBf16 = peerRate(`train bf16 channels_last bs${batch}`);
+  row(`train b${batch}, bf16 NHWC`, rate(find('bf16', 'train', batch)), torchBf16, 'PyTorch: autocast bf16, channels_last');
+  row(`train b${batch}, bf16 NCHW`, rate(find('bf16-nchw', 'train', batch)), torchBf16, '');
+}
+for (const mode of ['tf32', 'bf16', 'bf16-nchw', 'fp32'])
+  row(`train b256, ${mode}, eager steps (no graph)`, rate(find(mode, 'train', 256, false)), undefined, 'what step capture buys');
+row('train b256 bf16, torch.compile (default mode)', undefined, peerRate('train bf16 CL bs256 torch.compile'), 'compiled in this run');
+row('eval b1024, TF32', rate(find('tf32', 'eval', 1024)), peerRate('eval fp32 NCHW bs1024'), '');
+row('eval b1024, bf16', rate(find('bf16', 'eval', 1024)), peerRate('eval bf16 channels_last bs1024'), '');
+row('IG 4,500 x 8, TF32', rate(find('tf32', 'ig', 256)), peerRate('IG 4500 forget imgs x 8 steps fp32'), '');
+row('IG 4,500 x 8, bf16', rate(find('bf16', 'ig', 256)), peerRate('IG 4500 forget imgs x 8 steps bf16 CL'), '');
+
+const failed = ours.parity.filter((p) => !p.ok).length;
+const text =
+  `${ours.info?.cudaReport?.split('\n').find((l) => l.includes('GPU')) ?? ''}\n\n` +
+  `${lines.join('\n')}\n\nparity: ${ours.parity.length - failed}/${ours.parity.length} checks passed; ` +
+  `${ours.errors.length} phases failed${ours.errors.length ? ` (${ours.errors.map((e) => e.phase).join(', ')})` : ''}\n`;
+writeFileSync(join(dir, 'side-by-side.md'), text);
+process.stdout.write(text);
