@@ -125,32 +125,53 @@ for (const name of precisions) await phase(`ops ${name}`, async () => {
 });
 
 // ---- whole model ---------------------------------------------------------------------------------
-function pairOfModels(width, n, precision = 'fp32', stepCapture = true) {
-  const images = Uint8Array.from({ length: n * 3 * 1024 }, () => Math.floor(rand() * 256));
-  const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
-  const make = (where) => {
-    const data = new addon.Dataset(where, images, labels, { n, c: 3, h: 32, w: 32 }, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]);
-    const model = new addon.Model({ classes: 10, inChannels: 3, width, device: where, precision: where === 'cpu' ? 'fp32' : precision, stepCapture });
-    model.initialize(7);
-    return { data, model };
+// One dataset and one CPU reference (fp32) for every mode: the CPU side is computed once.
+function randomSet(n) {
+  return {
+    n,
+    images: Uint8Array.from({ length: n * 3 * 1024 }, () => Math.floor(rand() * 256)),
+    labels: Int32Array.from({ length: n }, (_, i) => i % 10),
+    indices: Int32Array.from({ length: n }, (_, i) => i),
   };
-  return { c: make('cpu'), g: make(device), indices: Int32Array.from({ length: n }, (_, i) => i) };
+}
+// The set resident on `where` and a model initialized with seed 7 (the same weights everywhere).
+function modelOn(where, set, width, precision = 'fp32', stepCapture = true) {
+  const data = new addon.Dataset(where, set.images, set.labels, { n: set.n, c: 3, h: 32, w: 32 }, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]);
+  const model = new addon.Model({ classes: 10, inChannels: 3, width, device: where, precision, stepCapture });
+  model.initialize(7);
+  return { data, model };
 }
 const modelTolerance = { fp32: 1e-4, tf32: 1e-2, bf16: 6e-2 };
+const wholeWidth = quick ? 8 : 64, wholeImages = 256;
+const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
+const forgetCount = 64;
+let reference = null;  // { set, logits, weights, ig }
+async function cpuReference() {
+  if (reference) return reference;
+  const set = randomSet(wholeImages);
+  const { indices } = set;
+  const c = modelOn('cpu', set, wholeWidth);
+  const logits = await c.model.predict(c.data, indices, 128);
+  await c.model.trainEpoch(c.data, { indices, batchSize: 64, augment: true, seed: 1, epoch: 0, sgd });
+  const weights = c.model.getParameters();
+  const base = new Float32Array(c.model.parameterCount);
+  const ig = await igSaliency(c.model, c.data, indices.subarray(0, forgetCount), { baseline: base, rule: 'middle', steps: 4, batchSize: 64 });
+  reference = { set, logits, weights, ig };
+  return reference;
+}
 for (const name of precisions) await phase(`whole model ${name}`, async () => {
   const precision = mode(name);
-  const { c, g, indices } = pairOfModels(quick ? 8 : 64, 256, precision);
+  const ref = await cpuReference();
+  const { indices } = ref.set;
+  const { data, model } = modelOn(device, ref.set, wholeWidth, precision);
   const tol = modelTolerance[precision];
-  check(`resnet18 eval logits (width 64) [${name}]`, await g.model.predict(g.data, indices, 128), await c.model.predict(c.data, indices, 128), tol);
-  const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
-  for (const m of [c, g]) await m.model.trainEpoch(m.data, { indices, batchSize: 64, augment: true, seed: 1, epoch: 0, sgd });
-  check(`resnet18 weights after 4 SGD steps (3 replayed) [${name}]`, g.model.getParameters(), c.model.getParameters(), tol);
+  check(`resnet18 eval logits (width ${wholeWidth}) [${name}]`, await model.predict(data, indices, 128), ref.logits, tol);
+  const run = await model.trainEpoch(data, { indices, batchSize: 64, augment: true, seed: 1, epoch: 0, sgd });
+  check(`resnet18 weights after 4 SGD steps (${run.replayedSteps} replayed) [${name}]`, model.getParameters(), ref.weights, tol);
   if (precision !== 'fp32') return;
-  const forget = indices.subarray(0, 64);
-  const base = new Float32Array(c.model.parameterCount);
-  const ic = await igSaliency(c.model, c.data, forget, { baseline: base, rule: 'middle', steps: 4, batchSize: 64 });
-  const ig = await igSaliency(g.model, g.data, forget, { baseline: base, rule: 'middle', steps: 4, batchSize: 64 });
-  const mc = topkMask(ic.saliency, 0.5), mg = topkMask(ig.saliency, 0.5);
+  const base = new Float32Array(model.parameterCount);
+  const ig = await igSaliency(model, data, indices.subarray(0, forgetCount), { baseline: base, rule: 'middle', steps: 4, batchSize: 64 });
+  const mc = topkMask(ref.ig.saliency, 0.5), mg = topkMask(ig.saliency, 0.5);
   let same = 0;
   for (let i = 0; i < mc.length; i++) same += mc[i] === mg[i];
   const agreement = same / mc.length;
@@ -159,15 +180,13 @@ for (const name of precisions) await phase(`whole model ${name}`, async () => {
 });
 await phase('captured steps vs eager steps', async () => {
   mode('fp32');
-  const { g } = pairOfModels(quick ? 8 : 64, 1024);
-  const eager = new addon.Model({ classes: 10, inChannels: 3, width: quick ? 8 : 64, device, stepCapture: false });
-  eager.setParameters(g.model.getParameters());
-  const indices = Int32Array.from({ length: 1024 }, (_, i) => i);
-  const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
-  const a = await g.model.trainEpoch(g.data, { indices, batchSize: 128, augment: true, seed: 4, epoch: 0, sgd });
-  const b = await eager.trainEpoch(g.data, { indices, batchSize: 128, augment: true, seed: 4, epoch: 0, sgd });
+  const set = randomSet(1024);
+  const width = quick ? 8 : 64;
+  const captured = modelOn(device, set, width, 'fp32', true), eager = modelOn(device, set, width, 'fp32', false);
+  const a = await captured.model.trainEpoch(captured.data, { indices: set.indices, batchSize: 128, augment: true, seed: 4, epoch: 0, sgd });
+  const b = await eager.model.trainEpoch(eager.data, { indices: set.indices, batchSize: 128, augment: true, seed: 4, epoch: 0, sgd });
   console.log(`replayed steps: captured model ${a.replayedSteps}, eager model ${b.replayedSteps}`);
-  check('weights after 8 steps, captured vs eager', g.model.getParameters(), eager.getParameters(), 1e-4);
+  check('weights after 8 steps, captured vs eager', captured.model.getParameters(), eager.model.getParameters(), 1e-4);
 });
 
 // ---- throughput --------------------------------------------------------------------------------
