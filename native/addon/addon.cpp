@@ -195,6 +195,7 @@ class Model : public Napi::ObjectWrap<Model> {
         {InstanceAccessor<&Model::Device>("device"),
          InstanceAccessor<&Model::PrecisionName>("precision"),
          InstanceAccessor<&Model::StepCapture>("stepCapture"),
+         InstanceAccessor<&Model::CaptureError>("captureError"),
          InstanceAccessor<&Model::ParameterCount>("parameterCount"),
          InstanceMethod<&Model::Tensors>("tensors"),
          InstanceMethod<&Model::GetTensor>("getTensor"),
@@ -233,15 +234,20 @@ class Model : public Napi::ObjectWrap<Model> {
     device_ = device.IsUndefined() ? "cpu" : device.ToString().Utf8Value();
     const Precision precision = precision_option(env, o.Get("precision"));
     const bool step_capture = bool_field(o, "stepCapture", true);
-    // A test aid: the CPU backend imitates step capture on the host (capture_emulator.cpp).
-    const bool emulate_capture = bool_field(o, "emulateCapture", false);
+    // A test aid: the CPU backend imitates step capture on the host (capture_emulator.cpp);
+    // 'refuse' makes every capture fail, to test the fallback to eager steps.
+    const Napi::Value emulate = o.Get("emulateCapture");
+    const bool refuse_capture = emulate.IsString() && emulate.As<Napi::String>().Utf8Value() == "refuse";
+    const bool emulate_capture = refuse_capture || (emulate.IsBoolean() && emulate.As<Napi::Boolean>().Value());
+    if (!emulate.IsUndefined() && !emulate.IsBoolean() && !refuse_capture)
+      throw Napi::TypeError::New(env, "emulateCapture must be a boolean or 'refuse'");
     if (emulate_capture && device_ != "cpu")
       throw Napi::TypeError::New(env, "emulateCapture is for the cpu device");
     std::lock_guard<std::mutex> lock(compute_lock());
     try {
       std::shared_ptr<Backend> backend = make_backend(env, device_);
       backend->set_precision(precision);
-      if (emulate_capture) backend = make_capture_emulator(std::move(backend));
+      if (emulate_capture) backend = make_capture_emulator(std::move(backend), refuse_capture);
       engine_ = std::make_shared<Engine>(std::move(backend), config);
       engine_->set_step_capture(step_capture);
     } catch (const Napi::Error&) {
@@ -258,6 +264,9 @@ class Model : public Napi::ObjectWrap<Model> {
   }
   Napi::Value StepCapture(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), engine_->step_capture() && engine_->backend().can_capture());
+  }
+  Napi::Value CaptureError(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), engine_->capture_error());
   }
   Napi::Value ParameterCount(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), double(engine_->net().parameter_count()));

@@ -222,7 +222,8 @@ class Backend {
 std::unique_ptr<Backend> make_cpu_backend();
 // Wraps a backend with a host-side imitation of step capture (recorded calls replayed in order,
 // arguments fixed at capture time), so the engine's capture logic is tested without a GPU.
-std::unique_ptr<Backend> make_capture_emulator(std::shared_ptr<Backend> inner);
+// refuse: every capture fails, to test the engine's fallback to eager steps.
+std::unique_ptr<Backend> make_capture_emulator(std::shared_ptr<Backend> inner, bool refuse = false);
 // Returns null (and sets `why`) when the CUDA backend was not built or no device answers.
 std::unique_ptr<Backend> make_cuda_backend(std::string* why);
 

@@ -14,7 +14,8 @@ namespace {
 
 class CaptureEmulator final : public Backend {
  public:
-  explicit CaptureEmulator(std::shared_ptr<Backend> inner) : inner_(std::move(inner)) {}
+  CaptureEmulator(std::shared_ptr<Backend> inner, bool refuse)
+      : inner_(std::move(inner)), refuse_(refuse) {}
 
   std::string name() const override { return inner_->name(); }
   void set_precision(Precision p) override { inner_->set_precision(p); }
@@ -136,6 +137,10 @@ class CaptureEmulator final : public Backend {
   void end_capture() override {
     if (!capturing_) throw std::logic_error("end_capture without begin_capture");
     capturing_ = false;
+    if (refuse_) {
+      recorded_.clear();
+      throw std::runtime_error("capture refused (emulated, as a library might refuse a call)");
+    }
   }
   void abort_capture() noexcept override {
     capturing_ = false;
@@ -158,14 +163,15 @@ class CaptureEmulator final : public Backend {
   }
 
   std::shared_ptr<Backend> inner_;
+  bool refuse_;  // every capture fails at its end: tests the engine's eager fallback
   bool capturing_ = false;
   std::vector<std::function<void()>> recorded_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_capture_emulator(std::shared_ptr<Backend> inner) {
-  return std::make_unique<CaptureEmulator>(std::move(inner));
+std::unique_ptr<Backend> make_capture_emulator(std::shared_ptr<Backend> inner, bool refuse) {
+  return std::make_unique<CaptureEmulator>(std::move(inner), refuse);
 }
 
 }  // namespace insalun

@@ -14,14 +14,16 @@ DeviceBuffer::DeviceBuffer(Backend& backend, size_t count)
 
 DeviceBuffer::~DeviceBuffer() { be_.free_bytes(data_); }
 
-StepReplayer::StepReplayer(Backend& backend, bool enabled, int size)
-    : be_(backend), enabled_(enabled && backend.can_capture()), size_(size) {}
+StepReplayer::StepReplayer(Backend& backend, bool enabled, int size, std::string* failure_sink)
+    : be_(backend), enabled_(enabled && backend.can_capture()), size_(size), failure_sink_(failure_sink) {}
 
 StepReplayer::~StepReplayer() {
   if (captured_) be_.drop_capture();
+  if (failure_sink_ && !failure_.empty()) *failure_sink_ = failure_;
 }
 
-StepReplayer::Ran StepReplayer::run(int size, bool may_record, const std::function<void()>& step) {
+StepReplayer::Ran StepReplayer::run(int size, bool may_record, const std::function<void()>& step,
+                                    const std::function<void()>& undo_host) {
   if (!enabled_ || size != size_) {
     step();
     return Ran::kEager;
@@ -35,13 +37,19 @@ StepReplayer::Ran StepReplayer::run(int size, bool may_record, const std::functi
     warmed_ = true;
     return Ran::kEager;
   }
-  be_.begin_capture();
   try {
+    be_.begin_capture();
     step();
     be_.end_capture();
-  } catch (...) {
+  } catch (const std::exception& e) {
+    // Nothing of the step ran on the device. A genuine error (not a capture one) throws again
+    // from the eager run below.
     be_.abort_capture();
-    throw;
+    enabled_ = false;
+    failure_ = e.what();
+    if (undo_host) undo_host();
+    step();
+    return Ran::kEager;
   }
   captured_ = true;
   be_.replay();  // the recorded step has not run yet
@@ -233,7 +241,7 @@ EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest&
   begin_pass(data, r.indices, r.labels);
   EpochTotals totals;
   const int batches = int((r.indices.size() + r.batch_size - 1) / r.batch_size);
-  StepReplayer steps(*backend_, step_capture_ && batches >= 3, r.batch_size);
+  StepReplayer steps(*backend_, step_capture_ && batches >= 3, r.batch_size, &capture_error_);
   backend_->fill(stats_, 0.0f, 2);
   float previous[2] = {0, 0};
   int since_report = 0;
@@ -245,7 +253,8 @@ EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest&
     const size_t begin = size_t(b) * r.batch_size;
     const int count = int(std::min<size_t>(r.batch_size, r.indices.size() - begin));
     stage_batch(begin, count);
-    const StepReplayer::Ran ran = steps.run(count, !first_step_, [&] { train_step(data, r, count); });
+    const StepReplayer::Ran ran = steps.run(
+        count, !first_step_, [&] { train_step(data, r, count); }, [&] { net_->count_train_steps(-1); });
     // A replay skips the host-side part of forward(): the BN counters.
     if (ran == StepReplayer::Ran::kReplayed) net_->count_train_steps(1);
     if (ran != StepReplayer::Ran::kEager) totals.replayed_steps++;
@@ -277,7 +286,7 @@ std::vector<float> Engine::predict(const ResidentDataset& data, const std::vecto
   // Every batch's logits go to one device buffer, read back once: no host sync per batch.
   DeviceBuffer all(*backend_, logits.size());
   const size_t batches = (indices.size() + batch_size - 1) / batch_size;
-  StepReplayer steps(*backend_, step_capture_ && batches >= 3, batch_size);
+  StepReplayer steps(*backend_, step_capture_ && batches >= 3, batch_size, &capture_error_);
   const float* out = nullptr;  // the network's logits buffer (the same for every batch)
   for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
     const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
@@ -302,7 +311,7 @@ std::vector<float> Engine::gradient(const ResidentDataset& data, const GradientR
   if (r.batch_size < 1) throw std::invalid_argument("batch size must be positive");
   const size_t batches = (r.indices.size() + r.batch_size - 1) / r.batch_size;
   // The squared pass reads every batch's gradient on the host, so it is not replayed.
-  StepReplayer steps(*backend_, step_capture_ && !r.squared && batches >= 3, r.batch_size);
+  StepReplayer steps(*backend_, step_capture_ && !r.squared && batches >= 3, r.batch_size, &capture_error_);
   for (size_t begin = 0; begin < r.indices.size(); begin += r.batch_size) {
     const int count = int(std::min<size_t>(r.batch_size, r.indices.size() - begin));
     stage_batch(begin, count);
@@ -312,7 +321,7 @@ std::vector<float> Engine::gradient(const ResidentDataset& data, const GradientR
       backend_->softmax_xent(count, classes, logits, labels_, r.loss_scale, dlogits_, stats_);
       net_->backward(dlogits_, nullptr);
       if (!r.squared) backend_->axpy(1.0f, net_->gradients(), grad_sum_, n);
-    });
+    }, [&] { if (r.train) net_->count_train_steps(-1); });
     if (r.train && ran == StepReplayer::Ran::kReplayed) net_->count_train_steps(1);
     if (r.squared) {
       // Importance estimates (SSD) are a one-off pass: squaring on the host keeps the interface small.
@@ -371,7 +380,7 @@ IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::ve
     // gradients collect unweighted in point_sum, weighted once per point outside the recording.
     DeviceBuffer point_sum(*backend_, n);
     const size_t batches = (indices.size() + batch_size - 1) / batch_size;
-    StepReplayer steps(*backend_, step_capture_ && batches * nodes.size() >= 3, batch_size);
+    StepReplayer steps(*backend_, step_capture_ && batches * nodes.size() >= 3, batch_size, &capture_error_);
     for (size_t k = 0; k < nodes.size(); ++k) {
       backend_->lerp(start, theta, float(nodes[k]), params, n);
       backend_->fill(point_sum.data(), 0.0f, n);

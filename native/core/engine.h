@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "backend.h"
@@ -90,20 +91,27 @@ class DeviceBuffer {
 class StepReplayer {
  public:
   enum class Ran { kEager, kRecorded, kReplayed };
-  StepReplayer(Backend& backend, bool enabled, int size);
+  // failure_sink, when given, receives failure() when the replayer goes away.
+  StepReplayer(Backend& backend, bool enabled, int size, std::string* failure_sink = nullptr);
   ~StepReplayer();
   StepReplayer(const StepReplayer&) = delete;
   StepReplayer& operator=(const StepReplayer&) = delete;
   // may_record = false postpones recording (e.g. while the step still has a one-off argument).
   // kRecorded: the host-side part of `step` ran (while recording) and the device part ran as a
-  // replay; kReplayed: only the device part ran.
-  Ran run(int size, bool may_record, const std::function<void()>& step);
+  // replay; kReplayed: only the device part ran. If recording fails (the backend or a library
+  // refuses something inside a capture), undo_host reverts the host-side part of the step that
+  // did not run, the step runs eagerly, replay stays off for this replayer, and failure() says why.
+  Ran run(int size, bool may_record, const std::function<void()>& step,
+          const std::function<void()>& undo_host = {});
+  const std::string& failure() const { return failure_; }
 
  private:
   Backend& be_;
   bool enabled_;
   int size_;
   bool warmed_ = false, captured_ = false;
+  std::string failure_;
+  std::string* failure_sink_;
 };
 
 // (batches done, batches, mean loss, correct, images) over the batches since the previous report
@@ -122,6 +130,8 @@ class Engine {
   // Whether train_epoch may capture and replay its steps where the backend can (default on).
   void set_step_capture(bool on) { step_capture_ = on; }
   bool step_capture() const { return step_capture_; }
+  // The most recent failure to record a step (empty if none): that pass then ran eagerly.
+  const std::string& capture_error() const { return capture_error_; }
   void reset_optimizer();
   // Momentum buffers and the first-step flag, for checkpoints that resume training exactly.
   std::vector<float> momentum() const;
@@ -175,6 +185,7 @@ class Engine {
   MaskMode mask_mode_ = MaskMode::kNone;
   bool first_step_ = true;
   bool step_capture_ = true;
+  std::string capture_error_;
 
   int batch_capacity_ = 0, last_batch_ = 0;
   Act *x_ = nullptr, *input_grad_ = nullptr;  // the batch and dL/d(batch), as activations

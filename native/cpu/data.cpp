@@ -1,5 +1,7 @@
 // Batch gather with augmentation: crop (zero padding) + horizontal flip keyed by Philox on
 // (seed, epoch, dataset index), then normalization. The CUDA gather kernel reproduces this exactly.
+#include <cmath>
+
 #include "../core/philox.h"
 #include "cpu_backend.h"
 
@@ -26,7 +28,8 @@ void CpuBackend::gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act
           const bool inside = sy >= 0 && sy < d.h && sx >= 0 && sx < d.w;
           // Zero padding happens before normalization, as in torchvision's RandomCrop.
           const float raw = inside ? float(src[c * plane + size_t(sy) * d.w + sx]) : 0.0f;
-          dst[c * plane + size_t(y) * d.w + xo] = raw * scale + shift;
+          // One rounding, as the CUDA gather's fmaf: the two backends agree bit for bit.
+          dst[c * plane + size_t(y) * d.w + xo] = std::fma(raw, scale, shift);
         }
       }
     }

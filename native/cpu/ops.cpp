@@ -48,7 +48,7 @@ void CpuBackend::relu_forward(const Act* xa, Act* ya, size_t n) {
   const float* x = f32(xa);
   float* y = f32(ya);
 #pragma omp parallel for simd schedule(static)
-  for (size_t i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+  for (size_t i = 0; i < n; ++i) y[i] = x[i] < 0.0f ? 0.0f : x[i];  // a NaN propagates
 }
 void CpuBackend::relu_backward(const Act* ya, const Act* dya, Act* dxa, size_t n) {
   const float *y = f32(ya), *dy = f32(dya);

@@ -151,6 +151,10 @@ void CudaBackendImpl::replay() {
 void CudaBackendImpl::drop_capture() noexcept {
   if (captured_) cudaGraphExecDestroy(captured_);
   captured_ = nullptr;
+  // Buffers the dropped step used; cudaFree waits for a replay still in flight.
+  scratch_.free_retired();
+  workspace_.free_retired();
+  weight_scratch_.free_retired();
 }
 
 void CudaBackendImpl::set_precision(Precision p) {
@@ -162,20 +166,30 @@ void CudaBackendImpl::set_precision(Precision p) {
   nhwc_ = p == Precision::kBf16 && !(layout && std::string(layout) == "nchw");
 }
 
-void* GrowingBuffer::reserve(size_t bytes, bool capturing, const char* what, size_t min_bytes) {
+void* GrowingBuffer::reserve(size_t bytes, bool capturing, bool capture_alive, const char* what,
+                             size_t min_bytes) {
   if (bytes <= bytes_ && data_) return data_;
   if (capturing)
     throw std::logic_error(std::string("growing ") + what +
                            " is not allowed while capturing a step (CUDA graph); the uncaptured "
                            "step before it should have sized it");
-  release();
+  if (data_ && capture_alive) retired_.push_back(data_);  // the captured step still uses it
+  else if (data_) cudaFree(data_);
+  data_ = nullptr;
+  bytes_ = 0;
   const size_t grown = std::max(bytes, min_bytes);
   CUDA_CHECK(cudaMalloc(&data_, std::max<size_t>(grown, 256)));
   bytes_ = grown;
   return data_;
 }
 
+void GrowingBuffer::free_retired() noexcept {
+  for (void* p : retired_) cudaFree(p);
+  retired_.clear();
+}
+
 void GrowingBuffer::release() noexcept {
+  free_retired();
   if (data_) cudaFree(data_);
   data_ = nullptr;
   bytes_ = 0;

@@ -141,7 +141,9 @@ __global__ void stats_final_kernel(const double2* partial, int splits, const T* 
     }
     const double shifted_mean = s1 / count;
     const double mean = double(to_float(x[size_t(c) * shift_stride])) + shifted_mean;
-    const double squares = fmax(s2 - s1 * shifted_mean, 0.0);  // sum((x - mean)^2)
+    // sum((x - mean)^2), clamped at 0 against rounding; a NaN stays NaN, as on the CPU.
+    const double deviations = s2 - s1 * shifted_mean;
+    const double squares = deviations < 0.0 ? 0.0 : deviations;
     const double var = squares / count;
     save_mean[c] = float(mean);
     save_invstd[c] = float(1.0 / sqrt(var + eps));
@@ -171,7 +173,8 @@ __global__ void normalize_kernel(const T* x, const float* gamma, const float* be
     const float scale = gamma[c] * invstd[c], shift = beta[c] - mean[c] * scale;
     float v = to_float(x[i]) * scale + shift;
     if (residual) v += to_float(residual[i]);
-    y[i] = from_float<T>(relu ? fmaxf(v, 0.0f) : v);
+    // v < 0 rather than fmaxf: a NaN propagates, as through PyTorch's ReLU and the CPU backend.
+    y[i] = from_float<T>(relu && v < 0.0f ? 0.0f : v);
   }
 }
 

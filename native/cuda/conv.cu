@@ -23,6 +23,11 @@ constexpr size_t kMaxWorkspace = size_t(1) << 30;
 
 const float kOne = 1.0f, kZero = 0.0f;
 
+// cuDNN's faster kernels want 16-byte aligned tensors; a layer's weights sit at an offset in the
+// flat parameter vector, aligned only when the sizes before it are multiples of 4 (true for the
+// usual widths, not for every width).
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
 // Position in [Cout, k, k, Cin] (KRSC) of element i of [Cout, Cin, k, k] (KCRS); rs = k * k.
 __device__ __forceinline__ size_t krsc_of(size_t i, int cin, int rs) {
   const size_t pos = i % rs, rest = i / rs, c = rest % cin, k = rest / cin;
@@ -183,9 +188,14 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
 }
 
 const void* CudaBackendImpl::conv_weights(const ConvShape& s, const float* w) {
-  if (precision_ != Precision::kBf16) return w;
-  bf16* copy = weight_scratch(s.weight_size());
   const size_t n = s.weight_size();
+  if (precision_ != Precision::kBf16) {
+    if (aligned16(w)) return w;
+    void* copy = weight_scratch(n * sizeof(float));
+    copy_bytes(copy, w, n * sizeof(float));
+    return copy;
+  }
+  bf16* copy = static_cast<bf16*>(weight_scratch(n * sizeof(bf16)));
   if (nhwc_)
     weights_to_bf16_kernel<true><<<grid_for(n), kThreads, 0, stream_>>>(w, copy, s.cin, s.k * s.k, n);
   else
@@ -242,12 +252,15 @@ void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const Act* x, c
   }
   void* ws = workspace(p.bwd_filter.workspace);
   const bool bf16_mode = precision_ == Precision::kBf16;
-  void* grad = bf16_mode ? static_cast<void*>(weight_scratch(s.weight_size())) : dw;
+  const size_t n = s.weight_size();
+  void* grad = bf16_mode ? weight_scratch(n * sizeof(bf16)) : aligned16(dw) ? static_cast<void*>(dw)
+                                                                           : weight_scratch(n * sizeof(float));
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_filter.math));
   CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &kOne, p.x, x, p.y, dy, p.conv,
                                              cudnnConvolutionBwdFilterAlgo_t(p.bwd_filter.algo),
                                              ws, p.bwd_filter.workspace, &kZero, p.w, grad));
   if (bf16_mode) widen_weight_grad(s, static_cast<const bf16*>(grad), dw);
+  else if (grad != dw) copy_bytes(dw, grad, n * sizeof(float));
 }
 
 }  // namespace insalun::cuda

@@ -48,12 +48,12 @@ __global__ void activations_from_float_kernel(const float* in, T* a, int c, int 
   }
 }
 
-// x > 0 rather than fmaxf so that NaN maps to 0 exactly as on the CPU backend.
+// v < 0 rather than fmaxf so that a NaN propagates, as through PyTorch's ReLU and on the CPU.
 template <typename T>
 __global__ void relu_forward_kernel(const T* x, T* y, size_t n) {
   INSALUN_GRID_LOOP(i, n) {
     const float v = to_float(x[i]);
-    y[i] = from_float<T>(v > 0.0f ? v : 0.0f);
+    y[i] = from_float<T>(v < 0.0f ? 0.0f : v);
   }
 }
 

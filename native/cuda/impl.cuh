@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "check.h"
 #include "cuda_backend.h"
@@ -122,7 +123,9 @@ struct ConvPlan {
 std::string cudnn_missing();
 
 // A device buffer that grows on demand and is reused: cudaFree orders itself after queued work,
-// so growing is safe between launches; it is refused while a step is being captured.
+// so growing is safe between launches; it is refused while a step is being captured. While a
+// captured step exists (it holds the old address), a grown-out buffer is retired instead of freed,
+// and freed when the capture is dropped.
 class GrowingBuffer {
  public:
   GrowingBuffer() = default;
@@ -130,12 +133,15 @@ class GrowingBuffer {
   GrowingBuffer& operator=(const GrowingBuffer&) = delete;
   ~GrowingBuffer() { release(); }
   // At least `bytes`; min_bytes rounds small first requests up.
-  void* reserve(size_t bytes, bool capturing, const char* what, size_t min_bytes = 0);
+  void* reserve(size_t bytes, bool capturing, bool capture_alive, const char* what,
+                size_t min_bytes = 0);
+  void free_retired() noexcept;
   void release() noexcept;
 
  private:
   void* data_ = nullptr;
   size_t bytes_ = 0;
+  std::vector<void*> retired_;
 };
 
 // ---- the backend -------------------------------------------------------------------------------
@@ -248,12 +254,17 @@ class CudaBackendImpl final : public CudaBackend {
   bool nhwc() const { return nhwc_; }
   // Device scratch for reductions (at least `bytes`, 256-byte aligned); in steady state it never
   // grows.
-  void* scratch(size_t bytes) { return scratch_.reserve(bytes, capturing_, "the reduction scratch buffer", 64 * 1024); }
+  void* scratch(size_t bytes) {
+    return scratch_.reserve(bytes, capturing_, captured_ != nullptr, "the reduction scratch buffer", 64 * 1024);
+  }
   // The cuDNN workspace (grows only when a new convolution shape is planned).
-  void* workspace(size_t bytes) { return workspace_.reserve(bytes, capturing_, "the cuDNN workspace"); }
-  // bf16 copies of a convolution's weights, or its bf16 weight gradient (bf16 mode).
-  bf16* weight_scratch(size_t count) {
-    return static_cast<bf16*>(weight_scratch_.reserve(count * sizeof(bf16), capturing_, "the bf16 weight buffer"));
+  void* workspace(size_t bytes) {
+    return workspace_.reserve(bytes, capturing_, captured_ != nullptr, "the cuDNN workspace");
+  }
+  // A convolution's weights as cuDNN reads them when they cannot be read in place (bf16 copies,
+  // or aligned fp32 copies), and its weight gradient before it reaches dw.
+  void* weight_scratch(size_t bytes) {
+    return weight_scratch_.reserve(bytes, capturing_, captured_ != nullptr, "the convolution weight buffer");
   }
   // The plan of a convolution shape in the current precision, created on first use.
   ConvPlan& plan_for(const ConvShape& s);

@@ -15,8 +15,8 @@ export interface ModelOptions {
   precision?: Precision;
   /** Capture a training step once per epoch and replay it (CUDA graphs); default true. */
   stepCapture?: boolean;
-  /** Test aid: the CPU backend imitates step capture on the host. */
-  emulateCapture?: boolean;
+  /** Test aid: the CPU backend imitates step capture on the host ('refuse': every capture fails). */
+  emulateCapture?: boolean | 'refuse';
 }
 
 export type Precision = 'fp32' | 'tf32' | 'bf16';
@@ -104,6 +104,8 @@ export interface NativeModel {
   readonly precision: Precision;
   /** Whether training epochs capture and replay their steps (on and supported by the backend). */
   readonly stepCapture: boolean;
+  /** The most recent failure to capture a step ('' if none); that pass ran eagerly. */
+  readonly captureError: string;
   readonly parameterCount: number; // scalars in the flat parameter vector
   tensors(): TensorEntry[];
   getTensor(name: string): Float32Array | BigInt64Array;

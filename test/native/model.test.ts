@@ -138,10 +138,11 @@ describeEachBackend('ResNet-18', (device) => {
     expect(plain.results.map((r) => r.replayedSteps)).toEqual([0, 0, 0]);
     // first step of each epoch eager, steps 2-4 replayed, the short last batch eager
     expect(captured.results.map((r) => r.replayedSteps)).toEqual([3, 3, 3]);
-    // Bit for bit on the CPU; on CUDA the two models' cuDNN searches may pick different kernels.
+    // Bit for bit on the CPU; on CUDA the two models' cuDNN searches may pick different kernels,
+    // some of them with atomics: a wrong replay would be far outside this.
     const same = (a: ArrayLike<number>, b: ArrayLike<number>) => {
       if (device === 'cpu') expect(Array.from(a)).toEqual(Array.from(b));
-      else expect(maxViolation(a, b, 1e-5, 1e-4)).toBeLessThanOrEqual(1);
+      else expect(maxViolation(a, b, 1e-4, 1e-3)).toBeLessThanOrEqual(1);
     };
     same(captured.results.map((r) => r.loss), plain.results.map((r) => r.loss));
     same(captured.model.getParameters(), plain.model.getParameters());
@@ -151,6 +152,29 @@ describeEachBackend('ResNet-18', (device) => {
     expect((captured.model.getTensor('bn1.num_batches_tracked') as BigInt64Array)[0]).toBe(BigInt(3 * 5));
     expect((plain.model.getTensor('bn1.num_batches_tracked') as BigInt64Array)[0]).toBe(BigInt(3 * 5));
   });
+
+  if (device === 'cpu')
+    it('when a capture is refused, the pass runs eagerly with the same results and says why', async () => {
+      const classes = 4, n = 70;
+      const { data, indices } = toyData(device, n, 8, classes, 8);
+      const make = (emulateCapture: boolean | 'refuse') => {
+        const model = new addon.Model({ classes, inChannels: 3, width: 4, device, image: 8, emulateCapture });
+        model.initialize(3);
+        return model;
+      };
+      const [eager, refused] = [make(false), make('refuse')];
+      const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
+      const runs = [];
+      for (const model of [eager, refused]) runs.push(await model.trainEpoch(data, { indices, batchSize: 16, augment: true, seed: 1, epoch: 0, sgd }));
+      expect(runs[1].replayedSteps).toBe(0);
+      expect(refused.captureError).toMatch(/capture refused/);
+      expect(eager.captureError).toBe('');
+      expect(Array.from(refused.getParameters())).toEqual(Array.from(eager.getParameters()));
+      const gradOpts = { indices, batchSize: 16, train: true, augment: false, seed: 0, epoch: 0 };
+      expect(Array.from(await refused.gradient(data, gradOpts))).toEqual(Array.from(await eager.gradient(data, gradOpts)));
+      // the refused recordings' host-side BN counting was undone: 5 training steps + 5 gradient batches
+      expect((refused.getTensor('bn1.num_batches_tracked') as BigInt64Array)[0]).toBe(10n);
+    });
 
   it('predict, gradient sums and integrated gradients are the same replayed as eager', async () => {
     const classes = 4, n = 70; // batch 16: four full batches and a short one
@@ -164,7 +188,7 @@ describeEachBackend('ResNet-18', (device) => {
     const [eager, replayed] = [make(false), make(true)];
     const same = (a: ArrayLike<number>, b: ArrayLike<number>) => {
       if (device === 'cpu') expect(Array.from(a)).toEqual(Array.from(b));
-      else expect(maxViolation(a, b, 1e-5, 1e-4)).toBeLessThanOrEqual(1);
+      else expect(maxViolation(a, b, 1e-4, 1e-3)).toBeLessThanOrEqual(1);
     };
     same(await replayed.predict(data, indices, 16), await eager.predict(data, indices, 16));
     const gradOpts = { indices, batchSize: 16, train: true, augment: true, seed: 2, epoch: 1 };
@@ -176,7 +200,7 @@ describeEachBackend('ResNet-18', (device) => {
     const ig = { indices, batchSize: 16, baseline, nodes: [0.25, 0.75], weights: [0.3, 0.7] }; // unequal: a weight fixed in a recording would show
     const a = await replayed.integratedGradients(data, ig), b = await eager.integratedGradients(data, ig);
     same(a.ig, b.ig);
-    expect(a.lossAtModel).toBe(b.lossAtModel);
+    same([a.lossAtModel], [b.lossAtModel]);
     same(replayed.getParameters(), eager.getParameters()); // back at theta after the path
   });
 

@@ -108,6 +108,15 @@ describeEachBackend('elementwise, pooling, linear, loss', (device) => {
   const ops = addon.ops(device);
   const rand = testRandom(11);
 
+  it('a NaN passes through ReLU (as in PyTorch), in the standalone and the fused forward', () => {
+    const x = Float32Array.from([1, -1, NaN, 0.5]);
+    expect(Array.from(ops.reluForward(x)).map(String)).toEqual(['1', '0', 'NaN', '0.5']);
+    const s = { n: 1, c: 1, hw: 4 };
+    const one = Float32Array.from([1]), zero = Float32Array.from([0]);
+    const y = ops.bnForward(s, Float32Array.from([1, 2, 3, 4]), one, zero, zero, one, { train: false, momentum: 0.1, eps: 0, residual: x, relu: true }).y;
+    expect(Number.isNaN(y[2])).toBe(true);
+  });
+
   it('relu forward and backward', () => {
     const x = randomArray(1000, rand);
     const dy = randomArray(1000, rand);

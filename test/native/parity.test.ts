@@ -108,6 +108,8 @@ suite(`CUDA vs CPU backend${cuda.available ? '' : ` (skipped: ${cuda.why})`}`, (
     for (const model of [gpu.model, eager]) runs.push(await model.trainEpoch(gpu.data, { indices, batchSize: 8, augment: true, seed: 2, epoch: 0, sgd }));
     expect(runs[0].replayedSteps).toBe(7); // 8 batches: the first eager, the rest replayed
     expect(runs[1].replayedSteps).toBe(0);
-    expect(maxViolation(gpu.model.getParameters(), eager.getParameters(), 1e-5, 1e-4)).toBeLessThanOrEqual(1);
+    // separate backends may pick different (and non-deterministic) cuDNN kernels: a loose bound
+    expect(maxViolation(gpu.model.getParameters(), eager.getParameters(), 1e-4, 1e-3)).toBeLessThanOrEqual(1);
+    expect(gpu.model.captureError).toBe('');
   });
 });
