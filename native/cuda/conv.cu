@@ -136,7 +136,10 @@ void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, const char* direc
   if (pick<Ops>(h, p, precision, perf.data(), returned, out)) return;
   throw std::runtime_error(std::string("cuDNN has no usable ") + direction +
                            " convolution algorithm for this shape (search status: " +
-                           cudnnGetErrorString(found) + ")");
+                           cudnnGetErrorString(found) + ")" +
+                           (precision == Precision::kBf16
+                                ? "; in bf16 mode, INSALUN_CUDA_BF16_LAYOUT=nchw tries the NCHW layout"
+                                : ""));
 }
 
 }  // namespace
