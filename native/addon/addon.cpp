@@ -110,15 +110,37 @@ SgdConfig sgd_config(Napi::Object o) {
 
 // ---- backends ----------------------------------------------------------------------------------
 
-std::shared_ptr<Backend> make_backend(Napi::Env env, const std::string& device) {
-  if (device == "cpu") return std::shared_ptr<Backend>(make_cpu_backend());
-  if (device == "cuda") {
+// A backend for `device` computing in `precision` (an error, as a JS exception, for a precision
+// the backend does not offer).
+std::shared_ptr<Backend> make_backend(Napi::Env env, const std::string& device,
+                                      Precision precision = Precision::kFp32) {
+  std::shared_ptr<Backend> backend;
+  if (device == "cpu") {
+    backend = make_cpu_backend();
+  } else if (device == "cuda") {
     std::string why;
-    std::unique_ptr<Backend> cuda = make_cuda_backend(&why);
-    if (!cuda) throw Napi::Error::New(env, "CUDA backend unavailable: " + why);
-    return std::shared_ptr<Backend>(std::move(cuda));
+    backend = make_cuda_backend(&why);
+    if (!backend) throw Napi::Error::New(env, "CUDA backend unavailable: " + why);
+  } else {
+    throw Napi::TypeError::New(env, "device must be 'cpu' or 'cuda', got '" + device + "'");
   }
-  throw Napi::TypeError::New(env, "device must be 'cpu' or 'cuda', got '" + device + "'");
+  try {
+    backend->set_precision(precision);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+  return backend;
+}
+
+// The network's shape from {classes, inChannels, width, image}, checked.
+ResNetConfig network_config(Napi::Env env, Napi::Object o) {
+  ResNetConfig config;
+  config.classes = positive_int(env, number_field(o, "classes", 10), "classes");
+  config.in_channels = positive_int(env, number_field(o, "inChannels", 3), "inChannels");
+  config.width = positive_int(env, number_field(o, "width", 64), "width");
+  config.image = positive_int(env, number_field(o, "image", 32), "image");
+  if (config.image < 8) throw Napi::RangeError::New(env, "image size must be at least 8");
+  return config;
 }
 
 std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
@@ -224,12 +246,7 @@ class Model : public Napi::ObjectWrap<Model> {
   explicit Model(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Model>(info) {
     Napi::Env env = info.Env();
     Napi::Object o = object_arg(info, 0, "model options");
-    ResNetConfig config;
-    config.classes = positive_int(env, number_field(o, "classes", 10), "classes");
-    config.in_channels = positive_int(env, number_field(o, "inChannels", 3), "inChannels");
-    config.width = positive_int(env, number_field(o, "width", 64), "width");
-    config.image = positive_int(env, number_field(o, "image", 32), "image");
-    if (config.image < 8) throw Napi::RangeError::New(env, "image size must be at least 8");
+    const ResNetConfig config = network_config(env, o);
     Napi::Value device = o.Get("device");
     device_ = device.IsUndefined() ? "cpu" : device.ToString().Utf8Value();
     const Precision precision = precision_option(env, o.Get("precision"));
@@ -245,8 +262,7 @@ class Model : public Napi::ObjectWrap<Model> {
       throw Napi::TypeError::New(env, "emulateCapture is for the cpu device");
     std::lock_guard<std::mutex> lock(compute_lock());
     try {
-      std::shared_ptr<Backend> backend = make_backend(env, device_);
-      backend->set_precision(precision);
+      std::shared_ptr<Backend> backend = make_backend(env, device_, precision);
       if (emulate_capture) backend = make_capture_emulator(std::move(backend), refuse_capture);
       engine_ = std::make_shared<Engine>(std::move(backend), config);
       engine_->set_step_capture(step_capture);
@@ -676,39 +692,26 @@ Napi::Value Ops(const Napi::CallbackInfo& info) {
   const std::string device = info.Length() && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "cpu";
   const Precision precision =
       info.Length() > 1 && info[1].IsObject() ? precision_option(env, info[1].As<Napi::Object>().Get("precision")) : Precision::kFp32;
-  std::shared_ptr<Backend> backend = make_backend(env, device);
-  try {
-    backend->set_precision(precision);
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
-  return make_op_bindings(env, backend);
+  return make_op_bindings(env, make_backend(env, device, precision));
 }
 
-// benchKernels(device, {batch, width, image, classes, precision, minSeconds}) -> Promise<rows>
+// benchKernels(device, {batch, classes, inChannels, width, image, precision, minSeconds})
+//   -> Promise<rows>
 Napi::Value BenchKernels(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string device = string_arg(info, 0, "device");
   Napi::Object o = object_arg(info, 1, "bench options");
   KernelBenchConfig config;
+  config.network = network_config(env, o);
   config.batch = positive_int(env, number_field(o, "batch", 256), "batch");
-  config.width = positive_int(env, number_field(o, "width", 64), "width");
-  config.image = positive_int(env, number_field(o, "image", 32), "image");
-  config.classes = positive_int(env, number_field(o, "classes", 10), "classes");
   config.min_seconds = number_field(o, "minSeconds", 0.05);
-  if (config.image < 8) throw Napi::RangeError::New(env, "image size must be at least 8");
   if (!(config.min_seconds > 0 && config.min_seconds <= 60))
     throw Napi::RangeError::New(env, "minSeconds must be in (0, 60]");
   const Precision precision = precision_option(env, o.Get("precision"));
   std::shared_ptr<Backend> backend;
   {
     std::lock_guard<std::mutex> lock(compute_lock());
-    backend = make_backend(env, device);
-    try {
-      backend->set_precision(precision);
-    } catch (const std::exception& e) {
-      throw Napi::Error::New(env, e.what());
-    }
+    backend = make_backend(env, device, precision);
   }
   auto* worker = new PromiseWorker<std::vector<KernelTiming>>(
       env, [backend, config] { return bench_kernels(*backend, config); },

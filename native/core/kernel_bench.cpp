@@ -89,9 +89,11 @@ std::string norm_label(const NormShape& s) {
 }  // namespace
 
 std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c) {
-  if (c.batch < 1 || c.width < 1 || c.image < 8 || c.classes < 1)
-    throw std::invalid_argument("kernel bench: batch, width and classes must be positive, image >= 8");
-  const int n = c.batch, w = c.width;
+  const ResNetConfig& net = c.network;
+  if (c.batch < 1 || net.width < 1 || net.image < 8 || net.classes < 1 || net.in_channels < 1)
+    throw std::invalid_argument(
+        "kernel bench: batch, width, classes and channels must be positive, image >= 8");
+  const int n = c.batch, w = net.width;
   std::vector<KernelTiming> rows;
   const double fsize = sizeof(float), asize = double(be.activation_bytes());
 
@@ -99,8 +101,8 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
   std::vector<ConvCase> convs;
   std::vector<NormCase> norms;
   size_t parameters = 0;
-  int side = c.image;
-  convs.push_back({ConvShape{n, 3, side, side, w, 3, 1, 1}, 1, "stem"});
+  int side = net.image;
+  convs.push_back({ConvShape{n, net.in_channels, side, side, w, 3, 1, 1}, 1, "stem"});
   norms.push_back({NormShape{n, w, side * side}, 3, 2, 0});
   convs.push_back({ConvShape{n, w, side, side, w, 3, 1, 1}, 4, "layer1"});
   for (int stage = 1; stage < 4; ++stage) {
@@ -114,7 +116,7 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
   }
   for (const ConvCase& k : convs) parameters += k.shape.weight_size() * k.per_step;
   for (const NormCase& k : norms) parameters += size_t(2) * k.shape.c * (k.relu + k.join + k.plain);
-  parameters += size_t(w * 8) * c.classes + c.classes;
+  parameters += size_t(w * 8) * net.classes + net.classes;
 
   // ---- references: what the device does at its best -------------------------------------------
   {
@@ -127,7 +129,7 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
   }
   {
     Buffers b(be);
-    const int big = 8 * w, big_side = std::max(1, c.image / 2);
+    const int big = 8 * w, big_side = std::max(1, net.image / 2);
     const ConvShape s{n, big, big_side, big_side, big, 1, 1, 0};
     const Act* x = b.acts(s.input_size(), 0.5f);
     const float* wt = b.floats(s.weight_size(), 0.01f);
@@ -210,7 +212,7 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
   {
     Buffers b(be);
     const int count = n, pool = std::max(n, 1024);
-    const size_t image = size_t(3) * c.image * c.image;
+    const size_t image = size_t(net.in_channels) * net.image * net.image;
     auto* images = static_cast<uint8_t*>(b.bytes(image * pool));
     auto* labels = static_cast<int32_t*>(b.bytes(sizeof(int32_t) * pool));
     auto* indices = static_cast<int32_t*>(b.bytes(sizeof(int32_t) * count));
@@ -222,17 +224,19 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
     be.upload_bytes(images, host_images.data(), host_images.size());
     be.upload_bytes(labels, host_labels.data(), sizeof(int32_t) * pool);
     be.upload_bytes(indices, host_indices.data(), sizeof(int32_t) * count);
-    const float* mean = b.floats(3, 0.5f);
-    const float* stdev = b.floats(3, 0.25f);
+    const float* mean = b.floats(net.in_channels, 0.5f);
+    const float* stdev = b.floats(net.in_channels, 0.25f);
     Act* x = b.acts(image * count, 0.0f);
-    const DeviceDataset d{images, labels, pool, 3, c.image, c.image, mean, stdev};
+    const DeviceDataset d{images, labels, pool, net.in_channels, net.image, net.image, mean, stdev};
     BatchSpec spec;
     spec.indices = indices;
     spec.count = count;
     spec.augment = true;
     spec.seed = 1;
     rows.push_back({"data", "gather batch (crop + flip + normalize)",
-                    std::to_string(count) + "x3x" + std::to_string(c.image) + "x" + std::to_string(c.image), 1,
+                    std::to_string(count) + "x" + std::to_string(net.in_channels) + "x" +
+                        std::to_string(net.image) + "x" + std::to_string(net.image),
+                    1,
                     time_per_call(be, c.min_seconds, [&] { be.gather_batch(d, spec, x, out_labels); }), 0,
                     double(image) * count * (1 + asize)});
   }

@@ -9,11 +9,13 @@
 #include <vector>
 
 #include "backend.h"
+#include "resnet.h"
 
 namespace insalun {
 
 struct KernelBenchConfig {
-  int batch = 256, width = 64, image = 32, classes = 10;
+  ResNetConfig network;
+  int batch = 256;
   double min_seconds = 0.05;  // each kernel is repeated until it has run at least this long
 };
 

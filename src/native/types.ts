@@ -155,7 +155,7 @@ export interface NativeAddon {
   ) => NativeDataset;
   backends(): { cpu: boolean; cuda: boolean; cudaWhy: string; cpuThreads: number; cudaBuilt: boolean; cudaReport?: string };
   /** Per-kernel timings of one training step's pieces (see native/core/kernel_bench.h). */
-  benchKernels(device: DeviceName, o: { batch?: number; width?: number; image?: number; classes?: number; precision?: Precision; minSeconds?: number }): Promise<KernelTimingRow[]>;
+  benchKernels(device: DeviceName, o: { batch?: number; width?: number; image?: number; classes?: number; inChannels?: number; precision?: Precision; minSeconds?: number }): Promise<KernelTimingRow[]>;
   /** Op-level access to one backend, for the conformance tests (not a hot path). */
   ops(device: DeviceName, o?: { precision?: Precision }): BackendOps;
 }
