@@ -21,8 +21,9 @@
 namespace insalun::cpu {
 namespace {
 
-// Column-buffer budget per chunk (floats): 4 MiB per thread keeps the working set near the caches.
-constexpr size_t kColumnBudget = size_t(1) << 20;
+// Column-buffer budget per chunk (floats): 512 KiB, so that the GEMM's packing reads the columns
+// im2col has just written from L2 (4 MiB chunks halved the small-width convolutions' speed).
+constexpr size_t kColumnBudget = size_t(1) << 17;
 
 int images_per_chunk(const ConvShape& s, int threads) {
   const size_t per_image = size_t(s.cin) * s.k * s.k * s.ho() * s.wo();
@@ -110,12 +111,19 @@ void to_channel_major(const float* nchw, int channels, int hw, int img0, int nb,
                   sizeof(float) * hw);
 }
 
-void from_channel_major(const float* cm, int channels, int hw, int img0, int nb, float* nchw, bool parallel) {
+void from_channel_major(const float* cm, int channels, int hw, int img0, int nb, float* nchw,
+                        bool accumulate, bool parallel) {
 #pragma omp parallel for schedule(static) if (parallel)
   for (int c = 0; c < channels; ++c)
-    for (int i = 0; i < nb; ++i)
-      std::memcpy(nchw + (size_t(img0 + i) * channels + c) * hw, cm + (size_t(c) * nb + i) * hw,
-                  sizeof(float) * hw);
+    for (int i = 0; i < nb; ++i) {
+      float* dst = nchw + (size_t(img0 + i) * channels + c) * hw;
+      const float* src = cm + (size_t(c) * nb + i) * hw;
+      if (accumulate) {
+        for (int j = 0; j < hw; ++j) dst[j] += src[j];
+      } else {
+        std::memcpy(dst, src, sizeof(float) * hw);
+      }
+    }
 }
 
 float* grow(std::vector<float>& buffer, size_t count) {
@@ -147,21 +155,31 @@ void for_each_chunk(const ConvShape& s, Body body) {
   }
 }
 
-}  // namespace
-
-void CpuBackend::conv2d_forward(const ConvShape& s, const Act* xa, const float* w, Act* ya) {
-  const float* x = f32(xa);
-  float* y = f32(ya);
+// y (+)= conv(x, w). A chunk of one image is already channel-major in NCHW, so the GEMM writes
+// (or adds) straight into y; larger chunks go through the channel-major buffer.
+void forward(const ConvShape& s, const float* x, const float* w, float* y, bool accumulate) {
   const int hw_out = s.ho() * s.wo(), depth = s.cin * s.k * s.k;
   for_each_chunk(s, [&](int img0, int nb, bool parallel) {
     Scratch& t = thread_scratch();
     const int cols = nb * hw_out;
     float* col = grow(t.columns, size_t(depth) * cols);
-    float* out = grow(t.channel_major, size_t(s.cout) * cols);
     im2col(s, x, img0, nb, col, parallel);
+    if (nb == 1) {
+      float* out = y + size_t(img0) * s.cout * hw_out;
+      sgemm(false, false, s.cout, cols, depth, 1.0f, w, depth, col, cols, accumulate ? 1.0f : 0.0f,
+            out, cols, parallel);
+      return;
+    }
+    float* out = grow(t.channel_major, size_t(s.cout) * cols);
     sgemm(false, false, s.cout, cols, depth, 1.0f, w, depth, col, cols, 0.0f, out, cols, parallel);
-    from_channel_major(out, s.cout, hw_out, img0, nb, y, parallel);
+    from_channel_major(out, s.cout, hw_out, img0, nb, y, accumulate, parallel);
   });
+}
+
+}  // namespace
+
+void CpuBackend::conv2d_forward(const ConvShape& s, const Act* xa, const float* w, Act* ya) {
+  forward(s, f32(xa), w, f32(ya), false);
 }
 
 void CpuBackend::conv2d_backward_data(const ConvShape& s, const Act* dya, const float* w, Act* dxa,

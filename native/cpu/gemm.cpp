@@ -67,6 +67,18 @@ void pack_b(const float* b, int ldb, bool trans, int p0, int kc, int j0, int nc,
       for (int p = 0; p < kc; ++p) std::memcpy(dst + p * kNR, b + size_t(p0 + p) * ldb + col0, sizeof(float) * kNR);
       continue;
     }
+    if (trans) {
+      // op(B) = B^T: a panel column is a contiguous run of B's row; read along it.
+      for (int c = 0; c < kNR; ++c) {
+        if (c >= cols) {
+          for (int p = 0; p < kc; ++p) dst[p * kNR + c] = 0.0f;
+          continue;
+        }
+        const float* src = b + size_t(col0 + c) * ldb + p0;
+        for (int p = 0; p < kc; ++p) dst[p * kNR + c] = src[p];
+      }
+      continue;
+    }
     for (int p = 0; p < kc; ++p) {
       for (int c = 0; c < kNR; ++c) {
         dst[p * kNR + c] = c < cols ? at(b, ldb, trans, p0 + p, col0 + c) : 0.0f;
