@@ -22,14 +22,19 @@ namespace insalun::cpu {
 namespace {
 
 // Column-buffer budget per chunk (floats): 512 KiB, so that the GEMM's packing reads the columns
-// im2col has just written from L2 (4 MiB chunks halved the small-width convolutions' speed).
+// im2col has just written from L2 (4 MiB chunks halved the small-width convolutions' speed)...
 constexpr size_t kColumnBudget = size_t(1) << 17;
+// ...but at least this many columns, or the deep layers (4x4 outputs, 4.7 M weights) would repack
+// their weights for every few columns.
+constexpr int kMinColumns = 256;
 
 int images_per_chunk(const ConvShape& s, int threads) {
-  const size_t per_image = size_t(s.cin) * s.k * s.k * s.ho() * s.wo();
-  const int by_budget = int(std::clamp<size_t>(kColumnBudget / std::max<size_t>(per_image, 1), 1, size_t(s.n)));
+  const int hw_out = std::max(1, s.ho() * s.wo());
+  const size_t per_image = size_t(s.cin) * s.k * s.k * hw_out;
+  const int by_budget = int(std::clamp<size_t>(kColumnBudget / per_image, 1, size_t(s.n)));
+  const int by_columns = std::min(s.n, (kMinColumns + hw_out - 1) / hw_out);
   // Enough chunks for every thread to take some.
-  return std::max(1, std::min(by_budget, (s.n + threads - 1) / threads));
+  return std::max(1, std::min(std::max(by_budget, by_columns), (s.n + threads - 1) / threads));
 }
 
 // The output columns ow whose input column ow*stride - pad + kw lies inside the image, so the
