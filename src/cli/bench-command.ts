@@ -1,7 +1,7 @@
 // `insalun bench`: throughput of training, evaluation and IG (CPU: side by side with PyTorch on
 // the same cores), and with --kernels the per-kernel table of one training step.
 import { spawnSync } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { writeFileAtomic } from '../io/atomic.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { benchKernels, kernelReportMarkdown, renderKernelReport } from '../bench/kernels.js';
@@ -34,7 +34,7 @@ export function addBenchCommand(program: Command): void {
         const batch = o.batchSize ?? (device === 'cuda' ? 256 : 64);
         const report = await benchKernels({ device, precision, batch, width: o.width, minSeconds: o.minSeconds });
         process.stdout.write(o.json ? `${JSON.stringify(report)}\n` : `${renderKernelReport(report)}\n`);
-        if (o.markdown) await writeFile(o.markdown, kernelReportMarkdown(report));
+        if (o.markdown) await writeFileAtomic(o.markdown, kernelReportMarkdown(report));
         return;
       }
       if (device === 'cpu') {
