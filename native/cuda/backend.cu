@@ -57,6 +57,7 @@ void CudaBackendImpl::release() noexcept {
   workspace_.release();
   scratch_.release();
   weight_scratch_.release();
+  pad_scratch_.release();
   if (stream_) cudaStreamDestroy(stream_);
   cudnn_ = nullptr;
   stream_ = nullptr;
@@ -155,6 +156,7 @@ void CudaBackendImpl::drop_capture() noexcept {
   scratch_.free_retired();
   workspace_.free_retired();
   weight_scratch_.free_retired();
+  pad_scratch_.free_retired();
 }
 
 void CudaBackendImpl::set_precision(Precision p) {

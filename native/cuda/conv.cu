@@ -28,22 +28,56 @@ const float kOne = 1.0f, kZero = 0.0f;
 // usual widths, not for every width).
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
-// Position in [Cout, k, k, Cin] (KRSC) of element i of [Cout, Cin, k, k] (KCRS); rs = k * k.
-__device__ __forceinline__ size_t krsc_of(size_t i, int cin, int rs) {
-  const size_t pos = i % rs, rest = i / rs, c = rest % cin, k = rest / cin;
-  return (k * rs + pos) * cin + c;
+// NHWC convolutions on tensor cores want the input channels in multiples of 8: a layer with
+// fewer (the 3-channel stem) runs on inputs and weights zero-padded to 8 channels.
+constexpr int kChannelAlign = 8;
+
+// The bf16 copy of fp32 KCRS weights [cout, cin, rs], in KCRS order or (Krsc) in KRSC order with
+// cin_p >= cin channels, zero beyond cin; n counts the output elements.
+template <bool Krsc>
+__global__ void weights_to_bf16_kernel(const float* w, bf16* out, int cin, int cin_p, int rs,
+                                       size_t n) {
+  INSALUN_GRID_LOOP(i, n) {
+    if constexpr (Krsc) {
+      const size_t c = i % cin_p, rest = i / cin_p, pos = rest % rs, k = rest / rs;
+      out[i] = __float2bfloat16_rn(c < size_t(cin) ? w[(k * cin + c) * rs + pos] : 0.0f);
+    } else {
+      out[i] = __float2bfloat16_rn(w[i]);
+    }
+  }
 }
 
-// The bf16 copy of fp32 KCRS weights, in KCRS or (Krsc) KRSC order.
+// fp32 KCRS weight gradient [cout, cin, rs] from cuDNN's bf16 one (KCRS, or KRSC with cin_p
+// channels); n counts the KCRS elements.
 template <bool Krsc>
-__global__ void weights_to_bf16_kernel(const float* w, bf16* out, int cin, int rs, size_t n) {
-  INSALUN_GRID_LOOP(i, n) out[Krsc ? krsc_of(i, cin, rs) : i] = __float2bfloat16_rn(w[i]);
+__global__ void weight_grad_to_float_kernel(const bf16* grad, float* dw, int cin, int cin_p, int rs,
+                                            size_t n) {
+  INSALUN_GRID_LOOP(i, n) {
+    size_t from = i;
+    if constexpr (Krsc) {
+      const size_t pos = i % rs, rest = i / rs, c = rest % cin, k = rest / cin;
+      from = (k * rs + pos) * cin_p + c;
+    }
+    dw[i] = __bfloat162float(grad[from]);
+  }
 }
 
-// fp32 KCRS weight gradient from cuDNN's bf16 one (KCRS or KRSC).
-template <bool Krsc>
-__global__ void weight_grad_to_float_kernel(const bf16* grad, float* dw, int cin, int rs, size_t n) {
-  INSALUN_GRID_LOOP(i, n) dw[i] = __bfloat162float(grad[Krsc ? krsc_of(i, cin, rs) : i]);
+// NHWC rows of cin channels -> rows of cin_p channels, zero beyond cin; and back (adding when
+// accumulate).
+__global__ void pad_channels_kernel(const bf16* x, bf16* padded, int cin, int cin_p, size_t n) {
+  INSALUN_GRID_LOOP(i, n) {
+    const size_t c = i % cin_p, row = i / cin_p;
+    padded[i] = c < size_t(cin) ? x[row * cin + c] : __float2bfloat16_rn(0.0f);
+  }
+}
+
+__global__ void unpad_channels_kernel(const bf16* padded, bf16* x, int cin, int cin_p, size_t n,
+                                      bool accumulate) {
+  INSALUN_GRID_LOOP(i, n) {
+    const size_t c = i % cin, row = i / cin;
+    const float v = __bfloat162float(padded[row * cin_p + c]);
+    x[i] = __float2bfloat16_rn(accumulate ? __bfloat162float(x[i]) + v : v);
+  }
 }
 
 cudnnMathType_t requested_math(Precision p) {
@@ -176,8 +210,9 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
   const cudnnDataType_t data =
       precision_ == Precision::kBf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
   const cudnnTensorFormat_t format = nhwc_ ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
-  CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->x, format, data, s.n, s.cin, s.h, s.w));
-  CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w, data, format, s.cout, s.cin, s.k, s.k));
+  const int cin = padded_channels(s);
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->x, format, data, s.n, cin, s.h, s.w));
+  CUDNN_CHECK(cudnnSetFilter4dDescriptor(plan->w, data, format, s.cout, cin, s.k, s.k));
   CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan->conv, s.pad, s.pad, s.stride, s.stride, 1, 1,
                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   int n = 0, c = 0, ho = 0, wo = 0;
@@ -198,22 +233,40 @@ const void* CudaBackendImpl::conv_weights(const ConvShape& s, const float* w) {
     copy_bytes(copy, w, n * sizeof(float));
     return copy;
   }
-  bf16* copy = static_cast<bf16*>(weight_scratch(n * sizeof(bf16)));
+  const int cin_p = padded_channels(s), rs = s.k * s.k;
+  const size_t copied = size_t(s.cout) * cin_p * rs;
+  bf16* copy = static_cast<bf16*>(weight_scratch(copied * sizeof(bf16)));
   if (nhwc_)
-    weights_to_bf16_kernel<true><<<grid_for(n), kThreads, 0, stream_>>>(w, copy, s.cin, s.k * s.k, n);
+    weights_to_bf16_kernel<true><<<grid_for(copied), kThreads, 0, stream_>>>(w, copy, s.cin, cin_p, rs, copied);
   else
-    weights_to_bf16_kernel<false><<<grid_for(n), kThreads, 0, stream_>>>(w, copy, s.cin, s.k * s.k, n);
+    weights_to_bf16_kernel<false><<<grid_for(copied), kThreads, 0, stream_>>>(w, copy, s.cin, cin_p, rs, copied);
   CUDA_CHECK_LAUNCH("weights_to_bf16_kernel");
   return copy;
 }
 
 void CudaBackendImpl::widen_weight_grad(const ConvShape& s, const bf16* grad, float* dw) {
   const size_t n = s.weight_size();
+  const int cin_p = padded_channels(s), rs = s.k * s.k;
   if (nhwc_)
-    weight_grad_to_float_kernel<true><<<grid_for(n), kThreads, 0, stream_>>>(grad, dw, s.cin, s.k * s.k, n);
+    weight_grad_to_float_kernel<true><<<grid_for(n), kThreads, 0, stream_>>>(grad, dw, s.cin, cin_p, rs, n);
   else
-    weight_grad_to_float_kernel<false><<<grid_for(n), kThreads, 0, stream_>>>(grad, dw, s.cin, s.k * s.k, n);
+    weight_grad_to_float_kernel<false><<<grid_for(n), kThreads, 0, stream_>>>(grad, dw, s.cin, cin_p, rs, n);
   CUDA_CHECK_LAUNCH("weight_grad_to_float_kernel");
+}
+
+int CudaBackendImpl::padded_channels(const ConvShape& s) const {
+  return nhwc_ && s.cin % kChannelAlign != 0 ? (s.cin + kChannelAlign - 1) / kChannelAlign * kChannelAlign
+                                             : s.cin;
+}
+
+const void* CudaBackendImpl::conv_input(const ConvShape& s, const Act* x) {
+  const int cin_p = padded_channels(s);
+  if (cin_p == s.cin) return x;
+  const size_t n = size_t(s.n) * s.h * s.w * cin_p;
+  bf16* padded = static_cast<bf16*>(pad_scratch(n * sizeof(bf16)));
+  pad_channels_kernel<<<grid_for(n), kThreads, 0, stream_>>>(as<bf16>(x), padded, s.cin, cin_p, n);
+  CUDA_CHECK_LAUNCH("pad_channels_kernel");
+  return padded;
 }
 
 void CudaBackendImpl::conv2d_forward(const ConvShape& s, const Act* x, const float* w, Act* y) {
@@ -224,8 +277,9 @@ void CudaBackendImpl::conv2d_forward(const ConvShape& s, const Act* x, const flo
   }
   void* ws = workspace(p.fwd.workspace);
   const void* weights = conv_weights(s, w);
+  const void* input = conv_input(s, x);
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.fwd.math));
-  CUDNN_CHECK(cudnnConvolutionForward(cudnn_, &kOne, p.x, x, p.w, weights, p.conv,
+  CUDNN_CHECK(cudnnConvolutionForward(cudnn_, &kOne, p.x, input, p.w, weights, p.conv,
                                       cudnnConvolutionFwdAlgo_t(p.fwd.algo), ws, p.fwd.workspace,
                                       &kZero, p.y, y));
 }
@@ -239,11 +293,22 @@ void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const Act* dy, co
   }
   void* ws = workspace(p.bwd_data.workspace);
   const void* weights = conv_weights(s, w);
+  const int cin_p = padded_channels(s);
+  // Padded channels: the gradient of the padded input, then its first cin channels into dx.
+  const size_t padded_count = size_t(s.n) * s.h * s.w * cin_p;
+  void* grad = cin_p == s.cin ? static_cast<void*>(dx) : pad_scratch(padded_count * sizeof(bf16));
+  const bool add_in_cudnn = accumulate && grad == dx;
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_data.math));
   CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_, &kOne, p.w, weights, p.y, dy, p.conv,
                                            cudnnConvolutionBwdDataAlgo_t(p.bwd_data.algo), ws,
-                                           p.bwd_data.workspace, accumulate ? &kOne : &kZero,
-                                           p.x, dx));
+                                           p.bwd_data.workspace, add_in_cudnn ? &kOne : &kZero,
+                                           p.x, grad));
+  if (grad != dx) {
+    const size_t n = size_t(s.n) * s.h * s.w * s.cin;
+    unpad_channels_kernel<<<grid_for(n), kThreads, 0, stream_>>>(
+        static_cast<const bf16*>(grad), as<bf16>(dx), s.cin, cin_p, n, accumulate);
+    CUDA_CHECK_LAUNCH("unpad_channels_kernel");
+  }
 }
 
 void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy,
@@ -256,10 +321,12 @@ void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const Act* x, c
   void* ws = workspace(p.bwd_filter.workspace);
   const bool bf16_mode = precision_ == Precision::kBf16;
   const size_t n = s.weight_size();
-  void* grad = bf16_mode ? weight_scratch(n * sizeof(bf16)) : aligned16(dw) ? static_cast<void*>(dw)
-                                                                           : weight_scratch(n * sizeof(float));
+  const size_t bf16_count = size_t(s.cout) * padded_channels(s) * s.k * s.k;
+  void* grad = bf16_mode ? weight_scratch(bf16_count * sizeof(bf16))
+                         : aligned16(dw) ? static_cast<void*>(dw) : weight_scratch(n * sizeof(float));
+  const void* input = conv_input(s, x);
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_filter.math));
-  CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &kOne, p.x, x, p.y, dy, p.conv,
+  CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &kOne, p.x, input, p.y, dy, p.conv,
                                              cudnnConvolutionBwdFilterAlgo_t(p.bwd_filter.algo),
                                              ws, p.bwd_filter.workspace, &kZero, p.w, grad));
   if (bf16_mode) widen_weight_grad(s, static_cast<const bf16*>(grad), dw);

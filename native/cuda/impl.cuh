@@ -261,6 +261,10 @@ class CudaBackendImpl final : public CudaBackend {
   void* workspace(size_t bytes) {
     return workspace_.reserve(bytes, capturing_, captured_ != nullptr, "the cuDNN workspace");
   }
+  // Channel-padded NHWC inputs (and their gradients) of layers with few input channels.
+  void* pad_scratch(size_t bytes) {
+    return pad_scratch_.reserve(bytes, capturing_, captured_ != nullptr, "the channel-padding buffer");
+  }
   // A convolution's weights as cuDNN reads them when they cannot be read in place (bf16 copies,
   // or aligned fp32 copies), and its weight gradient before it reaches dw.
   void* weight_scratch(size_t bytes) {
@@ -272,6 +276,10 @@ class CudaBackendImpl final : public CudaBackend {
   const void* conv_weights(const ConvShape& s, const float* w);
   // dw (fp32, KCRS) from the bf16 weight gradient of bf16 mode.
   void widen_weight_grad(const ConvShape& s, const bf16* grad, float* dw);
+  // The input channels cuDNN sees: s.cin, or s.cin padded to a multiple of 8 for NHWC.
+  int padded_channels(const ConvShape& s) const;
+  // The convolution's input as cuDNN reads it: x, or a zero-padded NHWC copy (conv.cu).
+  const void* conv_input(const ConvShape& s, const Act* x);
   void release() noexcept;
   // Throws when something that cannot be recorded (an allocation, a cuDNN algorithm search)
   // would happen inside a capture: the step before the captured one must have done it.
@@ -284,7 +292,7 @@ class CudaBackendImpl final : public CudaBackend {
   cudnnHandle_t cudnn_ = nullptr;
   Precision precision_ = Precision::kFp32;
   bool nhwc_ = false;  // activation layout (see dispatch)
-  GrowingBuffer scratch_, workspace_, weight_scratch_;
+  GrowingBuffer scratch_, workspace_, weight_scratch_, pad_scratch_;
   std::map<ConvKey, std::unique_ptr<ConvPlan>> plans_;
   bool capturing_ = false;
   cudaGraphExec_t captured_ = nullptr;
