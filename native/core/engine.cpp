@@ -253,8 +253,10 @@ EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest&
     const size_t begin = size_t(b) * r.batch_size;
     const int count = int(std::min<size_t>(r.batch_size, r.indices.size() - begin));
     stage_batch(begin, count);
+    // A refused recording may stop anywhere in the step: undo restores the counters it started with.
+    const std::vector<int64_t> counters = net_->counters();
     const StepReplayer::Ran ran = steps.run(
-        count, !first_step_, [&] { train_step(data, r, count); }, [&] { net_->count_train_steps(-1); });
+        count, !first_step_, [&] { train_step(data, r, count); }, [&] { net_->counters() = counters; });
     // A replay skips the host-side part of forward(): the BN counters.
     if (ran == StepReplayer::Ran::kReplayed) net_->count_train_steps(1);
     if (ran != StepReplayer::Ran::kEager) totals.replayed_steps++;
@@ -321,7 +323,7 @@ std::vector<float> Engine::gradient(const ResidentDataset& data, const GradientR
       backend_->softmax_xent(count, classes, logits, labels_, r.loss_scale, dlogits_, stats_);
       net_->backward(dlogits_, nullptr);
       if (!r.squared) backend_->axpy(1.0f, net_->gradients(), grad_sum_, n);
-    }, [&] { if (r.train) net_->count_train_steps(-1); });
+    }, [&, counters = net_->counters()] { net_->counters() = counters; });
     if (r.train && ran == StepReplayer::Ran::kReplayed) net_->count_train_steps(1);
     if (r.squared) {
       // Importance estimates (SSD) are a one-off pass: squaring on the host keeps the interface small.

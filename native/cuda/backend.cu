@@ -137,10 +137,15 @@ void CudaBackendImpl::end_capture() {
 }
 
 void CudaBackendImpl::abort_capture() noexcept {
-  if (!capturing_) return;
+  // Unconditional: a capture that failed in begin_capture or end_capture has already cleared
+  // capturing_ but may still have the stream in capture mode or an error pending.
   capturing_ = false;
-  cudaGraph_t graph = nullptr;
-  if (cudaStreamEndCapture(stream_, &graph) == cudaSuccess && graph) cudaGraphDestroy(graph);
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  if (stream_ && cudaStreamIsCapturing(stream_, &status) == cudaSuccess &&
+      status != cudaStreamCaptureStatusNone) {
+    cudaGraph_t graph = nullptr;
+    if (cudaStreamEndCapture(stream_, &graph) == cudaSuccess && graph) cudaGraphDestroy(graph);
+  }
   cudaGetLastError();  // an invalidated capture leaves an error behind; it is not the caller's
 }
 

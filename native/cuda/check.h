@@ -24,6 +24,7 @@ inline std::string source_place(const char* file, int line) {
 }
 
 [[noreturn]] inline void throw_cuda(cudaError_t e, const char* call, const char* file, int line) {
+  cudaGetLastError();  // reported here: not again, under another name, by the next launch check
   throw std::runtime_error(std::string("CUDA error: ") + call + " failed at " +
                            source_place(file, line) + ": " + cudaGetErrorString(e) + " (" +
                            cudaGetErrorName(e) + ")");

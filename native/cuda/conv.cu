@@ -62,8 +62,7 @@ __global__ void weight_grad_to_float_kernel(const bf16* grad, float* dw, int cin
   }
 }
 
-// NHWC rows of cin channels -> rows of cin_p channels, zero beyond cin; and back (adding when
-// accumulate).
+// NHWC rows of cin channels -> rows of cin_p channels, zero beyond cin; and back.
 __global__ void pad_channels_kernel(const bf16* x, bf16* padded, int cin, int cin_p, size_t n) {
   INSALUN_GRID_LOOP(i, n) {
     const size_t c = i % cin_p, row = i / cin_p;
@@ -71,12 +70,10 @@ __global__ void pad_channels_kernel(const bf16* x, bf16* padded, int cin, int ci
   }
 }
 
-__global__ void unpad_channels_kernel(const bf16* padded, bf16* x, int cin, int cin_p, size_t n,
-                                      bool accumulate) {
+__global__ void unpad_channels_kernel(const bf16* padded, bf16* x, int cin, int cin_p, size_t n) {
   INSALUN_GRID_LOOP(i, n) {
     const size_t c = i % cin, row = i / cin;
-    const float v = __bfloat162float(padded[row * cin_p + c]);
-    x[i] = __float2bfloat16_rn(accumulate ? __bfloat162float(x[i]) + v : v);
+    x[i] = padded[row * cin_p + c];
   }
 }
 
@@ -293,20 +290,29 @@ void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const Act* dy, co
   }
   void* ws = workspace(p.bwd_data.workspace);
   const void* weights = conv_weights(s, w);
+  // Padded channels: cuDNN writes (or adds to) the gradient of the padded input, whose first cin
+  // channels then go to dx; accumulating, the padded buffer starts as a copy of dx, so the sum is
+  // rounded to bf16 once, as without padding.
   const int cin_p = padded_channels(s);
-  // Padded channels: the gradient of the padded input, then its first cin channels into dx.
-  const size_t padded_count = size_t(s.n) * s.h * s.w * cin_p;
-  void* grad = cin_p == s.cin ? static_cast<void*>(dx) : pad_scratch(padded_count * sizeof(bf16));
-  const bool add_in_cudnn = accumulate && grad == dx;
+  void* grad = dx;
+  if (cin_p != s.cin) {
+    const size_t padded_count = size_t(s.n) * s.h * s.w * cin_p;
+    grad = pad_scratch(padded_count * sizeof(bf16));
+    if (accumulate) {
+      pad_channels_kernel<<<grid_for(padded_count), kThreads, 0, stream_>>>(
+          as<bf16>(dx), static_cast<bf16*>(grad), s.cin, cin_p, padded_count);
+      CUDA_CHECK_LAUNCH("pad_channels_kernel");
+    }
+  }
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_data.math));
   CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_, &kOne, p.w, weights, p.y, dy, p.conv,
                                            cudnnConvolutionBwdDataAlgo_t(p.bwd_data.algo), ws,
-                                           p.bwd_data.workspace, add_in_cudnn ? &kOne : &kZero,
+                                           p.bwd_data.workspace, accumulate ? &kOne : &kZero,
                                            p.x, grad));
   if (grad != dx) {
     const size_t n = size_t(s.n) * s.h * s.w * s.cin;
-    unpad_channels_kernel<<<grid_for(n), kThreads, 0, stream_>>>(
-        static_cast<const bf16*>(grad), as<bf16>(dx), s.cin, cin_p, n, accumulate);
+    unpad_channels_kernel<<<grid_for(n), kThreads, 0, stream_>>>(static_cast<const bf16*>(grad),
+                                                                 as<bf16>(dx), s.cin, cin_p, n);
     CUDA_CHECK_LAUNCH("unpad_channels_kernel");
   }
 }
