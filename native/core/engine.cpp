@@ -19,7 +19,7 @@ StepReplayer::StepReplayer(Backend& backend, bool enabled, int size, std::string
 
 StepReplayer::~StepReplayer() {
   if (captured_) be_.drop_capture();
-  if (failure_sink_ && !failure_.empty()) *failure_sink_ = failure_;
+  if (failure_sink_ && attempted_) *failure_sink_ = failure_;
 }
 
 StepReplayer::Ran StepReplayer::run(int size, bool may_record, const std::function<void()>& step,
@@ -37,6 +37,7 @@ StepReplayer::Ran StepReplayer::run(int size, bool may_record, const std::functi
     warmed_ = true;
     return Ran::kEager;
   }
+  attempted_ = true;
   try {
     be_.begin_capture();
     step();

@@ -91,7 +91,8 @@ class DeviceBuffer {
 class StepReplayer {
  public:
   enum class Ran { kEager, kRecorded, kReplayed };
-  // failure_sink, when given, receives failure() when the replayer goes away.
+  // failure_sink, when given, receives failure() when the replayer goes away, if it tried to
+  // record ('' when recording worked).
   StepReplayer(Backend& backend, bool enabled, int size, std::string* failure_sink = nullptr);
   ~StepReplayer();
   StepReplayer(const StepReplayer&) = delete;
@@ -109,7 +110,7 @@ class StepReplayer {
   Backend& be_;
   bool enabled_;
   int size_;
-  bool warmed_ = false, captured_ = false;
+  bool warmed_ = false, captured_ = false, attempted_ = false;
   std::string failure_;
   std::string* failure_sink_;
 };
@@ -130,7 +131,8 @@ class Engine {
   // Whether train_epoch may capture and replay its steps where the backend can (default on).
   void set_step_capture(bool on) { step_capture_ = on; }
   bool step_capture() const { return step_capture_; }
-  // The most recent failure to record a step (empty if none): that pass then ran eagerly.
+  // Why the last pass that tried to record its step could not ('' when it could); such a pass
+  // ran eagerly.
   const std::string& capture_error() const { return capture_error_; }
   void reset_optimizer();
   // Momentum buffers and the first-step flag, for checkpoints that resume training exactly.

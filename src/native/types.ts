@@ -104,7 +104,7 @@ export interface NativeModel {
   readonly precision: Precision;
   /** Whether training epochs capture and replay their steps (on and supported by the backend). */
   readonly stepCapture: boolean;
-  /** The most recent failure to capture a step ('' if none); that pass ran eagerly. */
+  /** Why the last pass that tried to capture its step could not ('' when it could); that pass ran eagerly. */
   readonly captureError: string;
   readonly parameterCount: number; // scalars in the flat parameter vector
   tensors(): TensorEntry[];
