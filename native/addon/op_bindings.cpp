@@ -9,43 +9,25 @@
 #include <vector>
 
 #include "../core/backend.h"
+#include "../core/device_allocations.h"
 #include "async.h"
 
 namespace insalun::addon {
 namespace {
 
-struct DeviceArrays {
-  Backend& be;
-  std::vector<void*> owned;
-  explicit DeviceArrays(Backend& b) : be(b) {}
-  ~DeviceArrays() {
-    for (void* p : owned) be.free_bytes(p);
-  }
-  template <typename T>
-  T* upload(const T* data, size_t n) {
-    void* p = be.alloc_bytes(std::max<size_t>(n, 1) * sizeof(T));
-    owned.push_back(p);
-    if (n) be.upload_bytes(p, data, n * sizeof(T));
-    return static_cast<T*>(p);
-  }
-  float* zeros(size_t n) {
-    float* p = be.alloc(std::max<size_t>(n, 1));
-    owned.push_back(p);
-    be.fill(p, 0.0f, n);
-    return p;
-  }
+// The arrays of one op call, from and to host values.
+struct DeviceArrays : DeviceAllocations {
+  using DeviceAllocations::DeviceAllocations;
+  float* zeros(size_t n) { return filled(n, 0.0f); }
   // Activations of shape s in the backend's type and layout, from float32 NCHW values (or zeros).
   Act* acts(const NormShape& s, const std::vector<float>& values) {
-    Act* a = be.alloc_activations(std::max<size_t>(values.size(), 1));
-    owned.push_back(a);
-    be.activations_from_float(s, upload(values.data(), values.size()), a);
-    return a;
+    return activations(s, upload(values.data(), values.size()));
   }
-  Act* act_zeros(const NormShape& s) { return acts(s, std::vector<float>(s.size(), 0.0f)); }
+  Act* act_zeros(const NormShape& s) { return activations(s, zeros(s.size())); }
   // float32 NCHW values of activations of shape s, on the device.
   float* as_floats(const NormShape& s, const Act* a) {
-    float* f = zeros(s.size());
-    be.activations_to_float(s, a, f);
+    float* f = floats(s.size());
+    backend().activations_to_float(s, a, f);
     return f;
   }
 };
@@ -83,7 +65,7 @@ Napi::Float32Array download(Napi::Env env, Backend& be, const float* p, size_t n
 }
 
 Napi::Float32Array download(Napi::Env env, DeviceArrays& d, const NormShape& s, const Act* a) {
-  return download(env, d.be, d.as_floats(s, a), s.size());
+  return download(env, d.backend(), d.as_floats(s, a), s.size());
 }
 
 // The activation shapes of a convolution's input and output, and of a flat vector.

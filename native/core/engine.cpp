@@ -1,5 +1,7 @@
 #include "engine.h"
 
+#include "device_allocations.h"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -7,12 +9,7 @@
 
 namespace insalun {
 
-// ---- device buffers and step replay --------------------------------------------------------------------------------
-
-DeviceBuffer::DeviceBuffer(Backend& backend, size_t count)
-    : be_(backend), data_(backend.alloc(std::max<size_t>(count, 1))) {}
-
-DeviceBuffer::~DeviceBuffer() { be_.free_bytes(data_); }
+// ---- step replay --------------------------------------------------------------------------------
 
 StepReplayer::StepReplayer(Backend& backend, bool enabled, int size, std::string* failure_sink)
     : be_(backend), enabled_(enabled && backend.can_capture()), size_(size), failure_sink_(failure_sink) {}
@@ -287,7 +284,8 @@ std::vector<float> Engine::predict(const ResidentDataset& data, const std::vecto
   std::vector<float> logits(indices.size() * classes);
   begin_pass(data, indices, {});
   // Every batch's logits go to one device buffer, read back once: no host sync per batch.
-  DeviceBuffer all(*backend_, logits.size());
+  DeviceAllocations memory(*backend_);
+  float* all = memory.floats(logits.size());
   const size_t batches = (indices.size() + batch_size - 1) / batch_size;
   StepReplayer steps(*backend_, step_capture_ && batches >= 3, batch_size, &capture_error_);
   const float* out = nullptr;  // the network's logits buffer (the same for every batch)
@@ -298,9 +296,9 @@ std::vector<float> Engine::predict(const ResidentDataset& data, const std::vecto
       gather_staged(data, count, false, 0, 0);
       out = net_->forward(x_, count, false);
     });
-    backend_->copy_bytes(all.data() + begin * classes, out, sizeof(float) * count * classes);
+    backend_->copy_bytes(all + begin * classes, out, sizeof(float) * count * classes);
   }
-  if (!logits.empty()) backend_->download_bytes(logits.data(), all.data(), sizeof(float) * logits.size());
+  if (!logits.empty()) backend_->download_bytes(logits.data(), all, sizeof(float) * logits.size());
   return logits;
 }
 
@@ -370,8 +368,8 @@ IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::ve
   if (nodes.size() != weights.size() || nodes.empty())
     throw std::invalid_argument("integrated gradients need as many weights as nodes (at least one)");
   if (batch_size < 1) throw std::invalid_argument("batch size must be positive");
-  DeviceBuffer theta_buffer(*backend_, n), start_buffer(*backend_, n);
-  float *theta = theta_buffer.data(), *start = start_buffer.data();
+  DeviceAllocations memory(*backend_);
+  float *theta = memory.floats(n), *start = memory.floats(n), *point_sum = memory.floats(n);
   float* params = net_->parameters();
   IgResult result;
   try {
@@ -381,12 +379,11 @@ IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::ve
     begin_pass(data, indices, {});
     // One recording serves every path point: lerp moves the parameters in place, and each point's
     // gradients collect unweighted in point_sum, weighted once per point outside the recording.
-    DeviceBuffer point_sum(*backend_, n);
     const size_t batches = (indices.size() + batch_size - 1) / batch_size;
     StepReplayer steps(*backend_, step_capture_ && batches * nodes.size() >= 3, batch_size, &capture_error_);
     for (size_t k = 0; k < nodes.size(); ++k) {
       backend_->lerp(start, theta, float(nodes[k]), params, n);
-      backend_->fill(point_sum.data(), 0.0f, n);
+      backend_->fill(point_sum, 0.0f, n);
       for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
         const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
         stage_batch(begin, count);
@@ -395,10 +392,10 @@ IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::ve
           const float* logits = net_->forward(x_, count, false);
           backend_->softmax_xent(count, classes, logits, labels_, 1.0f, dlogits_, stats_);
           net_->backward(dlogits_, nullptr);
-          backend_->axpy(1.0f, net_->gradients(), point_sum.data(), n);
+          backend_->axpy(1.0f, net_->gradients(), point_sum, n);
         });
       }
-      backend_->axpy(float(weights[k]), point_sum.data(), grad_sum_, n);
+      backend_->axpy(float(weights[k]), point_sum, grad_sum_, n);
       if (on_point) on_point(int(k) + 1, int(nodes.size()));
     }
     backend_->copy_bytes(params, start, n * sizeof(float));

@@ -69,20 +69,6 @@ struct IgResult {
   double loss_at_model = 0, loss_at_baseline = 0;
 };
 
-// A float buffer on the backend's device for the length of a call, freed however it ends.
-class DeviceBuffer {
- public:
-  DeviceBuffer(Backend& backend, size_t count);
-  ~DeviceBuffer();
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  float* data() { return data_; }
-
- private:
-  Backend& be_;
-  float* data_;
-};
-
 // Runs a step that repeats over the batches of a pass: eagerly, or, on a backend that captures
 // (CUDA graphs), recorded once and replayed, one launch instead of a few hundred. The first step
 // of the replayed size runs eagerly (it plans the convolutions and sizes every buffer, which a

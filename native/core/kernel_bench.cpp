@@ -1,5 +1,7 @@
 #include "kernel_bench.h"
 
+#include "device_allocations.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -32,39 +34,10 @@ double time_per_call(Backend& be, double min_seconds, Op op) {
   return since(t0) / reps;
 }
 
-// Device buffers for one measurement, freed however it ends.
-class Buffers {
- public:
-  explicit Buffers(Backend& be) : be_(be) {}
-  ~Buffers() {
-    for (void* p : owned_) be_.free_bytes(p);
-  }
-  Buffers(const Buffers&) = delete;
-  Buffers& operator=(const Buffers&) = delete;
-  float* floats(size_t n, float value) {
-    float* p = be_.alloc(std::max<size_t>(n, 1));
-    owned_.push_back(p);
-    be_.fill(p, value, n);
-    return p;
-  }
-  // Activations holding `value` (filled as floats, then converted to the activation type).
-  Act* acts(size_t n, float value) {
-    const float* source = floats(n, value);
-    Act* a = be_.alloc_activations(std::max<size_t>(n, 1));
-    owned_.push_back(a);
-    be_.activations_from_float(NormShape{1, 1, int(n)}, source, a);  // a constant: any layout
-    return a;
-  }
-  void* bytes(size_t n) {
-    void* p = be_.alloc_bytes(std::max<size_t>(n, 1));
-    owned_.push_back(p);
-    return p;
-  }
-
- private:
-  Backend& be_;
-  std::vector<void*> owned_;
-};
+// n activations all equal to value (a constant looks the same in any layout).
+Act* constant_activations(DeviceAllocations& b, size_t n, float value) {
+  return b.activations(NormShape{1, 1, int(n)}, b.filled(n, value));
+}
 
 struct ConvCase {
   ConvShape shape;
@@ -120,7 +93,7 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
 
   // ---- references: what the device does at its best -------------------------------------------
   {
-    Buffers b(be);
+    DeviceAllocations b(be);
     const size_t bytes = size_t(256) << 20;
     void* src = b.bytes(bytes);
     void* dst = b.bytes(bytes);
@@ -128,12 +101,12 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
     rows.push_back({"peak", "device copy (memory bandwidth)", "256 MiB", 0, t, 0, 2.0 * bytes});
   }
   {
-    Buffers b(be);
+    DeviceAllocations b(be);
     const int big = 8 * w, big_side = std::max(1, net.image / 2);
     const ConvShape s{n, big, big_side, big_side, big, 1, 1, 0};
-    const Act* x = b.acts(s.input_size(), 0.5f);
-    const float* wt = b.floats(s.weight_size(), 0.01f);
-    Act* y = b.acts(s.output_size(), 0.0f);
+    const Act* x = constant_activations(b, s.input_size(), 0.5f);
+    const float* wt = b.filled(s.weight_size(), 0.01f);
+    Act* y = constant_activations(b, s.output_size(), 0.0f);
     const double t = time_per_call(be, c.min_seconds, [&] { be.conv2d_forward(s, x, wt, y); });
     const double flops = 2.0 * s.output_size() * s.cin;
     rows.push_back({"peak", "1x1 convolution (a large GEMM)", conv_label(s), 0, t, flops,
@@ -143,13 +116,13 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
   // ---- convolutions ---------------------------------------------------------------------------
   for (const ConvCase& k : convs) {
     const ConvShape& s = k.shape;
-    Buffers b(be);
-    const Act* x = b.acts(s.input_size(), 0.5f);
-    const float* wt = b.floats(s.weight_size(), 0.01f);
-    const Act* dy = b.acts(s.output_size(), 0.01f);
-    Act* y = b.acts(s.output_size(), 0.0f);
-    Act* dx = b.acts(s.input_size(), 0.0f);
-    float* dw = b.floats(s.weight_size(), 0.0f);
+    DeviceAllocations b(be);
+    const Act* x = constant_activations(b, s.input_size(), 0.5f);
+    const float* wt = b.filled(s.weight_size(), 0.01f);
+    const Act* dy = constant_activations(b, s.output_size(), 0.01f);
+    Act* y = constant_activations(b, s.output_size(), 0.0f);
+    Act* dx = constant_activations(b, s.input_size(), 0.0f);
+    float* dw = b.filled(s.weight_size(), 0.0f);
     const double flops = 2.0 * s.output_size() * s.cin * s.k * s.k;
     const double in = asize * s.input_size(), out = asize * s.output_size(), wb = fsize * s.weight_size();
     const std::string shape = k.name + " " + conv_label(s);
@@ -168,17 +141,17 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
   const float momentum = 0.1f, eps = 1e-5f;
   for (const NormCase& k : norms) {
     const NormShape& s = k.shape;
-    Buffers b(be);
+    DeviceAllocations b(be);
     const size_t size = s.size();
-    const Act* x = b.acts(size, 0.5f);
-    const Act* residual = b.acts(size, 0.25f);
-    const Act* dy = b.acts(size, 0.01f);
-    Act* y = b.acts(size, 0.0f);
-    Act* dx = b.acts(size, 0.0f);
-    const float *gamma = b.floats(s.c, 1.0f), *beta = b.floats(s.c, 0.0f);
-    float *rm = b.floats(s.c, 0.0f), *rv = b.floats(s.c, 1.0f);
-    float *mean = b.floats(s.c, 0.0f), *invstd = b.floats(s.c, 1.0f);
-    float *dgamma = b.floats(s.c, 0.0f), *dbeta = b.floats(s.c, 0.0f);
+    const Act* x = constant_activations(b, size, 0.5f);
+    const Act* residual = constant_activations(b, size, 0.25f);
+    const Act* dy = constant_activations(b, size, 0.01f);
+    Act* y = constant_activations(b, size, 0.0f);
+    Act* dx = constant_activations(b, size, 0.0f);
+    const float *gamma = b.filled(s.c, 1.0f), *beta = b.filled(s.c, 0.0f);
+    float *rm = b.filled(s.c, 0.0f), *rv = b.filled(s.c, 1.0f);
+    float *mean = b.filled(s.c, 0.0f), *invstd = b.filled(s.c, 1.0f);
+    float *dgamma = b.filled(s.c, 0.0f), *dbeta = b.filled(s.c, 0.0f);
     const double pass = asize * size;
     const std::string shape = norm_label(s);
     NormEpilogue relu;
@@ -210,23 +183,20 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
 
   // ---- data and optimizer -------------------------------------------------------------------------
   {
-    Buffers b(be);
+    DeviceAllocations b(be);
     const int count = n, pool = std::max(n, 1024);
     const size_t image = size_t(net.in_channels) * net.image * net.image;
-    auto* images = static_cast<uint8_t*>(b.bytes(image * pool));
-    auto* labels = static_cast<int32_t*>(b.bytes(sizeof(int32_t) * pool));
-    auto* indices = static_cast<int32_t*>(b.bytes(sizeof(int32_t) * count));
-    auto* out_labels = static_cast<int32_t*>(b.bytes(sizeof(int32_t) * count));
     std::vector<int32_t> host_indices(count);
     for (int i = 0; i < count; ++i) host_indices[i] = int32_t((size_t(i) * 7919) % pool);
-    std::vector<uint8_t> host_images(image * pool, 128);
-    std::vector<int32_t> host_labels(pool, 0);
-    be.upload_bytes(images, host_images.data(), host_images.size());
-    be.upload_bytes(labels, host_labels.data(), sizeof(int32_t) * pool);
-    be.upload_bytes(indices, host_indices.data(), sizeof(int32_t) * count);
-    const float* mean = b.floats(net.in_channels, 0.5f);
-    const float* stdev = b.floats(net.in_channels, 0.25f);
-    Act* x = b.acts(image * count, 0.0f);
+    const std::vector<uint8_t> host_images(image * pool, 128);
+    const std::vector<int32_t> host_labels(pool, 0);
+    const uint8_t* images = b.upload(host_images.data(), host_images.size());
+    const int32_t* labels = b.upload(host_labels.data(), host_labels.size());
+    const int32_t* indices = b.upload(host_indices.data(), host_indices.size());
+    auto* out_labels = static_cast<int32_t*>(b.bytes(sizeof(int32_t) * count));
+    const float* mean = b.filled(net.in_channels, 0.5f);
+    const float* stdev = b.filled(net.in_channels, 0.25f);
+    Act* x = constant_activations(b, image * count, 0.0f);
     const DeviceDataset d{images, labels, pool, net.in_channels, net.image, net.image, mean, stdev};
     BatchSpec spec;
     spec.indices = indices;
@@ -241,11 +211,11 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
                     double(image) * count * (1 + asize)});
   }
   {
-    Buffers b(be);
-    float* wt = b.floats(parameters, 0.01f);
-    const float* g = b.floats(parameters, 0.001f);
-    float* buf = b.floats(parameters, 0.0f);
-    const float* mask = b.floats(parameters, 1.0f);
+    DeviceAllocations b(be);
+    float* wt = b.filled(parameters, 0.01f);
+    const float* g = b.filled(parameters, 0.001f);
+    float* buf = b.filled(parameters, 0.0f);
+    const float* mask = b.filled(parameters, 1.0f);
     SgdConfig sgd;
     sgd.lr = 1e-4f;
     sgd.mask_mode = MaskMode::kGrad;

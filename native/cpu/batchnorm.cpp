@@ -75,43 +75,49 @@ void normalize(const NormShape& s, int c, const float* x, float gamma, float bet
   }
 }
 
-// The incoming gradient after the folded ReLU's backward: dy where relu_out > 0. Gated is a
-// template parameter so that each row loop is branch-free (a null test inside it stopped the
-// vectorizer).
+// One row of the incoming gradient after the folded ReLU's backward: dy where relu_out > 0.
+// Gated is a template parameter so that each row loop is branch-free (a null test inside it
+// stopped the vectorizer).
 template <bool Gated>
-inline float gated(const float* __restrict dy, const float* __restrict relu_out, int j) {
-  if constexpr (Gated) return relu_out[j] > 0.0f ? dy[j] : 0.0f;
-  return dy[j];
-}
+struct GradientRow {
+  const float* __restrict dy;
+  const float* __restrict relu_out;
+  float operator[](int j) const {
+    if constexpr (Gated) return relu_out[j] > 0.0f ? dy[j] : 0.0f;
+    return dy[j];
+  }
+};
 
-// Runs body(std::bool_constant<relu_out != null>).
+// Calls body(offset, gradient) for each row of channel c: the row's offset and its gated dy.
 template <typename Body>
-void with_gate(const float* relu_out, Body body) {
-  if (relu_out) body(std::true_type{});
-  else body(std::false_type{});
+void for_each_gradient_row(const NormShape& s, int c, const float* dy, const float* relu_out,
+                           Body body) {
+  auto rows = [&](auto gate_on) {
+    constexpr bool kGated = decltype(gate_on)::value;
+    for (int i = 0; i < s.n; ++i) {
+      const size_t at = row_of(s, i, c);
+      body(at, GradientRow<kGated>{dy + at, kGated ? relu_out + at : nullptr});
+    }
+  };
+  if (relu_out) rows(std::true_type{});
+  else rows(std::false_type{});
 }
 
 // dgamma = sum(dy * xhat), dbeta = sum(dy) for channel c (dy gated by relu_out when given).
 void affine_grads(const NormShape& s, int c, const float* x, const float* dy, const float* relu_out,
                   float mean, float invstd, double* dgamma, double* dbeta) {
   double sum_dy = 0, sum_dy_centered = 0;
-  with_gate(relu_out, [&](auto gate_on) {
-    constexpr bool kGated = decltype(gate_on)::value;
-    for (int i = 0; i < s.n; ++i) {
-      const size_t at = row_of(s, i, c);
-      const float* __restrict in = x + at;
-      const float* __restrict grad = dy + at;
-      const float* __restrict gate = kGated ? relu_out + at : nullptr;
-      float acc = 0.0f, acc_centered = 0.0f;
+  for_each_gradient_row(s, c, dy, relu_out, [&](size_t at, auto grad) {
+    const float* __restrict in = x + at;
+    float acc = 0.0f, acc_centered = 0.0f;
 #pragma omp simd reduction(+ : acc, acc_centered)
-      for (int j = 0; j < s.hw; ++j) {
-        const float g = gated<kGated>(grad, gate, j);
-        acc += g;
-        acc_centered += g * (in[j] - mean);
-      }
-      sum_dy += acc;
-      sum_dy_centered += acc_centered;
+    for (int j = 0; j < s.hw; ++j) {
+      const float g = grad[j];
+      acc += g;
+      acc_centered += g * (in[j] - mean);
     }
+    sum_dy += acc;
+    sum_dy_centered += acc_centered;
   });
   *dgamma = sum_dy_centered * invstd;
   *dbeta = sum_dy;
@@ -171,19 +177,13 @@ void CpuBackend::bn_backward_train(const NormShape& s, const Act* xa, const Act*
     dbeta[c] = float(db);
     // dx = gamma*invstd * (dy - mean(dy) - xhat * mean(dy*xhat))
     const float scale = gamma[c] * invstd, mean_dy = float(db / count), mean_dy_xhat = float(dg / count);
-    with_gate(relu_out, [&](auto gate_on) {
-      constexpr bool kGated = decltype(gate_on)::value;
-      for (int i = 0; i < s.n; ++i) {
-        const size_t at = row_of(s, i, c);
-        const float* __restrict in = x + at;
-        const float* __restrict grad = dy + at;
-        const float* __restrict gate = kGated ? relu_out + at : nullptr;
-        float* __restrict out = dx + at;
+    for_each_gradient_row(s, c, dy, relu_out, [&](size_t at, auto grad) {
+      const float* __restrict in = x + at;
+      float* __restrict out = dx + at;
 #pragma omp simd
-        for (int j = 0; j < s.hw; ++j) {
-          const float xhat = (in[j] - mean) * invstd;
-          out[j] = scale * (gated<kGated>(grad, gate, j) - mean_dy - xhat * mean_dy_xhat);
-        }
+      for (int j = 0; j < s.hw; ++j) {
+        const float xhat = (in[j] - mean) * invstd;
+        out[j] = scale * (grad[j] - mean_dy - xhat * mean_dy_xhat);
       }
     });
   }
@@ -201,16 +201,10 @@ void CpuBackend::bn_backward_eval(const NormShape& s, const Act* xa, const Act* 
     dgamma[c] = float(dg);
     dbeta[c] = float(db);
     const float scale = gamma[c] * save_invstd[c];
-    with_gate(relu_out, [&](auto gate_on) {
-      constexpr bool kGated = decltype(gate_on)::value;
-      for (int i = 0; i < s.n; ++i) {
-        const size_t at = row_of(s, i, c);
-        const float* __restrict grad = dy + at;
-        const float* __restrict gate = kGated ? relu_out + at : nullptr;
-        float* __restrict out = dx + at;
+    for_each_gradient_row(s, c, dy, relu_out, [&](size_t at, auto grad) {
+      float* __restrict out = dx + at;
 #pragma omp simd
-        for (int j = 0; j < s.hw; ++j) out[j] = gated<kGated>(grad, gate, j) * scale;
-      }
+      for (int j = 0; j < s.hw; ++j) out[j] = grad[j] * scale;
     });
   }
 }

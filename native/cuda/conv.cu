@@ -52,14 +52,7 @@ __global__ void weights_to_bf16_kernel(const float* w, bf16* out, int cin, int c
 template <bool Krsc>
 __global__ void weight_grad_to_float_kernel(const bf16* grad, float* dw, int cin, int cin_p, int rs,
                                             size_t n) {
-  INSALUN_GRID_LOOP(i, n) {
-    size_t from = i;
-    if constexpr (Krsc) {
-      const size_t pos = i % rs, rest = i / rs, c = rest % cin, k = rest / cin;
-      from = (k * rs + pos) * cin_p + c;
-    }
-    dw[i] = __bfloat162float(grad[from]);
-  }
+  INSALUN_GRID_LOOP(i, n) dw[i] = __bfloat162float(grad[Krsc ? channels_last_index(i, cin, rs, cin_p) : i]);
 }
 
 // NHWC rows of cin channels -> rows of cin_p channels, zero beyond cin; and back.

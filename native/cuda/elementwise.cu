@@ -26,26 +26,12 @@ __global__ void mul_diff_kernel(const float* x1, const float* x0, float* y, size
 // Edge conversions (tests, FGSM): one side of the NHWC transpose is strided, which is fine here.
 template <typename T, bool Nhwc>
 __global__ void activations_to_float_kernel(const T* a, float* out, int c, int hw, size_t total) {
-  INSALUN_GRID_LOOP(i, total) {
-    size_t from = i;
-    if constexpr (Nhwc) {
-      const size_t p = i % hw, rest = i / hw, ch = rest % c, image = rest / c;
-      from = (image * hw + p) * c + ch;
-    }
-    out[i] = to_float(a[from]);
-  }
+  INSALUN_GRID_LOOP(i, total) out[i] = to_float(a[Nhwc ? channels_last_index(i, c, hw, c) : i]);
 }
 
 template <typename T, bool Nhwc>
 __global__ void activations_from_float_kernel(const float* in, T* a, int c, int hw, size_t total) {
-  INSALUN_GRID_LOOP(i, total) {
-    size_t to = i;
-    if constexpr (Nhwc) {
-      const size_t p = i % hw, rest = i / hw, ch = rest % c, image = rest / c;
-      to = (image * hw + p) * c + ch;
-    }
-    a[to] = from_float<T>(in[i]);
-  }
+  INSALUN_GRID_LOOP(i, total) a[Nhwc ? channels_last_index(i, c, hw, c) : i] = from_float<T>(in[i]);
 }
 
 // v < 0 rather than fmaxf so that a NaN propagates, as through PyTorch's ReLU and on the CPU.

@@ -78,6 +78,14 @@ __device__ __forceinline__ int channel_of(Index i, int c, int hw) {
   return int((i / Index(hw)) % Index(c));
 }
 
+// Where element i of a channels-first [n, c, hw] tensor sits in the channels-last layout
+// [n, hw, c_stored]; c_stored >= c leaves room for padded channels. Serves NCHW <-> NHWC
+// activations and KCRS <-> KRSC weights alike.
+__device__ __forceinline__ size_t channels_last_index(size_t i, int c, int hw, int c_stored) {
+  const size_t p = i % hw, rest = i / hw, ch = rest % c, image = rest / c;
+  return (image * hw + p) * c_stored + ch;
+}
+
 template <typename T>
 const T* as(const Act* a) { return reinterpret_cast<const T*>(a); }
 template <typename T>
