@@ -97,8 +97,7 @@ Engine::~Engine() {
                   static_cast<void*>(dlogits_), static_cast<void*>(stats_),
                   static_cast<void*>(input_grad_), static_cast<void*>(labels_),
                   static_cast<void*>(indices_), static_cast<void*>(label_slot_),
-                  static_cast<void*>(pass_indices_), static_cast<void*>(pass_labels_),
-                  static_cast<void*>(image_staging_)})
+                  static_cast<void*>(pass_indices_), static_cast<void*>(pass_labels_)})
     if (p) backend_->free_bytes(p);
 }
 
@@ -135,14 +134,12 @@ void Engine::ensure_batch(int n) {
   if (n <= batch_capacity_) return;
   for (void* p : {static_cast<void*>(x_), static_cast<void*>(dlogits_),
                   static_cast<void*>(input_grad_), static_cast<void*>(labels_),
-                  static_cast<void*>(indices_), static_cast<void*>(label_slot_),
-                  static_cast<void*>(image_staging_)})
+                  static_cast<void*>(indices_), static_cast<void*>(label_slot_)})
     if (p) backend_->free_bytes(p);
   const ResNetConfig& c = net_->config();
   const size_t image = size_t(c.in_channels) * c.image * c.image;
   x_ = backend_->alloc_activations(n * image);
   input_grad_ = backend_->alloc_activations(n * image);
-  image_staging_ = backend_->alloc(n * image);
   dlogits_ = backend_->alloc(size_t(n) * c.classes);
   labels_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * n));
   indices_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * n));
@@ -422,6 +419,9 @@ std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data,
   std::vector<int32_t> predictions(indices.size());
   std::vector<float> x, g, logits;
   begin_pass(data, indices, {});
+  // float32 copies of the batch and its gradient on their way to and from the host
+  DeviceAllocations memory(*backend_);
+  float* staging = memory.floats(std::min<size_t>(batch_size, indices.size()) * image);
   for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
     const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
     load_batch(data, begin, count, false, 0, 0);
@@ -431,10 +431,10 @@ std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data,
     x.resize(count * image);
     g.resize(count * image);
     const NormShape batch{count, c.in_channels, c.image * c.image};
-    backend_->activations_to_float(batch, x_, image_staging_);
-    backend_->download_bytes(x.data(), image_staging_, x.size() * sizeof(float));
-    backend_->activations_to_float(batch, input_grad_, image_staging_);
-    backend_->download_bytes(g.data(), image_staging_, g.size() * sizeof(float));
+    backend_->activations_to_float(batch, x_, staging);
+    backend_->download_bytes(x.data(), staging, x.size() * sizeof(float));
+    backend_->activations_to_float(batch, input_grad_, staging);
+    backend_->download_bytes(g.data(), staging, g.size() * sizeof(float));
     // One signed step in pixel space ([0,1]), clamped, then normalized again. The sign of the
     // gradient is the same in both spaces because std > 0.
     for (size_t i = 0; i < x.size(); ++i) {
@@ -443,8 +443,8 @@ std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data,
       const float step = g[i] > 0 ? eps : (g[i] < 0 ? -eps : 0.0f);
       x[i] = (std::clamp(raw + step, 0.0f, 1.0f) - mean[ch]) / stdev[ch];
     }
-    backend_->upload_bytes(image_staging_, x.data(), x.size() * sizeof(float));
-    backend_->activations_from_float(batch, image_staging_, x_);
+    backend_->upload_bytes(staging, x.data(), x.size() * sizeof(float));
+    backend_->activations_from_float(batch, staging, x_);
     const float* adv = net_->forward(x_, count, false);
     logits.resize(size_t(count) * c.classes);
     backend_->download_bytes(logits.data(), adv, logits.size() * sizeof(float));

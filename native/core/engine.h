@@ -77,8 +77,8 @@ struct IgResult {
 class StepReplayer {
  public:
   enum class Ran { kEager, kRecorded, kReplayed };
-  // failure_sink, when given, receives failure() when the replayer goes away, if it tried to
-  // record ('' when recording worked).
+  // failure_sink, when given, receives why recording failed when the replayer goes away, if it
+  // tried to record ('' when recording worked).
   StepReplayer(Backend& backend, bool enabled, int size, std::string* failure_sink = nullptr);
   ~StepReplayer();
   StepReplayer(const StepReplayer&) = delete;
@@ -87,10 +87,9 @@ class StepReplayer {
   // kRecorded: the host-side part of `step` ran (while recording) and the device part ran as a
   // replay; kReplayed: only the device part ran. If recording fails (the backend or a library
   // refuses something inside a capture), undo_host reverts the host-side part of the step that
-  // did not run, the step runs eagerly, replay stays off for this replayer, and failure() says why.
+  // did not run, the step runs eagerly, and replay stays off for this replayer.
   Ran run(int size, bool may_record, const std::function<void()>& step,
           const std::function<void()>& undo_host = {});
-  const std::string& failure() const { return failure_; }
 
  private:
   Backend& be_;
@@ -178,7 +177,6 @@ class Engine {
   int batch_capacity_ = 0, last_batch_ = 0;
   Act *x_ = nullptr, *input_grad_ = nullptr;  // the batch and dL/d(batch), as activations
   float *dlogits_ = nullptr, *stats_ = nullptr;
-  float* image_staging_ = nullptr;  // float32 copy of x_ or input_grad_ on its way to the host
   int32_t *labels_ = nullptr, *indices_ = nullptr, *label_slot_ = nullptr;
   // The current pass (begin_pass).
   int32_t *pass_indices_ = nullptr, *pass_labels_ = nullptr;
