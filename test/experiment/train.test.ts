@@ -27,8 +27,11 @@ it('learns the synthetic set on a small budget and writes init/last/best/summary
   const summary = await trainOriginal({ ...options(out, 20), augment: false });
   expect(summary.completed).toBe(true);
   // Stated budget: 20 epochs of 540 images at width 8 memorize the pool and generalize partly.
+  // Test accuracy is well above chance (10 classes) but its exact value moves with rounding: over
+  // training seeds 1-8 it spread from 33% to 47%, and a CPU with other vector widths (AVX2 vs
+  // AVX-512) takes another trajectory, so the bound keeps a margin below that spread.
   expect(summary.accuracy!.train).toBeGreaterThan(95);
-  expect(summary.accuracy!.test).toBeGreaterThan(40);
+  expect(summary.accuracy!.test).toBeGreaterThan(25);
   expect(summary.accuracy!.test).toBeLessThan(summary.accuracy!.train);
   for (const f of ['init.safetensors', 'last.safetensors', 'best.safetensors', 'summary.json']) expect((await stat(join(out, f))).size).toBeGreaterThan(0);
   const last = await readSafetensors(join(out, 'last.safetensors'));
