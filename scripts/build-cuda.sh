@@ -6,6 +6,7 @@
 #   scripts/build-cuda.sh                        # Release build for sm_80/86/89/90
 #   CUDNN_ROOT=path/to/cudnn scripts/build-cuda.sh
 #   CUDA_ARCHS="90" scripts/build-cuda.sh        # only Hopper: a quarter of the compile time
+#   CPU_ARCH=x86-64-v3 scripts/build-cuda.sh     # C++ for any AVX2 CPU (default: -march=native)
 # Environment: BUILD_DIR (CMake's tree, default build/cmake-cuda), OUTPUT_DIR (where insalun.node
 # goes, default build/Release). Extra arguments go to cmake-js (e.g. --debug).
 set -euo pipefail
@@ -18,6 +19,7 @@ dest=$(realpath -m "${OUTPUT_DIR:-build/Release}")
 defs=(--out "$work" --CDINSALUN_CUDA=ON "--CDCMAKE_LIBRARY_OUTPUT_DIRECTORY=$dest")
 [ -n "${CUDNN_ROOT:-}" ] && defs+=("--CDCUDNN_ROOT=$CUDNN_ROOT")
 [ -n "${CUDA_ARCHS:-}" ] && defs+=("--CDINSALUN_CUDA_ARCHITECTURES=$CUDA_ARCHS")
+[ -n "${CPU_ARCH+set}" ] && defs+=("--CDINSALUN_CPU_ARCH=$CPU_ARCH")
 jobs=$(nproc 2>/dev/null || echo 4)
 
 # Configure explicitly, then build: `cmake-js compile` alone keeps an existing cache and would

@@ -13,7 +13,9 @@ cudnn_dir=${2:-${TMPDIR:-/tmp}/insalun-cudnn}
 
 bash "$pack"  # Node and the PyTorch peer, into .device/
 root=$(bash scripts/fetch-cudnn-headers.sh "$cudnn_dir" | sed -n 's/^CUDNN_ROOT=//p')
-CUDA_ARCHS=90 CUDNN_ROOT="$root" BUILD_DIR="${TMPDIR:-/tmp}/insalun-cuda-build" OUTPUT_DIR=.device/addon \
+# The GPU host's CPU is unknown (this machine's may have AVX-512 that it lacks), so the C++ is built
+# for any AVX2 CPU rather than -march=native: a CPU reference that dies of SIGILL would lose the run.
+CUDA_ARCHS=90 CPU_ARCH=x86-64-v3 CUDNN_ROOT="$root" BUILD_DIR="${TMPDIR:-/tmp}/insalun-cuda-build" OUTPUT_DIR=.device/addon \
   bash scripts/build-cuda.sh
 npm run build
 # Production dependencies only (a full dev install would not fit what a device run may carry).
