@@ -1,7 +1,7 @@
 // Single-precision GEMM for the CPU backend: C = alpha * op(A) * op(B) + beta * C, row-major.
-// Cache-blocked (Goto/BLIS style: pack a KCxNC block of B and an MCxKC block of A, then a 6x16
-// register-tiled micro-kernel) and written with GCC/Clang vector extensions so the compiler emits
-// AVX2/FMA (or whatever the target has) without intrinsics. All cores through OpenMP.
+// Cache-blocked (Goto/BLIS style: pack a KCxNC block of B and an MCxKC block of A, then a register-tiled
+// micro-kernel: 8x32 with AVX-512, 6x16 otherwise) and written with GCC/Clang vector extensions so
+// the compiler emits AVX-512, AVX2/FMA (or whatever the target has) without intrinsics. All cores through OpenMP.
 #pragma once
 
 namespace insalun::cpu {
