@@ -1,5 +1,5 @@
 // The side-by-side table of a device run: insalun's throughput (device-check.json) next to the
-// PyTorch peer's (torch_anchor.json), both measured in the same session on the same GPU.
+// PyTorch peer's (torch_anchor.json, torch_compile_graphs.json), all measured in the same session on the same GPU.
 // Usage: node scripts/side-by-side.mjs DIR   (DIR holds both JSON files; prints Markdown)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ const read = (name) => {
   }
 };
 const ours = read('device-check.json');
-const peer = read('torch_anchor.json') ?? {};
+const peer = { ...(read('torch_anchor.json') ?? {}), ...(read('torch_compile_graphs.json') ?? {}) };
 if (!ours) {
   console.error(`no device-check.json in ${dir}`);
   process.exit(1);
@@ -42,7 +42,11 @@ for (const batch of [128, 256, 512]) {
 }
 for (const mode of ['tf32', 'bf16', 'bf16-nchw', 'fp32'])
   row(`train b256, ${mode}, eager steps (no graph)`, rate(find(mode, 'train', 256, false)), undefined, 'what step capture buys');
-row('train b256 bf16, torch.compile (default mode)', undefined, peerRate('train bf16 CL bs256 torch.compile'), 'compiled in this run');
+row('train b256 bf16, torch.compile (default mode)', undefined, peerRate('train bf16 CL bs256 torch.compile'), 'compiled in this run (SKIP_COMPILE=0)');
+for (const batch of [128, 256, 512]) {
+  const graphs = peerRate(`train bf16 CL bs${batch} torch.compile reduce-overhead`);
+  if (graphs !== undefined) row(`train b${batch}, bf16 NHWC vs torch.compile + CUDA graphs`, rate(find('bf16', 'train', batch)), graphs, 'the peer to beat next');
+}
 row('eval b1024, TF32', rate(find('tf32', 'eval', 1024)), peerRate('eval fp32 NCHW bs1024'), '');
 row('eval b1024, bf16', rate(find('bf16', 'eval', 1024)), peerRate('eval bf16 channels_last bs1024'), '');
 row('IG 4,500 x 8, TF32', rate(find('tf32', 'ig', 256)), peerRate('IG 4500 forget imgs x 8 steps fp32'), '');
