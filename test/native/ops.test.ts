@@ -12,6 +12,16 @@ const convCases: ref.Conv[] = [
   { n: 1, cin: 2, h: 7, w: 7, cout: 3, k: 1, stride: 2, pad: 0 },
   // K = 32*9 = 288 > one depth block, P = 5*32*32 = 5120 > one column block of the CPU GEMM
   { n: 5, cin: 32, h: 32, w: 32, cout: 13, k: 3, stride: 1, pad: 1 },
+  // stride 1 with output rows as wide as the input's (the CPU's shifted-plane im2col): rectangular,
+  // 1x1, 5x5, planes no wider than the kernel's reach, and several images per chunk (n = 9)
+  { n: 2, cin: 3, h: 6, w: 9, cout: 4, k: 3, stride: 1, pad: 1 },
+  { n: 2, cin: 4, h: 5, w: 5, cout: 3, k: 1, stride: 1, pad: 0 },
+  { n: 2, cin: 2, h: 7, w: 6, cout: 3, k: 5, stride: 1, pad: 2 },
+  { n: 3, cin: 2, h: 1, w: 2, cout: 3, k: 3, stride: 1, pad: 1 },
+  { n: 2, cin: 2, h: 2, w: 1, cout: 2, k: 5, stride: 1, pad: 2 },
+  { n: 9, cin: 3, h: 4, w: 4, cout: 5, k: 3, stride: 1, pad: 1 },
+  // stride 1 without padding: narrower output rows, the general im2col
+  { n: 2, cin: 3, h: 6, w: 7, cout: 4, k: 3, stride: 1, pad: 0 },
 ];
 
 describeEachBackend('conv2d', (device) => {
