@@ -18,6 +18,7 @@
 
 #include "cpu_backend.h"
 #include "gemm.h"
+#include "parallel.h"
 
 namespace insalun::cpu {
 namespace {
@@ -81,8 +82,7 @@ void im2col(const ConvShape& s, const float* x, int img0, int nb, float* col, bo
   const int rows = s.cin * kk;
   const size_t row_len = size_t(nb) * hw_out;
   const bool same_width = s.stride == 1 && wo == s.w;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int row = 0; row < rows; ++row) {
+  parallel_for(parallel, rows, [&](int row) {
     const int c = row / kk, kh = (row % kk) / s.k, kw = row % s.k;
     float* dst = col + size_t(row) * row_len;
     for (int i = 0; i < nb; ++i) {
@@ -109,22 +109,45 @@ void im2col(const ConvShape& s, const float* x, int img0, int nb, float* col, bo
         for (int ow = r.end; ow < wo; ++ow) out[ow] = 0.0f;
       }
     }
-  }
+  });
+}
+
+// The inverse of im2col_same_width_row: plane[q + shift] += row[q] over the valid outputs. The
+// row's entries for wrapped columns belong to padding, so they are zeroed first (the column buffer
+// is scratch) and the whole range is then one contiguous, vectorized add.
+void col2im_same_width_row(const ConvShape& s, float* row, int kh, int kw, float* __restrict plane) {
+  const int ho = s.ho(), w = s.w;
+  const OutputRange cols = valid_columns(s, w, kw);
+  const int oh0 = std::max(0, s.pad - kh), oh1 = std::min(ho, s.h + s.pad - kh);
+  if (oh0 >= oh1 || cols.begin >= cols.end) return;
+  if (cols.begin > 0 || cols.end < w)
+    for (int oh = oh0; oh + 1 < oh1; ++oh)
+      for (int q = oh * w + cols.end; q < (oh + 1) * w + cols.begin; ++q) row[q] = 0.0f;
+  const ptrdiff_t shift = ptrdiff_t(kh - s.pad) * w + (kw - s.pad);
+  const int first = oh0 * w + cols.begin, last = (oh1 - 1) * w + cols.end;
+  const float* __restrict src = row + first;
+  float* __restrict dst = plane + first + shift;
+  for (int q = 0; q < last - first; ++q) dst[q] += src[q];
 }
 
 // dx[img0 .. img0+nb) (+)= col2im(col): each (image, channel) plane is written by one thread.
-void col2im(const ConvShape& s, const float* col, int img0, int nb, float* dx, bool accumulate,
+// col is scratch: the stride-1 path zeroes its padding entries.
+void col2im(const ConvShape& s, float* col, int img0, int nb, float* dx, bool accumulate,
             bool parallel) {
   const int ho = s.ho(), wo = s.wo(), hw_out = ho * wo, kk = s.k * s.k;
   const size_t row_len = size_t(nb) * hw_out;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int plane_index = 0; plane_index < nb * s.cin; ++plane_index) {
+  const bool same_width = s.stride == 1 && wo == s.w;
+  parallel_for(parallel, nb * s.cin, [&](int plane_index) {
     const int i = plane_index / s.cin, c = plane_index % s.cin;
     float* plane = dx + (size_t(img0 + i) * s.cin + c) * s.h * s.w;
     if (!accumulate) std::memset(plane, 0, sizeof(float) * s.h * s.w);
     for (int kh = 0; kh < s.k; ++kh) {
       for (int kw = 0; kw < s.k; ++kw) {
-        const float* src = col + size_t(c * kk + kh * s.k + kw) * row_len + size_t(i) * hw_out;
+        float* src = col + size_t(c * kk + kh * s.k + kw) * row_len + size_t(i) * hw_out;
+        if (same_width) {
+          col2im_same_width_row(s, src, kh, kw, plane);
+          continue;
+        }
         for (int oh = 0; oh < ho; ++oh) {
           const int ih = oh * s.stride - s.pad + kh;
           if (ih < 0 || ih >= s.h) continue;
@@ -135,22 +158,21 @@ void col2im(const ConvShape& s, const float* col, int img0, int nb, float* dx, b
         }
       }
     }
-  }
+  });
 }
 
 // NCHW images [img0, img0+nb) of a [n, channels, hw] tensor <-> channel-major [channels, nb*hw].
 void to_channel_major(const float* nchw, int channels, int hw, int img0, int nb, float* cm, bool parallel) {
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int c = 0; c < channels; ++c)
+  parallel_for(parallel, channels, [&](int c) {
     for (int i = 0; i < nb; ++i)
       std::memcpy(cm + (size_t(c) * nb + i) * hw, nchw + (size_t(img0 + i) * channels + c) * hw,
                   sizeof(float) * hw);
+  });
 }
 
 void from_channel_major(const float* cm, int channels, int hw, int img0, int nb, float* nchw,
                         bool accumulate, bool parallel) {
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int c = 0; c < channels; ++c)
+  parallel_for(parallel, channels, [&](int c) {
     for (int i = 0; i < nb; ++i) {
       float* dst = nchw + (size_t(img0 + i) * channels + c) * hw;
       const float* src = cm + (size_t(c) * nb + i) * hw;
@@ -160,6 +182,7 @@ void from_channel_major(const float* cm, int channels, int hw, int img0, int nb,
         std::memcpy(dst, src, sizeof(float) * hw);
       }
     }
+  });
 }
 
 float* grow(std::vector<float>& buffer, size_t count) {

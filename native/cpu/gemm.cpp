@@ -1,5 +1,7 @@
 #include "gemm.h"
 
+#include "parallel.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -49,37 +51,38 @@ inline float at(const float* x, int ld, bool trans, int row, int col) {
 
 // Packs rows [i0, i0+mc) x depth [p0, p0+kc) of op(A) into MR-row micro-panels, depth-major,
 // zero-padding the last panel.
-void pack_a(const float* a, int lda, bool trans, int i0, int mc, int p0, int kc, float* out) {
+// shared: the calling team splits the panels (see parallel.h); else the calling thread packs alone.
+void pack_a(const float* a, int lda, bool trans, int i0, int mc, int p0, int kc, float* out,
+            bool shared) {
   const int panels = (mc + kMR - 1) / kMR;
-#pragma omp for schedule(static)
-  for (int panel = 0; panel < panels; ++panel) {
+  shared_for(shared, panels, [&](int panel) {
     float* dst = out + size_t(panel) * kMR * kc;
     const int rows = std::min(kMR, mc - panel * kMR);
     if (trans && rows == kMR) {
       // op(A) = A^T: a panel's rows at one depth are a contiguous run of A's row.
       for (int p = 0; p < kc; ++p)
         std::memcpy(dst + p * kMR, a + size_t(p0 + p) * lda + i0 + panel * kMR, sizeof(float) * kMR);
-      continue;
+      return;
     }
     for (int p = 0; p < kc; ++p) {
       for (int r = 0; r < kMR; ++r) {
         dst[p * kMR + r] = r < rows ? at(a, lda, trans, i0 + panel * kMR + r, p0 + p) : 0.0f;
       }
     }
-  }
+  });
 }
 
 // Packs depth [p0, p0+kc) x columns [j0, j0+nc) of op(B) into NR-column micro-panels.
-void pack_b(const float* b, int ldb, bool trans, int p0, int kc, int j0, int nc, float* out) {
+void pack_b(const float* b, int ldb, bool trans, int p0, int kc, int j0, int nc, float* out,
+            bool shared) {
   const int panels = (nc + kNR - 1) / kNR;
-#pragma omp for schedule(static)
-  for (int panel = 0; panel < panels; ++panel) {
+  shared_for(shared, panels, [&](int panel) {
     float* dst = out + size_t(panel) * kNR * kc;
     const int cols = std::min(kNR, nc - panel * kNR);
     const int col0 = j0 + panel * kNR;
     if (!trans && cols == kNR) {
       for (int p = 0; p < kc; ++p) std::memcpy(dst + p * kNR, b + size_t(p0 + p) * ldb + col0, sizeof(float) * kNR);
-      continue;
+      return;
     }
     if (trans) {
       // op(B) = B^T: a panel column is a contiguous run of B's row; read along it.
@@ -91,14 +94,14 @@ void pack_b(const float* b, int ldb, bool trans, int p0, int kc, int j0, int nc,
         const float* src = b + size_t(col0 + c) * ldb + p0;
         for (int p = 0; p < kc; ++p) dst[p * kNR + c] = src[p];
       }
-      continue;
+      return;
     }
     for (int p = 0; p < kc; ++p) {
       for (int c = 0; c < kNR; ++c) {
         dst[p * kNR + c] = c < cols ? at(b, ldb, trans, p0 + p, col0 + c) : 0.0f;
       }
     }
-  }
+  });
 }
 
 // acc = packed A panel (MR x kc) * packed B panel (kc x NR); then C = alpha*acc + beta*C on the
@@ -165,30 +168,37 @@ void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
   float* packed_a = packed_a_buffer.get(size_t(kMC) * kKC);
   float* packed_b = packed_b_buffer.get(size_t(kKC) * (kNC + kNR));
 
-#pragma omp parallel if (parallel)
-  for (int j0 = 0; j0 < n; j0 += kNC) {
-    const int nc = std::min(kNC, n - j0);
-    for (int p0 = 0; p0 < k; p0 += kKC) {
-      const int kc = std::min(kKC, k - p0);
-      // The first depth block applies the caller's beta; later ones accumulate.
-      const float block_beta = p0 == 0 ? beta : 1.0f;
-      pack_b(b, ldb, trans_b, p0, kc, j0, nc, packed_b);  // implicit barrier
-      for (int i0 = 0; i0 < m; i0 += kMC) {
-        const int mc = std::min(kMC, m - i0);
-        pack_a(a, lda, trans_a, i0, mc, p0, kc, packed_a);  // implicit barrier
-        const int col_panels = (nc + kNR - 1) / kNR;
-        const int row_panels = (mc + kMR - 1) / kMR;
-#pragma omp for schedule(static) collapse(2)
-        for (int jp = 0; jp < col_panels; ++jp) {
-          for (int ip = 0; ip < row_panels; ++ip) {
+  // The blocked loops; with shared, every thread of the enclosing team runs them and splits each
+  // packing and tile loop (whose closing barriers order the shared panels' reuse).
+  auto blocked = [&](bool shared) {
+    for (int j0 = 0; j0 < n; j0 += kNC) {
+      const int nc = std::min(kNC, n - j0);
+      for (int p0 = 0; p0 < k; p0 += kKC) {
+        const int kc = std::min(kKC, k - p0);
+        // The first depth block applies the caller's beta; later ones accumulate.
+        const float block_beta = p0 == 0 ? beta : 1.0f;
+        pack_b(b, ldb, trans_b, p0, kc, j0, nc, packed_b, shared);
+        for (int i0 = 0; i0 < m; i0 += kMC) {
+          const int mc = std::min(kMC, m - i0);
+          pack_a(a, lda, trans_a, i0, mc, p0, kc, packed_a, shared);
+          const int col_panels = (nc + kNR - 1) / kNR;
+          const int row_panels = (mc + kMR - 1) / kMR;
+          shared_for(shared, col_panels * row_panels, [&](int tile) {
+            const int jp = tile / row_panels, ip = tile % row_panels;
             const int i = i0 + ip * kMR, j = j0 + jp * kNR;
             micro_kernel(kc, packed_a + size_t(ip) * kMR * kc, packed_b + size_t(jp) * kNR * kc,
                          c + size_t(i) * ldc + j, ldc, std::min(kMR, m - i), std::min(kNR, n - j),
                          alpha, block_beta);
-          }
-        }  // implicit barrier before the next pack_a overwrites the shared panel
+          });
+        }
       }
     }
+  };
+  if (parallel) {
+#pragma omp parallel
+    blocked(true);
+  } else {
+    blocked(false);
   }
 }
 
