@@ -1,13 +1,16 @@
 #include "gemm.h"
 
-#include "parallel.h"
-
 #include <omp.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
+
+#include "parallel.h"
 
 namespace insalun::cpu {
 namespace {
@@ -72,6 +75,35 @@ void pack_a(const float* a, int lda, bool trans, int i0, int mc, int p0, int kc,
   });
 }
 
+#if defined(__AVX512F__)
+// out[j * ldo + i] = in[i * ldi + j] for a 16 x 16 block: unpack pairs of rows, shuffle them into
+// 4 x 4 blocks within each 128-bit lane, then gather the lanes of four rows into each output row.
+void transpose_16x16(const float* in, int ldi, float* out, int ldo) {
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(in + size_t(i) * ldi);
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);      // per lane: a0 b0 a1 b1
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);  // per lane: a2 b2 a3 b3
+  }
+  for (int g = 0; g < 4; ++g) {  // rows 4g..4g+3: r[4g + k] lane L = their column 4L + k
+    r[4 * g + 0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+    r[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+    r[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+    r[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+  }
+  for (int k = 0; k < 4; ++k) {
+    const __m512 even_lo = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x88);  // lanes 0, 2 of groups 0, 1
+    const __m512 odd_lo = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xDD);   // lanes 1, 3
+    const __m512 even_hi = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x88);
+    const __m512 odd_hi = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xDD);
+    _mm512_storeu_ps(out + size_t(k) * ldo, _mm512_shuffle_f32x4(even_lo, even_hi, 0x88));
+    _mm512_storeu_ps(out + size_t(8 + k) * ldo, _mm512_shuffle_f32x4(even_lo, even_hi, 0xDD));
+    _mm512_storeu_ps(out + size_t(4 + k) * ldo, _mm512_shuffle_f32x4(odd_lo, odd_hi, 0x88));
+    _mm512_storeu_ps(out + size_t(12 + k) * ldo, _mm512_shuffle_f32x4(odd_lo, odd_hi, 0xDD));
+  }
+}
+#endif
+
 // Packs depth [p0, p0+kc) x columns [j0, j0+nc) of op(B) into NR-column micro-panels.
 void pack_b(const float* b, int ldb, bool trans, int p0, int kc, int j0, int nc, float* out,
             bool shared) {
@@ -86,13 +118,23 @@ void pack_b(const float* b, int ldb, bool trans, int p0, int kc, int j0, int nc,
     }
     if (trans) {
       // op(B) = B^T: a panel column is a contiguous run of B's row; read along it.
+      int p_done = 0;
+#if defined(__AVX512F__)
+      // Full panels move 16 x 16 blocks through registers: the element-wise copy below stores
+      // at a 128-byte stride, and made the weight gradients' packing a third of GEMM time.
+      if (cols == kNR) {
+        for (; p_done + 16 <= kc; p_done += 16)
+          for (int c = 0; c < kNR; c += 16)
+            transpose_16x16(b + size_t(col0 + c) * ldb + p0 + p_done, ldb, dst + p_done * kNR + c, kNR);
+      }
+#endif
       for (int c = 0; c < kNR; ++c) {
         if (c >= cols) {
           for (int p = 0; p < kc; ++p) dst[p * kNR + c] = 0.0f;
           continue;
         }
         const float* src = b + size_t(col0 + c) * ldb + p0;
-        for (int p = 0; p < kc; ++p) dst[p * kNR + c] = src[p];
+        for (int p = p_done; p < kc; ++p) dst[p * kNR + c] = src[p];
       }
       return;
     }
