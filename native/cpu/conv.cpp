@@ -52,29 +52,57 @@ OutputRange valid_columns(const ConvShape& s, int wo, int kw) {
   return {std::min(begin, wo), std::max(end, std::min(begin, wo))};
 }
 
-// One im2col row (input channel plane, kernel offset kh, kw) of one image for a stride-1
-// convolution whose output rows are as wide as its input rows (2*pad = k-1: every 3x3 and 1x1
-// stride-1 layer). Output element q = oh*w + ow then reads input element q + shift, so the valid
-// output rows are one shifted copy of the plane, after which the columns that wrapped around a
-// row edge are zeroed. Row by row, the copies were a memcpy of 16-32 floats each, and im2col was
-// a quarter of evaluation time at width 16.
-void im2col_same_width_row(const ConvShape& s, const float* plane, int kh, int kw, float* out) {
-  const int ho = s.ho(), w = s.w, hw_out = ho * w;
-  const OutputRange cols = valid_columns(s, w, kw);
-  const int oh0 = std::max(0, s.pad - kh), oh1 = std::min(ho, s.h + s.pad - kh);
-  if (oh0 >= oh1 || cols.begin >= cols.end) {
-    std::memset(out, 0, sizeof(float) * hw_out);
-    return;
-  }
-  const ptrdiff_t shift = ptrdiff_t(kh - s.pad) * w + (kw - s.pad);
-  // [first, last): from the first valid element to one past the last, all inside the input plane.
-  const int first = oh0 * w + cols.begin, last = (oh1 - 1) * w + cols.end;
-  std::memset(out, 0, sizeof(float) * first);
-  std::memcpy(out + first, plane + first + shift, sizeof(float) * (last - first));
-  std::memset(out + last, 0, sizeof(float) * (hw_out - last));
-  if (cols.begin > 0 || cols.end < w)
-    for (int oh = oh0; oh + 1 < oh1; ++oh)
-      for (int q = oh * w + cols.end; q < (oh + 1) * w + cols.begin; ++q) out[q] = 0.0f;
+// A stride-1 convolution whose output rows are as wide as its input rows (2*pad = k-1: every 3x3
+// and 1x1 stride-1 layer) reads, for kernel offset (kh, kw), input element q + shift for output
+// element q = oh*w + ow. So the valid outputs of one im2col row are a single shifted run of the
+// plane, [first, last), except for the columns that wrap around a row edge (padding).
+// Row by row, the copies were a memcpy of 16-32 floats each, and im2col was a quarter of
+// evaluation time at width 16.
+struct ShiftedRun {
+  bool empty;        // no output reads inside the image
+  ptrdiff_t shift;   // input index - output index
+  int first, last;   // first valid output, one past the last (all inside the input plane)
+  int oh0, oh1;      // output rows whose input row is inside the image
+  OutputRange cols;  // valid output columns
+};
+
+ShiftedRun shifted_run(const ConvShape& s, int kh, int kw) {
+  ShiftedRun r;
+  r.cols = valid_columns(s, s.w, kw);
+  r.oh0 = std::max(0, s.pad - kh);
+  r.oh1 = std::min(s.ho(), s.h + s.pad - kh);
+  r.empty = r.oh0 >= r.oh1 || r.cols.begin >= r.cols.end;
+  r.shift = ptrdiff_t(kh - s.pad) * s.w + (kw - s.pad);
+  r.first = r.empty ? 0 : r.oh0 * s.w + r.cols.begin;
+  r.last = r.empty ? 0 : (r.oh1 - 1) * s.w + r.cols.end;
+  return r;
+}
+
+// Zeroes the wrapped columns inside [first, last) of a same-width im2col row.
+void zero_wrapped_columns(const ConvShape& s, const ShiftedRun& r, float* row) {
+  if (r.empty || (r.cols.begin == 0 && r.cols.end == s.w)) return;
+  for (int oh = r.oh0; oh + 1 < r.oh1; ++oh)
+    for (int q = oh * s.w + r.cols.end; q < (oh + 1) * s.w + r.cols.begin; ++q) row[q] = 0.0f;
+}
+
+void im2col_same_width_row(const ConvShape& s, const ShiftedRun& r, const float* plane, float* out) {
+  const int hw_out = s.ho() * s.w;
+  std::memset(out, 0, sizeof(float) * r.first);
+  std::memcpy(out + r.first, plane + r.first + r.shift, sizeof(float) * (r.last - r.first));
+  std::memset(out + r.last, 0, sizeof(float) * (hw_out - r.last));
+  zero_wrapped_columns(s, r, out);
+}
+
+// The inverse: plane[q + shift] += row[q] over the valid outputs. The row's wrapped entries
+// belong to padding, so they are zeroed first (the column buffer is scratch) and the run is then
+// one contiguous, vectorized add.
+void col2im_same_width_row(const ConvShape& s, const ShiftedRun& r, float* row,
+                           float* __restrict plane) {
+  if (r.empty) return;
+  zero_wrapped_columns(s, r, row);
+  const float* __restrict src = row + r.first;
+  float* __restrict dst = plane + r.first + r.shift;
+  for (int q = 0; q < r.last - r.first; ++q) dst[q] += src[q];
 }
 
 void im2col(const ConvShape& s, const float* x, int img0, int nb, float* col, bool parallel) {
@@ -85,10 +113,11 @@ void im2col(const ConvShape& s, const float* x, int img0, int nb, float* col, bo
   parallel_for(parallel, rows, [&](int row) {
     const int c = row / kk, kh = (row % kk) / s.k, kw = row % s.k;
     float* dst = col + size_t(row) * row_len;
+    const ShiftedRun run = same_width ? shifted_run(s, kh, kw) : ShiftedRun{};
     for (int i = 0; i < nb; ++i) {
       const float* plane = x + (size_t(img0 + i) * s.cin + c) * s.h * s.w;
       if (same_width) {
-        im2col_same_width_row(s, plane, kh, kw, dst + size_t(i) * hw_out);
+        im2col_same_width_row(s, run, plane, dst + size_t(i) * hw_out);
         continue;
       }
       for (int oh = 0; oh < ho; ++oh) {
@@ -112,24 +141,6 @@ void im2col(const ConvShape& s, const float* x, int img0, int nb, float* col, bo
   });
 }
 
-// The inverse of im2col_same_width_row: plane[q + shift] += row[q] over the valid outputs. The
-// row's entries for wrapped columns belong to padding, so they are zeroed first (the column buffer
-// is scratch) and the whole range is then one contiguous, vectorized add.
-void col2im_same_width_row(const ConvShape& s, float* row, int kh, int kw, float* __restrict plane) {
-  const int ho = s.ho(), w = s.w;
-  const OutputRange cols = valid_columns(s, w, kw);
-  const int oh0 = std::max(0, s.pad - kh), oh1 = std::min(ho, s.h + s.pad - kh);
-  if (oh0 >= oh1 || cols.begin >= cols.end) return;
-  if (cols.begin > 0 || cols.end < w)
-    for (int oh = oh0; oh + 1 < oh1; ++oh)
-      for (int q = oh * w + cols.end; q < (oh + 1) * w + cols.begin; ++q) row[q] = 0.0f;
-  const ptrdiff_t shift = ptrdiff_t(kh - s.pad) * w + (kw - s.pad);
-  const int first = oh0 * w + cols.begin, last = (oh1 - 1) * w + cols.end;
-  const float* __restrict src = row + first;
-  float* __restrict dst = plane + first + shift;
-  for (int q = 0; q < last - first; ++q) dst[q] += src[q];
-}
-
 // dx[img0 .. img0+nb) (+)= col2im(col): each (image, channel) plane is written by one thread.
 // col is scratch: the stride-1 path zeroes its padding entries.
 void col2im(const ConvShape& s, float* col, int img0, int nb, float* dx, bool accumulate,
@@ -145,7 +156,7 @@ void col2im(const ConvShape& s, float* col, int img0, int nb, float* dx, bool ac
       for (int kw = 0; kw < s.k; ++kw) {
         float* src = col + size_t(c * kk + kh * s.k + kw) * row_len + size_t(i) * hw_out;
         if (same_width) {
-          col2im_same_width_row(s, src, kh, kw, plane);
+          col2im_same_width_row(s, shifted_run(s, kh, kw), src, plane);
           continue;
         }
         for (int oh = 0; oh < ho; ++oh) {
