@@ -10,6 +10,7 @@
         "native/core/kernel_bench.cpp",
         "native/cpu/gemm.cpp",
         "native/cpu/conv.cpp",
+        "native/cpu/conv_direct.cpp",
         "native/cpu/batchnorm.cpp",
         "native/cpu/ops.cpp",
         "native/cpu/data.cpp",

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <vector>
 
+#include "conv_direct.h"
 #include "cpu_backend.h"
 #include "gemm.h"
 #include "parallel.h"
@@ -259,6 +260,7 @@ void forward(const ConvShape& s, const float* x, const float* w, float* y, bool 
 }  // namespace
 
 void CpuBackend::conv2d_forward(const ConvShape& s, const Act* xa, const float* w, Act* ya) {
+  if (direct_conv_applies(s).forward) return direct_forward(s, f32(xa), w, f32(ya));
   forward(s, f32(xa), w, f32(ya), false);
 }
 
@@ -266,6 +268,7 @@ void CpuBackend::conv2d_backward_data(const ConvShape& s, const Act* dya, const 
                                       bool accumulate) {
   const float* dy = f32(dya);
   float* dx = f32(dxa);
+  if (direct_conv_applies(s).backward_data) return direct_backward_data(s, dy, w, dx, accumulate);
   const int hw_out = s.ho() * s.wo(), depth = s.cin * s.k * s.k;
   for_each_chunk(s, [&](int img0, int nb, bool parallel) {
     Scratch& t = thread_scratch();
@@ -279,6 +282,7 @@ void CpuBackend::conv2d_backward_data(const ConvShape& s, const Act* dya, const 
 
 void CpuBackend::conv2d_backward_filter(const ConvShape& s, const Act* xa, const Act* dya, float* dw) {
   const float *x = f32(xa), *dy = f32(dya);
+  if (direct_conv_applies(s).backward_filter) return direct_backward_filter(s, x, dy, dw);
   const int hw_out = s.ho() * s.wo(), depth = s.cin * s.k * s.k;
   const size_t weights = s.weight_size();
   const int threads = omp_get_max_threads();

@@ -1,0 +1,251 @@
+// Direct 3x3 stride-1 convolutions (padding 1) on planes whose width is a multiple of 16, with
+// AVX-512.
+//
+// Why: the im2col path writes a [Cin*9, positions] column buffer, and the GEMM copies it again
+// into packed panels, before any product. With few channels (ResNet-18's first stage at width 16:
+// 16 -> 16 channels on 32x32 planes) each column element then feeds only 16 output channels, so the
+// copies cost about as much as the products: that stage ran at about half the GEMM's peak and took
+// 30% of a training step. Here the products read the input planes directly.
+//
+// How: with 16-float vectors and a plane width that is a multiple of 16, a vector of 16 output
+// positions lies inside one row, and the input it needs for kernel offset (kh, kw) is the same 16
+// positions shifted by (kh-1)*w + (kw-1). The shifted vector is one unaligned load; the positions
+// that fall into the padding are the whole vector (a row above or below the plane) or its first
+// or last lane (the column left of or right of the plane), so a 16-bit mask zeroes them. AVX-512
+// masked loads suppress faults on masked lanes, so the shifted address may point outside the
+// plane there.
+//   forward:        a register tile of 8 output channels x 32 positions, summed over every input
+//                   channel and offset (the GEMM micro-kernel's shape, with B read in place);
+//   backward data:  the same kernel: for a 3x3 stride-1 convolution with padding 1, the data
+//                   gradient is the convolution of dy with the kernel flipped and its channel axes
+//                   swapped;
+//   backward filter: dW[co][ci][kh][kw] = sum over images and positions of dy[co] * shifted x[ci];
+//                   vectors run along the positions, with 8 output channels x 3 column offsets of
+//                   one (ci, kh) in 24 accumulators, reduced across lanes once per group of images.
+#include "conv_direct.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#if defined(__AVX512F__)
+// GCC 12's AVX-512 headers warn about their own _mm512_undefined_ps() (GCC bug 105593).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#endif
+
+namespace insalun::cpu {
+
+#if defined(__AVX512F__)
+namespace {
+
+constexpr int kLanes = 16;     // floats per vector
+constexpr int kBlock = 8;      // output channels per register tile
+constexpr int kOffsets = 9;    // 3x3 kernel offsets
+constexpr int kTile = 2 * kLanes;  // positions per forward tile
+
+bool same_padded_3x3(const ConvShape& s) {
+  return s.k == 3 && s.pad == 1 && s.stride == 1 && s.w % kLanes == 0 && s.h > 0 && s.n > 0;
+}
+
+// Lanes of the vector of positions [q, q+16) (inside one row) whose input at column offset kw
+// (0, 1, 2 for -1, 0, +1) lies inside the row.
+__mmask16 column_mask(int w, int q, int kw) {
+  const int ow0 = q % w;
+  if (kw == 0 && ow0 == 0) return 0xFFFE;
+  if (kw == 2 && ow0 + kLanes == w) return 0x7FFF;
+  return 0xFFFF;
+}
+
+// Input offset of kernel offset o = kh*3 + kw from an output position.
+ptrdiff_t offset_shift(int w, int o) { return ptrdiff_t(o / 3 - 1) * w + (o % 3 - 1); }
+
+float* grow(std::vector<float>& buffer, size_t count) {
+  if (buffer.size() < count) buffer.resize(count);
+  return buffer.data();
+}
+
+// Weights in the register tile's order: panel[block][in channel][offset][8 output channels].
+// flipped: the data gradient's kernel, channels swapped and offsets reversed, so that
+// out = in_channels (the forward's cout) -> out_channels (its cin).
+const float* pack_weights(const ConvShape& s, const float* w, bool flipped) {
+  static thread_local std::vector<float> packed;
+  const int in_channels = flipped ? s.cout : s.cin, out_channels = flipped ? s.cin : s.cout;
+  float* p = grow(packed, size_t(in_channels) * out_channels * kOffsets);
+  for (int b = 0; b < out_channels / kBlock; ++b)
+    for (int c = 0; c < in_channels; ++c)
+      for (int o = 0; o < kOffsets; ++o)
+        for (int r = 0; r < kBlock; ++r) {
+          const int out = b * kBlock + r;
+          const size_t source = flipped ? (size_t(c) * s.cin + out) * kOffsets + (kOffsets - 1 - o)
+                                        : (size_t(out) * s.cin + c) * kOffsets + o;
+          *p++ = w[source];
+        }
+  return packed.data();
+}
+
+// out[8 channels][q0, q0+32) (+)= sum over in channels and offsets of panel * shifted input.
+void forward_tile(const float* in_image, int in_channels, int h, int w, const float* panel, int q0,
+                  float* out, bool accumulate) {
+  const size_t hw = size_t(h) * w;
+  __mmask16 mask[2][kOffsets];
+  ptrdiff_t shift[kOffsets];
+  for (int o = 0; o < kOffsets; ++o) {
+    shift[o] = offset_shift(w, o);
+    for (int half = 0; half < 2; ++half) {
+      const int q = q0 + half * kLanes, ih = q / w + o / 3 - 1;
+      mask[half][o] = ih >= 0 && ih < h ? column_mask(w, q, o % 3) : 0;
+    }
+  }
+  __m512 acc[kBlock][2];
+#pragma GCC unroll 8
+  for (int r = 0; r < kBlock; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int c = 0; c < in_channels; ++c) {
+    const float* plane = in_image + c * hw + q0;
+    for (int o = 0; o < kOffsets; ++o) {
+      const __m512 b0 = _mm512_maskz_loadu_ps(mask[0][o], plane + shift[o]);
+      const __m512 b1 = _mm512_maskz_loadu_ps(mask[1][o], plane + kLanes + shift[o]);
+#pragma GCC unroll 8
+      for (int r = 0; r < kBlock; ++r) {
+        const __m512 a = _mm512_set1_ps(panel[r]);
+        acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+      }
+      panel += kBlock;
+    }
+  }
+  // (acc is only read here: writing it back made GCC keep the accumulators in memory, with a
+  // store per FMA pair in the loop above.)
+#pragma GCC unroll 8
+  for (int r = 0; r < kBlock; ++r) {
+    float* row = out + r * hw;
+    const __m512 old0 = accumulate ? _mm512_loadu_ps(row) : _mm512_setzero_ps();
+    const __m512 old1 = accumulate ? _mm512_loadu_ps(row + kLanes) : _mm512_setzero_ps();
+    _mm512_storeu_ps(row, _mm512_add_ps(acc[r][0], old0));
+    _mm512_storeu_ps(row + kLanes, _mm512_add_ps(acc[r][1], old1));
+  }
+}
+
+// out (+)= conv3x3(in, packed weights): [n, in_channels, h, w] -> [n, out_channels, h, w]. The
+// threads split the (image, tile) pairs; each tile runs every channel block while its input rows
+// are in L1.
+void convolve(const float* in, int in_channels, const float* packed, int out_channels, int n, int h,
+              int w, float* out, bool accumulate) {
+  const size_t hw = size_t(h) * w;
+  const int tiles = int(hw / kTile), blocks = out_channels / kBlock;
+  const size_t panel_size = size_t(in_channels) * kOffsets * kBlock;
+#pragma omp parallel for schedule(static)
+  for (int job = 0; job < n * tiles; ++job) {
+    const int i = job / tiles, q0 = (job % tiles) * kTile;
+    for (int b = 0; b < blocks; ++b)
+      forward_tile(in + size_t(i) * in_channels * hw, in_channels, h, w, packed + b * panel_size, q0,
+                   out + (size_t(i) * out_channels + b * kBlock) * hw + q0, accumulate);
+  }
+}
+
+// The filter gradient of one (block of 8 output channels, input channel, kernel row kh) over
+// images [i0, i1): 24 dot products along the positions, added into dw_rows (row r of the block
+// at dw_rows + r * ldw, columns kh*3 + kw).
+void filter_rows(const ConvShape& s, const float* x, const float* dy, int block, int c, int kh,
+                 int i0, int i1, float* dw_rows, size_t ldw) {
+  const int w = s.w, h = s.h;
+  const size_t hw = size_t(h) * w;
+  // Output rows whose input row oh + kh - 1 is inside the plane.
+  const int oh0 = std::max(0, 1 - kh), oh1 = std::min(h, h + 1 - kh);
+  const size_t q_begin = size_t(oh0) * w, q_end = size_t(oh1) * w;
+  __m512 acc[kBlock][3];
+#pragma GCC unroll 8
+  for (int r = 0; r < kBlock; ++r) acc[r][0] = acc[r][1] = acc[r][2] = _mm512_setzero_ps();
+  for (int i = i0; i < i1; ++i) {
+    const float* row_in = x + (size_t(i) * s.cin + c) * hw + ptrdiff_t(kh - 1) * w;
+    const float* grad = dy + (size_t(i) * s.cout + size_t(block) * kBlock) * hw;
+    for (size_t q = q_begin; q < q_end; q += kLanes) {
+      const __m512 left = _mm512_maskz_loadu_ps(column_mask(w, int(q), 0), row_in + q - 1);
+      const __m512 mid = _mm512_loadu_ps(row_in + q);
+      const __m512 right = _mm512_maskz_loadu_ps(column_mask(w, int(q), 2), row_in + q + 1);
+#pragma GCC unroll 8
+      for (int r = 0; r < kBlock; ++r) {
+        const __m512 d = _mm512_loadu_ps(grad + r * hw + q);
+        acc[r][0] = _mm512_fmadd_ps(d, left, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(d, mid, acc[r][1]);
+        acc[r][2] = _mm512_fmadd_ps(d, right, acc[r][2]);
+      }
+    }
+  }
+  // Fully unrolled, so that acc stays in registers (a run-time index would put it in memory).
+#pragma GCC unroll 8
+  for (int r = 0; r < kBlock; ++r) {
+    float* dst = dw_rows + r * ldw + kh * 3;
+    dst[0] += _mm512_reduce_add_ps(acc[r][0]);
+    dst[1] += _mm512_reduce_add_ps(acc[r][1]);
+    dst[2] += _mm512_reduce_add_ps(acc[r][2]);
+  }
+}
+
+}  // namespace
+
+DirectConv direct_conv_applies(const ConvShape& s) {
+  if (!same_padded_3x3(s)) return {false, false, false};
+  const bool tiles = (size_t(s.h) * s.w) % kTile == 0;
+  return {tiles && s.cout % kBlock == 0, tiles && s.cin % kBlock == 0, s.cout % kBlock == 0};
+}
+
+void direct_forward(const ConvShape& s, const float* x, const float* w, float* y) {
+  convolve(x, s.cin, pack_weights(s, w, false), s.cout, s.n, s.h, s.w, y, false);
+}
+
+void direct_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx, bool accumulate) {
+  convolve(dy, s.cout, pack_weights(s, w, true), s.cin, s.n, s.h, s.w, dx, accumulate);
+}
+
+void direct_backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
+  const size_t hw = size_t(s.h) * s.w, weights = s.weight_size(), ldw = size_t(s.cin) * kOffsets;
+  // Each thread sums its share of the images into its own partial dW, added in thread order at
+  // the end (the result does not depend on timing). Within a share, images go in groups whose
+  // planes (all channels of x and dy) fit in L2, so every (block, channel, row) pass over a group
+  // reads cached data, and the lane reduction happens once per group.
+  const int threads = std::max(1, std::min(omp_get_max_threads(), s.n));
+  const int group = int(std::clamp<size_t>((size_t(1) << 16) / ((s.cin + s.cout) * hw), 1, size_t(s.n)));
+  static thread_local std::vector<float> partial_buffer;
+  float* partials = grow(partial_buffer, weights * threads);
+  std::memset(partials, 0, sizeof(float) * weights * threads);
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (int t = 0; t < threads; ++t) {
+    float* mine = partials + size_t(t) * weights;
+    const int first = int(int64_t(s.n) * t / threads), last = int(int64_t(s.n) * (t + 1) / threads);
+    for (int g = first; g < last; g += group) {
+      const int g_end = std::min(g + group, last);
+      for (int b = 0; b < s.cout / kBlock; ++b)
+        for (int c = 0; c < s.cin; ++c)
+          for (int kh = 0; kh < 3; ++kh)
+            filter_rows(s, x, dy, b, c, kh, g, g_end, mine + size_t(b) * kBlock * ldw + size_t(c) * kOffsets, ldw);
+    }
+  }
+#pragma omp parallel for schedule(static)
+  for (size_t j = 0; j < weights; ++j) {
+    float total = 0.0f;
+    for (int t = 0; t < threads; ++t) total += partials[size_t(t) * weights + j];
+    dw[j] = total;
+  }
+}
+
+#else  // without AVX-512 the im2col path handles every convolution
+
+DirectConv direct_conv_applies(const ConvShape&) { return {false, false, false}; }
+namespace {
+[[noreturn]] void unavailable() { throw std::logic_error("direct convolutions need AVX-512"); }
+}  // namespace
+void direct_forward(const ConvShape&, const float*, const float*, float*) { unavailable(); }
+void direct_backward_data(const ConvShape&, const float*, const float*, float*, bool) { unavailable(); }
+void direct_backward_filter(const ConvShape&, const float*, const float*, float*) { unavailable(); }
+
+#endif
+
+}  // namespace insalun::cpu

@@ -1,0 +1,23 @@
+// Direct (implicit-GEMM) 3x3 stride-1 convolutions for planes whose width is a multiple of 16,
+// with AVX-512: the products read the input planes through masked, shifted vector loads instead
+// of an im2col buffer. See conv_direct.cpp for why and when.
+#pragma once
+
+#include "../core/backend.h"
+
+namespace insalun::cpu {
+
+// Which directions of convolution s the direct kernels take (all false without AVX-512).
+struct DirectConv {
+  bool forward, backward_data, backward_filter;
+};
+DirectConv direct_conv_applies(const ConvShape& s);
+
+// y = conv(x, w) (NCHW, w as [cout, cin, 3, 3]).
+void direct_forward(const ConvShape& s, const float* x, const float* w, float* y);
+// dx (+)= the data gradient of conv(x, w) for output gradient dy.
+void direct_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx, bool accumulate);
+// dw = the filter gradient for input x and output gradient dy.
+void direct_backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw);
+
+}  // namespace insalun::cpu
