@@ -1,5 +1,4 @@
-// Direct 3x3 stride-1 convolutions (padding 1) on planes whose width is a multiple of 16, with
-// AVX-512.
+// Direct 3x3 stride-1 convolutions (padding 1) with AVX-512, for planes of 16k positions.
 //
 // Why: the im2col path writes a [Cin*9, positions] column buffer, and the GEMM copies it again
 // into packed panels, before any product. With few channels (ResNet-18's first stage at width 16:
@@ -7,21 +6,23 @@
 // copies cost about as much as the products: that stage ran at about half the GEMM's peak and took
 // 30% of a training step. Here the products read the input planes directly.
 //
-// How: with 16-float vectors and a plane width that is a multiple of 16, a vector of 16 output
-// positions lies inside one row, and the input it needs for kernel offset (kh, kw) is the same 16
-// positions shifted by (kh-1)*w + (kw-1). The shifted vector is one unaligned load; the positions
-// that fall into the padding are the whole vector (a row above or below the plane) or its first
-// or last lane (the column left of or right of the plane), so a 16-bit mask zeroes them. AVX-512
-// masked loads suppress faults on masked lanes, so the shifted address may point outside the
-// plane there.
-//   forward:        a register tile of 8 output channels x 32 positions, summed over every input
-//                   channel and offset (the GEMM micro-kernel's shape, with B read in place);
+// How: a vector holds 16 consecutive output positions of one image's plane (h*w is a multiple of
+// 16). The input it needs for kernel offset (kh, kw) is the same 16 positions shifted by
+// (kh-1)*w + (kw-1): one unaligned load, with a 16-bit mask that zeroes the lanes whose input falls
+// into the padding. The masks depend only on the vector's place in the plane and the offset, so
+// they come from a table built once per plane size (lane_masks); this also covers planes narrower
+// than 16 (ResNet-18's 8x8 and 4x4 stages), where a vector spans several rows. AVX-512 masked
+// loads suppress faults on masked lanes, so the shifted address may point outside the plane there.
+//   forward:        a register tile of 8 output channels x 32 positions (two vectors, which for
+//                   4x4 planes lie in consecutive images), summed over every input channel and
+//                   offset: the GEMM micro-kernel's shape, with B read in place;
 //   backward data:  the same kernel: for a 3x3 stride-1 convolution with padding 1, the data
 //                   gradient is the convolution of dy with the kernel flipped and its channel axes
 //                   swapped;
 //   backward filter: dW[co][ci][kh][kw] = sum over images and positions of dy[co] * shifted x[ci];
 //                   vectors run along the positions, with 8 output channels x 3 column offsets of
 //                   one (ci, kh) in 24 accumulators, reduced across lanes once per group of images.
+//                   It needs whole rows per vector (width a multiple of 16).
 #include "conv_direct.h"
 
 #include <omp.h>
@@ -52,16 +53,22 @@ constexpr int kOffsets = 9;    // 3x3 kernel offsets
 constexpr int kTile = 2 * kLanes;  // positions per forward tile
 
 bool same_padded_3x3(const ConvShape& s) {
-  return s.k == 3 && s.pad == 1 && s.stride == 1 && s.w % kLanes == 0 && s.h > 0 && s.n > 0;
+  return s.k == 3 && s.pad == 1 && s.stride == 1 && s.h > 0 && s.w > 0 && s.n > 0;
 }
 
-// Lanes of the vector of positions [q, q+16) (inside one row) whose input at column offset kw
-// (0, 1, 2 for -1, 0, +1) lies inside the row.
-__mmask16 column_mask(int w, int q, int kw) {
-  const int ow0 = q % w;
-  if (kw == 0 && ow0 == 0) return 0xFFFE;
-  if (kw == 2 && ow0 + kLanes == w) return 0x7FFF;
-  return 0xFFFF;
+// masks[v * 9 + o]: the lanes of the plane's vector v (positions [16v, 16v+16)) whose input at
+// kernel offset o = kh*3 + kw lies inside the plane. Built once per call, for every plane size.
+const __mmask16* lane_masks(int h, int w) {
+  static thread_local std::vector<__mmask16> table;
+  const int vectors = h * w / kLanes;
+  table.assign(size_t(vectors) * kOffsets, 0);
+  for (int v = 0; v < vectors; ++v)
+    for (int o = 0; o < kOffsets; ++o)
+      for (int lane = 0; lane < kLanes; ++lane) {
+        const int q = v * kLanes + lane, ih = q / w + o / 3 - 1, iw = q % w + o % 3 - 1;
+        if (ih >= 0 && ih < h && iw >= 0 && iw < w) table[size_t(v) * kOffsets + o] |= __mmask16(1u << lane);
+      }
+  return table.data();
 }
 
 // Input offset of kernel offset o = kh*3 + kw from an output position.
@@ -91,27 +98,38 @@ const float* pack_weights(const ConvShape& s, const float* w, bool flipped) {
   return packed.data();
 }
 
-// out[8 channels][q0, q0+32) (+)= sum over in channels and offsets of panel * shifted input.
-void forward_tile(const float* in_image, int in_channels, int h, int w, const float* panel, int q0,
-                  float* out, bool accumulate) {
-  const size_t hw = size_t(h) * w;
+// A tile is 32 consecutive positions of the batch (image-major, then row, then column), two
+// vectors of 16 that each lie inside one image's plane (hw is a multiple of 16): both halves are
+// in the same image for planes of 32 positions or more, in consecutive images for 4x4 planes.
+struct TileHalf {
+  size_t in_offset, out_offset;  // of the half's first position in channel 0 of in and out
+  const __mmask16* masks;        // its 9 lane masks
+};
+TileHalf tile_half(size_t position, size_t hw, int in_channels, int out_channels, const __mmask16* masks) {
+  const size_t image = position / hw, q = position % hw;
+  return {image * in_channels * hw + q, image * out_channels * hw + q, masks + (q / kLanes) * kOffsets};
+}
+
+// out[8 channels] at the tile's positions (+)= sum over in channels and offsets of panel * shifted
+// input.
+void forward_tile(const float* in, int in_channels, size_t hw, int w, const TileHalf half[2],
+                  const float* panel, float* out, bool accumulate) {
   __mmask16 mask[2][kOffsets];
   ptrdiff_t shift[kOffsets];
   for (int o = 0; o < kOffsets; ++o) {
     shift[o] = offset_shift(w, o);
-    for (int half = 0; half < 2; ++half) {
-      const int q = q0 + half * kLanes, ih = q / w + o / 3 - 1;
-      mask[half][o] = ih >= 0 && ih < h ? column_mask(w, q, o % 3) : 0;
-    }
+    mask[0][o] = half[0].masks[o];
+    mask[1][o] = half[1].masks[o];
   }
   __m512 acc[kBlock][2];
 #pragma GCC unroll 8
   for (int r = 0; r < kBlock; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-  for (int c = 0; c < in_channels; ++c) {
-    const float* plane = in_image + c * hw + q0;
+  const float* plane0 = in + half[0].in_offset;
+  const float* plane1 = in + half[1].in_offset;
+  for (int c = 0; c < in_channels; ++c, plane0 += hw, plane1 += hw) {
     for (int o = 0; o < kOffsets; ++o) {
-      const __m512 b0 = _mm512_maskz_loadu_ps(mask[0][o], plane + shift[o]);
-      const __m512 b1 = _mm512_maskz_loadu_ps(mask[1][o], plane + kLanes + shift[o]);
+      const __m512 b0 = _mm512_maskz_loadu_ps(mask[0][o], plane0 + shift[o]);
+      const __m512 b1 = _mm512_maskz_loadu_ps(mask[1][o], plane1 + shift[o]);
 #pragma GCC unroll 8
       for (int r = 0; r < kBlock; ++r) {
         const __m512 a = _mm512_set1_ps(panel[r]);
@@ -125,34 +143,41 @@ void forward_tile(const float* in_image, int in_channels, int h, int w, const fl
   // store per FMA pair in the loop above.)
 #pragma GCC unroll 8
   for (int r = 0; r < kBlock; ++r) {
-    float* row = out + r * hw;
-    const __m512 old0 = accumulate ? _mm512_loadu_ps(row) : _mm512_setzero_ps();
-    const __m512 old1 = accumulate ? _mm512_loadu_ps(row + kLanes) : _mm512_setzero_ps();
-    _mm512_storeu_ps(row, _mm512_add_ps(acc[r][0], old0));
-    _mm512_storeu_ps(row + kLanes, _mm512_add_ps(acc[r][1], old1));
+    float* row0 = out + half[0].out_offset + r * hw;
+    float* row1 = out + half[1].out_offset + r * hw;
+    const __m512 old0 = accumulate ? _mm512_loadu_ps(row0) : _mm512_setzero_ps();
+    const __m512 old1 = accumulate ? _mm512_loadu_ps(row1) : _mm512_setzero_ps();
+    _mm512_storeu_ps(row0, _mm512_add_ps(acc[r][0], old0));
+    _mm512_storeu_ps(row1, _mm512_add_ps(acc[r][1], old1));
   }
 }
 
 // out (+)= conv3x3(in, packed weights): [n, in_channels, h, w] -> [n, out_channels, h, w]. The
-// threads split the (image, tile) pairs; each tile runs every channel block while its input rows
-// are in L1.
+// threads split the tiles; each tile runs every channel block while its input rows are in L1.
 void convolve(const float* in, int in_channels, const float* packed, int out_channels, int n, int h,
               int w, float* out, bool accumulate) {
   const size_t hw = size_t(h) * w;
-  const int tiles = int(hw / kTile), blocks = out_channels / kBlock;
+  const int tiles = int(size_t(n) * hw / kTile), blocks = out_channels / kBlock;
   const size_t panel_size = size_t(in_channels) * kOffsets * kBlock;
+  const __mmask16* masks = lane_masks(h, w);
 #pragma omp parallel for schedule(static)
-  for (int job = 0; job < n * tiles; ++job) {
-    const int i = job / tiles, q0 = (job % tiles) * kTile;
+  for (int tile = 0; tile < tiles; ++tile) {
+    const size_t position = size_t(tile) * kTile;
+    const TileHalf half[2] = {tile_half(position, hw, in_channels, out_channels, masks),
+                              tile_half(position + kLanes, hw, in_channels, out_channels, masks)};
     for (int b = 0; b < blocks; ++b)
-      forward_tile(in + size_t(i) * in_channels * hw, in_channels, h, w, packed + b * panel_size, q0,
-                   out + (size_t(i) * out_channels + b * kBlock) * hw + q0, accumulate);
+      forward_tile(in, in_channels, hw, w, half, packed + b * panel_size, out + size_t(b) * kBlock * hw,
+                   accumulate);
   }
 }
 
 // The filter gradient of one (block of 8 output channels, input channel, kernel row kh) over
 // images [i0, i1): 24 dot products along the positions, added into dw_rows (row r of the block
 // at dw_rows + r * ldw, columns kh*3 + kw).
+// The plane width is a multiple of 16, so a vector lies inside one row: whole rows are in or out
+// (the loop runs over the rows that are in), and only the first or last lane can fall outside.
+// (A mask table lookup per vector, as the forward tiles use, measured 1.2x slower here: the 24
+// accumulators leave no registers to spare.)
 void filter_rows(const ConvShape& s, const float* x, const float* dy, int block, int c, int kh,
                  int i0, int i1, float* dw_rows, size_t ldw) {
   const int w = s.w, h = s.h;
@@ -167,9 +192,10 @@ void filter_rows(const ConvShape& s, const float* x, const float* dy, int block,
     const float* row_in = x + (size_t(i) * s.cin + c) * hw + ptrdiff_t(kh - 1) * w;
     const float* grad = dy + (size_t(i) * s.cout + size_t(block) * kBlock) * hw;
     for (size_t q = q_begin; q < q_end; q += kLanes) {
-      const __m512 left = _mm512_maskz_loadu_ps(column_mask(w, int(q), 0), row_in + q - 1);
+      const int ow0 = int(q % w);
+      const __m512 left = _mm512_maskz_loadu_ps(ow0 == 0 ? 0xFFFE : 0xFFFF, row_in + q - 1);
       const __m512 mid = _mm512_loadu_ps(row_in + q);
-      const __m512 right = _mm512_maskz_loadu_ps(column_mask(w, int(q), 2), row_in + q + 1);
+      const __m512 right = _mm512_maskz_loadu_ps(ow0 + kLanes == w ? 0x7FFF : 0xFFFF, row_in + q + 1);
 #pragma GCC unroll 8
       for (int r = 0; r < kBlock; ++r) {
         const __m512 d = _mm512_loadu_ps(grad + r * hw + q);
@@ -193,8 +219,12 @@ void filter_rows(const ConvShape& s, const float* x, const float* dy, int block,
 
 DirectConv direct_conv_applies(const ConvShape& s) {
   if (!same_padded_3x3(s)) return {false, false, false};
-  const bool tiles = (size_t(s.h) * s.w) % kTile == 0;
-  return {tiles && s.cout % kBlock == 0, tiles && s.cin % kBlock == 0, s.cout % kBlock == 0};
+  // Vectors inside one plane, whole tiles in the batch; the filter kernel takes planes whose rows
+  // are whole vectors.
+  const size_t hw = size_t(s.h) * s.w;
+  const bool tiles = hw % kLanes == 0 && (hw * s.n) % kTile == 0;
+  return {tiles && s.cout % kBlock == 0, tiles && s.cin % kBlock == 0,
+          s.w % kLanes == 0 && s.cout % kBlock == 0};
 }
 
 void direct_forward(const ConvShape& s, const float* x, const float* w, float* y) {

@@ -64,6 +64,9 @@ export const CompareConfig = z.object({
   allMia: z.boolean().default(false),
   /** Also print the original model's row (no unlearning): the starting point the methods move from. */
   includeOriginal: z.boolean().default(false),
+  /** Which of the original's checkpoints the masks and methods start from: the best validation
+   *  accuracy (SalUn's released scripts load `model_SA_best`) or the last epoch. */
+  originalCheckpoint: z.enum(['best', 'last']).default('best'),
   relearn: z.object({ steps: z.number().int().min(1), count: z.number().int().min(1).default(100), lr: z.number().positive().default(0.01) }).optional(),
 });
 export type CompareConfig = z.infer<typeof CompareConfig>;
@@ -143,7 +146,7 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
       );
       await writeJsonAtomic(join(originalDir, 'key.json'), { key: originalKey });
     } else reporter.log(`[seed ${seed}] reusing the original model in ${originalDir}`);
-    const checkpoint = join(originalDir, 'best.safetensors');
+    const checkpoint = join(originalDir, `${config.originalCheckpoint}.safetensors`);
 
     // 2. masks, then 3. every method (retrain first: it is the reference for Avg. Gap)
     const order = [...config.methods].sort((a, b) => Number(b === retainRow) - Number(a === retainRow));
@@ -151,8 +154,8 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
     for (const row of order) {
       let maskPath: string | undefined;
       if (row.mask) {
-        const maskDir = join(seedDir, `masks-${keyOf({ ...row.mask, ratio: undefined })}`);
-        const maskKey = keyOf({ originalKey, forget: config.forget, mask: row.mask });
+        const maskDir = join(seedDir, `masks-${keyOf({ ...row.mask, ratio: undefined, start: config.originalCheckpoint })}`);
+        const maskKey = keyOf({ originalKey, start: config.originalCheckpoint, forget: config.forget, mask: row.mask });
         maskPath = join(maskDir, maskFileName(row.mask.method, row.mask.ratio));
         if (!(await readJsonIfKey(join(maskDir, `key_${row.mask.ratio}.json`), maskKey))) {
           reporter.log(`[seed ${seed}] ${row.mask.method} mask for ${row.name}`);
@@ -163,7 +166,9 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
         }
       }
       const recordPath = join(seedDir, `${safeName(row.name)}.json`);
-      const rowKey = keyOf({ originalKey, forget: config.forget, row, allMia: config.allMia, relearn: config.relearn, retrainScores: row === retainRow ? null : retrainScores });
+      // (Retrain starts from the initial weights, whichever checkpoint the others start from.)
+      const start = row === retainRow ? undefined : config.originalCheckpoint;
+      const rowKey = keyOf({ originalKey, start, forget: config.forget, row, allMia: config.allMia, relearn: config.relearn, retrainScores: row === retainRow ? null : retrainScores });
       let record = (await readJsonIfKey<UnlearnRecord & { key: string }>(recordPath, rowKey)) as UnlearnRecord | null;
       if (record) reporter.log(`[seed ${seed}] reusing ${row.name}`);
       else {

@@ -24,4 +24,5 @@ export const DEMO_CONFIG: CompareConfig = {
   ],
   allMia: false,
   includeOriginal: true,
+  originalCheckpoint: 'best',
 };
