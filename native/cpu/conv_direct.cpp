@@ -19,10 +19,12 @@
 //   backward data:  the same kernel: for a 3x3 stride-1 convolution with padding 1, the data
 //                   gradient is the convolution of dy with the kernel flipped and its channel axes
 //                   swapped;
-//   backward filter: dW[co][ci][kh][kw] = sum over images and positions of dy[co] * shifted x[ci];
-//                   vectors run along the positions, with 8 output channels x 3 column offsets of
-//                   one (ci, kh) in 24 accumulators, reduced across lanes once per group of images.
-//                   It needs whole rows per vector (width a multiple of 16).
+//   backward filter: dW[co][ci][kh][kw] = sum over images and positions of dy[co] * shifted x[ci],
+//                   8 output channels x 3 column offsets in 24 accumulators. With input channels
+//                   in 16s the lanes hold 16 input channels, read from a zero-bordered
+//                   channels-last copy of x (any plane size); otherwise (the stem's 3 channels)
+//                   the lanes run along a row's positions (width a multiple of 16) and are reduced
+//                   once per group of images.
 #include "conv_direct.h"
 
 #include <omp.h>
@@ -215,16 +217,81 @@ void filter_rows(const ConvShape& s, const float* x, const float* dy, int block,
   }
 }
 
+// The filter gradient with input channels in the vector lanes, for cin a multiple of 16: each
+// image is first copied channels-last with a zero border, xp[(ih+1)*(w+2) + iw+1][c], so that the
+// input of every offset is one unmasked load of 16 channels, whatever the plane's size. A tile is
+// 8 output channels x 3 column offsets of one kernel row kh for one block of 16 input channels:
+// per position, 3 loads and 8 broadcasts of dy feed 24 FMAs, and the sum over positions stays in
+// the lanes (no reduction across lanes).
+
+// Images [i0, i1) of x, channels-last with a zero border, into xp.
+void pad_channels_last(const ConvShape& s, const float* x, int i0, int i1, float* xp) {
+  const size_t hw = size_t(s.h) * s.w, padded = size_t(s.h + 2) * (s.w + 2) * s.cin;
+  std::memset(xp, 0, sizeof(float) * padded * (i1 - i0));
+  for (int i = i0; i < i1; ++i) {
+    const float* image = x + size_t(i) * s.cin * hw;
+    float* out = xp + size_t(i - i0) * padded;
+    for (int ih = 0; ih < s.h; ++ih)
+      for (int iw = 0; iw < s.w; ++iw) {
+        float* position = out + (size_t(ih + 1) * (s.w + 2) + iw + 1) * s.cin;
+        const size_t q = size_t(ih) * s.w + iw;
+        for (int c = 0; c < s.cin; ++c) position[c] = image[c * hw + q];
+      }
+  }
+}
+
+// Adds the tile (block of 8 output channels, kernel row kh, input channels [16cb, 16cb+16)) of
+// images [i0, i1) (xp holds them from i0) into the partial gradient dwt[co][kh][kw][ci].
+void filter_tile_channels_last(const ConvShape& s, const float* xp, const float* dy, int i0, int i1,
+                               int block, int kh, int cb, float* dwt) {
+  const int w = s.w, h = s.h;
+  const size_t hw = size_t(h) * w, row_stride = size_t(w + 2) * s.cin;
+  const size_t padded = size_t(h + 2) * row_stride;
+  float* dst = dwt + (size_t(block) * kBlock * 9 + kh * 3) * s.cin + cb * kLanes;
+  const size_t ld = size_t(9) * s.cin;  // between output channels in dwt
+  __m512 acc[kBlock][3];
+#pragma GCC unroll 8
+  for (int r = 0; r < kBlock; ++r) {
+    acc[r][0] = _mm512_loadu_ps(dst + r * ld);
+    acc[r][1] = _mm512_loadu_ps(dst + r * ld + s.cin);
+    acc[r][2] = _mm512_loadu_ps(dst + r * ld + 2 * s.cin);
+  }
+  for (int i = i0; i < i1; ++i) {
+    const float* grad = dy + (size_t(i) * s.cout + size_t(block) * kBlock) * hw;
+    const float* rows = xp + size_t(i - i0) * padded + size_t(kh) * row_stride + cb * kLanes;
+    for (int oh = 0; oh < h; ++oh, rows += row_stride, grad += w) {
+      const float* in = rows;
+      for (int ow = 0; ow < w; ++ow, in += s.cin) {
+        const __m512 left = _mm512_loadu_ps(in), mid = _mm512_loadu_ps(in + s.cin),
+                     right = _mm512_loadu_ps(in + 2 * s.cin);
+#pragma GCC unroll 8
+        for (int r = 0; r < kBlock; ++r) {
+          const __m512 d = _mm512_set1_ps(grad[r * hw + ow]);
+          acc[r][0] = _mm512_fmadd_ps(d, left, acc[r][0]);
+          acc[r][1] = _mm512_fmadd_ps(d, mid, acc[r][1]);
+          acc[r][2] = _mm512_fmadd_ps(d, right, acc[r][2]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kBlock; ++r) {
+    _mm512_storeu_ps(dst + r * ld, acc[r][0]);
+    _mm512_storeu_ps(dst + r * ld + s.cin, acc[r][1]);
+    _mm512_storeu_ps(dst + r * ld + 2 * s.cin, acc[r][2]);
+  }
+}
+
 }  // namespace
 
 DirectConv direct_conv_applies(const ConvShape& s) {
   if (!same_padded_3x3(s)) return {false, false, false};
-  // Vectors inside one plane, whole tiles in the batch; the filter kernel takes planes whose rows
-  // are whole vectors.
+  // Forward and data: vectors inside one plane, whole tiles in the batch. Filter: input channels
+  // in 16s (channels in the lanes), or rows of whole vectors (positions in the lanes).
   const size_t hw = size_t(s.h) * s.w;
   const bool tiles = hw % kLanes == 0 && (hw * s.n) % kTile == 0;
   return {tiles && s.cout % kBlock == 0, tiles && s.cin % kBlock == 0,
-          s.w % kLanes == 0 && s.cout % kBlock == 0};
+          (s.w % kLanes == 0 || s.cin % kLanes == 0) && s.cout % kBlock == 0};
 }
 
 void direct_forward(const ConvShape& s, const float* x, const float* w, float* y) {
@@ -235,35 +302,67 @@ void direct_backward_data(const ConvShape& s, const float* dy, const float* w, f
   convolve(dy, s.cout, pack_weights(s, w, true), s.cin, s.n, s.h, s.w, dx, accumulate);
 }
 
-void direct_backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
-  const size_t hw = size_t(s.h) * s.w, weights = s.weight_size(), ldw = size_t(s.cin) * kOffsets;
-  // Each thread sums its share of the images into its own partial dW, added in thread order at
-  // the end (the result does not depend on timing). Within a share, images go in groups whose
-  // planes (all channels of x and dy) fit in L2, so every (block, channel, row) pass over a group
-  // reads cached data, and the lane reduction happens once per group.
+namespace {
+
+// dw as a sum of per-thread partial gradients over shares of the images, added in thread order
+// (the result does not depend on timing). Within a share, images go in groups whose data
+// (floats_per_image each) fit in L2, so every tile's pass over a group reads cached data.
+// add_group(partial, first, last) adds images [first, last) into one thread's partial;
+// partial_index(j) is where dw[j] lies in a partial.
+template <typename AddGroup, typename PartialIndex>
+void sum_over_images(const ConvShape& s, size_t floats_per_image, AddGroup add_group,
+                     PartialIndex partial_index, float* dw) {
+  const size_t weights = s.weight_size();
   const int threads = std::max(1, std::min(omp_get_max_threads(), s.n));
-  const int group = int(std::clamp<size_t>((size_t(1) << 16) / ((s.cin + s.cout) * hw), 1, size_t(s.n)));
+  const int group = int(std::clamp<size_t>((size_t(1) << 16) / floats_per_image, 1, size_t(s.n)));
   static thread_local std::vector<float> partial_buffer;
   float* partials = grow(partial_buffer, weights * threads);
   std::memset(partials, 0, sizeof(float) * weights * threads);
 #pragma omp parallel for schedule(static) num_threads(threads)
   for (int t = 0; t < threads; ++t) {
-    float* mine = partials + size_t(t) * weights;
     const int first = int(int64_t(s.n) * t / threads), last = int(int64_t(s.n) * (t + 1) / threads);
-    for (int g = first; g < last; g += group) {
-      const int g_end = std::min(g + group, last);
-      for (int b = 0; b < s.cout / kBlock; ++b)
-        for (int c = 0; c < s.cin; ++c)
-          for (int kh = 0; kh < 3; ++kh)
-            filter_rows(s, x, dy, b, c, kh, g, g_end, mine + size_t(b) * kBlock * ldw + size_t(c) * kOffsets, ldw);
-    }
+    for (int g = first; g < last; g += group) add_group(partials + size_t(t) * weights, g, std::min(g + group, last));
   }
 #pragma omp parallel for schedule(static)
   for (size_t j = 0; j < weights; ++j) {
+    const size_t from = partial_index(j);
     float total = 0.0f;
-    for (int t = 0; t < threads; ++t) total += partials[size_t(t) * weights + j];
+    for (int t = 0; t < threads; ++t) total += partials[size_t(t) * weights + from];
     dw[j] = total;
   }
+}
+
+}  // namespace
+
+void direct_backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
+  const size_t hw = size_t(s.h) * s.w;
+  if (s.cin % kLanes == 0) {
+    // Partials as [cout][3][3][cin]; each thread pads its group into its own buffer.
+    const size_t padded = size_t(s.h + 2) * (s.w + 2) * s.cin;
+    const auto add_group = [&](float* partial, int first, int last) {
+      static thread_local std::vector<float> xp_buffer;
+      float* xp = grow(xp_buffer, padded * (last - first));
+      pad_channels_last(s, x, first, last, xp);
+      for (int b = 0; b < s.cout / kBlock; ++b)
+        for (int kh = 0; kh < 3; ++kh)
+          for (int cb = 0; cb < s.cin / kLanes; ++cb)
+            filter_tile_channels_last(s, xp, dy, first, last, b, kh, cb, partial);
+    };
+    const auto partial_index = [&](size_t j) {  // j = (co*cin + ci)*9 + o
+      const size_t o = j % kOffsets, ci = (j / kOffsets) % s.cin, co = j / kOffsets / s.cin;
+      return (co * kOffsets + o) * s.cin + ci;
+    };
+    return sum_over_images(s, padded + s.cout * hw, add_group, partial_index, dw);
+  }
+  // Planes of width 16k with few input channels (the stem's 3): partials in dw's layout.
+  const size_t ldw = size_t(s.cin) * kOffsets;
+  const auto add_group = [&](float* partial, int first, int last) {
+    for (int b = 0; b < s.cout / kBlock; ++b)
+      for (int c = 0; c < s.cin; ++c)
+        for (int kh = 0; kh < 3; ++kh)
+          filter_rows(s, x, dy, b, c, kh, first, last, partial + size_t(b) * kBlock * ldw + size_t(c) * kOffsets, ldw);
+  };
+  sum_over_images(s, (s.cin + s.cout) * hw, add_group, [](size_t j) { return j; }, dw);
 }
 
 #else  // without AVX-512 the im2col path handles every convolution

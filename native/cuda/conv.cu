@@ -128,6 +128,10 @@ bool pick(cudnnHandle_t h, ConvPlan& p, Precision precision, const typename Ops:
           int count, ConvAlgo* out) {
   for (int i = 0; i < count; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kMaxWorkspace) continue;
+    // On fp32 data, ALLOW_CONVERSION lets cuDNN round the operands to fp16: less precise than
+    // the TF32 the tf32 mode promises.
+    if (precision == Precision::kTf32 && perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
+      continue;
     // In fp32 mode the math stays FMA whatever the search reports; in TF32 mode we run the
     // algorithm in the math type it was measured with.
     const cudnnMathType_t math =
@@ -146,7 +150,7 @@ bool pick(cudnnHandle_t h, ConvPlan& p, Precision precision, const typename Ops:
 }
 
 template <typename Ops>
-void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, const char* direction,
+void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, bool nhwc, const char* direction,
             ConvAlgo* out) {
   std::vector<typename Ops::Perf> perf(Ops::kCount);
   int returned = 0;
@@ -161,7 +165,7 @@ void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, const char* direc
   throw std::runtime_error(std::string("cuDNN has no usable ") + direction +
                            " convolution algorithm for this shape (search status: " +
                            cudnnGetErrorString(found) + ")" +
-                           (precision == Precision::kBf16
+                           (precision == Precision::kBf16 && nhwc
                                 ? "; in bf16 mode, INSALUN_CUDA_BF16_LAYOUT=nchw tries the NCHW layout"
                                 : ""));
 }
@@ -263,7 +267,7 @@ void CudaBackendImpl::conv2d_forward(const ConvShape& s, const Act* x, const flo
   ConvPlan& p = plan_for(s);
   if (!p.fwd.ready) {
     refuse_while_capturing("a cuDNN algorithm search");
-    choose<FwdOps>(cudnn_, p, precision_, "forward", &p.fwd);
+    choose<FwdOps>(cudnn_, p, precision_, nhwc_, "forward", &p.fwd);
   }
   void* ws = workspace(p.fwd.workspace);
   const void* weights = conv_weights(s, w);
@@ -279,7 +283,7 @@ void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const Act* dy, co
   ConvPlan& p = plan_for(s);
   if (!p.bwd_data.ready) {
     refuse_while_capturing("a cuDNN algorithm search");
-    choose<BwdDataOps>(cudnn_, p, precision_, "backward-data", &p.bwd_data);
+    choose<BwdDataOps>(cudnn_, p, precision_, nhwc_, "backward-data", &p.bwd_data);
   }
   void* ws = workspace(p.bwd_data.workspace);
   const void* weights = conv_weights(s, w);
@@ -315,7 +319,7 @@ void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const Act* x, c
   ConvPlan& p = plan_for(s);
   if (!p.bwd_filter.ready) {
     refuse_while_capturing("a cuDNN algorithm search");
-    choose<BwdFilterOps>(cudnn_, p, precision_, "backward-filter", &p.bwd_filter);
+    choose<BwdFilterOps>(cudnn_, p, precision_, nhwc_, "backward-filter", &p.bwd_filter);
   }
   void* ws = workspace(p.bwd_filter.workspace);
   const bool bf16_mode = precision_ == Precision::kBf16;

@@ -37,7 +37,7 @@ export const PRECISIONS = ['fp32', 'tf32', 'bf16'] as const satisfies readonly P
 // --device, --precision and --no-step-capture: how the models of a command compute.
 export const deviceOption = () => new Option('--device <d>', 'auto | cpu | cuda').argParser(choice(DEVICES)).default('auto');
 export const precisionOption = () =>
-  new Option('--precision <p>', 'convolution arithmetic: fp32 (strict) | tf32 (CUDA tensor cores) | bf16 (not available yet)').argParser(choice(PRECISIONS)).default('fp32');
+  new Option('--precision <p>', 'convolution arithmetic: fp32 (strict) | tf32 (CUDA tensor cores) | bf16 (CUDA: bf16 activations and convolutions, fp32 weights and statistics)').argParser(choice(PRECISIONS)).default('fp32');
 export const stepCaptureOption = () => new Option('--no-step-capture', 'CUDA: run every training step eagerly instead of replaying a captured graph');
 
 /** Applies --device, --precision and --no-step-capture; returns the device. */

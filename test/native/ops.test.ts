@@ -31,6 +31,10 @@ const convCases: ref.Conv[] = [
   { n: 2, cin: 8, h: 8, w: 4, cout: 16, k: 3, stride: 1, pad: 1 },
   { n: 2, cin: 8, h: 8, w: 12, cout: 8, k: 3, stride: 1, pad: 1 },
   { n: 4, cin: 8, h: 4, w: 4, cout: 16, k: 3, stride: 1, pad: 1 },
+  // input channels in 16s: the channels-last filter gradient, for any plane size (3x5: only the
+  // filter gradient is direct there)
+  { n: 5, cin: 16, h: 4, w: 4, cout: 8, k: 3, stride: 1, pad: 1 },
+  { n: 3, cin: 32, h: 3, w: 5, cout: 16, k: 3, stride: 1, pad: 1 },
   // stride 1 without padding: narrower output rows, the general im2col
   { n: 2, cin: 3, h: 6, w: 7, cout: 4, k: 3, stride: 1, pad: 0 },
 ];
