@@ -1,4 +1,5 @@
-// Direct 3x3 stride-1 convolutions (padding 1) with AVX-512, for planes of 16k positions.
+// Direct 3x3 convolutions (padding 1, stride 1 or 2) with AVX-512, for output planes of 16k
+// positions.
 //
 // Why: the im2col path writes a [Cin*9, positions] column buffer, and the GEMM copies it again
 // into packed panels, before any product. With few channels (ResNet-18's first stage at width 16:
@@ -25,6 +26,11 @@
 //                   channels-last copy of x (any plane size); otherwise (the stem's 3 channels)
 //                   the lanes run along a row's positions (width a multiple of 16) and are reduced
 //                   once per group of images.
+// Stride 2 (the first convolution of layers 2-4): split into four phase planes of the output's
+// size (even/odd rows x even/odd columns), every tap reads one phase at a shift of 0 or -1, so the
+// forward is the same tile kernel over the phase split; the data gradient is one such convolution
+// of dy per phase of dx (1, 2, 2 or 4 taps), interleaved back; the channels-last filter gradient
+// reads every other position.
 #include "conv_direct.h"
 
 #include <omp.h>
@@ -54,84 +60,145 @@ constexpr int kBlock = 8;      // output channels per register tile
 constexpr int kOffsets = 9;    // 3x3 kernel offsets
 constexpr int kTile = 2 * kLanes;  // positions per forward tile
 
-bool same_padded_3x3(const ConvShape& s) {
-  return s.k == 3 && s.pad == 1 && s.stride == 1 && s.h > 0 && s.w > 0 && s.n > 0;
-}
-
-// masks[v * 9 + o]: the lanes of the plane's vector v (positions [16v, 16v+16)) whose input at
-// kernel offset o = kh*3 + kw lies inside the plane. Built once per call, for every plane size.
-const __mmask16* lane_masks(int h, int w) {
-  static thread_local std::vector<__mmask16> table;
-  const int vectors = h * w / kLanes;
-  table.assign(size_t(vectors) * kOffsets, 0);
-  for (int v = 0; v < vectors; ++v)
-    for (int o = 0; o < kOffsets; ++o)
-      for (int lane = 0; lane < kLanes; ++lane) {
-        const int q = v * kLanes + lane, ih = q / w + o / 3 - 1, iw = q % w + o % 3 - 1;
-        if (ih >= 0 && ih < h && iw >= 0 && iw < w) table[size_t(v) * kOffsets + o] |= __mmask16(1u << lane);
-      }
-  return table.data();
-}
-
-// Input offset of kernel offset o = kh*3 + kw from an output position.
-ptrdiff_t offset_shift(int w, int o) { return ptrdiff_t(o / 3 - 1) * w + (o % 3 - 1); }
+bool padded_3x3(const ConvShape& s) { return s.k == 3 && s.pad == 1 && s.h > 0 && s.w > 0 && s.n > 0; }
 
 float* grow(std::vector<float>& buffer, size_t count) {
   if (buffer.size() < count) buffer.resize(count);
   return buffer.data();
 }
 
-// Weights in the register tile's order: panel[block][in channel][offset][8 output channels].
-// flipped: the data gradient's kernel, channels swapped and offsets reversed, so that
-// out = in_channels (the forward's cout) -> out_channels (its cin).
-const float* pack_weights(const ConvShape& s, const float* w, bool flipped) {
+// Where the taps of a convolution read, for vectors of 16 output positions of an h x w output
+// plane: tap t of input channel c reads the output position's index + shift[t] in channel c's
+// plane (planes in_plane floats apart), on the lanes of masks[v * count + t] for the plane's
+// vector v (positions [16v, 16v+16)); the other lanes are zero (padding).
+struct Taps {
+  int h = 0, w = 0, count = 0;
+  size_t in_plane = 0;
+  ptrdiff_t shift[kOffsets] = {};
+  int kernel_index[kOffsets] = {};  // which of the 3x3 weights (kh*3 + kw) tap t multiplies
+  const __mmask16* masks = nullptr;
+};
+
+// Builds taps.masks from inside(row, column, t): whether tap t's input is in the plane for the
+// output position (row, column). The table is per thread and per call: one Taps in use at a time.
+template <typename Inside>
+void build_masks(Taps& taps, Inside inside) {
+  static thread_local std::vector<__mmask16> table;
+  const int vectors = taps.h * taps.w / kLanes;
+  table.assign(size_t(vectors) * taps.count, 0);
+  for (int v = 0; v < vectors; ++v)
+    for (int t = 0; t < taps.count; ++t)
+      for (int lane = 0; lane < kLanes; ++lane) {
+        const int q = v * kLanes + lane;
+        if (inside(q / taps.w, q % taps.w, t)) table[size_t(v) * taps.count + t] |= __mmask16(1u << lane);
+      }
+  taps.masks = table.data();
+}
+
+// Stride 1: tap (kh, kw) reads (row + kh - 1, column + kw - 1) of the same-size input plane. For
+// the data gradient (flipped) tap (kh, kw) multiplies weight (2 - kh, 2 - kw).
+Taps same_size_taps(int h, int w, bool flipped) {
+  Taps taps;
+  taps.h = h, taps.w = w, taps.count = kOffsets, taps.in_plane = size_t(h) * w;
+  for (int o = 0; o < kOffsets; ++o) {
+    taps.shift[o] = ptrdiff_t(o / 3 - 1) * w + (o % 3 - 1);
+    taps.kernel_index[o] = flipped ? kOffsets - 1 - o : o;
+  }
+  build_masks(taps, [h, w](int row, int column, int o) {
+    const int ih = row + o / 3 - 1, iw = column + o % 3 - 1;
+    return ih >= 0 && ih < h && iw >= 0 && iw < w;
+  });
+  return taps;
+}
+
+// Stride 2 reads input (2*row + kh - 1, 2*column + kw - 1). Split into four phase planes of the
+// output's size, phase (pr, pc)[i][j] = x[2i + pr][2j + pc] (zero past the input's edge), each
+// tap reads one phase at a shift of 0 or -1: kh = 0 -> odd rows, one up; 1 -> even rows; 2 -> odd.
+int phase_of(int k) { return k == 1 ? 0 : 1; }
+int phase_shift(int k) { return k == 0 ? -1 : 0; }
+constexpr int kPhases = 4;
+
+// For the forward on the phase split: the four phases of a channel are consecutive planes.
+Taps phase_taps(int ho, int wo) {
+  Taps taps;
+  taps.h = ho, taps.w = wo, taps.count = kOffsets, taps.in_plane = size_t(kPhases) * ho * wo;
+  for (int o = 0; o < kOffsets; ++o) {
+    const int kh = o / 3, kw = o % 3;
+    taps.shift[o] = ptrdiff_t(phase_of(kh) * 2 + phase_of(kw)) * ho * wo + ptrdiff_t(phase_shift(kh)) * wo + phase_shift(kw);
+    taps.kernel_index[o] = o;
+  }
+  build_masks(taps, [](int row, int column, int o) {
+    return row + phase_shift(o / 3) >= 0 && column + phase_shift(o % 3) >= 0;
+  });
+  return taps;
+}
+
+// For the stride-2 data gradient, phase (pr, pc) of dx: dx[2i + pr][2j + pc] gathers the taps
+// whose rows have phase pr and columns phase pc, from dy[i - shift(kh)][j - shift(kw)].
+Taps data_phase_taps(int ho, int wo, int pr, int pc) {
+  Taps taps;
+  taps.h = ho, taps.w = wo, taps.in_plane = size_t(ho) * wo;
+  for (int kh = 0; kh < 3; ++kh)
+    for (int kw = 0; kw < 3; ++kw)
+      if (phase_of(kh) == pr && phase_of(kw) == pc) {
+        taps.shift[taps.count] = -ptrdiff_t(phase_shift(kh)) * wo - phase_shift(kw);
+        taps.kernel_index[taps.count++] = kh * 3 + kw;
+      }
+  build_masks(taps, [&taps, ho, wo](int row, int column, int t) {
+    const int kh = taps.kernel_index[t] / 3, kw = taps.kernel_index[t] % 3;
+    return row - phase_shift(kh) < ho && column - phase_shift(kw) < wo;
+  });
+  return taps;
+}
+
+// Weights in the register tile's order: panel[block][in channel][tap][8 output channels].
+// transposed: the data gradient's, whose in channels are the forward's cout and out channels
+// its cin.
+const float* pack_weights(const ConvShape& s, const float* w, const Taps& taps, bool transposed) {
   static thread_local std::vector<float> packed;
-  const int in_channels = flipped ? s.cout : s.cin, out_channels = flipped ? s.cin : s.cout;
-  float* p = grow(packed, size_t(in_channels) * out_channels * kOffsets);
+  const int in_channels = transposed ? s.cout : s.cin, out_channels = transposed ? s.cin : s.cout;
+  float* p = grow(packed, size_t(in_channels) * out_channels * taps.count);
   for (int b = 0; b < out_channels / kBlock; ++b)
     for (int c = 0; c < in_channels; ++c)
-      for (int o = 0; o < kOffsets; ++o)
+      for (int t = 0; t < taps.count; ++t)
         for (int r = 0; r < kBlock; ++r) {
-          const int out = b * kBlock + r;
-          const size_t source = flipped ? (size_t(c) * s.cin + out) * kOffsets + (kOffsets - 1 - o)
-                                        : (size_t(out) * s.cin + c) * kOffsets + o;
-          *p++ = w[source];
+          const int out = b * kBlock + r, cout = transposed ? c : out, cin = transposed ? out : c;
+          *p++ = w[(size_t(cout) * s.cin + cin) * kOffsets + taps.kernel_index[t]];
         }
   return packed.data();
 }
 
-// A tile is 32 consecutive positions of the batch (image-major, then row, then column), two
-// vectors of 16 that each lie inside one image's plane (hw is a multiple of 16): both halves are
-// in the same image for planes of 32 positions or more, in consecutive images for 4x4 planes.
+// A tile is 32 consecutive output positions of the batch (image-major, then row, then column),
+// two vectors of 16 that each lie inside one image's plane (h*w is a multiple of 16): both halves
+// are in the same image for planes of 32 positions or more, in consecutive images for 4x4 planes.
 struct TileHalf {
   size_t in_offset, out_offset;  // of the half's first position in channel 0 of in and out
-  const __mmask16* masks;        // its 9 lane masks
+  const __mmask16* masks;        // its lane mask per tap
 };
-TileHalf tile_half(size_t position, size_t hw, int in_channels, int out_channels, const __mmask16* masks) {
-  const size_t image = position / hw, q = position % hw;
-  return {image * in_channels * hw + q, image * out_channels * hw + q, masks + (q / kLanes) * kOffsets};
-}
 
-// out[8 channels] at the tile's positions (+)= sum over in channels and offsets of panel * shifted
-// input.
-void forward_tile(const float* in, int in_channels, size_t hw, int w, const TileHalf half[2],
-                  const float* panel, float* out, bool accumulate) {
-  __mmask16 mask[2][kOffsets];
-  ptrdiff_t shift[kOffsets];
-  for (int o = 0; o < kOffsets; ++o) {
-    shift[o] = offset_shift(w, o);
-    mask[0][o] = half[0].masks[o];
-    mask[1][o] = half[1].masks[o];
+// out[8 channels] at the tile's positions (+)= sum over in channels and taps of panel * shifted
+// input; out's channel planes are out_plane floats apart. The tap count is a template argument
+// (taps.count) so that the tap loop unrolls with its shifts and masks in registers: read from
+// taps at run time, the stride-1 forward ran 10% slower.
+template <int kTaps>
+void forward_tile(const float* in, int in_channels, const Taps& taps, const TileHalf half[2],
+                  const float* panel, float* out, size_t out_plane, bool accumulate) {
+  __mmask16 mask[2][kTaps];
+  ptrdiff_t shift[kTaps];
+  for (int t = 0; t < kTaps; ++t) {
+    shift[t] = taps.shift[t];
+    mask[0][t] = half[0].masks[t];
+    mask[1][t] = half[1].masks[t];
   }
   __m512 acc[kBlock][2];
 #pragma GCC unroll 8
   for (int r = 0; r < kBlock; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   const float* plane0 = in + half[0].in_offset;
   const float* plane1 = in + half[1].in_offset;
-  for (int c = 0; c < in_channels; ++c, plane0 += hw, plane1 += hw) {
-    for (int o = 0; o < kOffsets; ++o) {
-      const __m512 b0 = _mm512_maskz_loadu_ps(mask[0][o], plane0 + shift[o]);
-      const __m512 b1 = _mm512_maskz_loadu_ps(mask[1][o], plane1 + shift[o]);
+  for (int c = 0; c < in_channels; ++c, plane0 += taps.in_plane, plane1 += taps.in_plane) {
+    for (int t = 0; t < kTaps; ++t) {
+      const __m512 b0 = _mm512_maskz_loadu_ps(mask[0][t], plane0 + shift[t]);
+      const __m512 b1 = _mm512_maskz_loadu_ps(mask[1][t], plane1 + shift[t]);
 #pragma GCC unroll 8
       for (int r = 0; r < kBlock; ++r) {
         const __m512 a = _mm512_set1_ps(panel[r]);
@@ -145,8 +212,8 @@ void forward_tile(const float* in, int in_channels, size_t hw, int w, const Tile
   // store per FMA pair in the loop above.)
 #pragma GCC unroll 8
   for (int r = 0; r < kBlock; ++r) {
-    float* row0 = out + half[0].out_offset + r * hw;
-    float* row1 = out + half[1].out_offset + r * hw;
+    float* row0 = out + half[0].out_offset + r * out_plane;
+    float* row1 = out + half[1].out_offset + r * out_plane;
     const __m512 old0 = accumulate ? _mm512_loadu_ps(row0) : _mm512_setzero_ps();
     const __m512 old1 = accumulate ? _mm512_loadu_ps(row1) : _mm512_setzero_ps();
     _mm512_storeu_ps(row0, _mm512_add_ps(acc[r][0], old0));
@@ -154,22 +221,85 @@ void forward_tile(const float* in, int in_channels, size_t hw, int w, const Tile
   }
 }
 
-// out (+)= conv3x3(in, packed weights): [n, in_channels, h, w] -> [n, out_channels, h, w]. The
-// threads split the tiles; each tile runs every channel block while its input rows are in L1.
-void convolve(const float* in, int in_channels, const float* packed, int out_channels, int n, int h,
-              int w, float* out, bool accumulate) {
-  const size_t hw = size_t(h) * w;
-  const int tiles = int(size_t(n) * hw / kTile), blocks = out_channels / kBlock;
-  const size_t panel_size = size_t(in_channels) * kOffsets * kBlock;
-  const __mmask16* masks = lane_masks(h, w);
+// Images [i0, i1) of x [n, c, h, w] -> their phase split [i1 - i0, c, 4, ho, wo] (ho = ceil(h/2),
+// wo = ceil(w/2)).
+void split_phases(const ConvShape& s, const float* x, int i0, int i1, float* out) {
+  const int ho = s.ho(), wo = s.wo();
+  const size_t hwo = size_t(ho) * wo;
+  for (size_t plane = size_t(i0) * s.cin; plane < size_t(i1) * s.cin; ++plane) {
+    const float* in = x + plane * s.h * s.w;
+    float* phase = out + (plane - size_t(i0) * s.cin) * kPhases * hwo;
+    for (int p = 0; p < kPhases; ++p, phase += hwo)
+      for (int i = 0; i < ho; ++i)
+        for (int j = 0; j < wo; ++j) {
+          const int ih = 2 * i + p / 2, iw = 2 * j + p % 2;
+          phase[i * wo + j] = ih < s.h && iw < s.w ? in[ih * s.w + iw] : 0.0f;
+        }
+  }
+}
+
+// out (+)= the convolution of in ([n, in_channels] planes as taps describes) with the packed
+// weights, into out [n, out_channels, taps.h, taps.w], whose channel planes are out_plane floats
+// apart. The threads split the batch in units of whole tiles and whole images (one image, or two
+// where h*w is an odd multiple of 16); each tile runs every channel block while its input is in L1.
+// phase_split: in is the stride-2 convolution's input x [n, cin, h, w] of this shape, and each
+// unit's images are split into phases (phase_taps) in a per-thread buffer just before their tiles
+// run, so the split stays in L2 (splitting the whole batch first cost more than it saved at
+// batch 256).
+template <int kTaps>
+void convolve_tiles(const float* in, int in_channels, const Taps& taps, const float* packed, int out_channels,
+                    int n, float* out, size_t out_plane, bool accumulate, const ConvShape* phase_split) {
+  const size_t hw = size_t(taps.h) * taps.w;
+  const int unit = hw % kTile == 0 ? 1 : 2, blocks = out_channels / kBlock;  // hw is a multiple of 16
+  const size_t panel_size = size_t(in_channels) * kTaps * kBlock, unit_positions = unit * hw;
+  const size_t in_image = size_t(in_channels) * taps.in_plane;  // floats per image of the tiles' input
 #pragma omp parallel for schedule(static)
-  for (int tile = 0; tile < tiles; ++tile) {
-    const size_t position = size_t(tile) * kTile;
-    const TileHalf half[2] = {tile_half(position, hw, in_channels, out_channels, masks),
-                              tile_half(position + kLanes, hw, in_channels, out_channels, masks)};
-    for (int b = 0; b < blocks; ++b)
-      forward_tile(in, in_channels, hw, w, half, packed + b * panel_size, out + size_t(b) * kBlock * hw,
-                   accumulate);
+  for (int u = 0; u < n / unit; ++u) {
+    const float* source = in + size_t(u) * unit * in_image;
+    if (phase_split) {
+      static thread_local std::vector<float> buffer;
+      float* split = grow(buffer, unit * in_image);
+      split_phases(*phase_split, in, u * unit, (u + 1) * unit, split);
+      source = split;
+    }
+    const auto half_at = [&](size_t position) {  // position within the unit
+      const size_t image = position / hw, q = position % hw;
+      return TileHalf{image * in_image + q, (size_t(u) * unit + image) * out_channels * out_plane + q,
+                      taps.masks + (q / kLanes) * kTaps};
+    };
+    for (size_t position = 0; position < unit_positions; position += kTile) {
+      const TileHalf half[2] = {half_at(position), half_at(position + kLanes)};
+      for (int b = 0; b < blocks; ++b)
+        forward_tile<kTaps>(source, in_channels, taps, half, packed + b * panel_size,
+                            out + size_t(b) * kBlock * out_plane, out_plane, accumulate);
+    }
+  }
+}
+
+void convolve(const float* in, int in_channels, const Taps& taps, const float* packed, int out_channels,
+              int n, float* out, size_t out_plane, bool accumulate, const ConvShape* phase_split = nullptr) {
+  switch (taps.count) {
+    case 9: return convolve_tiles<9>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split);
+    case 4: return convolve_tiles<4>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split);
+    case 2: return convolve_tiles<2>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split);
+    case 1: return convolve_tiles<1>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split);
+  }
+  throw std::logic_error("direct convolution: unexpected tap count");
+}
+
+// dx (+)= the phases [n, c, 4, ho, wo] interleaved back into [n, c, h, w].
+void merge_phases(const ConvShape& s, const float* phases, float* dx, bool accumulate) {
+  const int ho = s.ho(), wo = s.wo();
+  const size_t hwo = size_t(ho) * wo, planes = size_t(s.n) * s.cin;
+#pragma omp parallel for schedule(static)
+  for (size_t plane = 0; plane < planes; ++plane) {
+    const float* phase = phases + plane * kPhases * hwo;
+    float* out = dx + plane * s.h * s.w;
+    for (int ih = 0; ih < s.h; ++ih)
+      for (int iw = 0; iw < s.w; ++iw) {
+        const float v = phase[size_t((ih % 2) * 2 + iw % 2) * hwo + (ih / 2) * wo + iw / 2];
+        out[ih * s.w + iw] = accumulate ? out[ih * s.w + iw] + v : v;
+      }
   }
 }
 
@@ -241,12 +371,13 @@ void pad_channels_last(const ConvShape& s, const float* x, int i0, int i1, float
 }
 
 // Adds the tile (block of 8 output channels, kernel row kh, input channels [16cb, 16cb+16)) of
-// images [i0, i1) (xp holds them from i0) into the partial gradient dwt[co][kh][kw][ci].
+// images [i0, i1) (xp holds them from i0) into the partial gradient dwt[co][kh][kw][ci]. Stride 1
+// or 2: output position (oh, ow) reads padded input (stride*oh + kh, stride*ow + kw).
 void filter_tile_channels_last(const ConvShape& s, const float* xp, const float* dy, int i0, int i1,
                                int block, int kh, int cb, float* dwt) {
-  const int w = s.w, h = s.h;
-  const size_t hw = size_t(h) * w, row_stride = size_t(w + 2) * s.cin;
-  const size_t padded = size_t(h + 2) * row_stride;
+  const int ho = s.ho(), wo = s.wo();
+  const size_t hw = size_t(ho) * wo, row_stride = size_t(s.w + 2) * s.cin;
+  const size_t padded = size_t(s.h + 2) * row_stride, step = size_t(s.stride) * s.cin;
   float* dst = dwt + (size_t(block) * kBlock * 9 + kh * 3) * s.cin + cb * kLanes;
   const size_t ld = size_t(9) * s.cin;  // between output channels in dwt
   __m512 acc[kBlock][3];
@@ -259,9 +390,9 @@ void filter_tile_channels_last(const ConvShape& s, const float* xp, const float*
   for (int i = i0; i < i1; ++i) {
     const float* grad = dy + (size_t(i) * s.cout + size_t(block) * kBlock) * hw;
     const float* rows = xp + size_t(i - i0) * padded + size_t(kh) * row_stride + cb * kLanes;
-    for (int oh = 0; oh < h; ++oh, rows += row_stride, grad += w) {
+    for (int oh = 0; oh < ho; ++oh, rows += s.stride * row_stride, grad += wo) {
       const float* in = rows;
-      for (int ow = 0; ow < w; ++ow, in += s.cin) {
+      for (int ow = 0; ow < wo; ++ow, in += step) {
         const __m512 left = _mm512_loadu_ps(in), mid = _mm512_loadu_ps(in + s.cin),
                      right = _mm512_loadu_ps(in + 2 * s.cin);
 #pragma GCC unroll 8
@@ -285,21 +416,46 @@ void filter_tile_channels_last(const ConvShape& s, const float* xp, const float*
 }  // namespace
 
 DirectConv direct_conv_applies(const ConvShape& s) {
-  if (!same_padded_3x3(s)) return {false, false, false};
-  // Forward and data: vectors inside one plane, whole tiles in the batch. Filter: input channels
-  // in 16s (channels in the lanes), or rows of whole vectors (positions in the lanes).
-  const size_t hw = size_t(s.h) * s.w;
-  const bool tiles = hw % kLanes == 0 && (hw * s.n) % kTile == 0;
-  return {tiles && s.cout % kBlock == 0, tiles && s.cin % kBlock == 0,
-          (s.w % kLanes == 0 || s.cin % kLanes == 0) && s.cout % kBlock == 0};
+  if (!padded_3x3(s)) return {false, false, false};
+  // Filter: input channels in 16s (channels in the lanes; stride 1 or 2), or rows of whole
+  // vectors (positions in the lanes; stride 1). Not for 256 or more input channels on output
+  // planes of 16 positions (ResNet-18 width 64's layer4): there each thread's partial dW (up to
+  // 9 MiB) is reread for every small group of images, and the im2col GEMM measured 15-20% faster.
+  const size_t hwo = size_t(s.ho()) * s.wo();
+  const bool channels_in_lanes = s.cin % kLanes == 0 && s.stride <= 2 && (s.cin < 256 || hwo > 16);
+  const bool filter = s.cout % kBlock == 0 && (channels_in_lanes || (s.stride == 1 && s.cin % kLanes != 0 && s.w % kLanes == 0));
+  if (s.stride > 2) return {false, false, filter};
+  // Forward and data (stride 1, or 2 through the phase split): vectors inside one output plane,
+  // whole tiles in the batch.
+  const bool tiles = hwo % kLanes == 0 && (hwo * s.n) % kTile == 0;
+  return {tiles && s.cout % kBlock == 0, tiles && s.cin % kBlock == 0, filter};
 }
 
 void direct_forward(const ConvShape& s, const float* x, const float* w, float* y) {
-  convolve(x, s.cin, pack_weights(s, w, false), s.cout, s.n, s.h, s.w, y, false);
+  const size_t hwo = size_t(s.ho()) * s.wo();
+  if (s.stride == 1) {
+    const Taps taps = same_size_taps(s.h, s.w, false);
+    return convolve(x, s.cin, taps, pack_weights(s, w, taps, false), s.cout, s.n, y, hwo, false);
+  }
+  const Taps taps = phase_taps(s.ho(), s.wo());
+  convolve(x, s.cin, taps, pack_weights(s, w, taps, false), s.cout, s.n, y, hwo, false, &s);
 }
 
 void direct_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx, bool accumulate) {
-  convolve(dy, s.cout, pack_weights(s, w, true), s.cin, s.n, s.h, s.w, dx, accumulate);
+  const size_t hwo = size_t(s.ho()) * s.wo();
+  if (s.stride == 1) {
+    const Taps taps = same_size_taps(s.h, s.w, true);
+    return convolve(dy, s.cout, taps, pack_weights(s, w, taps, true), s.cin, s.n, dx, hwo, accumulate);
+  }
+  // Each phase of dx is a small convolution of dy (1, 2, 2 or 4 taps), written into the phase
+  // split's layout [n, cin, 4, ho, wo], then interleaved into dx.
+  static thread_local std::vector<float> phase_buffer;
+  float* phases = grow(phase_buffer, size_t(s.n) * s.cin * kPhases * hwo);
+  for (int p = 0; p < kPhases; ++p) {
+    const Taps taps = data_phase_taps(s.ho(), s.wo(), p / 2, p % 2);
+    convolve(dy, s.cout, taps, pack_weights(s, w, taps, true), s.cin, s.n, phases + p * hwo, kPhases * hwo, false);
+  }
+  merge_phases(s, phases, dx, accumulate);
 }
 
 namespace {
@@ -335,7 +491,7 @@ void sum_over_images(const ConvShape& s, size_t floats_per_image, AddGroup add_g
 }  // namespace
 
 void direct_backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
-  const size_t hw = size_t(s.h) * s.w;
+  const size_t hw = size_t(s.h) * s.w, hwo = size_t(s.ho()) * s.wo();
   if (s.cin % kLanes == 0) {
     // Partials as [cout][3][3][cin]; each thread pads its group into its own buffer.
     const size_t padded = size_t(s.h + 2) * (s.w + 2) * s.cin;
@@ -352,7 +508,7 @@ void direct_backward_filter(const ConvShape& s, const float* x, const float* dy,
       const size_t o = j % kOffsets, ci = (j / kOffsets) % s.cin, co = j / kOffsets / s.cin;
       return (co * kOffsets + o) * s.cin + ci;
     };
-    return sum_over_images(s, padded + s.cout * hw, add_group, partial_index, dw);
+    return sum_over_images(s, padded + s.cout * hwo, add_group, partial_index, dw);
   }
   // Planes of width 16k with few input channels (the stem's 3): partials in dw's layout.
   const size_t ldw = size_t(s.cin) * kOffsets;

@@ -1,4 +1,4 @@
-// Direct (implicit-GEMM) 3x3 stride-1 convolutions with AVX-512, for planes of 16k positions: the products read the input planes through masked, shifted vector loads instead
+// Direct (implicit-GEMM) 3x3 convolutions, stride 1 or 2, with AVX-512: the products read the input planes through masked, shifted vector loads instead
 // of an im2col buffer. See conv_direct.cpp for why and when.
 #pragma once
 

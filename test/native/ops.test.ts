@@ -20,9 +20,10 @@ const convCases: ref.Conv[] = [
   { n: 3, cin: 2, h: 1, w: 2, cout: 3, k: 3, stride: 1, pad: 1 },
   { n: 2, cin: 2, h: 2, w: 1, cout: 2, k: 5, stride: 1, pad: 2 },
   { n: 9, cin: 3, h: 4, w: 4, cout: 5, k: 3, stride: 1, pad: 1 },
-  // 3x3 stride 1, padding 1, planes of a multiple of 32 positions, channel counts in 8s: the CPU's
+  // 3x3 stride 1, padding 1, planes of a multiple of 16 positions, channel counts in 8s: the CPU's
   // direct (AVX-512) kernels, whose 16-lane vectors span one row, part of a row, or several rows
-  // (widths 8, 4, 12; 4x4 planes put a tile's two vectors in consecutive images); the stem-like 3 -> 8 case takes them forward and for the filter only
+  // (widths 8, 4, 12); planes of 16 or 48 positions put a tile's two vectors in consecutive
+  // images; the stem-like 3 -> 8 case takes them forward and for the filter only
   { n: 3, cin: 8, h: 16, w: 16, cout: 16, k: 3, stride: 1, pad: 1 },
   { n: 2, cin: 3, h: 32, w: 32, cout: 8, k: 3, stride: 1, pad: 1 },
   { n: 1, cin: 16, h: 6, w: 16, cout: 8, k: 3, stride: 1, pad: 1 },
@@ -31,10 +32,21 @@ const convCases: ref.Conv[] = [
   { n: 2, cin: 8, h: 8, w: 4, cout: 16, k: 3, stride: 1, pad: 1 },
   { n: 2, cin: 8, h: 8, w: 12, cout: 8, k: 3, stride: 1, pad: 1 },
   { n: 4, cin: 8, h: 4, w: 4, cout: 16, k: 3, stride: 1, pad: 1 },
+  { n: 4, cin: 8, h: 3, w: 16, cout: 8, k: 3, stride: 1, pad: 1 },
   // input channels in 16s: the channels-last filter gradient, for any plane size (3x5: only the
   // filter gradient is direct there)
   { n: 5, cin: 16, h: 4, w: 4, cout: 8, k: 3, stride: 1, pad: 1 },
   { n: 3, cin: 32, h: 3, w: 5, cout: 16, k: 3, stride: 1, pad: 1 },
+  // stride 2 with input channels in 16s: the channels-last filter gradient reads every other
+  // position (odd sizes: the last output row and column reach the bottom and right border)
+  { n: 3, cin: 16, h: 8, w: 8, cout: 8, k: 3, stride: 2, pad: 1 },
+  { n: 2, cin: 32, h: 7, w: 5, cout: 16, k: 3, stride: 2, pad: 1 },
+  // stride 2 forward and data gradient through the phase split (output planes of 16k positions;
+  // odd input sizes leave the last phase row or column past the edge)
+  { n: 2, cin: 8, h: 8, w: 8, cout: 16, k: 3, stride: 2, pad: 1 },
+  { n: 4, cin: 16, h: 8, w: 8, cout: 8, k: 3, stride: 2, pad: 1 },
+  { n: 2, cin: 8, h: 7, w: 15, cout: 8, k: 3, stride: 2, pad: 1 },
+  { n: 1, cin: 8, h: 16, w: 8, cout: 24, k: 3, stride: 2, pad: 1 },
   // stride 1 without padding: narrower output rows, the general im2col
   { n: 2, cin: 3, h: 6, w: 7, cout: 4, k: 3, stride: 1, pad: 0 },
 ];
