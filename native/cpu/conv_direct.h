@@ -1,5 +1,6 @@
-// Direct (implicit-GEMM) 3x3 convolutions, stride 1 or 2, with AVX-512: the products read the input planes through masked, shifted vector loads instead
-// of an im2col buffer. See conv_direct.cpp for why and when.
+// Direct (implicit-GEMM) 3x3 convolutions, stride 1 or 2, with AVX-512: the products read the
+// input planes through masked, shifted vector loads instead of an im2col buffer. See
+// conv_direct.cpp for why and when.
 #pragma once
 
 #include "../core/backend.h"
