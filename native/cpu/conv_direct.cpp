@@ -42,13 +42,7 @@
 #include <stdexcept>
 #include <vector>
 
-#if defined(__AVX512F__)
-// GCC 12's AVX-512 headers warn about their own _mm512_undefined_ps() (GCC bug 105593).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
+#include "avx512.h"
 
 namespace insalun::cpu {
 

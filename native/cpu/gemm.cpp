@@ -1,20 +1,13 @@
 #include "gemm.h"
 
 #include <omp.h>
-#if defined(__AVX512F__)
-// GCC 12's AVX-512 headers warn that their own _mm512_undefined_ps() is uninitialized (GCC bug
-// 105593); the warning says nothing about this file.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#include <immintrin.h>
-#pragma GCC diagnostic pop
-#endif
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
 
+#include "avx512.h"
 #include "parallel.h"
 
 namespace insalun::cpu {

@@ -1,4 +1,5 @@
 // Construction of the CUDA backend, its memory ops and its scratch buffers.
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -180,11 +181,13 @@ void* GrowingBuffer::reserve(size_t bytes, bool capturing, bool capture_alive, c
     throw std::logic_error(std::string("growing ") + what +
                            " is not allowed while capturing a step (CUDA graph); the uncaptured "
                            "step before it should have sized it");
+  // Grows by at least half its size, so that slowly rising requests (shape by shape, batch by
+  // batch) reallocate, and retire buffers a captured step still uses, only a few times.
+  const size_t grown = std::max({bytes, min_bytes, bytes_ + bytes_ / 2});
   if (data_ && capture_alive) retired_.push_back(data_);  // the captured step still uses it
   else if (data_) cudaFree(data_);
   data_ = nullptr;
   bytes_ = 0;
-  const size_t grown = std::max(bytes, min_bytes);
   CUDA_CHECK(cudaMalloc(&data_, std::max<size_t>(grown, 256)));
   bytes_ = grown;
   return data_;
