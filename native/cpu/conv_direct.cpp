@@ -11,12 +11,12 @@
 // 16). The input it needs for kernel offset (kh, kw) is the same 16 positions shifted by
 // (kh-1)*w + (kw-1): one unaligned load, with a 16-bit mask that zeroes the lanes whose input falls
 // into the padding. The masks depend only on the vector's place in the plane and the offset, so
-// they come from a table built once per plane size (lane_masks); this also covers planes narrower
-// than 16 (ResNet-18's 8x8 and 4x4 stages), where a vector spans several rows. AVX-512 masked
+// they come from a table built once per call (Taps, build_masks); this also covers planes
+// narrower than 16 (ResNet-18's 8x8 and 4x4 stages), where a vector spans several rows. AVX-512 masked
 // loads suppress faults on masked lanes, so the shifted address may point outside the plane there.
 //   forward:        a register tile of 8 output channels x 32 positions (two vectors, which for
-//                   4x4 planes lie in consecutive images), summed over every input channel and
-//                   offset: the GEMM micro-kernel's shape, with B read in place;
+//                   planes of 16 or 48 positions lie in consecutive images), summed over every
+//                   input channel and offset: the GEMM micro-kernel's shape, with B read in place;
 //   backward data:  the same kernel: for a 3x3 stride-1 convolution with padding 1, the data
 //                   gradient is the convolution of dy with the kernel flipped and its channel axes
 //                   swapped;
@@ -164,7 +164,7 @@ const float* pack_weights(const ConvShape& s, const float* w, const Taps& taps, 
 
 // A tile is 32 consecutive output positions of the batch (image-major, then row, then column),
 // two vectors of 16 that each lie inside one image's plane (h*w is a multiple of 16): both halves
-// are in the same image for planes of 32 positions or more, in consecutive images for 4x4 planes.
+// are in the same image where h*w is a multiple of 32, else they may be in consecutive images.
 struct TileHalf {
   size_t in_offset, out_offset;  // of the half's first position in channel 0 of in and out
   const __mmask16* masks;        // its lane mask per tap
