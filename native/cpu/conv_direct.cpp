@@ -11,9 +11,10 @@
 // 16). The input it needs for kernel offset (kh, kw) is the same 16 positions shifted by
 // (kh-1)*w + (kw-1): one unaligned load, with a 16-bit mask that zeroes the lanes whose input falls
 // into the padding. The masks depend only on the vector's place in the plane and the offset, so
-// they come from a table built once per call (Taps, build_masks); this also covers planes
-// narrower than 16 (ResNet-18's 8x8 and 4x4 stages), where a vector spans several rows. AVX-512 masked
-// loads suppress faults on masked lanes, so the shifted address may point outside the plane there.
+// they come from a table built once per plane geometry (Taps, build_masks); this also covers
+// planes narrower than 16 (ResNet-18's 8x8 and 4x4 stages), where a vector spans several rows.
+// AVX-512 masked loads suppress faults on masked lanes, so the shifted address may point outside
+// the plane there.
 //   forward:        a register tile of 8 output channels x 32 positions (two vectors, which for
 //                   planes of 16 or 48 positions lie in consecutive images), summed over every
 //                   input channel and offset: the GEMM micro-kernel's shape, with B read in place;
@@ -39,7 +40,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <stdexcept>
+#include <tuple>
 #include <vector>
 
 #include "avx512.h"
@@ -73,21 +76,32 @@ struct Taps {
   const __mmask16* masks = nullptr;
 };
 
-// Builds taps.masks from inside(row, column, t): whether tap t's input is in the plane for the
-// output position (row, column). The table is per thread and per call: one Taps in use at a time.
+// Sets taps.masks from inside(row, column, t): whether tap t's input is in the plane for the
+// output position (row, column). geometry names the kind of taps (the same for every call with
+// the same h, w), so each table is built once per thread and kept: a training step asks for the
+// same few geometries every time (a 32x32 plane's table takes about 6 us to build, under 1% of its
+// convolution, but there is no reason to redo it), and a Taps stays valid while others are made.
+// (std::map nodes do not move, so a table's address does not change.)
 template <typename Inside>
-void build_masks(Taps& taps, Inside inside) {
-  static thread_local std::vector<__mmask16> table;
-  const int vectors = taps.h * taps.w / kLanes;
-  table.assign(size_t(vectors) * taps.count, 0);
-  for (int v = 0; v < vectors; ++v)
-    for (int t = 0; t < taps.count; ++t)
-      for (int lane = 0; lane < kLanes; ++lane) {
-        const int q = v * kLanes + lane;
-        if (inside(q / taps.w, q % taps.w, t)) table[size_t(v) * taps.count + t] |= __mmask16(1u << lane);
-      }
+void build_masks(Taps& taps, int geometry, Inside inside) {
+  static thread_local std::map<std::tuple<int, int, int>, std::vector<__mmask16>> tables;
+  std::vector<__mmask16>& table = tables[{geometry, taps.h, taps.w}];
+  if (table.empty()) {
+    const int vectors = taps.h * taps.w / kLanes;
+    table.assign(size_t(vectors) * taps.count, 0);
+    for (int v = 0; v < vectors; ++v)
+      for (int t = 0; t < taps.count; ++t)
+        for (int lane = 0; lane < kLanes; ++lane) {
+          const int q = v * kLanes + lane;
+          if (inside(q / taps.w, q % taps.w, t)) table[size_t(v) * taps.count + t] |= __mmask16(1u << lane);
+        }
+  }
   taps.masks = table.data();
 }
+
+// The geometries of build_masks: same-size taps, the stride-2 forward's, and the stride-2 data
+// gradient's phase p at kDataPhase + p.
+constexpr int kSameSize = 0, kPhaseSplit = 1, kDataPhase = 2;
 
 // Stride 1: tap (kh, kw) reads (row + kh - 1, column + kw - 1) of the same-size input plane. For
 // the data gradient (flipped) tap (kh, kw) multiplies weight (2 - kh, 2 - kw).
@@ -98,7 +112,7 @@ Taps same_size_taps(int h, int w, bool flipped) {
     taps.shift[o] = ptrdiff_t(o / 3 - 1) * w + (o % 3 - 1);
     taps.kernel_index[o] = flipped ? kOffsets - 1 - o : o;
   }
-  build_masks(taps, [h, w](int row, int column, int o) {
+  build_masks(taps, kSameSize, [h, w](int row, int column, int o) {
     const int ih = row + o / 3 - 1, iw = column + o % 3 - 1;
     return ih >= 0 && ih < h && iw >= 0 && iw < w;
   });
@@ -121,7 +135,7 @@ Taps phase_taps(int ho, int wo) {
     taps.shift[o] = ptrdiff_t(phase_of(kh) * 2 + phase_of(kw)) * ho * wo + ptrdiff_t(phase_shift(kh)) * wo + phase_shift(kw);
     taps.kernel_index[o] = o;
   }
-  build_masks(taps, [](int row, int column, int o) {
+  build_masks(taps, kPhaseSplit, [](int row, int column, int o) {
     return row + phase_shift(o / 3) >= 0 && column + phase_shift(o % 3) >= 0;
   });
   return taps;
@@ -138,7 +152,7 @@ Taps data_phase_taps(int ho, int wo, int pr, int pc) {
         taps.shift[taps.count] = -ptrdiff_t(phase_shift(kh)) * wo - phase_shift(kw);
         taps.kernel_index[taps.count++] = kh * 3 + kw;
       }
-  build_masks(taps, [&taps, ho, wo](int row, int column, int t) {
+  build_masks(taps, kDataPhase + pr * 2 + pc, [&taps, ho, wo](int row, int column, int t) {
     const int kh = taps.kernel_index[t] / 3, kw = taps.kernel_index[t] % 3;
     return row - phase_shift(kh) < ho && column - phase_shift(kw) < wo;
   });
