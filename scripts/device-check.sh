@@ -3,21 +3,57 @@
 #   here:    bash scripts/prepare-device.sh <the shared device folder>/pack-node.sh
 #            (a dry run of the checks on the CPU first:
 #             INSALUN_CHECK_DEVICE=cpu INSALUN_CHECK_QUICK=1 INSALUN_CHECK_PRECISIONS=fp32 node scripts/device-check.mjs)
-#   device:  carry [".device", "dist"]; run: bash scripts/device-check.sh
-# It checks the CUDA backend against the CPU backend (fp32, tf32, bf16), captured steps against
-# eager ones, measures throughput and the per-kernel tables, then runs the PyTorch peer
-# (.device/torch_anchor.py) and torch.compile with CUDA graphs (scripts/torch_compile_graphs.py) in
-# the same session, and leaves logs, JSON and Markdown in $OUT.
-set -euo pipefail
+#   device:  carry [".device", "dist"]; run: bash scripts/device-check.sh   (timeout_s 560)
+# In order, each stage time-boxed so that the later ones still get their turn:
+#   1. the vitest suites that have CUDA cases (the parity suite, op conformance, kernel bench);
+#   2. scripts/device-check.mjs: the CUDA backend against the CPU backend op by op and on whole
+#      models (fp32, tf32, bf16 and its variants), captured against eager steps, throughput and the
+#      per-kernel tables;
+#   3. the PyTorch peer (.device/torch_anchor.py) and torch.compile with CUDA graphs
+#      (scripts/torch_compile_graphs.py), in the same session on the same GPU;
+#   4. the demo (the whole unlearning pipeline) on the CUDA backend;
+#   5. the side-by-side table.
+# Everything lands in $OUT: logs, JSON, Markdown.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 source .device/env.sh
 out=${OUT:-$(pwd)/device-out}
 mkdir -p "$out" build/Release
 cp .device/addon/insalun.node build/Release/insalun.node
-[ -e node_modules ] || ln -s .device/node_modules node_modules
-OUT="$out" node scripts/device-check.mjs 2>&1 | tee "$out/insalun.log" || true
+# Dependencies (dev ones included, for vitest) travel compressed.
+modules=${TMPDIR:-/tmp}/insalun-modules
+[ -d "$modules/node_modules" ] || { mkdir -p "$modules" && tar -xJf .device/node_modules.tar.xz -C "$modules"; }
+[ -e node_modules ] || ln -s "$modules/node_modules" node_modules
+
+# Seconds left before DEVICE_DEADLINE_S (keep it under the run's timeout_s), less `reserve` for
+# the stages after this one, at most `want`.
+deadline=${DEVICE_DEADLINE_S:-530}
+cap() {
+  local want=$1 reserve=$2 left=$((deadline - SECONDS - $2))
+  ((left < want)) && want=$left
+  ((want < 5)) && want=5
+  echo "$want"
+}
+stage() { echo "== $1 at ${SECONDS} s (limit $2 s)" | tee -a "$out/stages.log"; }
+
+t=$(cap 120 400); stage "vitest CUDA suites" "$t"
+timeout "$t" npx vitest run test/native test/bench --reporter=default --reporter=json \
+  --outputFile.json="$out/vitest.json" > "$out/vitest.log" 2>&1
+echo "vitest exit $?" | tee -a "$out/stages.log"; tail -n 8 "$out/vitest.log"
+
+t=$(cap 270 190); stage "device-check.mjs" "$t"
+# Measurement phases that would start in the last minute of its limit are skipped (and reported).
+OUT="$out" INSALUN_CHECK_BUDGET_S=$((t - 60)) timeout "$t" node scripts/device-check.mjs 2>&1 | tee "$out/insalun.log"
+
 # The anchor's own torch.compile case (default mode, ~20k img/s) is skipped unless SKIP_COMPILE=0:
 # the peer to beat is torch.compile with CUDA graphs, timed next by our script on the anchor's model.
-(cd .device && SKIP_COMPILE=${SKIP_COMPILE:-1} OUT="$out" timeout "${ANCHOR_TIMEOUT:-240}" python3 torch_anchor.py) 2>&1 | tee "$out/torch.log" || true
-OUT="$out" timeout "${GRAPHS_TIMEOUT:-150}" python3 scripts/torch_compile_graphs.py ${GRAPHS_BATCHES:-256 512} 2>&1 | tee -a "$out/torch.log" || true
-node scripts/side-by-side.mjs "$out" || true
+t=$(cap 150 80); stage "torch_anchor.py" "$t"
+(cd .device && SKIP_COMPILE=${SKIP_COMPILE:-1} OUT="$out" timeout "$t" python3 torch_anchor.py) 2>&1 | tee "$out/torch.log"
+t=$(cap 110 40); stage "torch.compile + CUDA graphs" "$t"
+OUT="$out" timeout "$t" python3 scripts/torch_compile_graphs.py ${GRAPHS_BATCHES:-256 512} 2>&1 | tee -a "$out/torch.log"
+
+t=$(cap 120 8); stage "demo on CUDA" "$t"
+timeout "$t" node bin/insalun.js demo --device cuda > "$out/demo.log" 2>&1
+echo "demo exit $?" | tee -a "$out/stages.log"; tail -n 20 "$out/demo.log"
+
+node scripts/side-by-side.mjs "$out"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares, on a machine without a GPU, everything the one-shot GPU run needs, inside .device/
-# (ignored by git): the CUDA addon built for sm_90, the compiled JavaScript, the production
-# dependencies, and Node with the PyTorch peer (the shared folder's pack-node.sh). Then, with the
+# (ignored by git): the CUDA addon built for sm_90, the compiled JavaScript, the dependencies
+# (compressed), and Node with the PyTorch peer (the shared folder's pack-node.sh). Then, with the
 # device tool:   carry [".device", "dist"]   and run   bash scripts/device-check.sh
 # Usage: scripts/prepare-device.sh PACK_NODE_SCRIPT [CUDNN_DIR]
 #   PACK_NODE_SCRIPT  the shared device folder's pack-node.sh
@@ -18,12 +18,9 @@ root=$(bash scripts/fetch-cudnn-headers.sh "$cudnn_dir" | sed -n 's/^CUDNN_ROOT=
 CUDA_ARCHS=90 CPU_ARCH=x86-64-v3 CUDNN_ROOT="$root" BUILD_DIR="${TMPDIR:-/tmp}/insalun-cuda-build" OUTPUT_DIR=.device/addon \
   bash scripts/build-cuda.sh
 npm run build
-# Production dependencies only (a full dev install would not fit what a device run may carry).
+# The dependencies, dev ones included (the device run starts with the vitest suites), compressed:
+# less the TypeScript compiler and type declarations, which running the tests does not need.
 rm -rf .device/node_modules
-mkdir -p .device/node_modules
-npm ls --omit=dev --parseable --all | tail -n +2 | while read -r dir; do
-  rel=${dir#"$(pwd)/node_modules/"}
-  mkdir -p ".device/node_modules/$(dirname "$rel")"
-  cp -r "$dir" ".device/node_modules/$rel"
-done
+tar -cJf .device/node_modules.tar.xz --exclude=node_modules/typescript --exclude=node_modules/@types \
+  --exclude=node_modules/.cache node_modules
 du -sh .device dist

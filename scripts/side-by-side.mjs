@@ -19,7 +19,7 @@ if (!ours) {
   process.exit(1);
 }
 
-// Our rows by mode (fp32, tf32, bf16, bf16-nchw), kind, batch and capture.
+// Our rows by mode (fp32, tf32, bf16, bf16-nchw, bf16-element), kind, batch and capture.
 const find = (mode, kind, batch, captured = true) =>
   ours.throughput.find((r) => r.mode === mode && r.kind === kind && r.batch === batch && (kind !== 'train' || r.captured === captured));
 const rate = (row) => (row ? row.imagesPerSecond : undefined);
@@ -40,6 +40,7 @@ for (const batch of [128, 256, 512]) {
   row(`train b${batch}, bf16 NHWC`, rate(find('bf16', 'train', batch)), torchBf16, 'PyTorch: autocast bf16, channels_last');
   row(`train b${batch}, bf16 NCHW`, rate(find('bf16-nchw', 'train', batch)), torchBf16, '');
 }
+row('train b256, bf16 NHWC, one-element loads', rate(find('bf16-element', 'train', 256)), peerRate('train bf16 channels_last bs256'), 'what the 16-byte packs of batch norm and SGD buy');
 for (const mode of ['tf32', 'bf16', 'bf16-nchw', 'fp32'])
   row(`train b256, ${mode}, eager steps (no graph)`, rate(find(mode, 'train', 256, false)), undefined, 'what step capture buys');
 row('train b256 bf16, torch.compile (default mode)', undefined, peerRate('train bf16 CL bs256 torch.compile'), 'compiled in this run (SKIP_COMPILE=0)');

@@ -165,13 +165,31 @@ void CudaBackendImpl::drop_capture() noexcept {
   pad_scratch_.free_retired();
 }
 
+namespace {
+
+// The value of environment switch `name`, one of `allowed` (the first is the default when unset).
+std::string env_choice(const char* name, std::initializer_list<const char*> allowed) {
+  const char* value = std::getenv(name);
+  if (!value) return *allowed.begin();
+  std::string list;
+  for (const char* a : allowed) {
+    if (std::string(value) == a) return value;
+    list += (list.empty() ? "" : " or ") + std::string(a);
+  }
+  throw std::invalid_argument(std::string(name) + " must be " + list + ", got '" + value + "'");
+}
+
+}  // namespace
+
+// The switches are read here, when a model or op set picks its precision.
 void CudaBackendImpl::set_precision(Precision p) {
-  const char* layout = std::getenv("INSALUN_CUDA_BF16_LAYOUT");
-  if (layout && std::string(layout) != "nhwc" && std::string(layout) != "nchw")
-    throw std::invalid_argument("INSALUN_CUDA_BF16_LAYOUT must be nhwc or nchw, got '" +
-                                std::string(layout) + "'");
+  const std::string layout = env_choice("INSALUN_CUDA_BF16_LAYOUT", {"nhwc", "nchw"});
+  const std::string vector = env_choice("INSALUN_CUDA_VECTOR_LOADS", {"1", "0"});
+  const std::string search = env_choice("INSALUN_CUDNN_SEARCH", {"benchmark", "heuristic"});
   precision_ = p;
-  nhwc_ = p == Precision::kBf16 && !(layout && std::string(layout) == "nchw");
+  nhwc_ = p == Precision::kBf16 && layout == "nhwc";
+  vector_loads_ = vector == "1";
+  benchmark_algorithms_ = search == "benchmark";
 }
 
 void* GrowingBuffer::reserve(size_t bytes, bool capturing, bool capture_alive, const char* what,

@@ -31,11 +31,13 @@ int splits_for(size_t per_channel, int channels, int sm_count) {
   return int(std::max<size_t>(1, std::min<size_t>({by_work, by_fill, 65535})));
 }
 
-// Position of the t-th value of channel c (t runs over images, then over hw).
-template <typename Index>
+// Position of the t-th pack of V values of channel c (t runs over images, then over the plane's
+// hw / V packs): NCHW packs hold V neighbours in one plane.
+template <int V, typename Index>
 __device__ __forceinline__ size_t at(Index t, int c, int channels, int hw) {
-  const Index image = t / Index(hw), j = t - image * Index(hw);
-  return (size_t(image) * channels + c) * hw + size_t(j);
+  const Index packs = Index(hw / V);
+  const Index image = t / packs, j = t - image * packs;
+  return (size_t(image) * channels + c) * hw + size_t(j) * V;
 }
 
 // The slice of channel blockIdx.y that block blockIdx.x reduces.
@@ -46,8 +48,12 @@ __device__ __forceinline__ void slice(Index per_channel, Index* begin, Index* en
   *end = min(per_channel, *begin + chunk);
 }
 
-// How a per-channel reduction is laid out on the grid (see the top of the file).
-constexpr int kTileChannels = 32, kRowLanes = kThreads / kTileChannels;
+// How a per-channel reduction is laid out on the grid (see the top of the file). NHWC: a block
+// covers a tile of 32 channels, each thread V of them (one pack), so a row of the tile takes
+// 32 / V threads and the block steps over kThreads / (32 / V) rows at a time.
+constexpr int kTileChannels = 32;
+template <int V>
+constexpr int kRowLanes = kThreads / (kTileChannels / V);
 constexpr size_t kNhwcRowsMin = 128;  // rows per NHWC slice worth splitting for
 
 struct Reduction {
@@ -68,27 +74,41 @@ Reduction reduction_for(const NormShape& s, bool nhwc, int sm_count) {
   return Reduction{dim3(splits, tiles), splits};
 }
 
-// NHWC: adds up the block's row lanes for each of its 32 channels and stores
-// partial[c * splits + slice] = (a, b).
-__device__ __forceinline__ void store_tile_partial(double a, double b, int channels,
-                                                   double2* partial) {
-  __shared__ double sum_a[kRowLanes][kTileChannels], sum_b[kRowLanes][kTileChannels];
-  const int lane_c = threadIdx.x % kTileChannels, lane_r = threadIdx.x / kTileChannels;
-  sum_a[lane_r][lane_c] = a;
-  sum_b[lane_r][lane_c] = b;
+// The thread's first channel in an NHWC tile, and its row lane.
+template <int V>
+__device__ __forceinline__ int tile_channel() {
+  return blockIdx.y * kTileChannels + (threadIdx.x % (kTileChannels / V)) * V;
+}
+template <int V>
+__device__ __forceinline__ int row_lane() { return threadIdx.x / (kTileChannels / V); }
+
+// NHWC: adds up the block's row lanes for each of its 32 channels (each thread holding the sums
+// (a, b) of V of them) and stores partial[c * splits + slice] = (a, b).
+template <int V>
+__device__ __forceinline__ void store_tile_partial(const double (&a)[V], const double (&b)[V],
+                                                   int channels, double2* partial) {
+  __shared__ double sum_a[kRowLanes<V>][kTileChannels], sum_b[kRowLanes<V>][kTileChannels];
+  const int first = (threadIdx.x % (kTileChannels / V)) * V, lane = row_lane<V>();
+#pragma unroll
+  for (int j = 0; j < V; ++j) {
+    sum_a[lane][first + j] = a[j];
+    sum_b[lane][first + j] = b[j];
+  }
   __syncthreads();
-  const int c = blockIdx.y * kTileChannels + lane_c;
-  if (lane_r == 0 && c < channels) {
-    for (int k = 1; k < kRowLanes; ++k) {
-      a += sum_a[k][lane_c];
-      b += sum_b[k][lane_c];
+  const int in_tile = threadIdx.x, c = blockIdx.y * kTileChannels + in_tile;
+  if (in_tile < kTileChannels && c < channels) {
+    double ta = 0.0, tb = 0.0;
+    for (int k = 0; k < kRowLanes<V>; ++k) {
+      ta += sum_a[k][in_tile];
+      tb += sum_b[k][in_tile];
     }
-    partial[size_t(c) * gridDim.x + blockIdx.x] = make_double2(a, b);
+    partial[size_t(c) * gridDim.x + blockIdx.x] = make_double2(ta, tb);
   }
 }
 
-// partial[c * splits + s] = (sum(x - K), sum((x - K)^2)) over slice s of channel c.
-template <typename T, typename Index>
+// partial[c * splits + s] = (sum(x - K), sum((x - K)^2)) over slice s of channel c; the slices
+// count packs of V values.
+template <typename T, int V, typename Index>
 __global__ void stats_partial_kernel(const T* x, int channels, int hw, Index per_channel,
                                      double2* partial) {
   __shared__ double part[32];
@@ -97,32 +117,45 @@ __global__ void stats_partial_kernel(const T* x, int channels, int hw, Index per
   Index begin, end;
   slice(per_channel, &begin, &end);
   double s1 = 0.0, s2 = 0.0;
+#pragma unroll 2
   for (Index t = begin + threadIdx.x; t < end; t += blockDim.x) {
-    // Exact for floats of like magnitude: no rounding before the squares.
-    const double v = double(to_float(x[at(t, c, channels, hw)])) - shift;
-    s1 += v;
-    s2 = fma(v, v, s2);
+    float v[V];
+    load_pack<V>(x + at<V>(t, c, channels, hw), v);
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      // Exact for floats of like magnitude: no rounding before the squares.
+      const double d = double(v[j]) - shift;
+      s1 += d;
+      s2 = fma(d, d, s2);
+    }
   }
   const double d1 = block_sum(s1, part);
   const double d2 = block_sum(s2, part);
   if (threadIdx.x == 0) partial[size_t(c) * gridDim.x + blockIdx.x] = make_double2(d1, d2);
 }
 
-template <typename T, typename Index>
+template <typename T, int V, typename Index>
 __global__ void stats_partial_nhwc_kernel(const T* x, int channels, Index rows, double2* partial) {
-  const int c = blockIdx.y * kTileChannels + threadIdx.x % kTileChannels;
+  const int c = tile_channel<V>();
   Index begin, end;
   slice(rows, &begin, &end);
-  double s1 = 0.0, s2 = 0.0;
-  if (c < channels) {
-    const double shift = to_float(x[c]);
-    for (Index r = begin + threadIdx.x / kTileChannels; r < end; r += kRowLanes) {
-      const double v = double(to_float(x[size_t(r) * channels + c])) - shift;
-      s1 += v;
-      s2 = fma(v, v, s2);
+  double s1[V] = {}, s2[V] = {};
+  if (c < channels) {  // channels is a multiple of V: the whole pack is in range
+    float shift[V];
+    load_pack<V>(x + c, shift);
+#pragma unroll 2
+    for (Index r = begin + row_lane<V>(); r < end; r += kRowLanes<V>) {
+      float v[V];
+      load_pack<V>(x + size_t(r) * channels + c, v);
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        const double d = double(v[j]) - double(shift[j]);
+        s1[j] += d;
+        s2[j] = fma(d, d, s2[j]);
+      }
     }
   }
-  store_tile_partial(s1, s2, channels, partial);
+  store_tile_partial<V>(s1, s2, channels, partial);
 }
 
 // shift_stride: where channel c's first value (the shift K) is, c * shift_stride (hw for NCHW, 1
@@ -161,31 +194,55 @@ __global__ void eval_stats_kernel(const float* running_mean, const float* runnin
   }
 }
 
+// The elementwise passes step over packs of V values: V neighbouring channels of one row
+// (NHWC) or V neighbours in one plane, of one channel (NCHW). The channel of value j of the pack
+// starting at flat index i:
+template <bool Nhwc, typename Index>
+__device__ __forceinline__ int pack_channel(Index i, int j, int channels, int hw) {
+  return channel_of<Nhwc>(i, channels, hw) + (Nhwc ? j : 0);
+}
+
 // y = relu?(x * scale + shift + residual?) with scale = gamma * invstd, shift = beta - mean *
 // scale, per channel: the normalize pass with the block's residual add and ReLU folded in.
-template <typename T, bool Nhwc, typename Index>
+template <typename T, int V, bool Nhwc, typename Index>
 __global__ void normalize_kernel(const T* x, const float* gamma, const float* beta,
                                  const float* mean, const float* invstd, const T* residual,
-                                 bool relu, int channels, int hw, Index total, T* y) {
-  for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
-       i += Index(gridDim.x) * blockDim.x) {
-    const int c = channel_of<Nhwc>(i, channels, hw);
-    const float scale = gamma[c] * invstd[c], shift = beta[c] - mean[c] * scale;
-    float v = to_float(x[i]) * scale + shift;
-    if (residual) v += to_float(residual[i]);
-    // v < 0 rather than fmaxf: a NaN propagates, as through PyTorch's ReLU and the CPU backend.
-    y[i] = from_float<T>(relu && v < 0.0f ? 0.0f : v);
+                                 bool relu, int channels, int hw, Index packs, T* y) {
+  for (Index p = Index(blockIdx.x) * blockDim.x + threadIdx.x; p < packs;
+       p += Index(gridDim.x) * blockDim.x) {
+    const Index i = p * Index(V);
+    float v[V], r[V];
+    load_pack<V>(x + i, v);
+    if (residual) load_pack<V>(residual + i, r);
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      const int c = pack_channel<Nhwc>(i, j, channels, hw);
+      const float scale = gamma[c] * invstd[c], shift = beta[c] - mean[c] * scale;
+      float o = v[j] * scale + shift;
+      if (residual) o += r[j];
+      // o < 0 rather than fmaxf: a NaN propagates, as through PyTorch's ReLU and the CPU backend.
+      v[j] = relu && o < 0.0f ? 0.0f : o;
+    }
+    store_pack<V>(y + i, v);
   }
 }
 
-// The incoming gradient after the folded ReLU's backward (see Backend::bn_backward_train).
-template <typename T>
-__device__ __forceinline__ float gated(const T* dy, const T* relu_out, size_t k) {
-  return relu_out && !(to_float(relu_out[k]) > 0.0f) ? 0.0f : to_float(dy[k]);
+// The incoming gradient after the folded ReLU's backward (see Backend::bn_backward_train), for
+// the pack at i.
+template <int V, typename T>
+__device__ __forceinline__ void load_gated(const T* dy, const T* relu_out, size_t i,
+                                           float (&g)[V]) {
+  load_pack<V>(dy + i, g);
+  if (!relu_out) return;
+  float out[V];
+  load_pack<V>(relu_out + i, out);
+#pragma unroll
+  for (int j = 0; j < V; ++j)
+    if (!(out[j] > 0.0f)) g[j] = 0.0f;
 }
 
 // partial[c * splits + s] = (sum(dy), sum(dy * (x - mean))) over slice s of channel c.
-template <typename T, typename Index>
+template <typename T, int V, typename Index>
 __global__ void grad_partial_kernel(const T* x, const T* dy, const T* relu_out,
                                     const float* mean, int channels, int hw, Index per_channel,
                                     double2* partial) {
@@ -195,35 +252,49 @@ __global__ void grad_partial_kernel(const T* x, const T* dy, const T* relu_out,
   Index begin, end;
   slice(per_channel, &begin, &end);
   double s_dy = 0.0, s_dyx = 0.0;
+#pragma unroll 2
   for (Index t = begin + threadIdx.x; t < end; t += blockDim.x) {
-    const size_t k = at(t, c, channels, hw);
-    const double g = gated(dy, relu_out, k);
-    s_dy += g;
-    s_dyx = fma(g, double(to_float(x[k]) - m), s_dyx);
+    const size_t k = at<V>(t, c, channels, hw);
+    float g[V], v[V];
+    load_gated<V>(dy, relu_out, k, g);
+    load_pack<V>(x + k, v);
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      s_dy += double(g[j]);
+      s_dyx = fma(double(g[j]), double(v[j] - m), s_dyx);
+    }
   }
   const double d1 = block_sum(s_dy, part);
   const double d2 = block_sum(s_dyx, part);
   if (threadIdx.x == 0) partial[size_t(c) * gridDim.x + blockIdx.x] = make_double2(d1, d2);
 }
 
-template <typename T, typename Index>
+template <typename T, int V, typename Index>
 __global__ void grad_partial_nhwc_kernel(const T* x, const T* dy, const T* relu_out,
                                          const float* mean, int channels, Index rows,
                                          double2* partial) {
-  const int c = blockIdx.y * kTileChannels + threadIdx.x % kTileChannels;
+  const int c = tile_channel<V>();
   Index begin, end;
   slice(rows, &begin, &end);
-  double s_dy = 0.0, s_dyx = 0.0;
+  double s_dy[V] = {}, s_dyx[V] = {};
   if (c < channels) {
-    const float m = mean[c];
-    for (Index r = begin + threadIdx.x / kTileChannels; r < end; r += kRowLanes) {
+    float m[V];
+#pragma unroll
+    for (int j = 0; j < V; ++j) m[j] = mean[c + j];
+#pragma unroll 2
+    for (Index r = begin + row_lane<V>(); r < end; r += kRowLanes<V>) {
       const size_t k = size_t(r) * channels + c;
-      const double g = gated(dy, relu_out, k);
-      s_dy += g;
-      s_dyx = fma(g, double(to_float(x[k]) - m), s_dyx);
+      float g[V], v[V];
+      load_gated<V>(dy, relu_out, k, g);
+      load_pack<V>(x + k, v);
+#pragma unroll
+      for (int j = 0; j < V; ++j) {
+        s_dy[j] += double(g[j]);
+        s_dyx[j] = fma(double(g[j]), double(v[j] - m[j]), s_dyx[j]);
+      }
     }
   }
-  store_tile_partial(s_dy, s_dyx, channels, partial);
+  store_tile_partial<V>(s_dy, s_dyx, channels, partial);
 }
 
 // dgamma = sum(dy * xhat), dbeta = sum(dy); coef = (mean(dy), mean(dy * xhat)) for the train dx.
@@ -245,28 +316,43 @@ __global__ void grad_final_kernel(const double2* partial, int splits, const floa
 }
 
 // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)).
-template <typename T, bool Nhwc, typename Index>
+template <typename T, int V, bool Nhwc, typename Index>
 __global__ void dx_train_kernel(const T* x, const T* dy, const T* relu_out,
                                 const float* gamma, const float* mean, const float* invstd,
-                                const float2* coef, int channels, int hw, Index total, T* dx) {
-  for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
-       i += Index(gridDim.x) * blockDim.x) {
-    const int c = channel_of<Nhwc>(i, channels, hw);
-    const float s = invstd[c], scale = gamma[c] * s;
-    const float2 k = coef[c];
-    const float xhat = (to_float(x[i]) - mean[c]) * s;
-    dx[i] = from_float<T>(scale * (gated(dy, relu_out, i) - k.x - xhat * k.y));
+                                const float2* coef, int channels, int hw, Index packs, T* dx) {
+  for (Index p = Index(blockIdx.x) * blockDim.x + threadIdx.x; p < packs;
+       p += Index(gridDim.x) * blockDim.x) {
+    const Index i = p * Index(V);
+    float g[V], v[V];
+    load_gated<V>(dy, relu_out, i, g);
+    load_pack<V>(x + i, v);
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      const int c = pack_channel<Nhwc>(i, j, channels, hw);
+      const float s = invstd[c], scale = gamma[c] * s;
+      const float2 k = coef[c];
+      const float xhat = (v[j] - mean[c]) * s;
+      v[j] = scale * (g[j] - k.x - xhat * k.y);
+    }
+    store_pack<V>(dx + i, v);
   }
 }
 
 // Eval mode: the statistics are constants, dx = dy * gamma * invstd.
-template <typename T, bool Nhwc, typename Index>
+template <typename T, int V, bool Nhwc, typename Index>
 __global__ void dx_eval_kernel(const T* dy, const T* relu_out, const float* gamma,
-                               const float* invstd, int channels, int hw, Index total, T* dx) {
-  for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < total;
-       i += Index(gridDim.x) * blockDim.x) {
-    const int c = channel_of<Nhwc>(i, channels, hw);
-    dx[i] = from_float<T>(gated(dy, relu_out, i) * (gamma[c] * invstd[c]));
+                               const float* invstd, int channels, int hw, Index packs, T* dx) {
+  for (Index p = Index(blockIdx.x) * blockDim.x + threadIdx.x; p < packs;
+       p += Index(gridDim.x) * blockDim.x) {
+    const Index i = p * Index(V);
+    float g[V];
+    load_gated<V>(dy, relu_out, i, g);
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      const int c = pack_channel<Nhwc>(i, j, channels, hw);
+      g[j] *= gamma[c] * invstd[c];
+    }
+    store_pack<V>(dx + i, g);
   }
 }
 
@@ -284,10 +370,19 @@ void check_shape(const NormShape& s, const char* op) {
                                 " c=" + std::to_string(s.c) + " hw=" + std::to_string(s.hw));
 }
 
+// Whether the kernels over this activation may use 16-byte packs: the run of neighbouring values
+// a pack lies in (a row's channels in NHWC, a plane in NCHW) divides into packs, and every
+// operand is 16-byte aligned.
+template <typename T>
+bool packs_fit(bool enabled, const NormShape& s, bool nhwc,
+               std::initializer_list<const void*> operands) {
+  return enabled && (nhwc ? s.c : s.hw) % kPackOf<T> == 0 && aligned16(operands);
+}
+
 // dgamma = sum(dy * xhat) and dbeta = sum(dy) per channel, in two deterministic stages (partial
 // sums over the reduction's slices, then one thread per channel); also fills the train-mode dx
 // coefficients when `coef` is given. Shared by both backward modes.
-template <typename T, bool Nhwc>
+template <typename T, int V, bool Nhwc>
 void affine_grads(const NormShape& s, const Reduction& red, const T* x, const T* dy,
                   const T* relu_out, const float* save_mean, const float* save_invstd,
                   double2* partial, float* dgamma, float* dbeta, float2* coef,
@@ -296,11 +391,11 @@ void affine_grads(const NormShape& s, const Reduction& red, const T* x, const T*
   with_index(s, [&](auto index) {
     using Index = decltype(index);
     if constexpr (Nhwc)
-      grad_partial_nhwc_kernel<T, Index><<<red.grid, kThreads, 0, stream>>>(
+      grad_partial_nhwc_kernel<T, V, Index><<<red.grid, kThreads, 0, stream>>>(
           x, dy, relu_out, save_mean, s.c, Index(rows), partial);
     else
-      grad_partial_kernel<T, Index><<<red.grid, kThreads, 0, stream>>>(
-          x, dy, relu_out, save_mean, s.c, s.hw, Index(rows), partial);
+      grad_partial_kernel<T, V, Index><<<red.grid, kThreads, 0, stream>>>(
+          x, dy, relu_out, save_mean, s.c, s.hw, Index(rows / V), partial);
   });
   CUDA_CHECK_LAUNCH("grad_partial_kernel");
   grad_final_kernel<<<(s.c + 127) / 128, 128, 0, stream>>>(
@@ -308,14 +403,14 @@ void affine_grads(const NormShape& s, const Reduction& red, const T* x, const T*
   CUDA_CHECK_LAUNCH("grad_final_kernel");
 }
 
-template <typename T, bool Nhwc>
+template <typename T, int V, bool Nhwc>
 void normalize(const NormShape& s, const T* x, const float* gamma, const float* beta,
                const float* mean, const float* invstd, const NormEpilogue& e, T* y, unsigned grid,
                cudaStream_t stream) {
   with_index(s, [&](auto index) {
     using Index = decltype(index);
-    normalize_kernel<T, Nhwc, Index><<<grid, kThreads, 0, stream>>>(
-        x, gamma, beta, mean, invstd, as<T>(e.residual), e.relu, s.c, s.hw, Index(s.size()), y);
+    normalize_kernel<T, V, Nhwc, Index><<<grid, kThreads, 0, stream>>>(
+        x, gamma, beta, mean, invstd, as<T>(e.residual), e.relu, s.c, s.hw, Index(s.size() / V), y);
   });
   CUDA_CHECK_LAUNCH("normalize_kernel");
 }
@@ -331,24 +426,28 @@ void CudaBackendImpl::bn_forward_train(const NormShape& s, const Act* x, const f
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
     constexpr bool kNhwc = decltype(nhwc)::value;
-    const Reduction red = reduction_for(s, kNhwc, sm_count_);
-    auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(red.splits) * s.c));
-    with_index(s, [&](auto index) {
-      using Index = decltype(index);
-      if constexpr (kNhwc)
-        stats_partial_nhwc_kernel<T, Index><<<red.grid, kThreads, 0, stream_>>>(
-            as<T>(x), s.c, Index(rows), partial);
-      else
-        stats_partial_kernel<T, Index><<<red.grid, kThreads, 0, stream_>>>(
-            as<T>(x), s.c, s.hw, Index(rows), partial);
+    const bool packed = packs_fit<T>(vector_loads_, s, kNhwc, {x, y, epilogue.residual});
+    with_pack<T>(packed, [&](auto pack) {
+      constexpr int V = decltype(pack)::value;
+      const Reduction red = reduction_for(s, kNhwc, sm_count_);
+      auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(red.splits) * s.c));
+      with_index(s, [&](auto index) {
+        using Index = decltype(index);
+        if constexpr (kNhwc)
+          stats_partial_nhwc_kernel<T, V, Index><<<red.grid, kThreads, 0, stream_>>>(
+              as<T>(x), s.c, Index(rows), partial);
+        else
+          stats_partial_kernel<T, V, Index><<<red.grid, kThreads, 0, stream_>>>(
+              as<T>(x), s.c, s.hw, Index(rows / V), partial);
+      });
+      CUDA_CHECK_LAUNCH("stats_partial_kernel");
+      stats_final_kernel<T><<<(s.c + 127) / 128, 128, 0, stream_>>>(
+          partial, red.splits, as<T>(x), s.c, kNhwc ? 1 : s.hw, double(rows), momentum, eps,
+          running_mean, running_var, save_mean, save_invstd);
+      CUDA_CHECK_LAUNCH("stats_final_kernel");
+      normalize<T, V, kNhwc>(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue,
+                             as<T>(y), grid_for(s.size() / V), stream_);
     });
-    CUDA_CHECK_LAUNCH("stats_partial_kernel");
-    stats_final_kernel<T><<<(s.c + 127) / 128, 128, 0, stream_>>>(
-        partial, red.splits, as<T>(x), s.c, kNhwc ? 1 : s.hw, double(rows), momentum, eps,
-        running_mean, running_var, save_mean, save_invstd);
-    CUDA_CHECK_LAUNCH("stats_final_kernel");
-    normalize<T, kNhwc>(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue, as<T>(y),
-                        grid_for(s.size()), stream_);
   });
 }
 
@@ -363,8 +462,13 @@ void CudaBackendImpl::bn_forward_eval(const NormShape& s, const Act* x, const fl
   CUDA_CHECK_LAUNCH("eval_stats_kernel");
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    normalize<T, decltype(nhwc)::value>(s, as<T>(x), gamma, beta, save_mean, save_invstd,
-                                        epilogue, as<T>(y), grid_for(s.size()), stream_);
+    constexpr bool kNhwc = decltype(nhwc)::value;
+    const bool packed = packs_fit<T>(vector_loads_, s, kNhwc, {x, y, epilogue.residual});
+    with_pack<T>(packed, [&](auto pack) {
+      constexpr int V = decltype(pack)::value;
+      normalize<T, V, kNhwc>(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue,
+                             as<T>(y), grid_for(s.size() / V), stream_);
+    });
   });
 }
 
@@ -376,21 +480,25 @@ void CudaBackendImpl::bn_backward_train(const NormShape& s, const Act* x, const 
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
     constexpr bool kNhwc = decltype(nhwc)::value;
-    const Reduction red = reduction_for(s, kNhwc, sm_count_);
-    const size_t partial_bytes = (sizeof(double2) * size_t(red.splits) * s.c + 255) / 256 * 256;
-    char* base = static_cast<char*>(scratch(partial_bytes + sizeof(float2) * s.c));
-    auto* partial = reinterpret_cast<double2*>(base);
-    auto* coef = reinterpret_cast<float2*>(base + partial_bytes);
-    affine_grads<T, kNhwc>(s, red, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean, save_invstd,
-                           partial, dgamma, dbeta, coef, stream_);
-    // After the reduction: dx may alias dy.
-    with_index(s, [&](auto index) {
-      using Index = decltype(index);
-      dx_train_kernel<T, kNhwc, Index><<<grid_for(s.size()), kThreads, 0, stream_>>>(
-          as<T>(x), as<T>(dy), as<T>(relu_out), gamma, save_mean, save_invstd, coef, s.c, s.hw,
-          Index(s.size()), as<T>(dx));
+    const bool packed = packs_fit<T>(vector_loads_, s, kNhwc, {x, dy, relu_out, dx});
+    with_pack<T>(packed, [&](auto pack) {
+      constexpr int V = decltype(pack)::value;
+      const Reduction red = reduction_for(s, kNhwc, sm_count_);
+      const size_t partial_bytes = (sizeof(double2) * size_t(red.splits) * s.c + 255) / 256 * 256;
+      char* base = static_cast<char*>(scratch(partial_bytes + sizeof(float2) * s.c));
+      auto* partial = reinterpret_cast<double2*>(base);
+      auto* coef = reinterpret_cast<float2*>(base + partial_bytes);
+      affine_grads<T, V, kNhwc>(s, red, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean,
+                                save_invstd, partial, dgamma, dbeta, coef, stream_);
+      // After the reduction: dx may alias dy.
+      with_index(s, [&](auto index) {
+        using Index = decltype(index);
+        dx_train_kernel<T, V, kNhwc, Index><<<grid_for(s.size() / V), kThreads, 0, stream_>>>(
+            as<T>(x), as<T>(dy), as<T>(relu_out), gamma, save_mean, save_invstd, coef, s.c, s.hw,
+            Index(s.size() / V), as<T>(dx));
+      });
+      CUDA_CHECK_LAUNCH("dx_train_kernel");
     });
-    CUDA_CHECK_LAUNCH("dx_train_kernel");
   });
 }
 
@@ -402,17 +510,22 @@ void CudaBackendImpl::bn_backward_eval(const NormShape& s, const Act* x, const A
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
     constexpr bool kNhwc = decltype(nhwc)::value;
-    const Reduction red = reduction_for(s, kNhwc, sm_count_);
-    auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(red.splits) * s.c));
-    affine_grads<T, kNhwc>(s, red, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean, save_invstd,
-                           partial, dgamma, dbeta, nullptr, stream_);
-    // After the reduction: dx may alias dy.
-    with_index(s, [&](auto index) {
-      using Index = decltype(index);
-      dx_eval_kernel<T, kNhwc, Index><<<grid_for(s.size()), kThreads, 0, stream_>>>(
-          as<T>(dy), as<T>(relu_out), gamma, save_invstd, s.c, s.hw, Index(s.size()), as<T>(dx));
+    const bool packed = packs_fit<T>(vector_loads_, s, kNhwc, {x, dy, relu_out, dx});
+    with_pack<T>(packed, [&](auto pack) {
+      constexpr int V = decltype(pack)::value;
+      const Reduction red = reduction_for(s, kNhwc, sm_count_);
+      auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(red.splits) * s.c));
+      affine_grads<T, V, kNhwc>(s, red, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean,
+                                save_invstd, partial, dgamma, dbeta, nullptr, stream_);
+      // After the reduction: dx may alias dy.
+      with_index(s, [&](auto index) {
+        using Index = decltype(index);
+        dx_eval_kernel<T, V, kNhwc, Index><<<grid_for(s.size() / V), kThreads, 0, stream_>>>(
+            as<T>(dy), as<T>(relu_out), gamma, save_invstd, s.c, s.hw, Index(s.size() / V),
+            as<T>(dx));
+      });
+      CUDA_CHECK_LAUNCH("dx_eval_kernel");
     });
-    CUDA_CHECK_LAUNCH("dx_eval_kernel");
   });
 }
 

@@ -3,6 +3,7 @@
 // the bf16 weight copy in the matching [Cout, k, k, Cin] order. Each shape gets a plan (descriptors + one algorithm per direction) the first
 // time it is seen; the algorithm is benchmarked once with cudnnFind*, falling back to the
 // cudnnGet*_v7 heuristics when the benchmark cannot run (e.g. it could not allocate its buffers).
+// INSALUN_CUDNN_SEARCH=heuristic skips the benchmark (quicker first steps, maybe slower ones).
 //
 // Precision: kFp32 runs with CUDNN_FMA_MATH, which keeps TF32 tensor cores out (the equivalent of
 // torch.backends.cudnn.allow_tf32 = False); kTf32 lets cuDNN pick tensor-core kernels. kBf16 runs
@@ -23,10 +24,9 @@ constexpr size_t kMaxWorkspace = size_t(1) << 30;
 
 const float kOne = 1.0f, kZero = 0.0f;
 
-// cuDNN's faster kernels want 16-byte aligned tensors; a layer's weights sit at an offset in the
-// flat parameter vector, aligned only when the sizes before it are multiples of 4 (true for the
-// usual widths, not for every width).
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+// cuDNN's faster kernels want 16-byte aligned tensors (aligned16, impl.cuh); a layer's weights
+// sit at an offset in the flat parameter vector, aligned only when the sizes before it are
+// multiples of 4 (true for the usual widths, not for every width).
 
 // NHWC convolutions on tensor cores want the input channels in multiples of 8: a layer with
 // fewer (the 3-channel stem) runs on inputs and weights zero-padded to 8 channels.
@@ -149,22 +149,28 @@ bool pick(cudnnHandle_t h, ConvPlan& p, Precision precision, const typename Ops:
   return false;
 }
 
+// `benchmark`: time the candidates with cudnnFind* (as torch.backends.cudnn.benchmark = True);
+// otherwise, or when the benchmark cannot run, take cuDNN's heuristic ranking.
 template <typename Ops>
-void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, bool nhwc, const char* direction,
-            ConvAlgo* out) {
+void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, bool nhwc, bool benchmark,
+            const char* direction, ConvAlgo* out) {
   std::vector<typename Ops::Perf> perf(Ops::kCount);
   int returned = 0;
-  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, requested_math(precision)));
-  const cudnnStatus_t found = Ops::find(h, p, Ops::kCount, &returned, perf.data());
-  if (found == CUDNN_STATUS_SUCCESS && pick<Ops>(h, p, precision, perf.data(), returned, out))
-    return;
+  cudnnStatus_t found = CUDNN_STATUS_NOT_SUPPORTED;
+  if (benchmark) {
+    CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, requested_math(precision)));
+    found = Ops::find(h, p, Ops::kCount, &returned, perf.data());
+    if (found == CUDNN_STATUS_SUCCESS && pick<Ops>(h, p, precision, perf.data(), returned, out))
+      return;
+  }
   returned = 0;
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, requested_math(precision)));
   CUDNN_CHECK(Ops::heuristic(h, p, Ops::kCount, &returned, perf.data()));
   if (pick<Ops>(h, p, precision, perf.data(), returned, out)) return;
   throw std::runtime_error(std::string("cuDNN has no usable ") + direction +
-                           " convolution algorithm for this shape (search status: " +
-                           cudnnGetErrorString(found) + ")" +
+                           " convolution algorithm for this shape (" +
+                           (benchmark ? std::string("benchmark status: ") + cudnnGetErrorString(found)
+                                      : std::string("heuristics only")) + ")" +
                            (precision == Precision::kBf16 && nhwc
                                 ? "; in bf16 mode, INSALUN_CUDA_BF16_LAYOUT=nchw tries the NCHW layout"
                                 : ""));
@@ -222,7 +228,7 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
 const void* CudaBackendImpl::conv_weights(const ConvShape& s, const float* w) {
   const size_t n = s.weight_size();
   if (precision_ != Precision::kBf16) {
-    if (aligned16(w)) return w;
+    if (aligned16({w})) return w;
     void* copy = weight_scratch(n * sizeof(float));
     copy_bytes(copy, w, n * sizeof(float));
     return copy;
@@ -267,7 +273,7 @@ void CudaBackendImpl::conv2d_forward(const ConvShape& s, const Act* x, const flo
   ConvPlan& p = plan_for(s);
   if (!p.fwd.ready) {
     refuse_while_capturing("a cuDNN algorithm search");
-    choose<FwdOps>(cudnn_, p, precision_, nhwc_, "forward", &p.fwd);
+    choose<FwdOps>(cudnn_, p, precision_, nhwc_, benchmark_algorithms_, "forward", &p.fwd);
   }
   void* ws = workspace(p.fwd.workspace);
   const void* weights = conv_weights(s, w);
@@ -283,7 +289,7 @@ void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const Act* dy, co
   ConvPlan& p = plan_for(s);
   if (!p.bwd_data.ready) {
     refuse_while_capturing("a cuDNN algorithm search");
-    choose<BwdDataOps>(cudnn_, p, precision_, nhwc_, "backward-data", &p.bwd_data);
+    choose<BwdDataOps>(cudnn_, p, precision_, nhwc_, benchmark_algorithms_, "backward-data", &p.bwd_data);
   }
   void* ws = workspace(p.bwd_data.workspace);
   const void* weights = conv_weights(s, w);
@@ -319,14 +325,14 @@ void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const Act* x, c
   ConvPlan& p = plan_for(s);
   if (!p.bwd_filter.ready) {
     refuse_while_capturing("a cuDNN algorithm search");
-    choose<BwdFilterOps>(cudnn_, p, precision_, nhwc_, "backward-filter", &p.bwd_filter);
+    choose<BwdFilterOps>(cudnn_, p, precision_, nhwc_, benchmark_algorithms_, "backward-filter", &p.bwd_filter);
   }
   void* ws = workspace(p.bwd_filter.workspace);
   const bool bf16_mode = precision_ == Precision::kBf16;
   const size_t n = s.weight_size();
   const size_t bf16_count = size_t(s.cout) * padded_channels(s) * s.k * s.k;
   void* grad = bf16_mode ? weight_scratch(bf16_count * sizeof(bf16))
-                         : aligned16(dw) ? static_cast<void*>(dw) : weight_scratch(n * sizeof(float));
+                         : aligned16({dw}) ? static_cast<void*>(dw) : weight_scratch(n * sizeof(float));
   const void* input = conv_input(s, x);
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_filter.math));
   CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &kOne, p.x, input, p.y, dy, p.conv,

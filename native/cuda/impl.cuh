@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
@@ -70,6 +71,71 @@ template <>
 __device__ __forceinline__ float from_float<float>(float v) { return v; }
 template <>
 __device__ __forceinline__ bf16 from_float<bf16>(float v) { return __float2bfloat16_rn(v); }
+
+// ---- 16-byte packs ------------------------------------------------------------------------------
+// The memory-bound kernels (batch norm, SGD) move 16 bytes per load where the shape and alignment
+// allow: 4 floats or 8 bf16 values. One-element loads of 2 or 4 bytes leave too few bytes in
+// flight per SM to approach HBM bandwidth. A pack width V of 1 is the one-element form of the
+// same kernel, the fallback for other shapes.
+template <typename T>
+constexpr int kPackOf = 16 / int(sizeof(T));
+
+template <int V, typename T>
+__device__ __forceinline__ void load_pack(const T* p, float (&out)[V]) {
+  if constexpr (V == 1) {
+    out[0] = to_float(*p);
+  } else {
+    static_assert(V * sizeof(T) == 16, "a pack is 16 bytes");
+    const uint4 raw = *reinterpret_cast<const uint4*>(p);
+    if constexpr (std::is_same_v<T, float>) {
+      out[0] = __uint_as_float(raw.x);
+      out[1] = __uint_as_float(raw.y);
+      out[2] = __uint_as_float(raw.z);
+      out[3] = __uint_as_float(raw.w);
+    } else {
+      const auto* halves = reinterpret_cast<const __nv_bfloat162*>(&raw);
+#pragma unroll
+      for (int k = 0; k < V / 2; ++k) {
+        const float2 f = __bfloat1622float2(halves[k]);
+        out[2 * k] = f.x;
+        out[2 * k + 1] = f.y;
+      }
+    }
+  }
+}
+
+template <int V, typename T>
+__device__ __forceinline__ void store_pack(T* p, const float (&in)[V]) {
+  if constexpr (V == 1) {
+    *p = from_float<T>(in[0]);
+  } else {
+    static_assert(V * sizeof(T) == 16, "a pack is 16 bytes");
+    uint4 raw;
+    if constexpr (std::is_same_v<T, float>) {
+      raw = make_uint4(__float_as_uint(in[0]), __float_as_uint(in[1]), __float_as_uint(in[2]),
+                       __float_as_uint(in[3]));
+    } else {
+      auto* halves = reinterpret_cast<__nv_bfloat162*>(&raw);
+#pragma unroll
+      for (int k = 0; k < V / 2; ++k) halves[k] = __floats2bfloat162_rn(in[2 * k], in[2 * k + 1]);
+    }
+    *reinterpret_cast<uint4*>(p) = raw;
+  }
+}
+
+// Runs f(std::integral_constant<int, V>{}) with V = kPackOf<T> when `packed`, 1 otherwise.
+template <typename T, typename F>
+void with_pack(bool packed, F f) {
+  if (packed) f(std::integral_constant<int, kPackOf<T>>{});
+  else f(std::integral_constant<int, 1>{});
+}
+
+// Whether every pointer is 16-byte aligned (null pointers, for absent operands, are).
+inline bool aligned16(std::initializer_list<const void*> pointers) {
+  for (const void* p : pointers)
+    if (reinterpret_cast<uintptr_t>(p) % 16 != 0) return false;
+  return true;
+}
 
 // The channel of flat index i of an [n, c, hw] activation stored NCHW or NHWC.
 template <bool Nhwc, typename Index>
@@ -260,6 +326,9 @@ class CudaBackendImpl final : public CudaBackend {
     else f(bf16{}, std::false_type{});
   }
   bool nhwc() const { return nhwc_; }
+  // Whether the memory-bound kernels may use 16-byte packs (INSALUN_CUDA_VECTOR_LOADS=0 turns
+  // them off, for comparison and as a fallback).
+  bool vector_loads() const { return vector_loads_; }
   // Device scratch for reductions (at least `bytes`, 256-byte aligned); in steady state it never
   // grows.
   void* scratch(size_t bytes) {
@@ -300,6 +369,8 @@ class CudaBackendImpl final : public CudaBackend {
   cudnnHandle_t cudnn_ = nullptr;
   Precision precision_ = Precision::kFp32;
   bool nhwc_ = false;  // activation layout (see dispatch)
+  bool vector_loads_ = true;
+  bool benchmark_algorithms_ = true;  // cudnnFind per new convolution shape (INSALUN_CUDNN_SEARCH)
   GrowingBuffer scratch_, workspace_, weight_scratch_, pad_scratch_;
   std::map<ConvKey, std::unique_ptr<ConvPlan>> plans_;
   bool capturing_ = false;

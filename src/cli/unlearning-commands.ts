@@ -15,7 +15,7 @@ import { DEFAULT_FORGET_SEED, selectForget } from '../experiment/forget.js';
 import { generateMasks, openCheckpoint, type MaskMethod } from '../masks/generate.js';
 import { RULES, type Rule } from '../masks/quadrature.js';
 import { loadAddon } from '../native/index.js';
-import { applyComputeOptions, choice, deviceOption, integer, number, numberList, precisionOption, resolveDevice, stepCaptureOption } from './options.js';
+import { applyComputeOptions, choice, deviceOption, integer, number, numberList, precisionOption, stepCaptureOption } from './options.js';
 
 
 function addMaskCommand(program: Command): void {
@@ -165,10 +165,13 @@ function addDemoCommand(program: Command): void {
   program
     .command('demo')
     .description('the main job on the built-in synthetic data: original, retrain, FT, RL, GA, SalUn and InSalUn, and the table')
-    .action(async () => {
+    .addOption(deviceOption())
+    .addOption(precisionOption())
+    .addOption(stepCaptureOption())
+    .action(async (o) => {
       const started = performance.now();
       const out = join('runs', 'demo');
-      const result = await runCompare(DEMO_CONFIG, out, resolveDevice('auto'), terminalReporter());
+      const result = await runCompare(DEMO_CONFIG, out, applyComputeOptions(o), terminalReporter());
       process.stdout.write(`\n${result.text}\n`);
       process.stdout.write(`UA = 100 - forget accuracy; unlearning works when UA, RA, TA and MIA approach Retrain's (small Avg. Gap).\n`);
       process.stdout.write(`finished in ${((performance.now() - started) / 1000).toFixed(0)} s; models, masks and records in ${out}/ (delete it to recompute)\n`);

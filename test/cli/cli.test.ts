@@ -42,4 +42,7 @@ it('an unknown precision or device is a usage error naming the choices', async (
   const device = await runCli('eval', '--checkpoint', 'x.safetensors', '--device', 'gpu');
   expect(device.code).not.toBe(0);
   expect(device.err).toMatch(/expected one of auto, cpu, cuda, got 'gpu'/);
+  const demo = await runCli('demo', '--device', 'gpu');
+  expect(demo.code).not.toBe(0);
+  expect(demo.err).toMatch(/expected one of auto, cpu, cuda, got 'gpu'/);
 });
