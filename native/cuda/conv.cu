@@ -121,11 +121,12 @@ struct BwdFilterOps {
   }
 };
 
-// Takes the first usable candidate (cuDNN lists them fastest / most promising first): it ran
-// successfully, it supports the math we need, and its workspace fits.
+// The usable candidates, in cuDNN's order (fastest / most promising first): the ones that ran
+// successfully, support the math we need, and whose workspace fits.
 template <typename Ops>
-bool pick(cudnnHandle_t h, ConvPlan& p, Precision precision, const typename Ops::Perf* perf,
-          int count, ConvAlgo* out) {
+std::vector<ConvCandidate> usable(cudnnHandle_t h, ConvPlan& p, Precision precision,
+                                  const typename Ops::Perf* perf, int count) {
+  std::vector<ConvCandidate> out;
   for (int i = 0; i < count; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kMaxWorkspace) continue;
     // On fp32 data, ALLOW_CONVERSION lets cuDNN round the operands to fp16: less precise than
@@ -140,13 +141,9 @@ bool pick(cudnnHandle_t h, ConvPlan& p, Precision precision, const typename Ops:
     size_t bytes = 0;
     if (Ops::workspace(h, p, int(perf[i].algo), &bytes) != CUDNN_STATUS_SUCCESS) continue;
     if (bytes > kMaxWorkspace) continue;
-    out->ready = true;
-    out->algo = int(perf[i].algo);
-    out->math = math;
-    out->workspace = bytes;
-    return true;
+    out.push_back(ConvCandidate{int(perf[i].algo), math, bytes});
   }
-  return false;
+  return out;
 }
 
 // `benchmark`: time the candidates with cudnnFind* (as torch.backends.cudnn.benchmark = True);
@@ -157,16 +154,18 @@ void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, bool nhwc, bool b
   std::vector<typename Ops::Perf> perf(Ops::kCount);
   int returned = 0;
   cudnnStatus_t found = CUDNN_STATUS_NOT_SUPPORTED;
+  out->current = 0;
   if (benchmark) {
     CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, requested_math(precision)));
     found = Ops::find(h, p, Ops::kCount, &returned, perf.data());
-    if (found == CUDNN_STATUS_SUCCESS && pick<Ops>(h, p, precision, perf.data(), returned, out))
-      return;
+    if (found == CUDNN_STATUS_SUCCESS) out->ranked = usable<Ops>(h, p, precision, perf.data(), returned);
+    if (out->ready()) return;
   }
   returned = 0;
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, requested_math(precision)));
   CUDNN_CHECK(Ops::heuristic(h, p, Ops::kCount, &returned, perf.data()));
-  if (pick<Ops>(h, p, precision, perf.data(), returned, out)) return;
+  out->ranked = usable<Ops>(h, p, precision, perf.data(), returned);
+  if (out->ready()) return;
   throw std::runtime_error(std::string("cuDNN has no usable ") + direction +
                            " convolution algorithm for this shape (" +
                            (benchmark ? std::string("benchmark status: ") + cudnnGetErrorString(found)
@@ -225,6 +224,26 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
   return *plans_.emplace(key, std::move(plan)).first->second;
 }
 
+template <typename Ops, typename Call>
+void CudaBackendImpl::run_convolution(ConvPlan& p, ConvAlgo& a, const char* direction, Call call) {
+  if (!a.ready()) {
+    refuse_while_capturing("a cuDNN algorithm search");
+    choose<Ops>(cudnn_, p, precision_, nhwc_, benchmark_algorithms_, direction, &a);
+  }
+  for (;;) {
+    const ConvCandidate& c = a.chosen();
+    void* ws = workspace(c.workspace);
+    CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, c.math));
+    const cudnnStatus_t status = call(c, ws);
+    if (status == CUDNN_STATUS_SUCCESS) return;
+    // A refusal at launch (a heuristic pick this shape cannot run, say): the next-ranked
+    // algorithm, unless a step is being captured (its workspace could not grow) or none is left.
+    if (capturing_ || a.current + 1 >= a.ranked.size())
+      throw_cudnn(status, direction, __FILE__, __LINE__);
+    ++a.current;
+  }
+}
+
 const void* CudaBackendImpl::conv_weights(const ConvShape& s, const float* w) {
   const size_t n = s.weight_size();
   if (precision_ != Precision::kBf16) {
@@ -271,27 +290,18 @@ const void* CudaBackendImpl::conv_input(const ConvShape& s, const Act* x) {
 
 void CudaBackendImpl::conv2d_forward(const ConvShape& s, const Act* x, const float* w, Act* y) {
   ConvPlan& p = plan_for(s);
-  if (!p.fwd.ready) {
-    refuse_while_capturing("a cuDNN algorithm search");
-    choose<FwdOps>(cudnn_, p, precision_, nhwc_, benchmark_algorithms_, "forward", &p.fwd);
-  }
-  void* ws = workspace(p.fwd.workspace);
   const void* weights = conv_weights(s, w);
   const void* input = conv_input(s, x);
-  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.fwd.math));
-  CUDNN_CHECK(cudnnConvolutionForward(cudnn_, &kOne, p.x, input, p.w, weights, p.conv,
-                                      cudnnConvolutionFwdAlgo_t(p.fwd.algo), ws, p.fwd.workspace,
-                                      &kZero, p.y, y));
+  run_convolution<FwdOps>(p, p.fwd, "forward convolution", [&](const ConvCandidate& c, void* ws) {
+    return cudnnConvolutionForward(cudnn_, &kOne, p.x, input, p.w, weights, p.conv,
+                                   cudnnConvolutionFwdAlgo_t(c.algo), ws, c.workspace, &kZero,
+                                   p.y, y);
+  });
 }
 
 void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w,
                                            Act* dx, bool accumulate) {
   ConvPlan& p = plan_for(s);
-  if (!p.bwd_data.ready) {
-    refuse_while_capturing("a cuDNN algorithm search");
-    choose<BwdDataOps>(cudnn_, p, precision_, nhwc_, benchmark_algorithms_, "backward-data", &p.bwd_data);
-  }
-  void* ws = workspace(p.bwd_data.workspace);
   const void* weights = conv_weights(s, w);
   // Padded channels: cuDNN writes (or adds to) the gradient of the padded input, whose first cin
   // channels then go to dx; accumulating, the padded buffer starts as a copy of dx, so the sum is
@@ -307,11 +317,12 @@ void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const Act* dy, co
       CUDA_CHECK_LAUNCH("pad_channels_kernel");
     }
   }
-  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_data.math));
-  CUDNN_CHECK(cudnnConvolutionBackwardData(cudnn_, &kOne, p.w, weights, p.y, dy, p.conv,
-                                           cudnnConvolutionBwdDataAlgo_t(p.bwd_data.algo), ws,
-                                           p.bwd_data.workspace, accumulate ? &kOne : &kZero,
-                                           p.x, grad));
+  run_convolution<BwdDataOps>(p, p.bwd_data, "backward-data convolution",
+                              [&](const ConvCandidate& c, void* ws) {
+    return cudnnConvolutionBackwardData(cudnn_, &kOne, p.w, weights, p.y, dy, p.conv,
+                                        cudnnConvolutionBwdDataAlgo_t(c.algo), ws, c.workspace,
+                                        accumulate ? &kOne : &kZero, p.x, grad);
+  });
   if (grad != dx) {
     const size_t n = size_t(s.n) * s.h * s.w * s.cin;
     unpad_channels_kernel<<<grid_for(n), kThreads, 0, stream_>>>(static_cast<const bf16*>(grad),
@@ -323,21 +334,18 @@ void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const Act* dy, co
 void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy,
                                              float* dw) {
   ConvPlan& p = plan_for(s);
-  if (!p.bwd_filter.ready) {
-    refuse_while_capturing("a cuDNN algorithm search");
-    choose<BwdFilterOps>(cudnn_, p, precision_, nhwc_, benchmark_algorithms_, "backward-filter", &p.bwd_filter);
-  }
-  void* ws = workspace(p.bwd_filter.workspace);
   const bool bf16_mode = precision_ == Precision::kBf16;
   const size_t n = s.weight_size();
   const size_t bf16_count = size_t(s.cout) * padded_channels(s) * s.k * s.k;
   void* grad = bf16_mode ? weight_scratch(bf16_count * sizeof(bf16))
                          : aligned16({dw}) ? static_cast<void*>(dw) : weight_scratch(n * sizeof(float));
   const void* input = conv_input(s, x);
-  CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, p.bwd_filter.math));
-  CUDNN_CHECK(cudnnConvolutionBackwardFilter(cudnn_, &kOne, p.x, input, p.y, dy, p.conv,
-                                             cudnnConvolutionBwdFilterAlgo_t(p.bwd_filter.algo),
-                                             ws, p.bwd_filter.workspace, &kZero, p.w, grad));
+  run_convolution<BwdFilterOps>(p, p.bwd_filter, "backward-filter convolution",
+                                [&](const ConvCandidate& c, void* ws) {
+    return cudnnConvolutionBackwardFilter(cudnn_, &kOne, p.x, input, p.y, dy, p.conv,
+                                          cudnnConvolutionBwdFilterAlgo_t(c.algo), ws,
+                                          c.workspace, &kZero, p.w, grad);
+  });
   if (bf16_mode) widen_weight_grad(s, static_cast<const bf16*>(grad), dw);
   else if (grad != dw) copy_bytes(dw, grad, n * sizeof(float));
 }

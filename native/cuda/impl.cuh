@@ -171,12 +171,20 @@ struct ConvKey {
   bool operator<(const ConvKey& o) const;
 };
 
-// One direction's chosen algorithm, found once per shape.
-struct ConvAlgo {
-  bool ready = false;
+// One usable algorithm of a direction: it supports the math we need and its workspace fits.
+struct ConvCandidate {
   int algo = 0;  // cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t
   cudnnMathType_t math = CUDNN_DEFAULT_MATH;
   size_t workspace = 0;
+};
+
+// One direction's algorithms, ranked once per shape (fastest measured, or most promising, first).
+// The first is used; if cuDNN refuses it when run, the next takes its place (see conv.cu).
+struct ConvAlgo {
+  std::vector<ConvCandidate> ranked;
+  size_t current = 0;
+  bool ready() const { return current < ranked.size(); }
+  const ConvCandidate& chosen() const { return ranked[current]; }
 };
 
 // Descriptors of one convolution shape plus its three algorithms. Owns the descriptors.
@@ -349,6 +357,10 @@ class CudaBackendImpl final : public CudaBackend {
   }
   // The plan of a convolution shape in the current precision, created on first use.
   ConvPlan& plan_for(const ConvShape& s);
+  // Runs `call(candidate, workspace)` with a direction's chosen algorithm, ranking the algorithms
+  // first if needed; when cuDNN refuses the algorithm, moves on to the next one (conv.cu).
+  template <typename Ops, typename Call>
+  void run_convolution(ConvPlan& p, ConvAlgo& a, const char* direction, Call call);
   // The weights as the convolution reads them: w itself, or a bf16 copy in bf16 mode (conv.cu).
   const void* conv_weights(const ConvShape& s, const float* w);
   // dw (fp32, KCRS) from the bf16 weight gradient of bf16 mode.
