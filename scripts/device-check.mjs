@@ -102,9 +102,9 @@ for (const name of precisions) await phase(`ops ${name}`, async () => {
     check(tag(`conv bwd data, accumulating, ${label}`), gpu.conv2dBackwardData(s, dy, w, start), cpu.conv2dBackwardData(s, dy, w, start), tol(1e-5));
     check(tag(`conv bwd filter ${label}`), gpu.conv2dBackwardFilter(s, x, dy), cpu.conv2dBackwardFilter(s, x, dy), tol(1e-5));
   }
-  // The first shape takes the 16-byte-pack kernels, the second (12 channels of 7x7) the
-  // one-element ones.
-  for (const s of [{ n: 16, c: 32, hw: 64 }, { n: 4, c: 12, hw: 49 }]) {
+  // The first and third shapes take the 16-byte-pack kernels (the third fills a 32-channel NHWC
+  // tile only partly), the second (12 channels of 7x7) the one-element ones.
+  for (const s of [{ n: 16, c: 32, hw: 64 }, { n: 4, c: 12, hw: 49 }, { n: 3, c: 40, hw: 16 }]) {
     const shape = `${s.c}ch ${s.hw}px`;
     const x = randomArray(s.n * s.c * s.hw, 2), g = randomArray(s.c), b = randomArray(s.c), rm = randomArray(s.c, 0.3), rv = Float32Array.from(randomArray(s.c), (v) => 1 + Math.abs(v)), dy = randomArray(x.length);
     const residual = randomArray(x.length);
@@ -137,9 +137,12 @@ for (const name of precisions) await phase(`ops ${name}`, async () => {
     // Not a multiple of 4: the packed SGD's tail is covered too.
     const count = 100003;
     const w = randomArray(count), gr = randomArray(count), buf = randomArray(count), mask = Float32Array.from({ length: count }, (_, i) => i % 2);
-    for (const maskMode of ['none', 'grad', 'hard']) {
-      const o = { lr: 0.1, momentum: 0.9, weightDecay: 5e-4, maskMode, firstStep: false };
-      check(tag(`sgd step (${maskMode})`), gpu.sgdStep(o, w, gr, buf, mask).w, cpu.sgdStep(o, w, gr, buf, mask).w, 1e-6);
+    for (const maskMode of ['none', 'grad', 'hard']) for (const firstStep of [false, true]) {
+      const o = { lr: 0.1, momentum: 0.9, weightDecay: 5e-4, maskMode, firstStep };
+      const a = gpu.sgdStep(o, w, gr, buf, mask), b = cpu.sgdStep(o, w, gr, buf, mask);
+      const label = `sgd step (${maskMode}${firstStep ? ', first step' : ''})`;
+      check(tag(`${label} weights`), a.w, b.w, 1e-6);
+      check(tag(`${label} momentum buffer`), a.buf, b.buf, 1e-6);
     }
   }
 });
