@@ -54,9 +54,16 @@ row('IG 4,500 x 8, TF32', rate(find('tf32', 'ig', 256)), peerRate('IG 4500 forge
 row('IG 4,500 x 8, bf16', rate(find('bf16', 'ig', 256)), peerRate('IG 4500 forget imgs x 8 steps bf16 CL'), '');
 
 const failed = ours.parity.filter((p) => !p.ok).length;
+// The vitest suites of the same run (vitest.json): counts, and the names of failed tests.
+const vitest = read('vitest.json');
+const vitestLine = vitest
+  ? `vitest: ${vitest.numPassedTests} passed, ${vitest.numFailedTests} failed, ${vitest.numPendingTests} skipped` +
+    vitest.testResults.flatMap((f) => f.assertionResults.filter((t) => t.status === 'failed').map((t) => `\n  FAILED ${t.fullName}`)).join('')
+  : 'vitest: no vitest.json (the suites did not finish)';
 const text =
   `${ours.info?.cudaReport?.split('\n').find((l) => l.includes('GPU')) ?? ''}\n\n` +
-  `${lines.join('\n')}\n\nparity: ${ours.parity.length - failed}/${ours.parity.length} checks passed; ` +
-  `${ours.errors.length} phases failed${ours.errors.length ? ` (${ours.errors.map((e) => e.phase).join(', ')})` : ''}\n`;
+  `${lines.join('\n')}\n\n${vitestLine}\nparity: ${ours.parity.length - failed}/${ours.parity.length} checks passed; ` +
+  `${ours.errors.length} phases failed${ours.errors.length ? ` (${ours.errors.map((e) => e.phase).join(', ')})` : ''}\n` +
+  ours.parity.filter((p) => !p.ok).map((p) => `  FAILED ${p.name}${p.error !== undefined ? ` (${p.error})` : ''}\n`).join('');
 writeFileSync(join(dir, 'side-by-side.md'), text);
 process.stdout.write(text);
