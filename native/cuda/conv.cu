@@ -1,15 +1,17 @@
 // Convolutions through cuDNN's legacy API (present in every cuDNN 9), fp32 accumulation in every
 // mode. The parameters stay fp32 [Cout, Cin, k, k]; tensors are NCHW, or NHWC in bf16 mode with
-// the bf16 weight copy in the matching [Cout, k, k, Cin] order. Each shape gets a plan (descriptors + one algorithm per direction) the first
-// time it is seen; the algorithm is benchmarked once with cudnnFind*, falling back to the
-// cudnnGet*_v7 heuristics when the benchmark cannot run (e.g. it could not allocate its buffers).
-// INSALUN_CUDNN_SEARCH=heuristic skips the benchmark (quicker first steps, maybe slower ones).
+// the bf16 weight copy in the matching [Cout, k, k, Cin] order. Each shape gets a plan
+// (descriptors + the ranked algorithms of each direction) the first time a backend sees it. The
+// algorithms are ranked once per process and shape: benchmarked with cudnnFind*, or, when the
+// benchmark cannot run (e.g. it could not allocate its buffers) or INSALUN_CUDNN_SEARCH=heuristic
+// skips it (quicker first steps, maybe slower ones), taken from the cudnnGet*_v7 heuristics.
 //
 // Precision: kFp32 runs with CUDNN_FMA_MATH, which keeps TF32 tensor cores out (the equivalent of
 // torch.backends.cudnn.allow_tf32 = False); kTf32 lets cuDNN pick tensor-core kernels. kBf16 runs
 // bf16 activations and bf16 copies of the weights (converted just before the call; the fp32
 // master weights stay as they are), and the weight gradient comes out in bf16 and is widened into
 // the fp32 gradient, as PyTorch's autocast does.
+#include <mutex>
 #include <tuple>
 #include <vector>
 
@@ -77,6 +79,7 @@ cudnnMathType_t requested_math(Precision p) {
 // The three directions differ only in their cuDNN entry points; these traits let one search
 // routine serve all of them.
 struct FwdOps {
+  static constexpr int kDirection = 0;
   using Perf = cudnnConvolutionFwdAlgoPerf_t;
   static constexpr int kCount = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
   static cudnnStatus_t find(cudnnHandle_t h, const ConvPlan& p, int cap, int* n, Perf* r) {
@@ -92,6 +95,7 @@ struct FwdOps {
 };
 
 struct BwdDataOps {
+  static constexpr int kDirection = 1;
   using Perf = cudnnConvolutionBwdDataAlgoPerf_t;
   static constexpr int kCount = CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT;
   static cudnnStatus_t find(cudnnHandle_t h, const ConvPlan& p, int cap, int* n, Perf* r) {
@@ -107,6 +111,7 @@ struct BwdDataOps {
 };
 
 struct BwdFilterOps {
+  static constexpr int kDirection = 2;
   using Perf = cudnnConvolutionBwdFilterAlgoPerf_t;
   static constexpr int kCount = CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT;
   static cudnnStatus_t find(cudnnHandle_t h, const ConvPlan& p, int cap, int* n, Perf* r) {
@@ -175,6 +180,23 @@ void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, bool nhwc, bool b
                                 : ""));
 }
 
+// The ranked algorithms of every shape seen in this process, shared by all its backends (models
+// and op sets each have one), as PyTorch keeps its cudnn.benchmark results: a new model of a
+// known shape starts without a search. Keyed by GPU, search mode and direction too.
+struct RankingKey {
+  int device;
+  bool benchmark;
+  int direction;
+  ConvKey conv;
+  bool operator<(const RankingKey& o) const {
+    if (std::tie(device, benchmark, direction) != std::tie(o.device, o.benchmark, o.direction))
+      return std::tie(device, benchmark, direction) < std::tie(o.device, o.benchmark, o.direction);
+    return conv < o.conv;
+  }
+};
+std::mutex rankings_mutex;
+std::map<RankingKey, std::vector<ConvCandidate>> rankings;
+
 }  // namespace
 
 bool ConvKey::operator<(const ConvKey& o) const {
@@ -202,6 +224,7 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
                                 std::to_string(s.w) + " cout=" + std::to_string(s.cout) +
                                 " k=" + std::to_string(s.k));
   auto plan = std::make_unique<ConvPlan>();
+  plan->key = key;
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->x));
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->y));
   CUDNN_CHECK(cudnnCreateFilterDescriptor(&plan->w));
@@ -227,8 +250,19 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
 template <typename Ops, typename Call>
 void CudaBackendImpl::run_convolution(ConvPlan& p, ConvAlgo& a, const char* direction, Call call) {
   if (!a.ready()) {
-    refuse_while_capturing("a cuDNN algorithm search");
-    choose<Ops>(cudnn_, p, precision_, nhwc_, benchmark_algorithms_, direction, &a);
+    const RankingKey key{device_, benchmark_algorithms_, Ops::kDirection, p.key};
+    {
+      std::lock_guard<std::mutex> lock(rankings_mutex);
+      auto known = rankings.find(key);
+      if (known != rankings.end()) a.ranked = known->second;
+    }
+    a.current = 0;
+    if (!a.ready()) {
+      refuse_while_capturing("a cuDNN algorithm search");
+      choose<Ops>(cudnn_, p, precision_, nhwc_, benchmark_algorithms_, direction, &a);
+      std::lock_guard<std::mutex> lock(rankings_mutex);
+      rankings.emplace(key, a.ranked);
+    }
   }
   for (;;) {
     const ConvCandidate& c = a.chosen();

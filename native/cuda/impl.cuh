@@ -192,6 +192,7 @@ struct ConvPlan {
   cudnnTensorDescriptor_t x = nullptr, y = nullptr;
   cudnnFilterDescriptor_t w = nullptr;
   cudnnConvolutionDescriptor_t conv = nullptr;
+  ConvKey key{};
   ConvAlgo fwd, bwd_data, bwd_filter;
   ConvPlan() = default;
   ConvPlan(const ConvPlan&) = delete;
