@@ -48,12 +48,16 @@ const quick = process.env.INSALUN_CHECK_QUICK === '1';
 // comparison) and the load width of the memory-bound kernels (bf16-element: one-element loads
 // instead of 16-byte packs, to measure what the packs give; its throughput is one batch size).
 const precisions = (process.env.INSALUN_CHECK_PRECISIONS ?? 'fp32,tf32,bf16,bf16-nchw,bf16-element').split(',');
-// Selects a mode's precision, layout and load width for the models and ops created next.
+// Selects a mode's precision, layout, load width and algorithm search for the models and ops
+// created next. A "-heuristic" mode takes cuDNN's heuristic algorithms instead of the
+// benchmarked ones (checked op by op only: other algorithms, the same results).
 function mode(name) {
   process.env.INSALUN_CUDA_BF16_LAYOUT = name === 'bf16-nchw' ? 'nchw' : 'nhwc';
   process.env.INSALUN_CUDA_VECTOR_LOADS = name === 'bf16-element' ? '0' : '1';
-  return name.startsWith('bf16') ? 'bf16' : name;
+  process.env.INSALUN_CUDNN_SEARCH = name.endsWith('-heuristic') ? 'heuristic' : 'benchmark';
+  return name.split('-')[0];
 }
+const opModes = device === 'cuda' ? [...precisions, 'tf32-heuristic', 'bf16-heuristic'] : precisions;
 const modeTag = (name) => (name === 'bf16-nchw' ? ' [NCHW]' : name === 'bf16-element' ? ' [element loads]' : '');
 if (device === 'cuda' && !info.cuda) {
   console.error(`no CUDA backend: ${info.cudaWhy}`);
@@ -81,7 +85,7 @@ function check(name, a, b, tolerance) {
 const cpu = addon.ops('cpu');
 // bf16 compared with the fp32 CPU op: one bf16 rounding of inputs and outputs, fp32 accumulation.
 const opTolerance = { fp32: 1e-5, tf32: 5e-3, bf16: 3e-2 };
-for (const name of precisions) await phase(`ops ${name}`, async () => {
+for (const name of opModes) await phase(`ops ${name}`, async () => {
   const precision = mode(name);
   const gpu = addon.ops(device, { precision });
   const tol = (fp32) => Math.max(fp32, opTolerance[precision]);
