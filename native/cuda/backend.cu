@@ -186,10 +186,12 @@ void CudaBackendImpl::set_precision(Precision p) {
   const std::string layout = env_choice("INSALUN_CUDA_BF16_LAYOUT", {"nhwc", "nchw"});
   const std::string vector = env_choice("INSALUN_CUDA_VECTOR_LOADS", {"1", "0"});
   const std::string search = env_choice("INSALUN_CUDNN_SEARCH", {"benchmark", "heuristic"});
+  const std::string deterministic = env_choice("INSALUN_CUDNN_DETERMINISTIC", {"0", "1"});
   precision_ = p;
   nhwc_ = p == Precision::kBf16 && layout == "nhwc";
   vector_loads_ = vector == "1";
   benchmark_algorithms_ = search == "benchmark";
+  deterministic_ = deterministic == "1";
 }
 
 void* GrowingBuffer::reserve(size_t bytes, bool capturing, bool capture_alive, const char* what,

@@ -5,6 +5,9 @@
 // algorithms are ranked once per process and shape: benchmarked with cudnnFind*, or, when the
 // benchmark cannot run (e.g. it could not allocate its buffers) or INSALUN_CUDNN_SEARCH=heuristic
 // skips it (quicker first steps, maybe slower ones), taken from the cudnnGet*_v7 heuristics.
+// INSALUN_CUDNN_DETERMINISTIC=1 keeps only deterministic algorithms (as
+// torch.backends.cudnn.deterministic): the other kernels are deterministic already, so weights
+// then repeat bit for bit (the epoch's summed loss, a report, adds block sums in any order).
 //
 // Precision: kFp32 runs with CUDNN_FMA_MATH, which keeps TF32 tensor cores out (the equivalent of
 // torch.backends.cudnn.allow_tf32 = False); kTf32 lets cuDNN pick tensor-core kernels. kBf16 runs
@@ -128,12 +131,14 @@ struct BwdFilterOps {
 
 // The usable candidates, in cuDNN's order (fastest / most promising first): the ones that ran
 // successfully, support the math we need, and whose workspace fits.
+// `deterministic` keeps only the algorithms whose results do not vary from run to run.
 template <typename Ops>
 std::vector<ConvCandidate> usable(cudnnHandle_t h, ConvPlan& p, Precision precision,
-                                  const typename Ops::Perf* perf, int count) {
+                                  bool deterministic, const typename Ops::Perf* perf, int count) {
   std::vector<ConvCandidate> out;
   for (int i = 0; i < count; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kMaxWorkspace) continue;
+    if (deterministic && perf[i].determinism != CUDNN_DETERMINISTIC) continue;
     // On fp32 data, ALLOW_CONVERSION lets cuDNN round the operands to fp16: less precise than
     // the TF32 the tf32 mode promises.
     if (precision == Precision::kTf32 && perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
@@ -155,7 +160,7 @@ std::vector<ConvCandidate> usable(cudnnHandle_t h, ConvPlan& p, Precision precis
 // otherwise, or when the benchmark cannot run, take cuDNN's heuristic ranking.
 template <typename Ops>
 void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, bool nhwc, bool benchmark,
-            const char* direction, ConvAlgo* out) {
+            bool deterministic, const char* direction, ConvAlgo* out) {
   std::vector<typename Ops::Perf> perf(Ops::kCount);
   int returned = 0;
   cudnnStatus_t found = CUDNN_STATUS_NOT_SUPPORTED;
@@ -163,18 +168,19 @@ void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, bool nhwc, bool b
   if (benchmark) {
     CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, requested_math(precision)));
     found = Ops::find(h, p, Ops::kCount, &returned, perf.data());
-    if (found == CUDNN_STATUS_SUCCESS) out->ranked = usable<Ops>(h, p, precision, perf.data(), returned);
+    if (found == CUDNN_STATUS_SUCCESS) out->ranked = usable<Ops>(h, p, precision, deterministic, perf.data(), returned);
     if (out->ready()) return;
   }
   returned = 0;
   CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, requested_math(precision)));
   CUDNN_CHECK(Ops::heuristic(h, p, Ops::kCount, &returned, perf.data()));
-  out->ranked = usable<Ops>(h, p, precision, perf.data(), returned);
+  out->ranked = usable<Ops>(h, p, precision, deterministic, perf.data(), returned);
   if (out->ready()) return;
   throw std::runtime_error(std::string("cuDNN has no usable ") + direction +
                            " convolution algorithm for this shape (" +
                            (benchmark ? std::string("benchmark status: ") + cudnnGetErrorString(found)
-                                      : std::string("heuristics only")) + ")" +
+                                      : std::string("heuristics only")) +
+                           (deterministic ? ", deterministic algorithms only" : "") + ")" +
                            (precision == Precision::kBf16 && nhwc
                                 ? "; in bf16 mode, INSALUN_CUDA_BF16_LAYOUT=nchw tries the NCHW layout"
                                 : ""));
@@ -182,16 +188,16 @@ void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, bool nhwc, bool b
 
 // The ranked algorithms of every shape seen in this process, shared by all its backends (models
 // and op sets each have one), as PyTorch keeps its cudnn.benchmark results: a new model of a
-// known shape starts without a search. Keyed by GPU, search mode and direction too.
+// known shape starts without a search. Keyed by GPU, search mode, determinism and direction too.
 struct RankingKey {
   int device;
-  bool benchmark;
+  bool benchmark, deterministic;
   int direction;
   ConvKey conv;
   bool operator<(const RankingKey& o) const {
-    if (std::tie(device, benchmark, direction) != std::tie(o.device, o.benchmark, o.direction))
-      return std::tie(device, benchmark, direction) < std::tie(o.device, o.benchmark, o.direction);
-    return conv < o.conv;
+    const auto head = std::tie(device, benchmark, deterministic, direction);
+    const auto other = std::tie(o.device, o.benchmark, o.deterministic, o.direction);
+    return head != other ? head < other : conv < o.conv;
   }
 };
 std::mutex rankings_mutex;
@@ -250,7 +256,7 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
 template <typename Ops, typename Call>
 void CudaBackendImpl::run_convolution(ConvPlan& p, ConvAlgo& a, const char* direction, Call call) {
   if (!a.ready()) {
-    const RankingKey key{device_, benchmark_algorithms_, Ops::kDirection, p.key};
+    const RankingKey key{device_, benchmark_algorithms_, deterministic_, Ops::kDirection, p.key};
     {
       std::lock_guard<std::mutex> lock(rankings_mutex);
       auto known = rankings.find(key);
@@ -259,7 +265,8 @@ void CudaBackendImpl::run_convolution(ConvPlan& p, ConvAlgo& a, const char* dire
     a.current = 0;
     if (!a.ready()) {
       refuse_while_capturing("a cuDNN algorithm search");
-      choose<Ops>(cudnn_, p, precision_, nhwc_, benchmark_algorithms_, direction, &a);
+      choose<Ops>(cudnn_, p, precision_, nhwc_, benchmark_algorithms_, deterministic_, direction,
+                  &a);
       std::lock_guard<std::mutex> lock(rankings_mutex);
       rankings.emplace(key, a.ranked);
     }

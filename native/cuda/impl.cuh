@@ -384,6 +384,7 @@ class CudaBackendImpl final : public CudaBackend {
   bool nhwc_ = false;  // activation layout (see dispatch)
   bool vector_loads_ = true;
   bool benchmark_algorithms_ = true;  // cudnnFind per new convolution shape (INSALUN_CUDNN_SEARCH)
+  bool deterministic_ = false;  // deterministic cuDNN algorithms only (INSALUN_CUDNN_DETERMINISTIC)
   GrowingBuffer scratch_, workspace_, weight_scratch_, pad_scratch_;
   std::map<ConvKey, std::unique_ptr<ConvPlan>> plans_;
   bool capturing_ = false;
