@@ -32,6 +32,10 @@
 // forward is the same tile kernel over the phase split; the data gradient is one such convolution
 // of dy per phase of dx (1, 2, 2 or 4 taps), interleaved back; the channels-last filter gradient
 // reads every other position.
+// The 1x1 stride-2 convolutions (the shortcuts of layers 2-4) read only the even rows and
+// columns: their forward is the tile kernel with one tap over that subsampled plane (the phase
+// split's first phase alone), their data gradient one such convolution of dy into that phase, the
+// other positions of dx being zero. (Through im2col they ran at a third of the 3x3 layers' rate.)
 #include "conv_direct.h"
 
 #include <omp.h>
@@ -159,6 +163,22 @@ Taps data_phase_taps(int ho, int wo, int pr, int pc) {
   return taps;
 }
 
+// 1x1 stride 2, padding 0: output (row, column) reads input (2 row, 2 column), position q of the
+// subsampled plane (the phase split's phase 0), which is always inside: one tap, no shift.
+bool subsampling_1x1(const ConvShape& s) {
+  return s.k == 1 && s.stride == 2 && s.pad == 0 && s.h > 0 && s.w > 0 && s.n > 0;
+}
+constexpr int kSubsample = kDataPhase + kPhases;
+Taps subsample_taps(int ho, int wo) {
+  Taps taps;
+  taps.h = ho, taps.w = wo, taps.count = 1, taps.in_plane = size_t(ho) * wo;
+  build_masks(taps, kSubsample, [](int, int, int) { return true; });
+  return taps;
+}
+
+// How many phase planes a stride-2 convolution reads: all four (3x3), or the first (1x1).
+int phases_read(const ConvShape& s) { return s.k == 1 ? 1 : kPhases; }
+
 // Weights in the register tile's order: panel[block][in channel][tap][8 output channels].
 // transposed: the data gradient's, whose in channels are the forward's cout and out channels
 // its cin.
@@ -171,7 +191,7 @@ const float* pack_weights(const ConvShape& s, const float* w, const Taps& taps, 
       for (int t = 0; t < taps.count; ++t)
         for (int r = 0; r < kBlock; ++r) {
           const int out = b * kBlock + r, cout = transposed ? c : out, cin = transposed ? out : c;
-          *p++ = w[(size_t(cout) * s.cin + cin) * kOffsets + taps.kernel_index[t]];
+          *p++ = w[(size_t(cout) * s.cin + cin) * (s.k * s.k) + taps.kernel_index[t]];
         }
   return packed.data();
 }
@@ -235,15 +255,15 @@ void forward_tile(const float* in, int in_channels, const Taps& taps, const Tile
   }
 }
 
-// Images [i0, i1) of x [n, c, h, w] -> their phase split [i1 - i0, c, 4, ho, wo] (ho = ceil(h/2),
-// wo = ceil(w/2)).
+// Images [i0, i1) of x [n, c, h, w] -> their phase split [i1 - i0, c, phases, ho, wo]
+// (ho = ceil(h/2), wo = ceil(w/2)), the phases the convolution reads (phases_read).
 void split_phases(const ConvShape& s, const float* x, int i0, int i1, float* out) {
-  const int ho = s.ho(), wo = s.wo();
+  const int ho = s.ho(), wo = s.wo(), phases = phases_read(s);
   const size_t hwo = size_t(ho) * wo;
   for (size_t plane = size_t(i0) * s.cin; plane < size_t(i1) * s.cin; ++plane) {
     const float* in = x + plane * s.h * s.w;
-    float* phase = out + (plane - size_t(i0) * s.cin) * kPhases * hwo;
-    for (int p = 0; p < kPhases; ++p, phase += hwo)
+    float* phase = out + (plane - size_t(i0) * s.cin) * phases * hwo;
+    for (int p = 0; p < phases; ++p, phase += hwo)
       for (int i = 0; i < ho; ++i)
         for (int j = 0; j < wo; ++j) {
           const int ih = 2 * i + p / 2, iw = 2 * j + p % 2;
@@ -301,19 +321,48 @@ void convolve(const float* in, int in_channels, const Taps& taps, const float* p
   throw std::logic_error("direct convolution: unexpected tap count");
 }
 
-// dx (+)= the phases [n, c, 4, ho, wo] interleaved back into [n, c, h, w].
+// out[0, w) (+)= a and b interleaved: out[2j] = a[j], out[2j + 1] = b[j] (b null: zero).
+void interleave_row(const float* a, const float* b, int w, float* out, bool accumulate) {
+  static const __m512i kLow = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  static const __m512i kHigh = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  int j = 0;
+  for (; 2 * j + 2 * kLanes <= w; j += kLanes) {
+    const __m512 va = _mm512_loadu_ps(a + j), vb = b ? _mm512_loadu_ps(b + j) : _mm512_setzero_ps();
+    __m512 low = _mm512_permutex2var_ps(va, kLow, vb), high = _mm512_permutex2var_ps(va, kHigh, vb);
+    if (accumulate) {
+      low = _mm512_add_ps(low, _mm512_loadu_ps(out + 2 * j));
+      high = _mm512_add_ps(high, _mm512_loadu_ps(out + 2 * j + kLanes));
+    }
+    _mm512_storeu_ps(out + 2 * j, low);
+    _mm512_storeu_ps(out + 2 * j + kLanes, high);
+  }
+  for (int iw = 2 * j; iw < w; ++iw) {
+    const float v = iw % 2 == 0 ? a[iw / 2] : (b ? b[iw / 2] : 0.0f);
+    out[iw] = accumulate ? out[iw] + v : v;
+  }
+}
+
+// dx (+)= the phases [n, c, phases_read, ho, wo] interleaved back into [n, c, h, w], row by row:
+// row ih takes phases (ih % 2, 0) and (ih % 2, 1) in turn. With the first phase alone (1x1), the
+// odd columns and rows get zero (or keep their values, accumulating).
 void merge_phases(const ConvShape& s, const float* phases, float* dx, bool accumulate) {
-  const int ho = s.ho(), wo = s.wo();
-  const size_t hwo = size_t(ho) * wo, planes = size_t(s.n) * s.cin;
+  const int wo = s.wo(), count = phases_read(s);
+  const size_t hwo = size_t(s.ho()) * wo, planes = size_t(s.n) * s.cin;
 #pragma omp parallel for schedule(static)
   for (size_t plane = 0; plane < planes; ++plane) {
-    const float* phase = phases + plane * kPhases * hwo;
+    const float* phase = phases + plane * count * hwo;
     float* out = dx + plane * s.h * s.w;
-    for (int ih = 0; ih < s.h; ++ih)
-      for (int iw = 0; iw < s.w; ++iw) {
-        const float v = phase[size_t((ih % 2) * 2 + iw % 2) * hwo + (ih / 2) * wo + iw / 2];
-        out[ih * s.w + iw] = accumulate ? out[ih * s.w + iw] + v : v;
+    for (int ih = 0; ih < s.h; ++ih, out += s.w) {
+      const size_t row = size_t(ih / 2) * wo;
+      if (count == kPhases) {
+        const float* even = phase + size_t((ih % 2) * 2) * hwo + row;
+        interleave_row(even, even + hwo, s.w, out, accumulate);
+      } else if (ih % 2 == 0) {
+        interleave_row(phase + row, nullptr, s.w, out, accumulate);
+      } else if (!accumulate) {
+        std::memset(out, 0, sizeof(float) * s.w);
       }
+    }
   }
 }
 
@@ -430,18 +479,19 @@ void filter_tile_channels_last(const ConvShape& s, const float* xp, const float*
 }  // namespace
 
 DirectConv direct_conv_applies(const ConvShape& s) {
+  const size_t hwo = size_t(s.ho()) * s.wo();
+  // Forward and data (stride 1, or 2 through the phase split): vectors inside one output plane,
+  // whole tiles in the batch.
+  const bool tiles = hwo % kLanes == 0 && (hwo * s.n) % kTile == 0;
+  if (subsampling_1x1(s)) return {tiles && s.cout % kBlock == 0, tiles && s.cin % kBlock == 0, false};
   if (!padded_3x3(s)) return {false, false, false};
   // Filter: input channels in 16s (channels in the lanes; stride 1 or 2), or rows of whole
   // vectors (positions in the lanes; stride 1). Not for 256 or more input channels on output
   // planes of 16 positions (ResNet-18 width 64's layer4): there each thread's partial dW (up to
   // 9 MiB) is reread for every small group of images, and the im2col GEMM measured 15-20% faster.
-  const size_t hwo = size_t(s.ho()) * s.wo();
   const bool channels_in_lanes = s.cin % kLanes == 0 && s.stride <= 2 && (s.cin < 256 || hwo > 16);
   const bool filter = s.cout % kBlock == 0 && (channels_in_lanes || (s.stride == 1 && s.cin % kLanes != 0 && s.w % kLanes == 0));
   if (s.stride > 2) return {false, false, filter};
-  // Forward and data (stride 1, or 2 through the phase split): vectors inside one output plane,
-  // whole tiles in the batch.
-  const bool tiles = hwo % kLanes == 0 && (hwo * s.n) % kTile == 0;
   return {tiles && s.cout % kBlock == 0, tiles && s.cin % kBlock == 0, filter};
 }
 
@@ -451,7 +501,7 @@ void direct_forward(const ConvShape& s, const float* x, const float* w, float* y
     const Taps taps = same_size_taps(s.h, s.w, false);
     return convolve(x, s.cin, taps, pack_weights(s, w, taps, false), s.cout, s.n, y, hwo, false);
   }
-  const Taps taps = phase_taps(s.ho(), s.wo());
+  const Taps taps = s.k == 1 ? subsample_taps(s.ho(), s.wo()) : phase_taps(s.ho(), s.wo());
   convolve(x, s.cin, taps, pack_weights(s, w, taps, false), s.cout, s.n, y, hwo, false, &s);
 }
 
@@ -461,13 +511,15 @@ void direct_backward_data(const ConvShape& s, const float* dy, const float* w, f
     const Taps taps = same_size_taps(s.h, s.w, true);
     return convolve(dy, s.cout, taps, pack_weights(s, w, taps, true), s.cin, s.n, dx, hwo, accumulate);
   }
-  // Each phase of dx is a small convolution of dy (1, 2, 2 or 4 taps), written into the phase
-  // split's layout [n, cin, 4, ho, wo], then interleaved into dx.
+  // Each phase of dx is a small convolution of dy (1, 2, 2 or 4 taps; 1x1: phase 0 alone, one
+  // tap), written into the phase split's layout [n, cin, phases, ho, wo], then interleaved into dx.
   static thread_local std::vector<float> phase_buffer;
-  float* phases = grow(phase_buffer, size_t(s.n) * s.cin * kPhases * hwo);
-  for (int p = 0; p < kPhases; ++p) {
-    const Taps taps = data_phase_taps(s.ho(), s.wo(), p / 2, p % 2);
-    convolve(dy, s.cout, taps, pack_weights(s, w, taps, true), s.cin, s.n, phases + p * hwo, kPhases * hwo, false);
+  const int phases_count = phases_read(s);
+  float* phases = grow(phase_buffer, size_t(s.n) * s.cin * phases_count * hwo);
+  for (int p = 0; p < phases_count; ++p) {
+    const Taps taps = s.k == 1 ? subsample_taps(s.ho(), s.wo()) : data_phase_taps(s.ho(), s.wo(), p / 2, p % 2);
+    convolve(dy, s.cout, taps, pack_weights(s, w, taps, true), s.cin, s.n, phases + p * hwo,
+             phases_count * hwo, false);
   }
   merge_phases(s, phases, dx, accumulate);
 }

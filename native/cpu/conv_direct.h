@@ -1,4 +1,4 @@
-// Direct (implicit-GEMM) 3x3 convolutions, stride 1 or 2, with AVX-512: the products read the
+// Direct (implicit-GEMM) 3x3 convolutions, stride 1 or 2, and 1x1 stride-2 ones, with AVX-512: the products read the
 // input planes through masked, shifted vector loads instead of an im2col buffer. See
 // conv_direct.cpp for why and when.
 #pragma once
@@ -13,7 +13,7 @@ struct DirectConv {
 };
 DirectConv direct_conv_applies(const ConvShape& s);
 
-// y = conv(x, w) (NCHW, w as [cout, cin, 3, 3]).
+// y = conv(x, w) (NCHW, w as [cout, cin, k, k]).
 void direct_forward(const ConvShape& s, const float* x, const float* w, float* y);
 // dx (+)= the data gradient of conv(x, w) for output gradient dy.
 void direct_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx, bool accumulate);

@@ -47,6 +47,16 @@ const convCases: ref.Conv[] = [
   { n: 4, cin: 16, h: 8, w: 8, cout: 8, k: 3, stride: 2, pad: 1 },
   { n: 2, cin: 8, h: 7, w: 15, cout: 8, k: 3, stride: 2, pad: 1 },
   { n: 1, cin: 8, h: 16, w: 8, cout: 24, k: 3, stride: 2, pad: 1 },
+  // 1x1 stride 2 (the shortcuts): one tap over the subsampled plane, forward and data gradient
+  // (odd input sizes: the last even row and column are the border)
+  { n: 2, cin: 8, h: 8, w: 8, cout: 16, k: 1, stride: 2, pad: 0 },
+  { n: 4, cin: 16, h: 7, w: 7, cout: 8, k: 1, stride: 2, pad: 0 },
+  { n: 1, cin: 8, h: 16, w: 16, cout: 24, k: 1, stride: 2, pad: 0 },
+  // rows of 32 or more: the vectorized interleave of the stride-2 data gradient, with a tail
+  // (48) and an odd width (47)
+  { n: 2, cin: 8, h: 4, w: 48, cout: 8, k: 3, stride: 2, pad: 1 },
+  { n: 2, cin: 8, h: 4, w: 47, cout: 8, k: 3, stride: 2, pad: 1 },
+  { n: 2, cin: 8, h: 3, w: 47, cout: 16, k: 1, stride: 2, pad: 0 },
   // stride 1 without padding: narrower output rows, the general im2col
   { n: 2, cin: 3, h: 6, w: 7, cout: 4, k: 3, stride: 1, pad: 0 },
 ];
