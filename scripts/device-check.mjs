@@ -205,21 +205,22 @@ for (const name of precisions) await phase(`whole model ${name}`, async () => {
   results.parity.push({ name: 'IG top-50% mask agreement', agreement, ok: agreement > 0.99 });
   console.log(`${agreement > 0.99 ? 'ok  ' : 'FAIL'} IG top-50% masks agree on ${(100 * agreement).toFixed(3)}% of weights`);
 });
-await phase('deterministic algorithms: two runs, the same weights bit for bit', async () => {
+await phase('deterministic algorithms: two runs, the same weights and loss bit for bit', async () => {
   const precision = device === 'cuda' ? mode('tf32') : mode('fp32');
   process.env.INSALUN_CUDNN_DETERMINISTIC = '1';
   try {
     const set = randomSet(512);
-    const runs = [];
+    const runs = [], losses = [];
     for (let k = 0; k < 2; k++) {
       const { data, model } = modelOn(device, set, quick ? 8 : 64, precision);
-      await model.trainEpoch(data, { indices: set.indices, batchSize: 128, augment: true, seed: 2, epoch: 0, sgd });
+      const epoch = await model.trainEpoch(data, { indices: set.indices, batchSize: 128, augment: true, seed: 2, epoch: 0, sgd });
       runs.push(model.getParameters());
+      losses.push(epoch.loss);
     }
-    let differ = 0;
+    let differ = losses[0] === losses[1] ? 0 : 1;  // the epoch's loss too
     for (let i = 0; i < runs[0].length; i++) differ += runs[0][i] === runs[1][i] ? 0 : 1;
-    results.parity.push({ name: 'deterministic cuDNN algorithms: weights repeat bit for bit', ok: differ === 0, error: differ });
-    console.log(`${differ === 0 ? 'ok  ' : 'FAIL'} deterministic algorithms: ${differ} of ${runs[0].length} weights differ between two runs`);
+    results.parity.push({ name: 'deterministic cuDNN algorithms: weights and loss repeat bit for bit', ok: differ === 0, error: differ });
+    console.log(`${differ === 0 ? 'ok  ' : 'FAIL'} deterministic algorithms: ${differ} of ${runs[0].length} weights and the epoch loss differ between two runs`);
   } finally {
     delete process.env.INSALUN_CUDNN_DETERMINISTIC;
   }

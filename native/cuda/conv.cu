@@ -6,8 +6,8 @@
 // benchmark cannot run (e.g. it could not allocate its buffers) or INSALUN_CUDNN_SEARCH=heuristic
 // skips it (quicker first steps, maybe slower ones), taken from the cudnnGet*_v7 heuristics.
 // INSALUN_CUDNN_DETERMINISTIC=1 keeps only deterministic algorithms (as
-// torch.backends.cudnn.deterministic): the other kernels are deterministic already, so weights
-// then repeat bit for bit (the epoch's summed loss, a report, adds block sums in any order).
+// torch.backends.cudnn.deterministic): the other kernels are deterministic already (no atomics),
+// so a run then repeats bit for bit.
 //
 // Precision: kFp32 runs with CUDNN_FMA_MATH, which keeps TF32 tensor cores out (the equivalent of
 // torch.backends.cudnn.allow_tf32 = False); kTf32 lets cuDNN pick tensor-core kernels. kBf16 runs

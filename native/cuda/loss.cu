@@ -1,7 +1,8 @@
 // Softmax cross-entropy with its gradient, accumulating the epoch's loss sum and correct count
 // into device floats (stats[0], stats[1]) so that an epoch needs no host synchronization.
 // Arithmetic follows cpu/ops.cpp: exponentials and the log-sum in double, the first maximal logit
-// as the prediction.
+// as the prediction, and the batch's sums added to stats once, as floats. The batch sums are
+// per-block partials added in block order by a second launch (deterministic, no atomics).
 #include <cmath>
 
 #include "impl.cuh"
@@ -23,8 +24,9 @@ __device__ __forceinline__ void warp_argmax(float* value, int* index) {
   }
 }
 
+// partial[block] = (the block's loss sum, its correct count).
 __global__ void softmax_xent_kernel(int n, int classes, const float* logits, const int32_t* labels,
-                                    float scale, float* dlogits, float* stats) {
+                                    float scale, float* dlogits, double2* partial) {
   __shared__ double row_loss[kRowsPerBlock];
   __shared__ int row_correct[kRowsPerBlock];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -65,15 +67,30 @@ __global__ void softmax_xent_kernel(int n, int classes, const float* logits, con
     row_correct[warp] = correct;
   }
   __syncthreads();
-  if (threadIdx.x == 0 && stats) {
+  if (threadIdx.x == 0 && partial) {
     double block_loss = 0.0;
     int block_correct = 0;
     for (int r = 0; r < kRowsPerBlock; ++r) {
       block_loss += row_loss[r];
       block_correct += row_correct[r];
     }
-    atomicAdd(stats, float(block_loss));
-    atomicAdd(stats + 1, float(block_correct));
+    partial[blockIdx.x] = make_double2(block_loss, double(block_correct));
+  }
+}
+
+// stats += the batch's sums, the blocks' partials added in order by one block.
+__global__ void add_batch_stats_kernel(const double2* partial, int blocks, float* stats) {
+  __shared__ double part[32];
+  double loss = 0.0, correct = 0.0;
+  for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
+    loss += partial[b].x;
+    correct += partial[b].y;
+  }
+  loss = block_sum(loss, part);
+  correct = block_sum(correct, part);
+  if (threadIdx.x == 0) {
+    stats[0] += float(loss);
+    stats[1] += float(correct);
   }
 }
 
@@ -84,9 +101,13 @@ void CudaBackendImpl::softmax_xent(int n, int classes, const float* logits, cons
   if (n <= 0) return;
   if (classes <= 0) throw std::invalid_argument("softmax_xent: classes must be positive");
   const unsigned blocks = unsigned((n + kRowsPerBlock - 1) / kRowsPerBlock);
+  auto* partial = stats ? static_cast<double2*>(scratch(sizeof(double2) * blocks)) : nullptr;
   softmax_xent_kernel<<<blocks, kThreads, 0, stream_>>>(n, classes, logits, labels, scale,
-                                                        dlogits, stats);
+                                                        dlogits, partial);
   CUDA_CHECK_LAUNCH("softmax_xent_kernel");
+  if (!stats) return;
+  add_batch_stats_kernel<<<1, kThreads, 0, stream_>>>(partial, int(blocks), stats);
+  CUDA_CHECK_LAUNCH("add_batch_stats_kernel");
 }
 
 }  // namespace insalun::cuda
