@@ -5,9 +5,10 @@
 // algorithms are ranked once per process and shape: benchmarked with cudnnFind*, or, when the
 // benchmark cannot run (e.g. it could not allocate its buffers) or INSALUN_CUDNN_SEARCH=heuristic
 // skips it (quicker first steps, maybe slower ones), taken from the cudnnGet*_v7 heuristics.
-// INSALUN_CUDNN_DETERMINISTIC=1 keeps only deterministic algorithms (as
-// torch.backends.cudnn.deterministic): the other kernels are deterministic already (no atomics),
-// so a run then repeats bit for bit.
+// INSALUN_CUDNN_DETERMINISTIC=1 keeps only deterministic algorithms and takes them in the
+// heuristic order (timings differ between processes, so a benchmark could pick differently from
+// run to run), as torch.backends.cudnn.deterministic with benchmark off: the other kernels are
+// deterministic already (no atomics), so a run then repeats bit for bit.
 //
 // Precision: kFp32 runs with CUDNN_FMA_MATH, which keeps TF32 tensor cores out (the equivalent of
 // torch.backends.cudnn.allow_tf32 = False); kTf32 lets cuDNN pick tensor-core kernels. kBf16 runs
@@ -168,6 +169,9 @@ void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, bool nhwc, bool b
   if (benchmark) {
     CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, requested_math(precision)));
     found = Ops::find(h, p, Ops::kCount, &returned, perf.data());
+    // A failed search may leave a (non-sticky) CUDA error behind that the next kernel launch
+    // check would report as its own; clear it, as PyTorch does after a failed try.
+    if (found != CUDNN_STATUS_SUCCESS) cudaGetLastError();
     if (found == CUDNN_STATUS_SUCCESS) out->ranked = usable<Ops>(h, p, precision, deterministic, perf.data(), returned);
     if (out->ready()) return;
   }
@@ -200,8 +204,18 @@ struct RankingKey {
     return head != other ? head < other : conv < o.conv;
   }
 };
-std::mutex rankings_mutex;
-std::map<RankingKey, std::vector<ConvCandidate>> rankings;
+// Never destroyed: a worker thread may still be planning when the process exits.
+std::mutex& rankings_mutex = *new std::mutex;
+std::map<RankingKey, std::vector<ConvCandidate>>& rankings =
+    *new std::map<RankingKey, std::vector<ConvCandidate>>;
+
+// Statuses by which cuDNN refuses an algorithm before running it (a bad parameter or an
+// unsupported configuration, the 2000 and 3000 families): the next one may serve. Internal and
+// execution failures are errors, not refusals (a partly run algorithm may have written its output).
+bool refused(cudnnStatus_t status) {
+  const int family = int(status) / 1000;
+  return family == 2 || family == 3;
+}
 
 }  // namespace
 
@@ -279,8 +293,21 @@ void CudaBackendImpl::run_convolution(ConvPlan& p, ConvAlgo& a, const char* dire
     if (status == CUDNN_STATUS_SUCCESS) return;
     // A refusal at launch (a heuristic pick this shape cannot run, say): the next-ranked
     // algorithm, unless a step is being captured (its workspace could not grow) or none is left.
-    if (capturing_ || a.current + 1 >= a.ranked.size())
+    // The refused one leaves the shared ranking, so that other backends do not try it again.
+    if (!refused(status) || capturing_ || a.current + 1 >= a.ranked.size())
       throw_cudnn(status, direction, __FILE__, __LINE__);
+    cudaGetLastError();  // see choose()
+    {
+      const RankingKey key{device_, benchmark_algorithms_, deterministic_, Ops::kDirection, p.key};
+      std::lock_guard<std::mutex> lock(rankings_mutex);
+      auto known = rankings.find(key);
+      if (known != rankings.end()) {
+        auto& list = known->second;
+        list.erase(std::remove_if(list.begin(), list.end(),
+                                  [&](const ConvCandidate& r) { return r.algo == c.algo && r.math == c.math; }),
+                   list.end());
+      }
+    }
     ++a.current;
   }
 }
