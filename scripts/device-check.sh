@@ -37,7 +37,7 @@ cap() {
 stage() { echo "== $1 at ${SECONDS} s (limit $2 s)" | tee -a "$out/stages.log"; }
 
 t=$(cap 120 400); stage "vitest CUDA suites" "$t"
-timeout "$t" npx vitest run test/native test/bench --reporter=default --reporter=json \
+timeout "$t" node node_modules/vitest/vitest.mjs run test/native test/bench --reporter=default --reporter=json \
   --outputFile.json="$out/vitest.json" > "$out/vitest.log" 2>&1
 echo "vitest exit $?" | tee -a "$out/stages.log"; tail -n 8 "$out/vitest.log"
 
