@@ -204,6 +204,12 @@ class Backend {
   virtual void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf,
                         const float* mask, size_t n, bool first_step) = 0;
 
+  // ---- the kernel bench's arithmetic reference -------------------------------------------------
+  // Runs `rounds` rounds of a multiply-add loop held in registers on every core, the device's
+  // attainable arithmetic rate, and returns the floating-point operations done; 0 where the
+  // backend offers none (the bench then takes its large 1x1 convolution as the reference).
+  virtual double multiply_add_loop(size_t /*rounds*/) { return 0.0; }
+
   // ---- step capture (CUDA graphs) -------------------------------------------------------------
   // A backend that can record a sequence of ops once and replay it as one launch says so with
   // can_capture(). Between begin_capture() and end_capture() ops are recorded, not run: every

@@ -95,6 +95,14 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
   parameters += size_t(w * 8) * net.classes + net.classes;
 
   // ---- references: what the device does at its best -------------------------------------------
+  // The arithmetic peak: a multiply-add loop in registers where the backend has one (the CPU;
+  // there the direct convolutions outrun the GEMM of the 1x1 reference), else the 1x1 below.
+  if (be.multiply_add_loop(1) > 0) {
+    constexpr size_t kRounds = size_t(1) << 18;
+    double flops = 0;
+    const double t = time_per_call(be, c.min_seconds, [&] { flops = be.multiply_add_loop(kRounds); });
+    rows.push_back({"peak", "multiply-add loop (arithmetic peak)", "in registers, every thread", 0, t, flops, 0});
+  }
   {
     DeviceAllocations b(be);
     const size_t bytes = size_t(256) << 20;

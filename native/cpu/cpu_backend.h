@@ -31,6 +31,7 @@ class CpuBackend final : public Backend {
   void relu_forward(const Act* x, Act* y, size_t n) override;
   void relu_backward(const Act* y, const Act* dy, Act* dx, size_t n) override;
   void sum(const float* x, size_t n, float* out) override;
+  double multiply_add_loop(size_t rounds) override;
 
   void conv2d_forward(const ConvShape& s, const Act* x, const float* w, Act* y) override;
   void conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w, Act* dx,

@@ -27,6 +27,14 @@ describeEachBackend('kernel bench', (device) => {
       expect(r.seconds).toBeGreaterThan(0);
       expect(r.rate).toBeGreaterThan(0);
     }
+    // one reference per kind; the CPU has a multiply-add loop among its arithmetic references,
+    // counting 2 operations per lane per chain per round on every thread
+    expect(report.rows.filter((r) => r.isPeak).map((r) => r.bound).sort()).toEqual(['compute', 'memory']);
+    if (device === 'cpu') {
+      const loop = report.rows.find((r) => r.kernel.startsWith('multiply-add loop'))!;
+      expect(loop.group).toBe('peak');
+      expect(loop.flops % (2 * 12 * (1 << 18))).toBe(0);
+    }
     expect(report.rows.reduce((s, r) => s + r.ofStep, 0)).toBeCloseTo(1, 9);
     expect(report.stepSeconds).toBeCloseTo(report.rows.reduce((s, r) => s + r.seconds * r.perStep, 0), 12);
     expect(renderKernelReport(report)).toMatch(/conv backward filter/);
