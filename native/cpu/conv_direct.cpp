@@ -35,7 +35,9 @@
 // The 1x1 stride-2 convolutions (the shortcuts of layers 2-4) read only the even rows and
 // columns: their forward is the tile kernel with one tap over that subsampled plane (the phase
 // split's first phase alone), their data gradient one such convolution of dy into that phase, the
-// other positions of dx being zero. (Through im2col they ran at a third of the 3x3 layers' rate.)
+// other positions of dx being zero; their filter gradient a dot product over positions with 16
+// input channels in the lanes, from a channels-last copy of the even positions. (Through im2col
+// they ran at a third of the 3x3 layers' rate.)
 #include "conv_direct.h"
 
 #include <omp.h>
@@ -476,6 +478,50 @@ void filter_tile_channels_last(const ConvShape& s, const float* xp, const float*
   }
 }
 
+// Images [i0, i1) of x at its even rows and columns (what a 1x1 stride-2 convolution reads),
+// channels-last: x0[((i - i0) * hwo + q) * cin + c].
+void subsample_channels_last(const ConvShape& s, const float* x, int i0, int i1, float* x0) {
+  const int ho = s.ho(), wo = s.wo();
+  const size_t hw = size_t(s.h) * s.w, hwo = size_t(ho) * wo;
+  for (int i = i0; i < i1; ++i)
+    for (int c = 0; c < s.cin; ++c) {
+      const float* plane = x + (size_t(i) * s.cin + c) * hw;
+      float* out = x0 + size_t(i - i0) * hwo * s.cin + c;
+      for (int oh = 0; oh < ho; ++oh)
+        for (int ow = 0; ow < wo; ++ow) out[(size_t(oh) * wo + ow) * s.cin] = plane[size_t(2 * oh) * s.w + 2 * ow];
+    }
+}
+
+// The 1x1 stride-2 filter gradient dw[co][ci] (+)= sum over images [i0, i1) and positions of
+// dy[co] * x0[ci], for a tile of 8 output channels x kBlocks blocks of 16 input channels
+// (from block cb): per position, kBlocks loads and 8 broadcasts of dy feed 8 * kBlocks FMAs.
+template <int kBlocks>
+void filter_tile_1x1(const ConvShape& s, const float* x0, const float* dy, int i0, int i1,
+                     int block, int cb, float* dw) {
+  const size_t hwo = size_t(s.ho()) * s.wo();
+  float* dst = dw + size_t(block) * kBlock * s.cin + size_t(cb) * kLanes;
+  __m512 acc[kBlock][kBlocks];
+#pragma GCC unroll 8
+  for (int r = 0; r < kBlock; ++r)
+    for (int j = 0; j < kBlocks; ++j) acc[r][j] = _mm512_loadu_ps(dst + size_t(r) * s.cin + j * kLanes);
+  for (int i = i0; i < i1; ++i) {
+    const float* grad = dy + (size_t(i) * s.cout + size_t(block) * kBlock) * hwo;
+    const float* in = x0 + size_t(i - i0) * hwo * s.cin + size_t(cb) * kLanes;
+    for (size_t q = 0; q < hwo; ++q, in += s.cin) {
+      __m512 v[kBlocks];
+      for (int j = 0; j < kBlocks; ++j) v[j] = _mm512_loadu_ps(in + j * kLanes);
+#pragma GCC unroll 8
+      for (int r = 0; r < kBlock; ++r) {
+        const __m512 d = _mm512_set1_ps(grad[r * hwo + q]);
+        for (int j = 0; j < kBlocks; ++j) acc[r][j] = _mm512_fmadd_ps(d, v[j], acc[r][j]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kBlock; ++r)
+    for (int j = 0; j < kBlocks; ++j) _mm512_storeu_ps(dst + size_t(r) * s.cin + j * kLanes, acc[r][j]);
+}
+
 }  // namespace
 
 DirectConv direct_conv_applies(const ConvShape& s) {
@@ -483,7 +529,9 @@ DirectConv direct_conv_applies(const ConvShape& s) {
   // Forward and data (stride 1, or 2 through the phase split): vectors inside one output plane,
   // whole tiles in the batch.
   const bool tiles = hwo % kLanes == 0 && (hwo * s.n) % kTile == 0;
-  if (subsampling_1x1(s)) return {tiles && s.cout % kBlock == 0, tiles && s.cin % kBlock == 0, false};
+  if (subsampling_1x1(s))
+    return {tiles && s.cout % kBlock == 0, tiles && s.cin % kBlock == 0,
+            s.cin % kLanes == 0 && s.cout % kBlock == 0};
   if (!padded_3x3(s)) return {false, false, false};
   // Filter: input channels in 16s (channels in the lanes; stride 1 or 2), or rows of whole
   // vectors (positions in the lanes; stride 1). Not for 256 or more input channels on output
@@ -558,6 +606,22 @@ void sum_over_images(const ConvShape& s, size_t floats_per_image, AddGroup add_g
 
 void direct_backward_filter(const ConvShape& s, const float* x, const float* dy, float* dw) {
   const size_t hw = size_t(s.h) * s.w, hwo = size_t(s.ho()) * s.wo();
+  if (subsampling_1x1(s)) {
+    // Partials in dw's layout [cout][cin]; each thread subsamples its group channels-last.
+    const size_t per_image = hwo * s.cin;
+    const int blocks = s.cin / kLanes;
+    const auto add_group = [&](float* partial, int first, int last) {
+      static thread_local std::vector<float> x0_buffer;
+      float* x0 = grow(x0_buffer, per_image * (last - first));
+      subsample_channels_last(s, x, first, last, x0);
+      for (int b = 0; b < s.cout / kBlock; ++b) {
+        int cb = 0;
+        for (; cb + 2 <= blocks; cb += 2) filter_tile_1x1<2>(s, x0, dy, first, last, b, cb, partial);
+        if (cb < blocks) filter_tile_1x1<1>(s, x0, dy, first, last, b, cb, partial);
+      }
+    };
+    return sum_over_images(s, per_image + s.cout * hwo, add_group, [](size_t j) { return j; }, dw);
+  }
   if (s.cin % kLanes == 0) {
     // Partials as [cout][3][3][cin]; each thread pads its group into its own buffer.
     const size_t padded = size_t(s.h + 2) * (s.w + 2) * s.cin;

@@ -57,6 +57,8 @@ const convCases: ref.Conv[] = [
   { n: 2, cin: 8, h: 4, w: 48, cout: 8, k: 3, stride: 2, pad: 1 },
   { n: 2, cin: 8, h: 4, w: 47, cout: 8, k: 3, stride: 2, pad: 1 },
   { n: 2, cin: 8, h: 3, w: 47, cout: 16, k: 1, stride: 2, pad: 0 },
+  // 1x1 stride-2 filter gradient with input channels in 16s: blocks of two and one (48)
+  { n: 3, cin: 48, h: 6, w: 6, cout: 16, k: 1, stride: 2, pad: 0 },
   // stride 1 without padding: narrower output rows, the general im2col
   { n: 2, cin: 3, h: 6, w: 7, cout: 4, k: 3, stride: 1, pad: 0 },
 ];
