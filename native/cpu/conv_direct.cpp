@@ -325,12 +325,12 @@ void convolve(const float* in, int in_channels, const Taps& taps, const float* p
 
 // out[0, w) (+)= a and b interleaved: out[2j] = a[j], out[2j + 1] = b[j] (b null: zero).
 void interleave_row(const float* a, const float* b, int w, float* out, bool accumulate) {
-  static const __m512i kLow = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  static const __m512i kHigh = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const __m512i low_half = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i high_half = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   int j = 0;
   for (; 2 * j + 2 * kLanes <= w; j += kLanes) {
     const __m512 va = _mm512_loadu_ps(a + j), vb = b ? _mm512_loadu_ps(b + j) : _mm512_setzero_ps();
-    __m512 low = _mm512_permutex2var_ps(va, kLow, vb), high = _mm512_permutex2var_ps(va, kHigh, vb);
+    __m512 low = _mm512_permutex2var_ps(va, low_half, vb), high = _mm512_permutex2var_ps(va, high_half, vb);
     if (accumulate) {
       low = _mm512_add_ps(low, _mm512_loadu_ps(out + 2 * j));
       high = _mm512_add_ps(high, _mm512_loadu_ps(out + 2 * j + kLanes));

@@ -370,15 +370,6 @@ void check_shape(const NormShape& s, const char* op) {
                                 " c=" + std::to_string(s.c) + " hw=" + std::to_string(s.hw));
 }
 
-// Whether the kernels over this activation may use 16-byte packs: the run of neighbouring values
-// a pack lies in (a row's channels in NHWC, a plane in NCHW) divides into packs, and every
-// operand is 16-byte aligned.
-template <typename T>
-bool packs_fit(bool enabled, const NormShape& s, bool nhwc,
-               std::initializer_list<const void*> operands) {
-  return enabled && (nhwc ? s.c : s.hw) % kPackOf<T> == 0 && aligned16(operands);
-}
-
 // dgamma = sum(dy * xhat) and dbeta = sum(dy) per channel, in two deterministic stages (partial
 // sums over the reduction's slices, then one thread per channel); also fills the train-mode dx
 // coefficients when `coef` is given. Shared by both backward modes.
@@ -423,31 +414,28 @@ void CudaBackendImpl::bn_forward_train(const NormShape& s, const Act* x, const f
                                        Act* y, float* save_mean, float* save_invstd) {
   check_shape(s, "bn_forward_train");
   const size_t rows = size_t(s.n) * s.hw;
-  dispatch([&](auto t, auto nhwc) {
+  dispatch_packed(s, {x, y, epilogue.residual}, [&](auto t, auto nhwc, auto pack) {
     using T = decltype(t);
     constexpr bool kNhwc = decltype(nhwc)::value;
-    const bool packed = packs_fit<T>(vector_loads_, s, kNhwc, {x, y, epilogue.residual});
-    with_pack<T>(packed, [&](auto pack) {
-      constexpr int V = decltype(pack)::value;
-      const Reduction red = reduction_for(s, kNhwc, sm_count_);
-      auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(red.splits) * s.c));
-      with_index(s, [&](auto index) {
-        using Index = decltype(index);
-        if constexpr (kNhwc)
-          stats_partial_nhwc_kernel<T, V, Index><<<red.grid, kThreads, 0, stream_>>>(
-              as<T>(x), s.c, Index(rows), partial);
-        else
-          stats_partial_kernel<T, V, Index><<<red.grid, kThreads, 0, stream_>>>(
-              as<T>(x), s.c, s.hw, Index(rows / V), partial);
-      });
-      CUDA_CHECK_LAUNCH("stats_partial_kernel");
-      stats_final_kernel<T><<<(s.c + 127) / 128, 128, 0, stream_>>>(
-          partial, red.splits, as<T>(x), s.c, kNhwc ? 1 : s.hw, double(rows), momentum, eps,
-          running_mean, running_var, save_mean, save_invstd);
-      CUDA_CHECK_LAUNCH("stats_final_kernel");
-      normalize<T, V, kNhwc>(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue,
-                             as<T>(y), grid_for(s.size() / V), stream_);
+    constexpr int V = decltype(pack)::value;
+    const Reduction red = reduction_for(s, kNhwc, sm_count_);
+    auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(red.splits) * s.c));
+    with_index(s, [&](auto index) {
+      using Index = decltype(index);
+      if constexpr (kNhwc)
+        stats_partial_nhwc_kernel<T, V, Index><<<red.grid, kThreads, 0, stream_>>>(
+            as<T>(x), s.c, Index(rows), partial);
+      else
+        stats_partial_kernel<T, V, Index><<<red.grid, kThreads, 0, stream_>>>(
+            as<T>(x), s.c, s.hw, Index(rows / V), partial);
     });
+    CUDA_CHECK_LAUNCH("stats_partial_kernel");
+    stats_final_kernel<T><<<(s.c + 127) / 128, 128, 0, stream_>>>(
+        partial, red.splits, as<T>(x), s.c, kNhwc ? 1 : s.hw, double(rows), momentum, eps,
+        running_mean, running_var, save_mean, save_invstd);
+    CUDA_CHECK_LAUNCH("stats_final_kernel");
+    normalize<T, V, kNhwc>(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue,
+                           as<T>(y), grid_for(s.size() / V), stream_);
   });
 }
 
@@ -460,15 +448,12 @@ void CudaBackendImpl::bn_forward_eval(const NormShape& s, const Act* x, const fl
   eval_stats_kernel<<<(s.c + 127) / 128, 128, 0, stream_>>>(running_mean, running_var, eps, s.c,
                                                             save_mean, save_invstd);
   CUDA_CHECK_LAUNCH("eval_stats_kernel");
-  dispatch([&](auto t, auto nhwc) {
+  dispatch_packed(s, {x, y, epilogue.residual}, [&](auto t, auto nhwc, auto pack) {
     using T = decltype(t);
     constexpr bool kNhwc = decltype(nhwc)::value;
-    const bool packed = packs_fit<T>(vector_loads_, s, kNhwc, {x, y, epilogue.residual});
-    with_pack<T>(packed, [&](auto pack) {
-      constexpr int V = decltype(pack)::value;
-      normalize<T, V, kNhwc>(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue,
-                             as<T>(y), grid_for(s.size() / V), stream_);
-    });
+    constexpr int V = decltype(pack)::value;
+    normalize<T, V, kNhwc>(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue,
+                           as<T>(y), grid_for(s.size() / V), stream_);
   });
 }
 
@@ -477,28 +462,25 @@ void CudaBackendImpl::bn_backward_train(const NormShape& s, const Act* x, const 
                                         const float* save_mean, const float* save_invstd, Act* dx,
                                         float* dgamma, float* dbeta) {
   check_shape(s, "bn_backward_train");
-  dispatch([&](auto t, auto nhwc) {
+  dispatch_packed(s, {x, dy, relu_out, dx}, [&](auto t, auto nhwc, auto pack) {
     using T = decltype(t);
     constexpr bool kNhwc = decltype(nhwc)::value;
-    const bool packed = packs_fit<T>(vector_loads_, s, kNhwc, {x, dy, relu_out, dx});
-    with_pack<T>(packed, [&](auto pack) {
-      constexpr int V = decltype(pack)::value;
-      const Reduction red = reduction_for(s, kNhwc, sm_count_);
-      const size_t partial_bytes = (sizeof(double2) * size_t(red.splits) * s.c + 255) / 256 * 256;
-      char* base = static_cast<char*>(scratch(partial_bytes + sizeof(float2) * s.c));
-      auto* partial = reinterpret_cast<double2*>(base);
-      auto* coef = reinterpret_cast<float2*>(base + partial_bytes);
-      affine_grads<T, V, kNhwc>(s, red, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean,
-                                save_invstd, partial, dgamma, dbeta, coef, stream_);
-      // After the reduction: dx may alias dy.
-      with_index(s, [&](auto index) {
-        using Index = decltype(index);
-        dx_train_kernel<T, V, kNhwc, Index><<<grid_for(s.size() / V), kThreads, 0, stream_>>>(
-            as<T>(x), as<T>(dy), as<T>(relu_out), gamma, save_mean, save_invstd, coef, s.c, s.hw,
-            Index(s.size() / V), as<T>(dx));
-      });
-      CUDA_CHECK_LAUNCH("dx_train_kernel");
+    constexpr int V = decltype(pack)::value;
+    const Reduction red = reduction_for(s, kNhwc, sm_count_);
+    const size_t partial_bytes = (sizeof(double2) * size_t(red.splits) * s.c + 255) / 256 * 256;
+    char* base = static_cast<char*>(scratch(partial_bytes + sizeof(float2) * s.c));
+    auto* partial = reinterpret_cast<double2*>(base);
+    auto* coef = reinterpret_cast<float2*>(base + partial_bytes);
+    affine_grads<T, V, kNhwc>(s, red, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean,
+                              save_invstd, partial, dgamma, dbeta, coef, stream_);
+    // After the reduction: dx may alias dy.
+    with_index(s, [&](auto index) {
+      using Index = decltype(index);
+      dx_train_kernel<T, V, kNhwc, Index><<<grid_for(s.size() / V), kThreads, 0, stream_>>>(
+          as<T>(x), as<T>(dy), as<T>(relu_out), gamma, save_mean, save_invstd, coef, s.c, s.hw,
+          Index(s.size() / V), as<T>(dx));
     });
+    CUDA_CHECK_LAUNCH("dx_train_kernel");
   });
 }
 
@@ -507,25 +489,22 @@ void CudaBackendImpl::bn_backward_eval(const NormShape& s, const Act* x, const A
                                        const float* save_mean, const float* save_invstd, Act* dx,
                                        float* dgamma, float* dbeta) {
   check_shape(s, "bn_backward_eval");
-  dispatch([&](auto t, auto nhwc) {
+  dispatch_packed(s, {x, dy, relu_out, dx}, [&](auto t, auto nhwc, auto pack) {
     using T = decltype(t);
     constexpr bool kNhwc = decltype(nhwc)::value;
-    const bool packed = packs_fit<T>(vector_loads_, s, kNhwc, {x, dy, relu_out, dx});
-    with_pack<T>(packed, [&](auto pack) {
-      constexpr int V = decltype(pack)::value;
-      const Reduction red = reduction_for(s, kNhwc, sm_count_);
-      auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(red.splits) * s.c));
-      affine_grads<T, V, kNhwc>(s, red, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean,
-                                save_invstd, partial, dgamma, dbeta, nullptr, stream_);
-      // After the reduction: dx may alias dy.
-      with_index(s, [&](auto index) {
-        using Index = decltype(index);
-        dx_eval_kernel<T, V, kNhwc, Index><<<grid_for(s.size() / V), kThreads, 0, stream_>>>(
-            as<T>(dy), as<T>(relu_out), gamma, save_invstd, s.c, s.hw, Index(s.size() / V),
-            as<T>(dx));
-      });
-      CUDA_CHECK_LAUNCH("dx_eval_kernel");
+    constexpr int V = decltype(pack)::value;
+    const Reduction red = reduction_for(s, kNhwc, sm_count_);
+    auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(red.splits) * s.c));
+    affine_grads<T, V, kNhwc>(s, red, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean,
+                              save_invstd, partial, dgamma, dbeta, nullptr, stream_);
+    // After the reduction: dx may alias dy.
+    with_index(s, [&](auto index) {
+      using Index = decltype(index);
+      dx_eval_kernel<T, V, kNhwc, Index><<<grid_for(s.size() / V), kThreads, 0, stream_>>>(
+          as<T>(dy), as<T>(relu_out), gamma, save_invstd, s.c, s.hw, Index(s.size() / V),
+          as<T>(dx));
     });
+    CUDA_CHECK_LAUNCH("dx_eval_kernel");
   });
 }
 

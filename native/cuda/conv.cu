@@ -269,8 +269,8 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
 
 template <typename Ops, typename Call>
 void CudaBackendImpl::run_convolution(ConvPlan& p, ConvAlgo& a, const char* direction, Call call) {
+  const RankingKey key{device_, benchmark_algorithms_, deterministic_, Ops::kDirection, p.key};
   if (!a.ready()) {
-    const RankingKey key{device_, benchmark_algorithms_, deterministic_, Ops::kDirection, p.key};
     {
       std::lock_guard<std::mutex> lock(rankings_mutex);
       auto known = rankings.find(key);
@@ -298,7 +298,6 @@ void CudaBackendImpl::run_convolution(ConvPlan& p, ConvAlgo& a, const char* dire
       throw_cudnn(status, direction, __FILE__, __LINE__);
     cudaGetLastError();  // see choose()
     {
-      const RankingKey key{device_, benchmark_algorithms_, deterministic_, Ops::kDirection, p.key};
       std::lock_guard<std::mutex> lock(rankings_mutex);
       auto known = rankings.find(key);
       if (known != rankings.end()) {

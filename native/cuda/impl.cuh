@@ -335,9 +335,20 @@ class CudaBackendImpl final : public CudaBackend {
     else f(bf16{}, std::false_type{});
   }
   bool nhwc() const { return nhwc_; }
-  // Whether the memory-bound kernels may use 16-byte packs (INSALUN_CUDA_VECTOR_LOADS=0 turns
-  // them off, for comparison and as a fallback).
-  bool vector_loads() const { return vector_loads_; }
+  // dispatch for kernels over an activation of shape s, adding the pack width V as a
+  // std::integral_constant: kPackOf<T> where 16-byte packs fit (the run of neighbouring values a
+  // pack lies in, a row's channels in NHWC or a plane in NCHW, divides into packs; every operand is
+  // 16-byte aligned; INSALUN_CUDA_VECTOR_LOADS allows them), 1 otherwise:
+  //   dispatch_packed(s, {x, y}, [&](auto t, auto nhwc, auto pack) { ... decltype(pack)::value ... }).
+  template <typename F>
+  void dispatch_packed(const NormShape& s, std::initializer_list<const void*> operands, F f) const {
+    dispatch([&](auto t, auto nhwc) {
+      using T = decltype(t);
+      const int run = decltype(nhwc)::value ? s.c : s.hw;
+      const bool packed = vector_loads_ && run % kPackOf<T> == 0 && aligned16(operands);
+      with_pack<T>(packed, [&](auto pack) { f(t, nhwc, pack); });
+    });
+  }
   // Device scratch for reductions (at least `bytes`, 256-byte aligned); in steady state it never
   // grows.
   void* scratch(size_t bytes) {
@@ -382,7 +393,7 @@ class CudaBackendImpl final : public CudaBackend {
   cudnnHandle_t cudnn_ = nullptr;
   Precision precision_ = Precision::kFp32;
   bool nhwc_ = false;  // activation layout (see dispatch)
-  bool vector_loads_ = true;
+  bool vector_loads_ = true;  // 16-byte packs in the memory-bound kernels (INSALUN_CUDA_VECTOR_LOADS)
   bool benchmark_algorithms_ = true;  // cudnnFind per new convolution shape (INSALUN_CUDNN_SEARCH)
   bool deterministic_ = false;  // deterministic cuDNN algorithms only (INSALUN_CUDNN_DETERMINISTIC)
   GrowingBuffer scratch_, workspace_, weight_scratch_, pad_scratch_;
