@@ -52,9 +52,9 @@ void CudaBackendImpl::avgpool_forward(const NormShape& s, const Act* x, float* y
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
     if constexpr (decltype(nhwc)::value)
-      avgpool_forward_nhwc_kernel<T><<<grid_for(planes), kThreads, 0, stream_>>>(as<T>(x), planes, s.c, s.hw, y);
+      INSALUN_LAUNCH(grid_for(planes), kThreads, 0, stream_, avgpool_forward_nhwc_kernel<T>)(as<T>(x), planes, s.c, s.hw, y);
     else
-      avgpool_forward_kernel<T><<<blocks, kThreads, 0, stream_>>>(as<T>(x), planes, s.hw, y);
+      INSALUN_LAUNCH(blocks, kThreads, 0, stream_, avgpool_forward_kernel<T>)(as<T>(x), planes, s.hw, y);
   });
   CUDA_CHECK_LAUNCH("avgpool_forward_kernel");
 }
@@ -63,7 +63,7 @@ void CudaBackendImpl::avgpool_backward(const NormShape& s, const float* dy, Act*
   if (s.size() == 0) return;
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    avgpool_backward_kernel<T, decltype(nhwc)::value><<<grid_for(s.size()), kThreads, 0, stream_>>>(
+    INSALUN_LAUNCH(grid_for(s.size()), kThreads, 0, stream_, avgpool_backward_kernel<T, decltype(nhwc)::value>)(
         dy, s.size(), s.c, s.hw, as<T>(dx));
   });
   CUDA_CHECK_LAUNCH("avgpool_backward_kernel");

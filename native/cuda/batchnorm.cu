@@ -382,14 +382,14 @@ void affine_grads(const NormShape& s, const Reduction& red, const T* x, const T*
   with_index(s, [&](auto index) {
     using Index = decltype(index);
     if constexpr (Nhwc)
-      grad_partial_nhwc_kernel<T, V, Index><<<red.grid, kThreads, 0, stream>>>(
+      INSALUN_LAUNCH(red.grid, kThreads, 0, stream, grad_partial_nhwc_kernel<T, V, Index>)(
           x, dy, relu_out, save_mean, s.c, Index(rows), partial);
     else
-      grad_partial_kernel<T, V, Index><<<red.grid, kThreads, 0, stream>>>(
+      INSALUN_LAUNCH(red.grid, kThreads, 0, stream, grad_partial_kernel<T, V, Index>)(
           x, dy, relu_out, save_mean, s.c, s.hw, Index(rows / V), partial);
   });
   CUDA_CHECK_LAUNCH("grad_partial_kernel");
-  grad_final_kernel<<<(s.c + 127) / 128, 128, 0, stream>>>(
+  INSALUN_LAUNCH((s.c + 127) / 128, 128, 0, stream, grad_final_kernel)(
       partial, red.splits, save_invstd, s.c, double(rows), dgamma, dbeta, coef);
   CUDA_CHECK_LAUNCH("grad_final_kernel");
 }
@@ -400,7 +400,7 @@ void normalize(const NormShape& s, const T* x, const float* gamma, const float* 
                cudaStream_t stream) {
   with_index(s, [&](auto index) {
     using Index = decltype(index);
-    normalize_kernel<T, V, Nhwc, Index><<<grid, kThreads, 0, stream>>>(
+    INSALUN_LAUNCH(grid, kThreads, 0, stream, normalize_kernel<T, V, Nhwc, Index>)(
         x, gamma, beta, mean, invstd, as<T>(e.residual), e.relu, s.c, s.hw, Index(s.size() / V), y);
   });
   CUDA_CHECK_LAUNCH("normalize_kernel");
@@ -423,14 +423,14 @@ void CudaBackendImpl::bn_forward_train(const NormShape& s, const Act* x, const f
     with_index(s, [&](auto index) {
       using Index = decltype(index);
       if constexpr (kNhwc)
-        stats_partial_nhwc_kernel<T, V, Index><<<red.grid, kThreads, 0, stream_>>>(
+        INSALUN_LAUNCH(red.grid, kThreads, 0, stream_, stats_partial_nhwc_kernel<T, V, Index>)(
             as<T>(x), s.c, Index(rows), partial);
       else
-        stats_partial_kernel<T, V, Index><<<red.grid, kThreads, 0, stream_>>>(
+        INSALUN_LAUNCH(red.grid, kThreads, 0, stream_, stats_partial_kernel<T, V, Index>)(
             as<T>(x), s.c, s.hw, Index(rows / V), partial);
     });
     CUDA_CHECK_LAUNCH("stats_partial_kernel");
-    stats_final_kernel<T><<<(s.c + 127) / 128, 128, 0, stream_>>>(
+    INSALUN_LAUNCH((s.c + 127) / 128, 128, 0, stream_, stats_final_kernel<T>)(
         partial, red.splits, as<T>(x), s.c, kNhwc ? 1 : s.hw, double(rows), momentum, eps,
         running_mean, running_var, save_mean, save_invstd);
     CUDA_CHECK_LAUNCH("stats_final_kernel");
@@ -445,7 +445,7 @@ void CudaBackendImpl::bn_forward_eval(const NormShape& s, const Act* x, const fl
                                       const NormEpilogue& epilogue, Act* y, float* save_mean,
                                       float* save_invstd) {
   check_shape(s, "bn_forward_eval");
-  eval_stats_kernel<<<(s.c + 127) / 128, 128, 0, stream_>>>(running_mean, running_var, eps, s.c,
+  INSALUN_LAUNCH((s.c + 127) / 128, 128, 0, stream_, eval_stats_kernel)(running_mean, running_var, eps, s.c,
                                                             save_mean, save_invstd);
   CUDA_CHECK_LAUNCH("eval_stats_kernel");
   dispatch_packed(s, {x, y, epilogue.residual}, [&](auto t, auto nhwc, auto pack) {
@@ -476,7 +476,7 @@ void CudaBackendImpl::bn_backward_train(const NormShape& s, const Act* x, const 
     // After the reduction: dx may alias dy.
     with_index(s, [&](auto index) {
       using Index = decltype(index);
-      dx_train_kernel<T, V, kNhwc, Index><<<grid_for(s.size() / V), kThreads, 0, stream_>>>(
+      INSALUN_LAUNCH(grid_for(s.size() / V), kThreads, 0, stream_, dx_train_kernel<T, V, kNhwc, Index>)(
           as<T>(x), as<T>(dy), as<T>(relu_out), gamma, save_mean, save_invstd, coef, s.c, s.hw,
           Index(s.size() / V), as<T>(dx));
     });
@@ -500,7 +500,7 @@ void CudaBackendImpl::bn_backward_eval(const NormShape& s, const Act* x, const A
     // After the reduction: dx may alias dy.
     with_index(s, [&](auto index) {
       using Index = decltype(index);
-      dx_eval_kernel<T, V, kNhwc, Index><<<grid_for(s.size() / V), kThreads, 0, stream_>>>(
+      INSALUN_LAUNCH(grid_for(s.size() / V), kThreads, 0, stream_, dx_eval_kernel<T, V, kNhwc, Index>)(
           as<T>(dy), as<T>(relu_out), gamma, save_invstd, s.c, s.hw, Index(s.size() / V),
           as<T>(dx));
     });

@@ -57,7 +57,7 @@ inline std::string source_place(const char* file, int line) {
       ::insalun::cuda::throw_cudnn(insalun_st_, #call, __FILE__, __LINE__);           \
   } while (0)
 
-// After a <<<...>>> launch: reports (and clears) a launch error under the kernel's name.
+// After a kernel launch (INSALUN_LAUNCH): reports (and clears) a launch error under the kernel's name.
 #define CUDA_CHECK_LAUNCH(kernel_name)                                                \
   do {                                                                                \
     const cudaError_t insalun_err_ = cudaGetLastError();                              \

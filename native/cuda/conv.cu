@@ -323,9 +323,9 @@ const void* CudaBackendImpl::conv_weights(const ConvShape& s, const float* w) {
   const size_t copied = size_t(s.cout) * cin_p * rs;
   bf16* copy = static_cast<bf16*>(weight_scratch(copied * sizeof(bf16)));
   if (nhwc_)
-    weights_to_bf16_kernel<true><<<grid_for(copied), kThreads, 0, stream_>>>(w, copy, s.cin, cin_p, rs, copied);
+    INSALUN_LAUNCH(grid_for(copied), kThreads, 0, stream_, weights_to_bf16_kernel<true>)(w, copy, s.cin, cin_p, rs, copied);
   else
-    weights_to_bf16_kernel<false><<<grid_for(copied), kThreads, 0, stream_>>>(w, copy, s.cin, cin_p, rs, copied);
+    INSALUN_LAUNCH(grid_for(copied), kThreads, 0, stream_, weights_to_bf16_kernel<false>)(w, copy, s.cin, cin_p, rs, copied);
   CUDA_CHECK_LAUNCH("weights_to_bf16_kernel");
   return copy;
 }
@@ -334,9 +334,9 @@ void CudaBackendImpl::widen_weight_grad(const ConvShape& s, const bf16* grad, fl
   const size_t n = s.weight_size();
   const int cin_p = padded_channels(s), rs = s.k * s.k;
   if (nhwc_)
-    weight_grad_to_float_kernel<true><<<grid_for(n), kThreads, 0, stream_>>>(grad, dw, s.cin, cin_p, rs, n);
+    INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, weight_grad_to_float_kernel<true>)(grad, dw, s.cin, cin_p, rs, n);
   else
-    weight_grad_to_float_kernel<false><<<grid_for(n), kThreads, 0, stream_>>>(grad, dw, s.cin, cin_p, rs, n);
+    INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, weight_grad_to_float_kernel<false>)(grad, dw, s.cin, cin_p, rs, n);
   CUDA_CHECK_LAUNCH("weight_grad_to_float_kernel");
 }
 
@@ -350,7 +350,7 @@ const void* CudaBackendImpl::conv_input(const ConvShape& s, const Act* x) {
   if (cin_p == s.cin) return x;
   const size_t n = size_t(s.n) * s.h * s.w * cin_p;
   bf16* padded = static_cast<bf16*>(pad_scratch(n * sizeof(bf16)));
-  pad_channels_kernel<<<grid_for(n), kThreads, 0, stream_>>>(as<bf16>(x), padded, s.cin, cin_p, n);
+  INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, pad_channels_kernel)(as<bf16>(x), padded, s.cin, cin_p, n);
   CUDA_CHECK_LAUNCH("pad_channels_kernel");
   return padded;
 }
@@ -379,7 +379,7 @@ void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const Act* dy, co
     const size_t padded_count = size_t(s.n) * s.h * s.w * cin_p;
     grad = pad_scratch(padded_count * sizeof(bf16));
     if (accumulate) {
-      pad_channels_kernel<<<grid_for(padded_count), kThreads, 0, stream_>>>(
+      INSALUN_LAUNCH(grid_for(padded_count), kThreads, 0, stream_, pad_channels_kernel)(
           as<bf16>(dx), static_cast<bf16*>(grad), s.cin, cin_p, padded_count);
       CUDA_CHECK_LAUNCH("pad_channels_kernel");
     }
@@ -392,7 +392,7 @@ void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const Act* dy, co
   });
   if (grad != dx) {
     const size_t n = size_t(s.n) * s.h * s.w * s.cin;
-    unpad_channels_kernel<<<grid_for(n), kThreads, 0, stream_>>>(static_cast<const bf16*>(grad),
+    INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, unpad_channels_kernel)(static_cast<const bf16*>(grad),
                                                                  as<bf16>(dx), s.cin, cin_p, n);
     CUDA_CHECK_LAUNCH("unpad_channels_kernel");
   }

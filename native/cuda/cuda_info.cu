@@ -39,7 +39,7 @@ std::string cudnn_directory() {
   return dir;
 }
 
-std::string probe_cudnn() {
+[[maybe_unused]] std::string probe_cudnn() {  // unused by the CUDA emulation
   const std::string dir = cudnn_directory();
   for (const char* lib : {"libcudnn_graph.so.9", "libcudnn_ops.so.9", "libcudnn_cnn.so.9"}) {
     // Loaded for good (no dlclose): cuDNN would load them on first use anyway.
@@ -61,16 +61,24 @@ std::string probe_cudnn() {
 namespace cuda {
 
 std::string cudnn_missing() {
+#ifdef INSALUN_CUDA_EMULATION
+  return "";  // the emulation's cuDNN is built in
+#else
   static std::once_flag once;
   static std::string reason;
   std::call_once(once, [] { reason = probe_cudnn(); });
   return reason;
+#endif
 }
 
 }  // namespace cuda
 
 std::string cuda_backend_report() {
   std::ostringstream out;
+#ifdef INSALUN_CUDA_EMULATION
+  out << "emulation: this build runs the CUDA backend's code on the CPU over an emulated CUDA "
+         "runtime and cuDNN (native/cuda_emulation); no GPU is used and its timings mean nothing\n";
+#endif
   try {
     int driver = 0, runtime = 0;
     const cudaError_t de = cudaDriverGetVersion(&driver);

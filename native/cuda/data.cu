@@ -56,7 +56,7 @@ void CudaBackendImpl::gather_batch(const DeviceDataset& d, const BatchSpec& spec
   if (pad < 0) throw std::invalid_argument("gather_batch: negative pad");
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    gather_kernel<T, decltype(nhwc)::value><<<unsigned(spec.count), kThreads, 0, stream_>>>(
+    INSALUN_LAUNCH(unsigned(spec.count), kThreads, 0, stream_, gather_kernel<T, decltype(nhwc)::value>)(
         d, spec.indices, spec.labels, spec.augment, pad, spec.seed, spec.epoch, as<T>(x), labels);
   });
   CUDA_CHECK_LAUNCH("gather_kernel");

@@ -70,25 +70,25 @@ __global__ void sum_final_kernel(const double* partial, int count, float* out) {
 
 void CudaBackendImpl::fill(float* x, float value, size_t n) {
   if (n == 0) return;
-  fill_kernel<<<grid_for(n), kThreads, 0, stream_>>>(x, value, n);
+  INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, fill_kernel)(x, value, n);
   CUDA_CHECK_LAUNCH("fill_kernel");
 }
 
 void CudaBackendImpl::axpy(float alpha, const float* x, float* y, size_t n) {
   if (n == 0) return;
-  axpy_kernel<<<grid_for(n), kThreads, 0, stream_>>>(alpha, x, y, n);
+  INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, axpy_kernel)(alpha, x, y, n);
   CUDA_CHECK_LAUNCH("axpy_kernel");
 }
 
 void CudaBackendImpl::lerp(const float* x0, const float* x1, float alpha, float* y, size_t n) {
   if (n == 0) return;
-  lerp_kernel<<<grid_for(n), kThreads, 0, stream_>>>(x0, x1, alpha, y, n);
+  INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, lerp_kernel)(x0, x1, alpha, y, n);
   CUDA_CHECK_LAUNCH("lerp_kernel");
 }
 
 void CudaBackendImpl::mul_diff(const float* x1, const float* x0, float* y, size_t n) {
   if (n == 0) return;
-  mul_diff_kernel<<<grid_for(n), kThreads, 0, stream_>>>(x1, x0, y, n);
+  INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, mul_diff_kernel)(x1, x0, y, n);
   CUDA_CHECK_LAUNCH("mul_diff_kernel");
 }
 
@@ -96,7 +96,7 @@ void CudaBackendImpl::activations_to_float(const NormShape& s, const Act* a, flo
   if (s.size() == 0) return;
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    activations_to_float_kernel<T, decltype(nhwc)::value><<<grid_for(s.size()), kThreads, 0, stream_>>>(
+    INSALUN_LAUNCH(grid_for(s.size()), kThreads, 0, stream_, activations_to_float_kernel<T, decltype(nhwc)::value>)(
         as<T>(a), out, s.c, s.hw, s.size());
   });
   CUDA_CHECK_LAUNCH("activations_to_float_kernel");
@@ -106,7 +106,7 @@ void CudaBackendImpl::activations_from_float(const NormShape& s, const float* in
   if (s.size() == 0) return;
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    activations_from_float_kernel<T, decltype(nhwc)::value><<<grid_for(s.size()), kThreads, 0, stream_>>>(
+    INSALUN_LAUNCH(grid_for(s.size()), kThreads, 0, stream_, activations_from_float_kernel<T, decltype(nhwc)::value>)(
         in, as<T>(a), s.c, s.hw, s.size());
   });
   CUDA_CHECK_LAUNCH("activations_from_float_kernel");
@@ -116,7 +116,7 @@ void CudaBackendImpl::relu_forward(const Act* x, Act* y, size_t n) {
   if (n == 0) return;
   dispatch([&](auto t, auto) {  // elementwise: any layout
     using T = decltype(t);
-    relu_forward_kernel<T><<<grid_for(n), kThreads, 0, stream_>>>(as<T>(x), as<T>(y), n);
+    INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, relu_forward_kernel<T>)(as<T>(x), as<T>(y), n);
   });
   CUDA_CHECK_LAUNCH("relu_forward_kernel");
 }
@@ -125,7 +125,7 @@ void CudaBackendImpl::relu_backward(const Act* y, const Act* dy, Act* dx, size_t
   if (n == 0) return;
   dispatch([&](auto t, auto) {  // elementwise: any layout
     using T = decltype(t);
-    relu_backward_kernel<T><<<grid_for(n), kThreads, 0, stream_>>>(as<T>(y), as<T>(dy), as<T>(dx), n);
+    INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, relu_backward_kernel<T>)(as<T>(y), as<T>(dy), as<T>(dx), n);
   });
   CUDA_CHECK_LAUNCH("relu_backward_kernel");
 }
@@ -137,9 +137,9 @@ void CudaBackendImpl::sum(const float* x, size_t n, float* out) {
   }
   const unsigned blocks = std::min(grid_for(n), 1024u);
   double* partial = static_cast<double*>(scratch(blocks * sizeof(double)));
-  sum_partial_kernel<<<blocks, kThreads, 0, stream_>>>(x, n, partial);
+  INSALUN_LAUNCH(blocks, kThreads, 0, stream_, sum_partial_kernel)(x, n, partial);
   CUDA_CHECK_LAUNCH("sum_partial_kernel");
-  sum_final_kernel<<<1, kThreads, 0, stream_>>>(partial, int(blocks), out);
+  INSALUN_LAUNCH(1, kThreads, 0, stream_, sum_final_kernel)(partial, int(blocks), out);
   CUDA_CHECK_LAUNCH("sum_final_kernel");
 }
 

@@ -157,6 +157,18 @@ const T* as(const Act* a) { return reinterpret_cast<const T*>(a); }
 template <typename T>
 T* as(Act* a) { return reinterpret_cast<T*>(a); }
 
+// A kernel launch, kernel<<<grid, block, shared_bytes, stream>>>(args...), written
+//   INSALUN_LAUNCH(grid, block, shared_bytes, stream, kernel)(args...);
+// so that the CPU emulation of the backend (native/cuda_emulation) runs the very same launch. The
+// kernel comes last because its template arguments may hold commas.
+#ifdef INSALUN_CUDA_EMULATION
+#define INSALUN_LAUNCH(grid, block, shared_bytes, stream, ...) \
+  ::insalun::emulation::launch(grid, block, shared_bytes, stream, __VA_ARGS__, #__VA_ARGS__)
+#else
+#define INSALUN_LAUNCH(grid, block, shared_bytes, stream, ...) \
+  __VA_ARGS__<<<grid, block, shared_bytes, stream>>>
+#endif
+
 // A grid-stride loop over [0, n).
 #define INSALUN_GRID_LOOP(i, n)                                                       \
   for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < size_t(n);      \

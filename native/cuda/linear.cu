@@ -49,7 +49,7 @@ void gemm(cudaStream_t stream, int M, int N, int K, const float* A, const float*
           const float* bias, float* C) {
   const dim3 block(kTile, kTile);
   const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile);
-  gemm_tile_kernel<TA, TB><<<grid, block, 0, stream>>>(M, N, K, A, B, bias, C);
+  INSALUN_LAUNCH(grid, block, 0, stream, gemm_tile_kernel<TA, TB>)(M, N, K, A, B, bias, C);
   CUDA_CHECK_LAUNCH("gemm_tile_kernel");
 }
 
@@ -83,7 +83,7 @@ void CudaBackendImpl::linear_backward(int n, int in, int out, const float* x, co
   check_dims(n, in, out, "linear_backward");
   if (dx) gemm<false, false>(stream_, n, in, out, dy, w, nullptr, dx);  // dy [n, out] . w
   gemm<true, false>(stream_, out, in, n, dy, x, nullptr, dw);            // dy^T [out, n] . x
-  column_sum_kernel<<<out, kThreads, 0, stream_>>>(dy, n, out, db);
+  INSALUN_LAUNCH(out, kThreads, 0, stream_, column_sum_kernel)(dy, n, out, db);
   CUDA_CHECK_LAUNCH("column_sum_kernel");
 }
 

@@ -102,11 +102,11 @@ void CudaBackendImpl::softmax_xent(int n, int classes, const float* logits, cons
   if (classes <= 0) throw std::invalid_argument("softmax_xent: classes must be positive");
   const unsigned blocks = unsigned((n + kRowsPerBlock - 1) / kRowsPerBlock);
   auto* partial = stats ? static_cast<double2*>(scratch(sizeof(double2) * blocks)) : nullptr;
-  softmax_xent_kernel<<<blocks, kThreads, 0, stream_>>>(n, classes, logits, labels, scale,
+  INSALUN_LAUNCH(blocks, kThreads, 0, stream_, softmax_xent_kernel)(n, classes, logits, labels, scale,
                                                         dlogits, partial);
   CUDA_CHECK_LAUNCH("softmax_xent_kernel");
   if (!stats) return;
-  add_batch_stats_kernel<<<1, kThreads, 0, stream_>>>(partial, int(blocks), stats);
+  INSALUN_LAUNCH(1, kThreads, 0, stream_, add_batch_stats_kernel)(partial, int(blocks), stats);
   CUDA_CHECK_LAUNCH("add_batch_stats_kernel");
 }
 

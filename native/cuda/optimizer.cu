@@ -37,7 +37,7 @@ template <MaskMode kMode>
 void launch_sgd(bool packed, unsigned blocks, cudaStream_t stream, const SgdConfig& c, float* w,
                 const float* g, float* buf, const float* mask, size_t n, bool first_step) {
   with_pack<float>(packed, [&](auto pack) {
-    sgd_kernel<kMode, decltype(pack)::value><<<blocks, kThreads, 0, stream>>>(c, w, g, buf, mask,
+    INSALUN_LAUNCH(blocks, kThreads, 0, stream, sgd_kernel<kMode, decltype(pack)::value>)(c, w, g, buf, mask,
                                                                               n, first_step);
   });
 }

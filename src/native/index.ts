@@ -13,15 +13,18 @@ export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..'
 
 let cached: NativeAddon | undefined;
 
+/** The addon: build/Release (or a prebuild) as node-gyp-build finds it, or the file that the
+ * INSALUN_ADDON environment variable names (another build, e.g. the CUDA emulation's). */
 export function loadAddon(): NativeAddon {
   if (cached) return cached;
   const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  const chosen = process.env.INSALUN_ADDON;
   try {
-    cached = nodeGypBuild(packageRoot) as NativeAddon;
+    cached = (chosen ? require(resolve(chosen)) : nodeGypBuild(packageRoot)) as NativeAddon;
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
     throw new Error(
-      `the insalun native addon could not be loaded (${why}).\n` +
+      `the insalun native addon${chosen ? ` ${chosen} (INSALUN_ADDON)` : ''} could not be loaded (${why}).\n` +
         'Build it with `npm install` (CPU) or `npm run build:cuda` (CUDA), and check that a C++17 compiler with OpenMP is available.',
     );
   }

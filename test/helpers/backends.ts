@@ -47,3 +47,10 @@ export function maxViolation(a: ArrayLike<number>, b: ArrayLike<number>, atol: n
   }
   return worst;
 }
+
+/** Largest |x| (a loop: spreading a parameter vector into Math.max overflows the call stack). */
+export function maxAbs(x: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]));
+  return m;
+}

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { igSaliency } from '../../src/masks/saliency.js';
 import { topkMask } from '../../src/masks/topk.js';
 import type { DeviceName, Precision } from '../../src/native/index.js';
-import { addon, deviceCases, maxViolation, randomArray, testRandom } from '../helpers/backends.js';
+import { addon, deviceCases, maxAbs, maxViolation, randomArray, testRandom } from '../helpers/backends.js';
 
 const cuda = deviceCases.find((c) => c.device === 'cuda')!;
 const suite = cuda.available ? describe : describe.skip;
@@ -33,7 +33,7 @@ suite(`CUDA vs CPU backend${cuda.available ? '' : ` (skipped: ${cuda.why})`}`, (
     const opts = { indices, batchSize: 32, train: true, augment: true, seed: 3, epoch: 0 };
     const ga = await cpu.model.gradient(cpu.data, opts);
     const gb = await gpu.model.gradient(gpu.data, opts);
-    const scale = Math.max(...Array.from(ga, Math.abs));
+    const scale = maxAbs(ga);
     expect(maxViolation(gb, ga, 1e-3 * scale, 1e-2)).toBeLessThanOrEqual(1);
   });
 
@@ -64,7 +64,7 @@ suite(`CUDA vs CPU backend${cuda.available ? '' : ` (skipped: ${cuda.why})`}`, (
   // ResNet-18 forward compounds that over 20 layers; TF32 keeps 11.
   const tolerance: Record<Precision, number> = { fp32: 1e-4, tf32: 1e-2, bf16: 6e-2 };
   const relativeToMax = (a: Float32Array, b: Float32Array) => {
-    const scale = Math.max(...Array.from(b, Math.abs));
+    const scale = maxAbs(b);
     let worst = 0;
     for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / scale);
     return worst;

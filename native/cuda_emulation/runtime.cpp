@@ -1,0 +1,287 @@
+// The CUDA runtime calls the backend makes, on host memory. Work runs synchronously on the calling
+// thread, in issue order; a stream being captured records its work instead, and a graph launch
+// replays the records, so that a captured step runs what was captured (with the arguments of the
+// capture) and not what the host would do now. One emulated device, compute capability 9.0.
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "emulation.h"
+#include "kernel_runner.h"
+#include "runtime.h"
+
+struct CUstream_st {
+  bool capturing = false;
+  bool invalidated = false;  // an unsupported call during the capture
+  std::vector<std::function<void()>> recorded;
+};
+struct CUgraph_st {
+  std::vector<std::function<void()>> work;
+};
+struct CUgraphExec_st {
+  std::vector<std::function<void()>> work;
+};
+
+namespace insalun::emulation {
+namespace {
+
+thread_local cudaError_t last_error = cudaSuccess;
+thread_local std::string last_detail;
+
+// Allocations, to refuse frees of unknown pointers as CUDA does.
+std::mutex& allocations_mutex = *new std::mutex;
+std::map<void*, size_t>& allocations = *new std::map<void*, size_t>;
+
+CUstream_st legacy_stream;
+CUstream_st* resolve(cudaStream_t s) { return s ? s : &legacy_stream; }
+
+// Streams being captured by this thread (cudaStreamCaptureModeThreadLocal): the calls that are
+// unsafe during a capture invalidate them and fail, as on a GPU.
+thread_local std::vector<CUstream_st*> capturing_here;
+
+bool refuse_during_capture() {
+  if (capturing_here.empty()) return false;
+  for (CUstream_st* s : capturing_here) s->invalidated = true;
+  set_error(cudaErrorStreamCaptureUnsupported);
+  return true;
+}
+
+cudaError_t fail(cudaError_t e) {
+  set_error(e);
+  return e;
+}
+
+}  // namespace
+
+void set_error(cudaError_t e, const std::string& detail) {
+  last_error = e;
+  last_detail = detail;
+}
+
+void enqueue(cudaStream_t stream, std::function<void()> work) {
+  CUstream_st* s = resolve(stream);
+  if (s->capturing) s->recorded.push_back(std::move(work));
+  else work();
+}
+
+void submit_launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
+                   const char* kernel, std::function<void()> thread_body) {
+  const unsigned long long threads = 1ull * block.x * block.y * block.z;
+  if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 ||
+      grid.z == 0 || grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535 ||
+      shared_bytes > 48 * 1024) {
+    set_error(cudaErrorInvalidConfiguration,
+              std::string("invalid configuration for ") + kernel + ": grid " +
+                  std::to_string(grid.x) + "x" + std::to_string(grid.y) + "x" +
+                  std::to_string(grid.z) + ", block " + std::to_string(block.x) + "x" +
+                  std::to_string(block.y) + "x" + std::to_string(block.z));
+    return;
+  }
+  std::string name = kernel;
+  enqueue(stream, [grid, block, name, body = std::move(thread_body)]() {
+    try {
+      gridDim = grid;
+      blockDim = block;
+      for (unsigned z = 0; z < grid.z; ++z)
+        for (unsigned y = 0; y < grid.y; ++y)
+          for (unsigned x = 0; x < grid.x; ++x) {
+            blockIdx = uint3{x, y, z};
+            run_block(body, int(block.x * block.y * block.z));
+          }
+    } catch (const std::exception& e) {
+      // A kernel fault: reported by the next error check, as a GPU reports it.
+      set_error(cudaErrorLaunchFailure, name + ": " + e.what());
+    }
+  });
+}
+
+}  // namespace insalun::emulation
+
+using insalun::emulation::fail;
+using insalun::emulation::refuse_during_capture;
+using insalun::emulation::resolve;
+
+extern "C" {
+
+cudaError_t cudaGetLastError(void) {
+  const cudaError_t e = insalun::emulation::last_error;
+  insalun::emulation::last_error = cudaSuccess;
+  return e;
+}
+
+const char* cudaGetErrorName(cudaError_t error) {
+  switch (error) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorIllegalState: return "cudaErrorIllegalState";
+    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    default: return "cudaErrorUnknown";
+  }
+}
+
+const char* cudaGetErrorString(cudaError_t error) {
+  // The emulator's own account of the last failure, where it has one (a kernel's deadlock, say).
+  thread_local std::string text;
+  text = std::string(cudaGetErrorName(error)) + " in the CUDA emulation";
+  if (!insalun::emulation::last_detail.empty()) text += ": " + insalun::emulation::last_detail;
+  return text.c_str();
+}
+
+cudaError_t cudaDriverGetVersion(int* version) {
+  *version = CUDART_VERSION;
+  return cudaSuccess;
+}
+
+cudaError_t cudaRuntimeGetVersion(int* version) {
+  *version = CUDART_VERSION;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGetDeviceCount(int* count) {
+  *count = 1;
+  return cudaSuccess;
+}
+
+cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : fail(cudaErrorInvalidDevice); }
+
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
+  if (device != 0) return fail(cudaErrorInvalidDevice);
+  std::memset(prop, 0, sizeof(*prop));
+  std::strncpy(prop->name, "CUDA emulation on the CPU", sizeof(prop->name) - 1);
+  prop->major = 9;
+  prop->minor = 0;
+  // Few SMs: grid-stride loops then cover many elements per thread, and launches stay cheap.
+  prop->multiProcessorCount = 2;
+  prop->totalGlobalMem = size_t(8) << 30;
+  prop->warpSize = 32;
+  prop->maxThreadsPerBlock = 1024;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attr, const void* func) {
+  if (!func) return fail(cudaErrorInvalidValue);
+  std::memset(attr, 0, sizeof(*attr));
+  attr->maxThreadsPerBlock = 1024;
+  attr->binaryVersion = 90;
+  attr->ptxVersion = 90;
+  return cudaSuccess;
+}
+
+cudaError_t cudaMalloc(void** p, size_t bytes) {
+  *p = nullptr;
+  if (refuse_during_capture()) return cudaErrorStreamCaptureUnsupported;
+  const size_t rounded = (std::max<size_t>(bytes, 1) + 255) / 256 * 256;
+  void* mem = std::aligned_alloc(256, rounded);
+  if (!mem) return fail(cudaErrorMemoryAllocation);
+  // Fresh device memory holds garbage: NaN bit patterns make reads of unwritten memory show.
+  std::memset(mem, 0xff, rounded);
+  std::lock_guard<std::mutex> lock(insalun::emulation::allocations_mutex);
+  insalun::emulation::allocations[mem] = rounded;
+  *p = mem;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFree(void* p) {
+  if (refuse_during_capture()) return cudaErrorStreamCaptureUnsupported;
+  if (!p) return cudaSuccess;
+  {
+    std::lock_guard<std::mutex> lock(insalun::emulation::allocations_mutex);
+    if (insalun::emulation::allocations.erase(p) == 0) return fail(cudaErrorInvalidValue);
+  }
+  std::free(p);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind kind,
+                            cudaStream_t stream) {
+  if (resolve(stream)->capturing && kind != cudaMemcpyDeviceToDevice) {
+    // Copies from or to pageable host memory cannot be captured.
+    resolve(stream)->invalidated = true;
+    return fail(cudaErrorStreamCaptureUnsupported);
+  }
+  insalun::emulation::enqueue(stream, [dst, src, count] { std::memmove(dst, src, count); });
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int) {
+  *stream = new CUstream_st;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+  if (!stream) return fail(cudaErrorInvalidValue);
+  delete stream;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
+  if (resolve(stream)->capturing) {
+    resolve(stream)->invalidated = true;
+    return fail(cudaErrorStreamCaptureUnsupported);
+  }
+  return cudaSuccess;  // work ran when it was issued
+}
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode) {
+  CUstream_st* s = resolve(stream);
+  if (!stream || s->capturing) return fail(cudaErrorIllegalState);
+  s->capturing = true;
+  s->invalidated = false;
+  s->recorded.clear();
+  insalun::emulation::capturing_here.push_back(s);
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {
+  const CUstream_st* s = resolve(stream);
+  *status = !s->capturing ? cudaStreamCaptureStatusNone
+            : s->invalidated ? cudaStreamCaptureStatusInvalidated
+                             : cudaStreamCaptureStatusActive;
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
+  CUstream_st* s = resolve(stream);
+  *graph = nullptr;
+  if (!s->capturing) return fail(cudaErrorIllegalState);
+  s->capturing = false;
+  auto& here = insalun::emulation::capturing_here;
+  here.erase(std::remove(here.begin(), here.end(), s), here.end());
+  std::vector<std::function<void()>> work = std::move(s->recorded);
+  s->recorded.clear();
+  if (s->invalidated) return fail(cudaErrorStreamCaptureInvalidated);
+  *graph = new CUgraph_st{std::move(work)};
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
+  if (!graph) return fail(cudaErrorInvalidValue);
+  *exec = new CUgraphExec_st{graph->work};
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+  if (!exec) return fail(cudaErrorInvalidValue);
+  for (const auto& work : exec->work) insalun::emulation::enqueue(stream, work);
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+  delete graph;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  delete exec;
+  return cudaSuccess;
+}
+
+}  // extern "C"

@@ -1,0 +1,17 @@
+// The emulated CUDA runtime's streams, shared with the emulated cuDNN (runtime.cpp).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <functional>
+
+namespace insalun::emulation {
+
+// Runs `work` now, or appends it to the capture when `stream` is being captured (the work must
+// then hold copies of everything it reads from the host).
+void enqueue(cudaStream_t stream, std::function<void()> work);
+
+// Records `e` as the error a later cudaGetLastError returns, with `detail` as its message.
+void set_error(cudaError_t e, const std::string& detail = "");
+
+}  // namespace insalun::emulation
