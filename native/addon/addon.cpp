@@ -673,6 +673,11 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   }
   out.Set("cuda", cuda);
   out.Set("cudaWhy", why);
+#ifdef INSALUN_CUDA_EMULATION
+  out.Set("cudaEmulated", true);  // the CUDA code runs on the CPU: right answers, meaningless timings
+#else
+  out.Set("cudaEmulated", false);
+#endif
 #ifdef INSALUN_WITH_CUDA
   out.Set("cudaReport", cuda_backend_report());
   out.Set("cudaBuilt", true);

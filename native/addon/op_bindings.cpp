@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -19,11 +20,14 @@ namespace {
 struct DeviceArrays : DeviceAllocations {
   using DeviceAllocations::DeviceAllocations;
   float* zeros(size_t n) { return filled(n, 0.0f); }
-  // Activations of shape s in the backend's type and layout, from float32 NCHW values (or zeros).
+  // An output the op must overwrite everywhere: NaN until it does, so that an element it skips
+  // shows in the result (a network reuses its buffers, stale values and all).
+  float* unset(size_t n) { return filled(n, std::numeric_limits<float>::quiet_NaN()); }
+  // Activations of shape s in the backend's type and layout, from float32 NCHW values (or NaN).
   Act* acts(const NormShape& s, const std::vector<float>& values) {
     return activations(s, upload(values.data(), values.size()));
   }
-  Act* act_zeros(const NormShape& s) { return activations(s, zeros(s.size())); }
+  Act* act_unset(const NormShape& s) { return activations(s, unset(s.size())); }
   // float32 NCHW values of activations of shape s, on the device.
   float* as_floats(const NormShape& s, const Act* a) {
     float* f = floats(s.size());
@@ -110,7 +114,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     require_size(info.Env(), x, s.input_size(), "x");
     require_size(info.Env(), w, s.weight_size(), "w");
     DeviceArrays d(b);
-    Act* y = d.act_zeros(output_of(s));
+    Act* y = d.act_unset(output_of(s));
     b.conv2d_forward(s, d.acts(input_of(s), x), d.upload(w.data(), w.size()), y);
     return download(info.Env(), d, output_of(s), y);
   }));
@@ -128,7 +132,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
       require_size(info.Env(), start, s.input_size(), "dx");
       dx = d.acts(input_of(s), start);
     } else {
-      dx = d.act_zeros(input_of(s));
+      dx = d.act_unset(input_of(s));
     }
     b.conv2d_backward_data(s, d.acts(output_of(s), dy), d.upload(w.data(), w.size()), dx, accumulate);
     return download(info.Env(), d, input_of(s), dx);
@@ -139,7 +143,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     require_size(info.Env(), x, s.input_size(), "x");
     require_size(info.Env(), dy, s.output_size(), "dy");
     DeviceArrays d(b);
-    float* dw = d.zeros(s.weight_size());
+    float* dw = d.unset(s.weight_size());
     b.conv2d_backward_filter(s, d.acts(input_of(s), x), d.acts(output_of(s), dy), dw);
     return download(info.Env(), b, dw, s.weight_size());
   }));
@@ -163,8 +167,8 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
       require_size(env, residual, s.size(), "residual");
       epilogue.residual = d.acts(s, residual);
     }
-    Act* y = d.act_zeros(s);
-    float *mean = d.zeros(s.c), *invstd = d.zeros(s.c);
+    Act* y = d.act_unset(s);
+    float *mean = d.unset(s.c), *invstd = d.unset(s.c);
     float *drm = d.upload(rm.data(), rm.size()), *drv = d.upload(rv.data(), rv.size());
     const Act* dx = d.acts(s, x);
     const float *dg = d.upload(gamma.data(), gamma.size()), *db = d.upload(beta.data(), beta.size());
@@ -195,8 +199,8 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
       require_size(env, r, s.size(), "reluOut");
       relu_out = d.acts(s, r);
     }
-    Act* dx = d.act_zeros(s);
-    float *dg = d.zeros(s.c), *db = d.zeros(s.c);
+    Act* dx = d.act_unset(s);
+    float *dg = d.unset(s.c), *db = d.unset(s.c);
     const Act *px = d.acts(s, x), *pdy = d.acts(s, dy);
     const float *pg = d.upload(gamma.data(), gamma.size()), *pm = d.upload(mean.data(), mean.size()),
                 *pi = d.upload(invstd.data(), invstd.size());
@@ -212,7 +216,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
   ops.Set("reluForward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     auto x = f32(info[0], "x");
     DeviceArrays d(b);
-    Act* y = d.act_zeros(flat(x.size()));
+    Act* y = d.act_unset(flat(x.size()));
     b.relu_forward(d.acts(flat(x.size()), x), y, x.size());
     return download(info.Env(), d, flat(x.size()), y);
   }));
@@ -221,7 +225,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     require_size(info.Env(), dy, y.size(), "dy");
     DeviceArrays d(b);
     const NormShape shape = flat(y.size());
-    Act* dx = d.act_zeros(shape);
+    Act* dx = d.act_unset(shape);
     b.relu_backward(d.acts(shape, y), d.acts(shape, dy), dx, y.size());
     return download(info.Env(), d, shape, dx);
   }));
@@ -249,7 +253,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     const float alpha = info[2].ToNumber().FloatValue();
     require_size(info.Env(), x1, x0.size(), "x1");
     DeviceArrays d(b);
-    float* y = d.zeros(x0.size());
+    float* y = d.unset(x0.size());
     b.lerp(d.upload(x0.data(), x0.size()), d.upload(x1.data(), x1.size()), alpha, y, x0.size());
     return download(info.Env(), b, y, x0.size());
   }));
@@ -265,7 +269,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
   ops.Set("sum", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     auto x = f32(info[0], "x");
     DeviceArrays d(b);
-    float* out = d.zeros(1);
+    float* out = d.unset(1);
     b.sum(d.upload(x.data(), x.size()), x.size(), out);
     return Napi::Number::New(info.Env(), download(info.Env(), b, out, 1)[0]);
   }));
@@ -274,7 +278,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     auto x = f32(info[1], "x");
     require_size(info.Env(), x, s.size(), "x");
     DeviceArrays d(b);
-    float* y = d.zeros(size_t(s.n) * s.c);
+    float* y = d.unset(size_t(s.n) * s.c);
     b.avgpool_forward(s, d.acts(s, x), y);
     return download(info.Env(), b, y, size_t(s.n) * s.c);
   }));
@@ -283,7 +287,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     auto dy = f32(info[1], "dy");
     require_size(info.Env(), dy, size_t(s.n) * s.c, "dy");
     DeviceArrays d(b);
-    Act* dx = d.act_zeros(s);
+    Act* dx = d.act_unset(s);
     b.avgpool_backward(s, d.upload(dy.data(), dy.size()), dx);
     return download(info.Env(), d, s, dx);
   }));
@@ -296,7 +300,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     require_size(info.Env(), w, size_t(out) * in, "w");
     require_size(info.Env(), bias, size_t(out), "bias");
     DeviceArrays d(b);
-    float* y = d.zeros(size_t(n) * out);
+    float* y = d.unset(size_t(n) * out);
     b.linear_forward(n, in, out, d.upload(x.data(), x.size()), d.upload(w.data(), w.size()),
                      d.upload(bias.data(), bias.size()), y);
     return download(info.Env(), b, y, size_t(n) * out);
@@ -310,7 +314,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     require_size(env, w, size_t(out) * in, "w");
     require_size(env, dy, size_t(n) * out, "dy");
     DeviceArrays d(b);
-    float *dx = d.zeros(size_t(n) * in), *dw = d.zeros(size_t(out) * in), *db = d.zeros(out);
+    float *dx = d.unset(size_t(n) * in), *dw = d.unset(size_t(out) * in), *db = d.unset(out);
     b.linear_backward(n, in, out, d.upload(x.data(), x.size()), d.upload(w.data(), w.size()),
                       d.upload(dy.data(), dy.size()), dx, dw, db);
     auto r = Napi::Object::New(env);
@@ -329,7 +333,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     require_size(env, logits, size_t(n) * classes, "logits");
     if (labels.size() != size_t(n)) throw Napi::RangeError::New(env, "labels must have n entries");
     DeviceArrays d(b);
-    float *dl = d.zeros(size_t(n) * classes), *stats = d.zeros(2);
+    float *dl = d.unset(size_t(n) * classes), *stats = d.zeros(2);
     b.softmax_xent(n, classes, d.upload(logits.data(), logits.size()), d.upload(labels.data(), labels.size()),
                    scale, dl, stats);
     auto s = download(env, b, stats, 2);
@@ -369,7 +373,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
       spec.labels = d.upload(override_labels.data(), override_labels.size());
     }
     const NormShape batch{int(indices.size()), c, h * w};
-    Act* x = d.act_zeros(batch);
+    Act* x = d.act_unset(batch);
     int32_t* out_labels = d.upload<int32_t>(indices.data(), indices.size());
     b.gather_batch(ds, spec, x, out_labels);
     auto r = Napi::Object::New(env);

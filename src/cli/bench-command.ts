@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { benchKernels, kernelReportMarkdown, renderKernelReport } from '../bench/kernels.js';
 import { measureThroughput } from '../bench/throughput.js';
 import { renderTable } from '../io/results.js';
-import { computeSettings, packageRoot } from '../native/index.js';
+import { computeSettings, loadAddon, packageRoot } from '../native/index.js';
 import { applyComputeOptions, deviceOption, integer, number, precisionOption, stepCaptureOption } from './options.js';
 
 export function addBenchCommand(program: Command): void {
@@ -30,6 +30,8 @@ export function addBenchCommand(program: Command): void {
     .action(async (o) => {
       const device = applyComputeOptions(o);
       const { precision, stepCapture } = computeSettings();
+      if (device === 'cuda' && loadAddon().backends().cudaEmulated)
+        throw new Error('bench --device cuda: this addon runs the CUDA backend over the CPU emulation of CUDA (a test build, INSALUN_ADDON); its timings say nothing about a GPU');
       if (o.kernels) {
         const batch = o.batchSize ?? (device === 'cuda' ? 256 : 64);
         const report = await benchKernels({ device, precision, batch, width: o.width, minSeconds: o.minSeconds });

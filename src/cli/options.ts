@@ -50,7 +50,8 @@ export function applyComputeOptions(o: { device: string; precision: string; step
   return device;
 }
 
-/** auto takes CUDA when the addon was built with it and a device answers. */
+/** auto takes CUDA when the addon was built with it and a GPU answers (never the CPU emulation of
+ * CUDA, a test build that only --device cuda asks for). */
 export function resolveDevice(flag: DeviceFlag): DeviceName {
   if (flag === 'cpu') return 'cpu';
   const info = loadAddon().backends();
@@ -58,5 +59,5 @@ export function resolveDevice(flag: DeviceFlag): DeviceName {
     if (!info.cuda) throw new Error(`--device cuda: ${info.cudaWhy}`);
     return 'cuda';
   }
-  return info.cuda ? 'cuda' : 'cpu';
+  return info.cuda && !info.cudaEmulated ? 'cuda' : 'cpu';
 }

@@ -153,7 +153,11 @@ export interface NativeAddon {
     mean: number[],
     std: number[],
   ) => NativeDataset;
-  backends(): { cpu: boolean; cuda: boolean; cudaWhy: string; cpuThreads: number; cudaBuilt: boolean; cudaReport?: string };
+  backends(): {
+    cpu: boolean; cuda: boolean; cudaWhy: string; cpuThreads: number; cudaBuilt: boolean; cudaReport?: string;
+    /** The CUDA backend runs over the CPU emulation of CUDA (a test build): results are real, timings are not. */
+    cudaEmulated: boolean;
+  };
   /** Per-kernel timings of one training step's pieces (see native/core/kernel_bench.h). */
   benchKernels(device: DeviceName, o: { batch?: number; width?: number; image?: number; classes?: number; inChannels?: number; precision?: Precision; minSeconds?: number }): Promise<KernelTimingRow[]>;
   /** Op-level access to one backend, for the conformance tests (not a hot path). */

@@ -1,7 +1,8 @@
 // The command line in-process: bad input ends in one clear message and a non-zero exit code.
 import { afterEach, expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { setComputeSettings } from '../../src/native/index.js';
+import { resolveDevice } from '../../src/cli/options.js';
+import { loadAddon, setComputeSettings } from '../../src/native/index.js';
 
 async function runCli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '', err = '';
@@ -27,6 +28,21 @@ it('doctor reports the CPU backend and says why CUDA is or is not there', async 
   expect(r.out).toMatch(/cpu backend: available/);
   expect(r.out).toMatch(/cuda backend: (available|not available \(.+\))/);
 });
+
+const emulated = loadAddon().backends().cudaEmulated;
+it.skipIf(!emulated)(
+  `the CPU emulation of CUDA is used only when asked for, never benchmarked, and doctor says so${emulated ? '' : ' (skipped: this addon is not the emulation build)'}`,
+  async () => {
+    expect(resolveDevice('auto')).toBe('cpu');
+    expect(resolveDevice('cuda')).toBe('cuda');
+    const doctor = await runCli('doctor');
+    expect(doctor.out).toMatch(/emulation: .*no GPU is used/);
+    const bench = await runCli('bench', '--device', 'cuda', '--quick');
+    expect(bench.code).toBe(1);
+    expect(bench.err.trim().split('\n')).toHaveLength(1);
+    expect(bench.err).toMatch(/CPU emulation of CUDA .* say nothing about a GPU/);
+  },
+);
 
 it('a precision the CPU backend does not have is refused before any work', async () => {
   const r = await runCli('train', '--dataset', 'synthetic', '--epochs', '1', '--device', 'cpu', '--precision', 'tf32', '--out', 'runs/never-written');
