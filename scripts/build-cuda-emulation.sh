@@ -5,7 +5,7 @@
 # no GPU; it measures nothing about speed. Needs the CUDA toolkit's headers and cuDNN's (no GPU, no
 # libraries): CUDNN_ROOT as for scripts/build-cuda.sh, e.g. from scripts/fetch-cudnn-headers.sh.
 #   scripts/build-cuda-emulation.sh                       # -> build/emulation/insalun.node
-#   INSALUN_ADDON=build/emulation/insalun.node npx vitest run test/native
+#   INSALUN_ADDON=build/emulation/insalun.node npx vitest run test/native -t "cuda|CUDA"
 # Environment: BUILD_DIR (CMake's tree, default build/cmake-emulation), OUTPUT_DIR (default
 # build/emulation).
 set -euo pipefail
