@@ -6,19 +6,7 @@
 # libraries): CUDNN_ROOT as for scripts/build-cuda.sh, e.g. from scripts/fetch-cudnn-headers.sh.
 #   scripts/build-cuda-emulation.sh                       # -> build/emulation/insalun.node
 #   INSALUN_ADDON=build/emulation/insalun.node npx vitest run test/native -t "cuda|CUDA"
-# Environment: BUILD_DIR (CMake's tree, default build/cmake-emulation), OUTPUT_DIR (default
-# build/emulation).
+# Environment as for scripts/build-cuda.sh (CUDA_ARCHS aside): BUILD_DIR (default
+# build/cmake-emulation), OUTPUT_DIR (default build/emulation), CPU_ARCH.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-
-work=$(realpath -m "${BUILD_DIR:-build/cmake-emulation}")
-dest=$(realpath -m "${OUTPUT_DIR:-build/emulation}")
-defs=(--out "$work" --CDINSALUN_CUDA_EMULATION=ON "--CDCMAKE_LIBRARY_OUTPUT_DIRECTORY=$dest")
-[ -n "${CUDNN_ROOT:-}" ] && defs+=("--CDCUDNN_ROOT=$CUDNN_ROOT")
-jobs=$(nproc 2>/dev/null || echo 4)
-
-npx --no-install cmake-js configure "${defs[@]}" "$@"
-npx --no-install cmake-js build --out "$work" --parallel "$jobs" "$@"
-
-[ -f "$dest/insalun.node" ] || { echo "build-cuda-emulation.sh: $dest/insalun.node was not produced" >&2; exit 1; }
-echo "built $dest/insalun.node"
+CUDA_EMULATION=1 exec bash "$(dirname "$0")/build-cuda.sh" "$@"

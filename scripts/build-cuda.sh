@@ -8,15 +8,21 @@
 #   CUDA_ARCHS="90" scripts/build-cuda.sh        # only Hopper: a quarter of the compile time
 #   CPU_ARCH=x86-64-v3 scripts/build-cuda.sh     # C++ for any AVX2 CPU (default: -march=native)
 # Environment: BUILD_DIR (CMake's tree, default build/cmake-cuda), OUTPUT_DIR (where insalun.node
-# goes, default build/Release). Extra arguments go to cmake-js (e.g. --debug).
+# goes, default build/Release), CUDA_EMULATION=1 (the CPU emulation of CUDA instead, see
+# scripts/build-cuda-emulation.sh). Extra arguments go to cmake-js (e.g. --debug).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-work=$(realpath -m "${BUILD_DIR:-build/cmake-cuda}")
-dest=$(realpath -m "${OUTPUT_DIR:-build/Release}")
+if [ "${CUDA_EMULATION:-0}" = 1 ]; then
+  flavour=INSALUN_CUDA_EMULATION tree=build/cmake-emulation out=build/emulation
+else
+  flavour=INSALUN_CUDA tree=build/cmake-cuda out=build/Release
+fi
+work=$(realpath -m "${BUILD_DIR:-$tree}")
+dest=$(realpath -m "${OUTPUT_DIR:-$out}")
 # CMake's tree sits beside node-gyp's files in build/ rather than on top of them; the library
 # output is redirected to $dest (the later -D wins over the one cmake-js derives from --out).
-defs=(--out "$work" --CDINSALUN_CUDA=ON "--CDCMAKE_LIBRARY_OUTPUT_DIRECTORY=$dest")
+defs=(--out "$work" "--CD$flavour=ON" "--CDCMAKE_LIBRARY_OUTPUT_DIRECTORY=$dest")
 [ -n "${CUDNN_ROOT:-}" ] && defs+=("--CDCUDNN_ROOT=$CUDNN_ROOT")
 [ -n "${CUDA_ARCHS:-}" ] && defs+=("--CDINSALUN_CUDA_ARCHITECTURES=$CUDA_ARCHS")
 [ -n "${CPU_ARCH+set}" ] && defs+=("--CDINSALUN_CPU_ARCH=$CPU_ARCH")
@@ -27,5 +33,5 @@ jobs=$(nproc 2>/dev/null || echo 4)
 npx --no-install cmake-js configure "${defs[@]}" "$@"
 npx --no-install cmake-js build --out "$work" --parallel "$jobs" "$@"
 
-[ -f "$dest/insalun.node" ] || { echo "build-cuda.sh: $dest/insalun.node was not produced" >&2; exit 1; }
+[ -f "$dest/insalun.node" ] || { echo "$(basename "$0"): $dest/insalun.node was not produced" >&2; exit 1; }
 echo "built $dest/insalun.node"

@@ -8,6 +8,7 @@
 // the CPU's when no ReLU decision differs and up to 6e-3 when some do. So fp32 gets a fixed bound,
 // and tf32/bf16 a bound measured in the test: a few times what rounding the weights alone does.
 import { describe, expect, it } from 'vitest';
+import { relativeL2, roundMantissa } from '../../src/bench/numerics.js';
 import { igSaliency } from '../../src/masks/saliency.js';
 import { topkMask } from '../../src/masks/topk.js';
 import type { DeviceName, NativeModel, Precision } from '../../src/native/index.js';
@@ -30,26 +31,7 @@ function pair(width: number, seed: number, precision: Precision = 'fp32') {
   return { cpu: make('cpu'), gpu: make('cuda'), indices: Int32Array.from({ length: n }, (_, i) => i) };
 }
 
-/** |a - b| / |b| over whole vectors. */
-function relativeL2(a: Float32Array, b: Float32Array): number {
-  let diff = 0, norm = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff += (a[i] - b[i]) ** 2;
-    norm += b[i] ** 2;
-  }
-  return Math.sqrt(diff / norm);
-}
-
 const difference = (a: Float32Array, b: Float32Array) => a.map((v, i) => v - b[i]);
-
-/** Every value rounded to `bits` explicit mantissa bits, to nearest even (TF32: 10, bf16: 7). */
-function roundMantissa(x: Float32Array, bits: number): Float32Array {
-  const out = x.slice();
-  const u = new Uint32Array(out.buffer);
-  const drop = 23 - bits, half = 1 << (drop - 1);
-  for (let i = 0; i < u.length; i++) u[i] = ((u[i] + half - 1 + ((u[i] >>> drop) & 1)) & ~((1 << drop) - 1)) >>> 0;
-  return out;
-}
 
 /** Copies weights, optimizer state and BN buffers from one model to another. */
 function copyState(from: NativeModel, to: NativeModel): void {

@@ -1,0 +1,55 @@
+// How far the CPU backend's fp32 gradient of a ResNet-18 moves when its weights move a little:
+// the yardstick behind the parity suite's tolerances (test/native/parity.test.ts). A ReLU input
+// within rounding of zero opens or shuts under a tiny change, and that changes the gradient of every
+// layer below it, so two correct backends that round differently disagree by about this much.
+// Same model and data as the parity suite: width 16, 64 random 32x32 images, train-mode BN.
+//
+// Usage: npm run build, then  node bench/gradient-sensitivity.mjs [--width 16] [--seed 4]
+import { parseArgs } from 'node:util';
+import { relativeL2, roundMantissa } from '../dist/bench/numerics.js';
+import { loadAddon } from '../dist/native/index.js';
+
+const { values } = parseArgs({ options: { width: { type: 'string', default: '16' }, seed: { type: 'string', default: '4' } } });
+const width = Number(values.width), seed = Number(values.seed);
+const addon = loadAddon();
+
+// mulberry32, as the test helpers: the same images for the same seed
+function random(s) {
+  let a = s >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rand = random(seed);
+const n = 64, classes = 10;
+const images = Uint8Array.from({ length: n * 3 * 32 * 32 }, () => Math.floor(rand() * 256));
+const labels = Int32Array.from({ length: n }, (_, i) => i % classes);
+const data = new addon.Dataset('cpu', images, labels, { n, c: 3, h: 32, w: 32 }, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]);
+const model = new addon.Model({ classes, inChannels: 3, width, device: 'cpu' });
+model.initialize(seed);
+const opts = { indices: Int32Array.from({ length: n }, (_, i) => i), batchSize: 32, train: true, augment: true, seed: 3, epoch: 0 };
+
+const weights = model.getParameters();
+const reference = await model.gradient(data, opts);
+async function gradientAt(w) {
+  model.setParameters(w);
+  const g = await model.gradient(data, opts);
+  model.setParameters(weights);
+  return relativeL2(g, reference);
+}
+
+const noise = random(seed + 1);
+const rows = [];
+for (const size of [1e-7, 1e-6, 1e-5, 1e-4, 1e-3]) {
+  const moved = weights.map((w) => w * (1 + size * (2 * noise() - 1)));
+  rows.push([`each weight x (1 + u), |u| <= ${size.toExponential(0)}`, await gradientAt(moved)]);
+}
+rows.push(['weights rounded to TF32 (10 mantissa bits)', await gradientAt(roundMantissa(weights, 10))]);
+rows.push(['weights rounded to bf16 (7 mantissa bits)', await gradientAt(roundMantissa(weights, 7))]);
+
+console.log(`ResNet-18 width ${width}, ${n} images, seed ${seed}: relative L2 change of the fp32 gradient`);
+for (const [what, change] of rows) console.log(`  ${what.padEnd(44)} ${change.toExponential(2)}`);
