@@ -6,24 +6,13 @@
 //
 // Usage: npm run build, then  node bench/gradient-sensitivity.mjs [--width 16] [--seed 4]
 import { parseArgs } from 'node:util';
-import { relativeL2, roundMantissa } from '../dist/bench/numerics.js';
+import { relativeL2, roundMantissa, seededRandom as random } from '../dist/bench/numerics.js';
 import { loadAddon } from '../dist/native/index.js';
 
 const { values } = parseArgs({ options: { width: { type: 'string', default: '16' }, seed: { type: 'string', default: '4' } } });
 const width = Number(values.width), seed = Number(values.seed);
 const addon = loadAddon();
 
-// mulberry32, as the test helpers: the same images for the same seed
-function random(s) {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const rand = random(seed);
 const n = 64, classes = 10;
 const images = Uint8Array.from({ length: n * 3 * 32 * 32 }, () => Math.floor(rand() * 256));

@@ -1,4 +1,17 @@
-// Comparisons of whole vectors that the parity suite and the gradient-sensitivity bench share.
+// What the parity suite and the gradient-sensitivity bench share: seeded data, whole-vector
+// comparisons.
+
+/** A seeded generator of uniform [0, 1) numbers (mulberry32): the same data for the same seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 /** |a - b| / |b| over whole vectors. */
 export function relativeL2(a: Float32Array, b: Float32Array): number {

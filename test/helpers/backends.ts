@@ -1,6 +1,7 @@
 // One place that decides which backends the conformance suites run on. CPU always; CUDA when the
 // addon was built with it and a device answers (otherwise the CUDA suite is skipped, saying why).
 import { describe, it } from 'vitest';
+import { seededRandom } from '../../src/bench/numerics.js';
 import { loadAddon, type DeviceName } from '../../src/native/index.js';
 
 export const addon = loadAddon();
@@ -19,17 +20,8 @@ export function describeEachBackend(title: string, body: (device: DeviceName) =>
   }
 }
 
-/** A seeded generator for test data (mulberry32): reproducible failures. */
-export function testRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded generator for test data: reproducible failures. */
+export const testRandom = seededRandom;
 
 export function randomArray(n: number, rand: () => number, scale = 1): Float32Array {
   const out = new Float32Array(n);
