@@ -6,18 +6,16 @@
 //
 // Usage: npm run build, then  node bench/gradient-sensitivity.mjs [--width 16] [--seed 4]
 import { parseArgs } from 'node:util';
-import { relativeL2, roundMantissa, seededRandom as random } from '../dist/bench/numerics.js';
+import { randomImages, relativeL2, roundMantissa, seededRandom } from '../dist/bench/numerics.js';
 import { loadAddon } from '../dist/native/index.js';
 
 const { values } = parseArgs({ options: { width: { type: 'string', default: '16' }, seed: { type: 'string', default: '4' } } });
 const width = Number(values.width), seed = Number(values.seed);
 const addon = loadAddon();
 
-const rand = random(seed);
-const n = 64, classes = 10;
-const images = Uint8Array.from({ length: n * 3 * 32 * 32 }, () => Math.floor(rand() * 256));
-const labels = Int32Array.from({ length: n }, (_, i) => i % classes);
-const data = new addon.Dataset('cpu', images, labels, { n, c: 3, h: 32, w: 32 }, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]);
+const { images, labels, shape, mean, std, classes } = randomImages(seed);
+const n = shape.n;
+const data = new addon.Dataset('cpu', images, labels, shape, mean, std);
 const model = new addon.Model({ classes, inChannels: 3, width, device: 'cpu' });
 model.initialize(seed);
 const opts = { indices: Int32Array.from({ length: n }, (_, i) => i), batchSize: 32, train: true, augment: true, seed: 3, epoch: 0 };
@@ -31,7 +29,7 @@ async function gradientAt(w) {
   return relativeL2(g, reference);
 }
 
-const noise = random(seed + 1);
+const noise = seededRandom(seed + 1);
 const rows = [];
 for (const size of [1e-7, 1e-6, 1e-5, 1e-4, 1e-3]) {
   const moved = weights.map((w) => w * (1 + size * (2 * noise() - 1)));

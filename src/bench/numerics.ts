@@ -13,6 +13,20 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/** n random 32x32 RGB images (64 by default) and cycling labels from a seed: the parity suite's data, which the
+ * sensitivity bench measures on too. */
+export function randomImages(seed: number, n = 64, classes = 10) {
+  const rand = seededRandom(seed);
+  return {
+    images: Uint8Array.from({ length: n * 3 * 32 * 32 }, () => Math.floor(rand() * 256)),
+    labels: Int32Array.from({ length: n }, (_, i) => i % classes),
+    shape: { n, c: 3, h: 32, w: 32 },
+    mean: [0.49, 0.48, 0.45],
+    std: [0.25, 0.24, 0.26],
+    classes,
+  };
+}
+
 /** |a - b| / |b| over whole vectors. */
 export function relativeL2(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);

@@ -8,7 +8,7 @@
 // the CPU's when no ReLU decision differs and up to 6e-3 when some do. So fp32 gets a fixed bound,
 // and tf32/bf16 a bound measured in the test: a few times what rounding the weights alone does.
 import { describe, expect, it } from 'vitest';
-import { relativeL2, roundMantissa } from '../../src/bench/numerics.js';
+import { randomImages, relativeL2, roundMantissa } from '../../src/bench/numerics.js';
 import { igSaliency } from '../../src/masks/saliency.js';
 import { topkMask } from '../../src/masks/topk.js';
 import type { DeviceName, NativeModel, Precision } from '../../src/native/index.js';
@@ -18,17 +18,14 @@ const cuda = deviceCases.find((c) => c.device === 'cuda')!;
 const suite = cuda.available ? describe : describe.skip;
 
 function pair(width: number, seed: number, precision: Precision = 'fp32') {
-  const rand = testRandom(seed);
-  const n = 64, classes = 10;
-  const images = Uint8Array.from({ length: n * 3 * 32 * 32 }, () => Math.floor(rand() * 256));
-  const labels = Int32Array.from({ length: n }, (_, i) => i % classes);
+  const { images, labels, shape, mean, std, classes } = randomImages(seed);
   const make = (device: DeviceName) => {
-    const data = new addon.Dataset(device, images, labels, { n, c: 3, h: 32, w: 32 }, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]);
+    const data = new addon.Dataset(device, images, labels, shape, mean, std);
     const model = new addon.Model({ classes, inChannels: 3, width, device, precision: device === 'cuda' ? precision : 'fp32' });
     model.initialize(seed);
     return { data, model };
   };
-  return { cpu: make('cpu'), gpu: make('cuda'), indices: Int32Array.from({ length: n }, (_, i) => i) };
+  return { cpu: make('cpu'), gpu: make('cuda'), indices: Int32Array.from({ length: shape.n }, (_, i) => i) };
 }
 
 const difference = (a: Float32Array, b: Float32Array) => a.map((v, i) => v - b[i]);
