@@ -15,6 +15,9 @@
 #ifdef INSALUN_WITH_CUDA
 #include "../cuda/cuda_info.h"
 #endif
+#ifdef INSALUN_CUDA_EMULATION
+#include "../cuda_emulation/schedule.h"
+#endif
 
 namespace insalun::addon {
 
@@ -656,6 +659,37 @@ class Model : public Napi::ObjectWrap<Model> {
   std::shared_ptr<std::atomic<bool>> stop_ = std::make_shared<std::atomic<bool>>(false);
 };
 
+#ifdef INSALUN_CUDA_EMULATION
+// emulationTrace(grid, threads, barrier): the order in which the emulator ran the blocks of a grid
+// and the threads of block 0 (a test aid for INSALUN_EMULATION_ORDER, emulation builds only).
+Napi::Value EmulationTrace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsBoolean())
+    throw Napi::TypeError::New(env, "emulationTrace(grid: number, threads: number, barrier: boolean)");
+  const double grid = info[0].As<Napi::Number>().DoubleValue();
+  const double threads = info[1].As<Napi::Number>().DoubleValue();
+  if (!(grid >= 1 && grid <= 1 << 20 && threads >= 1 && threads <= 1024) || grid != std::floor(grid) ||
+      threads != std::floor(threads))
+    throw Napi::RangeError::New(env, "emulationTrace: grid and threads must be positive integers");
+  emulation::ScheduleTrace trace;
+  try {
+    std::lock_guard<std::mutex> lock(compute_lock());
+    trace = emulation::trace_schedule(unsigned(grid), unsigned(threads), info[2].As<Napi::Boolean>().Value());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+  auto list = [&](const std::vector<uint32_t>& v) {
+    auto a = Napi::Array::New(env, v.size());
+    for (size_t i = 0; i < v.size(); ++i) a.Set(uint32_t(i), Napi::Number::New(env, v[i]));
+    return a;
+  };
+  auto out = Napi::Object::New(env);
+  out.Set("blocks", list(trace.blocks));
+  out.Set("threads", list(trace.threads));
+  return out;
+}
+#endif
+
 Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto out = Napi::Object::New(env);
@@ -675,6 +709,11 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   out.Set("cudaWhy", why);
 #ifdef INSALUN_CUDA_EMULATION
   out.Set("cudaEmulated", true);  // the CUDA code runs on the CPU: right answers, meaningless timings
+  try {
+    out.Set("cudaEmulationOrder", emulation::schedule_name(emulation::current_schedule()));
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
 #else
   out.Set("cudaEmulated", false);
 #endif
@@ -747,6 +786,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backends", Napi::Function::New(env, Backends));
   exports.Set("ops", Napi::Function::New(env, Ops));
   exports.Set("benchKernels", Napi::Function::New(env, BenchKernels));
+#ifdef INSALUN_CUDA_EMULATION
+  exports.Set("emulationTrace", Napi::Function::New(env, EmulationTrace));
+#endif
   return exports;
 }
 

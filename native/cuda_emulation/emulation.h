@@ -8,8 +8,9 @@
 // What it is for: running the backend's code (launch configurations, indexing, reductions, the
 // 16-byte packs, the bf16 layouts, channel padding, algorithm fallback, graph capture) through the
 // parity suite on a machine without a GPU. What it cannot say: anything about speed, the GPU's
-// memory model (races between blocks, which run one after another here), or cuDNN's own numerics
-// (the emulated convolutions are plain loops with double accumulators).
+// memory model (blocks run one after another here; schedule.h changes their order, which shows a
+// kernel that depends on it, but no two writes ever interleave), or cuDNN's own numerics (the
+// emulated convolutions are plain loops with double accumulators).
 #pragma once
 
 // Before the CUDA headers, which keep these when they are already defined.

@@ -1,10 +1,10 @@
 // Runs one block of an emulated kernel: every thread a fiber on the calling OS thread, switched at
 // __syncthreads and at warp shuffles, so that a block's threads see one another's shared-memory
-// writes exactly where CUDA orders them. Blocks run one after another.
-//
-// Most kernels never synchronize: thread 0 runs first as a fiber, and when it finishes without
-// reaching a barrier the other threads run as plain calls. A later thread that reaches a barrier
-// then is an error (a barrier some threads skip is undefined behaviour on the GPU).
+// writes exactly where CUDA orders them. Blocks run one after another, threads in the order the
+// caller gives (schedule.h). Every thread is a fiber, even in kernels that never synchronize: which
+// threads reach a barrier or a shuffle can differ by warp (a warp-per-item loop whose spare warps
+// never enter it), so no thread can be assumed to run as a plain call. A barrier waits for the
+// threads that have not exited, as on current GPUs.
 //
 // The fiber switch: on x86-64 a few instructions that swap the callee-saved registers and the stack
 // pointer (about 10 ns); elsewhere ucontext, whose swapcontext also saves the signal mask with a
@@ -111,8 +111,6 @@ struct BlockRun {
   std::vector<Fiber> fibers;
   Context scheduler;
   int current = 0;        // linear index of the running thread
-  bool as_calls = false;  // threads running as plain calls: no barrier allowed
-  bool synchronized = false;  // some thread reached a barrier or a shuffle
   std::string error;
 };
 
@@ -157,7 +155,6 @@ void resume(BlockRun& run, int t) {
 // Leaves the running fiber in `state` and returns to the scheduler; back when released.
 void wait_as(State state) {
   BlockRun& run = *active;
-  run.synchronized = true;
   const int t = run.current;
   run.fibers[t].state = state;
   switch_context(run.fibers[t].context, run.scheduler);
@@ -212,12 +209,14 @@ bool release_waiting(BlockRun& run) {
 
 }  // namespace
 
-void run_block(const std::function<void()>& body, int threads) {
+void run_block(const std::function<void()>& body, int threads, const uint32_t* order) {
   if (threads <= 0 || threads > 1024) throw std::logic_error("run_block: bad block size");
   if (stacks_for < size_t(threads)) {
     stacks.reset(new char[size_t(threads) * kStackBytes]);
     stacks_for = size_t(threads);
   }
+  // The k-th thread to start (and, each round, to resume).
+  auto nth = [order](int k) { return order ? int(order[k]) : k; };
   BlockRun run;
   run.body = &body;
   run.fibers.resize(size_t(threads));
@@ -228,22 +227,11 @@ void run_block(const std::function<void()>& body, int threads) {
     ~Restore() { active = outer; }
   } restore{outer};
 
-  start_fiber(run, 0);
-  resume(run, 0);
-  if (run.fibers[0].state == State::kDone && !run.synchronized) {
-    if (!run.error.empty()) throw std::runtime_error("emulated kernel: " + run.error);
-    run.as_calls = true;
-    for (int t = 1; t < threads; ++t) {
-      run.current = t;
-      set_thread_index(t);
-      body();
-    }
-    return;
-  }
-  for (int t = 1; t < threads; ++t) start_fiber(run, t);
+  for (int t = 0; t < threads; ++t) start_fiber(run, t);
   for (;;) {
     bool ran = false;
-    for (int t = 0; t < threads; ++t) {
+    for (int k = 0; k < threads; ++k) {
+      const int t = nth(k);
       if (run.fibers[t].state != State::kRunnable) continue;
       resume(run, t);
       ran = true;
@@ -264,18 +252,12 @@ void run_block(const std::function<void()>& body, int threads) {
 void block_barrier() {
   BlockRun* run = active;
   if (!run) throw std::logic_error("__syncthreads outside an emulated kernel");
-  if (run->as_calls)
-    throw std::runtime_error("emulated kernel: thread " + std::to_string(run->current) +
-                             " reached __syncthreads, which thread 0 of its block skipped");
   wait_as(State::kAtBarrier);
 }
 
 uint64_t warp_exchange(unsigned mask, uint64_t value, int source) {
   BlockRun* run = active;
   if (!run) throw std::logic_error("a warp shuffle outside an emulated kernel");
-  if (run->as_calls)
-    throw std::runtime_error("emulated kernel: thread " + std::to_string(run->current) +
-                             " reached a warp shuffle, which thread 0 of its block skipped");
   Fiber& f = run->fibers[run->current];
   f.offered = value;
   f.source = source;

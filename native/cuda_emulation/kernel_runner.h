@@ -3,6 +3,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <functional>
 
 extern thread_local uint3 threadIdx;
@@ -13,7 +14,9 @@ extern thread_local dim3 gridDim;
 namespace insalun::emulation {
 
 // Runs `body` once per thread of one block of `threads` threads; blockIdx, blockDim and gridDim
-// are set by the caller. Throws on a deadlock or a misused barrier or shuffle.
-void run_block(const std::function<void()>& body, int threads);
+// are set by the caller. `order` (a permutation of the linear thread indices, or null for index
+// order) is the order threads start and resume in. Throws on a deadlock or a misused barrier or
+// shuffle.
+void run_block(const std::function<void()>& body, int threads, const uint32_t* order = nullptr);
 
 }  // namespace insalun::emulation

@@ -2,6 +2,8 @@
 // thread, in issue order; a stream being captured records its work instead, and a graph launch
 // replays the records, so that a captured step runs what was captured (with the arguments of the
 // capture) and not what the host would do now. One emulated device, compute capability 9.0.
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -12,6 +14,7 @@
 #include "emulation.h"
 #include "kernel_runner.h"
 #include "runtime.h"
+#include "schedule.h"
 
 struct CUstream_st {
   bool capturing = false;
@@ -83,14 +86,22 @@ void submit_launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stre
   std::string name = kernel;
   enqueue(stream, [grid, block, name, body = std::move(thread_body)]() {
     try {
+      // The order is read when the work runs (a graph replay included); see schedule.h.
+      const Schedule schedule = current_schedule();
+      static std::atomic<uint64_t> launches{0};
+      const uint64_t salt = launches.fetch_add(1) * 2;
+      const uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z;
+      const int threads = int(block.x * block.y * block.z);
+      if (blocks > UINT32_MAX) throw std::length_error("more blocks than the emulator can order");
+      const std::vector<uint32_t> block_order = schedule_order(schedule, uint32_t(blocks), salt);
+      const std::vector<uint32_t> thread_order = schedule_order(schedule, uint32_t(threads), salt + 1);
       gridDim = grid;
       blockDim = block;
-      for (unsigned z = 0; z < grid.z; ++z)
-        for (unsigned y = 0; y < grid.y; ++y)
-          for (unsigned x = 0; x < grid.x; ++x) {
-            blockIdx = uint3{x, y, z};
-            run_block(body, int(block.x * block.y * block.z));
-          }
+      for (uint64_t i = 0; i < blocks; ++i) {
+        const uint64_t b = block_order.empty() ? i : block_order[i];
+        blockIdx = uint3{unsigned(b % grid.x), unsigned(b / grid.x % grid.y), unsigned(b / grid.x / grid.y)};
+        run_block(body, threads, thread_order.empty() ? nullptr : thread_order.data());
+      }
     } catch (const std::exception& e) {
       // A kernel fault: reported by the next error check, as a GPU reports it.
       set_error(cudaErrorLaunchFailure, name + ": " + e.what());

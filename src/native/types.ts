@@ -157,7 +157,11 @@ export interface NativeAddon {
     cpu: boolean; cuda: boolean; cudaWhy: string; cpuThreads: number; cudaBuilt: boolean; cudaReport?: string;
     /** The CUDA backend runs over the CPU emulation of CUDA (a test build): results are real, timings are not. */
     cudaEmulated: boolean;
+    /** Emulation builds: the block and thread order INSALUN_EMULATION_ORDER picks (forward, reverse, shuffle:SEED). */
+    cudaEmulationOrder?: string;
   };
+  /** Emulation builds only: the order the emulator ran the blocks of a grid and the threads of block 0 in. */
+  emulationTrace?(grid: number, threads: number, barrier: boolean): { blocks: number[]; threads: number[] };
   /** Per-kernel timings of one training step's pieces (see native/core/kernel_bench.h). */
   benchKernels(device: DeviceName, o: { batch?: number; width?: number; image?: number; classes?: number; inChannels?: number; precision?: Precision; minSeconds?: number }): Promise<KernelTimingRow[]>;
   /** Op-level access to one backend, for the conformance tests (not a hot path). */
