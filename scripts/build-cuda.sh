@@ -9,7 +9,8 @@
 #   CPU_ARCH=x86-64-v3 scripts/build-cuda.sh     # C++ for any AVX2 CPU (default: -march=native)
 # Environment: BUILD_DIR (CMake's tree, default build/cmake-cuda), OUTPUT_DIR (where insalun.node
 # goes, default build/Release), CUDA_EMULATION=1 (the CPU emulation of CUDA instead, see
-# scripts/build-cuda-emulation.sh). Extra arguments go to cmake-js (e.g. --debug).
+# scripts/build-cuda-emulation.sh), SANITIZE (a -fsanitize= value for the C++, e.g. address).
+# Extra arguments go to cmake-js (e.g. --debug).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,8 @@ defs=(--out "$work" "--CD$flavour=ON" "--CDCMAKE_LIBRARY_OUTPUT_DIRECTORY=$dest"
 [ -n "${CUDNN_ROOT:-}" ] && defs+=("--CDCUDNN_ROOT=$CUDNN_ROOT")
 [ -n "${CUDA_ARCHS:-}" ] && defs+=("--CDINSALUN_CUDA_ARCHITECTURES=$CUDA_ARCHS")
 [ -n "${CPU_ARCH+set}" ] && defs+=("--CDINSALUN_CPU_ARCH=$CPU_ARCH")
+# Always passed, so that a later build without SANITIZE in the same tree drops it again.
+defs+=("--CDINSALUN_SANITIZE=${SANITIZE:-}")
 jobs=$(nproc 2>/dev/null || echo 4)
 
 # Configure explicitly, then build: `cmake-js compile` alone keeps an existing cache and would

@@ -71,7 +71,7 @@ void* CudaBackendImpl::alloc_bytes(size_t bytes) {
   refuse_while_capturing("alloc");
   // Never null, like the CPU backend, so a zero-length tensor still has an address.
   void* p = nullptr;
-  CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(bytes, 256)));
+  CUDA_CHECK(cudaMalloc(&p, std::max<size_t>(bytes, 1)));
   return p;
 }
 
@@ -209,7 +209,7 @@ void* GrowingBuffer::reserve(size_t bytes, bool capturing, bool capture_alive, c
   else if (data_) cudaFree(data_);
   data_ = nullptr;
   bytes_ = 0;
-  CUDA_CHECK(cudaMalloc(&data_, std::max<size_t>(grown, 256)));
+  CUDA_CHECK(cudaMalloc(&data_, std::max<size_t>(grown, 1)));
   bytes_ = grown;
   return data_;
 }

@@ -189,9 +189,15 @@ cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attr, const void* func) {
 cudaError_t cudaMalloc(void** p, size_t bytes) {
   *p = nullptr;
   if (refuse_during_capture()) return cudaErrorStreamCaptureUnsupported;
+#if defined(__SANITIZE_ADDRESS__)
+  // Under AddressSanitizer the exact size, so that a read one byte past the end is caught.
+  const size_t rounded = std::max<size_t>(bytes, 1);
+#else
+  // Whole 256-byte granules, as a GPU hands them out (reads past the end stay in the allocation).
   const size_t rounded = (std::max<size_t>(bytes, 1) + 255) / 256 * 256;
-  void* mem = std::aligned_alloc(256, rounded);
-  if (!mem) return fail(cudaErrorMemoryAllocation);
+#endif
+  void* mem = nullptr;
+  if (posix_memalign(&mem, 256, rounded) != 0) return fail(cudaErrorMemoryAllocation);
   // Fresh device memory holds garbage: NaN bit patterns make reads of unwritten memory show.
   std::memset(mem, 0xff, rounded);
   std::lock_guard<std::mutex> lock(insalun::emulation::allocations_mutex);
