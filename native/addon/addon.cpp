@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <omp.h>
@@ -668,8 +669,9 @@ Napi::Value EmulationTrace(const Napi::CallbackInfo& info) {
     throw Napi::TypeError::New(env, "emulationTrace(grid: number, threads: number, barrier: boolean)");
   const double grid = info[0].As<Napi::Number>().DoubleValue();
   const double threads = info[1].As<Napi::Number>().DoubleValue();
-  if (!(grid >= 1 && grid <= 1 << 20 && threads >= 1 && threads <= 1024) || grid != std::floor(grid) ||
-      threads != std::floor(threads))
+  // the sizes trace_schedule takes are its own check; here only what fits an unsigned
+  if (!(grid >= 1 && grid <= UINT32_MAX && threads >= 1 && threads <= UINT32_MAX) ||
+      grid != std::floor(grid) || threads != std::floor(threads))
     throw Napi::RangeError::New(env, "emulationTrace: grid and threads must be positive integers");
   emulation::ScheduleTrace trace;
   try {

@@ -17,6 +17,6 @@ namespace insalun::emulation {
 // are set by the caller. `order` (a permutation of the linear thread indices, or null for index
 // order) is the order threads start and resume in. Throws on a deadlock or a misused barrier or
 // shuffle.
-void run_block(const std::function<void()>& body, int threads, const uint32_t* order = nullptr);
+void run_block(const std::function<void()>& body, int threads, const uint32_t* order);
 
 }  // namespace insalun::emulation
