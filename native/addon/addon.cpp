@@ -18,6 +18,7 @@
 #endif
 #ifdef INSALUN_CUDA_EMULATION
 #include "../cuda_emulation/schedule.h"
+#include "../cuda_emulation/shared_memory_probe.h"
 #endif
 
 namespace insalun::addon {
@@ -661,33 +662,63 @@ class Model : public Napi::ObjectWrap<Model> {
 };
 
 #ifdef INSALUN_CUDA_EMULATION
+// ---- the emulation's test aids (emulation builds only) -------------------------------------------
+
+// Arguments info[0..count) as unsigned sizes; the aid checks its own limits, here only what fits.
+std::vector<unsigned> positive_sizes(const Napi::CallbackInfo& info, size_t count, const char* message) {
+  std::vector<unsigned> out;
+  for (size_t i = 0; i < count; ++i) {
+    const double v = info[i].As<Napi::Number>().DoubleValue();
+    if (!(v >= 1 && v <= UINT32_MAX) || v != std::floor(v)) throw Napi::RangeError::New(info.Env(), message);
+    out.push_back(unsigned(v));
+  }
+  return out;
+}
+
+// Runs one aid under the compute lock, its C++ exceptions as JavaScript errors.
+template <typename Aid>
+auto run_emulation_aid(Napi::Env env, Aid aid) {
+  try {
+    std::lock_guard<std::mutex> lock(compute_lock());
+    return aid();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+template <typename T>
+Napi::Array number_array(Napi::Env env, const std::vector<T>& v) {
+  auto a = Napi::Array::New(env, v.size());
+  for (size_t i = 0; i < v.size(); ++i) a.Set(uint32_t(i), Napi::Number::New(env, double(v[i])));
+  return a;
+}
+
 // emulationTrace(grid, threads, barrier): the order in which the emulator ran the blocks of a grid
-// and the threads of block 0 (a test aid for INSALUN_EMULATION_ORDER, emulation builds only).
+// and the threads of block 0 (a test aid for INSALUN_EMULATION_ORDER).
 Napi::Value EmulationTrace(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsBoolean())
     throw Napi::TypeError::New(env, "emulationTrace(grid: number, threads: number, barrier: boolean)");
-  const double grid = info[0].As<Napi::Number>().DoubleValue();
-  const double threads = info[1].As<Napi::Number>().DoubleValue();
-  // the sizes trace_schedule takes are its own check; here only what fits an unsigned
-  if (!(grid >= 1 && grid <= UINT32_MAX && threads >= 1 && threads <= UINT32_MAX) ||
-      grid != std::floor(grid) || threads != std::floor(threads))
-    throw Napi::RangeError::New(env, "emulationTrace: grid and threads must be positive integers");
-  emulation::ScheduleTrace trace;
-  try {
-    std::lock_guard<std::mutex> lock(compute_lock());
-    trace = emulation::trace_schedule(unsigned(grid), unsigned(threads), info[2].As<Napi::Boolean>().Value());
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
-  auto list = [&](const std::vector<uint32_t>& v) {
-    auto a = Napi::Array::New(env, v.size());
-    for (size_t i = 0; i < v.size(); ++i) a.Set(uint32_t(i), Napi::Number::New(env, v[i]));
-    return a;
-  };
+  const auto sizes = positive_sizes(info, 2, "emulationTrace: grid and threads must be positive integers");
+  const bool barrier = info[2].As<Napi::Boolean>().Value();
+  const auto trace = run_emulation_aid(env, [&] { return emulation::trace_schedule(sizes[0], sizes[1], barrier); });
   auto out = Napi::Object::New(env);
-  out.Set("blocks", list(trace.blocks));
-  out.Set("threads", list(trace.threads));
+  out.Set("blocks", number_array(env, trace.blocks));
+  out.Set("threads", number_array(env, trace.threads));
+  return out;
+}
+
+// emulationSharedProbe(blocks, threads): what each block read from a block-shared array before
+// and after writing it (a test aid for INSALUN_SHARED's poisoning).
+Napi::Value EmulationSharedProbe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsNumber())
+    throw Napi::TypeError::New(env, "emulationSharedProbe(blocks: number, threads: number)");
+  const auto sizes = positive_sizes(info, 2, "emulationSharedProbe: blocks and threads must be positive integers");
+  const auto probe = run_emulation_aid(env, [&] { return emulation::probe_shared_memory(sizes[0], sizes[1]); });
+  auto out = Napi::Object::New(env);
+  out.Set("beforeWrite", number_array(env, probe.before_write));
+  out.Set("afterWrite", number_array(env, probe.after_write));
   return out;
 }
 #endif
@@ -790,6 +821,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("benchKernels", Napi::Function::New(env, BenchKernels));
 #ifdef INSALUN_CUDA_EMULATION
   exports.Set("emulationTrace", Napi::Function::New(env, EmulationTrace));
+  exports.Set("emulationSharedProbe", Napi::Function::New(env, EmulationSharedProbe));
 #endif
   return exports;
 }

@@ -87,7 +87,8 @@ __device__ __forceinline__ int row_lane() { return threadIdx.x / (kTileChannels 
 template <int V>
 __device__ __forceinline__ void store_tile_partial(const double (&a)[V], const double (&b)[V],
                                                    int channels, double2* partial) {
-  __shared__ double sum_a[kRowLanes<V>][kTileChannels], sum_b[kRowLanes<V>][kTileChannels];
+  INSALUN_SHARED(double, sum_a, [kRowLanes<V>][kTileChannels]);
+  INSALUN_SHARED(double, sum_b, [kRowLanes<V>][kTileChannels]);
   const int first = (threadIdx.x % (kTileChannels / V)) * V, lane = row_lane<V>();
 #pragma unroll
   for (int j = 0; j < V; ++j) {
@@ -111,7 +112,7 @@ __device__ __forceinline__ void store_tile_partial(const double (&a)[V], const d
 template <typename T, int V, typename Index>
 __global__ void stats_partial_kernel(const T* x, int channels, int hw, Index per_channel,
                                      double2* partial) {
-  __shared__ double part[32];
+  INSALUN_SHARED(double, part, [32]);
   const int c = blockIdx.y;
   const double shift = to_float(x[size_t(c) * hw]);
   Index begin, end;
@@ -211,7 +212,7 @@ __global__ void normalize_kernel(const T* x, const float* gamma, const float* be
   for (Index p = Index(blockIdx.x) * blockDim.x + threadIdx.x; p < packs;
        p += Index(gridDim.x) * blockDim.x) {
     const Index i = p * Index(V);
-    float v[V], r[V];
+    float v[V], r[V] = {};  // r is read only with a residual; zeroed so no path reads it unset
     load_pack<V>(x + i, v);
     if (residual) load_pack<V>(residual + i, r);
 #pragma unroll
@@ -246,7 +247,7 @@ template <typename T, int V, typename Index>
 __global__ void grad_partial_kernel(const T* x, const T* dy, const T* relu_out,
                                     const float* mean, int channels, int hw, Index per_channel,
                                     double2* partial) {
-  __shared__ double part[32];
+  INSALUN_SHARED(double, part, [32]);
   const int c = blockIdx.y;
   const float m = mean[c];
   Index begin, end;

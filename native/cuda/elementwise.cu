@@ -51,7 +51,7 @@ __global__ void relu_backward_kernel(const T* y, const T* dy, T* dx, size_t n) {
 // Sum in two deterministic stages (no atomics): per-block partials in double, then one block.
 // Double because these sums feed checks such as IG completeness over ~11M parameters.
 __global__ void sum_partial_kernel(const float* x, size_t n, double* partial) {
-  __shared__ double part[32];
+  INSALUN_SHARED(double, part, [32]);
   double acc = 0;
   INSALUN_GRID_LOOP(i, n) acc += x[i];
   acc = block_sum(acc, part);
@@ -59,7 +59,7 @@ __global__ void sum_partial_kernel(const float* x, size_t n, double* partial) {
 }
 
 __global__ void sum_final_kernel(const double* partial, int count, float* out) {
-  __shared__ double part[32];
+  INSALUN_SHARED(double, part, [32]);
   double acc = 0;
   for (int i = threadIdx.x; i < count; i += blockDim.x) acc += partial[i];
   acc = block_sum(acc, part);

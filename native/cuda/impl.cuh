@@ -169,6 +169,20 @@ T* as(Act* a) { return reinterpret_cast<T*>(a); }
   __VA_ARGS__<<<grid, block, shared_bytes, stream>>>
 #endif
 
+// A block-shared array, `__shared__ type name dims;`, written
+//   INSALUN_SHARED(float, tile, [16][17]);
+// In the CPU emulation it is also filled with NaN bit patterns when each block first reaches it, as
+// a GPU's shared memory holds garbage, so a read before the block's own write shows instead of
+// returning what the previous block left there (emulation.h refuses a bare __shared__).
+#ifdef INSALUN_CUDA_EMULATION
+#define INSALUN_SHARED(type, name, dims)        \
+  static thread_local type name dims;           \
+  static thread_local uint64_t name##_poisoned; \
+  ::insalun::emulation::poison_shared_once(&name, sizeof(name), &name##_poisoned)
+#else
+#define INSALUN_SHARED(type, name, dims) __shared__ type name dims
+#endif
+
 // A grid-stride loop over [0, n).
 #define INSALUN_GRID_LOOP(i, n)                                                       \
   for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < size_t(n);      \

@@ -15,8 +15,8 @@ constexpr int kTile = 16;
 template <bool TA, bool TB>
 __global__ void gemm_tile_kernel(int M, int N, int K, const float* A, const float* B,
                                  const float* bias, float* C) {
-  __shared__ float As[kTile][kTile + 1];  // [m][k]
-  __shared__ float Bs[kTile][kTile + 1];  // [k][n]
+  INSALUN_SHARED(float, As, [kTile][kTile + 1]);  // [m][k]
+  INSALUN_SHARED(float, Bs, [kTile][kTile + 1]);  // [k][n]
   const int tx = threadIdx.x, ty = threadIdx.y;
   const int m0 = blockIdx.y * kTile, n0 = blockIdx.x * kTile;
   float acc = 0.0f;
@@ -55,7 +55,7 @@ void gemm(cudaStream_t stream, int M, int N, int K, const float* A, const float*
 
 // db[o] = sum over rows of dy[:, o]: one block per output column.
 __global__ void column_sum_kernel(const float* dy, int rows, int cols, float* db) {
-  __shared__ float part[32];
+  INSALUN_SHARED(float, part, [32]);
   const int o = blockIdx.x;
   float acc = 0.0f;
   for (int i = threadIdx.x; i < rows; i += blockDim.x) acc += dy[size_t(i) * cols + o];

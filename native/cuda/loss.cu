@@ -27,8 +27,8 @@ __device__ __forceinline__ void warp_argmax(float* value, int* index) {
 // partial[block] = (the block's loss sum, its correct count).
 __global__ void softmax_xent_kernel(int n, int classes, const float* logits, const int32_t* labels,
                                     float scale, float* dlogits, double2* partial) {
-  __shared__ double row_loss[kRowsPerBlock];
-  __shared__ int row_correct[kRowsPerBlock];
+  INSALUN_SHARED(double, row_loss, [kRowsPerBlock]);
+  INSALUN_SHARED(int, row_correct, [kRowsPerBlock]);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int row = blockIdx.x * kRowsPerBlock + warp;
   double loss = 0.0;
@@ -80,7 +80,7 @@ __global__ void softmax_xent_kernel(int n, int classes, const float* logits, con
 
 // stats += the batch's sums, the blocks' partials added in order by one block.
 __global__ void add_batch_stats_kernel(const double2* partial, int blocks, float* stats) {
-  __shared__ double part[32];
+  INSALUN_SHARED(double, part, [32]);
   double loss = 0.0, correct = 0.0;
   for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
     loss += partial[b].x;

@@ -9,7 +9,8 @@
 // 16-byte packs, the bf16 layouts, channel padding, algorithm fallback, graph capture) through the
 // parity suite on a machine without a GPU. What it cannot say: anything about speed, the GPU's
 // memory model (blocks run one after another here; schedule.h changes their order, which shows a
-// kernel that depends on it, but no two writes ever interleave), or cuDNN's own numerics (the
+// kernel that depends on it, but no two writes ever interleave; block-shared arrays start each
+// block as NaN bytes, which shows a read before the block's write), or cuDNN's own numerics (the
 // emulated convolutions are plain loops with double accumulators).
 #pragma once
 
@@ -17,8 +18,10 @@
 #define __global__
 #define __device__
 #define __host__
-// Block-shared: one array per OS thread, shared by the fibers (threads of a block) that run on it.
-#define __shared__ static thread_local
+// Block-shared arrays are declared with INSALUN_SHARED (impl.cuh): one array per OS thread, shared
+// by the fibers (threads of a block) that run on it, and poisoned at each block.
+#define __shared__ \
+  static_assert(false, "declare block-shared arrays with INSALUN_SHARED(type, name, dims) (impl.cuh)");
 
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -47,6 +50,9 @@ void block_barrier();
 uint64_t warp_exchange(unsigned mask, uint64_t value, int source);
 // This thread's lane in its warp (threads are numbered x first, as on the GPU).
 int lane();
+// Fills a block-shared array of `bytes` with 0xff (NaN in every float type) unless *stamp says it
+// has been filled for the block being run; INSALUN_SHARED calls it at the declaration.
+void poison_shared_once(void* array, size_t bytes, uint64_t* stamp);
 
 // Runs, or records into the stream's capture, one launch (runtime.cpp).
 void submit_launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,

@@ -11,6 +11,7 @@
 // system call (about a microsecond: kernels with many barriers then run several times slower).
 #include "kernel_runner.h"
 
+#include <cstring>
 #include <exception>
 
 #include <memory>
@@ -111,10 +112,12 @@ struct BlockRun {
   std::vector<Fiber> fibers;
   Context scheduler;
   int current = 0;        // linear index of the running thread
+  uint64_t serial = 0;    // this block's number among the blocks run on this OS thread, from 1
   std::string error;
 };
 
 thread_local BlockRun* active = nullptr;
+thread_local uint64_t blocks_run = 0;
 // Fiber stacks, kept for the next block (up to 1024 threads).
 thread_local std::unique_ptr<char[]> stacks;
 thread_local size_t stacks_for = 0;
@@ -220,6 +223,7 @@ void run_block(const std::function<void()>& body, int threads, const uint32_t* o
   BlockRun run;
   run.body = &body;
   run.fibers.resize(size_t(threads));
+  run.serial = ++blocks_run;
   BlockRun* outer = active;
   active = &run;
   struct Restore {
@@ -267,5 +271,12 @@ uint64_t warp_exchange(unsigned mask, uint64_t value, int source) {
 }
 
 int lane() { return active ? active->current % kWarp : 0; }
+
+void poison_shared_once(void* array, size_t bytes, uint64_t* stamp) {
+  if (!active) throw std::logic_error("a block-shared array outside an emulated kernel");
+  if (*stamp == active->serial) return;
+  std::memset(array, 0xff, bytes);
+  *stamp = active->serial;
+}
 
 }  // namespace insalun::emulation
