@@ -12,7 +12,10 @@
 #   3. the PyTorch peer (.device/torch_anchor.py) and torch.compile with CUDA graphs
 #      (scripts/torch_compile_graphs.py), in the same session on the same GPU;
 #   4. the demo (the whole unlearning pipeline) on the CUDA backend;
-#   5. the side-by-side table.
+#   5. where the machine has compute-sanitizer and time is left: the op suites under its memcheck
+#      (out-of-bounds and misaligned accesses) and racecheck (shared-memory hazards), the GPU's
+#      counterparts of the emulation's AddressSanitizer and launch-order checks;
+#   6. the side-by-side table.
 # Everything lands in $OUT: logs, JSON, Markdown.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -55,5 +58,21 @@ OUT="$out" timeout "$t" python3 scripts/torch_compile_graphs.py ${GRAPHS_BATCHES
 t=$(cap 120 8); stage "demo on CUDA" "$t"
 timeout "$t" node bin/insalun.js demo --device cuda > "$out/demo.log" 2>&1
 echo "demo exit $?" | tee -a "$out/stages.log"; tail -n 20 "$out/demo.log"
+
+# Optional: never at the expense of the stages above; each tool a separate run of the op suites.
+if command -v compute-sanitizer > /dev/null 2>&1; then
+  for tool in memcheck racecheck; do
+    t=$(cap 90 5)
+    if ((t < 30)); then echo "compute-sanitizer $tool skipped: ${t} s left" | tee -a "$out/stages.log"; continue; fi
+    stage "compute-sanitizer $tool" "$t"
+    timeout "$t" compute-sanitizer --tool "$tool" --target-processes all --error-exitcode 86 \
+      node node_modules/vitest/vitest.mjs run test/native/ops.test.ts test/native/data-and-sgd.test.ts \
+      -t "cuda|CUDA" > "$out/sanitizer-$tool.log" 2>&1
+    echo "compute-sanitizer $tool exit $? (86: it reported errors)" | tee -a "$out/stages.log"
+    grep -E "ERROR SUMMARY|RACECHECK SUMMARY|Tests " "$out/sanitizer-$tool.log" | tail -n 4
+  done
+else
+  echo "compute-sanitizer not on this machine: memcheck and racecheck not run" | tee -a "$out/stages.log"
+fi
 
 node scripts/side-by-side.mjs "$out"
