@@ -67,8 +67,11 @@ if (device === 'cuda' && !info.cuda) {
 }
 const results = { info, parity: [], throughput: [], kernels: [], errors: [] };
 
-let seed = 12345;
-const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+// Uniform numbers in [0, 1) from a seeded linear congruential generator.
+function generator(seed) {
+  return () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+}
+const rand = generator(12345);
 const randomArray = (n, scale = 1) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);
 function maxRelative(a, b) {
   let worst = 0, scale = 0;
@@ -155,10 +158,12 @@ for (const name of opModes) await phase(`ops ${name}`, async () => {
 
 // ---- whole model ---------------------------------------------------------------------------------
 // One dataset and one CPU reference (fp32) for every mode: the CPU side is computed once.
-function randomSet(n) {
+// Each set from its own seed, so that it does not depend on which phases ran before it.
+function randomSet(n, seed) {
+  const next = generator(seed);
   return {
     n,
-    images: Uint8Array.from({ length: n * 3 * 1024 }, () => Math.floor(rand() * 256)),
+    images: Uint8Array.from({ length: n * 3 * 1024 }, () => Math.floor(next() * 256)),
     labels: Int32Array.from({ length: n }, (_, i) => i % 10),
     indices: Int32Array.from({ length: n }, (_, i) => i),
   };
@@ -200,7 +205,7 @@ const difference = (a, b) => a.map((v, i) => v - b[i]);
 let reference = null;  // { set, cpu, logits, steps, epoch, trained, ig, rounding }
 async function cpuReference() {
   if (reference) return reference;
-  const set = randomSet(wholeImages);
+  const set = randomSet(wholeImages, 1);
   const { indices } = set;
   const c = modelOn('cpu', set, wholeWidth);
   const logits = await c.model.predict(c.data, indices, 128);
@@ -290,7 +295,7 @@ await phase('deterministic algorithms: two runs, the same weights and loss bit f
   const precision = device === 'cuda' ? mode('tf32') : mode('fp32');
   process.env.INSALUN_CUDNN_DETERMINISTIC = '1';
   try {
-    const set = randomSet(512);
+    const set = randomSet(512, 2);
     const runs = [], losses = [];
     for (let k = 0; k < 2; k++) {
       const { data, model } = modelOn(device, set, quick ? 8 : 64, precision);
@@ -308,7 +313,7 @@ await phase('deterministic algorithms: two runs, the same weights and loss bit f
 });
 await phase('captured steps vs eager steps', async () => {
   mode('fp32');
-  const set = randomSet(1024);
+  const set = randomSet(1024, 3);
   const width = quick ? 8 : 64;
   const captured = modelOn(device, set, width, 'fp32', true), eager = modelOn(device, set, width, 'fp32', false);
   const a = await captured.model.trainEpoch(captured.data, { indices: set.indices, batchSize: 128, augment: true, seed: 4, epoch: 0, sgd });
