@@ -17,6 +17,7 @@
 #include "../cuda/cuda_info.h"
 #endif
 #ifdef INSALUN_CUDA_EMULATION
+#include "../cuda_emulation/counters.h"
 #include "../cuda_emulation/schedule.h"
 #include "../cuda_emulation/shared_memory_probe.h"
 #endif
@@ -721,6 +722,19 @@ Napi::Value EmulationSharedProbe(const Napi::CallbackInfo& info) {
   out.Set("afterWrite", number_array(env, probe.after_write));
   return out;
 }
+// emulationCounters(): what the emulated runtime has done since the addon loaded (counters.h).
+Napi::Value EmulationCounters(const Napi::CallbackInfo& info) {
+  const emulation::RuntimeCounters c = emulation::runtime_counters();
+  auto out = Napi::Object::New(info.Env());
+  for (const auto& [name, value] : {std::pair{"synchronizations", c.synchronizations},
+                                    {"copiesToDevice", c.copies_to_device},
+                                    {"copiesToHost", c.copies_to_host},
+                                    {"allocations", c.allocations},
+                                    {"kernelsRun", c.kernels_run},
+                                    {"graphLaunches", c.graph_launches}})
+    out.Set(name, Napi::Number::New(info.Env(), double(value)));
+  return out;
+}
 #endif
 
 Napi::Value Backends(const Napi::CallbackInfo& info) {
@@ -822,6 +836,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #ifdef INSALUN_CUDA_EMULATION
   exports.Set("emulationTrace", Napi::Function::New(env, EmulationTrace));
   exports.Set("emulationSharedProbe", Napi::Function::New(env, EmulationSharedProbe));
+  exports.Set("emulationCounters", Napi::Function::New(env, EmulationCounters));
 #endif
   return exports;
 }

@@ -337,17 +337,25 @@ std::vector<float> Engine::gradient(const ResidentDataset& data, const GradientR
 double Engine::forget_loss(const ResidentDataset& data, const std::vector<int32_t>& indices,
                            int batch_size) {
   const int classes = net_->config().classes;
-  double total = 0;
+  const size_t batches = (indices.size() + batch_size - 1) / batch_size;
+  // Each batch's sums (loss, correct) in a slot of their own, read once after the last batch: no
+  // host synchronization per batch.
+  DeviceAllocations memory(*backend_);
+  float* sums = memory.filled(2 * batches, 0.0f);
   begin_pass(data, indices, {});
-  for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
+  for (size_t b = 0; b < batches; ++b) {
+    const size_t begin = b * batch_size;
     const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
     load_batch(data, begin, count, false, 0, 0);
     const float* logits = net_->forward(x_, count, false);
-    backend_->fill(stats_, 0.0f, 2);
-    backend_->softmax_xent(count, classes, logits, labels_, 1.0f, nullptr, stats_);
-    float stats[2];
-    backend_->download_bytes(stats, stats_, sizeof(stats));
-    total += double(stats[0]) / count;  // batch-mean CE
+    backend_->softmax_xent(count, classes, logits, labels_, 1.0f, nullptr, sums + 2 * b);
+  }
+  std::vector<float> host(2 * batches);
+  backend_->download_bytes(host.data(), sums, host.size() * sizeof(float));
+  double total = 0;
+  for (size_t b = 0; b < batches; ++b) {
+    const size_t count = std::min<size_t>(batch_size, indices.size() - b * batch_size);
+    total += double(host[2 * b]) / double(count);  // batch-mean CE
   }
   return total;
 }

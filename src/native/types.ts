@@ -164,6 +164,8 @@ export interface NativeAddon {
   emulationTrace?(grid: number, threads: number, barrier: boolean): { blocks: number[]; threads: number[] };
   /** Emulation builds only: per block, the float bits read from a block-shared array before the block wrote it, and the value read back after. */
   emulationSharedProbe?(blocks: number, threads: number): { beforeWrite: number[]; afterWrite: number[] };
+  /** Emulation builds only: what the emulated CUDA runtime has done since the addon loaded (native/cuda_emulation/counters.h). */
+  emulationCounters?(): { synchronizations: number; copiesToDevice: number; copiesToHost: number; allocations: number; kernelsRun: number; graphLaunches: number };
   /** Per-kernel timings of one training step's pieces (see native/core/kernel_bench.h). */
   benchKernels(device: DeviceName, o: { batch?: number; width?: number; image?: number; classes?: number; inChannels?: number; precision?: Precision; minSeconds?: number }): Promise<KernelTimingRow[]>;
   /** Op-level access to one backend, for the conformance tests (not a hot path). */

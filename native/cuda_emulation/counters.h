@@ -1,0 +1,20 @@
+// What the emulated CUDA runtime has done since the addon was loaded: a test aid for properties of
+// the backend's structure that results cannot show, such as "no host synchronization inside an
+// epoch" (the counts must not grow with the number of steps).
+#pragma once
+
+#include <cstdint>
+
+namespace insalun::emulation {
+
+struct RuntimeCounters {
+  uint64_t synchronizations = 0;   // cudaStreamSynchronize calls
+  uint64_t copies_to_device = 0;   // host-to-device cudaMemcpyAsync calls
+  uint64_t copies_to_host = 0;     // device-to-host cudaMemcpyAsync calls
+  uint64_t allocations = 0;        // cudaMalloc calls
+  uint64_t kernels_run = 0;        // kernel launches executed, graph replays included
+  uint64_t graph_launches = 0;     // cudaGraphLaunch calls
+};
+RuntimeCounters runtime_counters();
+
+}  // namespace insalun::emulation

@@ -1,0 +1,79 @@
+// The structure of the CUDA backend's passes, counted by the emulated runtime (emulationCounters,
+// native/cuda_emulation/counters.h): no host synchronization and no host copy inside an epoch, the
+// loss and accuracy read once at its end, no allocation per step, and every step after the first
+// replayed from a CUDA graph. Results cannot show these; a pass that waited for the device at every
+// step would give the same numbers, only slower on a GPU. Emulation builds only (INSALUN_ADDON).
+import { describe, expect, it } from 'vitest';
+import type { NativeDataset, NativeModel } from '../../src/native/index.js';
+import { addon } from '../helpers/backends.js';
+
+const info = addon.backends();
+const suite = info.cudaEmulated ? describe : describe.skip;
+type Counters = ReturnType<NonNullable<typeof addon.emulationCounters>>;
+
+// The counters are the process's: a model collected mid-pass would synchronize in its destructor,
+// so every native object of this file stays reachable until the end.
+const keep: (NativeModel | NativeDataset)[] = [];
+const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
+const first = (n: number) => Int32Array.from({ length: n }, (_, i) => i);
+
+async function counted(pass: () => Promise<unknown>): Promise<Counters> {
+  const before = addon.emulationCounters!();
+  await pass();
+  const after = addon.emulationCounters!();
+  return Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - before[k as keyof Counters]])) as Counters;
+}
+
+suite(`CUDA emulation: what a pass asks of the host${info.cudaEmulated ? '' : ' (skipped: not an emulation build)'}`, () => {
+  const n = 64, batch = 8;
+  let state = 5;
+  const images = Uint8Array.from({ length: n * 3 * 1024 }, () => (state = (state * 1103515245 + 12345) % 2147483648) % 256);
+  const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
+  const data = () => {
+    const d = new addon.Dataset('cuda', images, labels, { n, c: 3, h: 32, w: 32 }, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]);
+    keep.push(d);
+    return d;
+  };
+  const model = (stepCapture: boolean) => {
+    const m = new addon.Model({ classes: 10, inChannels: 3, width: 4, device: 'cuda', stepCapture });
+    m.initialize(3);
+    keep.push(m);
+    return m;
+  };
+
+  for (const stepCapture of [true, false]) {
+    it(`a training epoch (${stepCapture ? 'steps captured' : 'eager steps'}): as many synchronizations and host copies for 8 steps as for 3, no allocation, ${stepCapture ? 'every step after the first replayed' : 'no graph'}`, async () => {
+      const d = data(), m = model(stepCapture);
+      const epoch = (images: number, e: number) => () => m.trainEpoch(d, { indices: first(images), batchSize: batch, augment: true, seed: 1, epoch: e, sgd });
+      await epoch(n, 0)(); // buffers grow to the largest pass once
+      const short = await counted(epoch(3 * batch, 1)), long = await counted(epoch(8 * batch, 2));
+      expect(long.kernelsRun).toBeGreaterThan(2 * short.kernelsRun); // the counters see the steps
+      for (const c of [short, long]) {
+        expect(c.synchronizations).toBeGreaterThanOrEqual(1); // the loss is read, once
+        expect(c.allocations).toBe(0);
+      }
+      expect(long.synchronizations).toBe(short.synchronizations);
+      expect(long.copiesToHost).toBe(short.copiesToHost);
+      expect(long.copiesToDevice).toBe(short.copiesToDevice);
+      expect([short.graphLaunches, long.graphLaunches]).toEqual(stepCapture ? [2, 7] : [0, 0]);
+    });
+  }
+
+  it('gradients, predictions and integrated gradients: the synchronizations and host copies do not grow with the batches', async () => {
+    const d = data(), m = model(true);
+    const baseline = new Float32Array(m.parameterCount);
+    const passes: Record<string, (images: number) => () => Promise<unknown>> = {
+      gradient: (images) => () => m.gradient(d, { indices: first(images), batchSize: batch, train: true, augment: false, seed: 1, epoch: 0 }),
+      predict: (images) => () => m.predict(d, first(images), batch),
+      'integrated gradients': (images) => () => m.integratedGradients(d, { indices: first(images), batchSize: batch, baseline, nodes: [0.25, 0.75], weights: [0.5, 0.5] }),
+    };
+    for (const [name, pass] of Object.entries(passes)) {
+      await pass(n)();
+      const short = await counted(pass(3 * batch)), long = await counted(pass(8 * batch));
+      expect(long.kernelsRun, name).toBeGreaterThan(2 * short.kernelsRun);
+      expect([long.synchronizations, long.copiesToHost, long.copiesToDevice], name)
+        .toEqual([short.synchronizations, short.copiesToHost, short.copiesToDevice]);
+      expect(long.allocations, name).toBe(short.allocations); // per pass, not per batch
+    }
+  });
+});
