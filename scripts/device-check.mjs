@@ -79,12 +79,13 @@ function maxRelative(a, b) {
   for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / (scale || 1));
   return worst;
 }
-function check(name, a, b, tolerance) {
-  const error = maxRelative(a, b);
-  const ok = error <= tolerance;
-  results.parity.push({ name, error, tolerance, ok });
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name.padEnd(48)} max error / max |cpu| = ${error.toExponential(2)} (tolerance ${tolerance})`);
+// One parity check: `value` (an error measured as `what` says) against its tolerance.
+function checkBelow(name, value, tolerance, what) {
+  const ok = value <= tolerance;
+  results.parity.push({ name, error: value, tolerance, ok });
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name.padEnd(48)} ${what} = ${value.toExponential(2)} (tolerance ${tolerance.toPrecision(2)})`);
 }
+const check = (name, a, b, tolerance) => checkBelow(name, maxRelative(a, b), tolerance, 'max error / max |cpu|');
 
 // ---- op by op ----------------------------------------------------------------------------------
 const cpu = addon.ops('cpu');
@@ -236,11 +237,6 @@ async function roundingEffect(precision) {
   }
   return ref.rounding[precision];
 }
-function checkBelow(name, value, tolerance, what) {
-  const ok = value <= tolerance;
-  results.parity.push({ name, error: value, tolerance, ok });
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name.padEnd(48)} ${what} = ${value.toExponential(2)} (tolerance ${tolerance.toPrecision(2)})`);
-}
 // How deep an fp32 step's disagreement goes: the parameter tensors from the output down whose update
 // agrees within 1e-4. A ReLU decision that differs leaves everything above it exact and moves from
 // step to step; a wrong op shows at the same depth in every step.
@@ -266,9 +262,12 @@ for (const name of precisions) await phase(`whole model ${name}`, async () => {
   const run = await fresh.model.trainEpoch(fresh.data, epochOptions(indices));
   checkBelow(`resnet18 epoch of ${ref.steps.length} SGD steps (${run.replayedSteps} replayed): loss [${name}]`,
     Math.abs(run.loss - ref.epoch.loss) / ref.epoch.loss, epochLossTolerance[precision], '|loss - cpu| / cpu');
-  const stepTolerance = precision === 'fp32' ? 2e-2 : 3 * (await roundingEffect(precision));
-  if (precision !== 'fp32')
-    console.log(`     yardstick: rounding the weights to ${precision} moves a CPU step's update by ${(stepTolerance / 3).toExponential(2)} in relative L2; the bound is 3x`);
+  let stepTolerance = 2e-2;
+  if (precision !== 'fp32') {
+    const yardstick = await roundingEffect(precision);
+    stepTolerance = 3 * yardstick;
+    console.log(`     yardstick: rounding the weights to ${precision} moves a CPU step's update by ${yardstick.toExponential(2)} in relative L2; the bound is 3x`);
+  }
   for (const [k, step] of ref.steps.entries()) {
     setState(model, step.before);
     const r = await model.trainEpoch(data, epochOptions(stepIndices(indices, k)));

@@ -343,20 +343,16 @@ double Engine::forget_loss(const ResidentDataset& data, const std::vector<int32_
   DeviceAllocations memory(*backend_);
   float* sums = memory.filled(2 * batches, 0.0f);
   begin_pass(data, indices, {});
+  auto size_of = [&](size_t b) { return int(std::min<size_t>(batch_size, indices.size() - b * batch_size)); };
   for (size_t b = 0; b < batches; ++b) {
-    const size_t begin = b * batch_size;
-    const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
-    load_batch(data, begin, count, false, 0, 0);
-    const float* logits = net_->forward(x_, count, false);
-    backend_->softmax_xent(count, classes, logits, labels_, 1.0f, nullptr, sums + 2 * b);
+    load_batch(data, b * batch_size, size_of(b), false, 0, 0);
+    const float* logits = net_->forward(x_, size_of(b), false);
+    backend_->softmax_xent(size_of(b), classes, logits, labels_, 1.0f, nullptr, sums + 2 * b);
   }
   std::vector<float> host(2 * batches);
   backend_->download_bytes(host.data(), sums, host.size() * sizeof(float));
   double total = 0;
-  for (size_t b = 0; b < batches; ++b) {
-    const size_t count = std::min<size_t>(batch_size, indices.size() - b * batch_size);
-    total += double(host[2 * b]) / double(count);  // batch-mean CE
-  }
+  for (size_t b = 0; b < batches; ++b) total += double(host[2 * b]) / size_of(b);  // batch-mean CE
   return total;
 }
 

@@ -33,11 +33,12 @@ namespace insalun::emulation {
 namespace {
 
 // The counts behind runtime_counters() (counters.h), for every thread of the process.
-struct AtomicCounters {
-  std::atomic<uint64_t> synchronizations{0}, copies_to_device{0}, copies_to_host{0}, allocations{0},
-      kernels_run{0}, graph_launches{0};
-};
-AtomicCounters counters;
+std::mutex& counters_mutex = *new std::mutex;
+RuntimeCounters counters;
+void count(uint64_t RuntimeCounters::*counter) {
+  std::lock_guard<std::mutex> lock(counters_mutex);
+  ++(counters.*counter);
+}
 
 thread_local cudaError_t last_error = cudaSuccess;
 thread_local std::string last_detail;
@@ -73,14 +74,8 @@ void set_error(cudaError_t e, const std::string& detail) {
 }
 
 RuntimeCounters runtime_counters() {
-  RuntimeCounters c;
-  c.synchronizations = counters.synchronizations.load();
-  c.copies_to_device = counters.copies_to_device.load();
-  c.copies_to_host = counters.copies_to_host.load();
-  c.allocations = counters.allocations.load();
-  c.kernels_run = counters.kernels_run.load();
-  c.graph_launches = counters.graph_launches.load();
-  return c;
+  std::lock_guard<std::mutex> lock(counters_mutex);
+  return counters;
 }
 
 void enqueue(cudaStream_t stream, std::function<void()> work) {
@@ -104,7 +99,7 @@ void submit_launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stre
   }
   std::string name = kernel;
   enqueue(stream, [grid, block, name, body = std::move(thread_body)]() {
-    ++counters.kernels_run;
+    count(&RuntimeCounters::kernels_run);
     try {
       // The order is read when the work runs (a graph replay included); see schedule.h.
       const Schedule schedule = current_schedule();
@@ -209,7 +204,7 @@ cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attr, const void* func) {
 cudaError_t cudaMalloc(void** p, size_t bytes) {
   *p = nullptr;
   if (refuse_during_capture()) return cudaErrorStreamCaptureUnsupported;
-  ++insalun::emulation::counters.allocations;
+  insalun::emulation::count(&insalun::emulation::RuntimeCounters::allocations);
 #if defined(__SANITIZE_ADDRESS__)
   // Under AddressSanitizer the exact size, so that a read one byte past the end is caught.
   const size_t rounded = std::max<size_t>(bytes, 1);
@@ -245,8 +240,9 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpy
     resolve(stream)->invalidated = true;
     return fail(cudaErrorStreamCaptureUnsupported);
   }
-  if (kind == cudaMemcpyHostToDevice) ++insalun::emulation::counters.copies_to_device;
-  if (kind == cudaMemcpyDeviceToHost) ++insalun::emulation::counters.copies_to_host;
+  using insalun::emulation::RuntimeCounters;
+  if (kind == cudaMemcpyHostToDevice) insalun::emulation::count(&RuntimeCounters::copies_to_device);
+  if (kind == cudaMemcpyDeviceToHost) insalun::emulation::count(&RuntimeCounters::copies_to_host);
   insalun::emulation::enqueue(stream, [dst, src, count] { std::memmove(dst, src, count); });
   return cudaSuccess;
 }
@@ -267,7 +263,7 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
     resolve(stream)->invalidated = true;
     return fail(cudaErrorStreamCaptureUnsupported);
   }
-  ++insalun::emulation::counters.synchronizations;
+  insalun::emulation::count(&insalun::emulation::RuntimeCounters::synchronizations);
   return cudaSuccess;  // work ran when it was issued
 }
 
@@ -311,7 +307,7 @@ cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsig
 
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   if (!exec) return fail(cudaErrorInvalidValue);
-  ++insalun::emulation::counters.graph_launches;
+  insalun::emulation::count(&insalun::emulation::RuntimeCounters::graph_launches);
   for (const auto& work : exec->work) insalun::emulation::enqueue(stream, work);
   return cudaSuccess;
 }
