@@ -9,7 +9,7 @@
 # With AddressSanitizer (every kernel's memory accesses checked; the emulated cudaMalloc then gives
 # exact sizes, so one element past the end is caught), loaded into Node ahead of everything else:
 #   SANITIZE=address OUTPUT_DIR=build/emulation-asan BUILD_DIR=build/cmake-emulation-asan scripts/build-cuda-emulation.sh
-#   LD_PRELOAD=$(g++ -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 \
+#   LD_PRELOAD=$(scripts/sanitizer-runtime.sh build/emulation-asan/insalun.node) ASAN_OPTIONS=detect_leaks=0 \
 #     INSALUN_ADDON=build/emulation-asan/insalun.node npx vitest run test/native -t "cuda|CUDA"
 # Environment as for scripts/build-cuda.sh (CUDA_ARCHS aside): BUILD_DIR (default
 # build/cmake-emulation), OUTPUT_DIR (default build/emulation), CPU_ARCH, SANITIZE.
