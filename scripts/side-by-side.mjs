@@ -23,6 +23,8 @@ if (!ours) {
 const find = (mode, kind, batch, captured = true) =>
   ours.throughput.find((r) => r.mode === mode && r.kind === kind && r.batch === batch && (kind !== 'train' || r.captured === captured));
 const rate = (row) => (row ? row.imagesPerSecond : undefined);
+// Captured training rows are steady-state steps, as PyTorch's are; what each epoch costs beyond them.
+const overhead = (row) => (row?.epochOverheadSeconds !== undefined ? `; insalun: +${(row.epochOverheadSeconds * 1000).toFixed(1)} ms per epoch` : '');
 const peerRate = (name) => peer[name]?.img_per_s;
 
 const lines = [];
@@ -34,11 +36,12 @@ const row = (work, insalun, torch, note = '') => {
 lines.push('| work (img/s) | insalun | PyTorch | insalun / PyTorch | note |', '|---|---|---|---|---|');
 for (const batch of [128, 256, 512]) {
   const torchFp32 = peerRate(`train fp32 NCHW bs${batch} (SalUn-style)`);
-  row(`train b${batch}, TF32 convs`, rate(find('tf32', 'train', batch)), torchFp32, 'PyTorch: fp32 NCHW, TF32 convolutions, cudnn.benchmark');
-  row(`train b${batch}, strict fp32`, rate(find('fp32', 'train', batch)), torchFp32, 'PyTorch row uses TF32: not like for like');
+  const train = (mode) => find(mode, 'train', batch);
+  row(`train b${batch}, TF32 convs`, rate(train('tf32')), torchFp32, `PyTorch: fp32 NCHW, TF32 convolutions, cudnn.benchmark${overhead(train('tf32'))}`);
+  row(`train b${batch}, strict fp32`, rate(train('fp32')), torchFp32, `PyTorch row uses TF32: not like for like${overhead(train('fp32'))}`);
   const torchBf16 = peerRate(`train bf16 channels_last bs${batch}`);
-  row(`train b${batch}, bf16 NHWC`, rate(find('bf16', 'train', batch)), torchBf16, 'PyTorch: autocast bf16, channels_last');
-  row(`train b${batch}, bf16 NCHW`, rate(find('bf16-nchw', 'train', batch)), torchBf16, '');
+  row(`train b${batch}, bf16 NHWC`, rate(train('bf16')), torchBf16, `PyTorch: autocast bf16, channels_last${overhead(train('bf16'))}`);
+  row(`train b${batch}, bf16 NCHW`, rate(train('bf16-nchw')), torchBf16, overhead(train('bf16-nchw')).replace(/^; /, ''));
 }
 row('train b256, bf16 NHWC, one-element loads', rate(find('bf16-element', 'train', 256)), peerRate('train bf16 channels_last bs256'), 'what the 16-byte packs of batch norm and SGD buy');
 for (const mode of ['tf32', 'bf16', 'bf16-nchw', 'fp32'])

@@ -10,7 +10,10 @@ export interface ThroughputOptions {
   stepCapture: boolean;
   width: number;
   trainBatches: number[];
-  /** Timed training steps per batch size (after one warm-up epoch of two steps). */
+  /**
+   * Timed training steps per batch size, after one warm-up epoch of two steps. With captured steps
+   * an epoch of this many and one of twice as many are timed, and a step is their difference.
+   */
   trainSteps: number;
   evalBatch: number;
   evalImages: number;
@@ -29,6 +32,8 @@ export interface ThroughputRow {
   seconds: number;
   images: number;
   imagesPerSecond: number;
+  /** Captured training: what an epoch costs beyond its steps (eager first step, recording, instantiation). */
+  epochOverheadSeconds?: number;
 }
 
 export function benchData(device: DeviceName, n: number): NativeDataset {
@@ -50,21 +55,41 @@ export async function measureThroughput(o: ThroughputOptions, onRow: (row: Throu
   const data = benchData(o.device, n);
   const model = benchModel(o);
   const all = Int32Array.from({ length: n }, (_, i) => i);
+  // Longer epochs than the data go round it again: a step's cost does not depend on which images.
+  const epochIndices = (count: number) => Int32Array.from({ length: count }, (_, i) => i % n);
   const sgd = { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 };
   const rows: ThroughputRow[] = [];
-  const captured = o.stepCapture && model.stepCapture;
-  const push = (kind: ThroughputRow['kind'], batch: number, work: string, seconds: number, images: number) => {
-    const row = { kind, precision: o.precision, batch, captured, work, seconds, images, imagesPerSecond: images / seconds };
+  const capturing = o.stepCapture && model.stepCapture;
+  const push = (kind: ThroughputRow['kind'], batch: number, work: string, seconds: number, images: number, extra: Partial<ThroughputRow> = {}) => {
+    const row = { kind, precision: o.precision, batch, captured: capturing, work, seconds, images, imagesPerSecond: images / seconds, ...extra };
     rows.push(row);
     onRow(row);
   };
-  const mode = `${o.precision}${captured ? ', captured steps' : ''}`;
+  const mode = `${o.precision}${capturing ? ', captured steps' : ''}`;
   for (const batch of o.trainBatches) {
     // Warm-up: convolution plans and buffers for this batch size, outside the timing.
     await model.trainEpoch(data, { indices: all.subarray(0, batch * 2), batchSize: batch, augment: true, seed: 0, epoch: 0, sgd });
-    const start = performance.now();
-    await model.trainEpoch(data, { indices: all.subarray(0, batch * o.trainSteps), batchSize: batch, augment: true, seed: 0, epoch: 1, sgd });
-    push('train', batch, `train step ${mode}, batch ${batch} (${o.trainSteps} steps)`, (performance.now() - start) / 1000, batch * o.trainSteps);
+    const timeEpoch = async (steps: number, epoch: number) => {
+      const start = performance.now();
+      const run = await model.trainEpoch(data, { indices: epochIndices(batch * steps), batchSize: batch, augment: true, seed: 0, epoch, sgd });
+      return { seconds: (performance.now() - start) / 1000, replayed: run.replayedSteps };
+    };
+    const steps = o.trainSteps, images = batch * steps;
+    const short = await timeEpoch(steps, 1);
+    if (!capturing || short.replayed === 0) {
+      const why = capturing ? `; not captured: ${model.captureError || 'no step was replayed'}` : '';
+      push('train', batch, `train step ${o.precision}, batch ${batch} (${steps} steps${why})`, short.seconds, images, { captured: false });
+      continue;
+    }
+    // A captured epoch pays once for an eager first step, the recording and the graph's
+    // instantiation. PyTorch's figures are of steady-state steps, so ours are too: the difference
+    // between an epoch of 2S steps and one of S, with what an epoch costs beyond its steps beside it.
+    const long = await timeEpoch(2 * steps, 2);
+    const seconds = long.seconds - short.seconds;
+    if (!(seconds > 0)) throw new Error(`train step timing: an epoch of ${2 * steps} steps took no longer than one of ${steps} (${long.seconds} s, ${short.seconds} s)`);
+    const overhead = short.seconds - seconds;
+    push('train', batch, `train step ${mode}, batch ${batch} (steady state over ${steps} steps; ${(overhead * 1000).toFixed(1)} ms more per epoch)`,
+      seconds, images, { epochOverheadSeconds: overhead });
   }
   if (o.evalImages > 0) {
     await model.predict(data, all.subarray(0, Math.min(o.evalBatch, o.evalImages)), o.evalBatch);
@@ -74,8 +99,12 @@ export async function measureThroughput(o: ThroughputOptions, onRow: (row: Throu
   }
   if (o.igImages > 0) {
     const forget = all.subarray(0, o.igImages);
+    const baseline = new Float32Array(model.parameterCount);
+    // Warm-up, as the peer's warm run: one path point plans the last, smaller batch (4,500 = 17 x
+    // 256 + 148) outside the timing.
+    await igSaliency(model, data, forget, { baseline, rule: 'middle', steps: 1, batchSize: o.igBatch });
     const start = performance.now();
-    await igSaliency(model, data, forget, { baseline: new Float32Array(model.parameterCount), rule: 'middle', steps: o.igPoints, batchSize: o.igBatch });
+    await igSaliency(model, data, forget, { baseline, rule: 'middle', steps: o.igPoints, batchSize: o.igBatch });
     push('ig', o.igBatch, `IG ${mode}, ${o.igImages} images x ${o.igPoints} points, batch ${o.igBatch}`, (performance.now() - start) / 1000, o.igImages * o.igPoints);
   }
   return rows;
