@@ -32,7 +32,7 @@ export interface ThroughputRow {
   seconds: number;
   images: number;
   imagesPerSecond: number;
-  /** Captured training: what an epoch costs beyond its steps (eager first step, recording, instantiation). */
+  /** Captured training or evaluation: what a pass costs beyond its steps (eager first step, recording, instantiation). */
   epochOverheadSeconds?: number;
 }
 
@@ -93,9 +93,17 @@ export async function measureThroughput(o: ThroughputOptions, onRow: (row: Throu
   }
   if (o.evalImages > 0) {
     await model.predict(data, all.subarray(0, Math.min(o.evalBatch, o.evalImages)), o.evalBatch);
-    const start = performance.now();
-    await model.predict(data, all.subarray(0, o.evalImages), o.evalBatch);
-    push('eval', o.evalBatch, `eval ${mode}, batch ${o.evalBatch}`, (performance.now() - start) / 1000, o.evalImages);
+    const timePredict = async (images: number) => {
+      const start = performance.now();
+      await model.predict(data, epochIndices(images), o.evalBatch);
+      return (performance.now() - start) / 1000;
+    };
+    const once = await timePredict(o.evalImages);
+    // Captured, a pass has the same fixed cost as a training epoch: steady state as above.
+    const seconds = capturing ? (await timePredict(2 * o.evalImages)) - once : once;
+    if (!(seconds > 0)) throw new Error(`eval timing: ${2 * o.evalImages} images took no longer than ${o.evalImages}`);
+    push('eval', o.evalBatch, `eval ${mode}, batch ${o.evalBatch}${capturing ? ` (steady state; ${((once - seconds) * 1000).toFixed(1)} ms more per pass)` : ''}`,
+      seconds, o.evalImages, capturing ? { epochOverheadSeconds: once - seconds } : {});
   }
   if (o.igImages > 0) {
     const forget = all.subarray(0, o.igImages);

@@ -22,13 +22,13 @@ describeEachBackend('throughput bench', (device) => {
       // Only the CUDA backend captures steps.
       const captured = stepCapture && device === 'cuda';
       for (const r of rows) expect(r.captured).toBe(captured);
-      for (const r of [train4, train8]) {
+      for (const r of [train4, train8, evaluation]) {
         if (captured) {
           expect(Number.isFinite(r.epochOverheadSeconds)).toBe(true);
-          expect(r.work).toMatch(/steady state over 3 steps; -?\d+\.\d ms more per epoch/);
+          expect(r.work).toMatch(r.kind === 'train' ? /steady state over 3 steps; -?\d+\.\d ms more per epoch/ : /steady state; -?\d+\.\d ms more per pass/);
         } else {
           expect(r.epochOverheadSeconds).toBeUndefined();
-          expect(r.work).toMatch(/\(3 steps\)$/);
+          if (r.kind === 'train') expect(r.work).toMatch(/\(3 steps\)$/);
         }
       }
     });
