@@ -258,12 +258,17 @@ class Model : public Napi::ObjectWrap<Model> {
     const Precision precision = precision_option(env, o.Get("precision"));
     const bool step_capture = bool_field(o, "stepCapture", true);
     // A test aid: the CPU backend imitates step capture on the host (capture_emulator.cpp);
-    // 'refuse' makes every capture fail, to test the fallback to eager steps.
+    // 'refuse' makes every capture fail, to test the fallback to eager steps, 'refuse-second' only
+    // the second one.
     const Napi::Value emulate = o.Get("emulateCapture");
-    const bool refuse_capture = emulate.IsString() && emulate.As<Napi::String>().Utf8Value() == "refuse";
-    const bool emulate_capture = refuse_capture || (emulate.IsBoolean() && emulate.As<Napi::Boolean>().Value());
-    if (!emulate.IsUndefined() && !emulate.IsBoolean() && !refuse_capture)
-      throw Napi::TypeError::New(env, "emulateCapture must be a boolean or 'refuse'");
+    const std::string refusal = emulate.IsString() ? emulate.As<Napi::String>().Utf8Value() : "";
+    const CaptureRefusal refuse_capture = refusal == "refuse"          ? CaptureRefusal::kEvery
+                                          : refusal == "refuse-second" ? CaptureRefusal::kSecond
+                                                                       : CaptureRefusal::kNone;
+    const bool emulate_capture = refuse_capture != CaptureRefusal::kNone ||
+                                 (emulate.IsBoolean() && emulate.As<Napi::Boolean>().Value());
+    if (!emulate.IsUndefined() && !emulate.IsBoolean() && refuse_capture == CaptureRefusal::kNone)
+      throw Napi::TypeError::New(env, "emulateCapture must be a boolean, 'refuse' or 'refuse-second'");
     if (emulate_capture && device_ != "cpu")
       throw Napi::TypeError::New(env, "emulateCapture is for the cpu device");
     std::lock_guard<std::mutex> lock(compute_lock());
@@ -731,7 +736,9 @@ Napi::Value EmulationCounters(const Napi::CallbackInfo& info) {
                                     {"copiesToHost", c.copies_to_host},
                                     {"allocations", c.allocations},
                                     {"kernelsRun", c.kernels_run},
-                                    {"graphLaunches", c.graph_launches}})
+                                    {"graphLaunches", c.graph_launches},
+                                    {"graphInstantiations", c.graph_instantiations},
+                                    {"graphUpdates", c.graph_updates}})
     out.Set(name, Napi::Number::New(info.Env(), double(value)));
   return out;
 }

@@ -228,8 +228,11 @@ class Backend {
 std::unique_ptr<Backend> make_cpu_backend();
 // Wraps a backend with a host-side imitation of step capture (recorded calls replayed in order,
 // arguments fixed at capture time), so the engine's capture logic is tested without a GPU.
-// refuse: every capture fails, to test the engine's fallback to eager steps.
-std::unique_ptr<Backend> make_capture_emulator(std::shared_ptr<Backend> inner, bool refuse = false);
+// refuse: every capture fails, to test the engine's fallback to eager steps; or only the second,
+// to test a pass that records its first step on an earlier pass's warm-up and is refused.
+enum class CaptureRefusal { kNone, kEvery, kSecond };
+std::unique_ptr<Backend> make_capture_emulator(std::shared_ptr<Backend> inner,
+                                               CaptureRefusal refuse = CaptureRefusal::kNone);
 // Returns null (and sets `why`) when the CUDA backend was not built or no device answers.
 std::unique_ptr<Backend> make_cuda_backend(std::string* why);
 

@@ -14,7 +14,7 @@ namespace {
 
 class CaptureEmulator final : public Backend {
  public:
-  CaptureEmulator(std::shared_ptr<Backend> inner, bool refuse)
+  CaptureEmulator(std::shared_ptr<Backend> inner, CaptureRefusal refuse)
       : inner_(std::move(inner)), refuse_(refuse) {}
 
   std::string name() const override { return inner_->name(); }
@@ -133,6 +133,7 @@ class CaptureEmulator final : public Backend {
     if (capturing_) throw std::logic_error("begin_capture: already capturing");
     recorded_.clear();
     capturing_ = true;
+    ++captures_;
   }
   void end_capture() override {
     if (!capturing_) throw std::logic_error("end_capture without begin_capture");
@@ -154,7 +155,7 @@ class CaptureEmulator final : public Backend {
     // A refusal in the middle of the step (the fourth op: after the stem's batch norm has been
     // counted on the host), as a CUDA library call might refuse: the engine must undo exactly
     // what the step's host side did up to there.
-    if (refuse_ && recorded_.size() == 3)
+    if (recorded_.size() == 3 && refuse_this_capture())
       throw std::runtime_error("capture refused (emulated, as a library might refuse a call)");
     recorded_.push_back(std::move(op));
   }
@@ -163,15 +164,20 @@ class CaptureEmulator final : public Backend {
       throw std::logic_error(std::string(what) + " is not allowed while capturing steps");
   }
 
+  bool refuse_this_capture() const {
+    return refuse_ == CaptureRefusal::kEvery || (refuse_ == CaptureRefusal::kSecond && captures_ == 2);
+  }
+
   std::shared_ptr<Backend> inner_;
-  bool refuse_;  // every capture fails part-way: tests the engine's eager fallback
+  CaptureRefusal refuse_;
+  int captures_ = 0;  // begun so far
   bool capturing_ = false;
   std::vector<std::function<void()>> recorded_;
 };
 
 }  // namespace
 
-std::unique_ptr<Backend> make_capture_emulator(std::shared_ptr<Backend> inner, bool refuse) {
+std::unique_ptr<Backend> make_capture_emulator(std::shared_ptr<Backend> inner, CaptureRefusal refuse) {
   return std::make_unique<CaptureEmulator>(std::move(inner), refuse);
 }
 

@@ -11,8 +11,15 @@ namespace insalun {
 
 // ---- step replay --------------------------------------------------------------------------------
 
-StepReplayer::StepReplayer(Backend& backend, bool enabled, int size, std::string* failure_sink)
-    : be_(backend), enabled_(enabled && backend.can_capture()), size_(size), failure_sink_(failure_sink) {}
+StepReplayer::StepReplayer(Backend& backend, bool enabled, int size, std::string* failure_sink,
+                           bool* warm)
+    : be_(backend),
+      enabled_(enabled && backend.can_capture()),
+      size_(size),
+      failure_sink_(failure_sink),
+      warm_(warm) {
+  warmed_before_ = warmed_ = enabled_ && warm && *warm;
+}
 
 StepReplayer::~StepReplayer() {
   if (captured_) be_.drop_capture();
@@ -29,10 +36,14 @@ StepReplayer::Ran StepReplayer::run(int size, bool may_record, const std::functi
     be_.replay();
     return Ran::kReplayed;
   }
+  auto ran_eagerly = [&] {
+    warmed_ = true;
+    if (warm_) *warm_ = true;
+    return Ran::kEager;
+  };
   if (!warmed_ || !may_record) {
     step();
-    warmed_ = true;
-    return Ran::kEager;
+    return ran_eagerly();
   }
   attempted_ = true;
   try {
@@ -43,15 +54,25 @@ StepReplayer::Ran StepReplayer::run(int size, bool may_record, const std::functi
     // Nothing of the step ran on the device. A genuine error (not a capture one) throws again
     // from the eager run below.
     be_.abort_capture();
-    enabled_ = false;
     failure_ = e.what();
     if (undo_host) undo_host();
     step();
-    return Ran::kEager;
+    // Recorded on an earlier pass's warm-up: this eager step is this pass's own, and the next
+    // step is recorded. Otherwise replay stays off for this replayer.
+    if (!warmed_before_) enabled_ = false;
+    warmed_before_ = false;
+    return ran_eagerly();
   }
   captured_ = true;
+  failure_.clear();
+  if (warm_) *warm_ = true;
   be_.replay();  // the recorded step has not run yet
   return Ran::kRecorded;
+}
+
+bool* Engine::warm_flag(StepKind kind, int size) {
+  const int mask = kind == StepKind::kTrain ? int(mask_mode_) : 0;
+  return &warm_steps_[{int(kind), mask, size}];
 }
 
 // ---- resident dataset ---------------------------------------------------------------------------
@@ -236,7 +257,8 @@ EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest&
   begin_pass(data, r.indices, r.labels);
   EpochTotals totals;
   const int batches = int((r.indices.size() + r.batch_size - 1) / r.batch_size);
-  StepReplayer steps(*backend_, step_capture_ && batches >= 3, r.batch_size, &capture_error_);
+  StepReplayer steps(*backend_, step_capture_ && batches >= 3, r.batch_size, &capture_error_,
+                     warm_flag(StepKind::kTrain, r.batch_size));
   backend_->fill(stats_, 0.0f, 2);
   float previous[2] = {0, 0};
   int since_report = 0;
@@ -284,7 +306,8 @@ std::vector<float> Engine::predict(const ResidentDataset& data, const std::vecto
   DeviceAllocations memory(*backend_);
   float* all = memory.floats(logits.size());
   const size_t batches = (indices.size() + batch_size - 1) / batch_size;
-  StepReplayer steps(*backend_, step_capture_ && batches >= 3, batch_size, &capture_error_);
+  StepReplayer steps(*backend_, step_capture_ && batches >= 3, batch_size, &capture_error_,
+                     warm_flag(StepKind::kPredict, batch_size));
   const float* out = nullptr;  // the network's logits buffer (the same for every batch)
   for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
     const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
@@ -309,7 +332,8 @@ std::vector<float> Engine::gradient(const ResidentDataset& data, const GradientR
   if (r.batch_size < 1) throw std::invalid_argument("batch size must be positive");
   const size_t batches = (r.indices.size() + r.batch_size - 1) / r.batch_size;
   // The squared pass reads every batch's gradient on the host, so it is not replayed.
-  StepReplayer steps(*backend_, step_capture_ && !r.squared && batches >= 3, r.batch_size, &capture_error_);
+  StepReplayer steps(*backend_, step_capture_ && !r.squared && batches >= 3, r.batch_size, &capture_error_,
+                     warm_flag(r.train ? StepKind::kGradientTrainMode : StepKind::kGradientEvalMode, r.batch_size));
   for (size_t begin = 0; begin < r.indices.size(); begin += r.batch_size) {
     const int count = int(std::min<size_t>(r.batch_size, r.indices.size() - begin));
     stage_batch(begin, count);
@@ -381,7 +405,8 @@ IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::ve
     // One recording serves every path point: lerp moves the parameters in place, and each point's
     // gradients collect unweighted in point_sum, weighted once per point outside the recording.
     const size_t batches = (indices.size() + batch_size - 1) / batch_size;
-    StepReplayer steps(*backend_, step_capture_ && batches * nodes.size() >= 3, batch_size, &capture_error_);
+    StepReplayer steps(*backend_, step_capture_ && batches * nodes.size() >= 3, batch_size, &capture_error_,
+                       warm_flag(StepKind::kIntegratedGradient, batch_size));
     for (size_t k = 0; k < nodes.size(); ++k) {
       backend_->lerp(start, theta, float(nodes[k]), params, n);
       backend_->fill(point_sum, 0.0f, n);

@@ -5,8 +5,10 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "backend.h"
@@ -74,12 +76,17 @@ struct IgResult {
 // of the replayed size runs eagerly (it plans the convolutions and sizes every buffer, which a
 // recording may not do), the next one is recorded, the rest are replayed; steps of another size
 // (a short last batch) run eagerly. The recording is dropped with the replayer.
+// `warm`, when given, says whether this step at this size has run before on the same engine (and
+// is set once it has): then the first step is recorded without an eager one before it. Should
+// that recording meet something a warm-up would have prepared, the step runs eagerly instead and
+// serves as the warm-up, and the next one is recorded: never more eager steps than without it.
 class StepReplayer {
  public:
   enum class Ran { kEager, kRecorded, kReplayed };
   // failure_sink, when given, receives why recording failed when the replayer goes away, if it
   // tried to record ('' when recording worked).
-  StepReplayer(Backend& backend, bool enabled, int size, std::string* failure_sink = nullptr);
+  StepReplayer(Backend& backend, bool enabled, int size, std::string* failure_sink = nullptr,
+               bool* warm = nullptr);
   ~StepReplayer();
   StepReplayer(const StepReplayer&) = delete;
   StepReplayer& operator=(const StepReplayer&) = delete;
@@ -96,8 +103,10 @@ class StepReplayer {
   bool enabled_;
   int size_;
   bool warmed_ = false, captured_ = false, attempted_ = false;
+  bool warmed_before_ = false;  // warmed_ came from an earlier pass: a failed recording is retried once
   std::string failure_;
   std::string* failure_sink_;
+  bool* warm_;
 };
 
 // (batches done, batches, mean loss, correct, images) over the batches since the previous report
@@ -165,6 +174,11 @@ class Engine {
   void apply_sgd(const SgdConfig& sgd, const float* grads);
   // Sum over batches of the CE loss (batch means) with the model in eval mode at current weights.
   double forget_loss(const ResidentDataset& data, const std::vector<int32_t>& indices, int batch_size);
+  // The steps a pass repeats, one kind per step body (kernels and buffers differ between them).
+  enum class StepKind { kTrain, kPredict, kGradientTrainMode, kGradientEvalMode, kIntegratedGradient };
+  // Whether a step of this kind and batch size has run on this engine (StepReplayer's `warm`);
+  // training steps are told apart by mask mode too, as their SGD kernels differ.
+  bool* warm_flag(StepKind kind, int size);
 
   std::shared_ptr<Backend> backend_;
   std::unique_ptr<ResNet18> net_;
@@ -173,6 +187,7 @@ class Engine {
   bool first_step_ = true;
   bool step_capture_ = true;
   std::string capture_error_;
+  std::map<std::tuple<int, int, int>, bool> warm_steps_;  // (kind, mask mode, size)
 
   int batch_capacity_ = 0, last_batch_ = 0;
   Act *x_ = nullptr, *input_grad_ = nullptr;  // the batch and dL/d(batch), as activations

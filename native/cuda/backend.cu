@@ -52,6 +52,7 @@ void CudaBackendImpl::release() noexcept {
   // better to do than to let go of what we can.
   abort_capture();
   drop_capture();
+  destroy_dormant();
   if (stream_) cudaStreamSynchronize(stream_);
   plans_.clear();
   if (cudnn_) cudnnDestroy(cudnn_);
@@ -129,6 +130,18 @@ void CudaBackendImpl::end_capture() {
   capturing_ = false;
   cudaGraph_t graph = nullptr;
   CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+  // The most recent dormant graph of the same topology takes the new recording's parameters; a
+  // refused update leaves it as it was (and clears its error), and the next one is tried.
+  for (size_t i = dormant_.size(); i-- > 0;) {
+    cudaGraphExecUpdateResultInfo result{};
+    if (cudaGraphExecUpdate(dormant_[i], graph, &result) == cudaSuccess) {
+      captured_ = dormant_[i];
+      dormant_.erase(dormant_.begin() + std::ptrdiff_t(i));
+      cudaGraphDestroy(graph);
+      return;
+    }
+    cudaGetLastError();
+  }
   const cudaError_t made = cudaGraphInstantiate(&captured_, graph, 0);
   cudaGraphDestroy(graph);
   if (made != cudaSuccess) {
@@ -156,13 +169,24 @@ void CudaBackendImpl::replay() {
 }
 
 void CudaBackendImpl::drop_capture() noexcept {
-  if (captured_) cudaGraphExecDestroy(captured_);
+  if (captured_) {
+    dormant_.push_back(captured_);
+    if (dormant_.size() > kDormantGraphs) {
+      cudaGraphExecDestroy(dormant_.front());
+      dormant_.erase(dormant_.begin());
+    }
+  }
   captured_ = nullptr;
   // Buffers the dropped step used; cudaFree waits for a replay still in flight.
   scratch_.free_retired();
   workspace_.free_retired();
   weight_scratch_.free_retired();
   pad_scratch_.free_retired();
+}
+
+void CudaBackendImpl::destroy_dormant() noexcept {
+  for (cudaGraphExec_t exec : dormant_) cudaGraphExecDestroy(exec);
+  dormant_.clear();
 }
 
 namespace {

@@ -426,6 +426,12 @@ class CudaBackendImpl final : public CudaBackend {
   std::map<ConvKey, std::unique_ptr<ConvPlan>> plans_;
   bool capturing_ = false;
   cudaGraphExec_t captured_ = nullptr;
+  // Executable graphs of earlier passes, most recent last: a new recording of the same step (the
+  // next epoch's, say) updates one in place, cheaper than instantiating a graph of a few hundred
+  // nodes. Never launched unless updated, so the memory they last pointed to may be gone.
+  std::vector<cudaGraphExec_t> dormant_;
+  static constexpr size_t kDormantGraphs = 4;  // a pass's kinds: training, evaluation, gradient, IG
+  void destroy_dormant() noexcept;
 };
 
 }  // namespace insalun::cuda

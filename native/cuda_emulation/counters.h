@@ -14,6 +14,8 @@ struct RuntimeCounters {
   uint64_t allocations = 0;        // cudaMalloc calls
   uint64_t kernels_run = 0;        // kernel launches executed, graph replays included
   uint64_t graph_launches = 0;     // cudaGraphLaunch calls
+  uint64_t graph_instantiations = 0;  // cudaGraphInstantiate calls
+  uint64_t graph_updates = 0;      // cudaGraphExecUpdate calls that updated
 };
 RuntimeCounters runtime_counters();
 

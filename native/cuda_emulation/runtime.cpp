@@ -17,16 +17,21 @@
 #include "runtime.h"
 #include "schedule.h"
 
+// One recorded piece of work: a node of the graph a capture makes.
+struct RecordedNode {
+  insalun::emulation::NodeKind kind;
+  std::function<void()> work;
+};
 struct CUstream_st {
   bool capturing = false;
   bool invalidated = false;  // an unsupported call during the capture
-  std::vector<std::function<void()>> recorded;
+  std::vector<RecordedNode> recorded;
 };
 struct CUgraph_st {
-  std::vector<std::function<void()>> work;
+  std::vector<RecordedNode> nodes;
 };
 struct CUgraphExec_st {
-  std::vector<std::function<void()>> work;
+  std::vector<RecordedNode> nodes;
 };
 
 namespace insalun::emulation {
@@ -78,9 +83,9 @@ RuntimeCounters runtime_counters() {
   return counters;
 }
 
-void enqueue(cudaStream_t stream, std::function<void()> work) {
+void enqueue(cudaStream_t stream, NodeKind kind, std::function<void()> work) {
   CUstream_st* s = resolve(stream);
-  if (s->capturing) s->recorded.push_back(std::move(work));
+  if (s->capturing) s->recorded.push_back(RecordedNode{kind, std::move(work)});
   else work();
 }
 
@@ -98,7 +103,7 @@ void submit_launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stre
     return;
   }
   std::string name = kernel;
-  enqueue(stream, [grid, block, name, body = std::move(thread_body)]() {
+  enqueue(stream, NodeKind::kKernel, [grid, block, name, body = std::move(thread_body)]() {
     count(&RuntimeCounters::kernels_run);
     try {
       // The order is read when the work runs (a graph replay included); see schedule.h.
@@ -148,6 +153,7 @@ const char* cudaGetErrorName(cudaError_t error) {
     case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
     case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
     case cudaErrorIllegalState: return "cudaErrorIllegalState";
+    case cudaErrorGraphExecUpdateFailure: return "cudaErrorGraphExecUpdateFailure";
     case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
     default: return "cudaErrorUnknown";
   }
@@ -243,7 +249,8 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpy
   using insalun::emulation::RuntimeCounters;
   if (kind == cudaMemcpyHostToDevice) insalun::emulation::count(&RuntimeCounters::copies_to_device);
   if (kind == cudaMemcpyDeviceToHost) insalun::emulation::count(&RuntimeCounters::copies_to_host);
-  insalun::emulation::enqueue(stream, [dst, src, count] { std::memmove(dst, src, count); });
+  insalun::emulation::enqueue(stream, insalun::emulation::NodeKind::kMemcpy,
+                              [dst, src, count] { std::memmove(dst, src, count); });
   return cudaSuccess;
 }
 
@@ -292,23 +299,46 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
   s->capturing = false;
   auto& here = insalun::emulation::capturing_here;
   here.erase(std::remove(here.begin(), here.end(), s), here.end());
-  std::vector<std::function<void()>> work = std::move(s->recorded);
+  std::vector<RecordedNode> nodes = std::move(s->recorded);
   s->recorded.clear();
   if (s->invalidated) return fail(cudaErrorStreamCaptureInvalidated);
-  *graph = new CUgraph_st{std::move(work)};
+  *graph = new CUgraph_st{std::move(nodes)};
   return cudaSuccess;
 }
 
 cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
   if (!graph) return fail(cudaErrorInvalidValue);
-  *exec = new CUgraphExec_st{graph->work};
+  insalun::emulation::count(&insalun::emulation::RuntimeCounters::graph_instantiations);
+  *exec = new CUgraphExec_st{graph->nodes};
+  return cudaSuccess;
+}
+
+// A stream capture makes a chain, so the same topology is the same number of nodes; each node must
+// keep its kind. Otherwise the executable graph is left as it was, as CUDA leaves it.
+cudaError_t cudaGraphExecUpdate(cudaGraphExec_t exec, cudaGraph_t graph, cudaGraphExecUpdateResultInfo* info) {
+  if (info) *info = cudaGraphExecUpdateResultInfo{};
+  if (!exec || !graph) {
+    if (info) info->result = cudaGraphExecUpdateError;
+    return fail(cudaErrorInvalidValue);
+  }
+  cudaGraphExecUpdateResult result = cudaGraphExecUpdateSuccess;
+  if (exec->nodes.size() != graph->nodes.size()) {
+    result = cudaGraphExecUpdateErrorTopologyChanged;
+  } else {
+    for (size_t i = 0; i < graph->nodes.size(); ++i)
+      if (exec->nodes[i].kind != graph->nodes[i].kind) result = cudaGraphExecUpdateErrorNodeTypeChanged;
+  }
+  if (info) info->result = result;
+  if (result != cudaGraphExecUpdateSuccess) return fail(cudaErrorGraphExecUpdateFailure);
+  insalun::emulation::count(&insalun::emulation::RuntimeCounters::graph_updates);
+  exec->nodes = graph->nodes;
   return cudaSuccess;
 }
 
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   if (!exec) return fail(cudaErrorInvalidValue);
   insalun::emulation::count(&insalun::emulation::RuntimeCounters::graph_launches);
-  for (const auto& work : exec->work) insalun::emulation::enqueue(stream, work);
+  for (const auto& node : exec->nodes) insalun::emulation::enqueue(stream, node.kind, node.work);
   return cudaSuccess;
 }
 

@@ -7,9 +7,13 @@
 
 namespace insalun::emulation {
 
+// The kinds of graph node a capture records; cudaGraphExecUpdate needs the same kinds in the same
+// order (a kernel node may change its function, as on CUDA 11.2 and later).
+enum class NodeKind { kKernel, kMemcpy };
+
 // Runs `work` now, or appends it to the capture when `stream` is being captured (the work must
 // then hold copies of everything it reads from the host).
-void enqueue(cudaStream_t stream, std::function<void()> work);
+void enqueue(cudaStream_t stream, NodeKind kind, std::function<void()> work);
 
 // Records `e` as the error a later cudaGetLastError returns, with `detail` as its message.
 void set_error(cudaError_t e, const std::string& detail = "");

@@ -15,8 +15,8 @@ export interface ModelOptions {
   precision?: Precision;
   /** Capture a training step once per epoch and replay it (CUDA graphs); default true. */
   stepCapture?: boolean;
-  /** Test aid: the CPU backend imitates step capture on the host ('refuse': every capture fails). */
-  emulateCapture?: boolean | 'refuse';
+  /** Test aid: the CPU backend imitates step capture on the host ('refuse': every capture fails; 'refuse-second': only the second). */
+  emulateCapture?: boolean | 'refuse' | 'refuse-second';
 }
 
 export type Precision = 'fp32' | 'tf32' | 'bf16';

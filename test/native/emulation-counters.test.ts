@@ -1,7 +1,8 @@
 // The structure of the CUDA backend's passes, counted by the emulated runtime (emulationCounters,
 // native/cuda_emulation/counters.h): no host synchronization and no host copy inside an epoch, the
-// loss and accuracy read once at its end, no allocation per step, and every step after the first
-// replayed from a CUDA graph. Results cannot show these; a pass that waited for the device at every
+// loss and accuracy read once at its end, no allocation per step, every step replayed from a CUDA
+// graph once the step has run before, and that graph updated in place rather than instantiated
+// anew from pass to pass. Results cannot show these; a pass that waited for the device at every
 // step would give the same numbers, only slower on a GPU. Emulation builds only (INSALUN_ADDON).
 import { describe, expect, it } from 'vitest';
 import type { NativeDataset, NativeModel } from '../../src/native/index.js';
@@ -42,7 +43,7 @@ suite(`CUDA emulation: what a pass asks of the host${info.cudaEmulated ? '' : ' 
   };
 
   for (const stepCapture of [true, false]) {
-    it(`a training epoch (${stepCapture ? 'steps captured' : 'eager steps'}): as many synchronizations and host copies for 8 steps as for 3, no allocation, ${stepCapture ? 'every step after the first replayed' : 'no graph'}`, async () => {
+    it(`a training epoch (${stepCapture ? 'steps captured' : 'eager steps'}): as many synchronizations and host copies for 8 steps as for 3, no allocation, ${stepCapture ? 'every step replayed from the graph of the epoch before, updated' : 'no graph'}`, async () => {
       const d = data(), m = model(stepCapture);
       const epoch = (images: number, e: number) => () => m.trainEpoch(d, { indices: first(images), batchSize: batch, augment: true, seed: 1, epoch: e, sgd });
       await epoch(n, 0)(); // buffers grow to the largest pass once
@@ -55,7 +56,11 @@ suite(`CUDA emulation: what a pass asks of the host${info.cudaEmulated ? '' : ' 
       expect(long.synchronizations).toBe(short.synchronizations);
       expect(long.copiesToHost).toBe(short.copiesToHost);
       expect(long.copiesToDevice).toBe(short.copiesToDevice);
-      expect([short.graphLaunches, long.graphLaunches]).toEqual(stepCapture ? [2, 7] : [0, 0]);
+      // The first epoch ran the step eagerly once (planning, sizing); these record their first
+      // step at once and replay it for every step, in the graph the epoch before left, updated.
+      expect([short.graphLaunches, long.graphLaunches]).toEqual(stepCapture ? [3, 8] : [0, 0]);
+      expect([short.graphInstantiations, long.graphInstantiations]).toEqual([0, 0]);
+      expect([short.graphUpdates, long.graphUpdates]).toEqual(stepCapture ? [1, 1] : [0, 0]);
     });
   }
 
@@ -74,6 +79,24 @@ suite(`CUDA emulation: what a pass asks of the host${info.cudaEmulated ? '' : ' 
       expect([long.synchronizations, long.copiesToHost, long.copiesToDevice], name)
         .toEqual([short.synchronizations, short.copiesToHost, short.copiesToDevice]);
       expect(long.allocations, name).toBe(short.allocations); // per pass, not per batch
+      expect([short.graphInstantiations, long.graphInstantiations], name).toEqual([0, 0]);
     }
+  });
+
+  it('passes of different kinds keep a graph each: alternating them updates graphs, instantiates none', async () => {
+    const d = data(), m = model(true);
+    const train = (e: number) => () => m.trainEpoch(d, { indices: first(3 * batch), batchSize: batch, augment: true, seed: 1, epoch: e, sgd });
+    const predict = () => m.predict(d, first(3 * batch), batch);
+    await train(0)(); // the optimizer's first step, eager
+    await train(1)();
+    await predict();
+    const again = await counted(async () => {
+      for (let e = 2; e < 5; e++) {
+        await train(e)();
+        await predict();
+      }
+    });
+    expect([again.graphInstantiations, again.graphUpdates]).toEqual([0, 6]);
+    expect(again.graphLaunches).toBe(6 * 3);
   });
 });

@@ -136,8 +136,9 @@ describeEachBackend('ResNet-18', (device) => {
     expect(plain.model.stepCapture).toBe(false);
     expect(captured.model.stepCapture).toBe(true);
     expect(plain.results.map((r) => r.replayedSteps)).toEqual([0, 0, 0]);
-    // first step of each epoch eager, steps 2-4 replayed, the short last batch eager
-    expect(captured.results.map((r) => r.replayedSteps)).toEqual([3, 3, 3]);
+    // The first epoch's first step eager (it plans and sizes everything), steps 2-4 replayed; later
+    // epochs record their first step at once, the step having run before. The short last batch eager.
+    expect(captured.results.map((r) => r.replayedSteps)).toEqual([3, 4, 4]);
     // Bit for bit on the CPU; on CUDA the two models' cuDNN searches may pick different kernels,
     // some of them with atomics: a wrong replay would be far outside this.
     const same = (a: ArrayLike<number>, b: ArrayLike<number>) => {
@@ -176,6 +177,32 @@ describeEachBackend('ResNet-18', (device) => {
       // every counter is exactly as without capture, 5 training steps + 5 gradient batches.
       for (const t of refused.tensors().filter((e) => e.name.endsWith('num_batches_tracked')))
         expect([t.name, (refused.getTensor(t.name) as BigInt64Array)[0]]).toEqual([t.name, 10n]);
+    });
+
+  if (device === 'cpu')
+    it('a pass that records its first step on an earlier warm-up and is refused runs that step eagerly and records the next', async () => {
+      const classes = 4, n = 70;
+      const { data, indices } = toyData(device, n, 8, classes, 8);
+      const make = (emulateCapture: boolean | 'refuse-second') => {
+        const model = new addon.Model({ classes, inChannels: 3, width: 4, device, image: 8, emulateCapture });
+        model.initialize(3);
+        return model;
+      };
+      const [eager, refusedOnce] = [make(false), make('refuse-second')];
+      const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
+      const replayed = [];
+      for (let epoch = 0; epoch < 3; epoch++)
+        for (const model of [eager, refusedOnce]) {
+          const run = await model.trainEpoch(data, { indices, batchSize: 16, augment: true, seed: 1, epoch, sgd });
+          if (model === refusedOnce) replayed.push(run.replayedSteps);
+        }
+      // Epoch 1: step 1 eager, step 2 recorded (capture 1). Epoch 2: step 1 recorded without a
+      // warm-up and refused (capture 2), run eagerly; step 2 recorded (capture 3). Epoch 3: all 4.
+      expect(replayed).toEqual([3, 3, 4]);
+      expect(refusedOnce.captureError).toBe('');
+      expect(Array.from(refusedOnce.getParameters())).toEqual(Array.from(eager.getParameters()));
+      for (const t of refusedOnce.tensors().filter((e) => e.name.endsWith('num_batches_tracked')))
+        expect([t.name, (refusedOnce.getTensor(t.name) as BigInt64Array)[0]]).toEqual([t.name, 15n]);
     });
 
   it('predict, gradient sums and integrated gradients are the same replayed as eager', async () => {
