@@ -32,7 +32,7 @@ export interface ThroughputRow {
   seconds: number;
   images: number;
   imagesPerSecond: number;
-  /** Captured training or evaluation: what a pass costs beyond its steps (eager first step, recording, instantiation). */
+  /** Captured training or evaluation: what a pass costs beyond its steps (recording, graph update or instantiation). */
   epochOverheadSeconds?: number;
 }
 
@@ -66,6 +66,14 @@ export async function measureThroughput(o: ThroughputOptions, onRow: (row: Throu
     onRow(row);
   };
   const mode = `${o.precision}${capturing ? ', captured steps' : ''}`;
+  // A captured pass pays once for its recording and the graph's update or instantiation (and, the
+  // first time, an eager step). PyTorch's figures are of steady-state steps, so ours are too: the
+  // difference between a pass of twice the work and one of `once`, with the fixed cost beside it.
+  const steadyState = (once: number, twice: number, what: string) => {
+    const seconds = twice - once;
+    if (!(seconds > 0)) throw new Error(`${what} timing: twice the work took no longer than once (${twice} s, ${once} s)`);
+    return { seconds, overhead: once - seconds };
+  };
   for (const batch of o.trainBatches) {
     // Warm-up: convolution plans and buffers for this batch size, outside the timing.
     await model.trainEpoch(data, { indices: all.subarray(0, batch * 2), batchSize: batch, augment: true, seed: 0, epoch: 0, sgd });
@@ -81,13 +89,7 @@ export async function measureThroughput(o: ThroughputOptions, onRow: (row: Throu
       push('train', batch, `train step ${o.precision}, batch ${batch} (${steps} steps${why})`, short.seconds, images, { captured: false });
       continue;
     }
-    // A captured epoch pays once for an eager first step, the recording and the graph's
-    // instantiation. PyTorch's figures are of steady-state steps, so ours are too: the difference
-    // between an epoch of 2S steps and one of S, with what an epoch costs beyond its steps beside it.
-    const long = await timeEpoch(2 * steps, 2);
-    const seconds = long.seconds - short.seconds;
-    if (!(seconds > 0)) throw new Error(`train step timing: an epoch of ${2 * steps} steps took no longer than one of ${steps} (${long.seconds} s, ${short.seconds} s)`);
-    const overhead = short.seconds - seconds;
+    const { seconds, overhead } = steadyState(short.seconds, (await timeEpoch(2 * steps, 2)).seconds, 'train step');
     push('train', batch, `train step ${mode}, batch ${batch} (steady state over ${steps} steps; ${(overhead * 1000).toFixed(1)} ms more per epoch)`,
       seconds, images, { epochOverheadSeconds: overhead });
   }
@@ -99,11 +101,13 @@ export async function measureThroughput(o: ThroughputOptions, onRow: (row: Throu
       return (performance.now() - start) / 1000;
     };
     const once = await timePredict(o.evalImages);
-    // Captured, a pass has the same fixed cost as a training epoch: steady state as above.
-    const seconds = capturing ? (await timePredict(2 * o.evalImages)) - once : once;
-    if (!(seconds > 0)) throw new Error(`eval timing: ${2 * o.evalImages} images took no longer than ${o.evalImages}`);
-    push('eval', o.evalBatch, `eval ${mode}, batch ${o.evalBatch}${capturing ? ` (steady state; ${((once - seconds) * 1000).toFixed(1)} ms more per pass)` : ''}`,
-      seconds, o.evalImages, capturing ? { epochOverheadSeconds: once - seconds } : {});
+    if (!capturing) {
+      push('eval', o.evalBatch, `eval ${mode}, batch ${o.evalBatch}`, once, o.evalImages);
+    } else {
+      const { seconds, overhead } = steadyState(once, await timePredict(2 * o.evalImages), 'eval');
+      push('eval', o.evalBatch, `eval ${mode}, batch ${o.evalBatch} (steady state; ${(overhead * 1000).toFixed(1)} ms more per pass)`,
+        seconds, o.evalImages, { epochOverheadSeconds: overhead });
+    }
   }
   if (o.igImages > 0) {
     const forget = all.subarray(0, o.igImages);

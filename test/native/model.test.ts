@@ -154,16 +154,18 @@ describeEachBackend('ResNet-18', (device) => {
     expect((plain.model.getTensor('bn1.num_batches_tracked') as BigInt64Array)[0]).toBe(BigInt(3 * 5));
   });
 
+  // A small CPU model whose backend imitates step capture (emulateCapture), refusing as asked.
+  const captureTestModel = (classes: number, emulateCapture: boolean | 'refuse' | 'refuse-second') => {
+    const model = new addon.Model({ classes, inChannels: 3, width: 4, device, image: 8, emulateCapture });
+    model.initialize(3);
+    return model;
+  };
+
   if (device === 'cpu')
     it('when a capture is refused, the pass runs eagerly with the same results and says why', async () => {
       const classes = 4, n = 70;
       const { data, indices } = toyData(device, n, 8, classes, 8);
-      const make = (emulateCapture: boolean | 'refuse') => {
-        const model = new addon.Model({ classes, inChannels: 3, width: 4, device, image: 8, emulateCapture });
-        model.initialize(3);
-        return model;
-      };
-      const [eager, refused] = [make(false), make('refuse')];
+      const [eager, refused] = [captureTestModel(classes, false), captureTestModel(classes, 'refuse')];
       const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
       const runs = [];
       for (const model of [eager, refused]) runs.push(await model.trainEpoch(data, { indices, batchSize: 16, augment: true, seed: 1, epoch: 0, sgd }));
@@ -183,12 +185,7 @@ describeEachBackend('ResNet-18', (device) => {
     it('a pass that records its first step on an earlier warm-up and is refused runs that step eagerly and records the next', async () => {
       const classes = 4, n = 70;
       const { data, indices } = toyData(device, n, 8, classes, 8);
-      const make = (emulateCapture: boolean | 'refuse-second') => {
-        const model = new addon.Model({ classes, inChannels: 3, width: 4, device, image: 8, emulateCapture });
-        model.initialize(3);
-        return model;
-      };
-      const [eager, refusedOnce] = [make(false), make('refuse-second')];
+      const [eager, refusedOnce] = [captureTestModel(classes, false), captureTestModel(classes, 'refuse-second')];
       const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
       const replayed = [];
       for (let epoch = 0; epoch < 3; epoch++)
