@@ -8,6 +8,8 @@
 set -euo pipefail
 addon=${1:?usage: sanitizer-runtime.sh <addon built with SANITIZE=address>}
 [ -f "$addon" ] || { echo "sanitizer-runtime.sh: $addon does not exist" >&2; exit 1; }
-runtime=$(ldd "$addon" 2>/dev/null | awk '/lib(asan|clang_rt\.asan)[^ ]*\.so/ && $3 ~ /^\// { print $3; exit }')
-[ -n "$runtime" ] || { echo "sanitizer-runtime.sh: $addon links no AddressSanitizer runtime (built without SANITIZE=address?)" >&2; exit 1; }
+line=$(ldd "$addon" 2>/dev/null | grep -E 'lib(asan|clang_rt\.asan)[^ ]*\.so' | head -n 1 || true)
+[ -n "$line" ] || { echo "sanitizer-runtime.sh: $addon links no AddressSanitizer runtime (built without SANITIZE=address?)" >&2; exit 1; }
+runtime=$(echo "$line" | awk '$3 ~ /^\// { print $3 }')
+[ -n "$runtime" ] || { echo "sanitizer-runtime.sh: the loader cannot find the runtime $addon links ($(echo $line)); put its compiler's runtime folder on LD_LIBRARY_PATH" >&2; exit 1; }
 echo "$runtime"

@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <omp.h>
 
 #include "../core/engine.h"
 #include "../core/kernel_bench.h"
+#include "../cpu/threads.h"
 #include "async.h"
 
 #ifdef INSALUN_WITH_CUDA
@@ -748,7 +748,7 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto out = Napi::Object::New(env);
   out.Set("cpu", true);
-  out.Set("cpuThreads", omp_get_max_threads());
+  out.Set("cpuThreads", cpu::max_threads());
   std::string why;
   bool cuda = false;
   {

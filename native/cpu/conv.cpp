@@ -9,8 +9,6 @@
 // (its own im2col, a single-threaded GEMM, its own scatter): one parallel region per convolution
 // and no barriers inside it. Otherwise (tiny batches) the chunks run one after another with every
 // thread inside each step.
-#include <omp.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
@@ -20,6 +18,7 @@
 #include "cpu_backend.h"
 #include "gemm.h"
 #include "parallel.h"
+#include "threads.h"
 
 namespace insalun::cpu {
 namespace {
@@ -225,7 +224,7 @@ const float* channel_major_view(const float* nchw, int channels, int hw, int img
 // "threads take chunks" and "all threads inside each chunk" as described at the top.
 template <typename Body>
 void for_each_chunk(const ConvShape& s, Body body) {
-  const int threads = omp_get_max_threads();
+  const int threads = max_threads();
   const int chunk = images_per_chunk(s, threads);
   const int chunks = (s.n + chunk - 1) / chunk;
   if (chunks >= threads && threads > 1) {
@@ -285,7 +284,7 @@ void CpuBackend::conv2d_backward_filter(const ConvShape& s, const Act* xa, const
   if (direct_conv_applies(s).backward_filter) return direct_backward_filter(s, x, dy, dw);
   const int hw_out = s.ho() * s.wo(), depth = s.cin * s.k * s.k;
   const size_t weights = s.weight_size();
-  const int threads = omp_get_max_threads();
+  const int threads = max_threads();
   // Each thread sums its chunks into its own partial dW; the partials are added in thread order
   // afterwards, so the result does not depend on timing.
   std::vector<float*> partials(threads, nullptr);
@@ -295,7 +294,7 @@ void CpuBackend::conv2d_backward_filter(const ConvShape& s, const Act* xa, const
     float* col = grow(t.columns, size_t(depth) * cols);
     im2col(s, x, img0, nb, col, parallel);
     const float* grad_out = channel_major_view(dy, s.cout, hw_out, img0, nb, t, parallel);
-    const int me = parallel ? 0 : omp_get_thread_num();
+    const int me = parallel ? 0 : thread_index();
     float*& target = partials[me];
     const bool first = target == nullptr;
     if (first) target = parallel ? dw : grow(t.partial, weights);

@@ -40,8 +40,6 @@
 // they ran at a third of the 3x3 layers' rate.)
 #include "conv_direct.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -52,6 +50,7 @@
 #include <vector>
 
 #include "avx512.h"
+#include "threads.h"
 
 namespace insalun::cpu {
 
@@ -583,7 +582,7 @@ template <typename AddGroup, typename PartialIndex>
 void sum_over_images(const ConvShape& s, size_t floats_per_image, AddGroup add_group,
                      PartialIndex partial_index, float* dw) {
   const size_t weights = s.weight_size();
-  const int threads = std::max(1, std::min(omp_get_max_threads(), s.n));
+  const int threads = std::max(1, std::min(max_threads(), s.n));
   const int group = int(std::clamp<size_t>((size_t(1) << 16) / floats_per_image, 1, size_t(s.n)));
   static thread_local std::vector<float> partial_buffer;
   float* partials = grow(partial_buffer, weights * threads);

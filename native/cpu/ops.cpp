@@ -1,6 +1,4 @@
 // Memory, elementwise ops, pooling, linear, loss and the optimizer of the CPU backend.
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -9,6 +7,7 @@
 #include "../core/sgd_rule.h"
 #include "cpu_backend.h"
 #include "gemm.h"
+#include "threads.h"
 
 namespace insalun::cpu {
 
@@ -82,9 +81,9 @@ double CpuBackend::multiply_add_loop(size_t rounds) {
 #pragma omp parallel
   {
 #pragma omp single
-    threads = omp_get_num_threads();
+    threads = team_size();
     vec acc[kChains];
-    for (int c = 0; c < kChains; ++c) acc[c] = vec{} + float(c + omp_get_thread_num());
+    for (int c = 0; c < kChains; ++c) acc[c] = vec{} + float(c + thread_index());
     const vec a = vec{} + scale, b = vec{} + offset;
     for (size_t r = 0; r < rounds; ++r)
 #pragma GCC unroll 12
