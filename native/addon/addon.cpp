@@ -52,6 +52,36 @@ double number_field(Napi::Object o, const char* key, double fallback, bool requi
   return v.As<Napi::Number>().DoubleValue();
 }
 
+// A finite number: NaN or an infinity (an lr, a loss scale) would spread through the weights
+// silently instead of failing.
+double finite_field(Napi::Object o, const char* key, double fallback, bool required = false) {
+  const double v = number_field(o, key, fallback, required);
+  if (!std::isfinite(v))
+    throw Napi::RangeError::New(o.Env(), std::string("option '") + key + "' must be a finite number");
+  return v;
+}
+
+// A whole number in [0, max]: seeds (up to 2^53, the integers a JS number holds exactly), epoch
+// counters.
+constexpr double kMaxSafeInteger = 9007199254740991.0;
+double whole_number(Napi::Env env, double v, const char* what, double max) {
+  if (!(v >= 0 && v <= max) || v != std::floor(v))
+    throw Napi::RangeError::New(env, std::string(what) + " must be an integer in [0, " +
+                                         std::to_string(uint64_t(max)) + "]");
+  return v;
+}
+double whole_field(Napi::Object o, const char* key, double fallback, double max) {
+  return whole_number(o.Env(), number_field(o, key, fallback), (std::string("option '") + key + "'").c_str(), max);
+}
+
+// An optional callback: absent, or a function.
+Napi::Function callback_field(Napi::Object o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return Napi::Function();
+  if (!v.IsFunction()) throw_type(o.Env(), std::string("option '") + key + "' must be a function");
+  return v.As<Napi::Function>();
+}
+
 bool bool_field(Napi::Object o, const char* key, bool fallback) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined()) return fallback;
@@ -106,11 +136,11 @@ Precision precision_option(Napi::Env env, Napi::Value v) {
 
 SgdConfig sgd_config(Napi::Object o) {
   SgdConfig c;
-  c.lr = float(number_field(o, "lr", 0, true));
-  c.momentum = float(number_field(o, "momentum", 0.9));
-  c.weight_decay = float(number_field(o, "weightDecay", 5e-4));
+  c.lr = float(finite_field(o, "lr", 0, true));
+  c.momentum = float(finite_field(o, "momentum", 0.9));
+  c.weight_decay = float(finite_field(o, "weightDecay", 5e-4));
   c.nesterov = bool_field(o, "nesterov", false);
-  c.l1 = float(number_field(o, "l1", 0));
+  c.l1 = float(finite_field(o, "l1", 0));
   return c;
 }
 
@@ -133,10 +163,12 @@ std::shared_ptr<Backend> make_backend(Napi::Env env, const std::string& device,
   try {
     backend->set_precision(precision);
   } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
+    throw Napi::Error::New(env, error_message(e));
   }
   return backend;
 }
+
+constexpr int kMaxWidth = 1024, kMaxImage = 1024, kMaxChannels = 1024, kMaxClasses = 1 << 20;
 
 // The network's shape from {classes, inChannels, width, image}, checked.
 ResNetConfig network_config(Napi::Env env, Napi::Object o) {
@@ -146,6 +178,13 @@ ResNetConfig network_config(Napi::Env env, Napi::Object o) {
   config.width = positive_int(env, number_field(o, "width", 64), "width");
   config.image = positive_int(env, number_field(o, "image", 32), "image");
   if (config.image < 8) throw Napi::RangeError::New(env, "image size must be at least 8");
+  // Beyond these every size in the network still fits the ints it is counted in, and no GPU's
+  // memory would hold the model or a batch anyway.
+  if (config.width > kMaxWidth) throw Napi::RangeError::New(env, "width must be at most " + std::to_string(kMaxWidth));
+  if (config.image > kMaxImage) throw Napi::RangeError::New(env, "image size must be at most " + std::to_string(kMaxImage));
+  if (config.in_channels > kMaxChannels || config.classes > kMaxClasses)
+    throw Napi::RangeError::New(env, "inChannels must be at most " + std::to_string(kMaxChannels) +
+                                         " and classes at most " + std::to_string(kMaxClasses));
   return config;
 }
 
@@ -176,13 +215,20 @@ class Dataset : public Napi::ObjectWrap<Dataset> {
     const int c = positive_int(env, number_field(shape, "c", 0, true), "shape.c");
     const int h = positive_int(env, number_field(shape, "h", 0, true), "shape.h");
     const int w = positive_int(env, number_field(shape, "w", 0, true), "shape.w");
-    if (images.ElementLength() != size_t(n) * c * h * w)
+    // In double: the product of four ints can overflow 64 bits.
+    const double expected = double(n) * c * h * w;
+    if (double(images.ElementLength()) != expected)
       throw Napi::RangeError::New(env, "images has " + std::to_string(images.ElementLength()) +
-                                           " bytes, expected n*c*h*w = " + std::to_string(size_t(n) * c * h * w));
+                                           " bytes, expected n*c*h*w = " + std::to_string(n) + "*" +
+                                           std::to_string(c) + "*" + std::to_string(h) + "*" + std::to_string(w));
     if (labels.size() != size_t(n)) throw Napi::RangeError::New(env, "labels must have n entries");
+    for (int32_t label : labels)
+      if (label < 0) throw Napi::RangeError::New(env, "labels must not be negative (got " + std::to_string(label) + ")");
     std::vector<double> mean = number_list(env, info[4], "mean"), stdev = number_list(env, info[5], "std");
     for (double s : stdev)
-      if (!(s > 0)) throw Napi::RangeError::New(env, "std values must be positive");
+      if (!(s > 0) || !std::isfinite(s)) throw Napi::RangeError::New(env, "std values must be positive and finite");
+    for (double m : mean)
+      if (!std::isfinite(m)) throw Napi::RangeError::New(env, "mean values must be finite");
     backend_ = make_backend(env, device);
     device_ = device;
     std::lock_guard<std::mutex> lock(compute_lock());
@@ -191,7 +237,7 @@ class Dataset : public Napi::ObjectWrap<Dataset> {
                                                 std::vector<float>(mean.begin(), mean.end()),
                                                 std::vector<float>(stdev.begin(), stdev.end()));
     } catch (const std::exception& e) {
-      throw Napi::Error::New(env, e.what());
+      throw Napi::Error::New(env, error_message(e));
     }
   }
 
@@ -280,7 +326,7 @@ class Model : public Napi::ObjectWrap<Model> {
     } catch (const Napi::Error&) {
       throw;
     } catch (const std::exception& e) {
-      throw Napi::Error::New(env, e.what());
+      throw Napi::Error::New(env, error_message(e));
     }
   }
 
@@ -366,8 +412,9 @@ class Model : public Napi::ObjectWrap<Model> {
 
   Napi::Value Initialize(const Napi::CallbackInfo& info) {
     if (info.Length() < 1 || !info[0].IsNumber()) throw_type(info.Env(), "initialize(seed: number)");
+    const double seed = whole_number(info.Env(), info[0].As<Napi::Number>().DoubleValue(), "seed", kMaxSafeInteger);
     std::lock_guard<std::mutex> lock(compute_lock());
-    engine_->net().initialize(uint64_t(info[0].As<Napi::Number>().Int64Value()));
+    engine_->net().initialize(uint64_t(seed));
     return info.Env().Undefined();
   }
 
@@ -464,15 +511,14 @@ class Model : public Napi::ObjectWrap<Model> {
     if (!o.Get("labels").IsUndefined()) r.labels = int32_array(env, o.Get("labels"), "labels");
     r.batch_size = positive_int(env, number_field(o, "batchSize", 0, true), "batchSize");
     r.augment = bool_field(o, "augment", true);
-    r.seed = uint64_t(number_field(o, "seed", 0));
-    r.epoch = uint32_t(number_field(o, "epoch", 0));
-    r.loss_scale = float(number_field(o, "lossScale", 1));
-    r.progress_every = int(number_field(o, "progressEvery", 1));
+    r.seed = uint64_t(whole_field(o, "seed", 0, kMaxSafeInteger));
+    r.epoch = uint32_t(whole_field(o, "epoch", 0, UINT32_MAX));
+    r.loss_scale = float(finite_field(o, "lossScale", 1));
+    r.progress_every = int(whole_field(o, "progressEvery", 1, INT32_MAX));
     Napi::Value sgd = o.Get("sgd");
     if (!sgd.IsObject()) throw_type(env, "option 'sgd' must be an object");
     r.sgd = sgd_config(sgd.As<Napi::Object>());
-    Napi::Value cb = o.Get("onBatch");
-    Napi::Function callback = cb.IsFunction() ? cb.As<Napi::Function>() : Napi::Function();
+    Napi::Function callback = callback_field(o, "onBatch");
     auto engine = engine_;
     auto stop = stop_;
     Hold hold(info[0].As<Napi::Object>());
@@ -534,9 +580,9 @@ class Model : public Napi::ObjectWrap<Model> {
     r.train = bool_field(o, "train", false);
     r.augment = bool_field(o, "augment", false);
     r.squared = bool_field(o, "squared", false);
-    r.seed = uint64_t(number_field(o, "seed", 0));
-    r.epoch = uint32_t(number_field(o, "epoch", 0));
-    r.loss_scale = float(number_field(o, "lossScale", 1));
+    r.seed = uint64_t(whole_field(o, "seed", 0, kMaxSafeInteger));
+    r.epoch = uint32_t(whole_field(o, "epoch", 0, UINT32_MAX));
+    r.loss_scale = float(finite_field(o, "lossScale", 1));
     auto engine = engine_;
     const ResidentDataset* d = &data.data();
     Hold hold(info[0].As<Napi::Object>());
@@ -555,12 +601,18 @@ class Model : public Napi::ObjectWrap<Model> {
     const int batch = positive_int(env, number_field(o, "batchSize", 0, true), "batchSize");
     std::vector<float> baseline = float32_array(env, o.Get("baseline"), "baseline");
     check_flat(env, baseline, "baseline");
+    for (float v : baseline)
+      if (!std::isfinite(v)) throw Napi::RangeError::New(env, "baseline contains NaN or infinite values");
     std::vector<double> nodes = number_list(env, o.Get("nodes"), "nodes");
     std::vector<double> weights = number_list(env, o.Get("weights"), "weights");
     if (nodes.empty() || nodes.size() != weights.size())
       throw Napi::RangeError::New(env, "nodes and weights must be non-empty and of equal length");
-    Napi::Value cb = o.Get("onPoint");
-    Napi::Function callback = cb.IsFunction() ? cb.As<Napi::Function>() : Napi::Function();
+    for (size_t k = 0; k < nodes.size(); ++k)
+      if (!(nodes[k] >= 0 && nodes[k] <= 1) || !std::isfinite(weights[k]))
+        throw Napi::RangeError::New(env, "path points must lie in [0, 1] and weights be finite (point " +
+                                             std::to_string(k) + ": " + std::to_string(nodes[k]) + ", weight " +
+                                             std::to_string(weights[k]) + ")");
+    Napi::Function callback = callback_field(o, "onPoint");
     auto engine = engine_;
     const ResidentDataset* d = &data.data();
     Hold hold(info[0].As<Napi::Object>());
@@ -593,7 +645,8 @@ class Model : public Napi::ObjectWrap<Model> {
     Dataset& data = dataset_arg(info, 0);
     std::vector<int32_t> indices = int32_array(env, info.Length() > 1 ? info[1] : env.Undefined(), "indices");
     if (info.Length() < 4 || !info[2].IsNumber() || !info[3].IsNumber()) throw_type(env, "fgsmPredict(data, indices, eps, batchSize)");
-    const float eps = info[2].As<Napi::Number>().FloatValue();
+    const double eps = info[2].As<Napi::Number>().DoubleValue();
+    if (!(eps >= 0 && eps <= 1)) throw Napi::RangeError::New(env, "eps must lie in [0, 1] (pixel units)");
     const int batch = positive_int(env, info[3].As<Napi::Number>().DoubleValue(), "batchSize");
     auto engine = engine_;
     const ResidentDataset* d = &data.data();
@@ -615,8 +668,8 @@ class Model : public Napi::ObjectWrap<Model> {
     std::vector<int32_t> indices = int32_array(env, info.Length() > 1 ? info[1] : env.Undefined(), "indices");
     Napi::Object o = object_arg(info, 2, "forward options");
     const bool train = bool_field(o, "train", false), augment = bool_field(o, "augment", false);
-    const uint64_t seed = uint64_t(number_field(o, "seed", 0));
-    const uint32_t epoch = uint32_t(number_field(o, "epoch", 0));
+    const uint64_t seed = uint64_t(whole_field(o, "seed", 0, kMaxSafeInteger));
+    const uint32_t epoch = uint32_t(whole_field(o, "epoch", 0, UINT32_MAX));
     auto engine = engine_;
     const ResidentDataset* d = &data.data();
     Hold hold(info[0].As<Napi::Object>());
@@ -688,7 +741,7 @@ auto run_emulation_aid(Napi::Env env, Aid aid) {
     std::lock_guard<std::mutex> lock(compute_lock());
     return aid();
   } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
+    throw Napi::Error::New(env, error_message(e));
   }
 }
 
@@ -756,7 +809,7 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
     try {
       cuda = make_cuda_backend(&why) != nullptr;
     } catch (const std::exception& e) {
-      why = e.what();
+      why = error_message(e);
     }
   }
   out.Set("cuda", cuda);
@@ -766,7 +819,7 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   try {
     out.Set("cudaEmulationOrder", emulation::schedule_name(emulation::current_schedule()));
   } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
+    throw Napi::Error::New(env, error_message(e));
   }
 #else
   out.Set("cudaEmulated", false);

@@ -7,12 +7,21 @@
 
 #include <functional>
 #include <mutex>
+#include <new>
 #include <string>
 
 namespace insalun::addon {
 
 // All native compute is serialized: the backends keep scratch buffers and use every core.
 std::mutex& compute_lock();
+
+// The message a native exception reaches JavaScript with (std::bad_alloc's own, "std::bad_alloc",
+// says nothing to a user).
+inline std::string error_message(const std::exception& e) {
+  if (dynamic_cast<const std::bad_alloc*>(&e))
+    return "not enough host memory (a smaller model, batch or dataset may fit)";
+  return e.what();
+}
 
 template <typename Result>
 class PromiseWorker : public Napi::AsyncWorker {
@@ -29,7 +38,7 @@ class PromiseWorker : public Napi::AsyncWorker {
       std::lock_guard<std::mutex> lock(compute_lock());
       result_ = work_();
     } catch (const std::exception& e) {
-      SetError(e.what());
+      SetError(error_message(e));
     } catch (...) {
       SetError("unknown native error");
     }
@@ -79,7 +88,7 @@ class ProgressPromiseWorker : public Napi::AsyncProgressQueueWorker<Progress> {
         if (report) progress.Send(&p, 1);
       });
     } catch (const std::exception& e) {
-      this->SetError(e.what());
+      this->SetError(error_message(e));
     } catch (...) {
       this->SetError("unknown native error");
     }

@@ -3,6 +3,8 @@
 // Not a hot path: each call allocates, uploads, runs one op and downloads.
 #include <napi.h>
 
+#include <algorithm>
+#include <cmath>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -50,10 +52,24 @@ std::vector<int32_t> i32(const Napi::Value& v, const char* what) {
   return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
 }
 
-int field(Napi::Object o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("shape.") + key + " must be a number");
-  return v.As<Napi::Number>().Int32Value();
+// An integer argument of at least `min` (1 for sizes, 0 for padding).
+int integer(Napi::Value v, const std::string& what, int min = 1) {
+  if (!v.IsNumber()) throw Napi::TypeError::New(v.Env(), what + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= min && d <= double(std::numeric_limits<int>::max())) || d != std::floor(d))
+    throw Napi::RangeError::New(v.Env(), what + " must be an integer of at least " + std::to_string(min));
+  return int(d);
+}
+
+int field(Napi::Object o, const char* key, int min = 1) { return integer(o.Get(key), std::string("shape.") + key, min); }
+
+// Refuses a tensor of more than 2^36 elements: beyond any device's memory, and a size computed as
+// a product of ints could wrap around.
+void bounded(Napi::Env env, std::initializer_list<int> dims, const char* what) {
+  double elements = 1;
+  for (int d : dims) elements *= d;
+  if (elements > double(uint64_t(1) << 36))
+    throw Napi::RangeError::New(env, std::string(what) + " would have " + std::to_string(elements) + " elements");
 }
 
 void require_size(Napi::Env env, const std::vector<float>& v, size_t n, const char* what) {
@@ -78,11 +94,35 @@ NormShape output_of(const ConvShape& s) { return NormShape{s.n, s.cout, s.ho() *
 NormShape flat(size_t n) { return NormShape{1, 1, int(n)}; }
 
 ConvShape conv_shape(Napi::Object o) {
-  return ConvShape{field(o, "n"), field(o, "cin"), field(o, "h"), field(o, "w"),
-                   field(o, "cout"), field(o, "k"), field(o, "stride"), field(o, "pad")};
+  const ConvShape s{field(o, "n"), field(o, "cin"), field(o, "h"), field(o, "w"),
+                    field(o, "cout"), field(o, "k"), field(o, "stride"), field(o, "pad", 0)};
+  try {
+    check_conv_shape(s);
+  } catch (const std::invalid_argument& e) {
+    throw Napi::RangeError::New(o.Env(), e.what());
+  }
+  bounded(o.Env(), {s.n, s.cin, s.h, s.w}, "the convolution's input");
+  bounded(o.Env(), {s.n, s.cout, s.ho(), s.wo()}, "the convolution's output");
+  bounded(o.Env(), {s.cout, s.cin, s.k, s.k}, "the convolution's weights");
+  return s;
 }
 
-NormShape norm_shape(Napi::Object o) { return NormShape{field(o, "n"), field(o, "c"), field(o, "hw")}; }
+NormShape norm_shape(Napi::Object o) {
+  const NormShape s{field(o, "n"), field(o, "c"), field(o, "hw")};
+  bounded(o.Env(), {s.n, s.c, s.hw}, "the activation");
+  return s;
+}
+
+// {n, in, out} of a linear layer.
+struct LinearShape {
+  int n, in, out;
+};
+LinearShape linear_shape(Napi::Object o) {
+  const LinearShape s{field(o, "n"), field(o, "in"), field(o, "out")};
+  bounded(o.Env(), {s.n, std::max(s.in, s.out)}, "the linear layer's activations");
+  bounded(o.Env(), {s.in, s.out}, "the linear layer's weights");
+  return s;
+}
 
 using OpFn = std::function<Napi::Value(const Napi::CallbackInfo&, Backend&)>;
 
@@ -97,7 +137,7 @@ Napi::Function bind_op(Napi::Env env, std::shared_ptr<Backend> be, OpFn fn) {
     } catch (const Napi::Error&) {
       throw;
     } catch (const std::exception& e) {
-      throw Napi::Error::New(info.Env(), e.what());
+      throw Napi::Error::New(info.Env(), error_message(e));
     }
   });
 }
@@ -293,8 +333,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
   }));
   // linearForward({n, in, out}, x, w, bias)
   ops.Set("linearForward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
-    Napi::Object o = info[0].As<Napi::Object>();
-    const int n = field(o, "n"), in = field(o, "in"), out = field(o, "out");
+    const auto [n, in, out] = linear_shape(info[0].As<Napi::Object>());
     auto x = f32(info[1], "x"), w = f32(info[2], "w"), bias = f32(info[3], "bias");
     require_size(info.Env(), x, size_t(n) * in, "x");
     require_size(info.Env(), w, size_t(out) * in, "w");
@@ -307,8 +346,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
   }));
   ops.Set("linearBackward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     Napi::Env env = info.Env();
-    Napi::Object o = info[0].As<Napi::Object>();
-    const int n = field(o, "n"), in = field(o, "in"), out = field(o, "out");
+    const auto [n, in, out] = linear_shape(info[0].As<Napi::Object>());
     auto x = f32(info[1], "x"), w = f32(info[2], "w"), dy = f32(info[3], "dy");
     require_size(env, x, size_t(n) * in, "x");
     require_size(env, w, size_t(out) * in, "w");
@@ -326,7 +364,8 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
   // softmaxXent(n, classes, logits, labels, scale) -> {dlogits, lossSum, correct}
   ops.Set("softmaxXent", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     Napi::Env env = info.Env();
-    const int n = info[0].ToNumber().Int32Value(), classes = info[1].ToNumber().Int32Value();
+    const int n = integer(info[0], "n"), classes = integer(info[1], "classes");
+    bounded(env, {n, classes}, "the logits");
     auto logits = f32(info[2], "logits");
     auto labels = i32(info[3], "labels");
     const float scale = info[4].ToNumber().FloatValue();
@@ -346,6 +385,8 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
   // gatherBatch(images: Uint8Array, labels: Int32Array, {n,c,h,w}, mean, std, indices, {augment, seed, epoch, pad})
   ops.Set("gatherBatch", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     Napi::Env env = info.Env();
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      throw Napi::TypeError::New(env, "images must be a Uint8Array");
     auto images = info[0].As<Napi::Uint8Array>();
     auto labels = i32(info[1], "labels");
     Napi::Object shape = info[2].As<Napi::Object>();
@@ -353,6 +394,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     auto indices = i32(info[5], "indices");
     Napi::Object o = info[6].As<Napi::Object>();
     const int n = field(shape, "n"), c = field(shape, "c"), h = field(shape, "h"), w = field(shape, "w");
+    bounded(env, {n, c, h, w}, "the images");
     if (images.ElementLength() != size_t(n) * c * h * w) throw Napi::RangeError::New(env, "images size");
     for (int32_t i : indices)
       if (i < 0 || i >= n) throw Napi::RangeError::New(env, "index out of range");
@@ -365,7 +407,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     spec.augment = o.Get("augment").ToBoolean();
     spec.seed = uint64_t(o.Get("seed").ToNumber().Int64Value());
     spec.epoch = uint32_t(o.Get("epoch").ToNumber().Uint32Value());
-    if (o.Has("pad")) spec.pad = o.Get("pad").ToNumber().Int32Value();
+    if (o.Has("pad")) spec.pad = integer(o.Get("pad"), "pad", 0);
     if (o.Has("labelOverride")) {
       auto override_labels = i32(o.Get("labelOverride"), "labelOverride");
       if (override_labels.size() != indices.size())

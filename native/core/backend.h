@@ -38,6 +38,11 @@ struct ConvShape {
   size_t weight_size() const { return size_t(cout) * cin * k * k; }
 };
 
+// Throws std::invalid_argument, naming the shape, unless every size is positive, the padding is
+// not negative and the output has at least one position. Where shapes come from outside (the op
+// bindings) and where a backend plans one (cuDNN).
+void check_conv_shape(const ConvShape& s);
+
 // Per-channel batch-norm shape: x is [n, c, hw].
 struct NormShape {
   int n = 0, c = 0, hw = 0;

@@ -83,6 +83,10 @@ ResidentDataset::ResidentDataset(std::shared_ptr<Backend> backend, const uint8_t
     : backend_(std::move(backend)), host_mean_(mean), host_std_(std) {
   if (int(mean.size()) != c || int(std.size()) != c)
     throw std::invalid_argument("dataset: mean and std need one value per channel");
+  for (int i = 0; i < n; ++i) {
+    if (labels[i] < 0) throw std::invalid_argument("dataset: label " + std::to_string(labels[i]) + " is negative");
+    max_label_ = std::max(max_label_, labels[i]);
+  }
   const size_t image_bytes = size_t(n) * c * h * w;
   images_ = backend_->alloc_bytes(image_bytes);
   labels_ = backend_->alloc_bytes(sizeof(int32_t) * n);
@@ -169,7 +173,7 @@ void Engine::ensure_batch(int n) {
 }
 
 void Engine::begin_pass(const ResidentDataset& data, const std::vector<int32_t>& indices,
-                        const std::vector<int32_t>& labels) {
+                        const std::vector<int32_t>& labels, PassUse use) {
   const DeviceDataset& d = data.view();
   const ResNetConfig& c = net_->config();
   if (d.c != c.in_channels || d.h != c.image || d.w != c.image)
@@ -179,6 +183,9 @@ void Engine::begin_pass(const ResidentDataset& data, const std::vector<int32_t>&
                                 std::to_string(c.image));
   if (!labels.empty() && labels.size() != indices.size())
     throw std::invalid_argument("labels must have one entry per index");
+  if (use == PassUse::kLoss && labels.empty() && data.max_label() >= c.classes)
+    throw std::out_of_range("the dataset has label " + std::to_string(data.max_label()) +
+                            " but the model has " + std::to_string(c.classes) + " classes");
   for (const int32_t index : indices)
     if (index < 0 || index >= d.n)
       throw std::out_of_range("sample index " + std::to_string(index) + " is outside the dataset (" +
@@ -254,7 +261,7 @@ void Engine::train_step(const ResidentDataset& data, const EpochRequest& r, int 
 EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest& r,
                                 const BatchCallback& on_batch, const std::atomic<bool>& stop) {
   if (r.batch_size < 1) throw std::invalid_argument("batch size must be positive");
-  begin_pass(data, r.indices, r.labels);
+  begin_pass(data, r.indices, r.labels, PassUse::kLoss);
   EpochTotals totals;
   const int batches = int((r.indices.size() + r.batch_size - 1) / r.batch_size);
   StepReplayer steps(*backend_, step_capture_ && batches >= 3, r.batch_size, &capture_error_,
@@ -301,7 +308,7 @@ std::vector<float> Engine::predict(const ResidentDataset& data, const std::vecto
   if (batch_size < 1) throw std::invalid_argument("batch size must be positive");
   const int classes = net_->config().classes;
   std::vector<float> logits(indices.size() * classes);
-  begin_pass(data, indices, {});
+  begin_pass(data, indices, {}, PassUse::kLogitsOnly);
   // Every batch's logits go to one device buffer, read back once: no host sync per batch.
   DeviceAllocations memory(*backend_);
   float* all = memory.floats(logits.size());
@@ -328,7 +335,7 @@ std::vector<float> Engine::gradient(const ResidentDataset& data, const GradientR
   backend_->fill(grad_sum_, 0.0f, n);
   std::vector<float> squares, host_grad;
   if (r.squared) squares.assign(n, 0.0f), host_grad.resize(n);
-  begin_pass(data, r.indices, r.labels);
+  begin_pass(data, r.indices, r.labels, PassUse::kLoss);
   if (r.batch_size < 1) throw std::invalid_argument("batch size must be positive");
   const size_t batches = (r.indices.size() + r.batch_size - 1) / r.batch_size;
   // The squared pass reads every batch's gradient on the host, so it is not replayed.
@@ -366,7 +373,7 @@ double Engine::forget_loss(const ResidentDataset& data, const std::vector<int32_
   // host synchronization per batch.
   DeviceAllocations memory(*backend_);
   float* sums = memory.filled(2 * batches, 0.0f);
-  begin_pass(data, indices, {});
+  begin_pass(data, indices, {}, PassUse::kLoss);
   auto size_of = [&](size_t b) { return int(std::min<size_t>(batch_size, indices.size() - b * batch_size)); };
   for (size_t b = 0; b < batches; ++b) {
     load_batch(data, b * batch_size, size_of(b), false, 0, 0);
@@ -401,7 +408,7 @@ IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::ve
     backend_->copy_bytes(theta, params, n * sizeof(float));
     backend_->upload_bytes(start, baseline.data(), n * sizeof(float));
     backend_->fill(grad_sum_, 0.0f, n);
-    begin_pass(data, indices, {});
+    begin_pass(data, indices, {}, PassUse::kLoss);
     // One recording serves every path point: lerp moves the parameters in place, and each point's
     // gradients collect unweighted in point_sum, weighted once per point outside the recording.
     const size_t batches = (indices.size() + batch_size - 1) / batch_size;
@@ -447,7 +454,7 @@ std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data,
   const std::vector<float>&mean = data.host_mean(), &stdev = data.host_std();
   std::vector<int32_t> predictions(indices.size());
   std::vector<float> x, g, logits;
-  begin_pass(data, indices, {});
+  begin_pass(data, indices, {}, PassUse::kLoss);
   // float32 copies of the batch and its gradient on their way to and from the host
   DeviceAllocations memory(*backend_);
   float* staging = memory.floats(std::min<size_t>(batch_size, indices.size()) * image);
@@ -490,7 +497,7 @@ std::vector<float> Engine::forward_batch(const ResidentDataset& data,
                                          bool augment, uint64_t seed, uint32_t epoch) {
   if (indices.empty()) throw std::invalid_argument("forwardBatch needs at least one index");
   const int classes = net_->config().classes;
-  begin_pass(data, indices, {});
+  begin_pass(data, indices, {}, PassUse::kLogitsOnly);
   load_batch(data, 0, int(indices.size()), augment, seed, epoch);
   const float* out = net_->forward(x_, int(indices.size()), train);
   std::vector<float> logits(indices.size() * classes);

@@ -27,11 +27,14 @@ class ResidentDataset {
   const Backend* backend() const { return backend_.get(); }
   const std::vector<float>& host_mean() const { return host_mean_; }
   const std::vector<float>& host_std() const { return host_std_; }
+  // The largest label (the labels are checked against a model's classes before a loss reads them).
+  int32_t max_label() const { return max_label_; }
 
  private:
   std::shared_ptr<Backend> backend_;
   DeviceDataset view_;
   std::vector<float> host_mean_, host_std_;
+  int32_t max_label_ = 0;
   void *images_ = nullptr, *labels_ = nullptr, *mean_ = nullptr, *std_ = nullptr;
 };
 
@@ -156,9 +159,11 @@ class Engine {
  private:
   // Checks and uploads the positions of one pass over `data` (dataset indices and optional
   // label overrides) once, so that each batch after it is device-side work only: no host copy,
-  // no synchronization inside an epoch.
+  // no synchronization inside an epoch. A pass whose loss reads the dataset's own labels
+  // (kLoss) refuses a dataset with labels beyond the model's classes.
+  enum class PassUse { kLoss, kLogitsOnly };
   void begin_pass(const ResidentDataset& data, const std::vector<int32_t>& indices,
-                  const std::vector<int32_t>& labels);
+                  const std::vector<int32_t>& labels, PassUse use);
   // Copies positions [begin, begin+count) of the pass into the fixed batch slots and gathers the
   // images into x_. Fixed slots keep every pointer of a training step constant (step capture).
   void load_batch(const ResidentDataset& data, size_t begin, int count, bool augment,

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "../core/sgd_rule.h"
 #include "cpu_backend.h"
@@ -140,8 +141,10 @@ void CpuBackend::softmax_xent(int n, int classes, const float* logits, const int
     double denom = 0;
     for (int k = 0; k < classes; ++k) denom += std::exp(double(z[k] - zmax));
     const int y = labels[i];
-    loss += std::log(denom) - double(z[y] - zmax);
-    correct += best == y;
+    // An out-of-range label is not read: it makes the loss NaN, as on the GPU.
+    const bool valid = y >= 0 && y < classes;
+    loss += valid ? std::log(denom) - double(z[y] - zmax) : std::numeric_limits<double>::quiet_NaN();
+    correct += valid && best == y;
     if (dlogits) {
       float* d = dlogits + size_t(i) * classes;
       for (int k = 0; k < classes; ++k) {

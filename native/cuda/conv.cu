@@ -237,12 +237,7 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
   if (it != plans_.end()) return *it->second;
   refuse_while_capturing("planning a new convolution shape");
 
-  if (s.n <= 0 || s.cin <= 0 || s.cout <= 0 || s.k <= 0 || s.stride <= 0 || s.pad < 0 ||
-      s.ho() <= 0 || s.wo() <= 0)
-    throw std::invalid_argument("conv2d: invalid shape n=" + std::to_string(s.n) + " cin=" +
-                                std::to_string(s.cin) + " " + std::to_string(s.h) + "x" +
-                                std::to_string(s.w) + " cout=" + std::to_string(s.cout) +
-                                " k=" + std::to_string(s.k));
+  check_conv_shape(s);
   auto plan = std::make_unique<ConvPlan>();
   plan->key = key;
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->x));

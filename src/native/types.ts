@@ -187,7 +187,6 @@ export interface BackendOps {
   bnBackward(s: NormShapeArg, x: F32, dy: F32, gamma: F32, saveMean: F32, saveInvstd: F32, train: boolean, reluOut?: F32): { dx: F32; dgamma: F32; dbeta: F32 };
   reluForward(x: F32): F32;
   reluBackward(y: F32, dy: F32): F32;
-  /** x stored as activations and read back: identity in fp32, bf16 rounding in bf16. */
   /** x stored as activations and read back: identity in fp32; bf16 rounding (and the NHWC round trip, given a shape) in bf16. */
   roundTripActivations(x: F32, shape?: NormShapeArg): F32;
   axpy(alpha: number, x: F32, y: F32): F32;

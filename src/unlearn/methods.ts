@@ -57,6 +57,7 @@ const RULES: Record<string, { ok: (v: number) => boolean; what: string }> = {
   msteps: { ok: (v) => Number.isInteger(v) && v >= 0, what: 'a non-negative integer' },
   augment: { ok: (v) => v === 0 || v === 1, what: '0 or 1' },
   T: { ok: (v) => v > 0, what: 'positive' },
+  eps: { ok: (v) => v >= 0 && v <= 1, what: 'in [0, 1] (pixel units)' },
 };
 
 /** Retrain repeats the original's recipe when the checkpoint records it. */

@@ -60,6 +60,7 @@ describe('unlearning methods', () => {
     await expect(runUnlearning('ft', context(f, { hyper: { augment: 2 } }))).rejects.toThrow(/0 or 1/);
     await expect(runUnlearning('ft', context(f, { hyper: { lr: NaN } }))).rejects.toThrow(/lr of ft must be a finite number/);
     await expect(runUnlearning('scrub', context(f, { hyper: { msteps: -1 } }))).rejects.toThrow(/non-negative integer/);
+    await expect(runUnlearning('bs', context(f, { hyper: { eps: 2 } }))).rejects.toThrow(/eps of bs must be in \[0, 1\]/);
   });
 
   it('retrain needs the initial weights and takes no mask', async () => {
