@@ -13,7 +13,8 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
 export function number(min: number, max = Infinity) {
   return (value: string): number => {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected a number in [${min}, ${max}], got '${value}'`);
+    const range = max === Infinity ? `a finite number of at least ${min}` : `a number in [${min}, ${max}]`;
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`expected ${range}, got '${value}'`);
     return n;
   };
 }
