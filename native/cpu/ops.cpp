@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "../core/sanitizer.h"
 #include "../core/sgd_rule.h"
 #include "cpu_backend.h"
 #include "gemm.h"
@@ -14,7 +15,13 @@ namespace insalun::cpu {
 
 // ---- memory: "device" memory is 64-byte aligned host memory ----------------------------------
 void* CpuBackend::alloc_bytes(size_t bytes) {
+#if INSALUN_ASAN
+  // The exact size (at least 1 byte), so that AddressSanitizer sees a read past the end.
+  void* p = nullptr;
+  if (posix_memalign(&p, 64, std::max<size_t>(1, bytes)) != 0) p = nullptr;
+#else
   void* p = std::aligned_alloc(64, std::max<size_t>(64, (bytes + 63) / 64 * 64));
+#endif
   if (!p) throw std::bad_alloc();
   return p;
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/sanitizer.h"
 #include "counters.h"
 #include "emulation.h"
 #include "kernel_runner.h"
@@ -211,7 +212,7 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
   *p = nullptr;
   if (refuse_during_capture()) return cudaErrorStreamCaptureUnsupported;
   insalun::emulation::count(&insalun::emulation::RuntimeCounters::allocations);
-#if defined(__SANITIZE_ADDRESS__)
+#if INSALUN_ASAN
   // Under AddressSanitizer the exact size, so that a read one byte past the end is caught.
   const size_t rounded = std::max<size_t>(bytes, 1);
 #else
