@@ -222,8 +222,6 @@ class Dataset : public Napi::ObjectWrap<Dataset> {
                                            " bytes, expected n*c*h*w = " + std::to_string(n) + "*" +
                                            std::to_string(c) + "*" + std::to_string(h) + "*" + std::to_string(w));
     if (labels.size() != size_t(n)) throw Napi::RangeError::New(env, "labels must have n entries");
-    for (int32_t label : labels)
-      if (label < 0) throw Napi::RangeError::New(env, "labels must not be negative (got " + std::to_string(label) + ")");
     std::vector<double> mean = number_list(env, info[4], "mean"), stdev = number_list(env, info[5], "std");
     for (double s : stdev)
       if (!(s > 0) || !std::isfinite(s)) throw Napi::RangeError::New(env, "std values must be positive and finite");

@@ -396,6 +396,9 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     const int n = field(shape, "n"), c = field(shape, "c"), h = field(shape, "h"), w = field(shape, "w");
     bounded(env, {n, c, h, w}, "the images");
     if (images.ElementLength() != size_t(n) * c * h * w) throw Napi::RangeError::New(env, "images size");
+    if (labels.size() != size_t(n)) throw Napi::RangeError::New(env, "labels must have n entries");
+    require_size(env, mean, size_t(c), "mean");
+    require_size(env, stdev, size_t(c), "std");
     for (int32_t i : indices)
       if (i < 0 || i >= n) throw Napi::RangeError::New(env, "index out of range");
     DeviceArrays d(b);

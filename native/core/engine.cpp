@@ -84,7 +84,8 @@ ResidentDataset::ResidentDataset(std::shared_ptr<Backend> backend, const uint8_t
   if (int(mean.size()) != c || int(std.size()) != c)
     throw std::invalid_argument("dataset: mean and std need one value per channel");
   for (int i = 0; i < n; ++i) {
-    if (labels[i] < 0) throw std::invalid_argument("dataset: label " + std::to_string(labels[i]) + " is negative");
+    if (labels[i] < 0)
+      throw std::invalid_argument("dataset: labels must not be negative (got " + std::to_string(labels[i]) + ")");
     max_label_ = std::max(max_label_, labels[i]);
   }
   const size_t image_bytes = size_t(n) * c * h * w;

@@ -114,6 +114,11 @@ describeEachBackend('the addon refuses bad input', (device: DeviceName) => {
       await expectRefused(() => ops.linearForward({ n: 0, in: 3, out: 4 }, new Float32Array(0), new Float32Array(12), new Float32Array(4)), /shape.n/);
       await expectRefused(() => ops.softmaxXent(2, 0, new Float32Array(0), Int32Array.from([0, 0]), 1), /classes must be an integer of at least 1/);
       await expectRefused(() => ops.gatherBatch(images, labels, shape, new Float32Array(3), new Float32Array(3).fill(1), Int32Array.from([0]), { augment: true, seed: 0, epoch: 0, pad: -1 }), /pad must be an integer of at least 0/);
+      // Read past their ends before (AddressSanitizer showed it).
+      const gather = (labelValues: Int32Array, mean: Float32Array, std: Float32Array) => ops.gatherBatch(images, labelValues, shape, mean, std, Int32Array.from([7]), { augment: false, seed: 0, epoch: 0 });
+      await expectRefused(() => gather(labels.subarray(0, 2), new Float32Array(3), new Float32Array(3).fill(1)), /labels must have n entries/);
+      await expectRefused(() => gather(labels, new Float32Array(1), new Float32Array(3).fill(1)), /mean has 1 values, expected 3/);
+      await expectRefused(() => gather(labels, new Float32Array(3), new Float32Array(1).fill(1)), /std has 1 values, expected 3/);
       await expectRefused(() => ops.gatherBatch(new Float32Array(4) as never, labels, shape, new Float32Array(3), new Float32Array(3).fill(1), Int32Array.from([0]), { augment: false, seed: 0, epoch: 0 }), /images must be a Uint8Array/);
     });
 
