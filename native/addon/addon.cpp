@@ -64,14 +64,13 @@ double finite_field(Napi::Object o, const char* key, double fallback, bool requi
 // A whole number in [0, max]: seeds (up to 2^53, the integers a JS number holds exactly), epoch
 // counters.
 constexpr double kMaxSafeInteger = 9007199254740991.0;
-double whole_number(Napi::Env env, double v, const char* what, double max) {
+double whole_number(Napi::Env env, double v, const std::string& what, double max) {
   if (!(v >= 0 && v <= max) || v != std::floor(v))
-    throw Napi::RangeError::New(env, std::string(what) + " must be an integer in [0, " +
-                                         std::to_string(uint64_t(max)) + "]");
+    throw Napi::RangeError::New(env, what + " must be an integer in [0, " + std::to_string(uint64_t(max)) + "]");
   return v;
 }
 double whole_field(Napi::Object o, const char* key, double fallback, double max) {
-  return whole_number(o.Env(), number_field(o, key, fallback), (std::string("option '") + key + "'").c_str(), max);
+  return whole_number(o.Env(), number_field(o, key, fallback), std::string("option '") + key + "'", max);
 }
 
 // An optional callback: absent, or a function.

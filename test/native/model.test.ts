@@ -154,19 +154,22 @@ describeEachBackend('ResNet-18', (device) => {
     expect((plain.model.getTensor('bn1.num_batches_tracked') as BigInt64Array)[0]).toBe(BigInt(3 * 5));
   });
 
-  // A small CPU model whose backend imitates step capture (emulateCapture), refusing as asked.
-  const captureTestModel = (classes: number, emulateCapture: boolean | 'refuse' | 'refuse-second') => {
-    const model = new addon.Model({ classes, inChannels: 3, width: 4, device, image: 8, emulateCapture });
-    model.initialize(3);
-    return model;
+  // 70 images (five batches of 16, the last short) and two small CPU models whose backends imitate
+  // step capture (emulateCapture): one without it, one refusing as asked.
+  const refusalCase = (refusal: 'refuse' | 'refuse-second') => {
+    const classes = 4;
+    const { data, indices } = toyData(device, 70, 8, classes, 8);
+    const model = (emulateCapture: boolean | typeof refusal) => {
+      const m = new addon.Model({ classes, inChannels: 3, width: 4, device, image: 8, emulateCapture });
+      m.initialize(3);
+      return m;
+    };
+    return { data, indices, eager: model(false), refused: model(refusal), sgd: { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 } };
   };
 
   if (device === 'cpu')
     it('when a capture is refused, the pass runs eagerly with the same results and says why', async () => {
-      const classes = 4, n = 70;
-      const { data, indices } = toyData(device, n, 8, classes, 8);
-      const [eager, refused] = [captureTestModel(classes, false), captureTestModel(classes, 'refuse')];
-      const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
+      const { data, indices, eager, refused, sgd } = refusalCase('refuse');
       const runs = [];
       for (const model of [eager, refused]) runs.push(await model.trainEpoch(data, { indices, batchSize: 16, augment: true, seed: 1, epoch: 0, sgd }));
       expect(runs[1].replayedSteps).toBe(0);
@@ -183,10 +186,7 @@ describeEachBackend('ResNet-18', (device) => {
 
   if (device === 'cpu')
     it('a pass that records its first step on an earlier warm-up and is refused runs that step eagerly and records the next', async () => {
-      const classes = 4, n = 70;
-      const { data, indices } = toyData(device, n, 8, classes, 8);
-      const [eager, refusedOnce] = [captureTestModel(classes, false), captureTestModel(classes, 'refuse-second')];
-      const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
+      const { data, indices, eager, refused: refusedOnce, sgd } = refusalCase('refuse-second');
       const replayed = [];
       for (let epoch = 0; epoch < 3; epoch++)
         for (const model of [eager, refusedOnce]) {
