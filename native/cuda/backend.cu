@@ -33,6 +33,8 @@ CudaBackendImpl::CudaBackendImpl(int device) : device_(device) {
                                INSALUN_CUDA_ARCHS_STRING + ": " + cudaGetErrorString(image));
     }
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    CUDA_CHECK(cudaMalloc(&arrivals_, kMaxReductionGroups * sizeof(unsigned)));
+    CUDA_CHECK(cudaMemsetAsync(arrivals_, 0, kMaxReductionGroups * sizeof(unsigned), stream_));
     CUDNN_CHECK(cudnnCreate(&cudnn_));
     CUDNN_CHECK(cudnnSetStream(cudnn_, stream_));
     // cuDNN 9 loads its sub-libraries lazily; load and version-check them now so a missing or
@@ -60,6 +62,8 @@ void CudaBackendImpl::release() noexcept {
   scratch_.release();
   weight_scratch_.release();
   pad_scratch_.release();
+  if (arrivals_) cudaFree(arrivals_);
+  arrivals_ = nullptr;
   if (stream_) cudaStreamDestroy(stream_);
   cudnn_ = nullptr;
   stream_ = nullptr;

@@ -2,11 +2,12 @@
 // Activations (x, y, the residual, dy, dx) are float or bf16 (the template parameter T); the
 // statistics, parameters and all arithmetic are fp32/fp64 in both.
 //
-// Per-channel reductions run in two launches: a grid of blocks each reducing a slice of a channel
-// to a double partial, then one thread per channel combining its partials. Splitting a channel
+// Per-channel reductions run in one launch: a grid of blocks each reducing a slice of a channel
+// to a double partial, and the last block of a channel to finish (last_to_arrive, impl.cuh)
+// adding that channel's partials in slice order and computing the result. Splitting a channel
 // over several blocks keeps the GPU full when channels are few (64 channels of 32x32 at the start
-// of ResNet-18) and stays deterministic (no atomics). A third, elementwise launch applies the
-// result. Layouts: NCHW blocks take (slice, channel) and stride over the channel's planes; NHWC
+// of ResNet-18) and stays deterministic (the order of the adds is fixed; the one atomic only
+// elects the block that does them). A second, elementwise launch applies the result. Layouts: NCHW blocks take (slice, channel) and stride over the channel's planes; NHWC
 // blocks take (slice of rows, tile of 32 channels), each warp reading 32 consecutive channels of
 // a row, so both read memory coalesced.
 //
@@ -107,11 +108,42 @@ __device__ __forceinline__ void store_tile_partial(const double (&a)[V], const d
   }
 }
 
-// partial[c * splits + s] = (sum(x - K), sum((x - K)^2)) over slice s of channel c; the slices
-// count packs of V values.
+// Where the forward statistics go: the batch's mean and 1 / std for the normalize pass, and the
+// running statistics' update.
+struct StatsTargets {
+  double count;  // values per channel
+  float momentum, eps;
+  float *running_mean, *running_var, *save_mean, *save_invstd;
+};
+
+// Channel c's statistics from its slices' partials (sum(x - K), sum((x - K)^2)), K = shift, the
+// channel's first value.
+__device__ void finish_stats(int c, double shift, const double2* partial, int splits,
+                             const StatsTargets& t) {
+  double s1 = 0, s2 = 0;
+  for (int s = 0; s < splits; ++s) {
+    const double2 p = __ldcg(partial + size_t(c) * splits + s);
+    s1 += p.x;
+    s2 += p.y;
+  }
+  const double shifted_mean = s1 / t.count;
+  const double mean = shift + shifted_mean;
+  // sum((x - mean)^2), clamped at 0 against rounding; a NaN stays NaN, as on the CPU.
+  const double deviations = s2 - s1 * shifted_mean;
+  const double squares = deviations < 0.0 ? 0.0 : deviations;
+  const double var = squares / t.count;
+  t.save_mean[c] = float(mean);
+  t.save_invstd[c] = float(1.0 / sqrt(var + t.eps));
+  const double unbiased = t.count > 1 ? squares / (t.count - 1) : var;
+  t.running_mean[c] = float((1.0 - t.momentum) * t.running_mean[c] + t.momentum * mean);
+  t.running_var[c] = float((1.0 - t.momentum) * t.running_var[c] + t.momentum * unbiased);
+}
+
+// Block (s, c) stores partial[c * splits + s] = (sum(x - K), sum((x - K)^2)) over slice s of
+// channel c (the slices count packs of V values); the channel's last block finishes it.
 template <typename T, int V, typename Index>
-__global__ void stats_partial_kernel(const T* x, int channels, int hw, Index per_channel,
-                                     double2* partial) {
+__global__ void stats_kernel(const T* x, int channels, int hw, Index per_channel,
+                             double2* partial, unsigned* arrivals, StatsTargets out) {
   INSALUN_SHARED(double, part, [32]);
   const int c = blockIdx.y;
   const double shift = to_float(x[size_t(c) * hw]);
@@ -133,10 +165,15 @@ __global__ void stats_partial_kernel(const T* x, int channels, int hw, Index per
   const double d1 = block_sum(s1, part);
   const double d2 = block_sum(s2, part);
   if (threadIdx.x == 0) partial[size_t(c) * gridDim.x + blockIdx.x] = make_double2(d1, d2);
+  if (last_to_arrive(arrivals + c, gridDim.x) && threadIdx.x == 0)
+    finish_stats(c, shift, partial, gridDim.x, out);
 }
 
+// NHWC: block (s, tile) stores the partials of slice s for the tile's 32 channels; the tile's last
+// block finishes them, a thread per channel.
 template <typename T, int V, typename Index>
-__global__ void stats_partial_nhwc_kernel(const T* x, int channels, Index rows, double2* partial) {
+__global__ void stats_nhwc_kernel(const T* x, int channels, Index rows, double2* partial,
+                                  unsigned* arrivals, StatsTargets out) {
   const int c = tile_channel<V>();
   Index begin, end;
   slice(rows, &begin, &end);
@@ -157,33 +194,10 @@ __global__ void stats_partial_nhwc_kernel(const T* x, int channels, Index rows, 
     }
   }
   store_tile_partial<V>(s1, s2, channels, partial);
-}
-
-// shift_stride: where channel c's first value (the shift K) is, c * shift_stride (hw for NCHW, 1
-// for NHWC).
-template <typename T>
-__global__ void stats_final_kernel(const double2* partial, int splits, const T* x,
-                                   int channels, int shift_stride, double count, float momentum, float eps,
-                                   float* running_mean, float* running_var, float* save_mean,
-                                   float* save_invstd) {
-  for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < channels; c += gridDim.x * blockDim.x) {
-    double s1 = 0, s2 = 0;
-    for (int s = 0; s < splits; ++s) {
-      const double2 p = partial[size_t(c) * splits + s];
-      s1 += p.x;
-      s2 += p.y;
-    }
-    const double shifted_mean = s1 / count;
-    const double mean = double(to_float(x[size_t(c) * shift_stride])) + shifted_mean;
-    // sum((x - mean)^2), clamped at 0 against rounding; a NaN stays NaN, as on the CPU.
-    const double deviations = s2 - s1 * shifted_mean;
-    const double squares = deviations < 0.0 ? 0.0 : deviations;
-    const double var = squares / count;
-    save_mean[c] = float(mean);
-    save_invstd[c] = float(1.0 / sqrt(var + eps));
-    const double unbiased = count > 1 ? squares / (count - 1) : var;
-    running_mean[c] = float((1.0 - momentum) * running_mean[c] + momentum * mean);
-    running_var[c] = float((1.0 - momentum) * running_var[c] + momentum * unbiased);
+  if (last_to_arrive(arrivals + blockIdx.y, gridDim.x)) {
+    const int tile_c = blockIdx.y * kTileChannels + threadIdx.x;
+    if (threadIdx.x < kTileChannels && tile_c < channels)
+      finish_stats(tile_c, double(to_float(x[tile_c])), partial, gridDim.x, out);
   }
 }
 
@@ -242,11 +256,35 @@ __device__ __forceinline__ void load_gated(const T* dy, const T* relu_out, size_
     if (!(out[j] > 0.0f)) g[j] = 0.0f;
 }
 
-// partial[c * splits + s] = (sum(dy), sum(dy * (x - mean))) over slice s of channel c.
+// Where the backward reduction goes: dgamma = sum(dy * xhat), dbeta = sum(dy), and, for the
+// train-mode dx, coef = (mean(dy), mean(dy * xhat)) when coef is not null.
+struct GradTargets {
+  double count;  // values per channel
+  const float* invstd;
+  float *dgamma, *dbeta;
+  float2* coef;
+};
+
+// Channel c's parameter gradients from its slices' partials (sum(dy), sum(dy * (x - mean))).
+__device__ void finish_grads(int c, const double2* partial, int splits, const GradTargets& t) {
+  double s_dy = 0, s_dyx = 0;
+  for (int s = 0; s < splits; ++s) {
+    const double2 p = __ldcg(partial + size_t(c) * splits + s);
+    s_dy += p.x;
+    s_dyx += p.y;
+  }
+  const double dg = s_dyx * double(t.invstd[c]);
+  t.dgamma[c] = float(dg);
+  t.dbeta[c] = float(s_dy);
+  if (t.coef) t.coef[c] = make_float2(float(s_dy / t.count), float(dg / t.count));
+}
+
+// Block (s, c) stores partial[c * splits + s] = (sum(dy), sum(dy * (x - mean))) over slice s of
+// channel c; the channel's last block finishes it.
 template <typename T, int V, typename Index>
-__global__ void grad_partial_kernel(const T* x, const T* dy, const T* relu_out,
-                                    const float* mean, int channels, int hw, Index per_channel,
-                                    double2* partial) {
+__global__ void grad_kernel(const T* x, const T* dy, const T* relu_out, const float* mean,
+                            int channels, int hw, Index per_channel, double2* partial,
+                            unsigned* arrivals, GradTargets out) {
   INSALUN_SHARED(double, part, [32]);
   const int c = blockIdx.y;
   const float m = mean[c];
@@ -268,12 +306,15 @@ __global__ void grad_partial_kernel(const T* x, const T* dy, const T* relu_out,
   const double d1 = block_sum(s_dy, part);
   const double d2 = block_sum(s_dyx, part);
   if (threadIdx.x == 0) partial[size_t(c) * gridDim.x + blockIdx.x] = make_double2(d1, d2);
+  if (last_to_arrive(arrivals + c, gridDim.x) && threadIdx.x == 0)
+    finish_grads(c, partial, gridDim.x, out);
 }
 
+// NHWC, as stats_nhwc_kernel.
 template <typename T, int V, typename Index>
-__global__ void grad_partial_nhwc_kernel(const T* x, const T* dy, const T* relu_out,
-                                         const float* mean, int channels, Index rows,
-                                         double2* partial) {
+__global__ void grad_nhwc_kernel(const T* x, const T* dy, const T* relu_out, const float* mean,
+                                 int channels, Index rows, double2* partial, unsigned* arrivals,
+                                 GradTargets out) {
   const int c = tile_channel<V>();
   Index begin, end;
   slice(rows, &begin, &end);
@@ -296,23 +337,10 @@ __global__ void grad_partial_nhwc_kernel(const T* x, const T* dy, const T* relu_
     }
   }
   store_tile_partial<V>(s_dy, s_dyx, channels, partial);
-}
-
-// dgamma = sum(dy * xhat), dbeta = sum(dy); coef = (mean(dy), mean(dy * xhat)) for the train dx.
-__global__ void grad_final_kernel(const double2* partial, int splits, const float* invstd,
-                                  int channels, double count, float* dgamma, float* dbeta,
-                                  float2* coef) {
-  for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < channels; c += gridDim.x * blockDim.x) {
-    double s_dy = 0, s_dyx = 0;
-    for (int s = 0; s < splits; ++s) {
-      const double2 p = partial[size_t(c) * splits + s];
-      s_dy += p.x;
-      s_dyx += p.y;
-    }
-    const double dg = s_dyx * double(invstd[c]);
-    dgamma[c] = float(dg);
-    dbeta[c] = float(s_dy);
-    if (coef) coef[c] = make_float2(float(s_dy / count), float(dg / count));
+  if (last_to_arrive(arrivals + blockIdx.y, gridDim.x)) {
+    const int tile_c = blockIdx.y * kTileChannels + threadIdx.x;
+    if (threadIdx.x < kTileChannels && tile_c < channels)
+      finish_grads(tile_c, partial, gridDim.x, out);
   }
 }
 
@@ -371,28 +399,26 @@ void check_shape(const NormShape& s, const char* op) {
                                 " c=" + std::to_string(s.c) + " hw=" + std::to_string(s.hw));
 }
 
-// dgamma = sum(dy * xhat) and dbeta = sum(dy) per channel, in two deterministic stages (partial
-// sums over the reduction's slices, then one thread per channel); also fills the train-mode dx
-// coefficients when `coef` is given. Shared by both backward modes.
+// dgamma = sum(dy * xhat) and dbeta = sum(dy) per channel, in one deterministic launch (partial
+// sums over the reduction's slices, finished by each channel's last block); also fills the
+// train-mode dx coefficients when `coef` is given. Shared by both backward modes.
 template <typename T, int V, bool Nhwc>
 void affine_grads(const NormShape& s, const Reduction& red, const T* x, const T* dy,
                   const T* relu_out, const float* save_mean, const float* save_invstd,
-                  double2* partial, float* dgamma, float* dbeta, float2* coef,
-                  cudaStream_t stream) {
+                  double2* partial, unsigned* arrivals, float* dgamma, float* dbeta,
+                  float2* coef, cudaStream_t stream) {
   const size_t rows = size_t(s.n) * s.hw;
+  const GradTargets out{double(rows), save_invstd, dgamma, dbeta, coef};
   with_index(s, [&](auto index) {
     using Index = decltype(index);
     if constexpr (Nhwc)
-      INSALUN_LAUNCH(red.grid, kThreads, 0, stream, grad_partial_nhwc_kernel<T, V, Index>)(
-          x, dy, relu_out, save_mean, s.c, Index(rows), partial);
+      INSALUN_LAUNCH(red.grid, kThreads, 0, stream, grad_nhwc_kernel<T, V, Index>)(
+          x, dy, relu_out, save_mean, s.c, Index(rows), partial, arrivals, out);
     else
-      INSALUN_LAUNCH(red.grid, kThreads, 0, stream, grad_partial_kernel<T, V, Index>)(
-          x, dy, relu_out, save_mean, s.c, s.hw, Index(rows / V), partial);
+      INSALUN_LAUNCH(red.grid, kThreads, 0, stream, grad_kernel<T, V, Index>)(
+          x, dy, relu_out, save_mean, s.c, s.hw, Index(rows / V), partial, arrivals, out);
   });
-  CUDA_CHECK_LAUNCH("grad_partial_kernel");
-  INSALUN_LAUNCH((s.c + 127) / 128, 128, 0, stream, grad_final_kernel)(
-      partial, red.splits, save_invstd, s.c, double(rows), dgamma, dbeta, coef);
-  CUDA_CHECK_LAUNCH("grad_final_kernel");
+  CUDA_CHECK_LAUNCH("grad_kernel");
 }
 
 template <typename T, int V, bool Nhwc>
@@ -421,20 +447,19 @@ void CudaBackendImpl::bn_forward_train(const NormShape& s, const Act* x, const f
     constexpr int V = decltype(pack)::value;
     const Reduction red = reduction_for(s, kNhwc, sm_count_);
     auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(red.splits) * s.c));
+    unsigned* counters = arrivals(red.grid.y);
+    const StatsTargets out{double(rows), momentum, eps, running_mean, running_var, save_mean,
+                           save_invstd};
     with_index(s, [&](auto index) {
       using Index = decltype(index);
       if constexpr (kNhwc)
-        INSALUN_LAUNCH(red.grid, kThreads, 0, stream_, stats_partial_nhwc_kernel<T, V, Index>)(
-            as<T>(x), s.c, Index(rows), partial);
+        INSALUN_LAUNCH(red.grid, kThreads, 0, stream_, stats_nhwc_kernel<T, V, Index>)(
+            as<T>(x), s.c, Index(rows), partial, counters, out);
       else
-        INSALUN_LAUNCH(red.grid, kThreads, 0, stream_, stats_partial_kernel<T, V, Index>)(
-            as<T>(x), s.c, s.hw, Index(rows / V), partial);
+        INSALUN_LAUNCH(red.grid, kThreads, 0, stream_, stats_kernel<T, V, Index>)(
+            as<T>(x), s.c, s.hw, Index(rows / V), partial, counters, out);
     });
-    CUDA_CHECK_LAUNCH("stats_partial_kernel");
-    INSALUN_LAUNCH((s.c + 127) / 128, 128, 0, stream_, stats_final_kernel<T>)(
-        partial, red.splits, as<T>(x), s.c, kNhwc ? 1 : s.hw, double(rows), momentum, eps,
-        running_mean, running_var, save_mean, save_invstd);
-    CUDA_CHECK_LAUNCH("stats_final_kernel");
+    CUDA_CHECK_LAUNCH("stats_kernel");
     normalize<T, V, kNhwc>(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue,
                            as<T>(y), grid_for(s.size() / V), stream_);
   });
@@ -473,7 +498,8 @@ void CudaBackendImpl::bn_backward_train(const NormShape& s, const Act* x, const 
     auto* partial = reinterpret_cast<double2*>(base);
     auto* coef = reinterpret_cast<float2*>(base + partial_bytes);
     affine_grads<T, V, kNhwc>(s, red, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean,
-                              save_invstd, partial, dgamma, dbeta, coef, stream_);
+                              save_invstd, partial, arrivals(red.grid.y), dgamma, dbeta, coef,
+                              stream_);
     // After the reduction: dx may alias dy.
     with_index(s, [&](auto index) {
       using Index = decltype(index);
@@ -497,7 +523,8 @@ void CudaBackendImpl::bn_backward_eval(const NormShape& s, const Act* x, const A
     const Reduction red = reduction_for(s, kNhwc, sm_count_);
     auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(red.splits) * s.c));
     affine_grads<T, V, kNhwc>(s, red, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean,
-                              save_invstd, partial, dgamma, dbeta, nullptr, stream_);
+                              save_invstd, partial, arrivals(red.grid.y), dgamma, dbeta, nullptr,
+                              stream_);
     // After the reduction: dx may alias dy.
     with_index(s, [&](auto index) {
       using Index = decltype(index);

@@ -8,7 +8,8 @@
 // INSALUN_CUDNN_DETERMINISTIC=1 keeps only deterministic algorithms and takes them in the
 // heuristic order (timings differ between processes, so a benchmark could pick differently from
 // run to run), as torch.backends.cudnn.deterministic with benchmark off: the other kernels are
-// deterministic already (no atomics), so a run then repeats bit for bit.
+// deterministic already (their reductions add in a fixed order), so a run then repeats bit for
+// bit.
 //
 // Precision: kFp32 runs with CUDNN_FMA_MATH, which keeps TF32 tensor cores out (the equivalent of
 // torch.backends.cudnn.allow_tf32 = False); kTf32 lets cuDNN pick tensor-core kernels. kBf16 runs

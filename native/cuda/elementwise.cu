@@ -48,20 +48,19 @@ __global__ void relu_backward_kernel(const T* y, const T* dy, T* dx, size_t n) {
   INSALUN_GRID_LOOP(i, n) dx[i] = to_float(y[i]) > 0.0f ? dy[i] : from_float<T>(0.0f);
 }
 
-// Sum in two deterministic stages (no atomics): per-block partials in double, then one block.
-// Double because these sums feed checks such as IG completeness over ~11M parameters.
-__global__ void sum_partial_kernel(const float* x, size_t n, double* partial) {
+// Sum in one deterministic launch: per-block partials in double, added up in block order by the
+// last block to finish (last_to_arrive). Double because these sums feed checks such as IG
+// completeness over ~11M parameters.
+__global__ void sum_kernel(const float* x, size_t n, double* partial, unsigned* arrivals,
+                           float* out) {
   INSALUN_SHARED(double, part, [32]);
   double acc = 0;
   INSALUN_GRID_LOOP(i, n) acc += x[i];
   acc = block_sum(acc, part);
   if (threadIdx.x == 0) partial[blockIdx.x] = acc;
-}
-
-__global__ void sum_final_kernel(const double* partial, int count, float* out) {
-  INSALUN_SHARED(double, part, [32]);
-  double acc = 0;
-  for (int i = threadIdx.x; i < count; i += blockDim.x) acc += partial[i];
+  if (!last_to_arrive(arrivals, gridDim.x)) return;
+  acc = 0;
+  for (unsigned b = threadIdx.x; b < gridDim.x; b += blockDim.x) acc += __ldcg(partial + b);
   acc = block_sum(acc, part);
   if (threadIdx.x == 0) *out = float(acc);
 }
@@ -137,10 +136,8 @@ void CudaBackendImpl::sum(const float* x, size_t n, float* out) {
   }
   const unsigned blocks = std::min(grid_for(n), 1024u);
   double* partial = static_cast<double*>(scratch(blocks * sizeof(double)));
-  INSALUN_LAUNCH(blocks, kThreads, 0, stream_, sum_partial_kernel)(x, n, partial);
-  CUDA_CHECK_LAUNCH("sum_partial_kernel");
-  INSALUN_LAUNCH(1, kThreads, 0, stream_, sum_final_kernel)(partial, int(blocks), out);
-  CUDA_CHECK_LAUNCH("sum_final_kernel");
+  INSALUN_LAUNCH(blocks, kThreads, 0, stream_, sum_kernel)(x, n, partial, arrivals(1), out);
+  CUDA_CHECK_LAUNCH("sum_kernel");
 }
 
 }  // namespace insalun::cuda

@@ -16,6 +16,7 @@
 #include <initializer_list>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -187,6 +188,28 @@ T* as(Act* a) { return reinterpret_cast<T*>(a); }
 #define INSALUN_GRID_LOOP(i, n)                                                       \
   for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < size_t(n);      \
        i += size_t(gridDim.x) * blockDim.x)
+
+// ---- one-launch reductions ---------------------------------------------------------------------
+
+// For reductions that finish in the launch that computes their partials: after each block of a
+// group (the blocks reducing one channel, say) has stored its partial, true in the block that
+// arrives last, which alone then reads every partial of the group and finishes. It reads them in
+// a fixed order, so the result does not depend on which block that is: deterministic, like a
+// second launch, without the second launch's node and wait. `arrivals` counts the group's blocks;
+// the last block sets it back to 0, so counters zeroed once serve every launch on the stream,
+// graph replays included. Every thread of the block calls it, once per launch, after its stores;
+// the last block reads the partials with __ldcg (from L2, never a stale L1 line).
+__device__ __forceinline__ bool last_to_arrive(unsigned* arrivals, unsigned blocks) {
+  INSALUN_SHARED(unsigned, ticket, [1]);
+  __threadfence();  // this thread's partial stores are visible device-wide before the arrival
+  __syncthreads();
+  if (threadIdx.x == 0) ticket[0] = atomicAdd(arrivals, 1u);
+  __syncthreads();
+  if (ticket[0] != blocks - 1) return false;
+  __threadfence();  // the other blocks' partials are read after their arrivals were seen
+  if (threadIdx.x == 0) *arrivals = 0;
+  return true;
+}
 
 // ---- cuDNN convolution plans -------------------------------------------------------------------
 
@@ -380,6 +403,15 @@ class CudaBackendImpl final : public CudaBackend {
   void* scratch(size_t bytes) {
     return scratch_.reserve(bytes, capturing_, captured_ != nullptr, "the reduction scratch buffer", 64 * 1024);
   }
+  // Arrival counters of the one-launch reductions (last_to_arrive), one per group of blocks: as
+  // many as a reduction's grid has rows (kMaxReductionGroups), zeroed once; every launch leaves
+  // them at zero. Launches on the one stream never overlap, so they all share these.
+  unsigned* arrivals(size_t groups) const {
+    if (groups > kMaxReductionGroups)
+      throw std::invalid_argument("a one-launch reduction over " + std::to_string(groups) +
+                                  " groups; at most " + std::to_string(kMaxReductionGroups));
+    return arrivals_;
+  }
   // The cuDNN workspace (grows only when a new convolution shape is planned).
   void* workspace(size_t bytes) {
     return workspace_.reserve(bytes, capturing_, captured_ != nullptr, "the cuDNN workspace");
@@ -423,6 +455,8 @@ class CudaBackendImpl final : public CudaBackend {
   bool benchmark_algorithms_ = true;  // cudnnFind per new convolution shape (INSALUN_CUDNN_SEARCH)
   bool deterministic_ = false;  // deterministic cuDNN algorithms only (INSALUN_CUDNN_DETERMINISTIC)
   GrowingBuffer scratch_, workspace_, weight_scratch_, pad_scratch_;
+  static constexpr size_t kMaxReductionGroups = 65535;  // a grid's rows (gridDim.y) at most
+  unsigned* arrivals_ = nullptr;
   std::map<ConvKey, std::unique_ptr<ConvPlan>> plans_;
   bool capturing_ = false;
   cudaGraphExec_t captured_ = nullptr;

@@ -2,7 +2,8 @@
 // into device floats (stats[0], stats[1]) so that an epoch needs no host synchronization.
 // Arithmetic follows cpu/ops.cpp: exponentials and the log-sum in double, the first maximal logit
 // as the prediction, and the batch's sums added to stats once, as floats. The batch sums are
-// per-block partials added in block order by a second launch (deterministic, no atomics).
+// per-block partials added in block order by the last block to finish (last_to_arrive), in the
+// same launch and deterministically.
 #include <cmath>
 
 #include "impl.cuh"
@@ -24,9 +25,29 @@ __device__ __forceinline__ void warp_argmax(float* value, int* index) {
   }
 }
 
-// partial[block] = (the block's loss sum, its correct count).
+// stats += the batch's sums: the blocks' partials added in order, in the last block, by every
+// thread of it.
+__device__ void add_batch_stats(const double2* partial, float* stats) {
+  INSALUN_SHARED(double, part, [32]);
+  double loss = 0.0, correct = 0.0;
+  for (unsigned b = threadIdx.x; b < gridDim.x; b += blockDim.x) {
+    const double2 p = __ldcg(partial + b);
+    loss += p.x;
+    correct += p.y;
+  }
+  loss = block_sum(loss, part);
+  correct = block_sum(correct, part);
+  if (threadIdx.x == 0) {
+    stats[0] += float(loss);
+    stats[1] += float(correct);
+  }
+}
+
+// partial[block] = (the block's loss sum, its correct count), and with stats the batch's sums
+// added to them.
 __global__ void softmax_xent_kernel(int n, int classes, const float* logits, const int32_t* labels,
-                                    float scale, float* dlogits, double2* partial) {
+                                    float scale, float* dlogits, double2* partial,
+                                    unsigned* arrivals, float* stats) {
   INSALUN_SHARED(double, row_loss, [kRowsPerBlock]);
   INSALUN_SHARED(int, row_correct, [kRowsPerBlock]);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -76,22 +97,7 @@ __global__ void softmax_xent_kernel(int n, int classes, const float* logits, con
     }
     partial[blockIdx.x] = make_double2(block_loss, double(block_correct));
   }
-}
-
-// stats += the batch's sums, the blocks' partials added in order by one block.
-__global__ void add_batch_stats_kernel(const double2* partial, int blocks, float* stats) {
-  INSALUN_SHARED(double, part, [32]);
-  double loss = 0.0, correct = 0.0;
-  for (int b = threadIdx.x; b < blocks; b += blockDim.x) {
-    loss += partial[b].x;
-    correct += partial[b].y;
-  }
-  loss = block_sum(loss, part);
-  correct = block_sum(correct, part);
-  if (threadIdx.x == 0) {
-    stats[0] += float(loss);
-    stats[1] += float(correct);
-  }
+  if (partial && last_to_arrive(arrivals, gridDim.x)) add_batch_stats(partial, stats);
 }
 
 }  // namespace
@@ -102,12 +108,9 @@ void CudaBackendImpl::softmax_xent(int n, int classes, const float* logits, cons
   if (classes <= 0) throw std::invalid_argument("softmax_xent: classes must be positive");
   const unsigned blocks = unsigned((n + kRowsPerBlock - 1) / kRowsPerBlock);
   auto* partial = stats ? static_cast<double2*>(scratch(sizeof(double2) * blocks)) : nullptr;
-  INSALUN_LAUNCH(blocks, kThreads, 0, stream_, softmax_xent_kernel)(n, classes, logits, labels, scale,
-                                                        dlogits, partial);
+  INSALUN_LAUNCH(blocks, kThreads, 0, stream_, softmax_xent_kernel)(
+      n, classes, logits, labels, scale, dlogits, partial, arrivals(1), stats);
   CUDA_CHECK_LAUNCH("softmax_xent_kernel");
-  if (!stats) return;
-  INSALUN_LAUNCH(1, kThreads, 0, stream_, add_batch_stats_kernel)(partial, int(blocks), stats);
-  CUDA_CHECK_LAUNCH("add_batch_stats_kernel");
 }
 
 }  // namespace insalun::cuda

@@ -26,6 +26,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -111,6 +112,16 @@ T __shfl_xor_sync(unsigned mask, T value, int lane_mask, int width = 32) {
   std::memcpy(&bits, &value, sizeof(T));
   return insalun::emulation::bits_as<T>(insalun::emulation::warp_exchange(mask, bits, source));
 }
+
+// Memory ordering and the one atomic the backend uses (the arrival counter of one-launch
+// reductions, impl.cuh). Blocks run one after another here, so a fence has nothing to order; the
+// add is atomic all the same, as nothing stops two backends running on two host threads.
+inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+inline unsigned atomicAdd(unsigned* address, unsigned value) {
+  return __atomic_fetch_add(address, value, __ATOMIC_SEQ_CST);
+}
+template <typename T>
+T __ldcg(const T* p) { return *p; }
 
 // CUDA's math in the global namespace, every overload (float and double) as on the device.
 using std::exp;

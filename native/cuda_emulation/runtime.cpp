@@ -255,6 +255,12 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpy
   return cudaSuccess;
 }
 
+cudaError_t cudaMemsetAsync(void* dst, int value, size_t count, cudaStream_t stream) {
+  insalun::emulation::enqueue(stream, insalun::emulation::NodeKind::kMemset,
+                              [dst, value, count] { std::memset(dst, value, count); });
+  return cudaSuccess;
+}
+
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int) {
   *stream = new CUstream_st;
   return cudaSuccess;

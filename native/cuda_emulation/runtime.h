@@ -9,7 +9,7 @@ namespace insalun::emulation {
 
 // The kinds of graph node a capture records; cudaGraphExecUpdate needs the same kinds in the same
 // order (a kernel node may change its function, as on CUDA 11.2 and later).
-enum class NodeKind { kKernel, kMemcpy };
+enum class NodeKind { kKernel, kMemcpy, kMemset };
 
 // Runs `work` now, or appends it to the capture when `stream` is being captured (the work must
 // then hold copies of everything it reads from the host).

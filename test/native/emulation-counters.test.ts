@@ -83,6 +83,31 @@ suite(`CUDA emulation: what a pass asks of the host${info.cudaEmulated ? '' : ' 
     }
   });
 
+  // The launches of one training step, the structure a CUDA graph replays: every launch is a node
+  // and a dependency, so a launch removed is time saved however small its work (ResNet-18 on
+  // CIFAR is launch-bound below batch 256). fp32 at a width whose channels need no padding:
+  //   batch norm, 20 layers x 4: statistics (one launch: the slices' partials and, in the last
+  //     block of each channel, the statistics themselves) and normalize; the backward's gradient
+  //     sums (one launch likewise) and dx                                                      80
+  //   the gradient through the ReLU of each of the 8 block outputs, which both branches read      8
+  //   linear: forward, data and weight gradient (3 GEMMs), bias gradient                          4
+  //   data gather, average pool forward and backward, loss with its batch sums, SGD               5
+  // cuDNN's convolutions come on top (they are not the emulator's launches). bf16 adds a weight
+  // conversion per forward and data-gradient convolution (20 + 19), a weight-gradient widening per
+  // convolution (20), and the stem's input channel padding (2).
+  for (const [precision, launches] of [['fp32', 97], ['bf16', 158]] as const) {
+    it(`a training step in ${precision} is ${launches} kernel launches`, async () => {
+      const d = data();
+      const m = new addon.Model({ classes: 10, inChannels: 3, width: 8, device: 'cuda', stepCapture: false, precision });
+      m.initialize(3);
+      keep.push(m);
+      const epoch = (images: number, e: number) => () => m.trainEpoch(d, { indices: first(images), batchSize: batch, augment: true, seed: 1, epoch: e, sgd });
+      await epoch(n, 0)();
+      const short = await counted(epoch(2 * batch, 1)), long = await counted(epoch(5 * batch, 2));
+      expect((long.kernelsRun - short.kernelsRun) / 3).toBe(launches);
+    });
+  }
+
   it('passes of different kinds keep a graph each: alternating them updates graphs, instantiates none', async () => {
     const d = data(), m = model(true);
     const train = (e: number) => () => m.trainEpoch(d, { indices: first(3 * batch), batchSize: batch, augment: true, seed: 1, epoch: e, sgd });

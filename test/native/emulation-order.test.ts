@@ -1,9 +1,11 @@
 // The CUDA emulation's launch order (INSALUN_EMULATION_ORDER, native/cuda_emulation/schedule.h).
 // CUDA promises no order between the blocks of a grid, nor between threads outside barriers; the
-// backend uses no atomics, so a race-free kernel gives bit-identical results in any order. Running
-// training steps with blocks and threads forwards, backwards and shuffled, and demanding identical
-// bits, catches a kernel that reads what another block (or an unsynchronized thread) writes: one
-// fixed order would let it pass by luck. Emulation builds only (INSALUN_ADDON).
+// backend's one atomic only elects the block that finishes a reduction (last_to_arrive, which adds
+// the partials in a fixed order), so a race-free kernel gives bit-identical results in any order,
+// whichever block finishes its reductions. Running training steps with blocks and threads
+// forwards, backwards and shuffled, and demanding identical bits, catches a kernel that reads what
+// another block (or an unsynchronized thread) writes: one fixed order would let it pass by luck.
+// Emulation builds only (INSALUN_ADDON).
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomImages } from '../../src/bench/numerics.js';
 import type { Precision } from '../../src/native/index.js';

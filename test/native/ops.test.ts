@@ -151,6 +151,30 @@ describeEachBackend('batch norm', (device) => {
       expect(maxViolation(back.dbeta, ref.numericGradient(b64, (v) => loss(x64, gamma, v)), 1e-4, 1e-4)).toBeLessThanOrEqual(1);
     });
   }
+
+  // The CUDA backend reduces a channel of more than 4,096 values in several slices, one block
+  // each, and the last block to finish adds them up in the same launch (batchnorm.cu): this shape
+  // has 3 slices per channel on any GPU. Run twice, since each launch must leave the counters that
+  // elect that block as it found them. An offset mean (|mean| >> std) checks the shifted sums.
+  it('train forward and backward over channels of several reduction slices, twice in a row', () => {
+    const big = { n: 4, c: 3, hw: 48 * 48 };
+    const rand2 = testRandom(17);
+    const xb = Float32Array.from(randomArray(big.n * big.c * big.hw, rand2, 2), (v, i) => v + 50 * (Math.floor(i / big.hw) % big.c));
+    const dy = randomArray(xb.length, rand2);
+    const g = randomArray(big.c, rand2), b = randomArray(big.c, rand2);
+    const want = ref.bnTrain(big, xb, g, b, eps), wantBack = ref.bnTrainBackward(big, xb, dy, g, eps);
+    for (let run = 0; run < 2; run++) {
+      const zero = new Float32Array(big.c), one = Float32Array.from(zero, () => 1);
+      const out = ops.bnForward(big, xb, g, b, zero, one, { train: true, momentum: 1, eps });
+      expect(maxViolation(out.y, want.y, 1e-4, 1e-4)).toBeLessThanOrEqual(1);
+      expect(maxViolation(out.runningMean, want.mean, 1e-5, 1e-6)).toBeLessThanOrEqual(1);
+      expect(maxViolation(out.runningVar, want.varU, 1e-5, 1e-5)).toBeLessThanOrEqual(1);
+      const back = ops.bnBackward(big, xb, dy, g, out.saveMean, out.saveInvstd, true);
+      expect(maxViolation(back.dx, wantBack.dx, 1e-4, 1e-4)).toBeLessThanOrEqual(1);
+      expect(maxViolation(back.dgamma, wantBack.dgamma, 1e-4, 1e-4)).toBeLessThanOrEqual(1);
+      expect(maxViolation(back.dbeta, wantBack.dbeta, 1e-4, 1e-4)).toBeLessThanOrEqual(1);
+    }
+  });
 });
 
 describeEachBackend('elementwise, pooling, linear, loss', (device) => {

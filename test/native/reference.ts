@@ -57,6 +57,26 @@ export function bnTrain(s: Norm, x: ArrayLike<number>, gamma: ArrayLike<number>,
   return { y, mean, varB, varU };
 }
 
+/** Train-mode BN backward in float64 (the closed form): dx, dgamma, dbeta for the incoming gradient dy. */
+export function bnTrainBackward(s: Norm, x: ArrayLike<number>, dy: ArrayLike<number>, gamma: ArrayLike<number>, eps: number) {
+  const { mean, varB } = bnTrain(s, x, gamma, new Float64Array(s.c), eps);
+  const dx = new Float64Array(x.length), dgamma = new Float64Array(s.c), dbeta = new Float64Array(s.c);
+  const m = s.n * s.hw;
+  for (let c = 0; c < s.c; c++) {
+    const invstd = 1 / Math.sqrt(varB[c] + eps);
+    const xhat = (n: number, j: number) => (x[at(s, n, c, j)] - mean[c]) * invstd;
+    for (let n = 0; n < s.n; n++)
+      for (let j = 0; j < s.hw; j++) {
+        dbeta[c] += dy[at(s, n, c, j)];
+        dgamma[c] += dy[at(s, n, c, j)] * xhat(n, j);
+      }
+    for (let n = 0; n < s.n; n++)
+      for (let j = 0; j < s.hw; j++)
+        dx[at(s, n, c, j)] = gamma[c] * invstd * (dy[at(s, n, c, j)] - dbeta[c] / m - xhat(n, j) * (dgamma[c] / m));
+  }
+  return { dx, dgamma, dbeta };
+}
+
 export function bnEval(s: Norm, x: ArrayLike<number>, gamma: ArrayLike<number>, beta: ArrayLike<number>, rm: ArrayLike<number>, rv: ArrayLike<number>, eps: number): Float64Array {
   const y = new Float64Array(x.length);
   for (let n = 0; n < s.n; n++)
