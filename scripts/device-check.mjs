@@ -112,9 +112,11 @@ for (const name of opModes) await phase(`ops ${name}`, async () => {
     check(tag(`conv bwd data, accumulating, ${label}`), gpu.conv2dBackwardData(s, dy, w, start), cpu.conv2dBackwardData(s, dy, w, start), tol(1e-5));
     check(tag(`conv bwd filter ${label}`), gpu.conv2dBackwardFilter(s, x, dy), cpu.conv2dBackwardFilter(s, x, dy), tol(1e-5));
   }
-  // The first and third shapes take the 16-byte-pack kernels (the third fills a 32-channel NHWC
-  // tile only partly), the second (12 channels of 7x7) the one-element ones.
-  for (const s of [{ n: 16, c: 32, hw: 64 }, { n: 4, c: 12, hw: 49 }, { n: 3, c: 40, hw: 16 }]) {
+  // The first, third and fourth shapes take the 16-byte-pack kernels (the third fills a 32-channel
+  // NHWC tile only partly), the second (12 channels of 7x7) the one-element ones. The fourth has
+  // 8,192 values a channel: its reductions run in several blocks a channel (NCHW 2, NHWC dozens),
+  // finished in the same launch by whichever block arrives last (last_to_arrive).
+  for (const s of [{ n: 16, c: 32, hw: 64 }, { n: 4, c: 12, hw: 49 }, { n: 3, c: 40, hw: 16 }, { n: 8, c: 16, hw: 1024 }]) {
     const shape = `${s.c}ch ${s.hw}px`;
     const x = randomArray(s.n * s.c * s.hw, 2), g = randomArray(s.c), b = randomArray(s.c), rm = randomArray(s.c, 0.3), rv = Float32Array.from(randomArray(s.c), (v) => 1 + Math.abs(v)), dy = randomArray(x.length);
     const residual = randomArray(x.length);
@@ -126,12 +128,14 @@ for (const name of opModes) await phase(`ops ${name}`, async () => {
       check(tag(`bn ${mode} running var ${shape}`), fg.runningVar, fc.runningVar, tol(1e-6));
       const plainC = cpu.bnForward(s, x, g, b, rm, rv, { train, momentum: 0.1, eps: 1e-5 }), plainG = gpu.bnForward(s, x, g, b, rm, rv, { train, momentum: 0.1, eps: 1e-5 });
       check(tag(`bn ${mode} forward ${shape}`), plainG.y, plainC.y, tol(1e-5));
-      const bc = cpu.bnBackward(s, x, dy, g, fc.saveMean, fc.saveInvstd, train, fc.y), bg = gpu.bnBackward(s, x, dy, g, fg.saveMean, fg.saveInvstd, train, fc.y);
+      // As at a block's output: the gated dy kept, over dy, for the shortcut branch.
+      const bc = cpu.bnBackward(s, x, dy, g, fc.saveMean, fc.saveInvstd, train, fc.y), bg = gpu.bnBackward(s, x, dy, g, fg.saveMean, fg.saveInvstd, train, fc.y, 'in-place');
       check(tag(`bn ${mode} backward dx (relu folded in) ${shape}`), bg.dx, bc.dx, tol(1e-5));
       check(tag(`bn ${mode} backward dgamma (relu folded in) ${shape}`), bg.dgamma, bc.dgamma, tol(1e-5));
+      check(tag(`bn ${mode} backward gated dy kept in place ${shape}`), bg.gatedDy, cpu.reluBackward(fc.y, dy), tol(1e-6));
     }
     check(tag(`activations to the device layout and back ${shape}`), gpu.roundTripActivations(x, s), x, tol(0));
-  check(tag(`relu backward ${shape}`), gpu.reluBackward(x, dy), cpu.reluBackward(x, dy), tol(1e-6));
+    check(tag(`relu backward ${shape}`), gpu.reluBackward(x, dy), cpu.reluBackward(x, dy), tol(1e-6));
     check(tag(`avgpool forward ${shape}`), gpu.avgpoolForward(s, x), cpu.avgpoolForward(s, x), tol(1e-6));
   }
   {

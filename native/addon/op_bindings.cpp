@@ -222,7 +222,8 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     out.Set("runningVar", download(env, b, drv, s.c));
     return out;
   }));
-  // bnBackward(shape, x, dy, gamma, saveMean, saveInvstd, train, reluOut?)
+  // bnBackward(shape, x, dy, gamma, saveMean, saveInvstd, train, reluOut?, keepGated?): with
+  // keepGated ('separate' or 'in-place', over dy; needs reluOut) the result has gatedDy too.
   ops.Set("bnBackward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
     Napi::Env env = info.Env();
     NormShape s = norm_shape(info[0].As<Napi::Object>());
@@ -241,13 +242,22 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
     }
     Act* dx = d.act_unset(s);
     float *dg = d.unset(s.c), *db = d.unset(s.c);
-    const Act *px = d.acts(s, x), *pdy = d.acts(s, dy);
+    const Act* px = d.acts(s, x);
+    Act* pdy = d.acts(s, dy);
+    Act* gated = nullptr;
+    if (info.Length() > 8 && !info[8].IsUndefined()) {
+      const std::string keep = info[8].IsString() ? info[8].As<Napi::String>().Utf8Value() : "";
+      if (keep != "separate" && keep != "in-place")
+        throw Napi::TypeError::New(env, "keepGated must be 'separate' or 'in-place'");
+      gated = keep == "in-place" ? pdy : d.act_unset(s);
+    }
     const float *pg = d.upload(gamma.data(), gamma.size()), *pm = d.upload(mean.data(), mean.size()),
                 *pi = d.upload(invstd.data(), invstd.size());
-    if (train) b.bn_backward_train(s, px, pdy, relu_out, pg, pm, pi, dx, dg, db);
-    else b.bn_backward_eval(s, px, pdy, relu_out, pg, pm, pi, dx, dg, db);
+    if (train) b.bn_backward_train(s, px, pdy, relu_out, gated, pg, pm, pi, dx, dg, db);
+    else b.bn_backward_eval(s, px, pdy, relu_out, gated, pg, pm, pi, dx, dg, db);
     auto out = Napi::Object::New(env);
     out.Set("dx", download(env, d, s, dx));
+    if (gated) out.Set("gatedDy", download(env, d, s, gated));
     out.Set("dgamma", download(env, b, dg, s.c));
     out.Set("dbeta", download(env, b, db, s.c));
     return out;

@@ -31,4 +31,11 @@ void check_conv_shape(const ConvShape& s) {
              : " (sizes and stride must be positive)"));
 }
 
+void check_norm_backward(const Act* relu_out, const Act* gated_dy, const Act* dx) {
+  if (gated_dy && !relu_out)
+    throw std::invalid_argument("bn backward: a gated dy needs the ReLU output that gates it");
+  if (gated_dy && gated_dy == dx)
+    throw std::invalid_argument("bn backward: dx and the gated dy must be different buffers");
+}
+
 }  // namespace insalun

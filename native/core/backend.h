@@ -42,6 +42,10 @@ struct ConvShape {
 // not negative and the output has at least one position. Where shapes come from outside (the op
 // bindings) and where a backend plans one (cuDNN).
 void check_conv_shape(const ConvShape& s);
+// The outputs of a batch-norm backward: a gated dy needs the ReLU output that gates it, and dx
+// may alias dy but not the gated dy (both are written at every element). Throws
+// std::invalid_argument.
+void check_norm_backward(const Act* relu_out, const Act* gated_dy, const Act* dx);
 
 // Per-channel batch-norm shape: x is [n, c, hw].
 struct NormShape {
@@ -167,17 +171,19 @@ class Backend {
                                Act* y, float* save_mean, float* save_invstd) = 0;
   // relu_out: when not null, the output of a ReLU that followed this norm (the y of a forward
   // with epilogue.relu); dy counts as zero where relu_out <= 0, which is that ReLU's backward
-  // folded into this one. dgamma and dbeta are the gradients of the affine transform (the
-  // residual's gradient is dy itself, left to the caller).
+  // folded into this one. gated_dy: when not null (relu_out given), also receives that gated dy,
+  // which a residual add before the ReLU passes on to its other branch; it may be dy itself
+  // (gated in place), never dx (check_norm_backward). dgamma and dbeta are the gradients of the
+  // affine transform.
   virtual void bn_backward_train(const NormShape& s, const Act* x, const Act* dy,
-                                 const Act* relu_out, const float* gamma, const float* save_mean,
-                                 const float* save_invstd, Act* dx, float* dgamma,
-                                 float* dbeta) = 0;
+                                 const Act* relu_out, Act* gated_dy, const float* gamma,
+                                 const float* save_mean, const float* save_invstd, Act* dx,
+                                 float* dgamma, float* dbeta) = 0;
   // Statistics are constants in eval mode: dx = dy * gamma * invstd.
   virtual void bn_backward_eval(const NormShape& s, const Act* x, const Act* dy,
-                                const Act* relu_out, const float* gamma, const float* save_mean,
-                                const float* save_invstd, Act* dx, float* dgamma,
-                                float* dbeta) = 0;
+                                const Act* relu_out, Act* gated_dy, const float* gamma,
+                                const float* save_mean, const float* save_invstd, Act* dx,
+                                float* dgamma, float* dbeta) = 0;
 
   // ---- pooling, linear, loss ------------------------------------------------------------------
   virtual void avgpool_forward(const NormShape& s, const Act* x, float* y) = 0;     // y [n, c]

@@ -88,17 +88,19 @@ class CaptureEmulator final : public Backend {
     });
   }
   void bn_backward_train(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out,
-                         const float* gamma, const float* save_mean, const float* save_invstd,
-                         Act* dx, float* dgamma, float* dbeta) override {
+                         Act* gated_dy, const float* gamma, const float* save_mean,
+                         const float* save_invstd, Act* dx, float* dgamma, float* dbeta) override {
     run([=] {
-      inner_->bn_backward_train(s, x, dy, relu_out, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+      inner_->bn_backward_train(s, x, dy, relu_out, gated_dy, gamma, save_mean, save_invstd, dx,
+                                dgamma, dbeta);
     });
   }
   void bn_backward_eval(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out,
-                        const float* gamma, const float* save_mean, const float* save_invstd,
-                        Act* dx, float* dgamma, float* dbeta) override {
+                        Act* gated_dy, const float* gamma, const float* save_mean,
+                        const float* save_invstd, Act* dx, float* dgamma, float* dbeta) override {
     run([=] {
-      inner_->bn_backward_eval(s, x, dy, relu_out, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
+      inner_->bn_backward_eval(s, x, dy, relu_out, gated_dy, gamma, save_mean, save_invstd, dx,
+                               dgamma, dbeta);
     });
   }
 

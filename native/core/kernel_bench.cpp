@@ -179,17 +179,18 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
     rows.push_back({"batchnorm", "bn train forward + add + relu", shape, k.join, forward(join), 0, 4 * pass});
     if (k.plain)
       rows.push_back({"batchnorm", "bn train forward", shape, k.plain, forward(NormEpilogue{}), 0, 3 * pass});
-    // Backward: a reduction over (x, dy[, relu gate]), then the apply pass over the same plus dx.
-    const double gated = time_per_call(be, c.min_seconds, [&] {
-      be.bn_backward_train(s, x, dy, y, gamma, mean, invstd, dx, dgamma, dbeta);
-    });
-    rows.push_back({"batchnorm", "bn train backward (relu folded in)", shape, k.relu, gated, 0, 7 * pass});
-    const double plain = time_per_call(be, c.min_seconds, [&] {
-      be.bn_backward_train(s, x, dy, nullptr, gamma, mean, invstd, dx, dgamma, dbeta);
-    });
-    rows.push_back({"batchnorm", "bn train backward", shape, k.join + k.plain, plain, 0, 5 * pass});
-    const double relu_back = time_per_call(be, c.min_seconds, [&] { be.relu_backward(y, dy, dx, size); });
-    rows.push_back({"elementwise", "relu backward (block outputs)", shape, k.join, relu_back, 0, 3 * pass});
+    // Backward: a reduction over (x, dy[, relu gate]), then the apply pass over the same plus dx
+    // (and, at a block's output, the gated dy kept for the shortcut branch, written over dy).
+    Act* gated_dy = constant_activations(b, size, 0.01f);
+    auto backward = [&](const Act* relu_out, Act* kept) {
+      return time_per_call(be, c.min_seconds, [&] {
+        be.bn_backward_train(s, x, kept ? kept : dy, relu_out, kept, gamma, mean, invstd, dx, dgamma, dbeta);
+      });
+    };
+    rows.push_back({"batchnorm", "bn train backward + relu", shape, k.relu, backward(y, nullptr), 0, 7 * pass});
+    rows.push_back({"batchnorm", "bn train backward + relu, gated dy kept", shape, k.join, backward(y, gated_dy), 0, 8 * pass});
+    if (k.plain)
+      rows.push_back({"batchnorm", "bn train backward", shape, k.plain, backward(nullptr, nullptr), 0, 5 * pass});
   }
 
   // ---- data and optimizer -------------------------------------------------------------------------

@@ -219,14 +219,14 @@ void ResNet18::norm_forward(Norm& bn, const Act* x, Act* y, int n, bool train,
 }
 
 void ResNet18::norm_backward(const Norm& bn, const Act* x, const Act* dy, const Act* relu_out,
-                             Act* dx, int n) {
+                             Act* gated_dy, Act* dx, int n) {
   const NormShape s{n, bn.c, bn.hw};
   if (last_train_) {
-    be_.bn_backward_train(s, x, dy, relu_out, param(bn.gamma), bn.save_mean, bn.save_invstd, dx,
-                          grad(bn.gamma), grad(bn.beta));
+    be_.bn_backward_train(s, x, dy, relu_out, gated_dy, param(bn.gamma), bn.save_mean,
+                          bn.save_invstd, dx, grad(bn.gamma), grad(bn.beta));
   } else {
-    be_.bn_backward_eval(s, x, dy, relu_out, param(bn.gamma), bn.save_mean, bn.save_invstd, dx,
-                         grad(bn.gamma), grad(bn.beta));
+    be_.bn_backward_eval(s, x, dy, relu_out, gated_dy, param(bn.gamma), bn.save_mean,
+                         bn.save_invstd, dx, grad(bn.gamma), grad(bn.beta));
   }
 }
 
@@ -272,12 +272,12 @@ Act* ResNet18::block_backward(Block& b, const Act* block_input, Act* dout, int n
   Act *t1 = others[0], *t2 = others[1];
   const ConvShape s1 = b.conv1.shape(n), s2 = b.conv2.shape(n);
 
-  // dout becomes dL/d(sum): both branches of the join need it, so it is materialized once.
-  be_.relu_backward(b.out, dout, dout, s1.output_size());
-  norm_backward(b.bn2, b.c2, dout, nullptr, t1, n);
+  // bn2's backward folds in the output ReLU's and turns dout, in place, into dL/d(sum): both
+  // branches of the join need it, so it is materialized once, without a pass of its own.
+  norm_backward(b.bn2, b.c2, dout, b.out, dout, t1, n);
   be_.conv2d_backward_filter(s2, b.r1, t1, grad(b.conv2.weight));
   be_.conv2d_backward_data(s2, t1, param(b.conv2.weight), t2, false);
-  norm_backward(b.bn1, b.c1, t2, b.r1, t1, n);  // with bn1's ReLU folded in
+  norm_backward(b.bn1, b.c1, t2, b.r1, nullptr, t1, n);  // with bn1's ReLU folded in
   be_.conv2d_backward_filter(s1, block_input, t1, grad(b.conv1.weight));
   if (!b.has_shortcut) {
     // Identity shortcut: dL/d(input) = dL/d(sum) + the main path's data gradient.
@@ -286,7 +286,7 @@ Act* ResNet18::block_backward(Block& b, const Act* block_input, Act* dout, int n
   }
   be_.conv2d_backward_data(s1, t1, param(b.conv1.weight), t2, false);
   const ConvShape ss = b.shortcut_conv.shape(n);
-  norm_backward(b.shortcut_bn, b.cs, dout, nullptr, t1, n);
+  norm_backward(b.shortcut_bn, b.cs, dout, nullptr, nullptr, t1, n);
   be_.conv2d_backward_filter(ss, block_input, t1, grad(b.shortcut_conv.weight));
   be_.conv2d_backward_data(ss, t1, param(b.shortcut_conv.weight), t2, true);
   return t2;
@@ -305,7 +305,7 @@ void ResNet18::backward(const float* dlogits, Act* input_grad) {
   }
   const ConvShape stem = stem_conv_.shape(n);
   Act* dstem = d == scratch_[0] ? scratch_[1] : scratch_[0];
-  norm_backward(stem_bn_, stem_c_, d, stem_r_, dstem, n);
+  norm_backward(stem_bn_, stem_c_, d, stem_r_, nullptr, dstem, n);
   be_.conv2d_backward_filter(stem, input_, dstem, grad(stem_conv_.weight));
   if (input_grad) be_.conv2d_backward_data(stem, dstem, param(stem_conv_.weight), input_grad, false);
 }

@@ -87,8 +87,9 @@ class ResNet18 {
   float* grad(int tensor) { return grads_ + tensors_[tensor].offset; }
   void norm_forward(Norm& bn, const Act* x, Act* y, int n, bool train,
                     const NormEpilogue& epilogue);
-  void norm_backward(const Norm& bn, const Act* x, const Act* dy, const Act* relu_out, Act* dx,
-                     int n);
+  // Backend::bn_backward_* in the mode of the last forward; relu_out and gated_dy as there.
+  void norm_backward(const Norm& bn, const Act* x, const Act* dy, const Act* relu_out,
+                     Act* gated_dy, Act* dx, int n);
   Act* block_backward(Block& b, const Act* block_input, Act* dout, int n);
 
   Backend& be_;

@@ -103,6 +103,15 @@ void for_each_gradient_row(const NormShape& s, int c, const float* dy, const flo
   else rows(std::false_type{});
 }
 
+// gated = dy where relu_out > 0, else 0, over channel c: the gated gradient kept for the caller.
+// A loop of its own, after the channel's dx, since gated may be dy itself.
+void store_gated(const NormShape& s, int c, const float* dy, const float* relu_out, float* gated) {
+  for (int i = 0; i < s.n; ++i) {
+    const size_t at = row_of(s, i, c);
+    for (int j = 0; j < s.hw; ++j) gated[at + j] = relu_out[at + j] > 0.0f ? dy[at + j] : 0.0f;
+  }
+}
+
 // dgamma = sum(dy * xhat), dbeta = sum(dy) for channel c (dy gated by relu_out when given).
 void affine_grads(const NormShape& s, int c, const float* x, const float* dy, const float* relu_out,
                   float mean, float invstd, double* dgamma, double* dbeta) {
@@ -163,10 +172,12 @@ void CpuBackend::bn_forward_eval(const NormShape& s, const Act* xa, const float*
 }
 
 void CpuBackend::bn_backward_train(const NormShape& s, const Act* xa, const Act* dya,
-                                   const Act* relu_outa, const float* gamma, const float* save_mean,
-                                   const float* save_invstd, Act* dxa, float* dgamma, float* dbeta) {
+                                   const Act* relu_outa, Act* gated_dya, const float* gamma,
+                                   const float* save_mean, const float* save_invstd, Act* dxa,
+                                   float* dgamma, float* dbeta) {
+  check_norm_backward(relu_outa, gated_dya, dxa);
   const float *x = f32(xa), *dy = f32(dya), *relu_out = f32(relu_outa);
-  float* dx = f32(dxa);
+  float *dx = f32(dxa), *gated_dy = f32(gated_dya);
   const double count = double(s.n) * s.hw;
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < s.c; ++c) {
@@ -186,14 +197,17 @@ void CpuBackend::bn_backward_train(const NormShape& s, const Act* xa, const Act*
         out[j] = scale * (grad[j] - mean_dy - xhat * mean_dy_xhat);
       }
     });
+    if (gated_dy) store_gated(s, c, dy, relu_out, gated_dy);
   }
 }
 
 void CpuBackend::bn_backward_eval(const NormShape& s, const Act* xa, const Act* dya,
-                                  const Act* relu_outa, const float* gamma, const float* save_mean,
-                                  const float* save_invstd, Act* dxa, float* dgamma, float* dbeta) {
+                                  const Act* relu_outa, Act* gated_dya, const float* gamma,
+                                  const float* save_mean, const float* save_invstd, Act* dxa,
+                                  float* dgamma, float* dbeta) {
+  check_norm_backward(relu_outa, gated_dya, dxa);
   const float *x = f32(xa), *dy = f32(dya), *relu_out = f32(relu_outa);
-  float* dx = f32(dxa);
+  float *dx = f32(dxa), *gated_dy = f32(gated_dya);
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < s.c; ++c) {
     double dg, db;
@@ -206,6 +220,7 @@ void CpuBackend::bn_backward_eval(const NormShape& s, const Act* xa, const Act* 
 #pragma omp simd
       for (int j = 0; j < s.hw; ++j) out[j] = grad[j] * scale;
     });
+    if (gated_dy) store_gated(s, c, dy, relu_out, gated_dy);
   }
 }
 

@@ -344,16 +344,19 @@ __global__ void grad_nhwc_kernel(const T* x, const T* dy, const T* relu_out, con
   }
 }
 
-// dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)).
+// dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)), and the gated dy stored when
+// gated_dy is not null (in place over dy or not: each thread writes only what it has read).
 template <typename T, int V, bool Nhwc, typename Index>
 __global__ void dx_train_kernel(const T* x, const T* dy, const T* relu_out,
                                 const float* gamma, const float* mean, const float* invstd,
-                                const float2* coef, int channels, int hw, Index packs, T* dx) {
+                                const float2* coef, int channels, int hw, Index packs, T* dx,
+                                T* gated_dy) {
   for (Index p = Index(blockIdx.x) * blockDim.x + threadIdx.x; p < packs;
        p += Index(gridDim.x) * blockDim.x) {
     const Index i = p * Index(V);
     float g[V], v[V];
     load_gated<V>(dy, relu_out, i, g);
+    if (gated_dy) store_pack<V>(gated_dy + i, g);
     load_pack<V>(x + i, v);
 #pragma unroll
     for (int j = 0; j < V; ++j) {
@@ -367,15 +370,17 @@ __global__ void dx_train_kernel(const T* x, const T* dy, const T* relu_out,
   }
 }
 
-// Eval mode: the statistics are constants, dx = dy * gamma * invstd.
+// Eval mode: the statistics are constants, dx = dy * gamma * invstd; the gated dy as above.
 template <typename T, int V, bool Nhwc, typename Index>
 __global__ void dx_eval_kernel(const T* dy, const T* relu_out, const float* gamma,
-                               const float* invstd, int channels, int hw, Index packs, T* dx) {
+                               const float* invstd, int channels, int hw, Index packs, T* dx,
+                               T* gated_dy) {
   for (Index p = Index(blockIdx.x) * blockDim.x + threadIdx.x; p < packs;
        p += Index(gridDim.x) * blockDim.x) {
     const Index i = p * Index(V);
     float g[V];
     load_gated<V>(dy, relu_out, i, g);
+    if (gated_dy) store_pack<V>(gated_dy + i, g);
 #pragma unroll
     for (int j = 0; j < V; ++j) {
       const int c = pack_channel<Nhwc>(i, j, channels, hw);
@@ -484,11 +489,12 @@ void CudaBackendImpl::bn_forward_eval(const NormShape& s, const Act* x, const fl
 }
 
 void CudaBackendImpl::bn_backward_train(const NormShape& s, const Act* x, const Act* dy,
-                                        const Act* relu_out, const float* gamma,
+                                        const Act* relu_out, Act* gated_dy, const float* gamma,
                                         const float* save_mean, const float* save_invstd, Act* dx,
                                         float* dgamma, float* dbeta) {
   check_shape(s, "bn_backward_train");
-  dispatch_packed(s, {x, dy, relu_out, dx}, [&](auto t, auto nhwc, auto pack) {
+  check_norm_backward(relu_out, gated_dy, dx);
+  dispatch_packed(s, {x, dy, relu_out, dx, gated_dy}, [&](auto t, auto nhwc, auto pack) {
     using T = decltype(t);
     constexpr bool kNhwc = decltype(nhwc)::value;
     constexpr int V = decltype(pack)::value;
@@ -505,18 +511,19 @@ void CudaBackendImpl::bn_backward_train(const NormShape& s, const Act* x, const 
       using Index = decltype(index);
       INSALUN_LAUNCH(grid_for(s.size() / V), kThreads, 0, stream_, dx_train_kernel<T, V, kNhwc, Index>)(
           as<T>(x), as<T>(dy), as<T>(relu_out), gamma, save_mean, save_invstd, coef, s.c, s.hw,
-          Index(s.size() / V), as<T>(dx));
+          Index(s.size() / V), as<T>(dx), as<T>(gated_dy));
     });
     CUDA_CHECK_LAUNCH("dx_train_kernel");
   });
 }
 
 void CudaBackendImpl::bn_backward_eval(const NormShape& s, const Act* x, const Act* dy,
-                                       const Act* relu_out, const float* gamma,
+                                       const Act* relu_out, Act* gated_dy, const float* gamma,
                                        const float* save_mean, const float* save_invstd, Act* dx,
                                        float* dgamma, float* dbeta) {
   check_shape(s, "bn_backward_eval");
-  dispatch_packed(s, {x, dy, relu_out, dx}, [&](auto t, auto nhwc, auto pack) {
+  check_norm_backward(relu_out, gated_dy, dx);
+  dispatch_packed(s, {x, dy, relu_out, dx, gated_dy}, [&](auto t, auto nhwc, auto pack) {
     using T = decltype(t);
     constexpr bool kNhwc = decltype(nhwc)::value;
     constexpr int V = decltype(pack)::value;
@@ -530,7 +537,7 @@ void CudaBackendImpl::bn_backward_eval(const NormShape& s, const Act* x, const A
       using Index = decltype(index);
       INSALUN_LAUNCH(grid_for(s.size() / V), kThreads, 0, stream_, dx_eval_kernel<T, V, kNhwc, Index>)(
           as<T>(dy), as<T>(relu_out), gamma, save_invstd, s.c, s.hw, Index(s.size() / V),
-          as<T>(dx));
+          as<T>(dx), as<T>(gated_dy));
     });
     CUDA_CHECK_LAUNCH("dx_eval_kernel");
   });

@@ -329,11 +329,11 @@ class CudaBackendImpl final : public CudaBackend {
                        const NormEpilogue& epilogue, Act* y, float* save_mean,
                        float* save_invstd) override;
   void bn_backward_train(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out,
-                         const float* gamma, const float* save_mean, const float* save_invstd,
-                         Act* dx, float* dgamma, float* dbeta) override;
+                         Act* gated_dy, const float* gamma, const float* save_mean,
+                         const float* save_invstd, Act* dx, float* dgamma, float* dbeta) override;
   void bn_backward_eval(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out,
-                        const float* gamma, const float* save_mean, const float* save_invstd,
-                        Act* dx, float* dgamma, float* dbeta) override;
+                        Act* gated_dy, const float* gamma, const float* save_mean,
+                        const float* save_invstd, Act* dx, float* dgamma, float* dbeta) override;
 
   // avgpool.cu
   void avgpool_forward(const NormShape& s, const Act* x, float* y) override;

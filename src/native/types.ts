@@ -184,7 +184,8 @@ export interface BackendOps {
   conv2dBackwardData(s: ConvShapeArg, dy: F32, w: F32, dx?: F32): F32;
   conv2dBackwardFilter(s: ConvShapeArg, x: F32, dy: F32): F32;
   bnForward(s: NormShapeArg, x: F32, gamma: F32, beta: F32, runningMean: F32, runningVar: F32, o: { train: boolean; momentum: number; eps: number; residual?: F32; relu?: boolean }): { y: F32; saveMean: F32; saveInvstd: F32; runningMean: F32; runningVar: F32 };
-  bnBackward(s: NormShapeArg, x: F32, dy: F32, gamma: F32, saveMean: F32, saveInvstd: F32, train: boolean, reluOut?: F32): { dx: F32; dgamma: F32; dbeta: F32 };
+  /** keepGated (needs reluOut): also return dy gated by the ReLU, written to a buffer of its own or over dy. */
+  bnBackward(s: NormShapeArg, x: F32, dy: F32, gamma: F32, saveMean: F32, saveInvstd: F32, train: boolean, reluOut?: F32, keepGated?: 'separate' | 'in-place'): { dx: F32; dgamma: F32; dbeta: F32; gatedDy?: F32 };
   reluForward(x: F32): F32;
   reluBackward(y: F32, dy: F32): F32;
   /** x stored as activations and read back: identity in fp32; bf16 rounding (and the NHWC round trip, given a shape) in bf16. */

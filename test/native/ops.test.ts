@@ -140,6 +140,21 @@ describeEachBackend('batch norm', (device) => {
       expect(maxViolation(fused.dbeta, unfused.dbeta, 1e-6, 1e-5)).toBeLessThanOrEqual(1);
     });
 
+    // At a block's output the gated gradient also feeds the shortcut branch: the backward keeps
+    // it (in place over dy, as the network does, or apart), instead of a ReLU backward pass.
+    it(`${mode} backward keeps the ReLU-gated dy, apart or in place over dy, exactly ReLU backward's`, () => {
+      const fwd = ops.bnForward(s, x, gamma, beta, rm, rv, { train, momentum, eps, relu: true });
+      const gatedDy = Array.from(ops.reluBackward(fwd.y, r));
+      const plain = ops.bnBackward(s, x, r, gamma, fwd.saveMean, fwd.saveInvstd, train, fwd.y);
+      for (const keep of ['separate', 'in-place'] as const) {
+        const kept = ops.bnBackward(s, x, r, gamma, fwd.saveMean, fwd.saveInvstd, train, fwd.y, keep);
+        expect(Array.from(kept.gatedDy!), keep).toEqual(gatedDy);
+        expect(Array.from(kept.dx), keep).toEqual(Array.from(plain.dx));
+        expect(Array.from(kept.dgamma), keep).toEqual(Array.from(plain.dgamma));
+      }
+      expect(() => ops.bnBackward(s, x, r, gamma, fwd.saveMean, fwd.saveInvstd, train, undefined, 'in-place')).toThrow(/needs the ReLU output/);
+    });
+
     it(`${mode} backward matches finite differences`, () => {
       const fwd = ops.bnForward(s, x, gamma, beta, rm, rv, { train, momentum, eps });
       const back = ops.bnBackward(s, x, r, gamma, fwd.saveMean, fwd.saveInvstd, train);
