@@ -42,6 +42,12 @@ struct ConvShape {
 // not negative and the output has at least one position. Where shapes come from outside (the op
 // bindings) and where a backend plans one (cuDNN).
 void check_conv_shape(const ConvShape& s);
+
+// A convolution's weights w [cout, cin, k, k] (Backend::prepare_conv_weights).
+struct ConvWeights {
+  const float* w = nullptr;
+  int cout = 0, cin = 0, k = 0;
+};
 // The outputs of a batch-norm backward: a gated dy needs the ReLU output that gates it, and dx
 // may alias dy but not the gated dy (both are written at every element). Throws
 // std::invalid_argument.
@@ -155,6 +161,15 @@ class Backend {
                                     bool accumulate) = 0;
   virtual void conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy,
                                       float* dw) = 0;
+  // Optional: the convolutions a step will run, by their weights. A backend whose convolutions
+  // read converted copies of the weights (the CUDA backend's bf16 copies) converts them all here,
+  // in one pass, and conv2d_forward and conv2d_backward_data then read those copies for these
+  // weights until the next call; the caller does not change the weights in between. ResNet18
+  // calls it at every forward, so that its backward reads the weights the forward ran with.
+  virtual void prepare_conv_weights(const ConvWeights* convs, size_t count) {
+    (void)convs;
+    (void)count;
+  }
 
   // ---- batch norm (eps, momentum as PyTorch; running_var gets the unbiased variance) --------
   // Train mode: normalize with batch statistics, save mean and 1/sqrt(var_biased + eps) for

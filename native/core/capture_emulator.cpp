@@ -70,6 +70,11 @@ class CaptureEmulator final : public Backend {
   void conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy, float* dw) override {
     run([=] { inner_->conv2d_backward_filter(s, x, dy, dw); });
   }
+  void prepare_conv_weights(const ConvWeights* convs, size_t count) override {
+    run([=, list = std::vector<ConvWeights>(convs, convs + count)] {
+      inner_->prepare_conv_weights(list.data(), list.size());
+    });
+  }
 
   void bn_forward_train(const NormShape& s, const Act* x, const float* gamma, const float* beta,
                         float* running_mean, float* running_var, float momentum, float eps,

@@ -88,6 +88,15 @@ ResNet18::ResNet18(Backend& backend, const ResNetConfig& config) : be_(backend),
 
   params_ = be_.alloc(parameter_count_);
   grads_ = be_.alloc(parameter_count_);
+  auto weights_of = [&](const Conv& c) {
+    conv_weights_.push_back(ConvWeights{param(c.weight), c.cout, c.cin, c.k});
+  };
+  weights_of(stem_conv_);
+  for (const Block& b : blocks_) {
+    weights_of(b.conv1);
+    weights_of(b.conv2);
+    if (b.has_shortcut) weights_of(b.shortcut_conv);
+  }
   buffers_ = be_.alloc(buffer_count_);
   be_.fill(grads_, 0.0f, parameter_count_);
   // Per-channel saved statistics for every norm layer.
@@ -235,6 +244,7 @@ const float* ResNet18::forward(const Act* x, int n, bool train) {
   input_ = x;
   last_n_ = n;
   last_train_ = train;
+  be_.prepare_conv_weights(conv_weights_.data(), conv_weights_.size());
   const ConvShape stem = stem_conv_.shape(n);
   NormEpilogue relu;
   relu.relu = true;

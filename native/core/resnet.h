@@ -102,6 +102,7 @@ class ResNet18 {
   Conv stem_conv_;
   Norm stem_bn_;
   std::vector<Block> blocks_;
+  std::vector<ConvWeights> conv_weights_;  // every convolution's, for prepare_conv_weights
   int fc_weight_ = -1, fc_bias_ = -1, final_channels_ = 0, final_hw_ = 0;
 
   // activations for the current capacity

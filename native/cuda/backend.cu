@@ -62,6 +62,8 @@ void CudaBackendImpl::release() noexcept {
   scratch_.release();
   weight_scratch_.release();
   pad_scratch_.release();
+  weight_copies_.release();
+  prepared_copies_ = nullptr;
   if (arrivals_) cudaFree(arrivals_);
   arrivals_ = nullptr;
   if (stream_) cudaStreamDestroy(stream_);
@@ -186,6 +188,7 @@ void CudaBackendImpl::drop_capture() noexcept {
   workspace_.free_retired();
   weight_scratch_.free_retired();
   pad_scratch_.free_retired();
+  weight_copies_.free_retired();
 }
 
 void CudaBackendImpl::destroy_dormant() noexcept {
@@ -217,6 +220,7 @@ void CudaBackendImpl::set_precision(Precision p) {
   const std::string deterministic = env_choice("INSALUN_CUDNN_DETERMINISTIC", {"0", "1"});
   precision_ = p;
   nhwc_ = p == Precision::kBf16 && layout == "nhwc";
+  prepared_copies_ = nullptr;  // made for the previous precision and layout
   vector_loads_ = vector == "1";
   deterministic_ = deterministic == "1";
   // Reproducible runs take the heuristic ranking: benchmark timings differ between processes.

@@ -13,9 +13,11 @@
 //
 // Precision: kFp32 runs with CUDNN_FMA_MATH, which keeps TF32 tensor cores out (the equivalent of
 // torch.backends.cudnn.allow_tf32 = False); kTf32 lets cuDNN pick tensor-core kernels. kBf16 runs
-// bf16 activations and bf16 copies of the weights (converted just before the call; the fp32
-// master weights stay as they are), and the weight gradient comes out in bf16 and is widened into
-// the fp32 gradient, as PyTorch's autocast does.
+// bf16 activations and bf16 copies of the weights (the fp32 master weights stay as they are),
+// and the weight gradient comes out in bf16 and is widened into the fp32 gradient, as PyTorch's
+// autocast does. The copies of a step's weights are made all at once, in one launch, when the
+// network announces them (prepare_conv_weights, at each forward), and serve its forward and
+// backward; a convolution whose weights were not announced converts them just before the call.
 #include <mutex>
 #include <tuple>
 #include <vector>
@@ -39,19 +41,32 @@ const float kOne = 1.0f, kZero = 0.0f;
 // fewer (the 3-channel stem) runs on inputs and weights zero-padded to 8 channels.
 constexpr int kChannelAlign = 8;
 
-// The bf16 copy of fp32 KCRS weights [cout, cin, rs], in KCRS order or (Krsc) in KRSC order with
-// cin_p >= cin channels, zero beyond cin; n counts the output elements.
+// Element i of the bf16 copy of fp32 KCRS weights [cout, cin, rs], in KCRS order or (Krsc) in
+// KRSC order with cin_p >= cin channels, zero beyond cin.
+template <bool Krsc>
+__device__ __forceinline__ bf16 weight_copy_element(const float* w, size_t i, int cin, int cin_p,
+                                                    int rs) {
+  if constexpr (Krsc) {
+    const size_t c = i % cin_p, rest = i / cin_p, pos = rest % rs, k = rest / rs;
+    return __float2bfloat16_rn(c < size_t(cin) ? w[(k * cin + c) * rs + pos] : 0.0f);
+  } else {
+    return __float2bfloat16_rn(w[i]);
+  }
+}
+
+// One convolution's copy; n counts the output elements.
 template <bool Krsc>
 __global__ void weights_to_bf16_kernel(const float* w, bf16* out, int cin, int cin_p, int rs,
                                        size_t n) {
-  INSALUN_GRID_LOOP(i, n) {
-    if constexpr (Krsc) {
-      const size_t c = i % cin_p, rest = i / cin_p, pos = rest % rs, k = rest / rs;
-      out[i] = __float2bfloat16_rn(c < size_t(cin) ? w[(k * cin + c) * rs + pos] : 0.0f);
-    } else {
-      out[i] = __float2bfloat16_rn(w[i]);
-    }
-  }
+  INSALUN_GRID_LOOP(i, n) out[i] = weight_copy_element<Krsc>(w, i, cin, cin_p, rs);
+}
+
+// Several convolutions' copies: blocks (x, j) copy table entry j, grid-striding over it.
+template <bool Krsc>
+__global__ void weight_copies_kernel(const __grid_constant__ WeightCopyTable table, bf16* copies) {
+  const WeightCopy& c = table.copies[blockIdx.y];
+  const size_t n = size_t(c.cout) * c.cin_p * c.rs;
+  INSALUN_GRID_LOOP(i, n) copies[c.begin + i] = weight_copy_element<Krsc>(c.w, i, c.cin, c.cin_p, c.rs);
 }
 
 // fp32 KCRS weight gradient [cout, cin, rs] from cuDNN's bf16 one (KCRS, or KRSC with cin_p
@@ -307,6 +322,35 @@ void CudaBackendImpl::run_convolution(ConvPlan& p, ConvAlgo& a, const char* dire
   }
 }
 
+void CudaBackendImpl::prepare_conv_weights(const ConvWeights* convs, size_t count) {
+  prepared_copies_ = nullptr;
+  if (precision_ != Precision::kBf16 || count == 0) return;  // fp32 and tf32 read w itself
+  prepared_table_.clear();
+  size_t total = 0, largest = 0;
+  for (size_t j = 0; j < count; ++j) {
+    const ConvWeights& c = convs[j];
+    const ConvShape s{1, c.cin, c.k, c.k, c.cout, c.k, 1, 0};
+    const size_t n = size_t(c.cout) * padded_channels(s) * c.k * c.k;
+    prepared_table_.push_back(WeightCopy{c.w, total, c.cout, c.cin, padded_channels(s), c.k * c.k});
+    total += (n + 7) / 8 * 8;
+    largest = std::max(largest, n);
+  }
+  bf16* copies = static_cast<bf16*>(weight_copies_.reserve(
+      total * sizeof(bf16), capturing_, captured_ != nullptr, "the convolution weight copies"));
+  for (size_t first = 0; first < count; first += WeightCopyTable::kCapacity) {
+    WeightCopyTable table;
+    table.count = int(std::min<size_t>(WeightCopyTable::kCapacity, count - first));
+    std::copy_n(prepared_table_.begin() + first, table.count, table.copies);
+    const dim3 grid(grid_for(largest), unsigned(table.count));
+    if (nhwc_)
+      INSALUN_LAUNCH(grid, kThreads, 0, stream_, weight_copies_kernel<true>)(table, copies);
+    else
+      INSALUN_LAUNCH(grid, kThreads, 0, stream_, weight_copies_kernel<false>)(table, copies);
+    CUDA_CHECK_LAUNCH("weight_copies_kernel");
+  }
+  prepared_copies_ = copies;
+}
+
 const void* CudaBackendImpl::conv_weights(const ConvShape& s, const float* w) {
   const size_t n = s.weight_size();
   if (precision_ != Precision::kBf16) {
@@ -316,6 +360,10 @@ const void* CudaBackendImpl::conv_weights(const ConvShape& s, const float* w) {
     return copy;
   }
   const int cin_p = padded_channels(s), rs = s.k * s.k;
+  if (prepared_copies_)
+    for (const WeightCopy& c : prepared_table_)
+      if (c.w == w && c.cout == s.cout && c.cin == s.cin && c.cin_p == cin_p && c.rs == rs)
+        return prepared_copies_ + c.begin;
   const size_t copied = size_t(s.cout) * cin_p * rs;
   bf16* copy = static_cast<bf16*>(weight_scratch(copied * sizeof(bf16)));
   if (nhwc_)

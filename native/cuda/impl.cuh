@@ -213,6 +213,21 @@ __device__ __forceinline__ bool last_to_arrive(unsigned* arrivals, unsigned bloc
 
 // ---- cuDNN convolution plans -------------------------------------------------------------------
 
+// The bf16 copies of prepare_conv_weights: each convolution's weights converted (KCRS, or KRSC
+// with cin_p >= cin channels, zero beyond cin) to copies + begin. The table travels as a kernel
+// parameter (by value, so a captured launch keeps it and nothing is uploaded); ResNet-18 has 20
+// convolutions, a longer list takes several launches.
+struct WeightCopy {
+  const float* w;
+  size_t begin;  // in bf16 elements, a multiple of 8 (16 bytes, as cuDNN's fast kernels want)
+  int cout, cin, cin_p, rs;
+};
+struct WeightCopyTable {
+  static constexpr int kCapacity = 32;  // 1.3 KB of the 4 KB a kernel's parameters may take
+  int count = 0;                        // entries in use; a launch's grid has as many rows
+  WeightCopy copies[kCapacity];
+};
+
 struct ConvKey {
   int n, cin, h, w, cout, k, stride, pad;
   Precision precision;
@@ -318,6 +333,7 @@ class CudaBackendImpl final : public CudaBackend {
                             bool accumulate) override;
   void conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy,
                               float* dw) override;
+  void prepare_conv_weights(const ConvWeights* convs, size_t count) override;
 
   // batchnorm.cu
   void bn_forward_train(const NormShape& s, const Act* x, const float* gamma, const float* beta,
@@ -431,7 +447,8 @@ class CudaBackendImpl final : public CudaBackend {
   // first if needed; when cuDNN refuses the algorithm, moves on to the next one (conv.cu).
   template <typename Ops, typename Call>
   void run_convolution(ConvPlan& p, ConvAlgo& a, const char* direction, Call call);
-  // The weights as the convolution reads them: w itself, or a bf16 copy in bf16 mode (conv.cu).
+  // The weights as the convolution reads them: w itself, or a bf16 copy in bf16 mode, the one
+  // prepare_conv_weights made when it made one for w (conv.cu).
   const void* conv_weights(const ConvShape& s, const float* w);
   // dw (fp32, KCRS) from the bf16 weight gradient of bf16 mode.
   void widen_weight_grad(const ConvShape& s, const bf16* grad, float* dw);
@@ -455,6 +472,10 @@ class CudaBackendImpl final : public CudaBackend {
   bool benchmark_algorithms_ = true;  // cudnnFind per new convolution shape (INSALUN_CUDNN_SEARCH)
   bool deterministic_ = false;  // deterministic cuDNN algorithms only (INSALUN_CUDNN_DETERMINISTIC)
   GrowingBuffer scratch_, workspace_, weight_scratch_, pad_scratch_;
+  // prepare_conv_weights' copies (null when there are none) and where each weight's copy is.
+  GrowingBuffer weight_copies_;
+  const bf16* prepared_copies_ = nullptr;
+  std::vector<WeightCopy> prepared_table_;
   static constexpr size_t kMaxReductionGroups = 65535;  // a grid's rows (gridDim.y) at most
   unsigned* arrivals_ = nullptr;
   std::map<ConvKey, std::unique_ptr<ConvPlan>> plans_;

@@ -18,6 +18,7 @@
 #define __global__
 #define __device__
 #define __host__
+#define __grid_constant__
 // Block-shared arrays are declared with INSALUN_SHARED (impl.cuh): one array per OS thread, shared
 // by the fibers (threads of a block) that run on it, and poisoned at each block.
 #define __shared__ \

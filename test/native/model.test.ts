@@ -2,6 +2,7 @@
 import { expect, it } from 'vitest';
 import { addon, describeEachBackend, maxViolation, testRandom } from '../helpers/backends.js';
 import * as ref from './reference.js';
+import { relativeL2 } from '../../src/bench/numerics.js';
 
 function toyData(device: 'cpu' | 'cuda', n: number, size: number, classes: number, seed: number) {
   const rand = testRandom(seed);
@@ -201,6 +202,38 @@ describeEachBackend('ResNet-18', (device) => {
       for (const t of refusedOnce.tensors().filter((e) => e.name.endsWith('num_batches_tracked')))
         expect([t.name, (refusedOnce.getTensor(t.name) as BigInt64Array)[0]]).toEqual([t.name, 15n]);
     });
+
+  // The CUDA backend in bf16 converts the weights at each forward, for it and its backward
+  // (prepare_conv_weights): a pass must read the weights as they are then, never an earlier copy.
+  for (const precision of device === 'cuda' ? (['fp32', 'bf16'] as const) : (['fp32'] as const)) {
+    it(`every pass reads the weights as they are (${precision}): after training or setParameters, as a fresh model given them`, async () => {
+      const classes = 4;
+      const { data, indices } = toyData(device, 32, 8, classes, 5);
+      const make = () => {
+        const m = new addon.Model({ classes, inChannels: 3, width: 4, device, image: 8, precision });
+        m.initialize(3);
+        return m;
+      };
+      const model = make(), fresh = make();
+      const gradOpts = { indices, batchSize: 16, train: false, augment: false, seed: 1, epoch: 0 };
+      const sameLogits = (a: Float32Array, b: Float32Array) => expect(maxViolation(a, b, 1e-6, 1e-5)).toBeLessThanOrEqual(1);
+      // cuDNN's backward algorithms may add in any order on a GPU
+      const sameGradient = (a: Float32Array, b: Float32Array) => expect(relativeL2(a, b)).toBeLessThan(1e-4);
+      const first = await model.predict(data, indices, 16);
+      await model.gradient(data, gradOpts);
+      await model.trainEpoch(data, { indices, batchSize: 16, augment: false, seed: 1, epoch: 0, sgd: { lr: 0.1, momentum: 0.9, weightDecay: 0 } });
+      for (const t of model.tensors()) fresh.setTensor(t.name, model.getTensor(t.name));
+      const trained = await model.predict(data, indices, 16);
+      expect(maxViolation(trained, first, 1e-6, 1e-5)).toBeGreaterThan(1); // the weights did move
+      sameLogits(trained, await fresh.predict(data, indices, 16));
+      sameGradient(await model.gradient(data, gradOpts), await fresh.gradient(data, gradOpts));
+      const other = Float32Array.from(model.getParameters(), (v, i) => v * (1 + 0.2 * Math.sin(i)));
+      model.setParameters(other);
+      fresh.setParameters(other);
+      sameLogits(await model.predict(data, indices, 16), await fresh.predict(data, indices, 16));
+      sameGradient(await model.gradient(data, gradOpts), await fresh.gradient(data, gradOpts));
+    });
+  }
 
   it('predict, gradient sums and integrated gradients are the same replayed as eager', async () => {
     const classes = 4, n = 70; // batch 16: four full batches and a short one
