@@ -61,12 +61,19 @@ __global__ void weights_to_bf16_kernel(const float* w, bf16* out, int cin, int c
   INSALUN_GRID_LOOP(i, n) out[i] = weight_copy_element<Krsc>(w, i, cin, cin_p, rs);
 }
 
-// Several convolutions' copies: blocks (x, j) copy table entry j, grid-striding over it.
+// Every convolution's copy, laid end to end over n elements: one grid-stride loop over them all,
+// each thread moving on through the table as its index grows (no block idles on a small layer).
+// The gaps that align each copy are not written.
 template <bool Krsc>
-__global__ void weight_copies_kernel(const __grid_constant__ WeightCopyTable table, bf16* copies) {
-  const WeightCopy& c = table.copies[blockIdx.y];
-  const size_t n = size_t(c.cout) * c.cin_p * c.rs;
-  INSALUN_GRID_LOOP(i, n) copies[c.begin + i] = weight_copy_element<Krsc>(c.w, i, c.cin, c.cin_p, c.rs);
+__global__ void weight_copies_kernel(const __grid_constant__ WeightCopyTable table, size_t n,
+                                     bf16* copies) {
+  int j = 0;
+  INSALUN_GRID_LOOP(i, n) {
+    while (j + 1 < table.count && table.copies[j + 1].begin <= i) ++j;
+    const WeightCopy& c = table.copies[j];
+    const size_t k = i - c.begin;
+    if (k < size_t(c.cout) * c.cin_p * c.rs) copies[i] = weight_copy_element<Krsc>(c.w, k, c.cin, c.cin_p, c.rs);
+  }
 }
 
 // fp32 KCRS weight gradient [cout, cin, rs] from cuDNN's bf16 one (KCRS, or KRSC with cin_p
@@ -325,29 +332,28 @@ void CudaBackendImpl::run_convolution(ConvPlan& p, ConvAlgo& a, const char* dire
 void CudaBackendImpl::prepare_conv_weights(const ConvWeights* convs, size_t count) {
   prepared_copies_ = nullptr;
   if (precision_ != Precision::kBf16 || count == 0) return;  // fp32 and tf32 read w itself
+  if (count > size_t(WeightCopyTable::kCapacity))
+    throw std::invalid_argument("prepare_conv_weights: " + std::to_string(count) +
+                                " convolutions; at most " +
+                                std::to_string(WeightCopyTable::kCapacity) + " in one launch");
   prepared_table_.clear();
-  size_t total = 0, largest = 0;
+  size_t total = 0;
   for (size_t j = 0; j < count; ++j) {
     const ConvWeights& c = convs[j];
-    const ConvShape s{1, c.cin, c.k, c.k, c.cout, c.k, 1, 0};
-    const size_t n = size_t(c.cout) * padded_channels(s) * c.k * c.k;
-    prepared_table_.push_back(WeightCopy{c.w, total, c.cout, c.cin, padded_channels(s), c.k * c.k});
-    total += (n + 7) / 8 * 8;
-    largest = std::max(largest, n);
+    const int cin_p = padded_channels(ConvShape{1, c.cin, c.k, c.k, c.cout, c.k, 1, 0});
+    prepared_table_.push_back(WeightCopy{c.w, total, c.cout, c.cin, cin_p, c.k * c.k});
+    total += (size_t(c.cout) * cin_p * c.k * c.k + 7) / 8 * 8;
   }
   bf16* copies = static_cast<bf16*>(weight_copies_.reserve(
       total * sizeof(bf16), capturing_, captured_ != nullptr, "the convolution weight copies"));
-  for (size_t first = 0; first < count; first += WeightCopyTable::kCapacity) {
-    WeightCopyTable table;
-    table.count = int(std::min<size_t>(WeightCopyTable::kCapacity, count - first));
-    std::copy_n(prepared_table_.begin() + first, table.count, table.copies);
-    const dim3 grid(grid_for(largest), unsigned(table.count));
-    if (nhwc_)
-      INSALUN_LAUNCH(grid, kThreads, 0, stream_, weight_copies_kernel<true>)(table, copies);
-    else
-      INSALUN_LAUNCH(grid, kThreads, 0, stream_, weight_copies_kernel<false>)(table, copies);
-    CUDA_CHECK_LAUNCH("weight_copies_kernel");
-  }
+  WeightCopyTable table;
+  table.count = int(count);
+  std::copy(prepared_table_.begin(), prepared_table_.end(), table.copies);
+  if (nhwc_)
+    INSALUN_LAUNCH(grid_for(total), kThreads, 0, stream_, weight_copies_kernel<true>)(table, total, copies);
+  else
+    INSALUN_LAUNCH(grid_for(total), kThreads, 0, stream_, weight_copies_kernel<false>)(table, total, copies);
+  CUDA_CHECK_LAUNCH("weight_copies_kernel");
   prepared_copies_ = copies;
 }
 

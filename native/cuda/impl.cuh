@@ -216,7 +216,7 @@ __device__ __forceinline__ bool last_to_arrive(unsigned* arrivals, unsigned bloc
 // The bf16 copies of prepare_conv_weights: each convolution's weights converted (KCRS, or KRSC
 // with cin_p >= cin channels, zero beyond cin) to copies + begin. The table travels as a kernel
 // parameter (by value, so a captured launch keeps it and nothing is uploaded); ResNet-18 has 20
-// convolutions, a longer list takes several launches.
+// convolutions.
 struct WeightCopy {
   const float* w;
   size_t begin;  // in bf16 elements, a multiple of 8 (16 bytes, as cuDNN's fast kernels want)
@@ -224,7 +224,7 @@ struct WeightCopy {
 };
 struct WeightCopyTable {
   static constexpr int kCapacity = 32;  // 1.3 KB of the 4 KB a kernel's parameters may take
-  int count = 0;                        // entries in use; a launch's grid has as many rows
+  int count = 0;                        // entries in use
   WeightCopy copies[kCapacity];
 };
 
