@@ -43,9 +43,11 @@ struct ConvShape {
 // bindings) and where a backend plans one (cuDNN).
 void check_conv_shape(const ConvShape& s);
 
-// A convolution's weights w [cout, cin, k, k] (Backend::prepare_conv_weights).
+// A convolution's weights w [cout, cin, k, k] and where their gradient goes, dw (null when none
+// is taken), for Backend::prepare_conv_weights.
 struct ConvWeights {
   const float* w = nullptr;
+  float* dw = nullptr;
   int cout = 0, cin = 0, k = 0;
 };
 // The outputs of a batch-norm backward: a gated dy needs the ReLU output that gates it, and dx
@@ -170,6 +172,11 @@ class Backend {
     (void)convs;
     (void)count;
   }
+  // Optional, after the backward of such a step: a backend whose weight gradients come out
+  // converted (bf16 on the GPU) may leave the dw of the prepared convolutions that
+  // conv2d_backward_filter has written since prepare_conv_weights unfinished until this call,
+  // which completes them all in one pass.
+  virtual void finish_conv_weight_grads() {}
 
   // ---- batch norm (eps, momentum as PyTorch; running_var gets the unbiased variance) --------
   // Train mode: normalize with batch statistics, save mean and 1/sqrt(var_biased + eps) for

@@ -75,6 +75,7 @@ class CaptureEmulator final : public Backend {
       inner_->prepare_conv_weights(list.data(), list.size());
     });
   }
+  void finish_conv_weight_grads() override { run([=] { inner_->finish_conv_weight_grads(); }); }
 
   void bn_forward_train(const NormShape& s, const Act* x, const float* gamma, const float* beta,
                         float* running_mean, float* running_var, float momentum, float eps,

@@ -89,7 +89,7 @@ ResNet18::ResNet18(Backend& backend, const ResNetConfig& config) : be_(backend),
   params_ = be_.alloc(parameter_count_);
   grads_ = be_.alloc(parameter_count_);
   auto weights_of = [&](const Conv& c) {
-    conv_weights_.push_back(ConvWeights{param(c.weight), c.cout, c.cin, c.k});
+    conv_weights_.push_back(ConvWeights{param(c.weight), grad(c.weight), c.cout, c.cin, c.k});
   };
   weights_of(stem_conv_);
   for (const Block& b : blocks_) {
@@ -318,6 +318,7 @@ void ResNet18::backward(const float* dlogits, Act* input_grad) {
   norm_backward(stem_bn_, stem_c_, d, stem_r_, nullptr, dstem, n);
   be_.conv2d_backward_filter(stem, input_, dstem, grad(stem_conv_.weight));
   if (input_grad) be_.conv2d_backward_data(stem, dstem, param(stem_conv_.weight), input_grad, false);
+  be_.finish_conv_weight_grads();
 }
 
 }  // namespace insalun

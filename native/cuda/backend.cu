@@ -63,7 +63,9 @@ void CudaBackendImpl::release() noexcept {
   weight_scratch_.release();
   pad_scratch_.release();
   weight_copies_.release();
+  weight_grad_copies_.release();
   prepared_copies_ = nullptr;
+  prepared_grads_ = nullptr;
   if (arrivals_) cudaFree(arrivals_);
   arrivals_ = nullptr;
   if (stream_) cudaStreamDestroy(stream_);
@@ -189,6 +191,7 @@ void CudaBackendImpl::drop_capture() noexcept {
   weight_scratch_.free_retired();
   pad_scratch_.free_retired();
   weight_copies_.free_retired();
+  weight_grad_copies_.free_retired();
 }
 
 void CudaBackendImpl::destroy_dormant() noexcept {
@@ -221,6 +224,7 @@ void CudaBackendImpl::set_precision(Precision p) {
   precision_ = p;
   nhwc_ = p == Precision::kBf16 && layout == "nhwc";
   prepared_copies_ = nullptr;  // made for the previous precision and layout
+  prepared_grads_ = nullptr;
   vector_loads_ = vector == "1";
   deterministic_ = deterministic == "1";
   // Reproducible runs take the heuristic ranking: benchmark timings differ between processes.

@@ -61,19 +61,44 @@ __global__ void weights_to_bf16_kernel(const float* w, bf16* out, int cin, int c
   INSALUN_GRID_LOOP(i, n) out[i] = weight_copy_element<Krsc>(w, i, cin, cin_p, rs);
 }
 
-// Every convolution's copy, laid end to end over n elements: one grid-stride loop over them all,
-// each thread moving on through the table as its index grows (no block idles on a small layer).
-// The gaps that align each copy are not written.
-template <bool Krsc>
-__global__ void weight_copies_kernel(const __grid_constant__ WeightCopyTable table, size_t n,
-                                     bf16* copies) {
+// Calls f(entry, k) for each element i < n of the table's copies, laid end to end, that lies in
+// an entry's copy (at k within it): one grid-stride loop over them all, each thread moving on
+// through the table as its index grows (no block idles on a small layer). An element in an
+// alignment gap, or in a stretch whose entry the table leaves out, is skipped.
+template <typename F>
+__device__ __forceinline__ void for_each_copied_element(const WeightCopyTable& table, size_t n, F f) {
   int j = 0;
   INSALUN_GRID_LOOP(i, n) {
     while (j + 1 < table.count && table.copies[j + 1].begin <= i) ++j;
     const WeightCopy& c = table.copies[j];
+    if (i < c.begin) continue;
     const size_t k = i - c.begin;
-    if (k < size_t(c.cout) * c.cin_p * c.rs) copies[i] = weight_copy_element<Krsc>(c.w, k, c.cin, c.cin_p, c.rs);
+    if (k < size_t(c.cout) * c.cin_p * c.rs) f(c, k);
   }
+}
+
+// Every entry's bf16 weight copy.
+template <bool Krsc>
+__global__ void weight_copies_kernel(const __grid_constant__ WeightCopyTable table, size_t n,
+                                     bf16* copies) {
+  for_each_copied_element(table, n, [&](const WeightCopy& c, size_t k) {
+    copies[c.begin + k] = weight_copy_element<Krsc>(c.w, k, c.cin, c.cin_p, c.rs);
+  });
+}
+
+// Every entry's bf16 weight gradient (in the copies' layout) widened into its fp32 KCRS dw.
+template <bool Krsc>
+__global__ void weight_grads_kernel(const __grid_constant__ WeightCopyTable table, size_t n,
+                                    const bf16* grads) {
+  for_each_copied_element(table, n, [&](const WeightCopy& c, size_t k) {
+    const float g = __bfloat162float(grads[c.begin + k]);
+    if constexpr (Krsc) {
+      const size_t ch = k % c.cin_p, rest = k / c.cin_p, pos = rest % c.rs, out = rest / c.rs;
+      if (ch < size_t(c.cin)) c.dw[(out * c.cin + ch) * c.rs + pos] = g;
+    } else {
+      c.dw[k] = g;
+    }
+  });
 }
 
 // fp32 KCRS weight gradient [cout, cin, rs] from cuDNN's bf16 one (KCRS, or KRSC with cin_p
@@ -336,16 +361,22 @@ void CudaBackendImpl::prepare_conv_weights(const ConvWeights* convs, size_t coun
     throw std::invalid_argument("prepare_conv_weights: " + std::to_string(count) +
                                 " convolutions; at most " +
                                 std::to_string(WeightCopyTable::kCapacity) + " in one launch");
+  finish_conv_weight_grads();  // none should be left, but none is ever lost
   prepared_table_.clear();
   size_t total = 0;
   for (size_t j = 0; j < count; ++j) {
     const ConvWeights& c = convs[j];
     const int cin_p = padded_channels(ConvShape{1, c.cin, c.k, c.k, c.cout, c.k, 1, 0});
-    prepared_table_.push_back(WeightCopy{c.w, total, c.cout, c.cin, cin_p, c.k * c.k});
+    prepared_table_.push_back(WeightCopy{c.w, c.dw, total, c.cout, c.cin, cin_p, c.k * c.k});
     total += (size_t(c.cout) * cin_p * c.k * c.k + 7) / 8 * 8;
   }
-  bf16* copies = static_cast<bf16*>(weight_copies_.reserve(
-      total * sizeof(bf16), capturing_, captured_ != nullptr, "the convolution weight copies"));
+  const bool alive = captured_ != nullptr;
+  bf16* copies = static_cast<bf16*>(weight_copies_.reserve(total * sizeof(bf16), capturing_, alive,
+                                                           "the convolution weight copies"));
+  prepared_grads_ = static_cast<bf16*>(weight_grad_copies_.reserve(
+      total * sizeof(bf16), capturing_, alive, "the convolution weight gradients"));
+  prepared_elements_ = total;
+  grads_pending_.assign(count, false);
   WeightCopyTable table;
   table.count = int(count);
   std::copy(prepared_table_.begin(), prepared_table_.end(), table.copies);
@@ -357,6 +388,31 @@ void CudaBackendImpl::prepare_conv_weights(const ConvWeights* convs, size_t coun
   prepared_copies_ = copies;
 }
 
+void CudaBackendImpl::finish_conv_weight_grads() {
+  WeightCopyTable table;
+  for (size_t j = 0; j < grads_pending_.size(); ++j)
+    if (grads_pending_[j]) table.copies[table.count++] = prepared_table_[j];
+  grads_pending_.assign(grads_pending_.size(), false);
+  if (table.count == 0) return;
+  const size_t n = prepared_elements_;
+  if (nhwc_)
+    INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, weight_grads_kernel<true>)(table, n, prepared_grads_);
+  else
+    INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, weight_grads_kernel<false>)(table, n, prepared_grads_);
+  CUDA_CHECK_LAUNCH("weight_grads_kernel");
+}
+
+const WeightCopy* CudaBackendImpl::prepared_entry(const ConvShape& s, const float* w,
+                                                  const float* dw) const {
+  if (!prepared_copies_) return nullptr;
+  const int cin_p = padded_channels(s), rs = s.k * s.k;
+  for (const WeightCopy& c : prepared_table_)
+    if ((w ? c.w == w : c.dw == dw) && c.cout == s.cout && c.cin == s.cin && c.cin_p == cin_p &&
+        c.rs == rs)
+      return &c;
+  return nullptr;
+}
+
 const void* CudaBackendImpl::conv_weights(const ConvShape& s, const float* w) {
   const size_t n = s.weight_size();
   if (precision_ != Precision::kBf16) {
@@ -365,11 +421,8 @@ const void* CudaBackendImpl::conv_weights(const ConvShape& s, const float* w) {
     copy_bytes(copy, w, n * sizeof(float));
     return copy;
   }
+  if (const WeightCopy* c = prepared_entry(s, w, nullptr)) return prepared_copies_ + c->begin;
   const int cin_p = padded_channels(s), rs = s.k * s.k;
-  if (prepared_copies_)
-    for (const WeightCopy& c : prepared_table_)
-      if (c.w == w && c.cout == s.cout && c.cin == s.cin && c.cin_p == cin_p && c.rs == rs)
-        return prepared_copies_ + c.begin;
   const size_t copied = size_t(s.cout) * cin_p * rs;
   bf16* copy = static_cast<bf16*>(weight_scratch(copied * sizeof(bf16)));
   if (nhwc_)
@@ -454,8 +507,11 @@ void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const Act* x, c
   const bool bf16_mode = precision_ == Precision::kBf16;
   const size_t n = s.weight_size();
   const size_t bf16_count = size_t(s.cout) * padded_channels(s) * s.k * s.k;
-  void* grad = bf16_mode ? weight_scratch(bf16_count * sizeof(bf16))
-                         : aligned16({dw}) ? static_cast<void*>(dw) : weight_scratch(n * sizeof(float));
+  // A prepared convolution's bf16 gradient waits in its slot for finish_conv_weight_grads.
+  const WeightCopy* prepared = bf16_mode && dw ? prepared_entry(s, nullptr, dw) : nullptr;
+  void* grad = prepared ? prepared_grads_ + prepared->begin
+               : bf16_mode ? weight_scratch(bf16_count * sizeof(bf16))
+               : aligned16({dw}) ? static_cast<void*>(dw) : weight_scratch(n * sizeof(float));
   const void* input = conv_input(s, x);
   run_convolution<BwdFilterOps>(p, p.bwd_filter, "backward-filter convolution",
                                 [&](const ConvCandidate& c, void* ws) {
@@ -463,7 +519,8 @@ void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const Act* x, c
                                           cudnnConvolutionBwdFilterAlgo_t(c.algo), ws,
                                           c.workspace, &kZero, p.w, grad);
   });
-  if (bf16_mode) widen_weight_grad(s, static_cast<const bf16*>(grad), dw);
+  if (prepared) grads_pending_[size_t(prepared - prepared_table_.data())] = true;
+  else if (bf16_mode) widen_weight_grad(s, static_cast<const bf16*>(grad), dw);
   else if (grad != dw) copy_bytes(dw, grad, n * sizeof(float));
 }
 

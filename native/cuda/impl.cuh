@@ -213,12 +213,14 @@ __device__ __forceinline__ bool last_to_arrive(unsigned* arrivals, unsigned bloc
 
 // ---- cuDNN convolution plans -------------------------------------------------------------------
 
-// The bf16 copies of prepare_conv_weights: each convolution's weights converted (KCRS, or KRSC
-// with cin_p >= cin channels, zero beyond cin) to copies + begin. The table travels as a kernel
-// parameter (by value, so a captured launch keeps it and nothing is uploaded); ResNet-18 has 20
-// convolutions.
+// The bf16 copies of prepare_conv_weights: each convolution's weights w converted (KCRS, or KRSC
+// with cin_p >= cin channels, zero beyond cin) to copies + begin, and its bf16 weight gradient,
+// in the same layout at gradients + begin, widened into dw by finish_conv_weight_grads. The table
+// travels as a kernel parameter (by value, so a captured launch keeps it and nothing is
+// uploaded); ResNet-18 has 20 convolutions.
 struct WeightCopy {
   const float* w;
+  float* dw;
   size_t begin;  // in bf16 elements, a multiple of 8 (16 bytes, as cuDNN's fast kernels want)
   int cout, cin, cin_p, rs;
 };
@@ -334,6 +336,7 @@ class CudaBackendImpl final : public CudaBackend {
   void conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy,
                               float* dw) override;
   void prepare_conv_weights(const ConvWeights* convs, size_t count) override;
+  void finish_conv_weight_grads() override;
 
   // batchnorm.cu
   void bn_forward_train(const NormShape& s, const Act* x, const float* gamma, const float* beta,
@@ -472,10 +475,16 @@ class CudaBackendImpl final : public CudaBackend {
   bool benchmark_algorithms_ = true;  // cudnnFind per new convolution shape (INSALUN_CUDNN_SEARCH)
   bool deterministic_ = false;  // deterministic cuDNN algorithms only (INSALUN_CUDNN_DETERMINISTIC)
   GrowingBuffer scratch_, workspace_, weight_scratch_, pad_scratch_;
-  // prepare_conv_weights' copies (null when there are none) and where each weight's copy is.
-  GrowingBuffer weight_copies_;
+  // prepare_conv_weights' copies and gradients (null when there are none), where each weight's
+  // are, and which gradients conv2d_backward_filter has left for finish_conv_weight_grads.
+  GrowingBuffer weight_copies_, weight_grad_copies_;
   const bf16* prepared_copies_ = nullptr;
+  bf16* prepared_grads_ = nullptr;
   std::vector<WeightCopy> prepared_table_;
+  size_t prepared_elements_ = 0;  // of the copies laid end to end, alignment gaps included
+  std::vector<bool> grads_pending_;
+  // The prepared entry of a convolution's weights (by w) or weight gradient (by dw), or null.
+  const WeightCopy* prepared_entry(const ConvShape& s, const float* w, const float* dw) const;
   static constexpr size_t kMaxReductionGroups = 65535;  // a grid's rows (gridDim.y) at most
   unsigned* arrivals_ = nullptr;
   std::map<ConvKey, std::unique_ptr<ConvPlan>> plans_;
