@@ -137,6 +137,10 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
     const double flops = 2.0 * s.output_size() * s.cin * s.k * s.k;
     const double in = asize * s.input_size(), out = asize * s.output_size(), wb = fsize * s.weight_size();
     const std::string shape = k.name + " " + conv_label(s);
+    // As in the network's step, where the weights' bf16 copies are made and their gradients
+    // widened once for all convolutions (the row after this loop), not at each call.
+    const ConvWeights weights{wt, dw, s.cout, s.cin, s.k};
+    be.prepare_conv_weights(&weights, 1);
     rows.push_back({"conv", "conv forward", shape, k.per_step,
                     time_per_call(be, c.min_seconds, [&] { be.conv2d_forward(s, x, wt, y); }), flops,
                     in + wb + out});
@@ -146,6 +150,23 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
     rows.push_back({"conv", "conv backward filter", shape, k.per_step,
                     time_per_call(be, c.min_seconds, [&] { be.conv2d_backward_filter(s, x, dy, dw); }),
                     flops, in + out + wb});
+    be.finish_conv_weight_grads();
+  }
+  if (be.activation_bytes() == 2) {  // bf16: the weights' copies, all convolutions in one launch
+    DeviceAllocations b(be);
+    std::vector<ConvWeights> all;
+    size_t weights = 0;
+    for (const ConvCase& k : convs)
+      for (int i = 0; i < k.per_step; ++i) {  // each of the step's convolutions of this shape
+        const ConvShape& s = k.shape;
+        all.push_back(ConvWeights{b.filled(s.weight_size(), 0.01f), nullptr, s.cout, s.cin, s.k});
+        weights += s.weight_size();
+      }
+    // (the widening of their gradients, one launch at the end of the backward, moves as many
+    // bytes the other way; it has no row: it runs only after a backward)
+    const double t = time_per_call(be, c.min_seconds, [&] { be.prepare_conv_weights(all.data(), all.size()); });
+    rows.push_back({"conv", "bf16 weight copies (all convolutions)", std::to_string(weights) + " weights", 1, t, 0,
+                    (fsize + 2.0) * double(weights)});
   }
 
   // ---- batch norm and the elementwise passes around it -------------------------------------------

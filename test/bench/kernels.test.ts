@@ -44,4 +44,17 @@ describeEachBackend('kernel bench', (device) => {
     expect(report.stepSeconds).toBeCloseTo(report.rows.reduce((s, r) => s + r.seconds * r.perStep, 0), 12);
     expect(renderKernelReport(report)).toMatch(/conv backward filter/);
   });
+
+  // bf16 (CUDA): the step makes the bf16 copies of all its convolutions' weights in one launch
+  if (device === 'cuda') {
+    it('bf16: one row for the weight copies of every convolution, once per step', async () => {
+      const width = 4;
+      const report = await benchKernels({ device, precision: 'bf16', batch: 4, width, minSeconds: 0.001 });
+      const copies = report.rows.filter((r) => r.kernel.startsWith('bf16 weight copies'));
+      const model = new addon.Model({ classes: 10, inChannels: 3, width, device });
+      const convWeights = model.tensors().filter((t) => t.kind === 'parameter' && t.shape.length === 4).reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+      expect(copies.map((r) => [r.perStep, r.shape])).toEqual([[1, `${convWeights} weights`]]);
+      expect(copies[0].bytes).toBe(6 * convWeights); // fp32 read, bf16 written
+    });
+  }
 });
