@@ -41,14 +41,22 @@ const float kOne = 1.0f, kZero = 0.0f;
 // fewer (the 3-channel stem) runs on inputs and weights zero-padded to 8 channels.
 constexpr int kChannelAlign = 8;
 
+// The KCRS index [cout, cin, rs] of element i of a KRSC copy with cin_p >= cin channels, and
+// whether it has one (false for a padding channel).
+__device__ __forceinline__ bool kcrs_of_krsc(size_t i, int cin, int cin_p, int rs, size_t* kcrs) {
+  const size_t c = i % cin_p, rest = i / cin_p, pos = rest % rs, k = rest / rs;
+  *kcrs = (k * cin + c) * rs + pos;
+  return c < size_t(cin);
+}
+
 // Element i of the bf16 copy of fp32 KCRS weights [cout, cin, rs], in KCRS order or (Krsc) in
 // KRSC order with cin_p >= cin channels, zero beyond cin.
 template <bool Krsc>
 __device__ __forceinline__ bf16 weight_copy_element(const float* w, size_t i, int cin, int cin_p,
                                                     int rs) {
   if constexpr (Krsc) {
-    const size_t c = i % cin_p, rest = i / cin_p, pos = rest % rs, k = rest / rs;
-    return __float2bfloat16_rn(c < size_t(cin) ? w[(k * cin + c) * rs + pos] : 0.0f);
+    size_t source;
+    return __float2bfloat16_rn(kcrs_of_krsc(i, cin, cin_p, rs, &source) ? w[source] : 0.0f);
   } else {
     return __float2bfloat16_rn(w[i]);
   }
@@ -92,12 +100,8 @@ __global__ void weight_grads_kernel(const __grid_constant__ WeightCopyTable tabl
                                     const bf16* grads) {
   for_each_copied_element(table, n, [&](const WeightCopy& c, size_t k) {
     const float g = __bfloat162float(grads[c.begin + k]);
-    if constexpr (Krsc) {
-      const size_t ch = k % c.cin_p, rest = k / c.cin_p, pos = rest % c.rs, out = rest / c.rs;
-      if (ch < size_t(c.cin)) c.dw[(out * c.cin + ch) * c.rs + pos] = g;
-    } else {
-      c.dw[k] = g;
-    }
+    size_t target = k;
+    if (!Krsc || kcrs_of_krsc(k, c.cin, c.cin_p, c.rs, &target)) c.dw[target] = g;
   });
 }
 
