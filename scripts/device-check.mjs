@@ -39,7 +39,7 @@ async function phase(name, body, { measurement = false } = {}) {
 const save = () => writeFileSync(join(out, 'device-check.json'), JSON.stringify(results, null, 1));
 
 const addon = loadAddon();
-const info = addon.backends();
+const info = { ...addon.backends(), cudaReport: addon.cudaReport() };
 console.log(JSON.stringify(info, null, 1));
 // INSALUN_CHECK_DEVICE=cpu INSALUN_CHECK_QUICK=1 INSALUN_CHECK_PRECISIONS=fp32 runs the whole
 // script against the CPU backend with small sizes: a dry run that catches mistakes here before

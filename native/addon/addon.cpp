@@ -14,7 +14,11 @@
 #include "async.h"
 
 #ifdef INSALUN_WITH_CUDA
+#include <cuda_runtime_api.h>
+#include <cudnn_version.h>
+
 #include "../cuda/cuda_info.h"
+#include "../cuda/cudnn_library.h"
 #endif
 #ifdef INSALUN_CUDA_EMULATION
 #include "../cuda_emulation/counters.h"
@@ -794,6 +798,35 @@ Napi::Value EmulationCounters(const Napi::CallbackInfo& info) {
 }
 #endif
 
+// How this addon file was built: what doctor reports, and what decides where it can run.
+Napi::Object BuildFacts(Napi::Env env) {
+  auto out = Napi::Object::New(env);
+#ifdef INSALUN_CPU_ARCH_STRING
+  out.Set("cpuArch", INSALUN_CPU_ARCH_STRING);  // CMake's -march (empty: the compiler's default)
+#else
+  out.Set("cpuArch", "native");  // node-gyp's build (binding.gyp)
+#endif
+#ifdef INSALUN_WITH_CUDA
+  out.Set("cudaArchs", INSALUN_CUDA_ARCHS_STRING);
+  out.Set("cudnnHeaders", cuda::cudnn_version_text(CUDNN_VERSION));
+  out.Set("cudaRuntime", std::to_string(CUDART_VERSION / 1000) + "." +
+                             std::to_string(CUDART_VERSION % 1000 / 10));
+#endif
+  return out;
+}
+
+// The CUDA build's facts for doctor, one per line (driver, runtime, cuDNN and where it was found,
+// GPUs); empty for a CPU-only build. Apart from backends(), which --device auto calls on every
+// start: this one loads cuDNN even where no GPU would use it.
+Napi::Value CudaReport(const Napi::CallbackInfo& info) {
+#ifdef INSALUN_WITH_CUDA
+  std::lock_guard<std::mutex> lock(compute_lock());
+  return Napi::String::New(info.Env(), cuda_backend_report());
+#else
+  return Napi::String::New(info.Env(), "");
+#endif
+}
+
 Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto out = Napi::Object::New(env);
@@ -822,11 +855,11 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   out.Set("cudaEmulated", false);
 #endif
 #ifdef INSALUN_WITH_CUDA
-  out.Set("cudaReport", cuda_backend_report());
   out.Set("cudaBuilt", true);
 #else
   out.Set("cudaBuilt", false);
 #endif
+  out.Set("build", BuildFacts(env));
   return out;
 }
 
@@ -888,6 +921,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Dataset", dataset_constructor->Value());
   exports.Set("Model", Model::Define(env));
   exports.Set("backends", Napi::Function::New(env, Backends));
+  exports.Set("cudaReport", Napi::Function::New(env, CudaReport));
   exports.Set("ops", Napi::Function::New(env, Ops));
   exports.Set("benchKernels", Napi::Function::New(env, BenchKernels));
 #ifdef INSALUN_CUDA_EMULATION

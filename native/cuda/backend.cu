@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "cuda_info.h"
+#include "cudnn_library.h"
 #include "impl.cuh"
 
 namespace insalun {
@@ -270,17 +272,8 @@ std::unique_ptr<Backend> make_cuda_backend(std::string* why) {
     return nullptr;
   };
   // The runtime is linked statically, so the driver is the part that may be missing or too old.
-  int driver = 0, runtime = 0;
-  if (cudaDriverGetVersion(&driver) != cudaSuccess || driver == 0)
-    return fail("no NVIDIA driver found (libcuda.so.1 is not loadable)");
-  cudaRuntimeGetVersion(&runtime);
-  // Within one major version the driver may be older than the runtime (minor version
-  // compatibility), so only the major versions must agree.
-  if (driver / 1000 < runtime / 1000)
-    return fail("the NVIDIA driver supports CUDA " + std::to_string(driver / 1000) + "." +
-                std::to_string(driver % 1000 / 10) + " but this addon was built with CUDA " +
-                std::to_string(runtime / 1000) + "." + std::to_string(runtime % 1000 / 10) +
-                "; update the driver");
+  const std::string driver_problem = cuda_driver_problem();
+  if (!driver_problem.empty()) return fail(driver_problem);
   int count = 0;
   const cudaError_t e = cudaGetDeviceCount(&count);
   if (e != cudaSuccess) {
@@ -288,8 +281,9 @@ std::unique_ptr<Backend> make_cuda_backend(std::string* why) {
     return fail(std::string("no usable CUDA device: ") + cudaGetErrorString(e));
   }
   if (count == 0) return fail("no CUDA device found");
-  const std::string missing = cuda::cudnn_missing();
-  if (!missing.empty()) return fail(missing);
+  // cuDNN is loaded here, on first use (cudnn_library.h): its absence leaves the CPU backend whole.
+  const cuda::CudnnLibrary& cudnn = cuda::cudnn_library();
+  if (!cudnn.usable) return fail(cudnn.problem);
   // Device 0: a new host thread (the addon's async workers) starts on device 0 as well, so the
   // backend needs no per-call cudaSetDevice. Use CUDA_VISIBLE_DEVICES to pick another GPU.
   try {

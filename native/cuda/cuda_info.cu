@@ -1,12 +1,10 @@
 // cuda_backend_report(): what this CUDA build finds on the machine, one fact per line.
-#include <dlfcn.h>
-#include <link.h>
-
 #include <cstdio>
 #include <mutex>
 #include <sstream>
 
 #include "cuda_info.h"
+#include "cudnn_library.h"
 #include "impl.cuh"
 
 namespace insalun {
@@ -17,61 +15,22 @@ std::string cuda_version(int v) {
   return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
 }
 
-// cuDNN 9 encodes versions as 10000 * major + 100 * minor + patch.
-std::string cudnn_version(size_t v) {
-  return std::to_string(v / 10000) + "." + std::to_string((v % 10000) / 100) + "." +
-         std::to_string(v % 100);
-}
-
-// The directory of the libcudnn.so.9 this process loaded: its sub-libraries are looked up there
-// first (it carries RPATH $ORIGIN), then on the normal search path.
-std::string cudnn_directory() {
-  void* front = dlopen("libcudnn.so.9", RTLD_LAZY | RTLD_NOLOAD);
-  if (!front) return "";
-  std::string dir;
-  struct link_map* map = nullptr;
-  if (dlinfo(front, RTLD_DI_LINKMAP, &map) == 0 && map && map->l_name) {
-    dir = map->l_name;
-    const size_t slash = dir.rfind('/');
-    dir = slash == std::string::npos ? "" : dir.substr(0, slash);
-  }
-  dlclose(front);
-  return dir;
-}
-
-[[maybe_unused]] std::string probe_cudnn() {  // unused by the CUDA emulation
-  const std::string dir = cudnn_directory();
-  for (const char* lib : {"libcudnn_graph.so.9", "libcudnn_ops.so.9", "libcudnn_cnn.so.9"}) {
-    // Loaded for good (no dlclose): cuDNN would load them on first use anyway.
-    if (!dir.empty() && dlopen((dir + "/" + lib).c_str(), RTLD_LAZY | RTLD_LOCAL)) continue;
-    if (dlopen(lib, RTLD_LAZY | RTLD_LOCAL)) continue;
-    const char* err = dlerror();
-    return std::string("cuDNN is incomplete: ") + lib + " cannot be loaded" +
-           (dir.empty() ? ""
-                        : " (looked next to " + dir + "/libcudnn.so.9 and on the library path)") +
-           (err ? std::string(": ") + err : std::string()) +
-           "; install cuDNN 9 (e.g. pip install nvidia-cudnn-cu13) and put its lib/ on "
-           "LD_LIBRARY_PATH";
-  }
-  return "";
-}
-
 }  // namespace
 
-namespace cuda {
-
-std::string cudnn_missing() {
-#ifdef INSALUN_CUDA_EMULATION
-  return "";  // the emulation's cuDNN is built in
-#else
-  static std::once_flag once;
-  static std::string reason;
-  std::call_once(once, [] { reason = probe_cudnn(); });
-  return reason;
-#endif
+std::string cuda_driver_problem() {
+  int driver = 0, runtime = 0;
+  if (cudaDriverGetVersion(&driver) != cudaSuccess || driver == 0)
+    return "no NVIDIA driver found (libcuda.so.1 is not loadable): install the NVIDIA driver";
+  cudaRuntimeGetVersion(&runtime);
+  // Within one major version the driver may be older than the runtime (CUDA's minor version
+  // compatibility), so only the major versions must agree.
+  if (driver / 1000 < runtime / 1000)
+    return "the NVIDIA driver supports CUDA " + cuda_version(driver) + " but this addon's runtime is CUDA " +
+           cuda_version(runtime) + "; install a driver for CUDA " + std::to_string(runtime / 1000) +
+           (runtime / 1000 == 13 ? " (the R580 series or newer)" : "") +
+           ", or build the addon with the CUDA toolkit of this driver";
+  return "";
 }
-
-}  // namespace cuda
 
 std::string cuda_backend_report() {
   std::ostringstream out;
@@ -84,17 +43,31 @@ std::string cuda_backend_report() {
     const cudaError_t de = cudaDriverGetVersion(&driver);
     cudaRuntimeGetVersion(&runtime);
     const bool has_driver = de == cudaSuccess && driver > 0;
+    const std::string driver_problem = cuda_driver_problem();
     out << "CUDA driver: "
-        << (has_driver ? cuda_version(driver) : std::string("none (no NVIDIA driver found)"))
-        << "\n";
+        << (has_driver ? cuda_version(driver) : std::string("none"))
+        << (driver_problem.empty() ? std::string() : " (" + driver_problem + ")") << "\n";
     out << "CUDA runtime: " << cuda_version(runtime) << " (linked statically)\n";
-    const std::string missing = cuda::cudnn_missing();
-    if (missing.empty())
-      out << "cuDNN: " << cudnn_version(cudnnGetVersion()) << " (built against "
-          << cudnn_version(CUDNN_VERSION) << ")\n";
+    const cuda::CudnnLibrary& cudnn = cuda::cudnn_library();
+    if (cudnn.usable)
+      out << "cuDNN: " << cuda::cudnn_version_text(cudnn.version) << " (for CUDA "
+          << cudnn.cuda_version / 1000 << "), " << cudnn.path << ", found by " << cudnn.found_by
+          << (cudnn.note.empty() ? std::string() : "; " + cudnn.note) << "\n";
     else
-      out << "cuDNN: unusable: " << missing << "\n";
+      out << "cuDNN: unusable: " << cudnn.problem << "\n";
+    out << "cuDNN needed: " << cuda::cudnn_version_text(CUDNN_VERSION)
+        << " or a newer 9.x (the headers this addon was built against), for CUDA "
+        << CUDART_VERSION / 1000 << "\n";
+    if (!cudnn.usable && !cudnn.searched.empty()) {
+      out << "cuDNN searched:";
+      for (size_t i = 0; i < cudnn.searched.size(); ++i) out << (i ? "; " : " ") << cudnn.searched[i];
+      out << "\n";
+    }
     out << "kernels built for: " << INSALUN_CUDA_ARCHS_STRING << "\n";
+    if (!has_driver) {
+      out << "GPUs: none found (no driver)";
+      return out.str();
+    }
     int count = 0;
     const cudaError_t ce = cudaGetDeviceCount(&count);
     if (ce != cudaSuccess) {

@@ -8,4 +8,7 @@ namespace insalun {
 
 std::string cuda_backend_report();
 
+// Empty when the NVIDIA driver can run this addon's CUDA runtime; otherwise why not, and the fix.
+std::string cuda_driver_problem();
+
 }  // namespace insalun

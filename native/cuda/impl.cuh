@@ -266,11 +266,6 @@ struct ConvPlan {
   ~ConvPlan();
 };
 
-// Empty when cuDNN's sub-libraries (graph, ops, cnn) can be loaded; otherwise why not. The
-// libcudnn.so.9 front library aborts the process when a sub-library it needs is missing, so
-// nothing may call into cuDNN before this says yes. Implemented in cuda_info.cu.
-std::string cudnn_missing();
-
 // A device buffer that grows on demand and is reused: cudaFree orders itself after queued work,
 // so growing is safe between launches; it is refused while a step is being captured. While a
 // captured step exists (it holds the old address), a grown-out buffer is retired instead of freed,

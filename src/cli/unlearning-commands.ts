@@ -14,8 +14,8 @@ import { stopOnInterruptLite } from './interrupt.js';
 import { DEFAULT_FORGET_SEED, selectForget } from '../experiment/forget.js';
 import { generateMasks, openCheckpoint, type MaskMethod } from '../masks/generate.js';
 import { RULES, type Rule } from '../masks/quadrature.js';
-import { loadAddon } from '../native/index.js';
-import { applyComputeOptions, choice, deviceOption, integer, number, numberList, precisionOption, stepCaptureOption } from './options.js';
+import { addonPath, loadAddon } from '../native/index.js';
+import { applyComputeOptions, choice, deviceOption, integer, number, numberList, precisionOption, resolveDevice, stepCaptureOption } from './options.js';
 
 
 function addMaskCommand(program: Command): void {
@@ -64,12 +64,20 @@ function addDoctorCommand(program: Command): void {
     .command('doctor')
     .description('which backends this installation has, and why a backend is or is not available')
     .action(() => {
-      const info = loadAddon().backends();
+      const addon = loadAddon();
+      const info = addon.backends();
+      const build = [`CPU code for -march=${info.build.cpuArch || '(compiler default)'}`];
+      if (info.build.cudaArchs) build.push(`CUDA ${info.build.cudaRuntime} for ${info.build.cudaArchs}`, `cuDNN headers ${info.build.cudnnHeaders}`);
       process.stdout.write(`node ${process.version}, ${process.platform}-${process.arch}\n`);
+      process.stdout.write(`addon: ${addonPath()} (${build.join(', ')})\n`);
       process.stdout.write(`cpu backend: available, ${info.cpuThreads} OpenMP threads\n`);
-      process.stdout.write(`cuda backend: ${info.cuda ? 'available' : `not available (${info.cudaWhy})`}\n`);
-      if (info.cudaReport) process.stdout.write(`${info.cudaReport}\n`);
-      process.stdout.write(`--device auto selects: ${info.cuda ? 'cuda' : 'cpu'}\n`);
+      if (!info.cudaBuilt) {
+        process.stdout.write('cuda backend: not built into this addon (npm run build:cuda builds it; see docs on sharing a CUDA build)\n');
+      } else {
+        process.stdout.write(`cuda backend: ${info.cuda ? 'available' : `not available (${info.cudaWhy})`}\n`);
+        process.stdout.write(`${addon.cudaReport()}\n`);
+      }
+      process.stdout.write(`--device auto selects: ${resolveDevice('auto')}\n`);
     });
 }
 

@@ -12,23 +12,37 @@ const require = createRequire(import.meta.url);
 export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 let cached: NativeAddon | undefined;
+let cachedPath: string | undefined;
 
 /** The addon: build/Release (or a prebuild) as node-gyp-build finds it, or the file that the
- * INSALUN_ADDON environment variable names (another build, e.g. the CUDA emulation's). */
+ * INSALUN_ADDON environment variable names (another build, e.g. the CUDA emulation's or a CUDA build
+ * shared by a lab). A CUDA build loads without cuDNN or a GPU (it loads cuDNN when a CUDA backend is
+ * first asked for), so a load failure is about the file itself or the C++ runtime. */
 export function loadAddon(): NativeAddon {
   if (cached) return cached;
-  const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
+  const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
   const chosen = process.env.INSALUN_ADDON;
+  let path = chosen ? resolve(chosen) : undefined;
   try {
-    cached = (chosen ? require(resolve(chosen)) : nodeGypBuild(packageRoot)) as NativeAddon;
+    path ??= nodeGypBuild.resolve(packageRoot);
+    cached = require(path) as NativeAddon;
+    cachedPath = path;
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
+    const missingLibrary = /cannot open shared object file/.test(why);
     throw new Error(
-      `the insalun native addon${chosen ? ` ${chosen} (INSALUN_ADDON)` : ''} could not be loaded (${why}).\n` +
-        'Build it with `npm install` (CPU) or `npm run build:cuda` (CUDA), and check that a C++17 compiler with OpenMP is available.',
+      `the insalun native addon ${path ?? `(none found under ${packageRoot})`}${chosen ? ' (INSALUN_ADDON)' : ''} could not be loaded (${why}).\n` +
+        (missingLibrary
+          ? 'A shared library it was linked against is missing on this machine; rebuild the CPU addon with `npm rebuild insalun` (or `npx node-gyp rebuild` in the package), or point INSALUN_ADDON at a build made for this machine.'
+          : 'Build it with `npm install` (CPU) or `npm run build:cuda` (CUDA); the CPU build needs a C++17 compiler, and OpenMP for more than one thread.'),
     );
   }
   return cached;
+}
+
+/** The file loadAddon() loaded (after a successful loadAddon()). */
+export function addonPath(): string | undefined {
+  return cachedPath;
 }
 
 /** How this run's models compute beyond the device: set once (the CLI's --precision and

@@ -154,12 +154,18 @@ export interface NativeAddon {
     std: number[],
   ) => NativeDataset;
   backends(): {
-    cpu: boolean; cuda: boolean; cudaWhy: string; cpuThreads: number; cudaBuilt: boolean; cudaReport?: string;
+    cpu: boolean; cuda: boolean; cudaWhy: string; cpuThreads: number; cudaBuilt: boolean;
+    /** How this addon file was built: CMake's -march (node-gyp's build: 'native'); CUDA builds add the GPU
+     * architectures, the cuDNN headers' version (the oldest cuDNN it accepts) and the CUDA runtime's. */
+    build: { cpuArch: string; cudaArchs?: string; cudnnHeaders?: string; cudaRuntime?: string };
     /** The CUDA backend runs over the CPU emulation of CUDA (a test build): results are real, timings are not. */
     cudaEmulated: boolean;
     /** Emulation builds: the block and thread order INSALUN_EMULATION_ORDER picks (forward, reverse, shuffle:SEED). */
     cudaEmulationOrder?: string;
   };
+  /** CUDA builds: driver, runtime, cuDNN (version, file, how it was found, or exactly why it cannot be used and the
+   * fix) and GPUs, one per line; '' for a CPU-only build. Loads cuDNN, so only doctor and the device check call it. */
+  cudaReport(): string;
   /** Emulation builds only: the order the emulator ran the blocks of a grid and the threads of block 0 in. */
   emulationTrace?(grid: number, threads: number, barrier: boolean): { blocks: number[]; threads: number[] };
   /** Emulation builds only: per block, the float bits read from a block-shared array before the block wrote it, and the value read back after. */
