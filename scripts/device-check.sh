@@ -20,6 +20,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source .device/env.sh
+# The addon is built here against the cuDNN 9.24 headers (the wheel this machine's index has), while
+# the GPU machine's PyTorch environment holds cuDNN 9.19: older than the headers, which the addon
+# refuses by default (NVIDIA supports 9.y-built code on 9.z only for z >= y). The legacy convolution
+# API it calls is the same in both; run anyway, and doctor's line records the combination.
+export INSALUN_CUDNN_ALLOW_OLDER=1
 out=${OUT:-$(pwd)/device-out}
 mkdir -p "$out" build/Release
 cp .device/addon/insalun.node build/Release/insalun.node
@@ -38,6 +43,9 @@ cap() {
   echo "$want"
 }
 stage() { echo "== $1 at ${SECONDS} s (limit $2 s)" | tee -a "$out/stages.log"; }
+
+# What the CUDA build finds there (driver, cuDNN and where it came from, GPUs), first.
+node bin/insalun.js doctor 2>&1 | tee "$out/doctor.log"
 
 t=$(cap 120 400); stage "vitest CUDA suites" "$t"
 timeout "$t" node node_modules/vitest/vitest.mjs run test/native test/bench --reporter=default --reporter=json \

@@ -72,7 +72,7 @@ function addDoctorCommand(program: Command): void {
       process.stdout.write(`addon: ${addonPath()} (${build.join(', ')})\n`);
       process.stdout.write(`cpu backend: available, ${info.cpuThreads} OpenMP threads\n`);
       if (!info.cudaBuilt) {
-        process.stdout.write('cuda backend: not built into this addon (npm run build:cuda builds it; see docs on sharing a CUDA build)\n');
+        process.stdout.write('cuda backend: not built into this addon (npm run build:cuda builds it; docs/gpu.md)\n');
       } else {
         process.stdout.write(`cuda backend: ${info.cuda ? 'available' : `not available (${info.cudaWhy})`}\n`);
         process.stdout.write(`${addon.cudaReport()}\n`);
