@@ -217,29 +217,67 @@ __device__ __forceinline__ int pack_channel(Index i, int j, int channels, int hw
   return channel_of<Nhwc>(i, channels, hw) + (Nhwc ? j : 0);
 }
 
+// The grid-stride loop of an elementwise pass: body(i, k) for the pack at each flat index i this
+// thread visits, k[j] holding what constants(c) gives for the channel c of value j (a scale and a
+// shift, say, combined from per-channel arrays). An NHWC pack spans V channels, so looking them up
+// per pack takes several scalar loads per value (88 per 8-value bf16 pack in the three passes
+// together). But when the loop's stride, in values, is a multiple of the channel count (it is a
+// multiple of 256 x V, so power-of-two counts qualify), every pack this thread visits starts at
+// the same channel, and k is made once, before the loop. Either way by the same constants(c), in
+// the same order, so the results are the same bit for bit.
+template <int V, bool Nhwc, typename Index, typename Constants, typename Body>
+__device__ __forceinline__ void for_each_pack(Index packs, int channels, int hw,
+                                              Constants constants, Body body) {
+  using K = decltype(constants(0));
+  const Index first = Index(blockIdx.x) * blockDim.x + threadIdx.x;
+  const Index stride = Index(gridDim.x) * blockDim.x;
+  if constexpr (Nhwc) {
+    // NHWC packs never straddle rows (channels is a multiple of V), so channels / V is exact.
+    if (stride % Index(channels / V) == 0) {
+      if (first >= packs) return;
+      K k[V];
+      const int c = channel_of<true>(first * Index(V), channels, hw);
+#pragma unroll
+      for (int j = 0; j < V; ++j) k[j] = constants(c + j);
+      for (Index p = first; p < packs; p += stride) body(p * Index(V), k);
+      return;
+    }
+  }
+  for (Index p = first; p < packs; p += stride) {
+    const Index i = p * Index(V);
+    K k[V];
+#pragma unroll
+    for (int j = 0; j < V; ++j) k[j] = constants(pack_channel<Nhwc>(i, j, channels, hw));
+    body(i, k);
+  }
+}
+
 // y = relu?(x * scale + shift + residual?) with scale = gamma * invstd, shift = beta - mean *
 // scale, per channel: the normalize pass with the block's residual add and ReLU folded in.
+struct ScaleShift {
+  float scale, shift;
+};
 template <typename T, int V, bool Nhwc, typename Index>
 __global__ void normalize_kernel(const T* x, const float* gamma, const float* beta,
                                  const float* mean, const float* invstd, const T* residual,
                                  bool relu, int channels, int hw, Index packs, T* y) {
-  for (Index p = Index(blockIdx.x) * blockDim.x + threadIdx.x; p < packs;
-       p += Index(gridDim.x) * blockDim.x) {
-    const Index i = p * Index(V);
+  const auto scale_shift = [&](int c) {
+    const float scale = gamma[c] * invstd[c];
+    return ScaleShift{scale, beta[c] - mean[c] * scale};
+  };
+  for_each_pack<V, Nhwc>(packs, channels, hw, scale_shift, [&](Index i, const ScaleShift (&k)[V]) {
     float v[V], r[V] = {};  // r is read only with a residual; zeroed so no path reads it unset
     load_pack<V>(x + i, v);
     if (residual) load_pack<V>(residual + i, r);
 #pragma unroll
     for (int j = 0; j < V; ++j) {
-      const int c = pack_channel<Nhwc>(i, j, channels, hw);
-      const float scale = gamma[c] * invstd[c], shift = beta[c] - mean[c] * scale;
-      float o = v[j] * scale + shift;
+      float o = v[j] * k[j].scale + k[j].shift;
       if (residual) o += r[j];
       // o < 0 rather than fmaxf: a NaN propagates, as through PyTorch's ReLU and the CPU backend.
       v[j] = relu && o < 0.0f ? 0.0f : o;
     }
     store_pack<V>(y + i, v);
-  }
+  });
 }
 
 // The incoming gradient after the folded ReLU's backward (see Backend::bn_backward_train), for
@@ -310,11 +348,14 @@ __global__ void grad_kernel(const T* x, const T* dy, const T* relu_out, const fl
     finish_grads(c, partial, gridDim.x, out);
 }
 
-// NHWC, as stats_nhwc_kernel.
+// NHWC, as stats_nhwc_kernel. The grid is sized for kBlocksPerSm blocks per SM, all in one wave
+// (reduction_for); the launch bounds hold the registers to what lets that many fit (64 a thread:
+// 65,536 per SM / (4 x 256)), where the 8-wide packs' 16 double sums took 72-80 and left room
+// for 3 blocks, a second wave for a quarter of them. The 33 KB of shared memory allow 6.
 template <typename T, int V, typename Index>
-__global__ void grad_nhwc_kernel(const T* x, const T* dy, const T* relu_out, const float* mean,
-                                 int channels, Index rows, double2* partial, unsigned* arrivals,
-                                 GradTargets out) {
+__global__ void __launch_bounds__(kThreads, kBlocksPerSm)
+    grad_nhwc_kernel(const T* x, const T* dy, const T* relu_out, const float* mean, int channels,
+                     Index rows, double2* partial, unsigned* arrivals, GradTargets out) {
   const int c = tile_channel<V>();
   Index begin, end;
   slice(rows, &begin, &end);
@@ -323,9 +364,12 @@ __global__ void grad_nhwc_kernel(const T* x, const T* dy, const T* relu_out, con
     float m[V];
 #pragma unroll
     for (int j = 0; j < V; ++j) m[j] = mean[c + j];
-#pragma unroll 2
+    // Within the launch bounds' 64 registers beside the 16 double sums: not unrolled, and the
+    // offset in Index arithmetic (32-bit where the tensor allows); a second iteration's loads in
+    // flight, or a 64-bit offset, spill to local memory inside the loop (ptxas -v).
+#pragma unroll 1
     for (Index r = begin + row_lane<V>(); r < end; r += kRowLanes<V>) {
-      const size_t k = size_t(r) * channels + c;
+      const Index k = r * Index(channels) + Index(c);
       float g[V], v[V];
       load_gated<V>(dy, relu_out, k, g);
       load_pack<V>(x + k, v);
@@ -346,28 +390,31 @@ __global__ void grad_nhwc_kernel(const T* x, const T* dy, const T* relu_out, con
 
 // dx = gamma * invstd * (dy - mean(dy) - xhat * mean(dy * xhat)), and the gated dy stored when
 // gated_dy is not null (in place over dy or not: each thread writes only what it has read).
+struct DxTrainConstants {
+  float invstd, scale, mean;
+  float2 coef;
+};
 template <typename T, int V, bool Nhwc, typename Index>
 __global__ void dx_train_kernel(const T* x, const T* dy, const T* relu_out,
                                 const float* gamma, const float* mean, const float* invstd,
                                 const float2* coef, int channels, int hw, Index packs, T* dx,
                                 T* gated_dy) {
-  for (Index p = Index(blockIdx.x) * blockDim.x + threadIdx.x; p < packs;
-       p += Index(gridDim.x) * blockDim.x) {
-    const Index i = p * Index(V);
+  const auto constants = [&](int c) {
+    const float s = invstd[c];
+    return DxTrainConstants{s, gamma[c] * s, mean[c], coef[c]};
+  };
+  for_each_pack<V, Nhwc>(packs, channels, hw, constants, [&](Index i, const DxTrainConstants (&k)[V]) {
     float g[V], v[V];
     load_gated<V>(dy, relu_out, i, g);
     if (gated_dy) store_pack<V>(gated_dy + i, g);
     load_pack<V>(x + i, v);
 #pragma unroll
     for (int j = 0; j < V; ++j) {
-      const int c = pack_channel<Nhwc>(i, j, channels, hw);
-      const float s = invstd[c], scale = gamma[c] * s;
-      const float2 k = coef[c];
-      const float xhat = (v[j] - mean[c]) * s;
-      v[j] = scale * (g[j] - k.x - xhat * k.y);
+      const float xhat = (v[j] - k[j].mean) * k[j].invstd;
+      v[j] = k[j].scale * (g[j] - k[j].coef.x - xhat * k[j].coef.y);
     }
     store_pack<V>(dx + i, v);
-  }
+  });
 }
 
 // Eval mode: the statistics are constants, dx = dy * gamma * invstd; the gated dy as above.
@@ -375,19 +422,15 @@ template <typename T, int V, bool Nhwc, typename Index>
 __global__ void dx_eval_kernel(const T* dy, const T* relu_out, const float* gamma,
                                const float* invstd, int channels, int hw, Index packs, T* dx,
                                T* gated_dy) {
-  for (Index p = Index(blockIdx.x) * blockDim.x + threadIdx.x; p < packs;
-       p += Index(gridDim.x) * blockDim.x) {
-    const Index i = p * Index(V);
+  const auto scale = [&](int c) { return gamma[c] * invstd[c]; };
+  for_each_pack<V, Nhwc>(packs, channels, hw, scale, [&](Index i, const float (&k)[V]) {
     float g[V];
     load_gated<V>(dy, relu_out, i, g);
     if (gated_dy) store_pack<V>(gated_dy + i, g);
 #pragma unroll
-    for (int j = 0; j < V; ++j) {
-      const int c = pack_channel<Nhwc>(i, j, channels, hw);
-      g[j] *= gamma[c] * invstd[c];
-    }
+    for (int j = 0; j < V; ++j) g[j] *= k[j];
     store_pack<V>(dx + i, g);
-  }
+  });
 }
 
 // Runs f(Index{}) with 32-bit index arithmetic (much cheaper divisions) whenever the tensor

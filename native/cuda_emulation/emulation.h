@@ -19,6 +19,7 @@
 #define __device__
 #define __host__
 #define __grid_constant__
+#define __launch_bounds__(...)  // register limits: nothing to limit on the CPU
 // Block-shared arrays are declared with INSALUN_SHARED (impl.cuh): one array per OS thread, shared
 // by the fibers (threads of a block) that run on it, and poisoned at each block.
 #define __shared__ \

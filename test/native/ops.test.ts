@@ -1,6 +1,6 @@
 // Every backend op, forward and backward, against float64 references and finite differences.
-import { expect, it } from 'vitest';
-import { addon, describeEachBackend, maxViolation, randomArray, testRandom } from '../helpers/backends.js';
+import { describe, expect, it } from 'vitest';
+import { addon, describeEachBackend, deviceCases, maxViolation, randomArray, testRandom } from '../helpers/backends.js';
 import * as ref from './reference.js';
 
 const convCases: ref.Conv[] = [
@@ -190,6 +190,49 @@ describeEachBackend('batch norm', (device) => {
       expect(maxViolation(back.dbeta, wantBack.dbeta, 1e-4, 1e-4)).toBeLessThanOrEqual(1);
     }
   });
+});
+
+// bf16 NHWC (CUDA): the elementwise passes of batch norm look a pack's channel constants up once
+// per thread, before its grid-stride loop, when the loop's stride is a multiple of the channel
+// count, and per pack otherwise (batchnorm.cu, for_each_pack). On the emulation's 2 SMs the
+// stride is 16,384 packs of 8: 32 channels (4 packs a row) take the first way, 24 (3 packs) the
+// second, and at 8 x 1,024 positions threads run more than one pack. The eval passes do the same
+// arithmetic in both layouts, so NHWC must give NCHW's bits; the train passes, whose statistics
+// add up in another order per layout, are held to the fp32 CPU reference within bf16's rounding.
+const cudaCase = deviceCases.find((c) => c.device === 'cuda')!;
+(cudaCase.available ? describe : describe.skip)('batch norm in bf16 NHWC [cuda]', () => {
+  const eps = 1e-5, momentum = 0.1;
+  const opsIn = (layout: 'nhwc' | 'nchw') => {
+    process.env.INSALUN_CUDA_BF16_LAYOUT = layout; // read when the op set picks its precision
+    try {
+      return addon.ops('cuda', { precision: 'bf16' });
+    } finally {
+      delete process.env.INSALUN_CUDA_BF16_LAYOUT;
+    }
+  };
+  const nhwc = opsIn('nhwc'), nchw = opsIn('nchw');
+  for (const c of [32, 24]) {
+    it(`${c} channels: eval passes give NCHW's bits, train passes the reference's values`, () => {
+      const s = { n: 8, c, hw: 1024 };
+      const rand = testRandom(c);
+      const x = randomArray(s.n * c * s.hw, rand, 2), dy = randomArray(x.length, rand), residual = randomArray(x.length, rand);
+      const gamma = randomArray(c, rand), beta = randomArray(c, rand);
+      const rm = randomArray(c, rand, 0.5), rv = Float32Array.from(randomArray(c, rand), (v) => 1 + Math.abs(v));
+      const evalOpts = { train: false, momentum, eps, residual, relu: true };
+      const y = nhwc.bnForward(s, x, gamma, beta, rm, rv, evalOpts).y;
+      expect(Array.from(y)).toEqual(Array.from(nchw.bnForward(s, x, gamma, beta, rm, rv, evalOpts).y));
+      const plain = ref.bnEval(s, x, gamma, beta, rm, rv, eps);
+      expect(maxViolation(y, Array.from(plain, (v, i) => Math.max(v + residual[i], 0)), 5e-2, 2e-2)).toBeLessThanOrEqual(1);
+      const fwd = nhwc.bnForward(s, x, gamma, beta, rm, rv, { train: false, momentum, eps });
+      const dxEval = nhwc.bnBackward(s, x, dy, gamma, fwd.saveMean, fwd.saveInvstd, false).dx;
+      expect(Array.from(dxEval)).toEqual(Array.from(nchw.bnBackward(s, x, dy, gamma, fwd.saveMean, fwd.saveInvstd, false).dx));
+
+      const train = nhwc.bnForward(s, x, gamma, beta, rm, rv, { train: true, momentum, eps });
+      expect(maxViolation(train.y, ref.bnTrain(s, x, gamma, beta, eps).y, 5e-2, 2e-2)).toBeLessThanOrEqual(1);
+      const back = nhwc.bnBackward(s, x, dy, gamma, train.saveMean, train.saveInvstd, true);
+      expect(maxViolation(back.dx, ref.bnTrainBackward(s, x, dy, gamma, eps).dx, 5e-2, 2e-2)).toBeLessThanOrEqual(1);
+    });
+  }
 });
 
 describeEachBackend('elementwise, pooling, linear, loss', (device) => {
