@@ -5,8 +5,10 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "../core/engine.h"
 #include "../core/kernel_bench.h"
@@ -196,12 +198,66 @@ std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* wha
   return info[i].As<Napi::String>().Utf8Value();
 }
 
+// ---- native memory held by JS objects ------------------------------------------------------------
+
+// What a Model or a Dataset holds natively, and the work in flight on it. V8 sees a small JS object
+// only, so it is told the bytes behind it (AdjustExternalMemory: device memory, and the CPU
+// backend's host memory), which makes its collector weigh them. dispose() frees them at once, but
+// not while a worker thread is using them: each queued worker holds a lease until it is deleted,
+// on the JS thread, right after its promise settles. Used on the JS thread only.
+class Holding : public std::enable_shared_from_this<Holding> {
+ public:
+  explicit Holding(std::function<size_t()> measure) : measure_(std::move(measure)) {}
+
+  // Copies are one lease; the last copy going reports the bytes again (the work may have grown
+  // them: a larger batch, a cuDNN workspace).
+  std::shared_ptr<void> lease(Napi::Env env) {
+    ++in_flight_;
+    auto self = shared_from_this();
+    return std::shared_ptr<void>(self.get(), [self, env](void*) {
+      if (--self->in_flight_ == 0) self->report(env);
+    });
+  }
+  bool in_use() const { return in_flight_ > 0; }
+  // Tells V8 what is held now; not while work is in flight, which may be resizing it.
+  void report(Napi::Env env) {
+    if (measure_ && in_flight_ == 0) tell(env, int64_t(measure_()));
+  }
+  // The memory is gone (dispose, finalizer): V8 gets back what it was told.
+  void release(Napi::Env env) {
+    measure_ = nullptr;
+    tell(env, 0);
+  }
+
+ private:
+  void tell(Napi::Env env, int64_t bytes) {
+    if (bytes != reported_) Napi::MemoryManagement::AdjustExternalMemory(env, bytes - reported_);
+    reported_ = bytes;
+  }
+
+  std::function<size_t()> measure_;
+  int in_flight_ = 0;
+  int64_t reported_ = 0;
+};
+
+// Symbol.dispose, where the runtime has it (Node 20.4 and later): Model and Dataset alias dispose()
+// under it, so that `using` frees them at the end of a block.
+std::optional<Napi::Symbol> symbol_dispose(Napi::Env env) {
+  Napi::Value key = env.Global().Get("Symbol").As<Napi::Object>().Get("dispose");
+  if (!key.IsSymbol()) return std::nullopt;
+  return key.As<Napi::Symbol>();
+}
+
 // ---- Dataset ------------------------------------------------------------------------------------
 
 class Dataset : public Napi::ObjectWrap<Dataset> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Dataset", {InstanceAccessor<&Dataset::Count>("count")});
+    std::vector<PropertyDescriptor> properties = {InstanceAccessor<&Dataset::Count>("count"),
+                                                  InstanceAccessor<&Dataset::Disposed>("disposed"),
+                                                  InstanceMethod<&Dataset::Dispose>("dispose")};
+    if (auto key = symbol_dispose(env)) properties.push_back(InstanceMethod<&Dataset::Dispose>(*key));
+    return DefineClass(env, "Dataset", properties);
   }
 
   // new Dataset(device, images: Uint8Array, labels: Int32Array, {n,c,h,w}, mean[], std[])
@@ -240,16 +296,40 @@ class Dataset : public Napi::ObjectWrap<Dataset> {
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, error_message(e));
     }
+    holding_->report(env);
+  }
+  ~Dataset() override { holding_->release(Env()); }
+
+  Napi::Value Count(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), data(info.Env()).view().n); }
+  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !data_); }
+
+  // Frees the dataset's memory now rather than when V8 collects it; again, nothing. Refused while
+  // a model's work that reads the dataset is in flight.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!data_) return env.Undefined();
+    if (holding_->in_use())
+      throw Napi::Error::New(env, "this dataset is in use by a model's work in flight (trainEpoch, predict, ...); await it before dispose()");
+    holding_->release(env);
+    std::lock_guard<std::mutex> lock(compute_lock());
+    data_.reset();
+    backend_.reset();
+    return env.Undefined();
   }
 
-  Napi::Value Count(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), data_->view().n); }
-  const ResidentDataset& data() const { return *data_; }
+  const ResidentDataset& data(Napi::Env env) const {
+    if (!data_) throw Napi::Error::New(env, "this dataset was disposed");
+    return *data_;
+  }
   const std::string& device() const { return device_; }
+  // Held by a worker that reads the dataset, for as long as it may.
+  std::shared_ptr<void> lease(Napi::Env env) { return holding_->lease(env); }
 
  private:
   std::shared_ptr<Backend> backend_;
   std::unique_ptr<ResidentDataset> data_;
   std::string device_;
+  std::shared_ptr<Holding> holding_ = std::make_shared<Holding>([this] { return data_->device_bytes(); });
 };
 
 Napi::FunctionReference* dataset_constructor = nullptr;
@@ -265,34 +345,37 @@ struct BatchReport {
 class Model : public Napi::ObjectWrap<Model> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(
-        env, "Model",
-        {InstanceAccessor<&Model::Device>("device"),
-         InstanceAccessor<&Model::PrecisionName>("precision"),
-         InstanceAccessor<&Model::StepCapture>("stepCapture"),
-         InstanceAccessor<&Model::CaptureError>("captureError"),
-         InstanceAccessor<&Model::ParameterCount>("parameterCount"),
-         InstanceMethod<&Model::Tensors>("tensors"),
-         InstanceMethod<&Model::GetTensor>("getTensor"),
-         InstanceMethod<&Model::SetTensor>("setTensor"),
-         InstanceMethod<&Model::Initialize>("initialize"),
-         InstanceMethod<&Model::GetParameters>("getParameters"),
-         InstanceMethod<&Model::SetParameters>("setParameters"),
-         InstanceMethod<&Model::ResetOptimizer>("resetOptimizer"),
-         InstanceMethod<&Model::GetOptimizerState>("getOptimizerState"),
-         InstanceMethod<&Model::SetOptimizerState>("setOptimizerState"),
-         InstanceMethod<&Model::SetMask>("setMask"),
-         InstanceMethod<&Model::TrainEpoch>("trainEpoch"),
-         InstanceMethod<&Model::Predict>("predict"),
-         InstanceMethod<&Model::Gradient>("gradient"),
-         InstanceMethod<&Model::IntegratedGradients>("integratedGradients"),
-         InstanceMethod<&Model::FgsmPredict>("fgsmPredict"),
-         InstanceMethod<&Model::ForwardBatch>("forwardBatch"),
-         InstanceMethod<&Model::BackwardBatch>("backwardBatch"),
-         InstanceMethod<&Model::ZeroGradients>("zeroGradients"),
-         InstanceMethod<&Model::Step>("step"),
-         InstanceMethod<&Model::RequestStop>("requestStop"),
-         InstanceMethod<&Model::ClearStop>("clearStop")});
+    std::vector<PropertyDescriptor> properties = {
+        InstanceAccessor<&Model::Device>("device"),
+        InstanceAccessor<&Model::Disposed>("disposed"),
+        InstanceMethod<&Model::Dispose>("dispose"),
+        InstanceAccessor<&Model::PrecisionName>("precision"),
+        InstanceAccessor<&Model::StepCapture>("stepCapture"),
+        InstanceAccessor<&Model::CaptureError>("captureError"),
+        InstanceAccessor<&Model::ParameterCount>("parameterCount"),
+        InstanceMethod<&Model::Tensors>("tensors"),
+        InstanceMethod<&Model::GetTensor>("getTensor"),
+        InstanceMethod<&Model::SetTensor>("setTensor"),
+        InstanceMethod<&Model::Initialize>("initialize"),
+        InstanceMethod<&Model::GetParameters>("getParameters"),
+        InstanceMethod<&Model::SetParameters>("setParameters"),
+        InstanceMethod<&Model::ResetOptimizer>("resetOptimizer"),
+        InstanceMethod<&Model::GetOptimizerState>("getOptimizerState"),
+        InstanceMethod<&Model::SetOptimizerState>("setOptimizerState"),
+        InstanceMethod<&Model::SetMask>("setMask"),
+        InstanceMethod<&Model::TrainEpoch>("trainEpoch"),
+        InstanceMethod<&Model::Predict>("predict"),
+        InstanceMethod<&Model::Gradient>("gradient"),
+        InstanceMethod<&Model::IntegratedGradients>("integratedGradients"),
+        InstanceMethod<&Model::FgsmPredict>("fgsmPredict"),
+        InstanceMethod<&Model::ForwardBatch>("forwardBatch"),
+        InstanceMethod<&Model::BackwardBatch>("backwardBatch"),
+        InstanceMethod<&Model::ZeroGradients>("zeroGradients"),
+        InstanceMethod<&Model::Step>("step"),
+        InstanceMethod<&Model::RequestStop>("requestStop"),
+        InstanceMethod<&Model::ClearStop>("clearStop")};
+    if (auto key = symbol_dispose(env)) properties.push_back(InstanceMethod<&Model::Dispose>(*key));
+    return DefineClass(env, "Model", properties);
   }
 
   // new Model({classes, inChannels, width, device, image?, precision?, stepCapture?, emulateCapture?})
@@ -329,32 +412,64 @@ class Model : public Napi::ObjectWrap<Model> {
     } catch (const std::exception& e) {
       throw Napi::Error::New(env, error_message(e));
     }
+    holding_->report(env);
   }
+  ~Model() override { holding_->release(Env()); }
 
  private:
+  // The engine, or a clear error once dispose() has freed it.
+  Engine& engine(Napi::Env env) {
+    if (!engine_) throw Napi::Error::New(env, "this model was disposed");
+    return *engine_;
+  }
+  // The engine for a worker thread: a handle that also holds this model's lease, so that
+  // dispose() refuses for as long as the worker keeps it (aliasing shared_ptr: it points at the
+  // engine and owns both the engine and the lease).
+  std::shared_ptr<Engine> engine_for_worker(Napi::Env env) {
+    Engine& e = engine(env);
+    auto owners = std::make_shared<std::pair<std::shared_ptr<Engine>, std::shared_ptr<void>>>(engine_, holding_->lease(env));
+    return std::shared_ptr<Engine>(owners, &e);
+  }
+
   Napi::Value Device(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), device_); }
+  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !engine_); }
+
+  // Frees the engine (weights, activations, the backend with its stream, cuDNN handle and
+  // workspace) now rather than when V8 collects the model; again, nothing. Refused while work
+  // queued on the model has not settled: its worker thread is using the engine.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!engine_) return env.Undefined();
+    if (holding_->in_use())
+      throw Napi::Error::New(env, "this model has work in flight (trainEpoch, predict, ...); await it before dispose()");
+    holding_->release(env);
+    std::lock_guard<std::mutex> lock(compute_lock());
+    engine_.reset();
+    return env.Undefined();
+  }
   Napi::Value PrecisionName(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), precision_name(engine_->backend().precision()));
+    return Napi::String::New(info.Env(), precision_name(engine(info.Env()).backend().precision()));
   }
   Napi::Value StepCapture(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), engine_->step_capture() && engine_->backend().can_capture());
+    Engine& e = engine(info.Env());
+    return Napi::Boolean::New(info.Env(), e.step_capture() && e.backend().can_capture());
   }
   Napi::Value CaptureError(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), engine_->capture_error());
+    return Napi::String::New(info.Env(), engine(info.Env()).capture_error());
   }
   Napi::Value ParameterCount(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), double(engine_->net().parameter_count()));
+    return Napi::Number::New(info.Env(), double(engine(info.Env()).net().parameter_count()));
   }
 
   const TensorInfo& find_tensor(Napi::Env env, const std::string& name) {
-    for (const TensorInfo& t : engine_->net().tensors())
+    for (const TensorInfo& t : engine(env).net().tensors())
       if (t.name == name) return t;
     throw Napi::Error::New(env, "no tensor named '" + name + "' in this model");
   }
 
   Napi::Value Tensors(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const auto& tensors = engine_->net().tensors();
+    const auto& tensors = engine(env).net().tensors();
     auto out = Napi::Array::New(env, tensors.size());
     for (size_t i = 0; i < tensors.size(); ++i) {
       const TensorInfo& t = tensors[i];
@@ -373,7 +488,7 @@ class Model : public Napi::ObjectWrap<Model> {
     Napi::Env env = info.Env();
     const TensorInfo& t = find_tensor(env, string_arg(info, 0, "tensor name"));
     std::lock_guard<std::mutex> lock(compute_lock());
-    ResNet18& net = engine_->net();
+    ResNet18& net = engine(env).net();
     if (t.kind == TensorKind::kCounter) {
       auto out = Napi::BigInt64Array::New(env, 1);
       out[0] = net.counters()[t.offset];
@@ -381,7 +496,7 @@ class Model : public Napi::ObjectWrap<Model> {
     }
     auto out = Napi::Float32Array::New(env, t.size);
     const float* base = t.kind == TensorKind::kParameter ? net.parameters() : net.buffers();
-    engine_->backend().download_bytes(out.Data(), base + t.offset, t.size * sizeof(float));
+    engine(env).backend().download_bytes(out.Data(), base + t.offset, t.size * sizeof(float));
     return out;
   }
 
@@ -392,7 +507,7 @@ class Model : public Napi::ObjectWrap<Model> {
     if (info.Length() < 2 || !info[1].IsTypedArray()) throw_type(env, "setTensor(name, data): data must be a typed array");
     auto array = info[1].As<Napi::TypedArray>();
     std::lock_guard<std::mutex> lock(compute_lock());
-    ResNet18& net = engine_->net();
+    ResNet18& net = engine(env).net();
     if (t.kind == TensorKind::kCounter) {
       if (array.TypedArrayType() != napi_bigint64_array || array.ElementLength() != 1)
         throw_type(env, name + " is an int64 counter: pass a BigInt64Array of length 1");
@@ -407,7 +522,7 @@ class Model : public Napi::ObjectWrap<Model> {
     for (size_t i = 0; i < t.size; ++i)
       if (!std::isfinite(data[i])) throw Napi::RangeError::New(env, name + " contains NaN or infinite values");
     float* base = t.kind == TensorKind::kParameter ? net.parameters() : net.buffers();
-    engine_->backend().upload_bytes(base + t.offset, data, t.size * sizeof(float));
+    engine(env).backend().upload_bytes(base + t.offset, data, t.size * sizeof(float));
     return env.Undefined();
   }
 
@@ -415,15 +530,16 @@ class Model : public Napi::ObjectWrap<Model> {
     if (info.Length() < 1 || !info[0].IsNumber()) throw_type(info.Env(), "initialize(seed: number)");
     const double seed = whole_number(info.Env(), info[0].As<Napi::Number>().DoubleValue(), "seed", kMaxSafeInteger);
     std::lock_guard<std::mutex> lock(compute_lock());
-    engine_->net().initialize(uint64_t(seed));
+    engine(info.Env()).net().initialize(uint64_t(seed));
     return info.Env().Undefined();
   }
 
   Napi::Value GetParameters(const Napi::CallbackInfo& info) {
+    Engine& e = engine(info.Env());
     std::lock_guard<std::mutex> lock(compute_lock());
-    const size_t n = engine_->net().parameter_count();
+    const size_t n = e.net().parameter_count();
     auto out = Napi::Float32Array::New(info.Env(), n);
-    engine_->backend().download_bytes(out.Data(), engine_->net().parameters(), n * sizeof(float));
+    e.backend().download_bytes(out.Data(), e.net().parameters(), n * sizeof(float));
     return out;
   }
 
@@ -432,29 +548,30 @@ class Model : public Napi::ObjectWrap<Model> {
     std::vector<float> flat = float32_array(env, info.Length() ? info[0] : env.Undefined(), "parameters");
     check_flat(env, flat, "parameters");
     std::lock_guard<std::mutex> lock(compute_lock());
-    engine_->backend().upload_bytes(engine_->net().parameters(), flat.data(), flat.size() * sizeof(float));
+    engine(env).backend().upload_bytes(engine(env).net().parameters(), flat.data(), flat.size() * sizeof(float));
     return env.Undefined();
   }
 
   void check_flat(Napi::Env env, const std::vector<float>& flat, const char* what) {
-    if (flat.size() != engine_->net().parameter_count())
+    const size_t n = engine(env).net().parameter_count();
+    if (flat.size() != n)
       throw Napi::RangeError::New(env, std::string(what) + " has " + std::to_string(flat.size()) +
-                                           " values, the model has " +
-                                           std::to_string(engine_->net().parameter_count()) + " parameters");
+                                           " values, the model has " + std::to_string(n) + " parameters");
   }
 
   Napi::Value ResetOptimizer(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(compute_lock());
-    engine_->reset_optimizer();
+    engine(info.Env()).reset_optimizer();
     return info.Env().Undefined();
   }
 
   Napi::Value GetOptimizerState(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    Engine& e = engine(env);
     std::lock_guard<std::mutex> lock(compute_lock());
     auto out = Napi::Object::New(env);
-    out.Set("momentum", to_float32(env, engine_->momentum()));
-    out.Set("firstStep", engine_->first_step());
+    out.Set("momentum", to_float32(env, e.momentum()));
+    out.Set("firstStep", e.first_step());
     return out;
   }
 
@@ -464,7 +581,7 @@ class Model : public Napi::ObjectWrap<Model> {
     std::vector<float> momentum = float32_array(env, o.Get("momentum"), "momentum");
     check_flat(env, momentum, "momentum");
     std::lock_guard<std::mutex> lock(compute_lock());
-    engine_->set_optimizer_state(momentum, bool_field(o, "firstStep", false));
+    engine(env).set_optimizer_state(momentum, bool_field(o, "firstStep", false));
     return env.Undefined();
   }
 
@@ -472,7 +589,7 @@ class Model : public Napi::ObjectWrap<Model> {
     Napi::Env env = info.Env();
     if (info.Length() < 1 || info[0].IsNull() || info[0].IsUndefined()) {
       std::lock_guard<std::mutex> lock(compute_lock());
-      engine_->set_mask(nullptr, MaskMode::kNone);
+      engine(env).set_mask(nullptr, MaskMode::kNone);
       return env.Undefined();
     }
     std::vector<float> mask = float32_array(env, info[0], "mask");
@@ -481,8 +598,11 @@ class Model : public Napi::ObjectWrap<Model> {
       if (m != 0.0f && m != 1.0f) throw Napi::RangeError::New(env, "mask values must be 0 or 1");
     const std::string mode = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "hard";
     if (mode != "hard" && mode != "grad") throw Napi::TypeError::New(env, "mask mode must be 'hard' or 'grad'");
-    std::lock_guard<std::mutex> lock(compute_lock());
-    engine_->set_mask(mask.data(), mode == "hard" ? MaskMode::kHard : MaskMode::kGrad);
+    {
+      std::lock_guard<std::mutex> lock(compute_lock());
+      engine(env).set_mask(mask.data(), mode == "hard" ? MaskMode::kHard : MaskMode::kGrad);
+    }
+    holding_->report(env);  // the first mask allocates its buffer
     return env.Undefined();
   }
 
@@ -497,10 +617,13 @@ class Model : public Napi::ObjectWrap<Model> {
     return *d;
   }
 
-  // Keeps the JS Dataset alive while a worker uses it.
+  // Keeps the JS Dataset alive while a worker uses it, and holds its lease (its dispose() refuses
+  // meanwhile).
   struct Hold {
     std::shared_ptr<Napi::ObjectReference> ref;
-    Hold(Napi::Object o) : ref(std::make_shared<Napi::ObjectReference>(Napi::Persistent(o))) {}
+    std::shared_ptr<void> lease;
+    Hold(Napi::Object o)
+        : ref(std::make_shared<Napi::ObjectReference>(Napi::Persistent(o))), lease(Dataset::Unwrap(o)->lease(o.Env())) {}
   };
 
   Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
@@ -520,10 +643,10 @@ class Model : public Napi::ObjectWrap<Model> {
     if (!sgd.IsObject()) throw_type(env, "option 'sgd' must be an object");
     r.sgd = sgd_config(sgd.As<Napi::Object>());
     Napi::Function callback = callback_field(o, "onBatch");
-    auto engine = engine_;
+    auto engine = engine_for_worker(env);
     auto stop = stop_;
     Hold hold(info[0].As<Napi::Object>());
-    const ResidentDataset* d = &data.data();
+    const ResidentDataset* d = &data.data(env);
     auto* worker = new ProgressPromiseWorker<EpochTotals, BatchReport>(
         env, callback,
         [engine, stop, d, r, hold, wants_progress = !callback.IsEmpty()](const std::function<void(const BatchReport&)>& report) {
@@ -558,8 +681,8 @@ class Model : public Napi::ObjectWrap<Model> {
     Dataset& data = dataset_arg(info, 0);
     std::vector<int32_t> indices = int32_array(env, info.Length() > 1 ? info[1] : env.Undefined(), "indices");
     const int batch = positive_int(env, info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0, "batchSize");
-    auto engine = engine_;
-    const ResidentDataset* d = &data.data();
+    auto engine = engine_for_worker(env);
+    const ResidentDataset* d = &data.data(env);
     Hold hold(info[0].As<Napi::Object>());
     auto* worker = new PromiseWorker<std::vector<float>>(
         env, [engine, d, indices, batch, hold] { return engine->predict(*d, indices, batch); },
@@ -584,8 +707,8 @@ class Model : public Napi::ObjectWrap<Model> {
     r.seed = uint64_t(whole_field(o, "seed", 0, kMaxSafeInteger));
     r.epoch = uint32_t(whole_field(o, "epoch", 0, UINT32_MAX));
     r.loss_scale = float(finite_field(o, "lossScale", 1));
-    auto engine = engine_;
-    const ResidentDataset* d = &data.data();
+    auto engine = engine_for_worker(env);
+    const ResidentDataset* d = &data.data(env);
     Hold hold(info[0].As<Napi::Object>());
     auto* worker = new PromiseWorker<std::vector<float>>(
         env, [engine, d, r, hold] { return engine->gradient(*d, r); },
@@ -614,8 +737,8 @@ class Model : public Napi::ObjectWrap<Model> {
                                              std::to_string(k) + ": " + std::to_string(nodes[k]) + ", weight " +
                                              std::to_string(weights[k]) + ")");
     Napi::Function callback = callback_field(o, "onPoint");
-    auto engine = engine_;
-    const ResidentDataset* d = &data.data();
+    auto engine = engine_for_worker(env);
+    const ResidentDataset* d = &data.data(env);
     Hold hold(info[0].As<Napi::Object>());
     using Point = std::pair<int, int>;
     auto* worker = new ProgressPromiseWorker<IgResult, Point>(
@@ -649,8 +772,8 @@ class Model : public Napi::ObjectWrap<Model> {
     const double eps = info[2].As<Napi::Number>().DoubleValue();
     if (!(eps >= 0 && eps <= 1)) throw Napi::RangeError::New(env, "eps must lie in [0, 1] (pixel units)");
     const int batch = positive_int(env, info[3].As<Napi::Number>().DoubleValue(), "batchSize");
-    auto engine = engine_;
-    const ResidentDataset* d = &data.data();
+    auto engine = engine_for_worker(env);
+    const ResidentDataset* d = &data.data(env);
     Hold hold(info[0].As<Napi::Object>());
     auto* worker = new PromiseWorker<std::vector<int32_t>>(
         env, [engine, d, indices, eps, batch, hold] { return engine->fgsm_predict(*d, indices, eps, batch); },
@@ -671,8 +794,8 @@ class Model : public Napi::ObjectWrap<Model> {
     const bool train = bool_field(o, "train", false), augment = bool_field(o, "augment", false);
     const uint64_t seed = uint64_t(whole_field(o, "seed", 0, kMaxSafeInteger));
     const uint32_t epoch = uint32_t(whole_field(o, "epoch", 0, UINT32_MAX));
-    auto engine = engine_;
-    const ResidentDataset* d = &data.data();
+    auto engine = engine_for_worker(env);
+    const ResidentDataset* d = &data.data(env);
     Hold hold(info[0].As<Napi::Object>());
     auto* worker = new PromiseWorker<std::vector<float>>(
         env, [engine, d, indices, train, augment, seed, epoch, hold] {
@@ -686,7 +809,7 @@ class Model : public Napi::ObjectWrap<Model> {
   Napi::Value BackwardBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::vector<float> dlogits = float32_array(env, info.Length() ? info[0] : env.Undefined(), "dlogits");
-    auto engine = engine_;
+    auto engine = engine_for_worker(env);
     auto* worker = new PromiseWorker<bool>(
         env, [engine, dlogits] { engine->backward_batch(dlogits); return true; },
         [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
@@ -696,14 +819,14 @@ class Model : public Napi::ObjectWrap<Model> {
 
   Napi::Value ZeroGradients(const Napi::CallbackInfo& info) {
     std::lock_guard<std::mutex> lock(compute_lock());
-    engine_->zero_gradients();
+    engine(info.Env()).zero_gradients();
     return info.Env().Undefined();
   }
 
   Napi::Value Step(const Napi::CallbackInfo& info) {
     SgdConfig c = sgd_config(object_arg(info, 0, "sgd options"));
     std::lock_guard<std::mutex> lock(compute_lock());
-    engine_->step(c);
+    engine(info.Env()).step(c);
     return info.Env().Undefined();
   }
 
@@ -719,6 +842,7 @@ class Model : public Napi::ObjectWrap<Model> {
   std::shared_ptr<Engine> engine_;
   std::string device_;
   std::shared_ptr<std::atomic<bool>> stop_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<Holding> holding_ = std::make_shared<Holding>([this] { return engine_->device_bytes(); });
 };
 
 #ifdef INSALUN_CUDA_EMULATION
@@ -792,7 +916,9 @@ Napi::Value EmulationCounters(const Napi::CallbackInfo& info) {
                                     {"kernelsRun", c.kernels_run},
                                     {"graphLaunches", c.graph_launches},
                                     {"graphInstantiations", c.graph_instantiations},
-                                    {"graphUpdates", c.graph_updates}})
+                                    {"graphUpdates", c.graph_updates},
+                                    {"liveDeviceBytes", c.live_device_bytes},
+                                    {"peakDeviceBytes", c.peak_device_bytes}})
     out.Set(name, Napi::Number::New(info.Env(), double(value)));
   return out;
 }
@@ -825,6 +951,12 @@ Napi::Value CudaReport(const Napi::CallbackInfo& info) {
 #else
   return Napi::String::New(info.Env(), "");
 #endif
+}
+
+// externalMemory(): the bytes of native memory V8 has been told of in this process (the running
+// total of AdjustExternalMemory, which every Model and Dataset adds its bytes to).
+Napi::Value ExternalMemory(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(Napi::MemoryManagement::AdjustExternalMemory(info.Env(), 0)));
 }
 
 Napi::Value Backends(const Napi::CallbackInfo& info) {
@@ -922,6 +1054,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Model", Model::Define(env));
   exports.Set("backends", Napi::Function::New(env, Backends));
   exports.Set("cudaReport", Napi::Function::New(env, CudaReport));
+  exports.Set("externalMemory", Napi::Function::New(env, ExternalMemory));
   exports.Set("ops", Napi::Function::New(env, Ops));
   exports.Set("benchKernels", Napi::Function::New(env, BenchKernels));
 #ifdef INSALUN_CUDA_EMULATION

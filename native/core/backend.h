@@ -133,6 +133,9 @@ class Backend {
   virtual void download_bytes(void* dst, const void* src, size_t bytes) = 0;  // device -> host
   virtual void copy_bytes(void* dst, const void* src, size_t bytes) = 0;      // device -> device
   virtual void synchronize() {}
+  // Device memory the backend keeps for itself beyond what its callers allocate (the CUDA
+  // backend's convolution workspace and scratch buffers, which grow with the shapes it has run).
+  virtual size_t scratch_bytes() const { return 0; }
 
   float* alloc(size_t count) { return static_cast<float*>(alloc_bytes(count * sizeof(float))); }
   Act* alloc_activations(size_t count) {

@@ -31,6 +31,7 @@ class CaptureEmulator final : public Backend {
     no_capture("download"), inner_->download_bytes(dst, src, bytes);
   }
   void synchronize() override { no_capture("synchronize"), inner_->synchronize(); }
+  size_t scratch_bytes() const override { return inner_->scratch_bytes(); }
   // Device-to-device copies are queue work, so they may be captured.
   void copy_bytes(void* dst, const void* src, size_t bytes) override {
     run([=] { inner_->copy_bytes(dst, src, bytes); });

@@ -171,6 +171,15 @@ void Engine::ensure_batch(int n) {
   indices_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * n));
   label_slot_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * n));
   batch_capacity_ = n;
+  batch_bytes_ = 2 * n * image * backend_->activation_bytes() + sizeof(float) * n * c.classes +
+                 3 * sizeof(int32_t) * n;
+}
+
+size_t Engine::device_bytes() const {
+  // The momentum, the gradient sum and, once set, the mask; the two loss statistics.
+  const size_t vectors = sizeof(float) * ((mask_ ? 3 : 2) * net_->parameter_count() + 2);
+  const size_t pass = 2 * sizeof(int32_t) * pass_capacity_;  // its indices and labels
+  return net_->device_bytes() + vectors + batch_bytes_ + pass + backend_->scratch_bytes();
 }
 
 void Engine::begin_pass(const ResidentDataset& data, const std::vector<int32_t>& indices,

@@ -29,6 +29,11 @@ class ResidentDataset {
   const std::vector<float>& host_std() const { return host_std_; }
   // The largest label (the labels are checked against a model's classes before a loss reads them).
   int32_t max_label() const { return max_label_; }
+  // Device bytes held: the images, labels and normalization constants, and the backend's scratch.
+  size_t device_bytes() const {
+    return size_t(view_.n) * view_.c * view_.h * view_.w + sizeof(int32_t) * view_.n +
+           2 * sizeof(float) * view_.c + backend_->scratch_bytes();
+  }
 
  private:
   std::shared_ptr<Backend> backend_;
@@ -123,6 +128,9 @@ class Engine {
   Backend& backend() { return *backend_; }
   std::shared_ptr<Backend> shared_backend() { return backend_; }
   ResNet18& net() { return *net_; }
+  // Device bytes held: the network's, the optimizer's and the passes' buffers, and the backend's
+  // scratch. Grows as passes run larger batches; a pass in flight may be growing it.
+  size_t device_bytes() const;
 
   void set_mask(const float* host_mask, MaskMode mode);  // host_mask null clears it
   // Whether train_epoch may capture and replay its steps where the backend can (default on).
@@ -195,6 +203,7 @@ class Engine {
   std::map<std::tuple<int, int, int>, bool> warm_steps_;  // (kind, mask mode, size)
 
   int batch_capacity_ = 0, last_batch_ = 0;
+  size_t batch_bytes_ = 0;  // the buffers ensure_batch sized for batch_capacity_
   Act *x_ = nullptr, *input_grad_ = nullptr;  // the batch and dL/d(batch), as activations
   float *dlogits_ = nullptr, *stats_ = nullptr;
   int32_t *labels_ = nullptr, *indices_ = nullptr, *label_slot_ = nullptr;

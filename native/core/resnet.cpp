@@ -98,11 +98,13 @@ ResNet18::ResNet18(Backend& backend, const ResNetConfig& config) : be_(backend),
     if (b.has_shortcut) weights_of(b.shortcut_conv);
   }
   buffers_ = be_.alloc(buffer_count_);
+  fixed_bytes_ = sizeof(float) * (2 * parameter_count_ + buffer_count_);
   be_.fill(grads_, 0.0f, parameter_count_);
   // Per-channel saved statistics for every norm layer.
   auto alloc_stats = [&](Norm& bn) {
     bn.save_mean = be_.alloc(bn.c);
     bn.save_invstd = be_.alloc(bn.c);
+    fixed_bytes_ += 2 * sizeof(float) * bn.c;
   };
   alloc_stats(stem_bn_);
   for (Block& b : blocks_) {
@@ -167,6 +169,7 @@ void ResNet18::initialize(uint64_t seed) {
 void ResNet18::release_activations() {
   for (void* p : owned_) be_.free_bytes(p);
   owned_.clear();
+  activation_bytes_ = 0;
   capacity_ = 0;
 }
 
@@ -176,11 +179,13 @@ void ResNet18::ensure_capacity(int n) {
   auto take = [&](size_t count) {
     Act* p = be_.alloc_activations(count);
     owned_.push_back(p);
+    activation_bytes_ += count * be_.activation_bytes();
     return p;
   };
   auto take_floats = [&](size_t count) {
     float* p = be_.alloc(count);
     owned_.push_back(p);
+    activation_bytes_ += count * sizeof(float);
     return p;
   };
   const size_t stem = size_t(n) * config_.width * config_.image * config_.image;

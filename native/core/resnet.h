@@ -43,6 +43,9 @@ class ResNet18 {
   float* gradients() { return grads_; }
   float* buffers() { return buffers_; }
   std::vector<int64_t>& counters() { return counters_; }
+  // Device bytes held: parameters, gradients, running and saved statistics, and the activations
+  // of the largest batch run so far.
+  size_t device_bytes() const { return fixed_bytes_ + activation_bytes_; }
 
   // PyTorch's default initialisation, deterministic from the seed (Philox-driven).
   void initialize(uint64_t seed);
@@ -112,6 +115,7 @@ class ResNet18 {
   Act *stem_c_ = nullptr, *stem_r_ = nullptr, *scratch_[3] = {nullptr, nullptr, nullptr};
   float *pooled_ = nullptr, *dpooled_ = nullptr, *logits_ = nullptr;
   std::vector<void*> owned_;  // every activation-sized allocation, freed together
+  size_t fixed_bytes_ = 0, activation_bytes_ = 0;  // device_bytes(), as allocated
 };
 
 }  // namespace insalun

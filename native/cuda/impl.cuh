@@ -281,6 +281,7 @@ class GrowingBuffer {
                 size_t min_bytes = 0);
   void free_retired() noexcept;
   void release() noexcept;
+  size_t bytes() const { return bytes_; }  // the current buffer's (retired ones not counted)
 
  private:
   void* data_ = nullptr;
@@ -312,6 +313,10 @@ class CudaBackendImpl final : public CudaBackend {
   void download_bytes(void* dst, const void* src, size_t bytes) override;
   void copy_bytes(void* dst, const void* src, size_t bytes) override;
   void synchronize() override;
+  size_t scratch_bytes() const override {
+    return scratch_.bytes() + workspace_.bytes() + weight_scratch_.bytes() + pad_scratch_.bytes() +
+           weight_copies_.bytes() + weight_grad_copies_.bytes() + kMaxReductionGroups * sizeof(unsigned);
+  }
 
   // elementwise.cu
   void fill(float* x, float value, size_t n) override;

@@ -16,6 +16,10 @@ struct RuntimeCounters {
   uint64_t graph_launches = 0;     // cudaGraphLaunch calls
   uint64_t graph_instantiations = 0;  // cudaGraphInstantiate calls
   uint64_t graph_updates = 0;      // cudaGraphExecUpdate calls that updated
+  // Device memory held now (cudaMalloc'd minus cudaFree'd, in the sizes handed out), and the most
+  // it has been: whether everything a piece of work allocated came back.
+  uint64_t live_device_bytes = 0;
+  uint64_t peak_device_bytes = 0;
 };
 RuntimeCounters runtime_counters();
 

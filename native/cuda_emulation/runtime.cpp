@@ -2,6 +2,7 @@
 // thread, in issue order; a stream being captured records its work instead, and a graph launch
 // replays the records, so that a captured step runs what was captured (with the arguments of the
 // capture) and not what the host would do now. One emulated device, compute capability 9.0.
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -44,6 +45,11 @@ RuntimeCounters counters;
 void count(uint64_t RuntimeCounters::*counter) {
   std::lock_guard<std::mutex> lock(counters_mutex);
   ++(counters.*counter);
+}
+void count_device_bytes(size_t allocated, size_t freed) {
+  std::lock_guard<std::mutex> lock(counters_mutex);
+  counters.live_device_bytes = counters.live_device_bytes + allocated - freed;
+  counters.peak_device_bytes = std::max(counters.peak_device_bytes, counters.live_device_bytes);
 }
 
 thread_local cudaError_t last_error = cudaSuccess;
@@ -223,8 +229,11 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
   if (posix_memalign(&mem, 256, rounded) != 0) return fail(cudaErrorMemoryAllocation);
   // Fresh device memory holds garbage: NaN bit patterns make reads of unwritten memory show.
   std::memset(mem, 0xff, rounded);
-  std::lock_guard<std::mutex> lock(insalun::emulation::allocations_mutex);
-  insalun::emulation::allocations[mem] = rounded;
+  {
+    std::lock_guard<std::mutex> lock(insalun::emulation::allocations_mutex);
+    insalun::emulation::allocations[mem] = rounded;
+  }
+  insalun::emulation::count_device_bytes(rounded, 0);
   *p = mem;
   return cudaSuccess;
 }
@@ -232,10 +241,15 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
 cudaError_t cudaFree(void* p) {
   if (refuse_during_capture()) return cudaErrorStreamCaptureUnsupported;
   if (!p) return cudaSuccess;
+  size_t bytes = 0;
   {
     std::lock_guard<std::mutex> lock(insalun::emulation::allocations_mutex);
-    if (insalun::emulation::allocations.erase(p) == 0) return fail(cudaErrorInvalidValue);
+    const auto found = insalun::emulation::allocations.find(p);
+    if (found == insalun::emulation::allocations.end()) return fail(cudaErrorInvalidValue);
+    bytes = found->second;
+    insalun::emulation::allocations.erase(found);
   }
+  insalun::emulation::count_device_bytes(0, bytes);
   std::free(p);
   return cudaSuccess;
 }

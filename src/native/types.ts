@@ -95,11 +95,23 @@ export interface IntegratedGradientResult {
   lossAtBaseline: number; // L(theta')
 }
 
-export interface NativeDataset {
+/**
+ * Models and datasets hold native memory (on the GPU, for the CUDA backend) that V8 is told of but
+ * frees only when it collects the object: dispose() (or `using`) frees it at once. Idempotent;
+ * afterwards every use throws 'this model was disposed' / 'this dataset was disposed'. Refused,
+ * with an error, while work that uses the object (trainEpoch, predict, ...) is in flight.
+ */
+export interface NativeDisposable extends Disposable {
+  dispose(): void;
+  readonly disposed: boolean;
+}
+
+export interface NativeDataset extends NativeDisposable {
   readonly count: number;
 }
 
-export interface NativeModel {
+/** After dispose(), `device` still answers and requestStop()/clearStop() do nothing harmful. */
+export interface NativeModel extends NativeDisposable {
   readonly device: DeviceName;
   readonly precision: Precision;
   /** Whether training epochs capture and replay their steps (on and supported by the backend). */
@@ -166,12 +178,19 @@ export interface NativeAddon {
   /** CUDA builds: driver, runtime, cuDNN (version, file, how it was found, or exactly why it cannot be used and the
    * fix) and GPUs, one per line; '' for a CPU-only build. Loads cuDNN, so only doctor and the device check call it. */
   cudaReport(): string;
+  /** The bytes of native memory V8 has been told of in this process (Models and Datasets add theirs while they hold it). */
+  externalMemory(): number;
   /** Emulation builds only: the order the emulator ran the blocks of a grid and the threads of block 0 in. */
   emulationTrace?(grid: number, threads: number, barrier: boolean): { blocks: number[]; threads: number[] };
   /** Emulation builds only: per block, the float bits read from a block-shared array before the block wrote it, and the value read back after. */
   emulationSharedProbe?(blocks: number, threads: number): { beforeWrite: number[]; afterWrite: number[] };
   /** Emulation builds only: what the emulated CUDA runtime has done since the addon loaded (native/cuda_emulation/counters.h). */
-  emulationCounters?(): { synchronizations: number; copiesToDevice: number; copiesToHost: number; allocations: number; kernelsRun: number; graphLaunches: number };
+  emulationCounters?(): {
+    synchronizations: number; copiesToDevice: number; copiesToHost: number; allocations: number; kernelsRun: number;
+    graphLaunches: number; graphInstantiations: number; graphUpdates: number;
+    /** Device memory held now (allocated minus freed), and the most held since the addon loaded. */
+    liveDeviceBytes: number; peakDeviceBytes: number;
+  };
   /** Per-kernel timings of one training step's pieces (see native/core/kernel_bench.h). */
   benchKernels(device: DeviceName, o: { batch?: number; width?: number; image?: number; classes?: number; inChannels?: number; precision?: Precision; minSeconds?: number }): Promise<KernelTimingRow[]>;
   /** Op-level access to one backend, for the conformance tests (not a hot path). */
