@@ -52,8 +52,8 @@ function benchModel(o: ThroughputOptions): NativeModel {
 export async function measureThroughput(o: ThroughputOptions, onRow: (row: ThroughputRow) => void = () => {}): Promise<ThroughputRow[]> {
   const largestBatch = Math.max(...o.trainBatches);
   const n = Math.max(largestBatch * (o.trainSteps + 2), o.evalImages, o.igImages);
-  const data = benchData(o.device, n);
-  const model = benchModel(o);
+  using data = benchData(o.device, n);
+  using model = benchModel(o);
   const all = Int32Array.from({ length: n }, (_, i) => i);
   // Longer epochs than the data go round it again: a step's cost does not depend on which images.
   const epochIndices = (count: number) => Int32Array.from({ length: count }, (_, i) => i % n);

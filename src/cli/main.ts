@@ -1,11 +1,10 @@
 // The insalun command line. Each command validates its flags, runs one experiment step, and turns
 // every failure into one clear message and a non-zero exit.
 import { Command, CommanderError } from 'commander';
-import { prepareData } from '../experiment/data.js';
 import { accuracyOn, unlearningScores } from '../experiment/evaluate.js';
 import { DEFAULT_FORGET_SEED, selectForget } from '../experiment/forget.js';
-import { dataSpecFromMeta, trainOriginal, type TrainOptions } from '../experiment/train.js';
-import { loadCheckpoint } from '../model/checkpoint.js';
+import { trainOriginal, type TrainOptions } from '../experiment/train.js';
+import { openCheckpoint } from '../masks/generate.js';
 import { applyComputeOptions, choice, deviceOption, integer, number, numberList, precisionOption, stepCaptureOption } from './options.js';
 import { stopOnInterrupt } from './interrupt.js';
 import { terminalReporter } from './progress.js';
@@ -96,8 +95,8 @@ function addEvalCommand(program: Command): void {
     .addOption(stepCaptureOption())
     .action(async (o) => {
       const device = applyComputeOptions(o);
-      const { model, meta } = await loadCheckpoint(o.checkpoint, device);
-      const data = await prepareData(dataSpecFromMeta(meta, { dataset: o.dataset, dataDir: o.dataDir }), device);
+      using opened = await openCheckpoint(o.checkpoint, device, { dataset: o.dataset, dataDir: o.dataDir });
+      const { model, data } = opened;
       const result: Record<string, unknown> = {
         checkpoint: o.checkpoint,
         dataset: data.spec.dataset,

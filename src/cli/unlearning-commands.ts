@@ -40,7 +40,8 @@ function addMaskCommand(program: Command): void {
     .addOption(stepCaptureOption())
     .action(async (o) => {
       const device = applyComputeOptions(o);
-      const { model, data } = await openCheckpoint(o.checkpoint, device, { dataDir: o.dataDir });
+      using opened = await openCheckpoint(o.checkpoint, device, { dataDir: o.dataDir });
+      const { model, data } = opened;
       const view = selectForget(data, o.forget, o.forgetSeed);
       const summary = await generateMasks(
         model,
@@ -120,7 +121,8 @@ function addUnlearnCommand(program: Command): void {
     .addHelpText('after', `\nHyperparameters and their defaults:\n${defaults}`)
     .action(async (o) => {
       const device = applyComputeOptions(o);
-      const { model, meta, data } = await openCheckpoint(o.checkpoint, device, { dataDir: o.dataDir });
+      using opened = await openCheckpoint(o.checkpoint, device, { dataDir: o.dataDir });
+      const { model, meta, data } = opened;
       const view = selectForget(data, o.forget, o.forgetSeed);
       let retrainScores: UnlearningScores | undefined;
       if (o.retrainRecord) retrainScores = JSON.parse(await readFile(o.retrainRecord, 'utf8')).scores;

@@ -110,7 +110,33 @@ export interface CompareResult {
 
 const safeName = (name: string) => name.replace(/[^A-Za-z0-9_.+-]+/g, '_');
 
-export async function runCompare(config: CompareConfig, outDir: string, device: DeviceName, reporter: Reporter = silentReporter): Promise<CompareResult> {
+/** The Original row of one seed: the trained model itself, scored as the methods are. */
+async function originalRecord(config: CompareConfig, checkpoint: string, device: DeviceName, seed: number, retrainScores: UnlearnRecord['scores'] | undefined): Promise<UnlearnRecord> {
+  using opened = await openCheckpoint(checkpoint, device);
+  const { model, data } = opened;
+  const view = selectForget(data, config.forget, seed);
+  const scores = await unlearningScores(model, data, view, config.allMia);
+  return {
+    method: 'original',
+    forget: { spec: view.spec, seed, count: view.forget.length },
+    mask: null,
+    hyper: {},
+    seed,
+    rteSeconds: NaN,
+    compute: computeRecord(model.device),
+    scores,
+    avgGap: retrainScores ? avgGap(scores, retrainScores) : null,
+    relearn: null,
+  };
+}
+
+export interface CompareEvents {
+  /** After each row of a seed (the Original row too), when everything it created (models, their
+   * copies, datasets) has been released: a long experiment's device memory must not grow. */
+  onRowDone?: (row: { seed: number; name: string }) => void;
+}
+
+export async function runCompare(config: CompareConfig, outDir: string, device: DeviceName, reporter: Reporter = silentReporter, events: CompareEvents = {}): Promise<CompareResult> {
   await mkdir(outDir, { recursive: true });
   const dataSpec = { dataset: config.dataset, dataDir: config.dataDir, valFraction: config.valFraction, splitSeed: config.splitSeed, synthetic: config.synthetic, trainLimit: config.trainLimit, testLimit: config.testLimit };
   const retainRow = config.methods.find((m) => m.method === 'retrain');
@@ -159,7 +185,8 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
         maskPath = join(maskDir, maskFileName(row.mask.method, row.mask.ratio));
         if (!(await readJsonIfKey(join(maskDir, `key_${row.mask.ratio}.json`), maskKey))) {
           reporter.log(`[seed ${seed}] ${row.mask.method} mask for ${row.name}`);
-          const { model, data } = await openCheckpoint(checkpoint, device);
+          using opened = await openCheckpoint(checkpoint, device);
+          const { model, data } = opened;
           const view = selectForget(data, config.forget, seed);
           await generateMasks(model, data, view, { method: row.mask.method, ratios: [row.mask.ratio], outDir: maskDir, batchSize: row.mask.batchSize, seed, augment: row.mask.augment, baseline: row.mask.baseline, rule: row.mask.rule, steps: row.mask.steps }, checkpoint);
           await writeJsonAtomic(join(maskDir, `key_${row.mask.ratio}.json`), { key: maskKey });
@@ -173,7 +200,8 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
       if (record) reporter.log(`[seed ${seed}] reusing ${row.name}`);
       else {
         reporter.log(`[seed ${seed}] ${row.name} (${row.method}${row.mask ? ` + ${row.mask.method} mask ${row.mask.ratio}` : ''})`);
-        const { model, meta, data } = await openCheckpoint(checkpoint, device);
+        using opened = await openCheckpoint(checkpoint, device);
+        const { model, meta, data } = opened;
         const view = selectForget(data, config.forget, seed);
         record = await unlearnModel(model, data, view, { method: row.method, maskPath, maskMode: row.maskMode, hyper: row.hyper, seed, initPath: join(originalDir, 'init.safetensors'), recipe: (meta.recipe as TrainRecipe | undefined) ?? recipe, allMia: config.allMia, retrainScores: row === retainRow ? undefined : retrainScores }, reporter);
         if (row === retainRow) record.avgGap = 0;
@@ -182,23 +210,11 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
       }
       if (row === retainRow) retrainScores = record.scores;
       raw.find((r) => r.name === row.name)!.records.push(record);
+      events.onRowDone?.({ seed, name: row.name });
     }
     if (config.includeOriginal) {
-      const { model, data } = await openCheckpoint(checkpoint, device);
-      const view = selectForget(data, config.forget, seed);
-      const scores = await unlearningScores(model, data, view, config.allMia);
-      originalRow.records.push({
-        method: 'original',
-        forget: { spec: view.spec, seed, count: view.forget.length },
-        mask: null,
-        hyper: {},
-        seed,
-        rteSeconds: NaN,
-        compute: computeRecord(model.device),
-        scores,
-        avgGap: retrainScores ? avgGap(scores, retrainScores) : null,
-        relearn: null,
-      });
+      originalRow.records.push(await originalRecord(config, checkpoint, device, seed, retrainScores));
+      events.onRowDone?.({ seed, name: originalRow.name });
     }
   }
   if (config.includeOriginal) raw.unshift(originalRow);

@@ -2,6 +2,7 @@
 // uploaded to the backend.
 import { loadDataset, type LoadedDataset, type SyntheticOptions } from '../data/dataset.js';
 import { splitValidation } from '../data/splits.js';
+import { disposeOnError } from '../native/dispose.js';
 import { loadAddon, type DeviceName, type NativeDataset } from '../native/index.js';
 
 export interface DataSpec {
@@ -15,7 +16,8 @@ export interface DataSpec {
   testLimit?: number;
 }
 
-export interface ExperimentData {
+/** Disposing it frees both uploaded sets (`using data = await prepareData(...)`). */
+export interface ExperimentData extends Disposable {
   spec: DataSpec;
   loaded: LoadedDataset;
   pool: Int32Array; // training pool: official train minus the validation hold-out
@@ -38,14 +40,20 @@ export async function prepareData(spec: DataSpec, device: DeviceName): Promise<E
   const { Dataset } = loadAddon();
   const upload = (set: LoadedDataset['train']) =>
     new Dataset(device, set.images, set.labels, { n: set.n, c: set.channels, h: set.height, w: set.width }, loaded.mean, loaded.std);
+  const train = upload(loaded.train);
+  const testSet = disposeOnError(train, () => upload(loaded.test));
   return {
     spec,
     loaded,
     pool,
     val,
     test: Int32Array.from({ length: loaded.test.n }, (_, i) => i),
-    train: upload(loaded.train),
-    testSet: upload(loaded.test),
+    train,
+    testSet,
+    [Symbol.dispose]() {
+      train.dispose();
+      testSet.dispose();
+    },
   };
 }
 

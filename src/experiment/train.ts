@@ -78,9 +78,9 @@ async function saveTrainState(outDir: string, model: NativeModel, epochsDone: nu
 export async function trainOriginal(options: TrainOptions, reporter: Reporter = silentReporter, onModel?: (m: NativeModel) => void): Promise<TrainSummary> {
   const started = performance.now();
   await mkdir(options.outDir, { recursive: true });
-  const data = await prepareData(options.data, options.device);
+  using data = await prepareData(options.data, options.device);
   const arch = { classes: data.loaded.classes, inChannels: data.loaded.train.channels, width: options.width, image: data.loaded.train.height };
-  const model = createModel(arch, options.device);
+  using model = createModel(arch, options.device);
   onModel?.(model);
   const meta = (epoch: number, extra: Record<string, unknown> = {}): CheckpointMeta => ({
     ...arch,

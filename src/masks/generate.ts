@@ -6,7 +6,8 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { prepareData, type ExperimentData } from '../experiment/data.js';
 import { selectForget, type ForgetSelection } from '../experiment/forget.js';
 import { dataSpecFromMeta } from '../experiment/train.js';
-import { loadCheckpoint, readParameters } from '../model/checkpoint.js';
+import { loadCheckpoint, readParameters, type CheckpointMeta } from '../model/checkpoint.js';
+import { disposeOnError } from '../native/dispose.js';
 import type { DeviceName, NativeModel } from '../native/index.js';
 import { saveMask } from './maskfile.js';
 import type { Rule } from './quadrature.js';
@@ -88,11 +89,27 @@ export async function generateMasks(model: NativeModel, data: ExperimentData, vi
   return summary;
 }
 
-/** Loads a checkpoint with its recorded data split, for the commands that start from one. */
-export async function openCheckpoint(path: string, device: DeviceName, overrides: { dataset?: string; dataDir?: string } = {}) {
+/** A checkpoint's model with its recorded data split; disposing it frees both. */
+export interface OpenedCheckpoint extends Disposable {
+  model: NativeModel;
+  meta: CheckpointMeta;
+  data: ExperimentData;
+}
+
+/** Loads a checkpoint with its recorded data split, for the commands that start from one
+ * (`using opened = await openCheckpoint(...)`). */
+export async function openCheckpoint(path: string, device: DeviceName, overrides: { dataset?: string; dataDir?: string } = {}): Promise<OpenedCheckpoint> {
   const { model, meta } = await loadCheckpoint(path, device);
-  const data = await prepareData(dataSpecFromMeta(meta, overrides), device);
-  return { model, meta, data };
+  const data = await disposeOnError(model, () => prepareData(dataSpecFromMeta(meta, overrides), device));
+  return {
+    model,
+    meta,
+    data,
+    [Symbol.dispose]() {
+      model.dispose();
+      data[Symbol.dispose]();
+    },
+  };
 }
 
 export { selectForget };

@@ -2,6 +2,7 @@
 // buffers, int64 num_batches_tracked) plus string metadata, so they load into PyTorch's CIFAR
 // ResNet-18 with load_state_dict and PyTorch's files load here.
 import { readSafetensors, writeSafetensors, type NamedTensor, type SafetensorsContent } from '../io/safetensors.js';
+import { disposeOnError } from '../native/dispose.js';
 import { computeSettings, loadAddon, type DeviceName, type NativeModel } from '../native/index.js';
 
 export interface Architecture {
@@ -16,7 +17,7 @@ export type CheckpointMeta = Architecture & Record<string, unknown>;
 
 export class CheckpointError extends Error {}
 
-/** A new model on `device`, computing as computeSettings() says. */
+/** A new model on `device`, computing as computeSettings() says. Its owner disposes it. */
 export function createModel(arch: Architecture, device: DeviceName): NativeModel {
   const { Model } = loadAddon();
   const { precision, stepCapture } = computeSettings();
@@ -83,7 +84,7 @@ export async function loadCheckpoint(path: string, device: DeviceName): Promise<
   const rawMeta = parseMeta(content.metadata);
   const arch = inferArchitecture(content, path, rawMeta);
   const model = createModel(arch, device);
-  copyInto(model, content, path);
+  disposeOnError(model, () => copyInto(model, content, path));
   return { model, meta: { ...rawMeta, ...arch } };
 }
 
@@ -118,7 +119,7 @@ export function copyInto(model: NativeModel, content: SafetensorsContent, path: 
 /** The flat parameter vector stored in a checkpoint (for IG baselines), checked against a model. */
 export async function readParameters(path: string, like: NativeModel): Promise<Float32Array> {
   const content = await readSafetensors(path);
-  const shadow = createModel(inferArchitecture(content, path, parseMeta(content.metadata)), like.device);
+  using shadow = createModel(inferArchitecture(content, path, parseMeta(content.metadata)), like.device);
   copyInto(shadow, content, path);
   const flat = shadow.getParameters();
   if (flat.length !== like.parameterCount) throw new CheckpointError(`${path}: ${flat.length} parameters, the model has ${like.parameterCount}`);

@@ -58,7 +58,7 @@ function widenMask(mask: Float32Array, narrow: NativeModel, wide: NativeModel): 
  */
 export async function boundaryExpanding(ctx: UnlearnContext, h: Hyper): Promise<void> {
   const arch = architectureOf(ctx.model, ctx.data);
-  const wide = createModel({ ...arch, classes: arch.classes + 1 }, ctx.model.device);
+  using wide = createModel({ ...arch, classes: arch.classes + 1 }, ctx.model.device);
   const rng = new Rng(ctx.seed, SHADOW_STREAM);
   const fanIn = wide.tensors().find((t) => t.name === 'fc.weight')!.shape[1];
   const bound = 1 / Math.sqrt(fanIn);

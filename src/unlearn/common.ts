@@ -4,6 +4,7 @@ import type { ExperimentData } from '../experiment/data.js';
 import type { ForgetSelection } from '../experiment/forget.js';
 import { epochOrder, runEpoch, silentReporter, type EpochRun, type Reporter, type TrainRecipe } from '../experiment/loop.js';
 import { createModel, type Architecture } from '../model/checkpoint.js';
+import { disposeOnError } from '../native/dispose.js';
 import type { MaskMode, NativeModel, SgdOptions } from '../native/index.js';
 
 export interface UnlearnContext {
@@ -134,9 +135,10 @@ export function copyState(from: NativeModel, to: NativeModel): void {
   }
 }
 
-/** A separate model with the same architecture and state (the frozen teacher of SCRUB). */
+/** A separate model with the same architecture and state (the frozen teacher of SCRUB); the
+ * caller disposes it. */
 export function cloneModel(model: NativeModel, data: ExperimentData): NativeModel {
   const copy = createModel(architectureOf(model, data), model.device);
-  copyState(model, copy);
+  disposeOnError(copy, () => copyState(model, copy));
   return copy;
 }

@@ -72,7 +72,7 @@ export async function negGradPlus(ctx: UnlearnContext, h: Hyper): Promise<void> 
 export async function scrub(ctx: UnlearnContext, h: Hyper): Promise<void> {
   const { model } = ctx;
   const classes = ctx.data.loaded.classes;
-  const teacher = cloneModel(model, ctx.data);
+  using teacher = cloneModel(model, ctx.data);
   const teacherLogits = (batch: Int32Array, epoch: number) => teacher.forwardBatch(ctx.data.train, batch, { ...trainForward(ctx, h, epoch), train: false });
 
   const distillPass = async (label: string, batches: Int32Array[], epoch: number, loss: (student: Float32Array, teacher: Float32Array, batch: Int32Array) => LossGradient & { correct?: number }) =>

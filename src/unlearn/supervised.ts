@@ -12,8 +12,11 @@ export async function retrain(ctx: UnlearnContext, h: Hyper): Promise<void> {
   if (!ctx.initPath) {
     throw new Error("retrain needs the original model's initial weights: give the path of its init.safetensors (written next to the checkpoint by `insalun train`)");
   }
-  const { model: init } = await loadCheckpoint(ctx.initPath, ctx.model.device);
-  copyState(init, ctx.model);
+  {
+    // Released before the training, which does not need it.
+    using init = (await loadCheckpoint(ctx.initPath, ctx.model.device)).model;
+    copyState(init, ctx.model);
+  }
   await fit(
     ctx.model,
     ctx.data.train,
