@@ -46,6 +46,7 @@ __global__ void avgpool_backward_kernel(const float* dy, size_t total, int c, in
 }  // namespace
 
 void CudaBackendImpl::avgpool_forward(const NormShape& s, const Act* x, float* y) {
+  const LaunchScope op = open_op("avgpool_forward");
   const size_t planes = size_t(s.n) * s.c;
   if (planes == 0 || s.hw <= 0) return;
   const unsigned blocks = grid_for(planes, kWarpsPerBlock);
@@ -60,6 +61,7 @@ void CudaBackendImpl::avgpool_forward(const NormShape& s, const Act* x, float* y
 }
 
 void CudaBackendImpl::avgpool_backward(const NormShape& s, const float* dy, Act* dx) {
+  const LaunchScope op = open_op("avgpool_backward");
   if (s.size() == 0) return;
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);

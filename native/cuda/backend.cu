@@ -53,11 +53,11 @@ CudaBackendImpl::~CudaBackendImpl() { release(); }
 
 void CudaBackendImpl::release() noexcept {
   // Teardown never throws: after a device fault every call here may fail, and there is nothing
-  // better to do than to let go of what we can.
+  // better to do than to let go of what we can. Queued work ends before any memory is freed.
   abort_capture();
+  if (stream_) cudaStreamSynchronize(stream_);
   drop_capture();
   destroy_dormant();
-  if (stream_) cudaStreamSynchronize(stream_);
   plans_.clear();
   if (cudnn_) cudnnDestroy(cudnn_);
   workspace_.release();
@@ -88,7 +88,11 @@ void* CudaBackendImpl::alloc_bytes(size_t bytes) {
 
 void CudaBackendImpl::free_bytes(void* p) {
   refuse_while_capturing("free");
-  if (p) CUDA_CHECK(cudaFree(p));
+  if (!p) return;
+  // Work queued on the stream may still use p (a step's buffers freed by an exception part-way
+  // through it, say), and cudaFree need not wait for it.
+  CUDA_CHECK(cudaStreamSynchronize(stream_));
+  CUDA_CHECK(cudaFree(p));
 }
 
 void CudaBackendImpl::upload_bytes(void* dst, const void* src, size_t bytes) {
@@ -187,13 +191,10 @@ void CudaBackendImpl::drop_capture() noexcept {
     }
   }
   captured_ = nullptr;
-  // Buffers the dropped step used; cudaFree waits for a replay still in flight.
-  scratch_.free_retired();
-  workspace_.free_retired();
-  weight_scratch_.free_retired();
-  pad_scratch_.free_retired();
-  weight_copies_.free_retired();
-  weight_grad_copies_.free_retired();
+  // Buffers the dropped step used, once a replay still in flight has finished.
+  for (GrowingBuffer* b : {&scratch_, &workspace_, &weight_scratch_, &pad_scratch_,
+                           &weight_copies_, &weight_grad_copies_})
+    b->free_retired(stream_);
 }
 
 void CudaBackendImpl::destroy_dormant() noexcept {
@@ -223,18 +224,20 @@ void CudaBackendImpl::set_precision(Precision p) {
   const std::string vector = env_choice("INSALUN_CUDA_VECTOR_LOADS", {"1", "0"});
   const std::string search = env_choice("INSALUN_CUDNN_SEARCH", {"benchmark", "heuristic"});
   const std::string deterministic = env_choice("INSALUN_CUDNN_DETERMINISTIC", {"0", "1"});
+  const std::string sync = env_choice("INSALUN_CUDA_SYNC", {"0", "1"});
   precision_ = p;
   nhwc_ = p == Precision::kBf16 && layout == "nhwc";
   prepared_copies_ = nullptr;  // made for the previous precision and layout
   prepared_grads_ = nullptr;
   vector_loads_ = vector == "1";
   deterministic_ = deterministic == "1";
+  sync_launches_ = sync == "1";
   // Reproducible runs take the heuristic ranking: benchmark timings differ between processes.
   benchmark_algorithms_ = search == "benchmark" && !deterministic_;
 }
 
-void* GrowingBuffer::reserve(size_t bytes, bool capturing, bool capture_alive, const char* what,
-                             size_t min_bytes) {
+void* GrowingBuffer::reserve(size_t bytes, cudaStream_t stream, bool capturing, bool capture_alive,
+                             const char* what, size_t min_bytes) {
   if (bytes <= bytes_ && data_) return data_;
   if (capturing)
     throw std::logic_error(std::string("growing ") + what +
@@ -243,8 +246,12 @@ void* GrowingBuffer::reserve(size_t bytes, bool capturing, bool capture_alive, c
   // Grows by at least half its size, so that slowly rising requests (shape by shape, batch by
   // batch) reallocate, and retire buffers a captured step still uses, only a few times.
   const size_t grown = std::max({bytes, min_bytes, bytes_ + bytes_ / 2});
-  if (data_ && capture_alive) retired_.push_back(data_);  // the captured step still uses it
-  else if (data_) cudaFree(data_);
+  if (data_ && capture_alive) {
+    retired_.push_back(data_);  // the captured step still uses it
+  } else if (data_) {
+    CUDA_CHECK(cudaStreamSynchronize(stream));  // the launches queued so far may use it
+    CUDA_CHECK(cudaFree(data_));
+  }
   data_ = nullptr;
   bytes_ = 0;
   CUDA_CHECK(cudaMalloc(&data_, std::max<size_t>(grown, 1)));
@@ -252,13 +259,18 @@ void* GrowingBuffer::reserve(size_t bytes, bool capturing, bool capture_alive, c
   return data_;
 }
 
-void GrowingBuffer::free_retired() noexcept {
+void GrowingBuffer::free_retired(cudaStream_t stream) noexcept {
+  if (retired_.empty()) return;
+  // A replay of the step that used them may still be running. After a device fault, which the
+  // wait reports, they are freed all the same: nothing runs on the stream any more.
+  cudaStreamSynchronize(stream);
   for (void* p : retired_) cudaFree(p);
   retired_.clear();
 }
 
 void GrowingBuffer::release() noexcept {
-  free_retired();
+  for (void* p : retired_) cudaFree(p);
+  retired_.clear();
   if (data_) cudaFree(data_);
   data_ = nullptr;
   bytes_ = 0;

@@ -487,6 +487,7 @@ void CudaBackendImpl::bn_forward_train(const NormShape& s, const Act* x, const f
                                        const float* beta, float* running_mean, float* running_var,
                                        float momentum, float eps, const NormEpilogue& epilogue,
                                        Act* y, float* save_mean, float* save_invstd) {
+  const LaunchScope op = open_op("bn_forward_train");
   check_shape(s, "bn_forward_train");
   const size_t rows = size_t(s.n) * s.hw;
   dispatch_packed(s, {x, y, epilogue.residual}, [&](auto t, auto nhwc, auto pack) {
@@ -518,6 +519,7 @@ void CudaBackendImpl::bn_forward_eval(const NormShape& s, const Act* x, const fl
                                       const float* running_var, float eps,
                                       const NormEpilogue& epilogue, Act* y, float* save_mean,
                                       float* save_invstd) {
+  const LaunchScope op = open_op("bn_forward_eval");
   check_shape(s, "bn_forward_eval");
   INSALUN_LAUNCH((s.c + 127) / 128, 128, 0, stream_, eval_stats_kernel)(running_mean, running_var, eps, s.c,
                                                             save_mean, save_invstd);
@@ -535,6 +537,7 @@ void CudaBackendImpl::bn_backward_train(const NormShape& s, const Act* x, const 
                                         const Act* relu_out, Act* gated_dy, const float* gamma,
                                         const float* save_mean, const float* save_invstd, Act* dx,
                                         float* dgamma, float* dbeta) {
+  const LaunchScope op = open_op("bn_backward_train");
   check_shape(s, "bn_backward_train");
   check_norm_backward(relu_out, gated_dy, dx);
   dispatch_packed(s, {x, dy, relu_out, dx, gated_dy}, [&](auto t, auto nhwc, auto pack) {
@@ -564,6 +567,7 @@ void CudaBackendImpl::bn_backward_eval(const NormShape& s, const Act* x, const A
                                        const Act* relu_out, Act* gated_dy, const float* gamma,
                                        const float* save_mean, const float* save_invstd, Act* dx,
                                        float* dgamma, float* dbeta) {
+  const LaunchScope op = open_op("bn_backward_eval");
   check_shape(s, "bn_backward_eval");
   check_norm_backward(relu_out, gated_dy, dx);
   dispatch_packed(s, {x, dy, relu_out, dx, gated_dy}, [&](auto t, auto nhwc, auto pack) {

@@ -4,7 +4,9 @@
 //
 // Kernel launches are checked with CUDA_CHECK_LAUNCH(), which only catches launch-time errors (bad
 // configuration, missing kernel image); a fault inside a kernel surfaces at the next synchronizing
-// call (download, synchronize), as the CUDA runtime reports it there.
+// call (download, synchronize), as the CUDA runtime reports it there, under that call's name. The
+// debugging switch INSALUN_CUDA_SYNC=1 makes each launch outside a graph capture wait for its
+// kernel, so that a fault is reported under the kernel's name and its op (LaunchScope).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -57,10 +59,52 @@ inline std::string source_place(const char* file, int line) {
       ::insalun::cuda::throw_cudnn(insalun_st_, #call, __FILE__, __LINE__);           \
   } while (0)
 
-// After a kernel launch (INSALUN_LAUNCH): reports (and clears) a launch error under the kernel's name.
+namespace insalun::cuda {
+
+// The backend op whose kernels the calling thread is launching, for INSALUN_CUDA_SYNC: each op
+// opens one (CudaBackendImpl::open_op) for the length of its call. `wait` is the switch, off while
+// a step is being captured (a synchronization would invalidate the capture; a captured step's
+// kernels are not waited for, in its recording or its replays).
+class LaunchScope {
+ public:
+  LaunchScope(const char* op, cudaStream_t stream, bool wait)
+      : op_(op), stream_(stream), wait_(wait), outer_(innermost()) {
+    innermost() = this;
+  }
+  ~LaunchScope() { innermost() = outer_; }
+  LaunchScope(const LaunchScope&) = delete;
+  LaunchScope& operator=(const LaunchScope&) = delete;
+
+  // With the switch on: waits for the work `what` (a kernel, a cuDNN call) of the innermost op
+  // just queued, and reports its fault under its name and the op's.
+  static void wait_if_debugging(const char* what, const char* file, int line) {
+    const LaunchScope* scope = innermost();
+    if (!scope || !scope->wait_) return;
+    const cudaError_t e = cudaStreamSynchronize(scope->stream_);
+    if (e != cudaSuccess)
+      throw_cuda(e, (std::string(what) + " of " + scope->op_ + " (waited for by INSALUN_CUDA_SYNC=1)").c_str(),
+                 file, line);
+  }
+
+ private:
+  static const LaunchScope*& innermost() {
+    static thread_local const LaunchScope* scope = nullptr;
+    return scope;
+  }
+  const char* op_;
+  cudaStream_t stream_;
+  bool wait_;
+  const LaunchScope* outer_;
+};
+
+}  // namespace insalun::cuda
+
+// After a kernel launch (INSALUN_LAUNCH): reports (and clears) a launch error under the kernel's
+// name, and with INSALUN_CUDA_SYNC=1 waits for the kernel (LaunchScope).
 #define CUDA_CHECK_LAUNCH(kernel_name)                                                \
   do {                                                                                \
     const cudaError_t insalun_err_ = cudaGetLastError();                              \
     if (insalun_err_ != cudaSuccess)                                                  \
       ::insalun::cuda::throw_cuda(insalun_err_, "launch of " kernel_name, __FILE__, __LINE__); \
+    ::insalun::cuda::LaunchScope::wait_if_debugging("kernel " kernel_name, __FILE__, __LINE__); \
   } while (0)

@@ -337,7 +337,10 @@ void CudaBackendImpl::run_convolution(ConvPlan& p, ConvAlgo& a, const char* dire
     void* ws = workspace(c.workspace);
     CUDNN_CHECK(cudnnSetConvolutionMathType(p.conv, c.math));
     const cudnnStatus_t status = call(c, ws);
-    if (status == CUDNN_STATUS_SUCCESS) return;
+    if (status == CUDNN_STATUS_SUCCESS) {
+      LaunchScope::wait_if_debugging(direction, __FILE__, __LINE__);
+      return;
+    }
     // A refusal at launch (a heuristic pick this shape cannot run, say): the next-ranked
     // algorithm, unless a step is being captured (its workspace could not grow) or none is left.
     // The refused one leaves the shared ranking, so that other backends do not try it again.
@@ -359,6 +362,7 @@ void CudaBackendImpl::run_convolution(ConvPlan& p, ConvAlgo& a, const char* dire
 }
 
 void CudaBackendImpl::prepare_conv_weights(const ConvWeights* convs, size_t count) {
+  const LaunchScope op = open_op("prepare_conv_weights");
   prepared_copies_ = nullptr;
   if (precision_ != Precision::kBf16 || count == 0) return;  // fp32 and tf32 read w itself
   if (count > size_t(WeightCopyTable::kCapacity))
@@ -374,11 +378,9 @@ void CudaBackendImpl::prepare_conv_weights(const ConvWeights* convs, size_t coun
     prepared_table_.push_back(WeightCopy{c.w, c.dw, total, c.cout, c.cin, cin_p, c.k * c.k});
     total += (size_t(c.cout) * cin_p * c.k * c.k + 7) / 8 * 8;
   }
-  const bool alive = captured_ != nullptr;
-  bf16* copies = static_cast<bf16*>(weight_copies_.reserve(total * sizeof(bf16), capturing_, alive,
-                                                           "the convolution weight copies"));
-  prepared_grads_ = static_cast<bf16*>(weight_grad_copies_.reserve(
-      total * sizeof(bf16), capturing_, alive, "the convolution weight gradients"));
+  bf16* copies = static_cast<bf16*>(grow(weight_copies_, total * sizeof(bf16), "the convolution weight copies"));
+  prepared_grads_ = static_cast<bf16*>(
+      grow(weight_grad_copies_, total * sizeof(bf16), "the convolution weight gradients"));
   prepared_elements_ = total;
   grads_pending_.assign(count, false);
   WeightCopyTable table;
@@ -393,6 +395,7 @@ void CudaBackendImpl::prepare_conv_weights(const ConvWeights* convs, size_t coun
 }
 
 void CudaBackendImpl::finish_conv_weight_grads() {
+  const LaunchScope op = open_op("finish_conv_weight_grads");
   WeightCopyTable table;
   for (size_t j = 0; j < grads_pending_.size(); ++j)
     if (grads_pending_[j]) table.copies[table.count++] = prepared_table_[j];
@@ -463,6 +466,7 @@ const void* CudaBackendImpl::conv_input(const ConvShape& s, const Act* x) {
 }
 
 void CudaBackendImpl::conv2d_forward(const ConvShape& s, const Act* x, const float* w, Act* y) {
+  const LaunchScope op = open_op("conv2d_forward");
   ConvPlan& p = plan_for(s);
   const void* weights = conv_weights(s, w);
   const void* input = conv_input(s, x);
@@ -475,6 +479,7 @@ void CudaBackendImpl::conv2d_forward(const ConvShape& s, const Act* x, const flo
 
 void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w,
                                            Act* dx, bool accumulate) {
+  const LaunchScope op = open_op("conv2d_backward_data");
   ConvPlan& p = plan_for(s);
   const void* weights = conv_weights(s, w);
   // Padded channels: cuDNN writes (or adds to) the gradient of the padded input, whose first cin
@@ -507,6 +512,7 @@ void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const Act* dy, co
 
 void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy,
                                              float* dw) {
+  const LaunchScope op = open_op("conv2d_backward_filter");
   ConvPlan& p = plan_for(s);
   const bool bf16_mode = precision_ == Precision::kBf16;
   const size_t n = s.weight_size();

@@ -49,6 +49,7 @@ __global__ void gather_kernel(DeviceDataset d, const int32_t* indices, const int
 
 void CudaBackendImpl::gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act* x,
                                    int32_t* labels) {
+  const LaunchScope op = open_op("gather_batch");
   if (spec.count <= 0) return;
   if (d.c <= 0 || d.h <= 0 || d.w <= 0) throw std::invalid_argument("gather_batch: empty images");
   // Without augmentation the pad is irrelevant; pass 0 so the identity crop needs no range check.

@@ -68,30 +68,35 @@ __global__ void sum_kernel(const float* x, size_t n, double* partial, unsigned* 
 }  // namespace
 
 void CudaBackendImpl::fill(float* x, float value, size_t n) {
+  const LaunchScope op = open_op("fill");
   if (n == 0) return;
   INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, fill_kernel)(x, value, n);
   CUDA_CHECK_LAUNCH("fill_kernel");
 }
 
 void CudaBackendImpl::axpy(float alpha, const float* x, float* y, size_t n) {
+  const LaunchScope op = open_op("axpy");
   if (n == 0) return;
   INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, axpy_kernel)(alpha, x, y, n);
   CUDA_CHECK_LAUNCH("axpy_kernel");
 }
 
 void CudaBackendImpl::lerp(const float* x0, const float* x1, float alpha, float* y, size_t n) {
+  const LaunchScope op = open_op("lerp");
   if (n == 0) return;
   INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, lerp_kernel)(x0, x1, alpha, y, n);
   CUDA_CHECK_LAUNCH("lerp_kernel");
 }
 
 void CudaBackendImpl::mul_diff(const float* x1, const float* x0, float* y, size_t n) {
+  const LaunchScope op = open_op("mul_diff");
   if (n == 0) return;
   INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, mul_diff_kernel)(x1, x0, y, n);
   CUDA_CHECK_LAUNCH("mul_diff_kernel");
 }
 
 void CudaBackendImpl::activations_to_float(const NormShape& s, const Act* a, float* out) {
+  const LaunchScope op = open_op("activations_to_float");
   if (s.size() == 0) return;
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
@@ -102,6 +107,7 @@ void CudaBackendImpl::activations_to_float(const NormShape& s, const Act* a, flo
 }
 
 void CudaBackendImpl::activations_from_float(const NormShape& s, const float* in, Act* a) {
+  const LaunchScope op = open_op("activations_from_float");
   if (s.size() == 0) return;
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
@@ -112,6 +118,7 @@ void CudaBackendImpl::activations_from_float(const NormShape& s, const float* in
 }
 
 void CudaBackendImpl::relu_forward(const Act* x, Act* y, size_t n) {
+  const LaunchScope op = open_op("relu_forward");
   if (n == 0) return;
   dispatch([&](auto t, auto) {  // elementwise: any layout
     using T = decltype(t);
@@ -121,6 +128,7 @@ void CudaBackendImpl::relu_forward(const Act* x, Act* y, size_t n) {
 }
 
 void CudaBackendImpl::relu_backward(const Act* y, const Act* dy, Act* dx, size_t n) {
+  const LaunchScope op = open_op("relu_backward");
   if (n == 0) return;
   dispatch([&](auto t, auto) {  // elementwise: any layout
     using T = decltype(t);
@@ -130,6 +138,7 @@ void CudaBackendImpl::relu_backward(const Act* y, const Act* dy, Act* dx, size_t
 }
 
 void CudaBackendImpl::sum(const float* x, size_t n, float* out) {
+  const LaunchScope op = open_op("sum");
   if (n == 0) {
     fill(out, 0.0f, 1);
     return;

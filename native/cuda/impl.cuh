@@ -266,20 +266,23 @@ struct ConvPlan {
   ~ConvPlan();
 };
 
-// A device buffer that grows on demand and is reused: cudaFree orders itself after queued work,
-// so growing is safe between launches; it is refused while a step is being captured. While a
-// captured step exists (it holds the old address), a grown-out buffer is retired instead of freed,
-// and freed when the capture is dropped.
+// A device buffer that grows on demand and is reused. Growing is refused while a step is being
+// captured. Outside a capture it frees the old buffer after waiting for the stream, whose queued
+// work may still use it (cudaFree may return before that work is done: CUDA 13 only says it *may*
+// synchronize); while a captured step exists (it holds the old address), a grown-out buffer is
+// retired instead, and freed, after the same wait, when the capture is dropped.
 class GrowingBuffer {
  public:
   GrowingBuffer() = default;
   GrowingBuffer(const GrowingBuffer&) = delete;
   GrowingBuffer& operator=(const GrowingBuffer&) = delete;
   ~GrowingBuffer() { release(); }
-  // At least `bytes`; min_bytes rounds small first requests up.
-  void* reserve(size_t bytes, bool capturing, bool capture_alive, const char* what,
-                size_t min_bytes = 0);
-  void free_retired() noexcept;
+  // At least `bytes`; min_bytes rounds small first requests up. `stream` is the one whose work
+  // uses the buffer.
+  void* reserve(size_t bytes, cudaStream_t stream, bool capturing, bool capture_alive,
+                const char* what, size_t min_bytes = 0);
+  void free_retired(cudaStream_t stream) noexcept;
+  // Frees everything; the caller has synchronized the stream.
   void release() noexcept;
   size_t bytes() const { return bytes_; }  // the current buffer's (retired ones not counted)
 
@@ -385,6 +388,11 @@ class CudaBackendImpl final : public CudaBackend {
   void drop_capture() noexcept override;
 
  private:
+  // Opens an op's LaunchScope (check.h), for the length of the op: the first line of every op
+  // that launches kernels, `const LaunchScope op = open_op("relu_forward");`.
+  LaunchScope open_op(const char* name) const {
+    return LaunchScope(name, stream_, sync_launches_ && !capturing_);
+  }
   // Blocks for a grid-stride loop over n elements: enough to fill the GPU a few times, no more.
   unsigned grid_for(size_t n, int threads = kThreads) const {
     const size_t want = (n + threads - 1) / threads;
@@ -417,11 +425,13 @@ class CudaBackendImpl final : public CudaBackend {
       with_pack<T>(packed, [&](auto pack) { f(t, nhwc, pack); });
     });
   }
+  // At least `bytes` of buffer b (GrowingBuffer::reserve).
+  void* grow(GrowingBuffer& b, size_t bytes, const char* what, size_t min_bytes = 0) {
+    return b.reserve(bytes, stream_, capturing_, captured_ != nullptr, what, min_bytes);
+  }
   // Device scratch for reductions (at least `bytes`, 256-byte aligned); in steady state it never
   // grows.
-  void* scratch(size_t bytes) {
-    return scratch_.reserve(bytes, capturing_, captured_ != nullptr, "the reduction scratch buffer", 64 * 1024);
-  }
+  void* scratch(size_t bytes) { return grow(scratch_, bytes, "the reduction scratch buffer", 64 * 1024); }
   // Arrival counters of the one-launch reductions (last_to_arrive), one per group of blocks: as
   // many as a reduction's grid has rows (kMaxReductionGroups), zeroed once; every launch leaves
   // them at zero. Launches on the one stream never overlap, so they all share these.
@@ -432,18 +442,12 @@ class CudaBackendImpl final : public CudaBackend {
     return arrivals_;
   }
   // The cuDNN workspace (grows only when a new convolution shape is planned).
-  void* workspace(size_t bytes) {
-    return workspace_.reserve(bytes, capturing_, captured_ != nullptr, "the cuDNN workspace");
-  }
+  void* workspace(size_t bytes) { return grow(workspace_, bytes, "the cuDNN workspace"); }
   // Channel-padded NHWC inputs (and their gradients) of layers with few input channels.
-  void* pad_scratch(size_t bytes) {
-    return pad_scratch_.reserve(bytes, capturing_, captured_ != nullptr, "the channel-padding buffer");
-  }
+  void* pad_scratch(size_t bytes) { return grow(pad_scratch_, bytes, "the channel-padding buffer"); }
   // A convolution's weights as cuDNN reads them when they cannot be read in place (bf16 copies,
   // or aligned fp32 copies), and its weight gradient before it reaches dw.
-  void* weight_scratch(size_t bytes) {
-    return weight_scratch_.reserve(bytes, capturing_, captured_ != nullptr, "the convolution weight buffer");
-  }
+  void* weight_scratch(size_t bytes) { return grow(weight_scratch_, bytes, "the convolution weight buffer"); }
   // The plan of a convolution shape in the current precision, created on first use.
   ConvPlan& plan_for(const ConvShape& s);
   // Runs `call(candidate, workspace)` with a direction's chosen algorithm, ranking the algorithms
@@ -474,6 +478,7 @@ class CudaBackendImpl final : public CudaBackend {
   bool vector_loads_ = true;  // 16-byte packs in the memory-bound kernels (INSALUN_CUDA_VECTOR_LOADS)
   bool benchmark_algorithms_ = true;  // cudnnFind per new convolution shape (INSALUN_CUDNN_SEARCH)
   bool deterministic_ = false;  // deterministic cuDNN algorithms only (INSALUN_CUDNN_DETERMINISTIC)
+  bool sync_launches_ = false;  // wait for each kernel outside a capture (INSALUN_CUDA_SYNC)
   GrowingBuffer scratch_, workspace_, weight_scratch_, pad_scratch_;
   // prepare_conv_weights' copies and gradients (null when there are none), where each weight's
   // are, and which gradients conv2d_backward_filter has left for finish_conv_weight_grads.

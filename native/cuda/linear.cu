@@ -74,12 +74,14 @@ void check_dims(int n, int in, int out, const char* op) {
 
 void CudaBackendImpl::linear_forward(int n, int in, int out, const float* x, const float* w,
                                      const float* b, float* y) {
+  const LaunchScope op = open_op("linear_forward");
   check_dims(n, in, out, "linear_forward");
   gemm<false, true>(stream_, n, out, in, x, w, b, y);  // x [n, in] . (w [out, in])^T
 }
 
 void CudaBackendImpl::linear_backward(int n, int in, int out, const float* x, const float* w,
                                       const float* dy, float* dx, float* dw, float* db) {
+  const LaunchScope op = open_op("linear_backward");
   check_dims(n, in, out, "linear_backward");
   if (dx) gemm<false, false>(stream_, n, in, out, dy, w, nullptr, dx);  // dy [n, out] . w
   gemm<true, false>(stream_, out, in, n, dy, x, nullptr, dw);            // dy^T [out, n] . x

@@ -104,6 +104,7 @@ __global__ void softmax_xent_kernel(int n, int classes, const float* logits, con
 
 void CudaBackendImpl::softmax_xent(int n, int classes, const float* logits, const int32_t* labels,
                                    float scale, float* dlogits, float* stats) {
+  const LaunchScope op = open_op("softmax_xent");
   if (n <= 0) return;
   if (classes <= 0) throw std::invalid_argument("softmax_xent: classes must be positive");
   const unsigned blocks = unsigned((n + kRowsPerBlock - 1) / kRowsPerBlock);

@@ -46,6 +46,7 @@ void launch_sgd(bool packed, unsigned blocks, cudaStream_t stream, const SgdConf
 
 void CudaBackendImpl::sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf,
                                const float* mask, size_t n, bool first_step) {
+  const LaunchScope op = open_op("sgd_step");
   if (n == 0) return;
   if (c.mask_mode != MaskMode::kNone && !mask)
     throw std::invalid_argument("sgd_step: a masked step needs a mask");

@@ -250,7 +250,9 @@ cudnnStatus_t launch(cudnnHandle_t handle, Direction direction, int algo, void* 
   const cudnnConvolutionStruct conv = *cd;
   const float al = *static_cast<const float*>(alpha), be = *static_cast<const float*>(beta);
   if (workspace_bytes > 0 && workspace) std::memset(workspace, 0xab, std::min(workspace_bytes, workspace_of(algo)));
-  insalun::emulation::enqueue(handle->stream, insalun::emulation::NodeKind::kKernel, [=] { convolve(direction, x, w, y, conv, a, b, out, al, be); });
+  insalun::emulation::enqueue(handle->stream, insalun::emulation::NodeKind::kKernel,
+                              [=] { convolve(direction, x, w, y, conv, a, b, out, al, be); },
+                              {a, b, out, workspace});
   return CUDNN_STATUS_SUCCESS;
 }
 

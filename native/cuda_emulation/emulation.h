@@ -36,6 +36,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #define INSALUN_CUDA_EMULATION 1
 
@@ -57,9 +58,11 @@ int lane();
 // has been filled for the block being run; INSALUN_SHARED calls it at the declaration.
 void poison_shared_once(void* array, size_t bytes, uint64_t* stamp);
 
-// Runs, or records into the stream's capture, one launch (runtime.cpp).
+// Runs, or records into the stream's capture, one launch (runtime.cpp); `uses` are its pointer
+// arguments (runtime.h's enqueue).
 void submit_launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
-                   const char* kernel, std::function<void()> thread_body);
+                   const char* kernel, std::function<void()> thread_body,
+                   std::vector<const void*> uses);
 
 // kernel<<<grid, block, shared, stream>>>(args...): the arguments are converted to the kernel's
 // parameter types and copied at the launch, as CUDA does (a captured launch keeps these copies).
@@ -74,11 +77,19 @@ class Launch {
     static_assert(sizeof...(Args) == sizeof...(Params), "kernel launched with the wrong number of arguments");
     std::tuple<std::decay_t<Params>...> bound(std::forward<Args>(args)...);
     auto kernel = kernel_;
+    // Pointers passed directly; those inside structures (a table of weights, say) are not seen.
+    std::vector<const void*> uses;
+    std::apply([&uses](const auto&... a) { (note_pointer(a, uses), ...); }, bound);
     submit_launch(grid_, block_, shared_, stream_, name_,
-                  [kernel, bound]() { std::apply(kernel, bound); });
+                  [kernel, bound]() { std::apply(kernel, bound); }, std::move(uses));
   }
 
  private:
+  template <typename T>
+  static void note_pointer(const T& value, std::vector<const void*>& out) {
+    if constexpr (std::is_pointer_v<T>)
+      if (value) out.push_back(value);
+  }
   dim3 grid_, block_;
   size_t shared_;
   cudaStream_t stream_;

@@ -2,6 +2,12 @@
 // thread, in issue order; a stream being captured records its work instead, and a graph launch
 // replays the records, so that a captured step runs what was captured (with the arguments of the
 // capture) and not what the host would do now. One emulated device, compute capability 9.0.
+//
+// Two things a GPU leaves unsaid are made to show. Work runs at once here, but is taken as queued
+// until its stream is synchronized: a cudaFree of memory that such work was given is refused (CUDA
+// only says that cudaFree *may* wait for it). And INSALUN_EMULATION_FAULT=KERNEL (a test aid) makes
+// every launch of that kernel fault as a GPU kernel does: reported by the stream's next
+// synchronization, which does not say which kernel it was.
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -9,6 +15,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,11 +30,16 @@
 struct RecordedNode {
   insalun::emulation::NodeKind kind;
   std::function<void()> work;
+  std::vector<const void*> uses;  // the device memory it is given
 };
 struct CUstream_st {
   bool capturing = false;
   bool invalidated = false;  // an unsupported call during the capture
   std::vector<RecordedNode> recorded;
+  // The allocations given to the work issued since the stream's last synchronization (under
+  // streams_mutex), and the fault of an INSALUN_EMULATION_FAULT kernel among that work.
+  std::set<const void*> in_use;
+  cudaError_t fault = cudaSuccess;
 };
 struct CUgraph_st {
   std::vector<RecordedNode> nodes;
@@ -62,6 +74,33 @@ std::map<void*, size_t>& allocations = *new std::map<void*, size_t>;
 CUstream_st legacy_stream;
 CUstream_st* resolve(cudaStream_t s) { return s ? s : &legacy_stream; }
 
+// Every stream, for cudaFree to ask whether work not yet synchronized uses the memory.
+std::mutex& streams_mutex = *new std::mutex;
+std::set<CUstream_st*>& streams = *new std::set<CUstream_st*>{&legacy_stream};
+
+// The device allocation holding p, or null (host memory: a copy's source, a test aid's output).
+const void* allocation_of(const void* p) {
+  std::lock_guard<std::mutex> lock(allocations_mutex);
+  auto it = allocations.upper_bound(const_cast<void*>(p));
+  if (it == allocations.begin()) return nullptr;
+  --it;
+  return static_cast<const char*>(p) < static_cast<const char*>(it->first) + it->second ? it->first : nullptr;
+}
+
+// Whether work issued on some stream since its last synchronization uses allocation p.
+bool in_use(const void* p) {
+  std::lock_guard<std::mutex> lock(streams_mutex);
+  for (const CUstream_st* s : streams)
+    if (s->in_use.count(p)) return true;
+  return false;
+}
+
+// Whether INSALUN_EMULATION_FAULT names `kernel` (its name up to the template arguments).
+bool injected_fault(const std::string& kernel) {
+  const char* name = std::getenv("INSALUN_EMULATION_FAULT");
+  return name && *name && kernel.substr(0, kernel.find('<')) == name;
+}
+
 // Streams being captured by this thread (cudaStreamCaptureModeThreadLocal): the calls that are
 // unsafe during a capture invalidate them and fail, as on a GPU.
 thread_local std::vector<CUstream_st*> capturing_here;
@@ -90,14 +129,24 @@ RuntimeCounters runtime_counters() {
   return counters;
 }
 
-void enqueue(cudaStream_t stream, NodeKind kind, std::function<void()> work) {
+void enqueue(cudaStream_t stream, NodeKind kind, std::function<void()> work,
+             std::vector<const void*> uses) {
   CUstream_st* s = resolve(stream);
-  if (s->capturing) s->recorded.push_back(RecordedNode{kind, std::move(work)});
-  else work();
+  if (s->capturing) {
+    s->recorded.push_back(RecordedNode{kind, std::move(work), std::move(uses)});
+    return;
+  }
+  for (const void* p : uses)
+    if (const void* allocation = allocation_of(p)) {
+      std::lock_guard<std::mutex> lock(streams_mutex);
+      s->in_use.insert(allocation);
+    }
+  work();
 }
 
 void submit_launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
-                   const char* kernel, std::function<void()> thread_body) {
+                   const char* kernel, std::function<void()> thread_body,
+                   std::vector<const void*> uses) {
   const unsigned long long threads = 1ull * block.x * block.y * block.z;
   if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 ||
       grid.z == 0 || grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535 ||
@@ -110,7 +159,7 @@ void submit_launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stre
     return;
   }
   std::string name = kernel;
-  enqueue(stream, NodeKind::kKernel, [grid, block, name, body = std::move(thread_body)]() {
+  enqueue(stream, NodeKind::kKernel, [grid, block, name, stream, body = std::move(thread_body)]() {
     count(&RuntimeCounters::kernels_run);
     try {
       // The order is read when the work runs (a graph replay included); see schedule.h.
@@ -133,7 +182,11 @@ void submit_launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stre
       // A kernel fault: reported by the next error check, as a GPU reports it.
       set_error(cudaErrorLaunchFailure, name + ": " + e.what());
     }
-  });
+    if (injected_fault(name)) {
+      std::lock_guard<std::mutex> lock(streams_mutex);
+      resolve(stream)->fault = cudaErrorIllegalAddress;
+    }
+  }, std::move(uses));
 }
 
 }  // namespace insalun::emulation
@@ -157,6 +210,7 @@ const char* cudaGetErrorName(cudaError_t error) {
     case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
     case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
     case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
+    case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
     case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
     case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
     case cudaErrorIllegalState: return "cudaErrorIllegalState";
@@ -241,6 +295,12 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
 cudaError_t cudaFree(void* p) {
   if (refuse_during_capture()) return cudaErrorStreamCaptureUnsupported;
   if (!p) return cudaSuccess;
+  if (insalun::emulation::in_use(p)) {
+    insalun::emulation::set_error(cudaErrorIllegalState,
+                                  "cudaFree of memory that work queued on a stream uses: CUDA's "
+                                  "cudaFree need not wait for it; synchronize the stream first");
+    return cudaErrorIllegalState;
+  }
   size_t bytes = 0;
   {
     std::lock_guard<std::mutex> lock(insalun::emulation::allocations_mutex);
@@ -265,23 +325,29 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpy
   if (kind == cudaMemcpyHostToDevice) insalun::emulation::count(&RuntimeCounters::copies_to_device);
   if (kind == cudaMemcpyDeviceToHost) insalun::emulation::count(&RuntimeCounters::copies_to_host);
   insalun::emulation::enqueue(stream, insalun::emulation::NodeKind::kMemcpy,
-                              [dst, src, count] { std::memmove(dst, src, count); });
+                              [dst, src, count] { std::memmove(dst, src, count); }, {dst, src});
   return cudaSuccess;
 }
 
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t count, cudaStream_t stream) {
   insalun::emulation::enqueue(stream, insalun::emulation::NodeKind::kMemset,
-                              [dst, value, count] { std::memset(dst, value, count); });
+                              [dst, value, count] { std::memset(dst, value, count); }, {dst});
   return cudaSuccess;
 }
 
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int) {
   *stream = new CUstream_st;
+  std::lock_guard<std::mutex> lock(insalun::emulation::streams_mutex);
+  insalun::emulation::streams.insert(*stream);
   return cudaSuccess;
 }
 
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   if (!stream) return fail(cudaErrorInvalidValue);
+  {
+    std::lock_guard<std::mutex> lock(insalun::emulation::streams_mutex);
+    insalun::emulation::streams.erase(stream);
+  }
   delete stream;
   return cudaSuccess;
 }
@@ -292,7 +358,15 @@ cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
     return fail(cudaErrorStreamCaptureUnsupported);
   }
   insalun::emulation::count(&insalun::emulation::RuntimeCounters::synchronizations);
-  return cudaSuccess;  // work ran when it was issued
+  // The work ran when it was issued; now it counts as done.
+  cudaError_t fault = cudaSuccess;
+  {
+    std::lock_guard<std::mutex> lock(insalun::emulation::streams_mutex);
+    CUstream_st* s = resolve(stream);
+    s->in_use.clear();
+    std::swap(fault, s->fault);
+  }
+  return fault == cudaSuccess ? cudaSuccess : fail(fault);
 }
 
 cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode) {
@@ -359,7 +433,7 @@ cudaError_t cudaGraphExecUpdate(cudaGraphExec_t exec, cudaGraph_t graph, cudaGra
 cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   if (!exec) return fail(cudaErrorInvalidValue);
   insalun::emulation::count(&insalun::emulation::RuntimeCounters::graph_launches);
-  for (const auto& node : exec->nodes) insalun::emulation::enqueue(stream, node.kind, node.work);
+  for (const auto& node : exec->nodes) insalun::emulation::enqueue(stream, node.kind, node.work, node.uses);
   return cudaSuccess;
 }
 
