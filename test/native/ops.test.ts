@@ -210,9 +210,9 @@ const cudaCase = deviceCases.find((c) => c.device === 'cuda')!;
       delete process.env.INSALUN_CUDA_BF16_LAYOUT;
     }
   };
-  const nhwc = opsIn('nhwc'), nchw = opsIn('nchw');
   for (const c of [32, 24]) {
     it(`${c} channels: eval passes give NCHW's bits, train passes the reference's values`, () => {
+      const nhwc = opsIn('nhwc'), nchw = opsIn('nchw');
       const s = { n: 8, c, hw: 1024 };
       const rand = testRandom(c);
       const x = randomArray(s.n * c * s.hw, rand, 2), dy = randomArray(x.length, rand), residual = randomArray(x.length, rand);
