@@ -219,6 +219,7 @@ class Holding : public std::enable_shared_from_this<Holding> {
     });
   }
   bool in_use() const { return in_flight_ > 0; }
+  int64_t reported() const { return reported_; }
   // Tells V8 what is held now; not while work is in flight, which may be resizing it.
   void report(Napi::Env env) {
     if (measure_ && in_flight_ == 0) tell(env, int64_t(measure_()));
@@ -255,6 +256,7 @@ class Dataset : public Napi::ObjectWrap<Dataset> {
   static Napi::Function Define(Napi::Env env) {
     std::vector<PropertyDescriptor> properties = {InstanceAccessor<&Dataset::Count>("count"),
                                                   InstanceAccessor<&Dataset::Disposed>("disposed"),
+                                                  InstanceAccessor<&Dataset::NativeBytes>("nativeBytes"),
                                                   InstanceMethod<&Dataset::Dispose>("dispose")};
     if (auto key = symbol_dispose(env)) properties.push_back(InstanceMethod<&Dataset::Dispose>(*key));
     return DefineClass(env, "Dataset", properties);
@@ -302,6 +304,7 @@ class Dataset : public Napi::ObjectWrap<Dataset> {
 
   Napi::Value Count(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), data(info.Env()).view().n); }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !data_); }
+  Napi::Value NativeBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(holding_->reported())); }
 
   // Frees the dataset's memory now rather than when V8 collects it; again, nothing. Refused while
   // a model's work that reads the dataset is in flight.
@@ -348,6 +351,7 @@ class Model : public Napi::ObjectWrap<Model> {
     std::vector<PropertyDescriptor> properties = {
         InstanceAccessor<&Model::Device>("device"),
         InstanceAccessor<&Model::Disposed>("disposed"),
+        InstanceAccessor<&Model::NativeBytes>("nativeBytes"),
         InstanceMethod<&Model::Dispose>("dispose"),
         InstanceAccessor<&Model::PrecisionName>("precision"),
         InstanceAccessor<&Model::StepCapture>("stepCapture"),
@@ -433,6 +437,7 @@ class Model : public Napi::ObjectWrap<Model> {
 
   Napi::Value Device(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), device_); }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !engine_); }
+  Napi::Value NativeBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(holding_->reported())); }
 
   // Frees the engine (weights, activations, the backend with its stream, cuDNN handle and
   // workspace) now rather than when V8 collects the model; again, nothing. Refused while work

@@ -104,6 +104,8 @@ export interface IntegratedGradientResult {
 export interface NativeDisposable extends Disposable {
   dispose(): void;
   readonly disposed: boolean;
+  /** The native bytes held, as last told to V8 (after construction, setMask and each settled call); 0 once disposed. */
+  readonly nativeBytes: number;
 }
 
 export interface NativeDataset extends NativeDisposable {
