@@ -129,6 +129,15 @@ class Backend {
   // ---- memory -------------------------------------------------------------------------------
   virtual void* alloc_bytes(size_t bytes) = 0;
   virtual void free_bytes(void* p) = 0;
+  // free_bytes for destructors: a failure is swallowed. After a device fault every free may fail
+  // (the fault is reported by the call that met it), and a destructor that throws, or one run while
+  // an exception unwinds, ends the whole Node process.
+  void release_bytes(void* p) noexcept {
+    try {
+      free_bytes(p);
+    } catch (...) {
+    }
+  }
   virtual void upload_bytes(void* dst, const void* src, size_t bytes) = 0;    // host -> device
   virtual void download_bytes(void* dst, const void* src, size_t bytes) = 0;  // device -> host
   virtual void copy_bytes(void* dst, const void* src, size_t bytes) = 0;      // device -> device

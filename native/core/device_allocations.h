@@ -14,7 +14,7 @@ class DeviceAllocations {
  public:
   explicit DeviceAllocations(Backend& backend) : be_(backend) {}
   ~DeviceAllocations() {
-    for (void* p : owned_) be_.free_bytes(p);
+    for (void* p : owned_) be_.release_bytes(p);
   }
   DeviceAllocations(const DeviceAllocations&) = delete;
   DeviceAllocations& operator=(const DeviceAllocations&) = delete;

@@ -102,7 +102,7 @@ ResidentDataset::ResidentDataset(std::shared_ptr<Backend> backend, const uint8_t
 }
 
 ResidentDataset::~ResidentDataset() {
-  for (void* p : {images_, labels_, mean_, std_}) backend_->free_bytes(p);
+  for (void* p : {images_, labels_, mean_, std_}) backend_->release_bytes(p);
 }
 
 // ---- engine -------------------------------------------------------------------------------------
@@ -124,7 +124,7 @@ Engine::~Engine() {
                   static_cast<void*>(input_grad_), static_cast<void*>(labels_),
                   static_cast<void*>(indices_), static_cast<void*>(label_slot_),
                   static_cast<void*>(pass_indices_), static_cast<void*>(pass_labels_)})
-    if (p) backend_->free_bytes(p);
+    if (p) backend_->release_bytes(p);
 }
 
 void Engine::set_mask(const float* host_mask, MaskMode mode) {

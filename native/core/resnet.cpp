@@ -116,10 +116,10 @@ ResNet18::ResNet18(Backend& backend, const ResNetConfig& config) : be_(backend),
 }
 
 ResNet18::~ResNet18() {
-  release_activations();
+  for (void* p : owned_) be_.release_bytes(p);
   auto free_stats = [&](Norm& bn) {
-    be_.free_bytes(bn.save_mean);
-    be_.free_bytes(bn.save_invstd);
+    be_.release_bytes(bn.save_mean);
+    be_.release_bytes(bn.save_invstd);
   };
   free_stats(stem_bn_);
   for (Block& b : blocks_) {
@@ -127,9 +127,9 @@ ResNet18::~ResNet18() {
     free_stats(b.bn2);
     if (b.has_shortcut) free_stats(b.shortcut_bn);
   }
-  be_.free_bytes(params_);
-  be_.free_bytes(grads_);
-  be_.free_bytes(buffers_);
+  be_.release_bytes(params_);
+  be_.release_bytes(grads_);
+  be_.release_bytes(buffers_);
 }
 
 void ResNet18::initialize(uint64_t seed) {
