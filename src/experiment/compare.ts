@@ -3,10 +3,11 @@
 // print (UA, RA, TA, MIA, Avg. Gap, RTE; mean and std over seeds) as text, Markdown, CSV and JSON.
 // Models, masks and records already computed for the same config are reused.
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { lockOutputFolder } from '../io/lock.js';
 import { formatMeanStd, renderTable, toCsv, toMarkdown } from '../io/results.js';
 import { generateMasks, maskFileName, openCheckpoint } from '../masks/generate.js';
 import { RULES } from '../masks/quadrature.js';
@@ -137,7 +138,8 @@ export interface CompareEvents {
 }
 
 export async function runCompare(config: CompareConfig, outDir: string, device: DeviceName, reporter: Reporter = silentReporter, events: CompareEvents = {}): Promise<CompareResult> {
-  await mkdir(outDir, { recursive: true });
+  // Reusing cached artifacts is this run continuing an earlier one, which has ended by now.
+  using lock = lockOutputFolder(outDir, 'compare');
   const dataSpec = { dataset: config.dataset, dataDir: config.dataDir, valFraction: config.valFraction, splitSeed: config.splitSeed, synthetic: config.synthetic, trainLimit: config.trainLimit, testLimit: config.testLimit };
   const retainRow = config.methods.find((m) => m.method === 'retrain');
   const raw: CompareRow[] = config.methods.map((m) => ({ name: m.name, records: [] }));

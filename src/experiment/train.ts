@@ -1,8 +1,8 @@
 // `insalun train`: the original model (method.md section 3), with init/last/best checkpoints,
 // a JSON summary, and exact resumption after Ctrl-C.
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
+import { lockOutputFolder } from '../io/lock.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { copyInto, createModel, saveCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
 import type { DeviceName, NativeModel } from '../native/index.js';
@@ -77,7 +77,8 @@ async function saveTrainState(outDir: string, model: NativeModel, epochsDone: nu
 
 export async function trainOriginal(options: TrainOptions, reporter: Reporter = silentReporter, onModel?: (m: NativeModel) => void): Promise<TrainSummary> {
   const started = performance.now();
-  await mkdir(options.outDir, { recursive: true });
+  // A resumed run takes the folder over once the run it continues has ended.
+  using lock = lockOutputFolder(options.outDir, 'train');
   using data = await prepareData(options.data, options.device);
   const arch = { classes: data.loaded.classes, inChannels: data.loaded.train.channels, width: options.width, image: data.loaded.train.height };
   using model = createModel(arch, options.device);

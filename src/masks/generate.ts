@@ -1,8 +1,8 @@
 // `insalun mask`: saliency over the forget set of a trained model, turned into masks at several
 // ratios, saved with a JSON summary (forget indices, per-layer density, IG completeness, timings).
-import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
+import { lockOutputFolder } from '../io/lock.js';
 import { prepareData, type ExperimentData } from '../experiment/data.js';
 import { selectForget, type ForgetSelection } from '../experiment/forget.js';
 import { dataSpecFromMeta } from '../experiment/train.js';
@@ -54,7 +54,7 @@ async function baselineParameters(job: MaskJob, model: NativeModel, checkpoint: 
 /** Computes the saliency and writes every mask file plus mask_<method>.json. */
 export async function generateMasks(model: NativeModel, data: ExperimentData, view: ForgetSelection, job: MaskJob, checkpoint?: string, onPoint?: (k: number, of: number) => void): Promise<MaskSummary> {
   for (const r of job.ratios) if (!(r > 0 && r <= 1)) throw new RangeError(`mask ratios must be in (0, 1], got ${r}`);
-  await mkdir(job.outDir, { recursive: true });
+  using lock = lockOutputFolder(job.outDir, 'mask');
   const start = performance.now();
   let saliency: Float32Array;
   let completeness: Completeness | undefined;
