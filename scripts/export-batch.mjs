@@ -3,7 +3,7 @@
 // eval-mode logits on them, as one safetensors file that PyTorch code can read.
 // Usage: node scripts/export-batch.mjs CHECKPOINT OUT.safetensors (train|test) SPEC
 //   SPEC: first:N | forget:SPEC[:seed] (the forget set insalun mask/unlearn would use)
-import { loadAddon } from '../dist/native/index.js';
+import { defaultCompute, loadAddon } from '../dist/native/index.js';
 import { openCheckpoint } from '../dist/masks/generate.js';
 import { selectForget } from '../dist/experiment/forget.js';
 import { writeSafetensors } from '../dist/io/safetensors.js';
@@ -13,7 +13,7 @@ if (!checkpoint || !out) {
   console.error('usage: node scripts/export-batch.mjs CHECKPOINT OUT.safetensors (train|test) (first:N|forget:SPEC[:seed])');
   process.exit(2);
 }
-const { model, data } = await openCheckpoint(checkpoint, 'cpu');
+const { model, data } = await openCheckpoint(checkpoint, defaultCompute('cpu'));
 let indices;
 if (spec.startsWith('first:')) indices = Int32Array.from({ length: Number(spec.slice(6)) }, (_, i) => i);
 else {

@@ -7,8 +7,8 @@ import type { Command } from 'commander';
 import { benchKernels, kernelReportMarkdown, renderKernelReport } from '../bench/kernels.js';
 import { measureThroughput } from '../bench/throughput.js';
 import { renderTable } from '../io/results.js';
-import { computeSettings, loadAddon, packageRoot } from '../native/index.js';
-import { applyComputeOptions, deviceOption, integer, number, precisionOption, stepCaptureOption } from './options.js';
+import { loadAddon, packageRoot } from '../native/index.js';
+import { computeOptions, deviceOption, integer, number, precisionOption, stepCaptureOption } from './options.js';
 
 export function addBenchCommand(program: Command): void {
   program
@@ -28,8 +28,7 @@ export function addBenchCommand(program: Command): void {
     .addOption(precisionOption())
     .addOption(stepCaptureOption())
     .action(async (o) => {
-      const device = applyComputeOptions(o);
-      const { precision, stepCapture } = computeSettings();
+      const { device, precision, stepCapture } = computeOptions(o);
       if (device === 'cuda' && loadAddon().backends().cudaEmulated)
         throw new Error('bench --device cuda: this addon runs the CUDA backend over the CPU emulation of CUDA (a test build, INSALUN_ADDON); its timings say nothing about a GPU');
       if (o.kernels) {

@@ -3,9 +3,9 @@
 import { Command, CommanderError } from 'commander';
 import { accuracyOn, unlearningScores } from '../experiment/evaluate.js';
 import { DEFAULT_FORGET_SEED, selectForget } from '../experiment/forget.js';
-import { trainOriginal, type TrainOptions } from '../experiment/train.js';
+import { trainOptions, trainOriginal } from '../experiment/train.js';
 import { openCheckpoint } from '../masks/generate.js';
-import { applyComputeOptions, choice, deviceOption, integer, number, numberList, precisionOption, stepCaptureOption } from './options.js';
+import { choice, computeOptions, deviceOption, integer, number, numberList, precisionOption, stepCaptureOption } from './options.js';
 import { stopOnInterrupt } from './interrupt.js';
 import { terminalReporter } from './progress.js';
 import { registerUnlearningCommands } from './unlearning-commands.js';
@@ -32,7 +32,7 @@ function addTrainCommand(program: Command): void {
     .option('--weight-decay <x>', 'weight decay', number(0), 5e-4)
     .option('--nesterov', 'Nesterov momentum', false)
     .option('--schedule <kind>', 'multistep | cosine | constant', choice(['multistep', 'cosine', 'constant'] as const), 'multistep')
-    .option('--milestones <list>', 'multistep: epochs where lr x gamma (default: 50% and 75% of the epochs)', numberList(0))
+    .option('--milestones <list>', 'multistep: epochs where lr x gamma (default: 50% and 75% of the epochs, rounded down)', numberList(0))
     .option('--gamma <x>', 'multistep factor', number(0), 0.1)
     .option('--no-augment', 'no random crop / flip (small sets memorize better without)')
     .option('--seed <n>', 'initialization, shuffling and augmentation seed', integer(0), 0)
@@ -42,7 +42,7 @@ function addTrainCommand(program: Command): void {
     .addOption(precisionOption())
     .addOption(stepCaptureOption())
     .action(async (o) => {
-      const options: TrainOptions = {
+      const options = trainOptions(o, {
         data: {
           dataset: o.dataset,
           dataDir: o.dataDir,
@@ -52,17 +52,12 @@ function addTrainCommand(program: Command): void {
           trainLimit: o.trainLimit,
           testLimit: o.testLimit,
         },
-        device: applyComputeOptions(o),
+        compute: computeOptions(o),
         width: o.width,
-        epochs: o.epochs,
-        batchSize: o.batchSize,
-        sgd: { lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, nesterov: o.nesterov },
-        schedule: { kind: o.schedule, milestones: o.milestones ?? [Math.round(o.epochs * 0.5), Math.round(o.epochs * 0.75)], gamma: o.gamma },
         seed: o.seed,
-        augment: o.augment,
         outDir: o.out,
         resume: o.resume,
-      };
+      });
       const interrupt = stopOnInterrupt();
       try {
         const summary = await trainOriginal(options, terminalReporter(), (m) => interrupt.attach(m));
@@ -94,8 +89,7 @@ function addEvalCommand(program: Command): void {
     .addOption(precisionOption())
     .addOption(stepCaptureOption())
     .action(async (o) => {
-      const device = applyComputeOptions(o);
-      using opened = await openCheckpoint(o.checkpoint, device, { dataset: o.dataset, dataDir: o.dataDir });
+      using opened = await openCheckpoint(o.checkpoint, computeOptions(o), { dataset: o.dataset, dataDir: o.dataDir });
       const { model, data } = opened;
       const result: Record<string, unknown> = {
         checkpoint: o.checkpoint,

@@ -1,6 +1,6 @@
 // Option parsers shared by the commands: each rejects bad values with one clear message.
 import { InvalidArgumentError, Option } from 'commander';
-import { loadAddon, setComputeSettings, type DeviceName, type Precision } from '../native/index.js';
+import { loadAddon, type ComputeSettings, type DeviceName, type Precision } from '../native/index.js';
 
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -41,14 +41,13 @@ export const precisionOption = () =>
   new Option('--precision <p>', 'convolution arithmetic: fp32 (strict) | tf32 (CUDA tensor cores) | bf16 (CUDA: bf16 activations and convolutions, fp32 weights and statistics)').argParser(choice(PRECISIONS)).default('fp32');
 export const stepCaptureOption = () => new Option('--no-step-capture', 'CUDA: run every training step eagerly instead of replaying a captured graph');
 
-/** Applies --device, --precision and --no-step-capture; returns the device. */
-export function applyComputeOptions(o: { device: string; precision: string; stepCapture: boolean }): DeviceName {
+/** The compute settings that --device, --precision and --no-step-capture ask for. */
+export function computeOptions(o: { device: string; precision: string; stepCapture: boolean }): ComputeSettings {
   const device = resolveDevice(o.device as DeviceFlag);
   const precision = o.precision as Precision;
   if (device === 'cpu' && precision !== 'fp32')
     throw new Error(`--precision ${precision} needs the CUDA backend; the CPU backend computes in fp32 (device: ${o.device})`);
-  setComputeSettings({ precision, stepCapture: o.stepCapture });
-  return device;
+  return { device, precision, stepCapture: o.stepCapture };
 }
 
 /** auto takes CUDA when the addon was built with it and a GPU answers (never the CPU emulation of

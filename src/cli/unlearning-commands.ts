@@ -15,7 +15,7 @@ import { DEFAULT_FORGET_SEED, selectForget } from '../experiment/forget.js';
 import { generateMasks, openCheckpoint, type MaskMethod } from '../masks/generate.js';
 import { RULES, type Rule } from '../masks/quadrature.js';
 import { addonPath, loadAddon } from '../native/index.js';
-import { applyComputeOptions, choice, deviceOption, integer, number, numberList, precisionOption, resolveDevice, stepCaptureOption } from './options.js';
+import { choice, computeOptions, deviceOption, integer, number, numberList, precisionOption, resolveDevice, stepCaptureOption } from './options.js';
 
 
 function addMaskCommand(program: Command): void {
@@ -39,8 +39,7 @@ function addMaskCommand(program: Command): void {
     .addOption(precisionOption())
     .addOption(stepCaptureOption())
     .action(async (o) => {
-      const device = applyComputeOptions(o);
-      using opened = await openCheckpoint(o.checkpoint, device, { dataDir: o.dataDir });
+      using opened = await openCheckpoint(o.checkpoint, computeOptions(o), { dataDir: o.dataDir });
       const { model, data } = opened;
       const view = selectForget(data, o.forget, o.forgetSeed);
       const summary = await generateMasks(
@@ -120,8 +119,7 @@ function addUnlearnCommand(program: Command): void {
     .addOption(stepCaptureOption())
     .addHelpText('after', `\nHyperparameters and their defaults:\n${defaults}`)
     .action(async (o) => {
-      const device = applyComputeOptions(o);
-      using opened = await openCheckpoint(o.checkpoint, device, { dataDir: o.dataDir });
+      using opened = await openCheckpoint(o.checkpoint, computeOptions(o), { dataDir: o.dataDir });
       const { model, meta, data } = opened;
       const view = selectForget(data, o.forget, o.forgetSeed);
       let retrainScores: UnlearningScores | undefined;
@@ -166,7 +164,7 @@ function addCompareCommand(program: Command): void {
         throw new Error(`${o.config}: ${(error as Error).message}`);
       }
       const config = parseCompareConfig(raw, o.config);
-      const result = await runCompare(config, o.out ?? join('runs', config.name.replace(/[^A-Za-z0-9_.-]+/g, '_')), applyComputeOptions(o), terminalReporter());
+      const result = await runCompare(config, o.out ?? join('runs', config.name.replace(/[^A-Za-z0-9_.-]+/g, '_')), computeOptions(o), terminalReporter());
       process.stdout.write(`${result.text}\n`);
     });
 }
@@ -181,7 +179,7 @@ function addDemoCommand(program: Command): void {
     .action(async (o) => {
       const started = performance.now();
       const out = join('runs', 'demo');
-      const result = await runCompare(DEMO_CONFIG, out, applyComputeOptions(o), terminalReporter());
+      const result = await runCompare(DEMO_CONFIG, out, computeOptions(o), terminalReporter());
       process.stdout.write(`\n${result.text}\n`);
       process.stdout.write(`UA = 100 - forget accuracy; unlearning works when UA, RA, TA and MIA approach Retrain's (small Avg. Gap).\n`);
       process.stdout.write(`finished in ${((performance.now() - started) / 1000).toFixed(0)} s; models, masks and records in ${out}/ (delete it to recompute)\n`);

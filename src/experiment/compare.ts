@@ -11,7 +11,7 @@ import { lockOutputFolder } from '../io/lock.js';
 import { formatMeanStd, renderTable, toCsv, toMarkdown } from '../io/results.js';
 import { generateMasks, maskFileName, openCheckpoint } from '../masks/generate.js';
 import { RULES } from '../masks/quadrature.js';
-import { computeRecord, computeSettings, type DeviceName } from '../native/index.js';
+import { computeOf, type ComputeSettings } from '../native/index.js';
 import { METHOD_NAMES } from '../unlearn/methods.js';
 import { avgGap } from '../metrics/gap.js';
 import { unlearningScores } from './evaluate.js';
@@ -112,8 +112,8 @@ export interface CompareResult {
 const safeName = (name: string) => name.replace(/[^A-Za-z0-9_.+-]+/g, '_');
 
 /** The Original row of one seed: the trained model itself, scored as the methods are. */
-async function originalRecord(config: CompareConfig, checkpoint: string, device: DeviceName, seed: number, retrainScores: UnlearnRecord['scores'] | undefined): Promise<UnlearnRecord> {
-  using opened = await openCheckpoint(checkpoint, device);
+async function originalRecord(config: CompareConfig, checkpoint: string, compute: ComputeSettings, seed: number, retrainScores: UnlearnRecord['scores'] | undefined): Promise<UnlearnRecord> {
+  using opened = await openCheckpoint(checkpoint, compute);
   const { model, data } = opened;
   const view = selectForget(data, config.forget, seed);
   const scores = await unlearningScores(model, data, view, config.allMia);
@@ -124,7 +124,7 @@ async function originalRecord(config: CompareConfig, checkpoint: string, device:
     hyper: {},
     seed,
     rteSeconds: NaN,
-    compute: computeRecord(model.device),
+    compute: computeOf(model),
     scores,
     avgGap: retrainScores ? avgGap(scores, retrainScores) : null,
     relearn: null,
@@ -137,7 +137,7 @@ export interface CompareEvents {
   onRowDone?: (row: { seed: number; name: string }) => void;
 }
 
-export async function runCompare(config: CompareConfig, outDir: string, device: DeviceName, reporter: Reporter = silentReporter, events: CompareEvents = {}): Promise<CompareResult> {
+export async function runCompare(config: CompareConfig, outDir: string, compute: ComputeSettings, reporter: Reporter = silentReporter, events: CompareEvents = {}): Promise<CompareResult> {
   // Reusing cached artifacts is this run continuing an earlier one, which has ended by now.
   using lock = lockOutputFolder(outDir, 'compare');
   const dataSpec = { dataset: config.dataset, dataDir: config.dataDir, valFraction: config.valFraction, splitSeed: config.splitSeed, synthetic: config.synthetic, trainLimit: config.trainLimit, testLimit: config.testLimit };
@@ -152,14 +152,14 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
     const recipe: TrainRecipe = { epochs: t.epochs, lr: t.lr, momentum: t.momentum, weightDecay: t.weightDecay, batchSize: t.batchSize, schedule: { kind: t.schedule, milestones: [Math.round(t.epochs * 0.5), Math.round(t.epochs * 0.75)], gamma: 0.1 }, augment: t.augment };
     const originalDir = join(seedDir, 'original');
     // fp32 keys stay as they were before precision modes existed, so earlier runs are reused.
-    const { precision } = computeSettings();
+    const { device, precision } = compute;
     const originalKey = keyOf({ dataSpec, width: config.width, train: config.train, seed, device, ...(precision === 'fp32' ? {} : { precision }) });
     if (!(await readJsonIfKey(join(originalDir, 'key.json'), originalKey))) {
       reporter.log(`[seed ${seed}] training the original model`);
       await trainOriginal(
         {
           data: dataSpec,
-          device,
+          compute,
           width: config.width,
           epochs: t.epochs,
           batchSize: t.batchSize,
@@ -187,7 +187,7 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
         maskPath = join(maskDir, maskFileName(row.mask.method, row.mask.ratio));
         if (!(await readJsonIfKey(join(maskDir, `key_${row.mask.ratio}.json`), maskKey))) {
           reporter.log(`[seed ${seed}] ${row.mask.method} mask for ${row.name}`);
-          using opened = await openCheckpoint(checkpoint, device);
+          using opened = await openCheckpoint(checkpoint, compute);
           const { model, data } = opened;
           const view = selectForget(data, config.forget, seed);
           await generateMasks(model, data, view, { method: row.mask.method, ratios: [row.mask.ratio], outDir: maskDir, batchSize: row.mask.batchSize, seed, augment: row.mask.augment, baseline: row.mask.baseline, rule: row.mask.rule, steps: row.mask.steps }, checkpoint);
@@ -202,7 +202,7 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
       if (record) reporter.log(`[seed ${seed}] reusing ${row.name}`);
       else {
         reporter.log(`[seed ${seed}] ${row.name} (${row.method}${row.mask ? ` + ${row.mask.method} mask ${row.mask.ratio}` : ''})`);
-        using opened = await openCheckpoint(checkpoint, device);
+        using opened = await openCheckpoint(checkpoint, compute);
         const { model, meta, data } = opened;
         const view = selectForget(data, config.forget, seed);
         record = await unlearnModel(model, data, view, { method: row.method, maskPath, maskMode: row.maskMode, hyper: row.hyper, seed, initPath: join(originalDir, 'init.safetensors'), recipe: (meta.recipe as TrainRecipe | undefined) ?? recipe, allMia: config.allMia, retrainScores: row === retainRow ? undefined : retrainScores }, reporter);
@@ -215,7 +215,7 @@ export async function runCompare(config: CompareConfig, outDir: string, device: 
       events.onRowDone?.({ seed, name: row.name });
     }
     if (config.includeOriginal) {
-      originalRow.records.push(await originalRecord(config, checkpoint, device, seed, retrainScores));
+      originalRow.records.push(await originalRecord(config, checkpoint, compute, seed, retrainScores));
       events.onRowDone?.({ seed, name: originalRow.name });
     }
   }

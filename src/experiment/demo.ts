@@ -16,11 +16,11 @@ export const DEMO_CONFIG: CompareConfig = {
   methods: [
     // Retrain repeats the original's recipe, recorded in its checkpoint.
     { name: 'Retrain', method: 'retrain', hyper: {}, maskMode: 'hard' },
-    { name: 'FT', method: 'ft', hyper: { epochs: 5, batchSize: 64, augment: 0, lr: 0.02 }, maskMode: 'hard' },
-    { name: 'RL', method: 'rl', hyper: { epochs: 5, batchSize: 64, augment: 0, lr: 0.02 }, maskMode: 'hard' },
-    { name: 'GA', method: 'ga', hyper: { epochs: 3, batchSize: 64, augment: 0, lr: 0.01 }, maskMode: 'hard' },
-    { name: 'SalUn', method: 'rl', hyper: { epochs: 5, batchSize: 64, augment: 0, lr: 0.02 }, mask: { method: 'grad', ratio: 0.5, rule: 'middle', steps: 20, baseline: 'zero', augment: false, batchSize: 256 }, maskMode: 'hard' },
-    { name: 'InSalUn', method: 'rl', hyper: { epochs: 5, batchSize: 64, augment: 0, lr: 0.02 }, mask: { method: 'ig', ratio: 0.5, rule: 'middle', steps: 8, baseline: 'zero', augment: false, batchSize: 256 }, maskMode: 'hard' },
+    { name: 'FT', method: 'ft', hyper: { epochs: 5, batchSize: 64, augment: false, lr: 0.02 }, maskMode: 'hard' },
+    { name: 'RL', method: 'rl', hyper: { epochs: 5, batchSize: 64, augment: false, lr: 0.02 }, maskMode: 'hard' },
+    { name: 'GA', method: 'ga', hyper: { epochs: 3, batchSize: 64, augment: false, lr: 0.01 }, maskMode: 'hard' },
+    { name: 'SalUn', method: 'rl', hyper: { epochs: 5, batchSize: 64, augment: false, lr: 0.02 }, mask: { method: 'grad', ratio: 0.5, rule: 'middle', steps: 20, baseline: 'zero', augment: false, batchSize: 256 }, maskMode: 'hard' },
+    { name: 'InSalUn', method: 'rl', hyper: { epochs: 5, batchSize: 64, augment: false, lr: 0.02 }, mask: { method: 'ig', ratio: 0.5, rule: 'middle', steps: 8, baseline: 'zero', augment: false, batchSize: 256 }, maskMode: 'hard' },
   ],
   allMia: false,
   includeOriginal: true,

@@ -5,17 +5,53 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { lockOutputFolder } from '../io/lock.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { copyInto, createModel, saveCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
-import type { DeviceName, NativeModel } from '../native/index.js';
+import type { ComputeSettings, NativeModel } from '../native/index.js';
 import { prepareData, type DataSpec, type ExperimentData } from './data.js';
 import { accuracyOn } from './evaluate.js';
-import { fit, lrAt, silentReporter, type EpochSettings, type Reporter, type TrainRecipe } from './loop.js';
+import { fit, lrAt, salunMilestones, silentReporter, type EpochSettings, type Reporter, type Schedule, type TrainRecipe } from './loop.js';
 
 export interface TrainOptions extends EpochSettings {
   data: DataSpec;
-  device: DeviceName;
+  compute: ComputeSettings;
   width: number;
   outDir: string;
   resume: boolean;
+}
+
+/** A training recipe as `insalun train`'s flags and compare's `train` block spell it. */
+export interface TrainSettings {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  nesterov?: boolean;
+  schedule: Schedule['kind'];
+  milestones?: number[]; // multistep; SalUn's (salunMilestones) when absent
+  gamma?: number; // multistep factor, 0.1 when absent
+  augment: boolean;
+}
+
+/** The options of trainOriginal: the recipe, and where the run reads, computes and writes. */
+export function trainOptions(t: TrainSettings, run: Pick<TrainOptions, 'data' | 'compute' | 'width' | 'seed' | 'outDir' | 'resume'>): TrainOptions {
+  return {
+    ...run,
+    epochs: t.epochs,
+    batchSize: t.batchSize,
+    sgd: { lr: t.lr, momentum: t.momentum, weightDecay: t.weightDecay, nesterov: t.nesterov ?? false },
+    schedule: { kind: t.schedule, milestones: t.milestones ?? salunMilestones(t.epochs), gamma: t.gamma ?? 0.1 },
+    augment: t.augment,
+  };
+}
+
+export interface TrainSummary {
+  completed: boolean;
+  epochsDone: number;
+  bestEpoch: number;
+  bestValAccuracy: number | null;
+  history: { epoch: number; lr: number; loss: number; trainAccuracy: number; valAccuracy: number | null; seconds: number; imagesPerSecond: number }[];
+  accuracy: { train: number; val: number | null; test: number } | null;
+  seconds: number;
 }
 
 export interface TrainSummary {
@@ -79,9 +115,9 @@ export async function trainOriginal(options: TrainOptions, reporter: Reporter = 
   const started = performance.now();
   // A resumed run takes the folder over once the run it continues has ended.
   using lock = lockOutputFolder(options.outDir, 'train');
-  using data = await prepareData(options.data, options.device);
+  using data = await prepareData(options.data, options.compute.device);
   const arch = { classes: data.loaded.classes, inChannels: data.loaded.train.channels, width: options.width, image: data.loaded.train.height };
-  using model = createModel(arch, options.device);
+  using model = createModel(arch, options.compute);
   onModel?.(model);
   const meta = (epoch: number, extra: Record<string, unknown> = {}): CheckpointMeta => ({
     ...arch,

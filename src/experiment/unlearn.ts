@@ -6,7 +6,7 @@ import { writeJsonAtomic } from '../io/atomic.js';
 import { loadMask } from '../masks/maskfile.js';
 import { avgGap } from '../metrics/gap.js';
 import { saveCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
-import { computeRecord, type ComputeRecord, type MaskMode, type NativeModel } from '../native/index.js';
+import { computeOf, type ComputeSettings, type MaskMode, type NativeModel } from '../native/index.js';
 import { runUnlearning, type MethodName } from '../unlearn/methods.js';
 import { labelsOf, type ExperimentData } from './data.js';
 import { accuracyOn, unlearningScores, type UnlearningScores } from './evaluate.js';
@@ -39,7 +39,7 @@ export interface UnlearnRecord {
   hyper: Record<string, number>;
   seed: number;
   rteSeconds: number; // the unlearning run itself
-  compute: ComputeRecord; // where and how it ran (RTE depends on it)
+  compute: ComputeSettings; // where and how it ran (RTE depends on it)
   scores: UnlearningScores;
   avgGap: number | null;
   relearn: { forgetAccuracy: number[]; slice: number; lr: number } | null;
@@ -84,7 +84,7 @@ export async function unlearnModel(model: NativeModel, data: ExperimentData, vie
     hyper: run.hyper,
     seed: job.seed,
     rteSeconds: run.seconds,
-    compute: computeRecord(model.device),
+    compute: computeOf(model),
     scores,
     avgGap: job.retrainScores ? avgGap(scores, job.retrainScores) : null,
     relearn: null,

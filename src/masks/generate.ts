@@ -8,7 +8,7 @@ import { selectForget, type ForgetSelection } from '../experiment/forget.js';
 import { dataSpecFromMeta } from '../experiment/train.js';
 import { loadCheckpoint, readParameters, type CheckpointMeta } from '../model/checkpoint.js';
 import { disposeOnError } from '../native/dispose.js';
-import type { DeviceName, NativeModel } from '../native/index.js';
+import type { ComputeSettings, NativeModel } from '../native/index.js';
 import { saveMask } from './maskfile.js';
 import type { Rule } from './quadrature.js';
 import { gradSaliency, igSaliency, type Completeness } from './saliency.js';
@@ -98,9 +98,9 @@ export interface OpenedCheckpoint extends Disposable {
 
 /** Loads a checkpoint with its recorded data split, for the commands that start from one
  * (`using opened = await openCheckpoint(...)`). */
-export async function openCheckpoint(path: string, device: DeviceName, overrides: { dataset?: string; dataDir?: string } = {}): Promise<OpenedCheckpoint> {
-  const { model, meta } = await loadCheckpoint(path, device);
-  const data = await disposeOnError(model, () => prepareData(dataSpecFromMeta(meta, overrides), device));
+export async function openCheckpoint(path: string, compute: ComputeSettings, overrides: { dataset?: string; dataDir?: string } = {}): Promise<OpenedCheckpoint> {
+  const { model, meta } = await loadCheckpoint(path, compute);
+  const data = await disposeOnError(model, () => prepareData(dataSpecFromMeta(meta, overrides), compute.device));
   return {
     model,
     meta,

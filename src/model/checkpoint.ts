@@ -3,7 +3,7 @@
 // ResNet-18 with load_state_dict and PyTorch's files load here.
 import { readSafetensors, writeSafetensors, type NamedTensor, type SafetensorsContent } from '../io/safetensors.js';
 import { disposeOnError } from '../native/dispose.js';
-import { computeSettings, loadAddon, type DeviceName, type NativeModel } from '../native/index.js';
+import { computeOf, loadAddon, type ComputeSettings, type NativeModel } from '../native/index.js';
 
 export interface Architecture {
   classes: number;
@@ -17,10 +17,10 @@ export type CheckpointMeta = Architecture & Record<string, unknown>;
 
 export class CheckpointError extends Error {}
 
-/** A new model on `device`, computing as computeSettings() says. Its owner disposes it. */
-export function createModel(arch: Architecture, device: DeviceName): NativeModel {
+/** A new model computing as `compute` says. Its owner disposes it. */
+export function createModel(arch: Architecture, compute: ComputeSettings): NativeModel {
   const { Model } = loadAddon();
-  const { precision, stepCapture } = computeSettings();
+  const { device, precision, stepCapture } = compute;
   return new Model({ classes: arch.classes, inChannels: arch.inChannels, width: arch.width, image: arch.image, device, precision, stepCapture });
 }
 
@@ -73,7 +73,7 @@ export interface LoadedCheckpoint {
   meta: CheckpointMeta;
 }
 
-export async function loadCheckpoint(path: string, device: DeviceName): Promise<LoadedCheckpoint> {
+export async function loadCheckpoint(path: string, compute: ComputeSettings): Promise<LoadedCheckpoint> {
   let content: SafetensorsContent;
   try {
     content = await readSafetensors(path);
@@ -83,7 +83,7 @@ export async function loadCheckpoint(path: string, device: DeviceName): Promise<
   }
   const rawMeta = parseMeta(content.metadata);
   const arch = inferArchitecture(content, path, rawMeta);
-  const model = createModel(arch, device);
+  const model = createModel(arch, compute);
   disposeOnError(model, () => copyInto(model, content, path));
   return { model, meta: { ...rawMeta, ...arch } };
 }
@@ -119,7 +119,7 @@ export function copyInto(model: NativeModel, content: SafetensorsContent, path: 
 /** The flat parameter vector stored in a checkpoint (for IG baselines), checked against a model. */
 export async function readParameters(path: string, like: NativeModel): Promise<Float32Array> {
   const content = await readSafetensors(path);
-  using shadow = createModel(inferArchitecture(content, path, parseMeta(content.metadata)), like.device);
+  using shadow = createModel(inferArchitecture(content, path, parseMeta(content.metadata)), computeOf(like));
   copyInto(shadow, content, path);
   const flat = shadow.getParameters();
   if (flat.length !== like.parameterCount) throw new CheckpointError(`${path}: ${flat.length} parameters, the model has ${like.parameterCount}`);

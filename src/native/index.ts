@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DeviceName, NativeAddon, Precision } from './types.js';
+import type { DeviceName, NativeAddon, NativeModel, Precision } from './types.js';
 
 export * from './types.js';
 
@@ -45,26 +45,23 @@ export function addonPath(): string | undefined {
   return cachedPath;
 }
 
-/** How this run's models compute beyond the device: set once (the CLI's --precision and
- * --no-step-capture), read by every model created afterwards, copies and shadows included. */
+/** Where and how a model computes: its device, its convolution arithmetic and whether its CUDA
+ * steps are captured as graphs. A value, not process state: whatever creates a model is given one
+ * (the CLI builds it from --device, --precision and --no-step-capture), so two models of one
+ * process may compute differently. Records store it as `compute`. */
 export interface ComputeSettings {
+  device: DeviceName;
   precision: Precision;
   stepCapture: boolean;
 }
 
-let settings: ComputeSettings = { precision: 'fp32', stepCapture: true };
-
-export function setComputeSettings(next: Partial<ComputeSettings>): void {
-  settings = { ...settings, ...next };
+/** The settings a command gets without flags: strict fp32, captured steps. */
+export function defaultCompute(device: DeviceName): ComputeSettings {
+  return { device, precision: 'fp32', stepCapture: true };
 }
 
-export function computeSettings(): ComputeSettings {
-  return { ...settings };
-}
-
-/** What a record says about where and how it was computed. */
-export type ComputeRecord = { device: DeviceName } & ComputeSettings;
-
-export function computeRecord(device: DeviceName): ComputeRecord {
-  return { device, ...settings };
+/** The settings a model was made with (its copies and shadows compute the same way). stepCapture
+ * is what the backend does: false on the CPU, which has nothing to capture. */
+export function computeOf(model: NativeModel): ComputeSettings {
+  return { device: model.device, precision: model.precision, stepCapture: model.stepCapture };
 }

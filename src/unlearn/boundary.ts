@@ -3,7 +3,7 @@
 // class that is then cut off (expanding).
 import { Rng } from '../data/random.js';
 import { createModel } from '../model/checkpoint.js';
-import type { NativeModel, TensorEntry } from '../native/index.js';
+import { computeOf, type NativeModel, type TensorEntry } from '../native/index.js';
 import { architectureOf, FORGET_STREAM, trainPass, type Hyper, type UnlearnContext } from './common.js';
 
 /**
@@ -58,7 +58,7 @@ function widenMask(mask: Float32Array, narrow: NativeModel, wide: NativeModel): 
  */
 export async function boundaryExpanding(ctx: UnlearnContext, h: Hyper): Promise<void> {
   const arch = architectureOf(ctx.model, ctx.data);
-  using wide = createModel({ ...arch, classes: arch.classes + 1 }, ctx.model.device);
+  using wide = createModel({ ...arch, classes: arch.classes + 1 }, computeOf(ctx.model));
   const rng = new Rng(ctx.seed, SHADOW_STREAM);
   const fanIn = wide.tensors().find((t) => t.name === 'fc.weight')!.shape[1];
   const bound = 1 / Math.sqrt(fanIn);

@@ -5,7 +5,7 @@ import type { ForgetSelection } from '../experiment/forget.js';
 import { epochOrder, runEpoch, silentReporter, type EpochRun, type Reporter, type TrainRecipe } from '../experiment/loop.js';
 import { createModel, type Architecture } from '../model/checkpoint.js';
 import { disposeOnError } from '../native/dispose.js';
-import type { MaskMode, NativeModel, SgdOptions } from '../native/index.js';
+import { computeOf, type MaskMode, type NativeModel, type SgdOptions } from '../native/index.js';
 
 export interface UnlearnContext {
   model: NativeModel; // starts as the original model; unlearned in place
@@ -138,7 +138,7 @@ export function copyState(from: NativeModel, to: NativeModel): void {
 /** A separate model with the same architecture and state (the frozen teacher of SCRUB); the
  * caller disposes it. */
 export function cloneModel(model: NativeModel, data: ExperimentData): NativeModel {
-  const copy = createModel(architectureOf(model, data), model.device);
+  const copy = createModel(architectureOf(model, data), computeOf(model));
   disposeOnError(copy, () => copyState(model, copy));
   return copy;
 }

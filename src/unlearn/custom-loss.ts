@@ -11,14 +11,14 @@ import {
   sgdOf,
   shuffled,
   trainForward,
-  type Hyper,
   type StepResult,
   type UnlearnContext,
 } from './common.js';
+import type { MethodHyper, SgdHyper } from './hyper.js';
 import { crossEntropy, distillKL, sumLosses, type LossGradient } from './losses.js';
 
 /** The batches of one epoch over `indices`, in the epoch's seeded order. */
-function epochBatches(ctx: UnlearnContext, h: Hyper, indices: Int32Array, epoch: number, stream: number): Int32Array[] {
+function epochBatches(ctx: UnlearnContext, h: SgdHyper, indices: Int32Array, epoch: number, stream: number): Int32Array[] {
   return batchesOf(shuffled(indices, undefined, ctx.seed, epoch, stream).indices, h.batchSize);
 }
 
@@ -29,7 +29,7 @@ function epochBatches(ctx: UnlearnContext, h: Hyper, indices: Int32Array, epoch:
 async function accumulate<L extends LossGradient>(
   model: NativeModel,
   ctx: UnlearnContext,
-  h: Hyper,
+  h: SgdHyper,
   batch: Int32Array,
   epoch: number,
   loss: (logits: Float32Array) => L,
@@ -44,7 +44,7 @@ async function accumulate<L extends LossGradient>(
  * NegGrad+: beta * CE(retain batch) - (1 - beta) * CE(forget batch), retain batch i paired with
  * forget batch i mod (forget batches); one epoch is one pass over retain.
  */
-export async function negGradPlus(ctx: UnlearnContext, h: Hyper): Promise<void> {
+export async function negGradPlus(ctx: UnlearnContext, h: MethodHyper<'neggrad+'>): Promise<void> {
   const { model } = ctx;
   const classes = ctx.data.loaded.classes;
   for (let epoch = 0; epoch < h.epochs; epoch++) {
@@ -69,7 +69,7 @@ export async function negGradPlus(ctx: UnlearnContext, h: Hyper): Promise<void> 
  * SCRUB runs max steps while epoch <= msteps; here exactly `msteps` epochs have one (method.md: 2
  * max steps).
  */
-export async function scrub(ctx: UnlearnContext, h: Hyper): Promise<void> {
+export async function scrub(ctx: UnlearnContext, h: MethodHyper<'scrub'>): Promise<void> {
   const { model } = ctx;
   const classes = ctx.data.loaded.classes;
   using teacher = cloneModel(model, ctx.data);

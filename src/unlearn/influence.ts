@@ -1,6 +1,7 @@
 // Influence unlearning (IU) as in SalUn's Wfisher.py: one WoodFisher inverse-Fisher step. All
 // gradients are taken with eval-mode BN on un-augmented images (SalUn calls model.eval() first).
-import { batchesOf, type Hyper, type UnlearnContext } from './common.js';
+import { batchesOf, type UnlearnContext } from './common.js';
+import type { MethodHyper } from './hyper.js';
 
 /** Sum over samples of the per-sample CE gradient: each batch-mean gradient times its batch size. */
 async function gradientSum(ctx: UnlearnContext, indices: Int32Array, batchSize: number): Promise<Float64Array> {
@@ -49,7 +50,7 @@ async function woodFisher(ctx: UnlearnContext, v: Float64Array, samples: number)
 }
 
 /** theta += alpha * k (on the mask's coordinates), with v = forget gradient - retain gradient, weighted as in SalUn. */
-export async function influenceUnlearning(ctx: UnlearnContext, h: Hyper): Promise<void> {
+export async function influenceUnlearning(ctx: UnlearnContext, h: MethodHyper<'iu'>): Promise<void> {
   const { forget, retain } = ctx.view;
   if (retain.length === 0) throw new Error('iu needs a non-empty retain set');
   const nf = forget.length, nr = retain.length;

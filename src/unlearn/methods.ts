@@ -1,14 +1,17 @@
 // The unlearning methods of method.md section 5: their names, default hyperparameters, and one
 // entry point that validates the hyperparameters, applies the mask and times the run (RTE).
+import type { z } from 'zod';
 import { boundaryExpanding, boundaryShrink } from './boundary.js';
 import type { TrainRecipe } from '../experiment/loop.js';
-import type { Hyper, UnlearnContext } from './common.js';
+import type { UnlearnContext } from './common.js';
 import { negGradPlus, scrub } from './custom-loss.js';
+import { HYPER_SCHEMAS, type HyperValues, type MethodHyper } from './hyper.js';
 import { influenceUnlearning } from './influence.js';
 import { selectiveSynapticDampening } from './ssd.js';
 import { fineTune, gradientAscent, l1Sparse, randomLabel, retrain } from './supervised.js';
 
 export type { UnlearnContext } from './common.js';
+export type { HyperValues, MethodHyper } from './hyper.js';
 
 export const METHOD_NAMES = ['retrain', 'ft', 'rl', 'ga', 'iu', 'l1-sparse', 'bs', 'be', 'neggrad+', 'scrub', 'ssd'] as const;
 export type MethodName = (typeof METHOD_NAMES)[number];
@@ -18,12 +21,12 @@ export function isMethodName(name: string): name is MethodName {
 }
 
 // Every gradient method: SGD with momentum 0.9 and weight decay 5e-4, batches of 256, training
-// augmentation on (augment is 0/1), a constant learning rate (SalUn's milestones never trigger in
+// augmentation on, a constant learning rate (SalUn's milestones never trigger in
 // 10 epochs; retrain alone has the original's schedule).
-const SGD = { batchSize: 256, momentum: 0.9, weightDecay: 5e-4, augment: 1 };
+const SGD = { batchSize: 256, momentum: 0.9, weightDecay: 5e-4, augment: true };
 
 /** Defaults: SalUn's README values for CIFAR-10 10% random forgetting, except where noted. */
-export const METHOD_DEFAULTS: Record<MethodName, Record<string, number>> = {
+export const METHOD_DEFAULTS: { readonly [M in MethodName]: MethodHyper<M> } = {
   retrain: { ...SGD, epochs: 182, lr: 0.1 }, // the original's recipe; lr x0.1 at 50% and 75% of the epochs
   ft: { ...SGD, epochs: 10, lr: 0.01 },
   rl: { ...SGD, epochs: 10, lr: 0.013 },
@@ -48,41 +51,41 @@ export const METHOD_DEFAULTS: Record<MethodName, Record<string, number>> = {
   ssd: { alpha: 10, lambda: 1, batchSize: 256 },
 };
 
-// Constraints beyond being a finite number, by hyperparameter name.
-const positiveInteger = { ok: (v: number) => Number.isInteger(v) && v >= 1, what: 'a positive integer' };
-const RULES: Record<string, { ok: (v: number) => boolean; what: string }> = {
-  epochs: positiveInteger,
-  batchSize: positiveInteger,
-  samples: positiveInteger,
-  msteps: { ok: (v) => Number.isInteger(v) && v >= 0, what: 'a non-negative integer' },
-  augment: { ok: (v) => v === 0 || v === 1, what: '0 or 1' },
-  T: { ok: (v) => v > 0, what: 'positive' },
-  eps: { ok: (v) => v >= 0 && v <= 1, what: 'in [0, 1] (pixel units)' },
-};
-
 /** Retrain repeats the original's recipe when the checkpoint records it. */
-function retrainDefaults(r: TrainRecipe): Record<string, number> {
-  return { batchSize: r.batchSize, momentum: r.momentum, weightDecay: r.weightDecay, augment: r.augment ? 1 : 0, epochs: r.epochs, lr: r.lr };
+function retrainDefaults(r: TrainRecipe): MethodHyper<'retrain'> {
+  return { batchSize: r.batchSize, momentum: r.momentum, weightDecay: r.weightDecay, augment: r.augment, epochs: r.epochs, lr: r.lr };
+}
+
+const shown = (value: unknown) => (typeof value === 'string' ? `'${value}'` : String(value));
+
+/**
+ * Why `overrides` are not valid hyperparameters of `method` (one line naming every bad key, and
+ * the valid keys when one is unknown), or null when they are valid.
+ */
+export function hyperProblem(method: MethodName, overrides: Readonly<Record<string, unknown>>): string | null {
+  const schema = HYPER_SCHEMAS[method];
+  const valid = Object.keys(schema.shape);
+  const unknown = Object.keys(overrides).filter((key) => !valid.includes(key));
+  if (unknown.length) return `unknown hyperparameter ${unknown.map((k) => `'${k}'`).join(', ')} for ${method}; valid: ${valid.join(', ')}`;
+  // Checked on top of the defaults, so that a key given as undefined is refused, not applied.
+  const result = schema.safeParse({ ...METHOD_DEFAULTS[method], ...overrides });
+  if (result.success) return null;
+  const bad = [...new Set(result.error.issues.map((issue) => String(issue.path[0])))];
+  const shape: Record<string, z.ZodType> = schema.shape;
+  return bad.map((key) => `hyperparameter ${key} of ${method} must be ${shape[key].description}, got ${shown(overrides[key])}`).join('; ');
 }
 
 /** The defaults of `method` with `overrides` applied; unknown or invalid values are errors. */
-export function resolveHyper(method: MethodName, overrides: Record<string, number>, recipe?: TrainRecipe): Record<string, number> {
+export function resolveHyper<M extends MethodName>(method: M, overrides: Readonly<Record<string, unknown>>, recipe?: TrainRecipe): MethodHyper<M> {
+  const problem = hyperProblem(method, overrides);
+  if (problem) throw new Error(problem);
   const defaults = method === 'retrain' && recipe ? retrainDefaults(recipe) : METHOD_DEFAULTS[method];
-  const hyper = { ...defaults };
-  for (const [key, value] of Object.entries(overrides)) {
-    if (!(key in defaults)) {
-      throw new Error(`unknown hyperparameter '${key}' for ${method}; valid: ${Object.keys(defaults).join(', ')}`);
-    }
-    const rule = RULES[key];
-    if (!Number.isFinite(value) || (rule && !rule.ok(value))) {
-      throw new Error(`hyperparameter ${key} of ${method} must be ${rule ? rule.what : 'a finite number'}, got ${value}`);
-    }
-    hyper[key] = value;
-  }
-  return hyper;
+  return { ...defaults, ...overrides } as MethodHyper<M>;
 }
 
-const IMPLEMENTATIONS: Record<MethodName, (ctx: UnlearnContext, h: Hyper) => Promise<void>> = {
+// Each method takes its own typed hyperparameters (a mapped type, so that IMPLEMENTATIONS[method]
+// is called with MethodHyper of that same method).
+const IMPLEMENTATIONS: { [M in MethodName]: (ctx: UnlearnContext, h: MethodHyper<M>) => Promise<void> } = {
   retrain,
   ft: fineTune,
   rl: randomLabel,
@@ -98,12 +101,12 @@ const IMPLEMENTATIONS: Record<MethodName, (ctx: UnlearnContext, h: Hyper) => Pro
 
 export interface UnlearnRun {
   method: MethodName;
-  hyper: Record<string, number>; // the values used: defaults with overrides
+  hyper: HyperValues; // the values used: defaults with overrides
   seconds: number; // wall clock of the unlearning itself (RTE)
 }
 
 /** Unlearns ctx.model in place. The mask (when given) is set for the run and cleared after it. */
-export async function runUnlearning(method: MethodName, ctx: UnlearnContext): Promise<UnlearnRun> {
+export async function runUnlearning<M extends MethodName>(method: M, ctx: UnlearnContext): Promise<UnlearnRun> {
   if (!isMethodName(method)) throw new Error(`unknown unlearning method '${method}'; valid: ${METHOD_NAMES.join(', ')}`);
   const hyper = resolveHyper(method, ctx.hyper, ctx.recipe);
   const { model, mask } = ctx;

@@ -1,6 +1,7 @@
 // Selective Synaptic Dampening (Foster et al., AAAI 2024): no training. Parameters far more
 // important to the forget set than to the whole training set are shrunk toward zero.
-import { type Hyper, type UnlearnContext } from './common.js';
+import type { UnlearnContext } from './common.js';
+import type { MethodHyper } from './hyper.js';
 
 /**
  * Diagonal Fisher importance as SSD computes it: the squared batch gradient summed over batches,
@@ -13,7 +14,7 @@ async function importance(ctx: UnlearnContext, indices: Int32Array, batchSize: n
 }
 
 /** Where I_f > alpha * I_D: theta *= min(lambda * I_D / I_f, 1); only the mask's coordinates change. */
-export async function selectiveSynapticDampening(ctx: UnlearnContext, h: Hyper): Promise<void> {
+export async function selectiveSynapticDampening(ctx: UnlearnContext, h: MethodHyper<'ssd'>): Promise<void> {
   const { forget, retain } = ctx.view;
   const pool = Int32Array.from([...retain, ...forget]).sort(); // the whole training pool, dataset order
   const full = await importance(ctx, pool, h.batchSize);

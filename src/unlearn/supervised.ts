@@ -1,6 +1,7 @@
 // The methods that are plain (masked) SGD epochs through trainEpoch: retrain, ft, rl, ga, l1-sparse.
-import { fit, scaleSchedule } from '../experiment/loop.js';
+import { fit, salunMilestones, scaleSchedule } from '../experiment/loop.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
+import { computeOf } from '../native/index.js';
 import { randomLabels } from '../data/splits.js';
 import { copyState, FORGET_STREAM, reporterOf, RETAIN_STREAM, sgdOf, trainPass, type Hyper, type UnlearnContext } from './common.js';
 
@@ -14,7 +15,7 @@ export async function retrain(ctx: UnlearnContext, h: Hyper): Promise<void> {
   }
   {
     // Released before the training, which does not need it.
-    using init = (await loadCheckpoint(ctx.initPath, ctx.model.device)).model;
+    using init = (await loadCheckpoint(ctx.initPath, computeOf(ctx.model))).model;
     copyState(init, ctx.model);
   }
   await fit(
@@ -27,7 +28,7 @@ export async function retrain(ctx: UnlearnContext, h: Hyper): Promise<void> {
       sgd: sgdOf(h),
       schedule: ctx.recipe
         ? scaleSchedule(ctx.recipe, h.epochs)
-        : { kind: 'multistep', milestones: [Math.floor(h.epochs / 2), Math.floor((3 * h.epochs) / 4)], gamma: 0.1 },
+        : { kind: 'multistep', milestones: salunMilestones(h.epochs), gamma: 0.1 },
       seed: ctx.seed,
       augment: h.augment === 1,
       label: 'retrain',

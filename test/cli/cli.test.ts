@@ -1,8 +1,9 @@
 // The command line in-process: bad input ends in one clear message and a non-zero exit code.
-import { afterEach, expect, it, vi } from 'vitest';
+import { expect, it, vi } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { resolveDevice } from '../../src/cli/options.js';
-import { loadAddon, setComputeSettings } from '../../src/native/index.js';
+import { collectHyper } from '../../src/cli/unlearning-commands.js';
+import { loadAddon } from '../../src/native/index.js';
 
 async function runCli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '', err = '';
@@ -19,8 +20,6 @@ async function runCli(...args: string[]): Promise<{ code: number; out: string; e
     stderr.mockRestore();
   }
 }
-
-afterEach(() => setComputeSettings({ precision: 'fp32', stepCapture: true }));
 
 it('doctor reports the CPU backend and says why CUDA is or is not there', async () => {
   const r = await runCli('doctor');
@@ -62,4 +61,29 @@ it('an unknown precision or device is a usage error naming the choices', async (
   const demo = await runCli('demo', '--device', 'gpu');
   expect(demo.code).not.toBe(0);
   expect(demo.err).toMatch(/expected one of auto, cpu, cuda, got 'gpu'/);
+});
+
+it('--set is checked against the method before any work: an unknown key or a bad value is one line and exit 1', async () => {
+  const unlearn = (...set: string[]) => runCli('unlearn', ...set, '--method', 'rl', '--checkpoint', 'runs/no-such-checkpoint.safetensors', '--forget', 'random:5', '--device', 'cpu');
+  const unknown = await unlearn('--set', 'epoch=3');
+  expect(unknown.code).toBe(1);
+  expect(unknown.err.trim().split('\n')).toHaveLength(1);
+  expect(unknown.err).toMatch(/--set: unknown hyperparameter 'epoch' for rl; valid: batchSize, momentum, weightDecay, augment, epochs, lr$/m);
+  const numeric = await unlearn('--set', 'augment=1');
+  expect(numeric.code).toBe(1);
+  expect(numeric.err.trim().split('\n')).toHaveLength(1);
+  expect(numeric.err).toMatch(/hyperparameter augment of rl must be true or false, got 1/);
+  expect((await unlearn('--set', 'lr=fast')).err).toMatch(/hyperparameter lr of rl must be a number >= 0, got 'fast'/);
+  // valid values (booleans as true/false) pass, and the command goes on to the checkpoint
+  const valid = await unlearn('--set', 'augment=false,lr=0.02', '--set', 'epochs=2');
+  expect(valid.code).toBe(1);
+  expect(valid.err).toMatch(/no-such-checkpoint/);
+  expect(valid.err).not.toMatch(/hyperparameter/);
+});
+
+it('--set reads true and false as booleans and numbers as numbers', () => {
+  expect(collectHyper('augment=true, lr=1e-3', {})).toEqual({ augment: true, lr: 0.001 });
+  expect(collectHyper('augment=false', { epochs: 2 })).toEqual({ epochs: 2, augment: false });
+  expect(collectHyper('augment=yes', {})).toEqual({ augment: 'yes' }); // refused by the method's schema
+  expect(() => collectHyper('epochs', {})).toThrow(/expected key=value, got 'epochs'/);
 });

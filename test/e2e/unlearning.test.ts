@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { parseCompareConfig, runCompare } from '../../src/experiment/compare.js';
+import { defaultCompute } from '../../src/native/index.js';
 
 const config = parseCompareConfig(
   {
@@ -22,8 +23,8 @@ const config = parseCompareConfig(
     originalCheckpoint: 'last',
     methods: [
       { name: 'Retrain', method: 'retrain' }, // repeats the original's recorded recipe
-      { name: 'SalUn', method: 'rl', hyper: { epochs: 4, batchSize: 32, augment: 0, lr: 0.02 }, mask: { method: 'grad', ratio: 0.5, augment: false } },
-      { name: 'InSalUn', method: 'rl', hyper: { epochs: 4, batchSize: 32, augment: 0, lr: 0.02 }, mask: { method: 'ig', ratio: 0.5, steps: 6 } },
+      { name: 'SalUn', method: 'rl', hyper: { epochs: 4, batchSize: 32, augment: false, lr: 0.02 }, mask: { method: 'grad', ratio: 0.5, augment: false } },
+      { name: 'InSalUn', method: 'rl', hyper: { epochs: 4, batchSize: 32, augment: false, lr: 0.02 }, mask: { method: 'ig', ratio: 0.5, steps: 6 } },
     ],
   },
   'e2e config',
@@ -31,7 +32,7 @@ const config = parseCompareConfig(
 
 it('SalUn and InSalUn move forget accuracy toward retrain while retain accuracy stays high; artifacts are reused', async () => {
   const out = await mkdtemp(join(tmpdir(), 'insalun-e2e-'));
-  const result = await runCompare(config, out, 'cpu');
+  const result = await runCompare(config, out, defaultCompute('cpu'));
   const row = (name: string) => result.raw.find((r) => r.name === name)!.records[0];
   const original = row('Original'), retrain = row('Retrain');
   // the original memorized its training set; retrain never saw the forget set
@@ -50,7 +51,7 @@ it('SalUn and InSalUn move forget accuracy toward retrain while retain accuracy 
 
   // a second run with the same config reuses every model, mask and record
   const started = performance.now();
-  const again = await runCompare(config, out, 'cpu');
+  const again = await runCompare(config, out, defaultCompute('cpu'));
   expect(performance.now() - started).toBeLessThan(20_000);
   expect(again.rows).toEqual(result.rows);
 }, 600_000);

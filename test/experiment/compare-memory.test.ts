@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseCompareConfig, runCompare } from '../../src/experiment/compare.js';
-import { loadAddon } from '../../src/native/index.js';
+import { defaultCompute, loadAddon } from '../../src/native/index.js';
 
 const addon = loadAddon();
 const emulated = addon.backends().cudaEmulated;
@@ -15,7 +15,7 @@ const counters = () => addon.emulationCounters!();
 
 // Tiny sizes: the emulation runs each GPU thread as a fiber. The methods cover the model copies:
 // retrain's initial weights, SCRUB's teacher, BE's widened model, the IG mask's 'init' baseline.
-const epoch = { epochs: 1, batchSize: 16, augment: 0 };
+const epoch = { epochs: 1, batchSize: 16, augment: false };
 const config = parseCompareConfig(
   {
     name: 'memory',
@@ -46,7 +46,7 @@ const config = parseCompareConfig(
     const before = counters();
     const rows: { row: string; liveDeviceBytes: number; allocations: number }[] = [];
     let allocations = before.allocations;
-    await runCompare(config, out, 'cuda', undefined, {
+    await runCompare(config, out, defaultCompute('cuda'), undefined, {
       onRowDone: ({ seed, name }) => {
         const now = counters();
         rows.push({ row: `seed ${seed} ${name}`, liveDeviceBytes: now.liveDeviceBytes, allocations: now.allocations - allocations });

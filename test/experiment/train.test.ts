@@ -7,10 +7,11 @@ import { expect, it } from 'vitest';
 import { silentReporter } from '../../src/experiment/loop.js';
 import { trainOriginal, type TrainOptions } from '../../src/experiment/train.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
+import { defaultCompute } from '../../src/native/index.js';
 
 const options = (outDir: string, epochs: number): TrainOptions => ({
   data: { dataset: 'synthetic', valFraction: 0.1, splitSeed: 0, synthetic: { trainSize: 600, testSize: 300, imageSize: 8, seed: 2 } },
-  device: 'cpu',
+  compute: defaultCompute('cpu'),
   width: 8,
   epochs,
   batchSize: 32,

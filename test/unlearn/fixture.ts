@@ -7,7 +7,7 @@ import { labelsOf, prepareData, type ExperimentData } from '../../src/experiment
 import { selectForget, type ForgetSelection } from '../../src/experiment/forget.js';
 import { fit } from '../../src/experiment/loop.js';
 import { createModel, saveCheckpoint, type Architecture } from '../../src/model/checkpoint.js';
-import type { NativeModel } from '../../src/native/index.js';
+import { defaultCompute, type NativeModel } from '../../src/native/index.js';
 import { copyState } from '../../src/unlearn/common.js';
 import { crossEntropy } from '../../src/unlearn/losses.js';
 import type { UnlearnContext } from '../../src/unlearn/methods.js';
@@ -28,7 +28,7 @@ async function build(): Promise<Fixture> {
   );
   const view = selectForget(data, 'random:24', 1);
   const arch: Architecture = { classes: 4, inChannels: 3, width: 4, image: 8 };
-  const original = createModel(arch, 'cpu');
+  const original = createModel(arch, defaultCompute('cpu'));
   original.initialize(7);
   const dir = mkdtempSync(join(tmpdir(), 'insalun-unlearn-'));
   const initPath = join(dir, 'init.safetensors');
@@ -53,7 +53,7 @@ export function fixture(): Promise<Fixture> {
 
 /** A copy of the original, to unlearn. */
 export function originalCopy(f: Fixture): NativeModel {
-  const model = createModel(f.arch, 'cpu');
+  const model = createModel(f.arch, defaultCompute('cpu'));
   copyState(f.original, model);
   return model;
 }

@@ -2,6 +2,7 @@
 // retrain starts from the initial weights; gradient ascent raises the forget loss.
 import { afterAll, describe, expect, it } from 'vitest';
 import { createModel, loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
+import { defaultCompute } from '../../src/native/index.js';
 import { METHOD_DEFAULTS, METHOD_NAMES, runUnlearning, type MethodName } from '../../src/unlearn/methods.js';
 import { changedCount, context, fixture, forgetLoss } from './fixture.js';
 
@@ -28,7 +29,7 @@ describe('unlearning methods', () => {
     for (const m of METHOD_NAMES) {
       const d = METHOD_DEFAULTS[m];
       expect(d.batchSize).toBe(256);
-      if (m !== 'iu' && m !== 'ssd') expect({ momentum: d.momentum, weightDecay: d.weightDecay, augment: d.augment }).toEqual({ momentum: 0.9, weightDecay: 5e-4, augment: 1 });
+      if (m !== 'iu' && m !== 'ssd') expect({ momentum: d.momentum, weightDecay: d.weightDecay, augment: d.augment }).toEqual({ momentum: 0.9, weightDecay: 5e-4, augment: true });
     }
     expect(METHOD_DEFAULTS.rl).toMatchObject({ epochs: 10, lr: 0.013 });
     expect(METHOD_DEFAULTS.ga).toMatchObject({ epochs: 5, lr: 1e-4 });
@@ -56,11 +57,11 @@ describe('unlearning methods', () => {
     const f = await fixture();
     await expect(runUnlearning('rl', context(f, { hyper: { epoch: 3 } }))).rejects.toThrow(/unknown hyperparameter 'epoch' for rl; valid: .*epochs.*lr/);
     await expect(runUnlearning('ssd', context(f, { hyper: { lr: 0.1 } }))).rejects.toThrow(/valid: alpha, lambda, batchSize/);
-    await expect(runUnlearning('ft', context(f, { hyper: { epochs: 1.5 } }))).rejects.toThrow(/epochs/);
-    await expect(runUnlearning('ft', context(f, { hyper: { augment: 2 } }))).rejects.toThrow(/0 or 1/);
-    await expect(runUnlearning('ft', context(f, { hyper: { lr: NaN } }))).rejects.toThrow(/lr of ft must be a finite number/);
-    await expect(runUnlearning('scrub', context(f, { hyper: { msteps: -1 } }))).rejects.toThrow(/non-negative integer/);
-    await expect(runUnlearning('bs', context(f, { hyper: { eps: 2 } }))).rejects.toThrow(/eps of bs must be in \[0, 1\]/);
+    await expect(runUnlearning('ft', context(f, { hyper: { epochs: 1.5 } }))).rejects.toThrow(/epochs of ft must be a whole number >= 1, got 1.5/);
+    await expect(runUnlearning('ft', context(f, { hyper: { augment: 1 } }))).rejects.toThrow(/augment of ft must be true or false, got 1/);
+    await expect(runUnlearning('ft', context(f, { hyper: { lr: NaN } }))).rejects.toThrow(/lr of ft must be a number >= 0, got NaN/);
+    await expect(runUnlearning('scrub', context(f, { hyper: { msteps: -1 } }))).rejects.toThrow(/msteps of scrub must be a whole number >= 0/);
+    await expect(runUnlearning('bs', context(f, { hyper: { eps: 2 } }))).rejects.toThrow(/eps of bs must be a number in \[0, 1\] \(pixel units\)/);
   });
 
   it('retrain needs the initial weights and takes no mask', async () => {
@@ -72,7 +73,7 @@ describe('unlearning methods', () => {
 
   it('retrain refuses initial weights of another architecture', async () => {
     const f = await fixture();
-    const other = createModel({ ...f.arch, classes: f.arch.classes + 1 }, 'cpu');
+    const other = createModel({ ...f.arch, classes: f.arch.classes + 1 }, defaultCompute('cpu'));
     const path = f.initPath.replace('init.safetensors', 'other.safetensors');
     await saveCheckpoint(path, other, { ...f.arch, classes: f.arch.classes + 1 });
     await expect(runUnlearning('retrain', context(f, { initPath: path }))).rejects.toThrow(/fc\.weight is \[4,32\] here but \[5,32\]/);
@@ -82,7 +83,7 @@ describe('unlearning methods', () => {
   it('retrain starts from the initial weights (at lr 0 they stay exactly the init)', async () => {
     const f = await fixture();
     const init = context(f);
-    const initParams = (await loadCheckpoint(f.initPath, 'cpu')).model.getParameters();
+    const initParams = (await loadCheckpoint(f.initPath, defaultCompute('cpu'))).model.getParameters();
     expect(changedCount(initParams, init.model.getParameters())).toBeGreaterThan(0);
     await runUnlearning('retrain', { ...init, hyper: { epochs: 1, lr: 0 } });
     expect(changedCount(initParams, init.model.getParameters())).toBe(0);
@@ -94,7 +95,7 @@ describe('unlearning methods', () => {
     // with the loss before would test the drift. Augmentation off: ascending the loss of crops of
     // 8x8 images need not raise the loss of the images themselves.
     const f = await fixture();
-    const hyper = { epochs: 2, batchSize: 8, lr: 0.01, augment: 0 };
+    const hyper = { epochs: 2, batchSize: 8, lr: 0.01, augment: false };
     const drifted = context(f, { hyper: { ...hyper, lr: 0 } });
     await runUnlearning('ga', drifted);
     const ascended = context(f, { hyper });
