@@ -7,7 +7,7 @@ import type { TrainRecipe } from '../experiment/loop.js';
 import { saveUnlearned, unlearnModel } from '../experiment/unlearn.js';
 import { parseCompareConfig, runCompare } from '../experiment/compare.js';
 import { DEMO_CONFIG } from '../experiment/demo.js';
-import { METHOD_NAMES, METHOD_DEFAULTS, type MethodName } from '../unlearn/methods.js';
+import { hyperProblem, METHOD_NAMES, METHOD_DEFAULTS, type HyperValues, type MethodName } from '../unlearn/methods.js';
 import { addBenchCommand } from './bench-command.js';
 import { terminalReporter } from './progress.js';
 import { stopOnInterruptLite } from './interrupt.js';
@@ -81,15 +81,29 @@ function addDoctorCommand(program: Command): void {
     });
 }
 
+/** A --set value: true and false are booleans, numbers are numbers; other text is kept for the
+ * method's schema to refuse by name (the method may come after --set on the command line). */
+function hyperValue(text: string): number | boolean | string {
+  if (text === 'true' || text === 'false') return text === 'true';
+  return Number.isFinite(Number(text)) ? Number(text) : text;
+}
+
 /** --set key=value (repeatable, or comma-separated): hyperparameter overrides. */
-function collectHyper(value: string, previous: Record<string, number>): Record<string, number> {
+export function collectHyper(value: string, previous: Record<string, unknown>): Record<string, unknown> {
   const out = { ...previous };
   for (const pair of value.split(',')) {
     const m = /^\s*([A-Za-z0-9_+-]+)\s*=\s*(\S+)\s*$/.exec(pair);
-    if (!m || !Number.isFinite(Number(m[2]))) throw new InvalidArgumentError(`expected key=number, got '${pair}'`);
-    out[m[1]] = Number(m[2]);
+    if (!m) throw new InvalidArgumentError(`expected key=value, got '${pair}'`);
+    out[m[1]] = hyperValue(m[2]);
   }
   return out;
+}
+
+/** The --set overrides, checked against the method's schema before any work is done. */
+function checkedHyper(method: MethodName, overrides: Record<string, unknown>): HyperValues {
+  const problem = hyperProblem(method, overrides);
+  if (problem) throw new Error(`--set: ${problem}`);
+  return overrides as HyperValues; // valid values are numbers and booleans
 }
 
 function addUnlearnCommand(program: Command): void {
@@ -103,7 +117,7 @@ function addUnlearnCommand(program: Command): void {
     .option('--forget-seed <n>', 'seed of random forget sets', integer(0), DEFAULT_FORGET_SEED)
     .option('--mask <file>', 'a mask from insalun mask (SalUn = rl + grad mask, InSalUn = rl + ig mask)')
     .option('--mask-mode <m>', 'hard (masked weights frozen exactly) | grad (gradient masked, as the paper)', choice(['hard', 'grad'] as const), 'hard')
-    .option('--set <key=value>', 'override a hyperparameter (repeatable), e.g. --set epochs=5 --set lr=0.02', collectHyper, {})
+    .option('--set <key=value>', 'override a hyperparameter (repeatable), e.g. --set epochs=5 --set lr=0.02 --set augment=false', collectHyper, {})
     .option('--seed <n>', 'seed of shuffling, augmentation and random labels', integer(0), 0)
     .option('--init <file>', "retrain: initial weights (default: the checkpoint directory's init.safetensors)")
     .option('--retrain-record <file>', 'a retrain record (JSON) to compute Avg. Gap against')
@@ -119,6 +133,7 @@ function addUnlearnCommand(program: Command): void {
     .addOption(stepCaptureOption())
     .addHelpText('after', `\nHyperparameters and their defaults:\n${defaults}`)
     .action(async (o) => {
+      const hyper = checkedHyper(o.method, o.set);
       using opened = await openCheckpoint(o.checkpoint, computeOptions(o), { dataDir: o.dataDir });
       const { model, meta, data } = opened;
       const view = selectForget(data, o.forget, o.forgetSeed);
@@ -130,7 +145,7 @@ function addUnlearnCommand(program: Command): void {
           model,
           data,
           view,
-          { method: o.method as MethodName, maskPath: o.mask, maskMode: o.maskMode, hyper: o.set, seed: o.seed, initPath: o.init ?? join(dirname(o.checkpoint), 'init.safetensors'), recipe: meta.recipe as TrainRecipe | undefined, allMia: o.allMia, retrainScores },
+          { method: o.method as MethodName, maskPath: o.mask, maskMode: o.maskMode, hyper, seed: o.seed, initPath: o.init ?? join(dirname(o.checkpoint), 'init.safetensors'), recipe: meta.recipe as TrainRecipe | undefined, allMia: o.allMia, retrainScores },
           terminalReporter(),
         );
         if (interrupt.interrupted) throw new Error('interrupted: nothing written');

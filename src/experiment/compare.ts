@@ -12,7 +12,7 @@ import { formatMeanStd, renderTable, toCsv, toMarkdown } from '../io/results.js'
 import { generateMasks, maskFileName, openCheckpoint } from '../masks/generate.js';
 import { RULES } from '../masks/quadrature.js';
 import { computeOf, type ComputeSettings } from '../native/index.js';
-import { METHOD_NAMES } from '../unlearn/methods.js';
+import { hyperProblem, METHOD_NAMES } from '../unlearn/methods.js';
 import { avgGap } from '../metrics/gap.js';
 import { unlearningScores } from './evaluate.js';
 import { selectForget } from './forget.js';
@@ -30,13 +30,20 @@ const MaskConfig = z.object({
   batchSize: z.number().int().min(1).default(256),
 });
 
-const RowConfig = z.object({
-  name: z.string().min(1),
-  method: z.enum(METHOD_NAMES),
-  hyper: z.record(z.string(), z.number()).default({}),
-  mask: MaskConfig.optional(),
-  maskMode: z.enum(['hard', 'grad']).default('hard'),
-});
+const RowConfig = z
+  .object({
+    name: z.string().min(1),
+    method: z.enum(METHOD_NAMES),
+    hyper: z.record(z.string(), z.union([z.number(), z.boolean()])).default({}),
+    mask: MaskConfig.optional(),
+    maskMode: z.enum(['hard', 'grad']).default('hard'),
+  })
+  .superRefine((row, ctx) => {
+    // The method's own schema: a typo or a bad value fails here, before anything is trained.
+    const problem = hyperProblem(row.method, row.hyper);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['hyper'], message: problem });
+  });
+type RowConfig = z.infer<typeof RowConfig>;
 
 export const CompareConfig = z.object({
   name: z.string().default('compare'),
@@ -86,6 +93,13 @@ export function parseCompareConfig(value: unknown, source: string): CompareConfi
 /** A short stable key of everything that determines an artifact, for reuse checks. */
 function keyOf(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 16);
+}
+
+/** A row as its key sees it: boolean hyperparameters (augment) as the 1/0 that configs gave before
+ * they were booleans, so that records computed then are still reused. */
+function rowForKey(row: RowConfig) {
+  const hyper = Object.fromEntries(Object.entries(row.hyper).map(([k, v]) => [k, typeof v === 'boolean' ? Number(v) : v]));
+  return { ...row, hyper };
 }
 
 async function readJsonIfKey<T>(path: string, key: string): Promise<T | null> {
@@ -197,7 +211,7 @@ export async function runCompare(config: CompareConfig, outDir: string, compute:
       const recordPath = join(seedDir, `${safeName(row.name)}.json`);
       // (Retrain starts from the initial weights, whichever checkpoint the others start from.)
       const start = row === retainRow ? undefined : config.originalCheckpoint;
-      const rowKey = keyOf({ originalKey, start, forget: config.forget, row, allMia: config.allMia, relearn: config.relearn, retrainScores: row === retainRow ? null : retrainScores });
+      const rowKey = keyOf({ originalKey, start, forget: config.forget, row: rowForKey(row), allMia: config.allMia, relearn: config.relearn, retrainScores: row === retainRow ? null : retrainScores });
       let record = (await readJsonIfKey<UnlearnRecord & { key: string }>(recordPath, rowKey)) as UnlearnRecord | null;
       if (record) reporter.log(`[seed ${seed}] reusing ${row.name}`);
       else {

@@ -7,7 +7,7 @@ import { loadMask } from '../masks/maskfile.js';
 import { avgGap } from '../metrics/gap.js';
 import { saveCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
 import { computeOf, type ComputeSettings, type MaskMode, type NativeModel } from '../native/index.js';
-import { runUnlearning, type MethodName } from '../unlearn/methods.js';
+import { runUnlearning, type HyperValues, type MethodName } from '../unlearn/methods.js';
 import { labelsOf, type ExperimentData } from './data.js';
 import { accuracyOn, unlearningScores, type UnlearningScores } from './evaluate.js';
 import type { ForgetSelection } from './forget.js';
@@ -23,7 +23,7 @@ export interface UnlearnJob {
   method: MethodName;
   maskPath?: string;
   maskMode: MaskMode;
-  hyper: Record<string, number>;
+  hyper: HyperValues; // overrides of the method's defaults
   seed: number;
   initPath?: string;
   recipe?: TrainRecipe; // from the original checkpoint's metadata
@@ -36,7 +36,7 @@ export interface UnlearnRecord {
   method: MethodName | 'original'; // 'original': the trained model itself, as a reference row
   forget: { spec: string; seed: number; count: number };
   mask: { file: string; mode: MaskMode; generationSeconds: number | null } | null;
-  hyper: Record<string, number>;
+  hyper: HyperValues; // every value used: defaults with the overrides
   seed: number;
   rteSeconds: number; // the unlearning run itself
   compute: ComputeSettings; // where and how it ran (RTE depends on it)

@@ -4,7 +4,8 @@
 import { Rng } from '../data/random.js';
 import { createModel } from '../model/checkpoint.js';
 import { computeOf, type NativeModel, type TensorEntry } from '../native/index.js';
-import { architectureOf, FORGET_STREAM, trainPass, type Hyper, type UnlearnContext } from './common.js';
+import { architectureOf, FORGET_STREAM, trainPass, type UnlearnContext } from './common.js';
+import type { MethodHyper } from './hyper.js';
 
 /**
  * Boundary shrink. The labels are the frozen original's predictions on one-step FGSM images of the
@@ -13,7 +14,7 @@ import { architectureOf, FORGET_STREAM, trainPass, type Hyper, type UnlearnConte
  * "nearest wrong class" label. Training then sees the clean forget images, augmented like every
  * training batch (crop and flip do not change which class is nearest in any systematic way).
  */
-export async function boundaryShrink(ctx: UnlearnContext, h: Hyper): Promise<void> {
+export async function boundaryShrink(ctx: UnlearnContext, h: MethodHyper<'bs'>): Promise<void> {
   const forget = ctx.view.forget;
   const labels = await ctx.model.fgsmPredict(ctx.data.train, forget, h.eps, h.batchSize);
   for (let epoch = 0; epoch < h.epochs; epoch++) {
@@ -56,7 +57,7 @@ function widenMask(mask: Float32Array, narrow: NativeModel, wide: NativeModel): 
  * PyTorch's Linear: uniform +-1/sqrt(fan_in) for weight and bias) learns to put every forget image
  * in the shadow class; the shadow output is then dropped and everything else copied back.
  */
-export async function boundaryExpanding(ctx: UnlearnContext, h: Hyper): Promise<void> {
+export async function boundaryExpanding(ctx: UnlearnContext, h: MethodHyper<'be'>): Promise<void> {
   const arch = architectureOf(ctx.model, ctx.data);
   using wide = createModel({ ...arch, classes: arch.classes + 1 }, computeOf(ctx.model));
   const rng = new Rng(ctx.seed, SHADOW_STREAM);

@@ -6,6 +6,7 @@ import { epochOrder, runEpoch, silentReporter, type EpochRun, type Reporter, typ
 import { createModel, type Architecture } from '../model/checkpoint.js';
 import { disposeOnError } from '../native/dispose.js';
 import { computeOf, type MaskMode, type NativeModel, type SgdOptions } from '../native/index.js';
+import type { HyperValues, SgdHyper } from './hyper.js';
 
 export interface UnlearnContext {
   model: NativeModel; // starts as the original model; unlearned in place
@@ -15,20 +16,17 @@ export interface UnlearnContext {
   maskMode: MaskMode;
   initPath?: string; // the original's init.safetensors (retrain starts from it)
   recipe?: TrainRecipe; // how the original was trained: retrain repeats it (defaults and schedule)
-  hyper: Record<string, number>; // overrides of the defaults
+  hyper: HyperValues; // overrides of the defaults, validated by runUnlearning
   seed: number;
   reporter?: Reporter;
 }
-
-/** Resolved hyperparameters: the method's defaults with the overrides applied. */
-export type Hyper = Readonly<Record<string, number>>;
 
 // Shuffling streams, so the forget and retain orders of one epoch are independent draws.
 export const RETAIN_STREAM = 0;
 export const FORGET_STREAM = 1;
 
 /** SGD of every gradient method (method.md 5): momentum and weight decay from the hyperparameters. */
-export function sgdOf(h: Hyper, extra: Partial<SgdOptions> = {}): SgdOptions {
+export function sgdOf(h: SgdHyper, extra: Partial<SgdOptions> = {}): SgdOptions {
   return { lr: h.lr, momentum: h.momentum, weightDecay: h.weightDecay, ...extra };
 }
 
@@ -52,7 +50,7 @@ export interface Pass {
 }
 
 /** One shuffled trainEpoch over a pass's indices, with augmentation and SGD from the hyperparameters. */
-export async function trainPass(model: NativeModel, ctx: UnlearnContext, h: Hyper, pass: Pass, epoch: number): Promise<EpochRun> {
+export async function trainPass(model: NativeModel, ctx: UnlearnContext, h: SgdHyper, pass: Pass, epoch: number): Promise<EpochRun> {
   const order = shuffled(pass.indices, pass.labels, ctx.seed, epoch, pass.stream);
   return runEpoch(
     model,
@@ -60,7 +58,7 @@ export async function trainPass(model: NativeModel, ctx: UnlearnContext, h: Hype
     {
       ...order,
       batchSize: h.batchSize,
-      augment: h.augment === 1,
+      augment: h.augment,
       seed: ctx.seed,
       epoch,
       epochs: h.epochs,
@@ -111,8 +109,8 @@ export async function customEpoch(
 }
 
 /** Options for forwardBatch on training batches: train-mode BN, the run's augmentation. */
-export function trainForward(ctx: UnlearnContext, h: Hyper, epoch: number) {
-  return { train: true, augment: h.augment === 1, seed: ctx.seed, epoch };
+export function trainForward(ctx: UnlearnContext, h: SgdHyper, epoch: number) {
+  return { train: true, augment: h.augment, seed: ctx.seed, epoch };
 }
 
 /** The architecture of a model, read off its tensors (the image size is the data's). */
