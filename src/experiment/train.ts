@@ -54,16 +54,6 @@ export interface TrainSummary {
   seconds: number;
 }
 
-export interface TrainSummary {
-  completed: boolean;
-  epochsDone: number;
-  bestEpoch: number;
-  bestValAccuracy: number | null;
-  history: { epoch: number; lr: number; loss: number; trainAccuracy: number; valAccuracy: number | null; seconds: number; imagesPerSecond: number }[];
-  accuracy: { train: number; val: number | null; test: number } | null;
-  seconds: number;
-}
-
 /** Checkpoint metadata that lets `eval`, `mask` and `unlearn` rebuild the same data split. */
 export function dataMeta(data: ExperimentData): Record<string, unknown> {
   return {
