@@ -9,15 +9,17 @@ import { z } from 'zod';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { lockOutputFolder } from '../io/lock.js';
 import { formatMeanStd, renderTable, toCsv, toMarkdown } from '../io/results.js';
-import { generateMasks, maskFileName, openCheckpoint } from '../masks/generate.js';
+import { generateMasks, maskFileName } from '../masks/generate.js';
 import { RULES } from '../masks/quadrature.js';
+import { loadCheckpoint } from '../model/checkpoint.js';
 import { computeOf, type ComputeSettings } from '../native/index.js';
 import { hyperProblem, METHOD_NAMES } from '../unlearn/methods.js';
 import { avgGap } from '../metrics/gap.js';
-import { unlearningScores } from './evaluate.js';
-import { selectForget } from './forget.js';
+import { prepareData, type DataSpec, type ExperimentData } from './data.js';
+import { unlearningScores, type UnlearningScores } from './evaluate.js';
+import { selectForget, type ForgetSelection } from './forget.js';
 import { silentReporter, type Reporter, type TrainRecipe } from './loop.js';
-import { trainOriginal } from './train.js';
+import { recipeOf, trainOptions, trainOriginal } from './train.js';
 import { saveUnlearned, unlearnModel, type UnlearnRecord } from './unlearn.js';
 
 const MaskConfig = z.object({
@@ -43,7 +45,7 @@ const RowConfig = z
     const problem = hyperProblem(row.method, row.hyper);
     if (problem) ctx.addIssue({ code: 'custom', path: ['hyper'], message: problem });
   });
-type RowConfig = z.infer<typeof RowConfig>;
+export type RowConfig = z.infer<typeof RowConfig>;
 
 export const CompareConfig = z.object({
   name: z.string().default('compare'),
@@ -117,6 +119,7 @@ export interface CompareRow {
 }
 
 export interface CompareResult {
+  title: string;
   columns: string[];
   rows: (string | number)[][];
   raw: CompareRow[];
@@ -125,18 +128,139 @@ export interface CompareResult {
 
 const safeName = (name: string) => name.replace(/[^A-Za-z0-9_.+-]+/g, '_');
 
-/** The Original row of one seed: the trained model itself, scored as the methods are. */
-async function originalRecord(config: CompareConfig, checkpoint: string, compute: ComputeSettings, seed: number, retrainScores: UnlearnRecord['scores'] | undefined): Promise<UnlearnRecord> {
-  using opened = await openCheckpoint(checkpoint, compute);
-  const { model, data } = opened;
-  const view = selectForget(data, config.forget, seed);
-  const scores = await unlearningScores(model, data, view, config.allMia);
+/** The row that is the reference for Avg. Gap: the config's (first) retrain row. */
+function retrainRowOf(config: CompareConfig): RowConfig | undefined {
+  return config.methods.find((m) => m.method === 'retrain');
+}
+
+// The steps of an experiment, each for one seed: ensureOriginal, then ensureMask and ensureRow
+// per row (retrain first: the others' Avg. Gap needs its scores), scoreOriginal, and summarize
+// over the seeds. Each step reuses what is on disk under the same key and computes the rest, so
+// a serial run (runCompare), a worker given one row, or a tuning loop can call them in any
+// order that respects those dependencies. The caller holds the output folder's lock.
+
+/** One seed of an experiment: what it runs, where its files go, how it computes. */
+export interface SeedRun {
+  config: CompareConfig;
+  seed: number;
+  dir: string; // <out>/seed-<seed>
+  compute: ComputeSettings;
+  reporter: Reporter;
+}
+
+export function seedRun(config: CompareConfig, outDir: string, seed: number, compute: ComputeSettings, reporter: Reporter = silentReporter): SeedRun {
+  return { config, seed, dir: join(outDir, `seed-${seed}`), compute, reporter };
+}
+
+/** The original model of a seed, trained or found on disk. */
+export interface OriginalModel {
+  key: string; // what the masks' and rows' keys build on
+  dir: string; // init, last and best checkpoints
+  checkpoint: string; // the one masks and methods start from
+  recipe: TrainRecipe; // for a checkpoint that does not record its own
+}
+
+function dataSpecOf(config: CompareConfig): DataSpec {
+  return { dataset: config.dataset, dataDir: config.dataDir, valFraction: config.valFraction, splitSeed: config.splitSeed, synthetic: config.synthetic, trainLimit: config.trainLimit, testLimit: config.testLimit };
+}
+
+export async function ensureOriginal(run: SeedRun): Promise<OriginalModel> {
+  const { config, seed, compute, reporter } = run;
+  const dir = join(run.dir, 'original');
+  const options = trainOptions(config.train, { data: dataSpecOf(config), compute, width: config.width, seed, outDir: dir, resume: false });
+  // fp32 keys stay as they were before precision modes existed, so earlier runs are reused; a
+  // multistep schedule's milestones are named since their rounding changed (Math.round before).
+  const { device, precision } = compute;
+  const milestones = config.train.schedule === 'multistep' ? { milestones: options.schedule.milestones } : {};
+  const key = keyOf({ dataSpec: options.data, width: config.width, train: config.train, seed, device, ...(precision === 'fp32' ? {} : { precision }), ...milestones });
+  if (!(await readJsonIfKey(join(dir, 'key.json'), key))) {
+    reporter.log(`[seed ${seed}] training the original model`);
+    await trainOriginal(options, reporter);
+    await writeJsonAtomic(join(dir, 'key.json'), { key });
+  } else reporter.log(`[seed ${seed}] reusing the original model in ${dir}`);
+  return { key, dir, checkpoint: join(dir, `${config.originalCheckpoint}.safetensors`), recipe: recipeOf(options) };
+}
+
+/** The data of a seed with its forget set, uploaded when a step first needs it and kept for the
+ * seed's other steps; disposing it releases it (`using data = seedData(run)`). */
+export interface SeedData extends Disposable {
+  load(): Promise<{ data: ExperimentData; view: ForgetSelection }>;
+}
+
+export function seedData(run: SeedRun): SeedData {
+  let loading: Promise<{ data: ExperimentData; view: ForgetSelection }> | undefined;
+  let loaded: ExperimentData | undefined;
+  return {
+    load() {
+      loading ??= prepareData(dataSpecOf(run.config), run.compute.device).then((data) => {
+        loaded = data;
+        return { data, view: selectForget(data, run.config.forget, run.seed) };
+      });
+      return loading;
+    },
+    // At once, not in a promise's callback: the caller may count the device's bytes next.
+    [Symbol.dispose]() {
+      loaded?.[Symbol.dispose]();
+    },
+  };
+}
+
+/** The mask a row's method runs under (none without one), generated or found on disk. */
+export async function ensureMask(run: SeedRun, original: OriginalModel, row: RowConfig, seedData: SeedData): Promise<string | undefined> {
+  const { config, seed, compute, reporter } = run;
+  const mask = row.mask;
+  if (!mask) return undefined;
+  const maskDir = join(run.dir, `masks-${keyOf({ ...mask, ratio: undefined, start: config.originalCheckpoint })}`);
+  const key = keyOf({ originalKey: original.key, start: config.originalCheckpoint, forget: config.forget, mask });
+  const keyPath = join(maskDir, `key_${mask.ratio}.json`);
+  if (!(await readJsonIfKey(keyPath, key))) {
+    reporter.log(`[seed ${seed}] ${mask.method} mask for ${row.name}`);
+    const { data, view } = await seedData.load();
+    using model = (await loadCheckpoint(original.checkpoint, compute)).model;
+    await generateMasks(model, data, view, { method: mask.method, ratios: [mask.ratio], outDir: maskDir, batchSize: mask.batchSize, seed, augment: mask.augment, baseline: mask.baseline, rule: mask.rule, steps: mask.steps }, original.checkpoint);
+    await writeJsonAtomic(keyPath, { key });
+  }
+  return join(maskDir, maskFileName(mask.method, mask.ratio));
+}
+
+/** A row's record (its mask first), computed or found on disk. `retrainScores`: the retrain row's,
+ * which every other row's Avg. Gap (and key) needs. */
+export async function ensureRow(run: SeedRun, original: OriginalModel, row: RowConfig, seedData: SeedData, retrainScores?: UnlearningScores): Promise<UnlearnRecord> {
+  const { config, seed, compute, reporter } = run;
+  const maskPath = await ensureMask(run, original, row, seedData);
+  const isRetrainRow = row.name === retrainRowOf(config)?.name;
+  const recordPath = join(run.dir, `${safeName(row.name)}.json`);
+  // (Retrain starts from the initial weights, whichever checkpoint the others start from.)
+  const start = isRetrainRow ? undefined : config.originalCheckpoint;
+  const key = keyOf({ originalKey: original.key, start, forget: config.forget, row: rowForKey(row), allMia: config.allMia, relearn: config.relearn, retrainScores: isRetrainRow ? null : retrainScores });
+  const reused = await readJsonIfKey<UnlearnRecord & { key: string }>(recordPath, key);
+  if (reused) {
+    reporter.log(`[seed ${seed}] reusing ${row.name}`);
+    return reused;
+  }
+  reporter.log(`[seed ${seed}] ${row.name} (${row.method}${row.mask ? ` + ${row.mask.method} mask ${row.mask.ratio}` : ''})`);
+  const { data, view } = await seedData.load();
+  const loaded = await loadCheckpoint(original.checkpoint, compute);
+  using model = loaded.model;
+  const recipe = (loaded.meta.recipe as TrainRecipe | undefined) ?? original.recipe;
+  const record = await unlearnModel(model, data, view, { method: row.method, maskPath, maskMode: row.maskMode, hyper: row.hyper, seed, initPath: join(original.dir, 'init.safetensors'), recipe, allMia: config.allMia, retrainScores: isRetrainRow ? undefined : retrainScores }, reporter);
+  if (isRetrainRow) record.avgGap = 0;
+  await saveUnlearned(model, loaded.meta, record, join(run.dir, `${safeName(row.name)}.safetensors`), recordPath, data, view, config.relearn);
+  await writeJsonAtomic(recordPath, { ...record, key });
+  return record;
+}
+
+/** The Original row of a seed: the trained model itself, scored as the methods are (not stored). */
+export async function scoreOriginal(run: SeedRun, original: OriginalModel, seedData: SeedData, retrainScores?: UnlearningScores): Promise<UnlearnRecord> {
+  const { data, view } = await seedData.load();
+  using model = (await loadCheckpoint(original.checkpoint, run.compute)).model;
+  const scores = await unlearningScores(model, data, view, run.config.allMia);
   return {
     method: 'original',
-    forget: { spec: view.spec, seed, count: view.forget.length },
+    forget: { spec: view.spec, seed: run.seed, count: view.forget.length },
     mask: null,
     hyper: {},
-    seed,
+    seed: run.seed,
     rteSeconds: NaN,
     compute: computeOf(model),
     scores,
@@ -145,96 +269,8 @@ async function originalRecord(config: CompareConfig, checkpoint: string, compute
   };
 }
 
-export interface CompareEvents {
-  /** After each row of a seed (the Original row too), when everything it created (models, their
-   * copies, datasets) has been released: a long experiment's device memory must not grow. */
-  onRowDone?: (row: { seed: number; name: string }) => void;
-}
-
-export async function runCompare(config: CompareConfig, outDir: string, compute: ComputeSettings, reporter: Reporter = silentReporter, events: CompareEvents = {}): Promise<CompareResult> {
-  // Reusing cached artifacts is this run continuing an earlier one, which has ended by now.
-  using lock = lockOutputFolder(outDir, 'compare');
-  const dataSpec = { dataset: config.dataset, dataDir: config.dataDir, valFraction: config.valFraction, splitSeed: config.splitSeed, synthetic: config.synthetic, trainLimit: config.trainLimit, testLimit: config.testLimit };
-  const retainRow = config.methods.find((m) => m.method === 'retrain');
-  const raw: CompareRow[] = config.methods.map((m) => ({ name: m.name, records: [] }));
-  const originalRow: CompareRow = { name: 'Original', records: [] };
-
-  for (const seed of config.seeds) {
-    const seedDir = join(outDir, `seed-${seed}`);
-    // 1. the original model
-    const t = config.train;
-    const recipe: TrainRecipe = { epochs: t.epochs, lr: t.lr, momentum: t.momentum, weightDecay: t.weightDecay, batchSize: t.batchSize, schedule: { kind: t.schedule, milestones: [Math.round(t.epochs * 0.5), Math.round(t.epochs * 0.75)], gamma: 0.1 }, augment: t.augment };
-    const originalDir = join(seedDir, 'original');
-    // fp32 keys stay as they were before precision modes existed, so earlier runs are reused.
-    const { device, precision } = compute;
-    const originalKey = keyOf({ dataSpec, width: config.width, train: config.train, seed, device, ...(precision === 'fp32' ? {} : { precision }) });
-    if (!(await readJsonIfKey(join(originalDir, 'key.json'), originalKey))) {
-      reporter.log(`[seed ${seed}] training the original model`);
-      await trainOriginal(
-        {
-          data: dataSpec,
-          compute,
-          width: config.width,
-          epochs: t.epochs,
-          batchSize: t.batchSize,
-          sgd: { lr: recipe.lr, momentum: recipe.momentum, weightDecay: recipe.weightDecay },
-          schedule: recipe.schedule,
-          seed,
-          augment: t.augment,
-          outDir: originalDir,
-          resume: false,
-        },
-        reporter,
-      );
-      await writeJsonAtomic(join(originalDir, 'key.json'), { key: originalKey });
-    } else reporter.log(`[seed ${seed}] reusing the original model in ${originalDir}`);
-    const checkpoint = join(originalDir, `${config.originalCheckpoint}.safetensors`);
-
-    // 2. masks, then 3. every method (retrain first: it is the reference for Avg. Gap)
-    const order = [...config.methods].sort((a, b) => Number(b === retainRow) - Number(a === retainRow));
-    let retrainScores: UnlearnRecord['scores'] | undefined;
-    for (const row of order) {
-      let maskPath: string | undefined;
-      if (row.mask) {
-        const maskDir = join(seedDir, `masks-${keyOf({ ...row.mask, ratio: undefined, start: config.originalCheckpoint })}`);
-        const maskKey = keyOf({ originalKey, start: config.originalCheckpoint, forget: config.forget, mask: row.mask });
-        maskPath = join(maskDir, maskFileName(row.mask.method, row.mask.ratio));
-        if (!(await readJsonIfKey(join(maskDir, `key_${row.mask.ratio}.json`), maskKey))) {
-          reporter.log(`[seed ${seed}] ${row.mask.method} mask for ${row.name}`);
-          using opened = await openCheckpoint(checkpoint, compute);
-          const { model, data } = opened;
-          const view = selectForget(data, config.forget, seed);
-          await generateMasks(model, data, view, { method: row.mask.method, ratios: [row.mask.ratio], outDir: maskDir, batchSize: row.mask.batchSize, seed, augment: row.mask.augment, baseline: row.mask.baseline, rule: row.mask.rule, steps: row.mask.steps }, checkpoint);
-          await writeJsonAtomic(join(maskDir, `key_${row.mask.ratio}.json`), { key: maskKey });
-        }
-      }
-      const recordPath = join(seedDir, `${safeName(row.name)}.json`);
-      // (Retrain starts from the initial weights, whichever checkpoint the others start from.)
-      const start = row === retainRow ? undefined : config.originalCheckpoint;
-      const rowKey = keyOf({ originalKey, start, forget: config.forget, row: rowForKey(row), allMia: config.allMia, relearn: config.relearn, retrainScores: row === retainRow ? null : retrainScores });
-      let record = (await readJsonIfKey<UnlearnRecord & { key: string }>(recordPath, rowKey)) as UnlearnRecord | null;
-      if (record) reporter.log(`[seed ${seed}] reusing ${row.name}`);
-      else {
-        reporter.log(`[seed ${seed}] ${row.name} (${row.method}${row.mask ? ` + ${row.mask.method} mask ${row.mask.ratio}` : ''})`);
-        using opened = await openCheckpoint(checkpoint, compute);
-        const { model, meta, data } = opened;
-        const view = selectForget(data, config.forget, seed);
-        record = await unlearnModel(model, data, view, { method: row.method, maskPath, maskMode: row.maskMode, hyper: row.hyper, seed, initPath: join(originalDir, 'init.safetensors'), recipe: (meta.recipe as TrainRecipe | undefined) ?? recipe, allMia: config.allMia, retrainScores: row === retainRow ? undefined : retrainScores }, reporter);
-        if (row === retainRow) record.avgGap = 0;
-        await saveUnlearned(model, meta, record, join(seedDir, `${safeName(row.name)}.safetensors`), recordPath, data, view, config.relearn);
-        await writeJsonAtomic(recordPath, { ...record, key: rowKey });
-      }
-      if (row === retainRow) retrainScores = record.scores;
-      raw.find((r) => r.name === row.name)!.records.push(record);
-      events.onRowDone?.({ seed, name: row.name });
-    }
-    if (config.includeOriginal) {
-      originalRow.records.push(await originalRecord(config, checkpoint, compute, seed, retrainScores));
-      events.onRowDone?.({ seed, name: originalRow.name });
-    }
-  }
-  if (config.includeOriginal) raw.unshift(originalRow);
-
+/** The table over the seeds (mean ± std of each column), as text and as rows. */
+export function summarize(config: CompareConfig, raw: CompareRow[]): CompareResult {
   const columns = ['Method', 'UA', 'RA', 'TA', 'MIA', 'Avg. Gap', 'RTE (s)', 'Mask (s)'];
   const stat = (values: (number | null | undefined)[]) => {
     const v = values.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
@@ -251,9 +287,47 @@ export async function runCompare(config: CompareConfig, outDir: string, compute:
     stat(r.records.map((x) => x.mask?.generationSeconds)),
   ]);
   const title = `${config.name}: ${config.dataset}, forget ${config.forget}, width ${config.width}, seeds ${config.seeds.join(',')} (mean ± std)`;
-  const text = `${title}\n${renderTable(columns, rows)}`;
-  await writeFileAtomic(join(outDir, 'results.md'), `# ${title}\n\n${toMarkdown(columns, rows)}\n`);
-  await writeFileAtomic(join(outDir, 'results.csv'), toCsv(columns, rows));
-  await writeJsonAtomic(join(outDir, 'results.json'), { config, columns, rows, raw });
-  return { columns, rows, raw, text };
+  return { title, columns, rows, raw, text: `${title}\n${renderTable(columns, rows)}` };
+}
+
+export interface CompareEvents {
+  /** After each row of a seed (the Original row too), when everything it created (its model and
+   * the model's copies) has been released: a long experiment's device memory must not grow. */
+  onRowDone?: (row: { seed: number; name: string }) => void;
+  /** After each seed, when its data has been released too. */
+  onSeedDone?: (seed: number) => void;
+}
+
+/** Every seed of the config in turn, then the table, written to outDir as Markdown, CSV and JSON. */
+export async function runCompare(config: CompareConfig, outDir: string, compute: ComputeSettings, reporter: Reporter = silentReporter, events: CompareEvents = {}): Promise<CompareResult> {
+  // Reusing cached artifacts is this run continuing an earlier one, which has ended by now.
+  using lock = lockOutputFolder(outDir, 'compare');
+  const retrainRow = retrainRowOf(config);
+  const raw: CompareRow[] = config.methods.map((m) => ({ name: m.name, records: [] }));
+  const originalRow: CompareRow = { name: 'Original', records: [] };
+
+  for (const seed of config.seeds) {
+    const run = seedRun(config, outDir, seed, compute, reporter);
+    const original = await ensureOriginal(run);
+    {
+      using data = seedData(run);
+      let retrainScores: UnlearningScores | undefined;
+      for (const row of [...config.methods].sort((a, b) => Number(b === retrainRow) - Number(a === retrainRow))) {
+        const record = await ensureRow(run, original, row, data, retrainScores);
+        if (row === retrainRow) retrainScores = record.scores;
+        raw.find((r) => r.name === row.name)!.records.push(record);
+        events.onRowDone?.({ seed, name: row.name });
+      }
+      if (config.includeOriginal) {
+        originalRow.records.push(await scoreOriginal(run, original, data, retrainScores));
+        events.onRowDone?.({ seed, name: originalRow.name });
+      }
+    }
+    events.onSeedDone?.(seed);
+  }
+  const result = summarize(config, config.includeOriginal ? [originalRow, ...raw] : raw);
+  await writeFileAtomic(join(outDir, 'results.md'), `# ${result.title}\n\n${toMarkdown(result.columns, result.rows)}\n`);
+  await writeFileAtomic(join(outDir, 'results.csv'), toCsv(result.columns, result.rows));
+  await writeJsonAtomic(join(outDir, 'results.json'), { config, columns: result.columns, rows: result.rows, raw: result.raw });
+  return result;
 }
