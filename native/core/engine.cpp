@@ -1,7 +1,5 @@
 #include "engine.h"
 
-#include "device_allocations.h"
-
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -108,23 +106,15 @@ ResidentDataset::~ResidentDataset() {
 // ---- engine -------------------------------------------------------------------------------------
 
 Engine::Engine(std::shared_ptr<Backend> backend, const ResNetConfig& config)
-    : backend_(std::move(backend)), net_(std::make_unique<ResNet18>(*backend_, config)) {
+    : backend_(std::move(backend)),
+      net_(std::make_unique<ResNet18>(*backend_, config)),
+      memory_(*backend_) {
   const size_t n = net_->parameter_count();
-  momentum_ = backend_->alloc(n);
-  grad_sum_ = backend_->alloc(n);
+  momentum_ = memory_.floats(n);
+  grad_sum_ = memory_.floats(n);
   backend_->fill(momentum_, 0.0f, n);
   backend_->fill(grad_sum_, 0.0f, n);
-  stats_ = backend_->alloc(2);
-}
-
-Engine::~Engine() {
-  for (void* p : {static_cast<void*>(momentum_), static_cast<void*>(mask_),
-                  static_cast<void*>(grad_sum_), static_cast<void*>(x_),
-                  static_cast<void*>(dlogits_), static_cast<void*>(stats_),
-                  static_cast<void*>(input_grad_), static_cast<void*>(labels_),
-                  static_cast<void*>(indices_), static_cast<void*>(label_slot_),
-                  static_cast<void*>(pass_indices_), static_cast<void*>(pass_labels_)})
-    if (p) backend_->release_bytes(p);
+  stats_ = memory_.floats(2);
 }
 
 void Engine::set_mask(const float* host_mask, MaskMode mode) {
@@ -133,7 +123,7 @@ void Engine::set_mask(const float* host_mask, MaskMode mode) {
     mask_mode_ = MaskMode::kNone;
     return;
   }
-  if (!mask_) mask_ = backend_->alloc(n);
+  if (!mask_) mask_ = memory_.floats(n);
   backend_->upload_bytes(mask_, host_mask, n * sizeof(float));
   mask_mode_ = mode;
 }
@@ -158,28 +148,24 @@ void Engine::set_optimizer_state(const std::vector<float>& momentum, bool first_
 
 void Engine::ensure_batch(int n) {
   if (n <= batch_capacity_) return;
-  for (void* p : {static_cast<void*>(x_), static_cast<void*>(dlogits_),
-                  static_cast<void*>(input_grad_), static_cast<void*>(labels_),
-                  static_cast<void*>(indices_), static_cast<void*>(label_slot_)})
-    if (p) backend_->free_bytes(p);
+  // The smaller buffers go before the larger ones come, so that the two are never held at once.
+  batch_capacity_ = 0;
+  memory_.free(x_, dlogits_, input_grad_, labels_, indices_, label_slot_);
   const ResNetConfig& c = net_->config();
   const size_t image = size_t(c.in_channels) * c.image * c.image;
-  x_ = backend_->alloc_activations(n * image);
-  input_grad_ = backend_->alloc_activations(n * image);
-  dlogits_ = backend_->alloc(size_t(n) * c.classes);
-  labels_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * n));
-  indices_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * n));
-  label_slot_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * n));
+  x_ = memory_.activations(n * image);
+  input_grad_ = memory_.activations(n * image);
+  dlogits_ = memory_.floats(size_t(n) * c.classes);
+  labels_ = static_cast<int32_t*>(memory_.bytes(sizeof(int32_t) * n));
+  indices_ = static_cast<int32_t*>(memory_.bytes(sizeof(int32_t) * n));
+  label_slot_ = static_cast<int32_t*>(memory_.bytes(sizeof(int32_t) * n));
   batch_capacity_ = n;
-  batch_bytes_ = 2 * n * image * backend_->activation_bytes() + sizeof(float) * n * c.classes +
-                 3 * sizeof(int32_t) * n;
 }
 
 size_t Engine::device_bytes() const {
-  // The momentum, the gradient sum and, once set, the mask; the two loss statistics.
-  const size_t vectors = sizeof(float) * ((mask_ ? 3 : 2) * net_->parameter_count() + 2);
-  const size_t pass = 2 * sizeof(int32_t) * pass_capacity_;  // its indices and labels
-  return net_->device_bytes() + vectors + batch_bytes_ + pass + backend_->scratch_bytes();
+  // The engine's own buffers (momentum, gradient sum, mask, loss statistics, the batch's and the
+  // pass's) are all in memory_.
+  return net_->device_bytes() + memory_.held_bytes() + backend_->scratch_bytes();
 }
 
 void Engine::begin_pass(const ResidentDataset& data, const std::vector<int32_t>& indices,
@@ -205,12 +191,10 @@ void Engine::begin_pass(const ResidentDataset& data, const std::vector<int32_t>&
       throw std::out_of_range("label " + std::to_string(label) + " is outside [0, " +
                               std::to_string(c.classes) + ")");
   if (indices.size() > pass_capacity_) {
-    for (void* p : {static_cast<void*>(pass_indices_), static_cast<void*>(pass_labels_)})
-      if (p) backend_->free_bytes(p);
-    pass_indices_ = pass_labels_ = nullptr;
     pass_capacity_ = 0;
-    pass_indices_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * indices.size()));
-    pass_labels_ = static_cast<int32_t*>(backend_->alloc_bytes(sizeof(int32_t) * indices.size()));
+    memory_.free(pass_indices_, pass_labels_);
+    pass_indices_ = static_cast<int32_t*>(memory_.bytes(sizeof(int32_t) * indices.size()));
+    pass_labels_ = static_cast<int32_t*>(memory_.bytes(sizeof(int32_t) * indices.size()));
     pass_capacity_ = indices.size();
   }
   backend_->upload_bytes(pass_indices_, indices.data(), sizeof(int32_t) * indices.size());
@@ -263,6 +247,43 @@ void Engine::train_step(const ResidentDataset& data, const EpochRequest& r, int 
   apply_sgd(r.sgd, net_->gradients());
 }
 
+// ---- passes -------------------------------------------------------------------------------------
+
+size_t Engine::batch_count(size_t positions, int batch_size) {
+  if (batch_size < 1) throw std::invalid_argument("batch size must be positive");
+  return (positions + batch_size - 1) / batch_size;
+}
+
+template <typename Body>
+bool Engine::for_each_batch(size_t positions, int batch_size, Body&& body,
+                            const std::atomic<bool>* stop) {
+  const size_t batches = batch_count(positions, batch_size);
+  for (size_t b = 0; b < batches; ++b) {
+    if (stop && stop->load()) return false;
+    const size_t begin = b * batch_size;
+    body(Batch{b, batches, begin, int(std::min<size_t>(batch_size, positions - begin))});
+  }
+  return true;
+}
+
+StepReplayer Engine::replayer(StepKind kind, int batch_size, size_t steps) {
+  return StepReplayer(*backend_, step_capture_ && steps >= 3, batch_size, &capture_error_,
+                      warm_flag(kind, batch_size));
+}
+
+StepReplayer::Ran Engine::run_step(StepReplayer& steps, const Batch& batch, bool may_record,
+                                   bool train_mode, const std::function<void()>& step) {
+  stage_batch(batch.begin, batch.count);
+  if (!train_mode) return steps.run(batch.count, may_record, step);
+  // A refused recording may stop anywhere in the step: undo restores the counters it started
+  // with. A replay skips the host-side part of forward(), so its counting is done here.
+  const std::vector<int64_t> counters = net_->counters();
+  const StepReplayer::Ran ran =
+      steps.run(batch.count, may_record, step, [&] { net_->counters() = counters; });
+  if (ran == StepReplayer::Ran::kReplayed) net_->count_train_steps(1);
+  return ran;
+}
+
 // With a backend that captures steps (CUDA graphs) the steps of an epoch are replayed (see
 // StepReplayer). What a step reads that changes from batch to batch (the batch's indices and
 // labels) lives in the fixed device slots that stage_batch fills before each step; everything
@@ -270,42 +291,32 @@ void Engine::train_step(const ResidentDataset& data, const EpochRequest& r, int 
 // kernel's first-step flag is fixed in a recording, so the optimizer's first step is never one.
 EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest& r,
                                 const BatchCallback& on_batch, const std::atomic<bool>& stop) {
-  if (r.batch_size < 1) throw std::invalid_argument("batch size must be positive");
+  const size_t batches = batch_count(r.indices.size(), r.batch_size);
   begin_pass(data, r.indices, r.labels, PassUse::kLoss);
   EpochTotals totals;
-  const int batches = int((r.indices.size() + r.batch_size - 1) / r.batch_size);
-  StepReplayer steps(*backend_, step_capture_ && batches >= 3, r.batch_size, &capture_error_,
-                     warm_flag(StepKind::kTrain, r.batch_size));
+  StepReplayer steps = replayer(StepKind::kTrain, r.batch_size, batches);
   backend_->fill(stats_, 0.0f, 2);
   float previous[2] = {0, 0};
   int since_report = 0;
-  for (int b = 0; b < batches; ++b) {
-    if (stop.load()) {
-      totals.stopped = true;
-      break;
-    }
-    const size_t begin = size_t(b) * r.batch_size;
-    const int count = int(std::min<size_t>(r.batch_size, r.indices.size() - begin));
-    stage_batch(begin, count);
-    // A refused recording may stop anywhere in the step: undo restores the counters it started with.
-    const std::vector<int64_t> counters = net_->counters();
-    const StepReplayer::Ran ran = steps.run(
-        count, !first_step_, [&] { train_step(data, r, count); }, [&] { net_->counters() = counters; });
-    // A replay skips the host-side part of forward(): the BN counters.
-    if (ran == StepReplayer::Ran::kReplayed) net_->count_train_steps(1);
+  const bool finished = for_each_batch(r.indices.size(), r.batch_size, [&](const Batch& batch) {
+    const StepReplayer::Ran ran = run_step(steps, batch, !first_step_, true,
+                                           [&] { train_step(data, r, batch.count); });
     if (ran != StepReplayer::Ran::kEager) totals.replayed_steps++;
-    totals.count += count;
-    since_report += count;
-    const bool report_now = r.progress_every > 0 && ((b + 1) % r.progress_every == 0 || b + 1 == batches);
+    totals.count += batch.count;
+    since_report += batch.count;
+    const size_t done = batch.index + 1;
+    const bool report_now = r.progress_every > 0 && (done % r.progress_every == 0 || done == batch.of);
     if (on_batch && report_now) {
       float now[2];
       backend_->download_bytes(now, stats_, sizeof(now));
-      on_batch(b + 1, batches, (now[0] - previous[0]) / since_report, now[1] - previous[1], since_report);
+      on_batch(int(done), int(batch.of), (now[0] - previous[0]) / since_report, now[1] - previous[1],
+               since_report);
       previous[0] = now[0];
       previous[1] = now[1];
       since_report = 0;
     }
-  }
+  }, &stop);  // a stop request ends the epoch at a batch boundary
+  totals.stopped = !finished;
   float final_stats[2];
   backend_->download_bytes(final_stats, stats_, sizeof(final_stats));
   totals.loss = final_stats[0];
@@ -315,26 +326,22 @@ EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest&
 
 std::vector<float> Engine::predict(const ResidentDataset& data, const std::vector<int32_t>& indices,
                                    int batch_size) {
-  if (batch_size < 1) throw std::invalid_argument("batch size must be positive");
+  const size_t batches = batch_count(indices.size(), batch_size);
   const int classes = net_->config().classes;
   std::vector<float> logits(indices.size() * classes);
   begin_pass(data, indices, {}, PassUse::kLogitsOnly);
   // Every batch's logits go to one device buffer, read back once: no host sync per batch.
   DeviceAllocations memory(*backend_);
   float* all = memory.floats(logits.size());
-  const size_t batches = (indices.size() + batch_size - 1) / batch_size;
-  StepReplayer steps(*backend_, step_capture_ && batches >= 3, batch_size, &capture_error_,
-                     warm_flag(StepKind::kPredict, batch_size));
+  StepReplayer steps = replayer(StepKind::kPredict, batch_size, batches);
   const float* out = nullptr;  // the network's logits buffer (the same for every batch)
-  for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
-    const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
-    stage_batch(begin, count);
-    steps.run(count, true, [&] {
-      gather_staged(data, count, false, 0, 0);
-      out = net_->forward(x_, count, false);
+  for_each_batch(indices.size(), batch_size, [&](const Batch& batch) {
+    run_step(steps, batch, true, false, [&] {
+      gather_staged(data, batch.count, false, 0, 0);
+      out = net_->forward(x_, batch.count, false);
     });
-    backend_->copy_bytes(all + begin * classes, out, sizeof(float) * count * classes);
-  }
+    backend_->copy_bytes(all + batch.begin * classes, out, sizeof(float) * batch.count * classes);
+  });
   if (!logits.empty()) backend_->download_bytes(logits.data(), all, sizeof(float) * logits.size());
   return logits;
 }
@@ -346,28 +353,24 @@ std::vector<float> Engine::gradient(const ResidentDataset& data, const GradientR
   std::vector<float> squares, host_grad;
   if (r.squared) squares.assign(n, 0.0f), host_grad.resize(n);
   begin_pass(data, r.indices, r.labels, PassUse::kLoss);
-  if (r.batch_size < 1) throw std::invalid_argument("batch size must be positive");
-  const size_t batches = (r.indices.size() + r.batch_size - 1) / r.batch_size;
-  // The squared pass reads every batch's gradient on the host, so it is not replayed.
-  StepReplayer steps(*backend_, step_capture_ && !r.squared && batches >= 3, r.batch_size, &capture_error_,
-                     warm_flag(r.train ? StepKind::kGradientTrainMode : StepKind::kGradientEvalMode, r.batch_size));
-  for (size_t begin = 0; begin < r.indices.size(); begin += r.batch_size) {
-    const int count = int(std::min<size_t>(r.batch_size, r.indices.size() - begin));
-    stage_batch(begin, count);
-    const StepReplayer::Ran ran = steps.run(count, true, [&] {
-      gather_staged(data, count, r.augment, r.seed, r.epoch);
-      const float* logits = net_->forward(x_, count, r.train);
-      backend_->softmax_xent(count, classes, logits, labels_, r.loss_scale, dlogits_, stats_);
+  const size_t batches = batch_count(r.indices.size(), r.batch_size);
+  // The squared pass reads every batch's gradient on the host, so none of its steps is replayed.
+  StepReplayer steps = replayer(r.train ? StepKind::kGradientTrainMode : StepKind::kGradientEvalMode,
+                                r.batch_size, r.squared ? 0 : batches);
+  for_each_batch(r.indices.size(), r.batch_size, [&](const Batch& batch) {
+    run_step(steps, batch, true, r.train, [&] {
+      gather_staged(data, batch.count, r.augment, r.seed, r.epoch);
+      const float* logits = net_->forward(x_, batch.count, r.train);
+      backend_->softmax_xent(batch.count, classes, logits, labels_, r.loss_scale, dlogits_, stats_);
       net_->backward(dlogits_, nullptr);
       if (!r.squared) backend_->axpy(1.0f, net_->gradients(), grad_sum_, n);
-    }, [&, counters = net_->counters()] { net_->counters() = counters; });
-    if (r.train && ran == StepReplayer::Ran::kReplayed) net_->count_train_steps(1);
+    });
     if (r.squared) {
       // Importance estimates (SSD) are a one-off pass: squaring on the host keeps the interface small.
       backend_->download_bytes(host_grad.data(), net_->gradients(), n * sizeof(float));
       for (size_t i = 0; i < n; ++i) squares[i] += host_grad[i] * host_grad[i];
     }
-  }
+  });
   if (r.squared) return squares;
   std::vector<float> out(n);
   backend_->download_bytes(out.data(), grad_sum_, n * sizeof(float));
@@ -378,22 +381,23 @@ std::vector<float> Engine::gradient(const ResidentDataset& data, const GradientR
 double Engine::forget_loss(const ResidentDataset& data, const std::vector<int32_t>& indices,
                            int batch_size) {
   const int classes = net_->config().classes;
-  const size_t batches = (indices.size() + batch_size - 1) / batch_size;
+  const size_t batches = batch_count(indices.size(), batch_size);
   // Each batch's sums (loss, correct) in a slot of their own, read once after the last batch: no
   // host synchronization per batch.
   DeviceAllocations memory(*backend_);
   float* sums = memory.filled(2 * batches, 0.0f);
   begin_pass(data, indices, {}, PassUse::kLoss);
-  auto size_of = [&](size_t b) { return int(std::min<size_t>(batch_size, indices.size() - b * batch_size)); };
-  for (size_t b = 0; b < batches; ++b) {
-    load_batch(data, b * batch_size, size_of(b), false, 0, 0);
-    const float* logits = net_->forward(x_, size_of(b), false);
-    backend_->softmax_xent(size_of(b), classes, logits, labels_, 1.0f, nullptr, sums + 2 * b);
-  }
+  for_each_batch(indices.size(), batch_size, [&](const Batch& batch) {
+    load_batch(data, batch.begin, batch.count, false, 0, 0);
+    const float* logits = net_->forward(x_, batch.count, false);
+    backend_->softmax_xent(batch.count, classes, logits, labels_, 1.0f, nullptr, sums + 2 * batch.index);
+  });
   std::vector<float> host(2 * batches);
   backend_->download_bytes(host.data(), sums, host.size() * sizeof(float));
   double total = 0;
-  for (size_t b = 0; b < batches; ++b) total += double(host[2 * b]) / size_of(b);  // batch-mean CE
+  for_each_batch(indices.size(), batch_size, [&](const Batch& batch) {
+    total += double(host[2 * batch.index]) / batch.count;  // batch-mean CE
+  });
   return total;
 }
 
@@ -409,7 +413,7 @@ IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::ve
                                 " values, the model has " + std::to_string(n) + " parameters");
   if (nodes.size() != weights.size() || nodes.empty())
     throw std::invalid_argument("integrated gradients need as many weights as nodes (at least one)");
-  if (batch_size < 1) throw std::invalid_argument("batch size must be positive");
+  const size_t batches = batch_count(indices.size(), batch_size);
   DeviceAllocations memory(*backend_);
   float *theta = memory.floats(n), *start = memory.floats(n), *point_sum = memory.floats(n);
   float* params = net_->parameters();
@@ -421,23 +425,19 @@ IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::ve
     begin_pass(data, indices, {}, PassUse::kLoss);
     // One recording serves every path point: lerp moves the parameters in place, and each point's
     // gradients collect unweighted in point_sum, weighted once per point outside the recording.
-    const size_t batches = (indices.size() + batch_size - 1) / batch_size;
-    StepReplayer steps(*backend_, step_capture_ && batches * nodes.size() >= 3, batch_size, &capture_error_,
-                       warm_flag(StepKind::kIntegratedGradient, batch_size));
+    StepReplayer steps = replayer(StepKind::kIntegratedGradient, batch_size, batches * nodes.size());
     for (size_t k = 0; k < nodes.size(); ++k) {
       backend_->lerp(start, theta, float(nodes[k]), params, n);
       backend_->fill(point_sum, 0.0f, n);
-      for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
-        const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
-        stage_batch(begin, count);
-        steps.run(count, true, [&] {
-          gather_staged(data, count, false, 0, 0);
-          const float* logits = net_->forward(x_, count, false);
-          backend_->softmax_xent(count, classes, logits, labels_, 1.0f, dlogits_, stats_);
+      for_each_batch(indices.size(), batch_size, [&](const Batch& batch) {
+        run_step(steps, batch, true, false, [&] {
+          gather_staged(data, batch.count, false, 0, 0);
+          const float* logits = net_->forward(x_, batch.count, false);
+          backend_->softmax_xent(batch.count, classes, logits, labels_, 1.0f, dlogits_, stats_);
           net_->backward(dlogits_, nullptr);
           backend_->axpy(1.0f, net_->gradients(), point_sum, n);
         });
-      }
+      });
       backend_->axpy(float(weights[k]), point_sum, grad_sum_, n);
       if (on_point) on_point(int(k) + 1, int(nodes.size()));
     }
@@ -456,6 +456,7 @@ IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::ve
   return result;
 }
 
+// Eager steps: each batch's images and input gradient go to the host and back.
 std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data,
                                           const std::vector<int32_t>& indices, float eps,
                                           int batch_size) {
@@ -468,18 +469,18 @@ std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data,
   // float32 copies of the batch and its gradient on their way to and from the host
   DeviceAllocations memory(*backend_);
   float* staging = memory.floats(std::min<size_t>(batch_size, indices.size()) * image);
-  for (size_t begin = 0; begin < indices.size(); begin += batch_size) {
-    const int count = int(std::min<size_t>(batch_size, indices.size() - begin));
-    load_batch(data, begin, count, false, 0, 0);
+  for_each_batch(indices.size(), batch_size, [&](const Batch& batch) {
+    const int count = batch.count;
+    load_batch(data, batch.begin, count, false, 0, 0);
     const float* out = net_->forward(x_, count, false);
     backend_->softmax_xent(count, c.classes, out, labels_, 1.0f, dlogits_, stats_);
     net_->backward(dlogits_, input_grad_);
     x.resize(count * image);
     g.resize(count * image);
-    const NormShape batch{count, c.in_channels, c.image * c.image};
-    backend_->activations_to_float(batch, x_, staging);
+    const NormShape shape{count, c.in_channels, c.image * c.image};
+    backend_->activations_to_float(shape, x_, staging);
     backend_->download_bytes(x.data(), staging, x.size() * sizeof(float));
-    backend_->activations_to_float(batch, input_grad_, staging);
+    backend_->activations_to_float(shape, input_grad_, staging);
     backend_->download_bytes(g.data(), staging, g.size() * sizeof(float));
     // One signed step in pixel space ([0,1]), clamped, then normalized again. The sign of the
     // gradient is the same in both spaces because std > 0.
@@ -490,15 +491,15 @@ std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data,
       x[i] = (std::clamp(raw + step, 0.0f, 1.0f) - mean[ch]) / stdev[ch];
     }
     backend_->upload_bytes(staging, x.data(), x.size() * sizeof(float));
-    backend_->activations_from_float(batch, staging, x_);
+    backend_->activations_from_float(shape, staging, x_);
     const float* adv = net_->forward(x_, count, false);
     logits.resize(size_t(count) * c.classes);
     backend_->download_bytes(logits.data(), adv, logits.size() * sizeof(float));
     for (int i = 0; i < count; ++i) {
       const float* z = logits.data() + size_t(i) * c.classes;
-      predictions[begin + i] = int32_t(std::max_element(z, z + c.classes) - z);
+      predictions[batch.begin + i] = int32_t(std::max_element(z, z + c.classes) - z);
     }
-  }
+  });
   return predictions;
 }
 

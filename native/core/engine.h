@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "device_allocations.h"
 #include "resnet.h"
 
 namespace insalun {
@@ -123,7 +124,6 @@ using BatchCallback = std::function<void(int, int, float, float, int)>;
 class Engine {
  public:
   Engine(std::shared_ptr<Backend> backend, const ResNetConfig& config);
-  ~Engine();
 
   Backend& backend() { return *backend_; }
   std::shared_ptr<Backend> shared_backend() { return backend_; }
@@ -184,17 +184,40 @@ class Engine {
   // One SGD step on the staged batch: gather, forward, loss, backward, update.
   void train_step(const ResidentDataset& data, const EpochRequest& r, int count);
   void ensure_batch(int n);
+
+  // One batch of a pass: positions [begin, begin + count) of begin_pass's, batch `index` of `of`.
+  struct Batch {
+    size_t index, of, begin;
+    int count;
+  };
+  // The batches of a pass over `positions` positions; throws for a batch size below 1.
+  static size_t batch_count(size_t positions, int batch_size);
+  // The loop of every pass: body(batch) for each batch in order, the last one possibly short.
+  // Returns false when it ended early because `stop` (when given) was set before a batch.
+  template <typename Body>
+  static bool for_each_batch(size_t positions, int batch_size, Body&& body,
+                             const std::atomic<bool>* stop = nullptr);
+  // The steps a pass repeats, one kind per step body (kernels and buffers differ between them).
+  enum class StepKind { kTrain, kPredict, kGradientTrainMode, kGradientEvalMode, kIntegratedGradient };
+  // A StepReplayer for the steps of a pass, `steps` of them of `batch_size` that may be replayed
+  // (fewer than three are not worth a recording): the pass's own kind of recording.
+  StepReplayer replayer(StepKind kind, int batch_size, size_t steps);
+  // Stages the batch and runs `step` on it through `steps`, which may record or replay it.
+  // train_mode: the step's forward is in train mode, which counts batch-norm steps on the host.
+  StepReplayer::Ran run_step(StepReplayer& steps, const Batch& batch, bool may_record,
+                             bool train_mode, const std::function<void()>& step);
   void apply_sgd(const SgdConfig& sgd, const float* grads);
   // Sum over batches of the CE loss (batch means) with the model in eval mode at current weights.
   double forget_loss(const ResidentDataset& data, const std::vector<int32_t>& indices, int batch_size);
-  // The steps a pass repeats, one kind per step body (kernels and buffers differ between them).
-  enum class StepKind { kTrain, kPredict, kGradientTrainMode, kGradientEvalMode, kIntegratedGradient };
   // Whether a step of this kind and batch size has run on this engine (StepReplayer's `warm`);
   // training steps are told apart by mask mode too, as their SGD kernels differ.
   bool* warm_flag(StepKind kind, int size);
 
   std::shared_ptr<Backend> backend_;
   std::unique_ptr<ResNet18> net_;
+  // Owns every buffer below (the pointers are views into it) and counts their bytes for
+  // device_bytes(); freed before the network and the backend go.
+  DeviceAllocations memory_;
   float *momentum_ = nullptr, *mask_ = nullptr, *grad_sum_ = nullptr;
   MaskMode mask_mode_ = MaskMode::kNone;
   bool first_step_ = true;
@@ -203,7 +226,6 @@ class Engine {
   std::map<std::tuple<int, int, int>, bool> warm_steps_;  // (kind, mask mode, size)
 
   int batch_capacity_ = 0, last_batch_ = 0;
-  size_t batch_bytes_ = 0;  // the buffers ensure_batch sized for batch_capacity_
   Act *x_ = nullptr, *input_grad_ = nullptr;  // the batch and dL/d(batch), as activations
   float *dlogits_ = nullptr, *stats_ = nullptr;
   int32_t *labels_ = nullptr, *indices_ = nullptr, *label_slot_ = nullptr;
