@@ -21,6 +21,16 @@ double unit(uint32_t word) { return (double(word) + 1.0) / 4294967296.0; }
 
 }  // namespace
 
+template <typename Visit>
+void ResNet18::for_each_conv_norm(Visit&& visit) {
+  visit(stem_conv_, stem_bn_);
+  for (Block& b : blocks_) {
+    visit(b.conv1, b.bn1);
+    visit(b.conv2, b.bn2);
+    if (b.has_shortcut) visit(b.shortcut_conv, b.shortcut_bn);
+  }
+}
+
 int ResNet18::add_tensor(const std::string& name, std::vector<int> shape, TensorKind kind) {
   const size_t size = product(shape);
   size_t offset = 0;
@@ -88,45 +98,28 @@ ResNet18::ResNet18(Backend& backend, const ResNetConfig& config) : be_(backend),
 
   params_ = be_.alloc(parameter_count_);
   grads_ = be_.alloc(parameter_count_);
-  auto weights_of = [&](const Conv& c) {
-    conv_weights_.push_back(ConvWeights{param(c.weight), grad(c.weight), c.cout, c.cin, c.k});
-  };
-  weights_of(stem_conv_);
-  for (const Block& b : blocks_) {
-    weights_of(b.conv1);
-    weights_of(b.conv2);
-    if (b.has_shortcut) weights_of(b.shortcut_conv);
-  }
+  for_each_conv_norm([&](Conv& conv, Norm&) {
+    conv_weights_.push_back(
+        ConvWeights{param(conv.weight), grad(conv.weight), conv.cout, conv.cin, conv.k});
+  });
   buffers_ = be_.alloc(buffer_count_);
   fixed_bytes_ = sizeof(float) * (2 * parameter_count_ + buffer_count_);
   be_.fill(grads_, 0.0f, parameter_count_);
   // Per-channel saved statistics for every norm layer.
-  auto alloc_stats = [&](Norm& bn) {
+  for_each_conv_norm([&](Conv&, Norm& bn) {
     bn.save_mean = be_.alloc(bn.c);
     bn.save_invstd = be_.alloc(bn.c);
     fixed_bytes_ += 2 * sizeof(float) * bn.c;
-  };
-  alloc_stats(stem_bn_);
-  for (Block& b : blocks_) {
-    alloc_stats(b.bn1);
-    alloc_stats(b.bn2);
-    if (b.has_shortcut) alloc_stats(b.shortcut_bn);
-  }
+  });
   initialize(0);
 }
 
 ResNet18::~ResNet18() {
   for (void* p : owned_) be_.release_bytes(p);
-  auto free_stats = [&](Norm& bn) {
+  for_each_conv_norm([&](Conv&, Norm& bn) {
     be_.release_bytes(bn.save_mean);
     be_.release_bytes(bn.save_invstd);
-  };
-  free_stats(stem_bn_);
-  for (Block& b : blocks_) {
-    free_stats(b.bn1);
-    free_stats(b.bn2);
-    if (b.has_shortcut) free_stats(b.shortcut_bn);
-  }
+  });
   be_.release_bytes(params_);
   be_.release_bytes(grads_);
   be_.release_bytes(buffers_);

@@ -81,6 +81,10 @@ class ResNet18 {
     Act *c1 = nullptr, *r1 = nullptr, *c2 = nullptr, *cs = nullptr, *bs = nullptr, *out = nullptr;
   };
 
+  // visit(conv, norm) for every convolution and the batch norm after it, in the network's order:
+  // the stem, then each block's conv1, conv2 and shortcut (where it has one).
+  template <typename Visit>
+  void for_each_conv_norm(Visit&& visit);
   int add_tensor(const std::string& name, std::vector<int> shape, TensorKind kind);
   Conv make_conv(const std::string& name, int cin, int cout, int k, int stride, int h);
   Norm make_norm(const std::string& prefix, int c, int hw);
