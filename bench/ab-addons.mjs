@@ -34,7 +34,10 @@ const require = createRequire(import.meta.url);
 // Fixed pseudo-random CIFAR-sized images: every build sees the same data.
 const n = Math.max(batch * steps, evalBatch * 4);
 let seed = 12345;
-const images = Uint8Array.from({ length: n * 3 * 32 * 32 }, () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24);
+const images = Uint8Array.from({ length: n * 3 * 32 * 32 }, () => {
+  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+  return seed >>> 24;
+});
 const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
 const all = Int32Array.from({ length: n }, (_, i) => i);
 const sgd = { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 };

@@ -69,7 +69,10 @@ const results = { info, parity: [], throughput: [], kernels: [], errors: [] };
 
 // Uniform numbers in [0, 1) from a seeded linear congruential generator.
 function generator(seed) {
-  return () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+  return () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed / 4294967296;
+  };
 }
 const rand = generator(12345);
 const randomArray = (n, scale = 1) => Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);

@@ -39,7 +39,10 @@ export interface ThroughputRow {
 export function benchData(device: DeviceName, n: number): NativeDataset {
   const { Dataset } = loadAddon();
   let seed = 12345;
-  const images = Uint8Array.from({ length: n * 3 * 32 * 32 }, () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24);
+  const images = Uint8Array.from({ length: n * 3 * 32 * 32 }, () => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed >>> 24;
+  });
   const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
   return new Dataset(device, images, labels, { n, c: 3, h: 32, w: 32 }, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]);
 }

@@ -67,7 +67,7 @@ function addTrainCommand(program: Command): void {
           return;
         }
         const a = summary.accuracy!;
-        process.stdout.write(`done: train ${a.train.toFixed(2)}%, val ${a.val === null ? '-' : a.val.toFixed(2) + '%'}, test ${a.test.toFixed(2)}% in ${summary.seconds.toFixed(1)} s; checkpoints in ${o.out}\n`);
+        process.stdout.write(`done: train ${a.train.toFixed(2)}%, val ${a.val === null ? '-' : `${a.val.toFixed(2)}%`}, test ${a.test.toFixed(2)}% in ${summary.seconds.toFixed(1)} s; checkpoints in ${o.out}\n`);
       } finally {
         interrupt.release();
       }

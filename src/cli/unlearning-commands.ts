@@ -149,7 +149,7 @@ function addUnlearnCommand(program: Command): void {
           terminalReporter(),
         );
         if (interrupt.interrupted) throw new Error('interrupted: nothing written');
-        const recordPath = o.record ?? o.out.replace(/\.safetensors$/, '') + '.json';
+        const recordPath = o.record ?? `${o.out.replace(/\.safetensors$/, '')}.json`;
         const relearn = o.relearnSteps > 0 ? { steps: o.relearnSteps, count: o.relearnCount, lr: o.relearnLr } : undefined;
         await saveUnlearned(model, meta, record, o.out, recordPath, data, view, relearn);
         const s = record.scores;

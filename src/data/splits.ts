@@ -46,7 +46,9 @@ export function splitValidation(
   }
   const pool: number[] = [];
   const val: number[] = [];
-  inVal.forEach((flag, i) => (flag ? val : pool).push(i));
+  inVal.forEach((flag, i) => {
+    (flag ? val : pool).push(i);
+  });
   return { pool: Int32Array.from(pool), val: Int32Array.from(val) };
 }
 

@@ -301,7 +301,7 @@ export interface CompareEvents {
 /** Every seed of the config in turn, then the table, written to outDir as Markdown, CSV and JSON. */
 export async function runCompare(config: CompareConfig, outDir: string, compute: ComputeSettings, reporter: Reporter = silentReporter, events: CompareEvents = {}): Promise<CompareResult> {
   // Reusing cached artifacts is this run continuing an earlier one, which has ended by now.
-  using lock = lockOutputFolder(outDir, 'compare');
+  using _lock = lockOutputFolder(outDir, 'compare');
   const retrainRow = retrainRowOf(config);
   const raw: CompareRow[] = config.methods.map((m) => ({ name: m.name, records: [] }));
   const originalRow: CompareRow = { name: 'Original', records: [] };

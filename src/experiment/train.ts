@@ -104,7 +104,7 @@ async function saveTrainState(outDir: string, model: NativeModel, epochsDone: nu
 export async function trainOriginal(options: TrainOptions, reporter: Reporter = silentReporter, onModel?: (m: NativeModel) => void): Promise<TrainSummary> {
   const started = performance.now();
   // A resumed run takes the folder over once the run it continues has ended.
-  using lock = lockOutputFolder(options.outDir, 'train');
+  using _lock = lockOutputFolder(options.outDir, 'train');
   using data = await prepareData(options.data, options.compute.device);
   const arch = { classes: data.loaded.classes, inChannels: data.loaded.train.channels, width: options.width, image: data.loaded.train.height };
   using model = createModel(arch, options.compute);

@@ -54,7 +54,7 @@ async function baselineParameters(job: MaskJob, model: NativeModel, checkpoint: 
 /** Computes the saliency and writes every mask file plus mask_<method>.json. */
 export async function generateMasks(model: NativeModel, data: ExperimentData, view: ForgetSelection, job: MaskJob, checkpoint?: string, onPoint?: (k: number, of: number) => void): Promise<MaskSummary> {
   for (const r of job.ratios) if (!(r > 0 && r <= 1)) throw new RangeError(`mask ratios must be in (0, 1], got ${r}`);
-  using lock = lockOutputFolder(job.outDir, 'mask');
+  using _lock = lockOutputFolder(job.outDir, 'mask');
   const start = performance.now();
   let saliency: Float32Array;
   let completeness: Completeness | undefined;

@@ -28,7 +28,7 @@ export async function saveMask(path: string, mask: Float32Array, model: NativeMo
 
 /** A mask file as a flat 0/1 vector in the model's parameter order; refuses any mismatch. */
 export async function loadMask(path: string, model: NativeModel): Promise<Float32Array> {
-  let content;
+  let content: Awaited<ReturnType<typeof readSafetensors>>;
   try {
     content = await readSafetensors(path);
   } catch (error) {

@@ -61,7 +61,7 @@ export async function influenceUnlearning(ctx: UnlearnContext, h: MethodHyper<'i
   const k = await woodFisher(ctx, v, h.samples);
   const theta = ctx.model.getParameters();
   for (let i = 0; i < theta.length; i++) {
-    if (!ctx.mask || ctx.mask[i] !== 0) theta[i] += h.alpha * k[i]; // masked-out weights stay bit-identical
+    if (ctx.mask?.[i] !== 0) theta[i] += h.alpha * k[i]; // masked-out weights stay bit-identical
   }
   ctx.model.setParameters(theta);
 }

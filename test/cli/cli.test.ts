@@ -7,8 +7,14 @@ import { loadAddon } from '../../src/native/index.js';
 
 async function runCli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '', err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
+  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    out += String(chunk);
+    return true;
+  });
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+    err += String(chunk);
+    return true;
+  });
   const saved = process.exitCode;
   process.exitCode = 0;
   try {

@@ -11,7 +11,9 @@ import { DEBIAN_FASHION_MNIST_DIR, parseIdxImages, parseIdxLabels } from '../../
 function idx(magic: number, dims: number[], data: ArrayLike<number>): Uint8Array {
   const header = new DataView(new ArrayBuffer(4 + 4 * dims.length));
   header.setUint32(0, magic);
-  dims.forEach((d, i) => header.setUint32(4 + 4 * i, d));
+  dims.forEach((d, i) => {
+    header.setUint32(4 + 4 * i, d);
+  });
   const out = new Uint8Array(header.byteLength + data.length);
   out.set(new Uint8Array(header.buffer));
   out.set(Array.from(data), header.byteLength);

@@ -79,7 +79,7 @@ describe('synthetic data set', () => {
       counts[label]++;
       for (let p = 0; p < size; p++) means[label][p] += d.train.images[i * size + p];
     }
-    means.forEach((m, k) => m.forEach((v, p) => (m[p] = v / counts[k])));
+    for (const [k, m] of means.entries()) for (const [p, v] of m.entries()) m[p] = v / counts[k];
     let correct = 0;
     for (let i = 0; i < d.test.n; i++) {
       let best = -1;

@@ -8,6 +8,7 @@ import { expect, it } from 'vitest';
 import { ensureOriginal, ensureRow, parseCompareConfig, runCompare, seedData, seedRun } from '../../src/experiment/compare.js';
 import { silentReporter } from '../../src/experiment/loop.js';
 import { defaultCompute } from '../../src/native/index.js';
+import type { UnlearnRecord } from '../../src/experiment/unlearn.js';
 
 const epoch = { epochs: 1, batchSize: 16, augment: false };
 const config = parseCompareConfig(
@@ -32,7 +33,8 @@ it('rows computed one at a time are the records a serial run then reuses', async
   const run = seedRun(config, out, 1, compute);
   const original = await ensureOriginal(run);
   const [salunRow, retrainRow] = config.methods;
-  let retrain, salun;
+  let retrain: UnlearnRecord;
+  let salun: UnlearnRecord;
   {
     using data = seedData(run);
     retrain = await ensureRow(run, original, retrainRow, data);

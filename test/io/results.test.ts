@@ -33,6 +33,7 @@ describe('renderTable', () => {
   it('boxes every cell without colour codes', () => {
     const text = renderTable(['method', 'MIA'], [['retrain', '12.88'], ['salun', 14.39]]);
     for (const cell of ['method', 'MIA', 'retrain', '12.88', 'salun', '14.39']) expect(text).toContain(cell);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the check is that no ANSI escape (ESC [) reaches the file
     expect(text).not.toMatch(/\u001b\[/);
     expect(text.split('\n')).toHaveLength(7); // top, head, rule, row, rule, row, bottom
   });

@@ -109,7 +109,10 @@ describe('masks from saliency', () => {
       const ones = mask.reduce((a, b) => a + b, 0);
       expect(ones).toBe(Math.floor(saliency.length * r));
       let minIn = Infinity, maxOut = -Infinity;
-      mask.forEach((m, i) => (m ? (minIn = Math.min(minIn, saliency[i])) : (maxOut = Math.max(maxOut, saliency[i]))));
+      mask.forEach((m, i) => {
+        if (m) minIn = Math.min(minIn, saliency[i]);
+        else maxOut = Math.max(maxOut, saliency[i]);
+      });
       expect(minIn).toBeGreaterThanOrEqual(maxOut);
       // among values equal to the threshold, the kept ones come first in index order
       const tied = Array.from(saliency.keys()).filter((i) => saliency[i] === minIn);

@@ -39,7 +39,10 @@ describe('miaEfficacy', () => {
     vi.spyOn(console, 'warn').mockImplementation(record);
     vi.spyOn(console, 'error').mockImplementation(record);
     vi.spyOn(console, 'log').mockImplementation(record);
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => (printed.push(chunk), true));
+    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => {
+      printed.push(chunk);
+      return true;
+    });
     await miaEfficacy({ ...shadow, target: samples(5, 0.97, 0.99) });
     expect(printed).toEqual([]);
   });

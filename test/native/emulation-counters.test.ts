@@ -28,7 +28,10 @@ async function counted(pass: () => Promise<unknown>): Promise<Counters> {
 suite(`CUDA emulation: what a pass asks of the host${info.cudaEmulated ? '' : ' (skipped: not an emulation build)'}`, () => {
   const n = 64, batch = 8;
   let state = 5;
-  const images = Uint8Array.from({ length: n * 3 * 1024 }, () => (state = (state * 1103515245 + 12345) % 2147483648) % 256);
+  const images = Uint8Array.from({ length: n * 3 * 1024 }, () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state % 256;
+  });
   const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
   const data = () => {
     const d = new addon.Dataset('cuda', images, labels, { n, c: 3, h: 32, w: 32 }, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]);

@@ -72,7 +72,10 @@ suite(`CUDA emulation: kernel faults and frees${info.cudaEmulated ? '' : ' (skip
   // A small model's data and a model of width `width`.
   const n = 40, batch = 8;
   let state = 11;
-  const images = Uint8Array.from({ length: n * 3 * 1024 }, () => (state = (state * 1103515245 + 12345) % 2147483648) % 256);
+  const images = Uint8Array.from({ length: n * 3 * 1024 }, () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state % 256;
+  });
   const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
   const first = (k: number) => Int32Array.from({ length: k }, (_, i) => i);
   const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };

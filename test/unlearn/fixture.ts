@@ -33,6 +33,7 @@ async function build(): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), 'insalun-unlearn-'));
   const initPath = join(dir, 'init.safetensors');
   await saveCheckpoint(initPath, original, { ...arch });
+  // biome-ignore lint/suspicious/noFocusedTests: fit is the project's training loop, not Jasmine's focused test
   await fit(original, data.train, data.pool, {
     epochs: 8,
     batchSize: 32,

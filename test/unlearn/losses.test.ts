@@ -23,7 +23,7 @@ describe('unlearning losses', () => {
     expect(uniform.loss).toBeCloseTo(Math.log(3), 12);
     const scaled = crossEntropy(logits, labels, classes, -0.05);
     const fd = finiteDifference((z) => crossEntropy(z, labels, classes, -0.05).loss, logits);
-    scaled.grad.forEach((g, j) => expect(g).toBeCloseTo(fd[j], 4));
+    for (const [j, g] of scaled.grad.entries()) expect(g).toBeCloseTo(fd[j], 4);
     expect(crossEntropy(logits, labels, classes).correct).toBe(1); // row 0 predicts 2 (right), row 1 predicts 1 (wrong)
   });
 
@@ -31,7 +31,7 @@ describe('unlearning losses', () => {
     expect(distillKL(teacher, teacher, classes, 4).loss).toBeCloseTo(0, 12);
     expect(distillKL(logits, teacher, classes, 4).loss).toBeGreaterThan(0);
     const fd = finiteDifference((z) => distillKL(z, teacher, classes, 4, 0.3).loss, logits);
-    distillKL(logits, teacher, classes, 4, 0.3).grad.forEach((g, j) => expect(g).toBeCloseTo(fd[j], 4));
+    for (const [j, g] of distillKL(logits, teacher, classes, 4, 0.3).grad.entries()) expect(g).toBeCloseTo(fd[j], 4);
   });
 
   it('sums of losses add values and gradients', () => {
@@ -39,6 +39,6 @@ describe('unlearning losses', () => {
     const b = distillKL(logits, teacher, classes, 4, 0.001);
     const sum = sumLosses(a, b);
     expect(sum.loss).toBeCloseTo(a.loss + b.loss, 12);
-    sum.grad.forEach((g, j) => expect(g).toBeCloseTo(a.grad[j] + b.grad[j], 7));
+    for (const [j, g] of sum.grad.entries()) expect(g).toBeCloseTo(a.grad[j] + b.grad[j], 7);
   });
 });

@@ -77,7 +77,7 @@ describe('unlearning methods', () => {
     const path = f.initPath.replace('init.safetensors', 'other.safetensors');
     await saveCheckpoint(path, other, { ...f.arch, classes: f.arch.classes + 1 });
     await expect(runUnlearning('retrain', context(f, { initPath: path }))).rejects.toThrow(/fc\.weight is \[4,32\] here but \[5,32\]/);
-    await expect(runUnlearning('retrain', context(f, { initPath: path + '.missing' }))).rejects.toThrow(/no such checkpoint file/);
+    await expect(runUnlearning('retrain', context(f, { initPath: `${path}.missing` }))).rejects.toThrow(/no such checkpoint file/);
   });
 
   it('retrain starts from the initial weights (at lr 0 they stay exactly the init)', async () => {
