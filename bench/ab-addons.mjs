@@ -24,11 +24,16 @@ const { values, positionals } = parseArgs({
   },
 });
 if (positionals.length < 2) {
-  console.error('usage: node bench/ab-addons.mjs A.node B.node [...] [--width W] [--rounds R] [--batch B] [--eval-batch E] [--steps S]');
+  console.error(
+    'usage: node bench/ab-addons.mjs A.node B.node [...] [--width W] [--rounds R] [--batch B] [--eval-batch E] [--steps S]',
+  );
   process.exit(2);
 }
-const width = Number(values.width), rounds = Number(values.rounds), batch = Number(values.batch);
-const evalBatch = Number(values['eval-batch']), steps = Number(values.steps);
+const width = Number(values.width),
+  rounds = Number(values.rounds),
+  batch = Number(values.batch);
+const evalBatch = Number(values['eval-batch']),
+  steps = Number(values.steps);
 const require = createRequire(import.meta.url);
 
 // Fixed pseudo-random CIFAR-sized images: every build sees the same data.
@@ -44,11 +49,26 @@ const sgd = { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 };
 
 const builds = positionals.map((path) => {
   const addon = require(resolve(path));
-  const data = new addon.Dataset('cpu', images, labels, { n, c: 3, h: 32, w: 32 }, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]);
-  const model = new addon.Model({ classes: 10, inChannels: 3, width, device: 'cpu', precision: 'fp32', stepCapture: false });
+  const data = new addon.Dataset(
+    'cpu',
+    images,
+    labels,
+    { n, c: 3, h: 32, w: 32 },
+    [0.49, 0.48, 0.45],
+    [0.25, 0.24, 0.26],
+  );
+  const model = new addon.Model({
+    classes: 10,
+    inChannels: 3,
+    width,
+    device: 'cpu',
+    precision: 'fp32',
+    stepCapture: false,
+  });
   return { path, data, model, train: 0, eval: 0 };
 });
-const train = (b, count, epoch) => b.model.trainEpoch(b.data, { indices: all.subarray(0, count), batchSize: batch, augment: true, seed: 0, epoch, sgd });
+const train = (b, count, epoch) =>
+  b.model.trainEpoch(b.data, { indices: all.subarray(0, count), batchSize: batch, augment: true, seed: 0, epoch, sgd });
 const timed = async (run) => {
   const start = performance.now();
   await run();
@@ -62,7 +82,13 @@ for (const b of builds) {
 for (let r = 0; r < rounds; ++r)
   for (const b of builds) {
     b.train = Math.max(b.train, (batch * steps) / (await timed(() => train(b, batch * steps, 1))));
-    b.eval = Math.max(b.eval, (evalBatch * 4) / (await timed(() => b.model.predict(b.data, all.subarray(0, evalBatch * 4), evalBatch))));
+    b.eval = Math.max(
+      b.eval,
+      (evalBatch * 4) / (await timed(() => b.model.predict(b.data, all.subarray(0, evalBatch * 4), evalBatch))),
+    );
   }
-console.log(`width ${width}, train batch ${batch} (${steps} steps), eval batch ${evalBatch}; best of ${rounds} rounds, img/s`);
-for (const b of builds) console.log(`${b.path.padEnd(40)} train ${b.train.toFixed(1).padStart(8)}  eval ${b.eval.toFixed(1).padStart(8)}`);
+console.log(
+  `width ${width}, train batch ${batch} (${steps} steps), eval batch ${evalBatch}; best of ${rounds} rounds, img/s`,
+);
+for (const b of builds)
+  console.log(`${b.path.padEnd(40)} train ${b.train.toFixed(1).padStart(8)}  eval ${b.eval.toFixed(1).padStart(8)}`);

@@ -19,8 +19,17 @@ const configs = [
 
 async function measureOurs({ width, batch, evalBatch, steps }) {
   const rows = await measureThroughput({
-    device: 'cpu', precision: 'fp32', stepCapture: false, width,
-    trainBatches: [batch], trainSteps: steps, evalBatch, evalImages: evalBatch, igImages: 0, igPoints: 0, igBatch: 1,
+    device: 'cpu',
+    precision: 'fp32',
+    stepCapture: false,
+    width,
+    trainBatches: [batch],
+    trainSteps: steps,
+    evalBatch,
+    evalImages: evalBatch,
+    igImages: 0,
+    igPoints: 0,
+    igBatch: 1,
   });
   return { train: rows[0].imagesPerSecond, eval: rows[1].imagesPerSecond };
 }
@@ -28,18 +37,40 @@ async function measureOurs({ width, batch, evalBatch, steps }) {
 function measureTorch() {
   const python = process.env.INSALUN_TORCH_PYTHON ?? 'python3';
   const r = spawnSync(python, [join(here, 'torch_cpu_peer.py'), JSON.stringify(configs)], { encoding: 'utf8' });
-  if (r.status !== 0) return { why: `no PyTorch peer (${python}: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()})` };
+  if (r.status !== 0)
+    return { why: `no PyTorch peer (${python}: ${(r.stderr || r.error?.message || '').trim().split('\n').pop()})` };
   return JSON.parse(r.stdout.trim().split('\n').pop());
 }
 
 const ours = [];
 for (const c of configs) ours.push(await measureOurs(c));
 const peer = measureTorch();
-const table = new Table({ style: { head: [], border: [] }, head: ['width', 'batch', 'insalun train img/s', 'torch train img/s', 'ratio', 'insalun eval img/s', 'torch eval img/s', 'ratio'] });
+const table = new Table({
+  style: { head: [], border: [] },
+  head: [
+    'width',
+    'batch',
+    'insalun train img/s',
+    'torch train img/s',
+    'ratio',
+    'insalun eval img/s',
+    'torch eval img/s',
+    'ratio',
+  ],
+});
 configs.forEach((c, i) => {
   const t = peer.results?.[i];
   const f = (v) => (v === undefined ? '-' : v.toFixed(1));
-  table.push([c.width, `${c.batch} / eval ${c.evalBatch}`, f(ours[i].train), f(t?.train), t ? (ours[i].train / t.train).toFixed(2) : '-', f(ours[i].eval), f(t?.eval), t ? (ours[i].eval / t.eval).toFixed(2) : '-']);
+  table.push([
+    c.width,
+    `${c.batch} / eval ${c.evalBatch}`,
+    f(ours[i].train),
+    f(t?.train),
+    t ? (ours[i].train / t.train).toFixed(2) : '-',
+    f(ours[i].eval),
+    f(t?.eval),
+    t ? (ours[i].eval / t.eval).toFixed(2) : '-',
+  ]);
 });
 console.log(`CPU: ${cpus()[0]?.model ?? 'unknown'}, ${threads} threads; PyTorch: ${peer.torch ?? peer.why}`);
 console.log(table.toString());

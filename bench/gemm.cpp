@@ -27,19 +27,30 @@ struct Product {
 // Chunk sizes follow conv.cpp's images_per_chunk at batch 64 (1024 columns for 32x32 layers, 256
 // for the deepest).
 const Product kProducts[] = {
-    {"w16 layer1 fwd", false, false, 16, 1024, 144},   {"w16 layer1 data", true, false, 144, 1024, 16},
-    {"w16 layer1 filter", false, true, 16, 144, 1024}, {"w16 layer2 fwd", false, false, 32, 512, 288},
-    {"w16 layer2 data", true, false, 288, 512, 32},    {"w16 layer2 filter", false, true, 32, 288, 512},
-    {"w16 layer4 fwd", false, false, 128, 256, 1152},  {"w16 layer4 data", true, false, 1152, 256, 128},
-    {"w16 layer4 filter", false, true, 128, 1152, 256}, {"w64 layer1 fwd", false, false, 64, 1024, 576},
-    {"w64 layer1 data", true, false, 576, 1024, 64},   {"w64 layer1 filter", false, true, 64, 576, 1024},
-    {"w64 layer4 fwd", false, false, 512, 256, 4608},  {"w64 layer4 data", true, false, 4608, 256, 512},
-    {"w64 layer4 filter", false, true, 512, 4608, 256}, {"stem filter", false, true, 16, 27, 1024},
+    {"w16 layer1 fwd", false, false, 16, 1024, 144},
+    {"w16 layer1 data", true, false, 144, 1024, 16},
+    {"w16 layer1 filter", false, true, 16, 144, 1024},
+    {"w16 layer2 fwd", false, false, 32, 512, 288},
+    {"w16 layer2 data", true, false, 288, 512, 32},
+    {"w16 layer2 filter", false, true, 32, 288, 512},
+    {"w16 layer4 fwd", false, false, 128, 256, 1152},
+    {"w16 layer4 data", true, false, 1152, 256, 128},
+    {"w16 layer4 filter", false, true, 128, 1152, 256},
+    {"w64 layer1 fwd", false, false, 64, 1024, 576},
+    {"w64 layer1 data", true, false, 576, 1024, 64},
+    {"w64 layer1 filter", false, true, 64, 576, 1024},
+    {"w64 layer4 fwd", false, false, 512, 256, 4608},
+    {"w64 layer4 data", true, false, 4608, 256, 512},
+    {"w64 layer4 filter", false, true, 512, 4608, 256},
+    {"stem filter", false, true, 16, 27, 1024},
     // Edges: partial register tiles and panels, depth remainders (of the 256-deep block and of the
     // 16-deep transposes), more columns than one 4096-column block, and every transpose pairing.
-    {"edge nn", false, false, 13, 37, 300},   {"edge tn", true, false, 21, 45, 529},
-    {"edge nt", false, true, 17, 70, 600},    {"edge tt", true, true, 9, 33, 41},
-    {"edge wide", false, false, 9, 4200, 20}, {"edge nt full", false, true, 24, 64, 275},
+    {"edge nn", false, false, 13, 37, 300},
+    {"edge tn", true, false, 21, 45, 529},
+    {"edge nt", false, true, 17, 70, 600},
+    {"edge tt", true, true, 9, 33, 41},
+    {"edge wide", false, false, 9, 4200, 20},
+    {"edge nt full", false, true, 24, 64, 275},
 };
 
 }  // namespace
@@ -62,8 +73,8 @@ int main(int argc, char** argv) {
     for (float& v : c) v = uniform(rng);
     const std::vector<float> c_before = c;
     // alpha and beta other than 1 and 0, so every term of C = alpha op(A) op(B) + beta C is checked.
-    insalun::cpu::sgemm(p.trans_a, p.trans_b, p.m, p.n, p.k, 1.25f, a.data(), lda, b.data(), ldb,
-                        0.75f, c.data(), p.n, parallel);
+    insalun::cpu::sgemm(p.trans_a, p.trans_b, p.m, p.n, p.k, 1.25f, a.data(), lda, b.data(), ldb, 0.75f, c.data(), p.n,
+                        parallel);
     // Large products check every 7th row: rows step through every position of the 6- or 8-row tile.
     const int row_step = double(p.m) * p.n * p.k > 5e7 ? 7 : 1;
     double max_err = 0;
@@ -89,12 +100,12 @@ int main(int argc, char** argv) {
     for (int trial = 0; trial < 7; ++trial) {
       const auto t0 = std::chrono::steady_clock::now();
       for (int r = 0; r < reps; ++r)
-        insalun::cpu::sgemm(p.trans_a, p.trans_b, p.m, p.n, p.k, 1.0f, a.data(), lda, b.data(), ldb,
-                            0.0f, c.data(), p.n, parallel);
+        insalun::cpu::sgemm(p.trans_a, p.trans_b, p.m, p.n, p.k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c.data(),
+                            p.n, parallel);
       best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps);
     }
-    std::printf("%-18s %5d %5d %5d %10.1f %12.1e%s\n", p.name, p.m, p.n, p.k, flops / best / 1e9,
-                max_err, ok ? "" : "  WRONG");
+    std::printf("%-18s %5d %5d %5d %10.1f %12.1e%s\n", p.name, p.m, p.n, p.k, flops / best / 1e9, max_err,
+                ok ? "" : "  WRONG");
   }
   return wrong ? 1 : 0;
 }

@@ -9,8 +9,11 @@ import { parseArgs } from 'node:util';
 import { randomImages, relativeL2, roundMantissa, seededRandom } from '../dist/bench/numerics.js';
 import { loadAddon } from '../dist/native/index.js';
 
-const { values } = parseArgs({ options: { width: { type: 'string', default: '16' }, seed: { type: 'string', default: '4' } } });
-const width = Number(values.width), seed = Number(values.seed);
+const { values } = parseArgs({
+  options: { width: { type: 'string', default: '16' }, seed: { type: 'string', default: '4' } },
+});
+const width = Number(values.width),
+  seed = Number(values.seed);
 const addon = loadAddon();
 
 const { images, labels, shape, mean, std, classes } = randomImages(seed);
@@ -18,7 +21,14 @@ const n = shape.n;
 const data = new addon.Dataset('cpu', images, labels, shape, mean, std);
 const model = new addon.Model({ classes, inChannels: 3, width, device: 'cpu' });
 model.initialize(seed);
-const opts = { indices: Int32Array.from({ length: n }, (_, i) => i), batchSize: 32, train: true, augment: true, seed: 3, epoch: 0 };
+const opts = {
+  indices: Int32Array.from({ length: n }, (_, i) => i),
+  batchSize: 32,
+  train: true,
+  augment: true,
+  seed: 3,
+  epoch: 0,
+};
 
 const weights = model.getParameters();
 const reference = await model.gradient(data, opts);

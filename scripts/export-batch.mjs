@@ -3,14 +3,17 @@
 // eval-mode logits on them, as one safetensors file that PyTorch code can read.
 // Usage: node scripts/export-batch.mjs CHECKPOINT OUT.safetensors (train|test) SPEC
 //   SPEC: first:N | forget:SPEC[:seed] (the forget set insalun mask/unlearn would use)
-import { defaultCompute, loadAddon } from '../dist/native/index.js';
-import { openCheckpoint } from '../dist/masks/generate.js';
+
 import { selectForget } from '../dist/experiment/forget.js';
 import { writeSafetensors } from '../dist/io/safetensors.js';
+import { openCheckpoint } from '../dist/masks/generate.js';
+import { defaultCompute, loadAddon } from '../dist/native/index.js';
 
 const [checkpoint, out, set = 'test', spec = 'first:256'] = process.argv.slice(2);
 if (!checkpoint || !out) {
-  console.error('usage: node scripts/export-batch.mjs CHECKPOINT OUT.safetensors (train|test) (first:N|forget:SPEC[:seed])');
+  console.error(
+    'usage: node scripts/export-batch.mjs CHECKPOINT OUT.safetensors (train|test) (first:N|forget:SPEC[:seed])',
+  );
   process.exit(2);
 }
 const { model, data } = await openCheckpoint(checkpoint, defaultCompute('cpu'));

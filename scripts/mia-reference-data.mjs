@@ -11,7 +11,9 @@ import { pathToFileURL } from 'node:url';
 
 const [compiled, outPath, members = '5000', nonMembers = '5000', targets = '2000'] = process.argv.slice(2);
 if (!compiled || !outPath) {
-  console.error('usage: node scripts/mia-reference-data.mjs <compiled src dir> <out.json> [members] [nonMembers] [targets]');
+  console.error(
+    'usage: node scripts/mia-reference-data.mjs <compiled src dir> <out.json> [members] [nonMembers] [targets]',
+  );
   process.exit(2);
 }
 const load = (file) => import(pathToFileURL(resolve(compiled, file)).href);

@@ -22,13 +22,18 @@ try {
   console.error(`cannot load ${addonPath}: ${e.message.split('\n')[0]}`);
   process.exit(2);
 }
-const n = 64, batch = 16;
+const n = 64,
+  batch = 16;
 const { images, labels, shape, mean, std } = randomImages(5, n);
 
 // Every typed array's bytes and every other value's text, keys in sorted order.
 function feed(hash, value) {
   if (ArrayBuffer.isView(value)) hash.update(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-  else if (value && typeof value === 'object') for (const key of Object.keys(value).sort()) { hash.update(key); feed(hash, value[key]); }
+  else if (value && typeof value === 'object')
+    for (const key of Object.keys(value).sort()) {
+      hash.update(key);
+      feed(hash, value[key]);
+    }
   else hash.update(String(value));
 }
 
@@ -40,10 +45,30 @@ for (const precision of device === 'cuda' ? ['fp32', 'bf16'] : ['fp32']) {
   const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
   const results = {};
   for (let epoch = 0; epoch < 2; epoch++)
-    results[`epoch ${epoch}`] = await model.trainEpoch(data, { indices, batchSize: batch, augment: true, seed: 1, epoch, sgd });
+    results[`epoch ${epoch}`] = await model.trainEpoch(data, {
+      indices,
+      batchSize: batch,
+      augment: true,
+      seed: 1,
+      epoch,
+      sgd,
+    });
   results.weights = model.getParameters();
-  results.gradient = await model.gradient(data, { indices, batchSize: batch, train: true, augment: false, seed: 1, epoch: 0 });
-  results.ig = await model.integratedGradients(data, { indices, batchSize: batch, baseline: new Float32Array(model.parameterCount), nodes: [0.25, 0.75], weights: [0.5, 0.5] });
+  results.gradient = await model.gradient(data, {
+    indices,
+    batchSize: batch,
+    train: true,
+    augment: false,
+    seed: 1,
+    epoch: 0,
+  });
+  results.ig = await model.integratedGradients(data, {
+    indices,
+    batchSize: batch,
+    baseline: new Float32Array(model.parameterCount),
+    nodes: [0.25, 0.75],
+    weights: [0.5, 0.5],
+  });
   results.logits = await model.predict(data, indices, batch);
   const hash = createHash('sha256');
   feed(hash, results);

@@ -21,10 +21,15 @@ if (!ours) {
 
 // Our rows by mode (fp32, tf32, bf16, bf16-nchw, bf16-element), kind, batch and capture.
 const find = (mode, kind, batch, captured = true) =>
-  ours.throughput.find((r) => r.mode === mode && r.kind === kind && r.batch === batch && (kind !== 'train' || r.captured === captured));
+  ours.throughput.find(
+    (r) => r.mode === mode && r.kind === kind && r.batch === batch && (kind !== 'train' || r.captured === captured),
+  );
 const rate = (row) => (row ? row.imagesPerSecond : undefined);
 // Captured training rows are steady-state steps, as PyTorch's are; what each epoch costs beyond them.
-const overhead = (row) => (row?.epochOverheadSeconds !== undefined ? `; insalun: +${(row.epochOverheadSeconds * 1000).toFixed(1)} ms per epoch` : '');
+const overhead = (row) =>
+  row?.epochOverheadSeconds !== undefined
+    ? `; insalun: +${(row.epochOverheadSeconds * 1000).toFixed(1)} ms per epoch`
+    : '';
 const peerRate = (name) => peer[name]?.img_per_s;
 
 const lines = [];
@@ -37,19 +42,60 @@ lines.push('| work (img/s) | insalun | PyTorch | insalun / PyTorch | note |', '|
 for (const batch of [128, 256, 512]) {
   const torchFp32 = peerRate(`train fp32 NCHW bs${batch} (SalUn-style)`);
   const train = (mode) => find(mode, 'train', batch);
-  row(`train b${batch}, TF32 convs`, rate(train('tf32')), torchFp32, `PyTorch: fp32 NCHW, TF32 convolutions, cudnn.benchmark${overhead(train('tf32'))}`);
-  row(`train b${batch}, strict fp32`, rate(train('fp32')), torchFp32, `PyTorch row uses TF32: not like for like${overhead(train('fp32'))}`);
+  row(
+    `train b${batch}, TF32 convs`,
+    rate(train('tf32')),
+    torchFp32,
+    `PyTorch: fp32 NCHW, TF32 convolutions, cudnn.benchmark${overhead(train('tf32'))}`,
+  );
+  row(
+    `train b${batch}, strict fp32`,
+    rate(train('fp32')),
+    torchFp32,
+    `PyTorch row uses TF32: not like for like${overhead(train('fp32'))}`,
+  );
   const torchBf16 = peerRate(`train bf16 channels_last bs${batch}`);
-  row(`train b${batch}, bf16 NHWC`, rate(train('bf16')), torchBf16, `PyTorch: autocast bf16, channels_last${overhead(train('bf16'))}`);
-  row(`train b${batch}, bf16 NCHW`, rate(train('bf16-nchw')), torchBf16, overhead(train('bf16-nchw')).replace(/^; /, ''));
+  row(
+    `train b${batch}, bf16 NHWC`,
+    rate(train('bf16')),
+    torchBf16,
+    `PyTorch: autocast bf16, channels_last${overhead(train('bf16'))}`,
+  );
+  row(
+    `train b${batch}, bf16 NCHW`,
+    rate(train('bf16-nchw')),
+    torchBf16,
+    overhead(train('bf16-nchw')).replace(/^; /, ''),
+  );
 }
-row('train b256, bf16 NHWC, one-element loads', rate(find('bf16-element', 'train', 256)), peerRate('train bf16 channels_last bs256'), 'what the 16-byte packs of batch norm and SGD buy');
+row(
+  'train b256, bf16 NHWC, one-element loads',
+  rate(find('bf16-element', 'train', 256)),
+  peerRate('train bf16 channels_last bs256'),
+  'what the 16-byte packs of batch norm and SGD buy',
+);
 for (const mode of ['tf32', 'bf16', 'bf16-nchw', 'fp32'])
-  row(`train b256, ${mode}, eager steps (no graph)`, rate(find(mode, 'train', 256, false)), undefined, 'what step capture buys');
-row('train b256 bf16, torch.compile (default mode)', undefined, peerRate('train bf16 CL bs256 torch.compile'), 'compiled in this run (SKIP_COMPILE=0)');
+  row(
+    `train b256, ${mode}, eager steps (no graph)`,
+    rate(find(mode, 'train', 256, false)),
+    undefined,
+    'what step capture buys',
+  );
+row(
+  'train b256 bf16, torch.compile (default mode)',
+  undefined,
+  peerRate('train bf16 CL bs256 torch.compile'),
+  'compiled in this run (SKIP_COMPILE=0)',
+);
 for (const batch of [128, 256, 512]) {
   const graphs = peerRate(`train bf16 CL bs${batch} torch.compile reduce-overhead`);
-  if (graphs !== undefined) row(`train b${batch}, bf16 NHWC vs torch.compile + CUDA graphs`, rate(find('bf16', 'train', batch)), graphs, 'the peer to beat next');
+  if (graphs !== undefined)
+    row(
+      `train b${batch}, bf16 NHWC vs torch.compile + CUDA graphs`,
+      rate(find('bf16', 'train', batch)),
+      graphs,
+      'the peer to beat next',
+    );
 }
 row('eval b1024, TF32', rate(find('tf32', 'eval', 1024)), peerRate('eval fp32 NCHW bs1024'), '');
 row('eval b1024, bf16', rate(find('bf16', 'eval', 1024)), peerRate('eval bf16 channels_last bs1024'), '');
@@ -61,12 +107,17 @@ const failed = ours.parity.filter((p) => !p.ok).length;
 const vitest = read('vitest.json');
 const vitestLine = vitest
   ? `vitest: ${vitest.numPassedTests} passed, ${vitest.numFailedTests} failed, ${vitest.numPendingTests} skipped` +
-    vitest.testResults.flatMap((f) => f.assertionResults.filter((t) => t.status === 'failed').map((t) => `\n  FAILED ${t.fullName}`)).join('')
+    vitest.testResults
+      .flatMap((f) => f.assertionResults.filter((t) => t.status === 'failed').map((t) => `\n  FAILED ${t.fullName}`))
+      .join('')
   : 'vitest: no vitest.json (the suites did not finish)';
 const text =
   `${ours.info?.cudaReport?.split('\n').find((l) => l.includes('GPU')) ?? ''}\n\n` +
   `${lines.join('\n')}\n\n${vitestLine}\nparity: ${ours.parity.length - failed}/${ours.parity.length} checks passed; ` +
   `${ours.errors.length} phases failed${ours.errors.length ? ` (${ours.errors.map((e) => e.phase).join(', ')})` : ''}\n` +
-  ours.parity.filter((p) => !p.ok).map((p) => `  FAILED ${p.name}${p.error !== undefined ? ` (${p.error})` : ''}\n`).join('');
+  ours.parity
+    .filter((p) => !p.ok)
+    .map((p) => `  FAILED ${p.name}${p.error !== undefined ? ` (${p.error})` : ''}\n`)
+    .join('');
 writeFileSync(join(dir, 'side-by-side.md'), text);
 process.stdout.write(text);

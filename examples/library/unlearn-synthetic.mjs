@@ -11,7 +11,12 @@ const forget = 'random:10%';
 
 // 1. The original model: 600 synthetic 8x8 images, memorized by a width-8 ResNet-18.
 const original = await train({
-  data: { dataset: 'synthetic', valFraction: 0.1, splitSeed: 0, synthetic: { trainSize: 600, testSize: 300, imageSize: 8, seed: 0 } },
+  data: {
+    dataset: 'synthetic',
+    valFraction: 0.1,
+    splitSeed: 0,
+    synthetic: { trainSize: 600, testSize: 300, imageSize: 8, seed: 0 },
+  },
   compute,
   width: 8,
   epochs: 15,
@@ -38,15 +43,37 @@ async function withOriginal(work) {
 
 // 2. SalUn's mask: the half of the weights with the largest forget-loss gradient.
 const masks = await withOriginal((model, data, view) =>
-  mask(model, data, view, { method: 'grad', ratios: [0.5], outDir: join(out, 'masks'), batchSize: 64, seed: 1, augment: false, baseline: 'zero', rule: 'middle', steps: 1 }, checkpoint),
+  mask(
+    model,
+    data,
+    view,
+    {
+      method: 'grad',
+      ratios: [0.5],
+      outDir: join(out, 'masks'),
+      batchSize: 64,
+      seed: 1,
+      augment: false,
+      baseline: 'zero',
+      rule: 'middle',
+      steps: 1,
+    },
+    checkpoint,
+  ),
 );
 const maskPath = join(out, 'masks', masks.masks[0].file);
 
 // 3. The original's scores, then each method's on its own copy of the original.
 const hyper = { epochs: 3, lr: 0.01, batchSize: 32, augment: false };
 const rows = [['Original', await withOriginal((model, data, view) => evaluate(model, data, view))]];
-for (const [name, method, maskFile] of [['FT', 'ft'], ['RL', 'rl'], ['SalUn', 'rl', maskPath]]) {
-  const record = await withOriginal((model, data, view) => unlearn(model, data, view, { method, maskPath: maskFile, maskMode: 'hard', hyper, seed: 1 }));
+for (const [name, method, maskFile] of [
+  ['FT', 'ft'],
+  ['RL', 'rl'],
+  ['SalUn', 'rl', maskPath],
+]) {
+  const record = await withOriginal((model, data, view) =>
+    unlearn(model, data, view, { method, maskPath: maskFile, maskMode: 'hard', hyper, seed: 1 }),
+  );
   rows.push([name, record.scores]);
 }
 const cells = rows.map(([name, s]) => [name, ...[s.UA, s.RA, s.TA, s.MIA].map((x) => x.toFixed(2))]);

@@ -39,9 +39,7 @@ namespace {
 
 // ---- argument helpers ----------------------------------------------------------------------------
 
-[[noreturn]] void throw_type(Napi::Env env, const std::string& message) {
-  throw Napi::TypeError::New(env, message);
-}
+[[noreturn]] void throw_type(Napi::Env env, const std::string& message) { throw Napi::TypeError::New(env, message); }
 
 Napi::Object object_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (info.Length() <= i || !info[i].IsObject()) throw_type(info.Env(), std::string(what) + " must be an object");
@@ -121,7 +119,8 @@ std::vector<double> number_list(Napi::Env env, Napi::Value v, const char* what) 
 }
 
 int positive_int(Napi::Env env, double v, const char* what) {
-  if (!(v >= 1) || v != double(int(v))) throw Napi::RangeError::New(env, std::string(what) + " must be a positive integer");
+  if (!(v >= 1) || v != double(int(v)))
+    throw Napi::RangeError::New(env, std::string(what) + " must be a positive integer");
   return int(v);
 }
 
@@ -186,7 +185,8 @@ ResNetConfig network_config(Napi::Env env, Napi::Object o) {
   // Beyond these every size in the network still fits the ints it is counted in, and no GPU's
   // memory would hold the model or a batch anyway.
   if (config.width > kMaxWidth) throw Napi::RangeError::New(env, "width must be at most " + std::to_string(kMaxWidth));
-  if (config.image > kMaxImage) throw Napi::RangeError::New(env, "image size must be at most " + std::to_string(kMaxImage));
+  if (config.image > kMaxImage)
+    throw Napi::RangeError::New(env, "image size must be at most " + std::to_string(kMaxImage));
   if (config.in_channels > kMaxChannels || config.classes > kMaxClasses)
     throw Napi::RangeError::New(env, "inChannels must be at most " + std::to_string(kMaxChannels) +
                                          " and classes at most " + std::to_string(kMaxClasses));
@@ -254,10 +254,9 @@ std::optional<Napi::Symbol> symbol_dispose(Napi::Env env) {
 class Dataset : public Napi::ObjectWrap<Dataset> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    std::vector<PropertyDescriptor> properties = {InstanceAccessor<&Dataset::Count>("count"),
-                                                  InstanceAccessor<&Dataset::Disposed>("disposed"),
-                                                  InstanceAccessor<&Dataset::NativeBytes>("nativeBytes"),
-                                                  InstanceMethod<&Dataset::Dispose>("dispose")};
+    std::vector<PropertyDescriptor> properties = {
+        InstanceAccessor<&Dataset::Count>("count"), InstanceAccessor<&Dataset::Disposed>("disposed"),
+        InstanceAccessor<&Dataset::NativeBytes>("nativeBytes"), InstanceMethod<&Dataset::Dispose>("dispose")};
     if (auto key = symbol_dispose(env)) properties.push_back(InstanceMethod<&Dataset::Dispose>(*key));
     return DefineClass(env, "Dataset", properties);
   }
@@ -280,8 +279,8 @@ class Dataset : public Napi::ObjectWrap<Dataset> {
     const double expected = double(n) * c * h * w;
     if (double(images.ElementLength()) != expected)
       throw Napi::RangeError::New(env, "images has " + std::to_string(images.ElementLength()) +
-                                           " bytes, expected n*c*h*w = " + std::to_string(n) + "*" +
-                                           std::to_string(c) + "*" + std::to_string(h) + "*" + std::to_string(w));
+                                           " bytes, expected n*c*h*w = " + std::to_string(n) + "*" + std::to_string(c) +
+                                           "*" + std::to_string(h) + "*" + std::to_string(w));
     if (labels.size() != size_t(n)) throw Napi::RangeError::New(env, "labels must have n entries");
     std::vector<double> mean = number_list(env, info[4], "mean"), stdev = number_list(env, info[5], "std");
     for (double s : stdev)
@@ -304,7 +303,9 @@ class Dataset : public Napi::ObjectWrap<Dataset> {
 
   Napi::Value Count(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), data(info.Env()).view().n); }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !data_); }
-  Napi::Value NativeBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(holding_->reported())); }
+  Napi::Value NativeBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(holding_->reported()));
+  }
 
   // Frees the dataset's memory now rather than when V8 collects it; again, nothing. Refused while
   // a model's work that reads the dataset is in flight.
@@ -312,7 +313,9 @@ class Dataset : public Napi::ObjectWrap<Dataset> {
     Napi::Env env = info.Env();
     if (!data_) return env.Undefined();
     if (holding_->in_use())
-      throw Napi::Error::New(env, "this dataset is in use by a model's work in flight (trainEpoch, predict, ...); await it before dispose()");
+      throw Napi::Error::New(
+          env,
+          "this dataset is in use by a model's work in flight (trainEpoch, predict, ...); await it before dispose()");
     holding_->release(env);
     std::lock_guard<std::mutex> lock(compute_lock());
     data_.reset();
@@ -348,36 +351,35 @@ struct BatchReport {
 class Model : public Napi::ObjectWrap<Model> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    std::vector<PropertyDescriptor> properties = {
-        InstanceAccessor<&Model::Device>("device"),
-        InstanceAccessor<&Model::Disposed>("disposed"),
-        InstanceAccessor<&Model::NativeBytes>("nativeBytes"),
-        InstanceMethod<&Model::Dispose>("dispose"),
-        InstanceAccessor<&Model::PrecisionName>("precision"),
-        InstanceAccessor<&Model::StepCapture>("stepCapture"),
-        InstanceAccessor<&Model::CaptureError>("captureError"),
-        InstanceAccessor<&Model::ParameterCount>("parameterCount"),
-        InstanceMethod<&Model::Tensors>("tensors"),
-        InstanceMethod<&Model::GetTensor>("getTensor"),
-        InstanceMethod<&Model::SetTensor>("setTensor"),
-        InstanceMethod<&Model::Initialize>("initialize"),
-        InstanceMethod<&Model::GetParameters>("getParameters"),
-        InstanceMethod<&Model::SetParameters>("setParameters"),
-        InstanceMethod<&Model::ResetOptimizer>("resetOptimizer"),
-        InstanceMethod<&Model::GetOptimizerState>("getOptimizerState"),
-        InstanceMethod<&Model::SetOptimizerState>("setOptimizerState"),
-        InstanceMethod<&Model::SetMask>("setMask"),
-        InstanceMethod<&Model::TrainEpoch>("trainEpoch"),
-        InstanceMethod<&Model::Predict>("predict"),
-        InstanceMethod<&Model::Gradient>("gradient"),
-        InstanceMethod<&Model::IntegratedGradients>("integratedGradients"),
-        InstanceMethod<&Model::FgsmPredict>("fgsmPredict"),
-        InstanceMethod<&Model::ForwardBatch>("forwardBatch"),
-        InstanceMethod<&Model::BackwardBatch>("backwardBatch"),
-        InstanceMethod<&Model::ZeroGradients>("zeroGradients"),
-        InstanceMethod<&Model::Step>("step"),
-        InstanceMethod<&Model::RequestStop>("requestStop"),
-        InstanceMethod<&Model::ClearStop>("clearStop")};
+    std::vector<PropertyDescriptor> properties = {InstanceAccessor<&Model::Device>("device"),
+                                                  InstanceAccessor<&Model::Disposed>("disposed"),
+                                                  InstanceAccessor<&Model::NativeBytes>("nativeBytes"),
+                                                  InstanceMethod<&Model::Dispose>("dispose"),
+                                                  InstanceAccessor<&Model::PrecisionName>("precision"),
+                                                  InstanceAccessor<&Model::StepCapture>("stepCapture"),
+                                                  InstanceAccessor<&Model::CaptureError>("captureError"),
+                                                  InstanceAccessor<&Model::ParameterCount>("parameterCount"),
+                                                  InstanceMethod<&Model::Tensors>("tensors"),
+                                                  InstanceMethod<&Model::GetTensor>("getTensor"),
+                                                  InstanceMethod<&Model::SetTensor>("setTensor"),
+                                                  InstanceMethod<&Model::Initialize>("initialize"),
+                                                  InstanceMethod<&Model::GetParameters>("getParameters"),
+                                                  InstanceMethod<&Model::SetParameters>("setParameters"),
+                                                  InstanceMethod<&Model::ResetOptimizer>("resetOptimizer"),
+                                                  InstanceMethod<&Model::GetOptimizerState>("getOptimizerState"),
+                                                  InstanceMethod<&Model::SetOptimizerState>("setOptimizerState"),
+                                                  InstanceMethod<&Model::SetMask>("setMask"),
+                                                  InstanceMethod<&Model::TrainEpoch>("trainEpoch"),
+                                                  InstanceMethod<&Model::Predict>("predict"),
+                                                  InstanceMethod<&Model::Gradient>("gradient"),
+                                                  InstanceMethod<&Model::IntegratedGradients>("integratedGradients"),
+                                                  InstanceMethod<&Model::FgsmPredict>("fgsmPredict"),
+                                                  InstanceMethod<&Model::ForwardBatch>("forwardBatch"),
+                                                  InstanceMethod<&Model::BackwardBatch>("backwardBatch"),
+                                                  InstanceMethod<&Model::ZeroGradients>("zeroGradients"),
+                                                  InstanceMethod<&Model::Step>("step"),
+                                                  InstanceMethod<&Model::RequestStop>("requestStop"),
+                                                  InstanceMethod<&Model::ClearStop>("clearStop")};
     if (auto key = symbol_dispose(env)) properties.push_back(InstanceMethod<&Model::Dispose>(*key));
     return DefineClass(env, "Model", properties);
   }
@@ -399,12 +401,11 @@ class Model : public Napi::ObjectWrap<Model> {
     const CaptureRefusal refuse_capture = refusal == "refuse"          ? CaptureRefusal::kEvery
                                           : refusal == "refuse-second" ? CaptureRefusal::kSecond
                                                                        : CaptureRefusal::kNone;
-    const bool emulate_capture = refuse_capture != CaptureRefusal::kNone ||
-                                 (emulate.IsBoolean() && emulate.As<Napi::Boolean>().Value());
+    const bool emulate_capture =
+        refuse_capture != CaptureRefusal::kNone || (emulate.IsBoolean() && emulate.As<Napi::Boolean>().Value());
     if (!emulate.IsUndefined() && !emulate.IsBoolean() && refuse_capture == CaptureRefusal::kNone)
       throw Napi::TypeError::New(env, "emulateCapture must be a boolean, 'refuse' or 'refuse-second'");
-    if (emulate_capture && device_ != "cpu")
-      throw Napi::TypeError::New(env, "emulateCapture is for the cpu device");
+    if (emulate_capture && device_ != "cpu") throw Napi::TypeError::New(env, "emulateCapture is for the cpu device");
     std::lock_guard<std::mutex> lock(compute_lock());
     try {
       std::shared_ptr<Backend> backend = make_backend(env, device_, precision);
@@ -431,13 +432,16 @@ class Model : public Napi::ObjectWrap<Model> {
   // engine and owns both the engine and the lease).
   std::shared_ptr<Engine> engine_for_worker(Napi::Env env) {
     Engine& e = engine(env);
-    auto owners = std::make_shared<std::pair<std::shared_ptr<Engine>, std::shared_ptr<void>>>(engine_, holding_->lease(env));
+    auto owners =
+        std::make_shared<std::pair<std::shared_ptr<Engine>, std::shared_ptr<void>>>(engine_, holding_->lease(env));
     return std::shared_ptr<Engine>(owners, &e);
   }
 
   Napi::Value Device(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), device_); }
   Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !engine_); }
-  Napi::Value NativeBytes(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), double(holding_->reported())); }
+  Napi::Value NativeBytes(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), double(holding_->reported()));
+  }
 
   // Frees the engine (weights, activations, the backend with its stream, cuDNN handle and
   // workspace) now rather than when V8 collects the model; again, nothing. Refused while work
@@ -446,7 +450,8 @@ class Model : public Napi::ObjectWrap<Model> {
     Napi::Env env = info.Env();
     if (!engine_) return env.Undefined();
     if (holding_->in_use())
-      throw Napi::Error::New(env, "this model has work in flight (trainEpoch, predict, ...); await it before dispose()");
+      throw Napi::Error::New(env,
+                             "this model has work in flight (trainEpoch, predict, ...); await it before dispose()");
     holding_->release(env);
     std::lock_guard<std::mutex> lock(compute_lock());
     engine_.reset();
@@ -483,7 +488,9 @@ class Model : public Napi::ObjectWrap<Model> {
       auto shape = Napi::Array::New(env, t.shape.size());
       for (size_t d = 0; d < t.shape.size(); ++d) shape.Set(uint32_t(d), t.shape[d]);
       entry.Set("shape", shape);
-      entry.Set("kind", t.kind == TensorKind::kParameter ? "parameter" : t.kind == TensorKind::kBuffer ? "buffer" : "counter");
+      entry.Set("kind", t.kind == TensorKind::kParameter ? "parameter"
+                        : t.kind == TensorKind::kBuffer  ? "buffer"
+                                                         : "counter");
       out.Set(uint32_t(i), entry);
     }
     return out;
@@ -509,7 +516,8 @@ class Model : public Napi::ObjectWrap<Model> {
     Napi::Env env = info.Env();
     const std::string name = string_arg(info, 0, "tensor name");
     const TensorInfo& t = find_tensor(env, name);
-    if (info.Length() < 2 || !info[1].IsTypedArray()) throw_type(env, "setTensor(name, data): data must be a typed array");
+    if (info.Length() < 2 || !info[1].IsTypedArray())
+      throw_type(env, "setTensor(name, data): data must be a typed array");
     auto array = info[1].As<Napi::TypedArray>();
     std::lock_guard<std::mutex> lock(compute_lock());
     ResNet18& net = engine(env).net();
@@ -521,8 +529,8 @@ class Model : public Napi::ObjectWrap<Model> {
     }
     if (array.TypedArrayType() != napi_float32_array) throw_type(env, name + " needs a Float32Array");
     if (array.ElementLength() != t.size)
-      throw Napi::RangeError::New(env, name + " has " + std::to_string(t.size) + " values, got " +
-                                           std::to_string(array.ElementLength()));
+      throw Napi::RangeError::New(
+          env, name + " has " + std::to_string(t.size) + " values, got " + std::to_string(array.ElementLength()));
     const float* data = array.As<Napi::Float32Array>().Data();
     for (size_t i = 0; i < t.size; ++i)
       if (!std::isfinite(data[i])) throw Napi::RangeError::New(env, name + " contains NaN or infinite values");
@@ -628,7 +636,8 @@ class Model : public Napi::ObjectWrap<Model> {
     std::shared_ptr<Napi::ObjectReference> ref;
     std::shared_ptr<void> lease;
     Hold(Napi::Object o)
-        : ref(std::make_shared<Napi::ObjectReference>(Napi::Persistent(o))), lease(Dataset::Unwrap(o)->lease(o.Env())) {}
+        : ref(std::make_shared<Napi::ObjectReference>(Napi::Persistent(o))),
+          lease(Dataset::Unwrap(o)->lease(o.Env())) {}
   };
 
   Napi::Value TrainEpoch(const Napi::CallbackInfo& info) {
@@ -654,9 +663,13 @@ class Model : public Napi::ObjectWrap<Model> {
     const ResidentDataset* d = &data.data(env);
     auto* worker = new ProgressPromiseWorker<EpochTotals, BatchReport>(
         env, callback,
-        [engine, stop, d, r, hold, wants_progress = !callback.IsEmpty()](const std::function<void(const BatchReport&)>& report) {
+        [engine, stop, d, r, hold,
+         wants_progress = !callback.IsEmpty()](const std::function<void(const BatchReport&)>& report) {
           BatchCallback on_batch;
-          if (wants_progress) on_batch = [&](int b, int nb, float loss, float correct, int count) { report(BatchReport{b, nb, loss, correct, count}); };
+          if (wants_progress)
+            on_batch = [&](int b, int nb, float loss, float correct, int count) {
+              report(BatchReport{b, nb, loss, correct, count});
+            };
           return engine->train_epoch(*d, r, on_batch, *stop);
         },
         [](Napi::Env env, EpochTotals& t) -> Napi::Value {
@@ -685,7 +698,8 @@ class Model : public Napi::ObjectWrap<Model> {
     Napi::Env env = info.Env();
     Dataset& data = dataset_arg(info, 0);
     std::vector<int32_t> indices = int32_array(env, info.Length() > 1 ? info[1] : env.Undefined(), "indices");
-    const int batch = positive_int(env, info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0, "batchSize");
+    const int batch = positive_int(
+        env, info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0, "batchSize");
     auto engine = engine_for_worker(env);
     const ResidentDataset* d = &data.data(env);
     Hold hold(info[0].As<Napi::Object>());
@@ -749,8 +763,9 @@ class Model : public Napi::ObjectWrap<Model> {
     auto* worker = new ProgressPromiseWorker<IgResult, Point>(
         env, callback,
         [engine, d, indices, batch, baseline, nodes, weights, hold](const std::function<void(const Point&)>& report) {
-          return engine->integrated_gradients(*d, indices, batch, baseline, nodes, weights,
-                                              [&](int k, int m) { report(Point{k, m}); });
+          return engine->integrated_gradients(*d, indices, batch, baseline, nodes, weights, [&](int k, int m) {
+            report(Point{k, m});
+          });
         },
         [](Napi::Env env, IgResult& r) -> Napi::Value {
           auto out = Napi::Object::New(env);
@@ -773,7 +788,8 @@ class Model : public Napi::ObjectWrap<Model> {
     Napi::Env env = info.Env();
     Dataset& data = dataset_arg(info, 0);
     std::vector<int32_t> indices = int32_array(env, info.Length() > 1 ? info[1] : env.Undefined(), "indices");
-    if (info.Length() < 4 || !info[2].IsNumber() || !info[3].IsNumber()) throw_type(env, "fgsmPredict(data, indices, eps, batchSize)");
+    if (info.Length() < 4 || !info[2].IsNumber() || !info[3].IsNumber())
+      throw_type(env, "fgsmPredict(data, indices, eps, batchSize)");
     const double eps = info[2].As<Napi::Number>().DoubleValue();
     if (!(eps >= 0 && eps <= 1)) throw Napi::RangeError::New(env, "eps must lie in [0, 1] (pixel units)");
     const int batch = positive_int(env, info[3].As<Napi::Number>().DoubleValue(), "batchSize");
@@ -803,7 +819,8 @@ class Model : public Napi::ObjectWrap<Model> {
     const ResidentDataset* d = &data.data(env);
     Hold hold(info[0].As<Napi::Object>());
     auto* worker = new PromiseWorker<std::vector<float>>(
-        env, [engine, d, indices, train, augment, seed, epoch, hold] {
+        env,
+        [engine, d, indices, train, augment, seed, epoch, hold] {
           return engine->forward_batch(*d, indices, train, augment, seed, epoch);
         },
         [](Napi::Env env, std::vector<float>& v) -> Napi::Value { return to_float32(env, v); });
@@ -816,7 +833,11 @@ class Model : public Napi::ObjectWrap<Model> {
     std::vector<float> dlogits = float32_array(env, info.Length() ? info[0] : env.Undefined(), "dlogits");
     auto engine = engine_for_worker(env);
     auto* worker = new PromiseWorker<bool>(
-        env, [engine, dlogits] { engine->backward_batch(dlogits); return true; },
+        env,
+        [engine, dlogits] {
+          engine->backward_batch(dlogits);
+          return true;
+        },
         [](Napi::Env env, bool&) -> Napi::Value { return env.Undefined(); });
     worker->Queue();
     return worker->promise();
@@ -940,8 +961,7 @@ Napi::Object BuildFacts(Napi::Env env) {
 #ifdef INSALUN_WITH_CUDA
   out.Set("cudaArchs", INSALUN_CUDA_ARCHS_STRING);
   out.Set("cudnnHeaders", cuda::cudnn_version_text(CUDNN_VERSION));
-  out.Set("cudaRuntime", std::to_string(CUDART_VERSION / 1000) + "." +
-                             std::to_string(CUDART_VERSION % 1000 / 10));
+  out.Set("cudaRuntime", std::to_string(CUDART_VERSION / 1000) + "." + std::to_string(CUDART_VERSION % 1000 / 10));
 #endif
   return out;
 }
@@ -1008,8 +1028,9 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be);
 Napi::Value Ops(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string device = info.Length() && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "cpu";
-  const Precision precision =
-      info.Length() > 1 && info[1].IsObject() ? precision_option(env, info[1].As<Napi::Object>().Get("precision")) : Precision::kFp32;
+  const Precision precision = info.Length() > 1 && info[1].IsObject()
+                                  ? precision_option(env, info[1].As<Napi::Object>().Get("precision"))
+                                  : Precision::kFp32;
   return make_op_bindings(env, make_backend(env, device, precision));
 }
 
@@ -1072,7 +1093,5 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace insalun::addon
 
-static Napi::Object InitInsalun(Napi::Env env, Napi::Object exports) {
-  return insalun::addon::Init(env, exports);
-}
+static Napi::Object InitInsalun(Napi::Env env, Napi::Object exports) { return insalun::addon::Init(env, exports); }
 NODE_API_MODULE(insalun, InitInsalun)

@@ -29,8 +29,10 @@ class PromiseWorker : public Napi::AsyncWorker {
   using Work = std::function<Result()>;
   using ToJs = std::function<Napi::Value(Napi::Env, Result&)>;
   PromiseWorker(Napi::Env env, Work work, ToJs to_js)
-      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)),
-        work_(std::move(work)), to_js_(std::move(to_js)) {}
+      : Napi::AsyncWorker(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        to_js_(std::move(to_js)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override {
@@ -72,10 +74,12 @@ class ProgressPromiseWorker : public Napi::AsyncProgressQueueWorker<Progress> {
   using ToJs = std::function<Napi::Value(Napi::Env, Result&)>;
   using ProgressToJs = std::function<Napi::Value(Napi::Env, const Progress&)>;
 
-  ProgressPromiseWorker(Napi::Env env, Napi::Function callback, Work work, ToJs to_js,
-                        ProgressToJs progress_to_js)
-      : Base(env), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
-        to_js_(std::move(to_js)), progress_to_js_(std::move(progress_to_js)) {
+  ProgressPromiseWorker(Napi::Env env, Napi::Function callback, Work work, ToJs to_js, ProgressToJs progress_to_js)
+      : Base(env),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        to_js_(std::move(to_js)),
+        progress_to_js_(std::move(progress_to_js)) {
     if (!callback.IsEmpty()) callback_ = Napi::Persistent(callback);
   }
   Napi::Promise promise() { return deferred_.Promise(); }

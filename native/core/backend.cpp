@@ -8,9 +8,12 @@ namespace insalun {
 
 const char* precision_name(Precision p) {
   switch (p) {
-    case Precision::kFp32: return "fp32";
-    case Precision::kTf32: return "tf32";
-    case Precision::kBf16: return "bf16";
+    case Precision::kFp32:
+      return "fp32";
+    case Precision::kTf32:
+      return "tf32";
+    case Precision::kBf16:
+      return "bf16";
   }
   return "unknown";
 }
@@ -22,18 +25,16 @@ void check_conv_shape(const ConvShape& s) {
   const bool output = sizes && s.pad >= 0 && padded_h >= s.k && padded_w >= s.k &&
                       std::max(padded_h, padded_w) <= std::numeric_limits<int>::max();
   if (output) return;
-  throw std::invalid_argument(
-      "conv2d: invalid shape n=" + std::to_string(s.n) + " cin=" + std::to_string(s.cin) + " " +
-      std::to_string(s.h) + "x" + std::to_string(s.w) + " cout=" + std::to_string(s.cout) +
-      " k=" + std::to_string(s.k) + " stride=" + std::to_string(s.stride) + " pad=" +
-      std::to_string(s.pad) +
-      (sizes ? " (the padded input must be at least the kernel's size; padding not negative)"
-             : " (sizes and stride must be positive)"));
+  throw std::invalid_argument("conv2d: invalid shape n=" + std::to_string(s.n) + " cin=" + std::to_string(s.cin) + " " +
+                              std::to_string(s.h) + "x" + std::to_string(s.w) + " cout=" + std::to_string(s.cout) +
+                              " k=" + std::to_string(s.k) + " stride=" + std::to_string(s.stride) +
+                              " pad=" + std::to_string(s.pad) +
+                              (sizes ? " (the padded input must be at least the kernel's size; padding not negative)"
+                                     : " (sizes and stride must be positive)"));
 }
 
 void check_norm_backward(const Act* relu_out, const Act* gated_dy, const Act* dx) {
-  if (gated_dy && !relu_out)
-    throw std::invalid_argument("bn backward: a gated dy needs the ReLU output that gates it");
+  if (gated_dy && !relu_out) throw std::invalid_argument("bn backward: a gated dy needs the ReLU output that gates it");
   if (gated_dy && gated_dy == dx)
     throw std::invalid_argument("bn backward: dx and the gated dy must be different buffers");
 }

@@ -118,8 +118,7 @@ class Backend {
   // Throws std::invalid_argument, saying why, for a precision this backend does not offer.
   virtual void set_precision(Precision p) {
     if (p != Precision::kFp32)
-      throw std::invalid_argument(name() + " backend computes in fp32 only (asked for " +
-                                  precision_name(p) + ")");
+      throw std::invalid_argument(name() + " backend computes in fp32 only (asked for " + precision_name(p) + ")");
   }
   virtual Precision precision() const { return Precision::kFp32; }
   // Bytes per activation element in the current precision. Set the precision before allocating
@@ -147,9 +146,7 @@ class Backend {
   virtual size_t scratch_bytes() const { return 0; }
 
   float* alloc(size_t count) { return static_cast<float*>(alloc_bytes(count * sizeof(float))); }
-  Act* alloc_activations(size_t count) {
-    return static_cast<Act*>(alloc_bytes(count * activation_bytes()));
-  }
+  Act* alloc_activations(size_t count) { return static_cast<Act*>(alloc_bytes(count * activation_bytes())); }
   // Device-side conversions between activations of shape [n, c, hw] and float32 NCHW vectors.
   virtual void activations_to_float(const NormShape& s, const Act* a, float* out) = 0;
   virtual void activations_from_float(const NormShape& s, const float* in, Act* a) = 0;
@@ -171,10 +168,8 @@ class Backend {
   // ---- convolution (no bias) ----------------------------------------------------------------
   virtual void conv2d_forward(const ConvShape& s, const Act* x, const float* w, Act* y) = 0;
   // accumulate: dx += the data gradient (a residual branch joining), instead of dx = it.
-  virtual void conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w, Act* dx,
-                                    bool accumulate) = 0;
-  virtual void conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy,
-                                      float* dw) = 0;
+  virtual void conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w, Act* dx, bool accumulate) = 0;
+  virtual void conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy, float* dw) = 0;
   // Optional: the convolutions a step will run, by their weights. A backend whose convolutions
   // read converted copies of the weights (the CUDA backend's bf16 copies) converts them all here,
   // in one pass, and conv2d_forward and conv2d_backward_data then read those copies for these
@@ -193,52 +188,46 @@ class Backend {
   // ---- batch norm (eps, momentum as PyTorch; running_var gets the unbiased variance) --------
   // Train mode: normalize with batch statistics, save mean and 1/sqrt(var_biased + eps) for
   // backward, update running statistics in place, then apply the epilogue.
-  virtual void bn_forward_train(const NormShape& s, const Act* x, const float* gamma,
-                                const float* beta, float* running_mean, float* running_var,
-                                float momentum, float eps, const NormEpilogue& epilogue, Act* y,
-                                float* save_mean, float* save_invstd) = 0;
+  virtual void bn_forward_train(const NormShape& s, const Act* x, const float* gamma, const float* beta,
+                                float* running_mean, float* running_var, float momentum, float eps,
+                                const NormEpilogue& epilogue, Act* y, float* save_mean, float* save_invstd) = 0;
   // Eval mode: normalize with running statistics. Also fills save_mean/save_invstd from the
   // running statistics so that bn_backward_eval can use them.
-  virtual void bn_forward_eval(const NormShape& s, const Act* x, const float* gamma,
-                               const float* beta, const float* running_mean,
-                               const float* running_var, float eps, const NormEpilogue& epilogue,
-                               Act* y, float* save_mean, float* save_invstd) = 0;
+  virtual void bn_forward_eval(const NormShape& s, const Act* x, const float* gamma, const float* beta,
+                               const float* running_mean, const float* running_var, float eps,
+                               const NormEpilogue& epilogue, Act* y, float* save_mean, float* save_invstd) = 0;
   // relu_out: when not null, the output of a ReLU that followed this norm (the y of a forward
   // with epilogue.relu); dy counts as zero where relu_out <= 0, which is that ReLU's backward
   // folded into this one. gated_dy: when not null (relu_out given), also receives that gated dy,
   // which a residual add before the ReLU passes on to its other branch; it may be dy itself
   // (gated in place), never dx (check_norm_backward). dgamma and dbeta are the gradients of the
   // affine transform.
-  virtual void bn_backward_train(const NormShape& s, const Act* x, const Act* dy,
-                                 const Act* relu_out, Act* gated_dy, const float* gamma,
-                                 const float* save_mean, const float* save_invstd, Act* dx,
+  virtual void bn_backward_train(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out, Act* gated_dy,
+                                 const float* gamma, const float* save_mean, const float* save_invstd, Act* dx,
                                  float* dgamma, float* dbeta) = 0;
   // Statistics are constants in eval mode: dx = dy * gamma * invstd.
-  virtual void bn_backward_eval(const NormShape& s, const Act* x, const Act* dy,
-                                const Act* relu_out, Act* gated_dy, const float* gamma,
-                                const float* save_mean, const float* save_invstd, Act* dx,
+  virtual void bn_backward_eval(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out, Act* gated_dy,
+                                const float* gamma, const float* save_mean, const float* save_invstd, Act* dx,
                                 float* dgamma, float* dbeta) = 0;
 
   // ---- pooling, linear, loss ------------------------------------------------------------------
   virtual void avgpool_forward(const NormShape& s, const Act* x, float* y) = 0;     // y [n, c]
   virtual void avgpool_backward(const NormShape& s, const float* dy, Act* dx) = 0;  // dx [n,c,hw]
   // y[n, out] = x[n, in] * w^T + b
-  virtual void linear_forward(int n, int in, int out, const float* x, const float* w,
-                              const float* b, float* y) = 0;
-  virtual void linear_backward(int n, int in, int out, const float* x, const float* w,
-                               const float* dy, float* dx, float* dw, float* db) = 0;
+  virtual void linear_forward(int n, int in, int out, const float* x, const float* w, const float* b, float* y) = 0;
+  virtual void linear_backward(int n, int in, int out, const float* x, const float* w, const float* dy, float* dx,
+                               float* dw, float* db) = 0;
   // Mean softmax cross-entropy over the batch, times `scale` (-1 gives gradient ascent).
   // dlogits = scale * (softmax - onehot) / n. Accumulates the summed (unscaled) loss and the
   // number of correct argmax predictions into stats[0] and stats[1] (device floats), so that an
   // epoch needs no host synchronization.
-  virtual void softmax_xent(int n, int classes, const float* logits, const int32_t* labels,
-                            float scale, float* dlogits, float* stats) = 0;
+  virtual void softmax_xent(int n, int classes, const float* logits, const int32_t* labels, float scale, float* dlogits,
+                            float* stats) = 0;
 
   // ---- data -------------------------------------------------------------------------------
   // Gathers a batch: images to float NCHW normalized ((x/255 - mean)/std), with crop and flip
   // when spec.augment, and the labels.
-  virtual void gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act* x,
-                            int32_t* labels) = 0;
+  virtual void gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act* x, int32_t* labels) = 0;
 
   // ---- optimizer ------------------------------------------------------------------------------
   // One step over every parameter at once. mask (0/1 floats, same length) may be null when
@@ -246,8 +235,8 @@ class Backend {
   // decay; kHard leaves
   // masked-out coordinates (mask 0) and their momentum untouched. `first_step` selects PyTorch's
   // buf = g initialisation.
-  virtual void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf,
-                        const float* mask, size_t n, bool first_step) = 0;
+  virtual void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf, const float* mask, size_t n,
+                        bool first_step) = 0;
 
   // ---- the kernel bench's arithmetic reference -------------------------------------------------
   // Runs `rounds` rounds of a multiply-add loop held in registers on every core, the device's

@@ -14,8 +14,7 @@ namespace {
 
 class CaptureEmulator final : public Backend {
  public:
-  CaptureEmulator(std::shared_ptr<Backend> inner, CaptureRefusal refuse)
-      : inner_(std::move(inner)), refuse_(refuse) {}
+  CaptureEmulator(std::shared_ptr<Backend> inner, CaptureRefusal refuse) : inner_(std::move(inner)), refuse_(refuse) {}
 
   std::string name() const override { return inner_->name(); }
   void set_precision(Precision p) override { inner_->set_precision(p); }
@@ -37,7 +36,9 @@ class CaptureEmulator final : public Backend {
     run([=] { inner_->copy_bytes(dst, src, bytes); });
   }
 
-  void fill(float* x, float value, size_t n) override { run([=] { inner_->fill(x, value, n); }); }
+  void fill(float* x, float value, size_t n) override {
+    run([=] { inner_->fill(x, value, n); });
+  }
   void axpy(float alpha, const float* x, float* y, size_t n) override {
     run([=] { inner_->axpy(alpha, x, y, n); });
   }
@@ -59,13 +60,14 @@ class CaptureEmulator final : public Backend {
   void relu_backward(const Act* y, const Act* dy, Act* dx, size_t n) override {
     run([=] { inner_->relu_backward(y, dy, dx, n); });
   }
-  void sum(const float* x, size_t n, float* out) override { run([=] { inner_->sum(x, n, out); }); }
+  void sum(const float* x, size_t n, float* out) override {
+    run([=] { inner_->sum(x, n, out); });
+  }
 
   void conv2d_forward(const ConvShape& s, const Act* x, const float* w, Act* y) override {
     run([=] { inner_->conv2d_forward(s, x, w, y); });
   }
-  void conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w, Act* dx,
-                            bool accumulate) override {
+  void conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w, Act* dx, bool accumulate) override {
     run([=] { inner_->conv2d_backward_data(s, dy, w, dx, accumulate); });
   }
   void conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy, float* dw) override {
@@ -76,38 +78,37 @@ class CaptureEmulator final : public Backend {
       inner_->prepare_conv_weights(list.data(), list.size());
     });
   }
-  void finish_conv_weight_grads() override { run([=] { inner_->finish_conv_weight_grads(); }); }
+  void finish_conv_weight_grads() override {
+    run([=] { inner_->finish_conv_weight_grads(); });
+  }
 
-  void bn_forward_train(const NormShape& s, const Act* x, const float* gamma, const float* beta,
-                        float* running_mean, float* running_var, float momentum, float eps,
-                        const NormEpilogue& e, Act* y, float* save_mean, float* save_invstd) override {
+  void bn_forward_train(const NormShape& s, const Act* x, const float* gamma, const float* beta, float* running_mean,
+                        float* running_var, float momentum, float eps, const NormEpilogue& e, Act* y, float* save_mean,
+                        float* save_invstd) override {
     run([=] {
-      inner_->bn_forward_train(s, x, gamma, beta, running_mean, running_var, momentum, eps, e, y,
-                               save_mean, save_invstd);
+      inner_->bn_forward_train(s, x, gamma, beta, running_mean, running_var, momentum, eps, e, y, save_mean,
+                               save_invstd);
     });
   }
   void bn_forward_eval(const NormShape& s, const Act* x, const float* gamma, const float* beta,
-                       const float* running_mean, const float* running_var, float eps,
-                       const NormEpilogue& e, Act* y, float* save_mean, float* save_invstd) override {
+                       const float* running_mean, const float* running_var, float eps, const NormEpilogue& e, Act* y,
+                       float* save_mean, float* save_invstd) override {
     run([=] {
-      inner_->bn_forward_eval(s, x, gamma, beta, running_mean, running_var, eps, e, y, save_mean,
-                              save_invstd);
+      inner_->bn_forward_eval(s, x, gamma, beta, running_mean, running_var, eps, e, y, save_mean, save_invstd);
     });
   }
-  void bn_backward_train(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out,
-                         Act* gated_dy, const float* gamma, const float* save_mean,
-                         const float* save_invstd, Act* dx, float* dgamma, float* dbeta) override {
+  void bn_backward_train(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out, Act* gated_dy,
+                         const float* gamma, const float* save_mean, const float* save_invstd, Act* dx, float* dgamma,
+                         float* dbeta) override {
     run([=] {
-      inner_->bn_backward_train(s, x, dy, relu_out, gated_dy, gamma, save_mean, save_invstd, dx,
-                                dgamma, dbeta);
+      inner_->bn_backward_train(s, x, dy, relu_out, gated_dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
     });
   }
-  void bn_backward_eval(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out,
-                        Act* gated_dy, const float* gamma, const float* save_mean,
-                        const float* save_invstd, Act* dx, float* dgamma, float* dbeta) override {
+  void bn_backward_eval(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out, Act* gated_dy,
+                        const float* gamma, const float* save_mean, const float* save_invstd, Act* dx, float* dgamma,
+                        float* dbeta) override {
     run([=] {
-      inner_->bn_backward_eval(s, x, dy, relu_out, gated_dy, gamma, save_mean, save_invstd, dx,
-                               dgamma, dbeta);
+      inner_->bn_backward_eval(s, x, dy, relu_out, gated_dy, gamma, save_mean, save_invstd, dx, dgamma, dbeta);
     });
   }
 
@@ -117,23 +118,22 @@ class CaptureEmulator final : public Backend {
   void avgpool_backward(const NormShape& s, const float* dy, Act* dx) override {
     run([=] { inner_->avgpool_backward(s, dy, dx); });
   }
-  void linear_forward(int n, int in, int out, const float* x, const float* w, const float* b,
-                      float* y) override {
+  void linear_forward(int n, int in, int out, const float* x, const float* w, const float* b, float* y) override {
     run([=] { inner_->linear_forward(n, in, out, x, w, b, y); });
   }
-  void linear_backward(int n, int in, int out, const float* x, const float* w, const float* dy,
-                       float* dx, float* dw, float* db) override {
+  void linear_backward(int n, int in, int out, const float* x, const float* w, const float* dy, float* dx, float* dw,
+                       float* db) override {
     run([=] { inner_->linear_backward(n, in, out, x, w, dy, dx, dw, db); });
   }
-  void softmax_xent(int n, int classes, const float* logits, const int32_t* labels, float scale,
-                    float* dlogits, float* stats) override {
+  void softmax_xent(int n, int classes, const float* logits, const int32_t* labels, float scale, float* dlogits,
+                    float* stats) override {
     run([=] { inner_->softmax_xent(n, classes, logits, labels, scale, dlogits, stats); });
   }
   void gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act* x, int32_t* labels) override {
     run([=] { inner_->gather_batch(d, spec, x, labels); });
   }
-  void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf, const float* mask,
-                size_t n, bool first_step) override {
+  void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf, const float* mask, size_t n,
+                bool first_step) override {
     run([=] { inner_->sgd_step(c, w, g, momentum_buf, mask, n, first_step); });
   }
 
@@ -169,8 +169,7 @@ class CaptureEmulator final : public Backend {
     recorded_.push_back(std::move(op));
   }
   void no_capture(const char* what) const {
-    if (capturing_)
-      throw std::logic_error(std::string(what) + " is not allowed while capturing steps");
+    if (capturing_) throw std::logic_error(std::string(what) + " is not allowed while capturing steps");
   }
 
   bool refuse_this_capture() const {

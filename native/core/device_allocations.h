@@ -47,9 +47,7 @@ class DeviceAllocations {
     return p;
   }
   // Uninitialized activations, n elements of the backend's type (at least one).
-  Act* activations(size_t n) {
-    return static_cast<Act*>(bytes(std::max<size_t>(n, 1) * be_.activation_bytes()));
-  }
+  Act* activations(size_t n) { return static_cast<Act*>(bytes(std::max<size_t>(n, 1) * be_.activation_bytes())); }
   // Activations of shape s (backend type and layout) from float32 NCHW values on the device.
   Act* activations(const NormShape& s, const float* values) {
     Act* a = activations(s.size());
@@ -74,8 +72,7 @@ class DeviceAllocations {
   void free_one(T*& p) {
     void* const bytes = p;
     if (!bytes) return;
-    const auto it = std::find_if(owned_.begin(), owned_.end(),
-                                 [&](const auto& owned) { return owned.first == bytes; });
+    const auto it = std::find_if(owned_.begin(), owned_.end(), [&](const auto& owned) { return owned.first == bytes; });
     if (it == owned_.end()) throw std::logic_error("DeviceAllocations::free: not allocated here");
     owned_.erase(it);
     p = nullptr;

@@ -9,13 +9,8 @@ namespace insalun {
 
 // ---- step replay --------------------------------------------------------------------------------
 
-StepReplayer::StepReplayer(Backend& backend, bool enabled, int size, std::string* failure_sink,
-                           bool* warm)
-    : be_(backend),
-      enabled_(enabled && backend.can_capture()),
-      size_(size),
-      failure_sink_(failure_sink),
-      warm_(warm) {
+StepReplayer::StepReplayer(Backend& backend, bool enabled, int size, std::string* failure_sink, bool* warm)
+    : be_(backend), enabled_(enabled && backend.can_capture()), size_(size), failure_sink_(failure_sink), warm_(warm) {
   warmed_before_ = warmed_ = enabled_ && warm && *warm;
 }
 
@@ -75,9 +70,8 @@ bool* Engine::warm_flag(StepKind kind, int size) {
 
 // ---- resident dataset ---------------------------------------------------------------------------
 
-ResidentDataset::ResidentDataset(std::shared_ptr<Backend> backend, const uint8_t* images,
-                                 const int32_t* labels, int n, int c, int h, int w,
-                                 const std::vector<float>& mean, const std::vector<float>& std)
+ResidentDataset::ResidentDataset(std::shared_ptr<Backend> backend, const uint8_t* images, const int32_t* labels, int n,
+                                 int c, int h, int w, const std::vector<float>& mean, const std::vector<float>& std)
     : backend_(std::move(backend)), host_mean_(mean), host_std_(std) {
   if (int(mean.size()) != c || int(std.size()) != c)
     throw std::invalid_argument("dataset: mean and std need one value per channel");
@@ -95,8 +89,8 @@ ResidentDataset::ResidentDataset(std::shared_ptr<Backend> backend, const uint8_t
   backend_->upload_bytes(labels_, labels, sizeof(int32_t) * n);
   backend_->upload_bytes(mean_, mean.data(), sizeof(float) * c);
   backend_->upload_bytes(std_, std.data(), sizeof(float) * c);
-  view_ = DeviceDataset{static_cast<const uint8_t*>(images_), static_cast<const int32_t*>(labels_),
-                        n, c, h, w, static_cast<const float*>(mean_), static_cast<const float*>(std_)};
+  view_ = DeviceDataset{static_cast<const uint8_t*>(images_), static_cast<const int32_t*>(labels_), n, c, h, w,
+                        static_cast<const float*>(mean_),     static_cast<const float*>(std_)};
 }
 
 ResidentDataset::~ResidentDataset() {
@@ -106,9 +100,7 @@ ResidentDataset::~ResidentDataset() {
 // ---- engine -------------------------------------------------------------------------------------
 
 Engine::Engine(std::shared_ptr<Backend> backend, const ResNetConfig& config)
-    : backend_(std::move(backend)),
-      net_(std::make_unique<ResNet18>(*backend_, config)),
-      memory_(*backend_) {
+    : backend_(std::move(backend)), net_(std::make_unique<ResNet18>(*backend_, config)), memory_(*backend_) {
   const size_t n = net_->parameter_count();
   momentum_ = memory_.floats(n);
   grad_sum_ = memory_.floats(n);
@@ -173,23 +165,21 @@ void Engine::begin_pass(const ResidentDataset& data, const std::vector<int32_t>&
   const DeviceDataset& d = data.view();
   const ResNetConfig& c = net_->config();
   if (d.c != c.in_channels || d.h != c.image || d.w != c.image)
-    throw std::invalid_argument("dataset images are " + std::to_string(d.c) + "x" + std::to_string(d.h) +
-                                "x" + std::to_string(d.w) + " but the model expects " +
-                                std::to_string(c.in_channels) + "x" + std::to_string(c.image) + "x" +
-                                std::to_string(c.image));
+    throw std::invalid_argument("dataset images are " + std::to_string(d.c) + "x" + std::to_string(d.h) + "x" +
+                                std::to_string(d.w) + " but the model expects " + std::to_string(c.in_channels) + "x" +
+                                std::to_string(c.image) + "x" + std::to_string(c.image));
   if (!labels.empty() && labels.size() != indices.size())
     throw std::invalid_argument("labels must have one entry per index");
   if (use == PassUse::kLoss && labels.empty() && data.max_label() >= c.classes)
-    throw std::out_of_range("the dataset has label " + std::to_string(data.max_label()) +
-                            " but the model has " + std::to_string(c.classes) + " classes");
+    throw std::out_of_range("the dataset has label " + std::to_string(data.max_label()) + " but the model has " +
+                            std::to_string(c.classes) + " classes");
   for (const int32_t index : indices)
     if (index < 0 || index >= d.n)
       throw std::out_of_range("sample index " + std::to_string(index) + " is outside the dataset (" +
                               std::to_string(d.n) + " images)");
   for (const int32_t label : labels)
     if (label < 0 || label >= c.classes)
-      throw std::out_of_range("label " + std::to_string(label) + " is outside [0, " +
-                              std::to_string(c.classes) + ")");
+      throw std::out_of_range("label " + std::to_string(label) + " is outside [0, " + std::to_string(c.classes) + ")");
   if (indices.size() > pass_capacity_) {
     pass_capacity_ = 0;
     memory_.free(pass_indices_, pass_labels_);
@@ -198,13 +188,12 @@ void Engine::begin_pass(const ResidentDataset& data, const std::vector<int32_t>&
     pass_capacity_ = indices.size();
   }
   backend_->upload_bytes(pass_indices_, indices.data(), sizeof(int32_t) * indices.size());
-  if (!labels.empty())
-    backend_->upload_bytes(pass_labels_, labels.data(), sizeof(int32_t) * labels.size());
+  if (!labels.empty()) backend_->upload_bytes(pass_labels_, labels.data(), sizeof(int32_t) * labels.size());
   pass_has_labels_ = !labels.empty();
 }
 
-void Engine::load_batch(const ResidentDataset& data, size_t begin, int count, bool augment,
-                        uint64_t seed, uint32_t epoch) {
+void Engine::load_batch(const ResidentDataset& data, size_t begin, int count, bool augment, uint64_t seed,
+                        uint32_t epoch) {
   stage_batch(begin, count);
   gather_staged(data, count, augment, seed, epoch);
 }
@@ -213,12 +202,10 @@ void Engine::stage_batch(size_t begin, int count) {
   ensure_batch(count);
   // Device-to-device copies into the fixed slots: ordered on the backend's queue, no host wait.
   backend_->copy_bytes(indices_, pass_indices_ + begin, sizeof(int32_t) * count);
-  if (pass_has_labels_)
-    backend_->copy_bytes(label_slot_, pass_labels_ + begin, sizeof(int32_t) * count);
+  if (pass_has_labels_) backend_->copy_bytes(label_slot_, pass_labels_ + begin, sizeof(int32_t) * count);
 }
 
-void Engine::gather_staged(const ResidentDataset& data, int count, bool augment, uint64_t seed,
-                           uint32_t epoch) {
+void Engine::gather_staged(const ResidentDataset& data, int count, bool augment, uint64_t seed, uint32_t epoch) {
   BatchSpec spec;
   spec.indices = indices_;
   spec.labels = pass_has_labels_ ? label_slot_ : nullptr;
@@ -233,16 +220,14 @@ void Engine::gather_staged(const ResidentDataset& data, int count, bool augment,
 void Engine::apply_sgd(const SgdConfig& sgd, const float* grads) {
   SgdConfig c = sgd;
   c.mask_mode = mask_mode_;
-  backend_->sgd_step(c, net_->parameters(), grads, momentum_, mask_, net_->parameter_count(),
-                     first_step_);
+  backend_->sgd_step(c, net_->parameters(), grads, momentum_, mask_, net_->parameter_count(), first_step_);
   first_step_ = false;
 }
 
 void Engine::train_step(const ResidentDataset& data, const EpochRequest& r, int count) {
   gather_staged(data, count, r.augment, r.seed, r.epoch);
   const float* logits = net_->forward(x_, count, true);
-  backend_->softmax_xent(count, net_->config().classes, logits, labels_, r.loss_scale, dlogits_,
-                         stats_);
+  backend_->softmax_xent(count, net_->config().classes, logits, labels_, r.loss_scale, dlogits_, stats_);
   net_->backward(dlogits_, nullptr);
   apply_sgd(r.sgd, net_->gradients());
 }
@@ -255,8 +240,7 @@ size_t Engine::batch_count(size_t positions, int batch_size) {
 }
 
 template <typename Body>
-bool Engine::for_each_batch(size_t positions, int batch_size, Body&& body,
-                            const std::atomic<bool>* stop) {
+bool Engine::for_each_batch(size_t positions, int batch_size, Body&& body, const std::atomic<bool>* stop) {
   const size_t batches = batch_count(positions, batch_size);
   for (size_t b = 0; b < batches; ++b) {
     if (stop && stop->load()) return false;
@@ -267,19 +251,17 @@ bool Engine::for_each_batch(size_t positions, int batch_size, Body&& body,
 }
 
 StepReplayer Engine::replayer(StepKind kind, int batch_size, size_t steps) {
-  return StepReplayer(*backend_, step_capture_ && steps >= 3, batch_size, &capture_error_,
-                      warm_flag(kind, batch_size));
+  return StepReplayer(*backend_, step_capture_ && steps >= 3, batch_size, &capture_error_, warm_flag(kind, batch_size));
 }
 
-StepReplayer::Ran Engine::run_step(StepReplayer& steps, const Batch& batch, bool may_record,
-                                   bool train_mode, const std::function<void()>& step) {
+StepReplayer::Ran Engine::run_step(StepReplayer& steps, const Batch& batch, bool may_record, bool train_mode,
+                                   const std::function<void()>& step) {
   stage_batch(batch.begin, batch.count);
   if (!train_mode) return steps.run(batch.count, may_record, step);
   // A refused recording may stop anywhere in the step: undo restores the counters it started
   // with. A replay skips the host-side part of forward(), so its counting is done here.
   const std::vector<int64_t> counters = net_->counters();
-  const StepReplayer::Ran ran =
-      steps.run(batch.count, may_record, step, [&] { net_->counters() = counters; });
+  const StepReplayer::Ran ran = steps.run(batch.count, may_record, step, [&] { net_->counters() = counters; });
   if (ran == StepReplayer::Ran::kReplayed) net_->count_train_steps(1);
   return ran;
 }
@@ -289,8 +271,8 @@ StepReplayer::Ran Engine::run_step(StepReplayer& steps, const Batch& batch, bool
 // labels) lives in the fixed device slots that stage_batch fills before each step; everything
 // else is constant for the epoch, and the recording is dropped when the epoch ends. The SGD
 // kernel's first-step flag is fixed in a recording, so the optimizer's first step is never one.
-EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest& r,
-                                const BatchCallback& on_batch, const std::atomic<bool>& stop) {
+EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest& r, const BatchCallback& on_batch,
+                                const std::atomic<bool>& stop) {
   const size_t batches = batch_count(r.indices.size(), r.batch_size);
   begin_pass(data, r.indices, r.labels, PassUse::kLoss);
   EpochTotals totals;
@@ -298,24 +280,26 @@ EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest&
   backend_->fill(stats_, 0.0f, 2);
   float previous[2] = {0, 0};
   int since_report = 0;
-  const bool finished = for_each_batch(r.indices.size(), r.batch_size, [&](const Batch& batch) {
-    const StepReplayer::Ran ran = run_step(steps, batch, !first_step_, true,
-                                           [&] { train_step(data, r, batch.count); });
-    if (ran != StepReplayer::Ran::kEager) totals.replayed_steps++;
-    totals.count += batch.count;
-    since_report += batch.count;
-    const size_t done = batch.index + 1;
-    const bool report_now = r.progress_every > 0 && (done % r.progress_every == 0 || done == batch.of);
-    if (on_batch && report_now) {
-      float now[2];
-      backend_->download_bytes(now, stats_, sizeof(now));
-      on_batch(int(done), int(batch.of), (now[0] - previous[0]) / since_report, now[1] - previous[1],
-               since_report);
-      previous[0] = now[0];
-      previous[1] = now[1];
-      since_report = 0;
-    }
-  }, &stop);  // a stop request ends the epoch at a batch boundary
+  const bool finished = for_each_batch(
+      r.indices.size(), r.batch_size,
+      [&](const Batch& batch) {
+        const StepReplayer::Ran ran =
+            run_step(steps, batch, !first_step_, true, [&] { train_step(data, r, batch.count); });
+        if (ran != StepReplayer::Ran::kEager) totals.replayed_steps++;
+        totals.count += batch.count;
+        since_report += batch.count;
+        const size_t done = batch.index + 1;
+        const bool report_now = r.progress_every > 0 && (done % r.progress_every == 0 || done == batch.of);
+        if (on_batch && report_now) {
+          float now[2];
+          backend_->download_bytes(now, stats_, sizeof(now));
+          on_batch(int(done), int(batch.of), (now[0] - previous[0]) / since_report, now[1] - previous[1], since_report);
+          previous[0] = now[0];
+          previous[1] = now[1];
+          since_report = 0;
+        }
+      },
+      &stop);  // a stop request ends the epoch at a batch boundary
   totals.stopped = !finished;
   float final_stats[2];
   backend_->download_bytes(final_stats, stats_, sizeof(final_stats));
@@ -324,8 +308,7 @@ EpochTotals Engine::train_epoch(const ResidentDataset& data, const EpochRequest&
   return totals;
 }
 
-std::vector<float> Engine::predict(const ResidentDataset& data, const std::vector<int32_t>& indices,
-                                   int batch_size) {
+std::vector<float> Engine::predict(const ResidentDataset& data, const std::vector<int32_t>& indices, int batch_size) {
   const size_t batches = batch_count(indices.size(), batch_size);
   const int classes = net_->config().classes;
   std::vector<float> logits(indices.size() * classes);
@@ -355,8 +338,8 @@ std::vector<float> Engine::gradient(const ResidentDataset& data, const GradientR
   begin_pass(data, r.indices, r.labels, PassUse::kLoss);
   const size_t batches = batch_count(r.indices.size(), r.batch_size);
   // The squared pass reads every batch's gradient on the host, so none of its steps is replayed.
-  StepReplayer steps = replayer(r.train ? StepKind::kGradientTrainMode : StepKind::kGradientEvalMode,
-                                r.batch_size, r.squared ? 0 : batches);
+  StepReplayer steps = replayer(r.train ? StepKind::kGradientTrainMode : StepKind::kGradientEvalMode, r.batch_size,
+                                r.squared ? 0 : batches);
   for_each_batch(r.indices.size(), r.batch_size, [&](const Batch& batch) {
     run_step(steps, batch, true, r.train, [&] {
       gather_staged(data, batch.count, r.augment, r.seed, r.epoch);
@@ -378,8 +361,7 @@ std::vector<float> Engine::gradient(const ResidentDataset& data, const GradientR
   return out;
 }
 
-double Engine::forget_loss(const ResidentDataset& data, const std::vector<int32_t>& indices,
-                           int batch_size) {
+double Engine::forget_loss(const ResidentDataset& data, const std::vector<int32_t>& indices, int batch_size) {
   const int classes = net_->config().classes;
   const size_t batches = batch_count(indices.size(), batch_size);
   // Each batch's sums (loss, correct) in a slot of their own, read once after the last batch: no
@@ -401,16 +383,15 @@ double Engine::forget_loss(const ResidentDataset& data, const std::vector<int32_
   return total;
 }
 
-IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::vector<int32_t>& indices,
-                                      int batch_size, const std::vector<float>& baseline,
-                                      const std::vector<double>& nodes,
+IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::vector<int32_t>& indices, int batch_size,
+                                      const std::vector<float>& baseline, const std::vector<double>& nodes,
                                       const std::vector<double>& weights,
                                       const std::function<void(int, int)>& on_point) {
   const size_t n = net_->parameter_count();
   const int classes = net_->config().classes;
   if (baseline.size() != n)
-    throw std::invalid_argument("baseline has " + std::to_string(baseline.size()) +
-                                " values, the model has " + std::to_string(n) + " parameters");
+    throw std::invalid_argument("baseline has " + std::to_string(baseline.size()) + " values, the model has " +
+                                std::to_string(n) + " parameters");
   if (nodes.size() != weights.size() || nodes.empty())
     throw std::invalid_argument("integrated gradients need as many weights as nodes (at least one)");
   const size_t batches = batch_count(indices.size(), batch_size);
@@ -457,8 +438,7 @@ IgResult Engine::integrated_gradients(const ResidentDataset& data, const std::ve
 }
 
 // Eager steps: each batch's images and input gradient go to the host and back.
-std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data,
-                                          const std::vector<int32_t>& indices, float eps,
+std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data, const std::vector<int32_t>& indices, float eps,
                                           int batch_size) {
   const ResNetConfig& c = net_->config();
   const size_t image = size_t(c.in_channels) * c.image * c.image, plane = size_t(c.image) * c.image;
@@ -503,8 +483,7 @@ std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data,
   return predictions;
 }
 
-std::vector<float> Engine::forward_batch(const ResidentDataset& data,
-                                         const std::vector<int32_t>& indices, bool train,
+std::vector<float> Engine::forward_batch(const ResidentDataset& data, const std::vector<int32_t>& indices, bool train,
                                          bool augment, uint64_t seed, uint32_t epoch) {
   if (indices.empty()) throw std::invalid_argument("forwardBatch needs at least one index");
   const int classes = net_->config().classes;

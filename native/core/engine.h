@@ -20,9 +20,8 @@ namespace insalun {
 // A dataset uploaded once to the backend: uint8 images and int32 labels.
 class ResidentDataset {
  public:
-  ResidentDataset(std::shared_ptr<Backend> backend, const uint8_t* images, const int32_t* labels,
-                  int n, int c, int h, int w, const std::vector<float>& mean,
-                  const std::vector<float>& std);
+  ResidentDataset(std::shared_ptr<Backend> backend, const uint8_t* images, const int32_t* labels, int n, int c, int h,
+                  int w, const std::vector<float>& mean, const std::vector<float>& std);
   ~ResidentDataset();
   const DeviceDataset& view() const { return view_; }
   const Backend* backend() const { return backend_.get(); }
@@ -32,8 +31,8 @@ class ResidentDataset {
   int32_t max_label() const { return max_label_; }
   // Device bytes held: the images, labels and normalization constants, and the backend's scratch.
   size_t device_bytes() const {
-    return size_t(view_.n) * view_.c * view_.h * view_.w + sizeof(int32_t) * view_.n +
-           2 * sizeof(float) * view_.c + backend_->scratch_bytes();
+    return size_t(view_.n) * view_.c * view_.h * view_.w + sizeof(int32_t) * view_.n + 2 * sizeof(float) * view_.c +
+           backend_->scratch_bytes();
   }
 
  private:
@@ -94,8 +93,7 @@ class StepReplayer {
   enum class Ran { kEager, kRecorded, kReplayed };
   // failure_sink, when given, receives why recording failed when the replayer goes away, if it
   // tried to record ('' when recording worked).
-  StepReplayer(Backend& backend, bool enabled, int size, std::string* failure_sink = nullptr,
-               bool* warm = nullptr);
+  StepReplayer(Backend& backend, bool enabled, int size, std::string* failure_sink = nullptr, bool* warm = nullptr);
   ~StepReplayer();
   StepReplayer(const StepReplayer&) = delete;
   StepReplayer& operator=(const StepReplayer&) = delete;
@@ -104,8 +102,7 @@ class StepReplayer {
   // replay; kReplayed: only the device part ran. If recording fails (the backend or a library
   // refuses something inside a capture), undo_host reverts the host-side part of the step that
   // did not run, the step runs eagerly, and replay stays off for this replayer.
-  Ran run(int size, bool may_record, const std::function<void()>& step,
-          const std::function<void()>& undo_host = {});
+  Ran run(int size, bool may_record, const std::function<void()>& step, const std::function<void()>& undo_host = {});
 
  private:
   Backend& be_;
@@ -145,21 +142,19 @@ class Engine {
   bool first_step() const { return first_step_; }
   void set_optimizer_state(const std::vector<float>& momentum, bool first_step);
 
-  EpochTotals train_epoch(const ResidentDataset& data, const EpochRequest& request,
-                          const BatchCallback& on_batch, const std::atomic<bool>& stop);
-  std::vector<float> predict(const ResidentDataset& data, const std::vector<int32_t>& indices,
-                             int batch_size);
+  EpochTotals train_epoch(const ResidentDataset& data, const EpochRequest& request, const BatchCallback& on_batch,
+                          const std::atomic<bool>& stop);
+  std::vector<float> predict(const ResidentDataset& data, const std::vector<int32_t>& indices, int batch_size);
   std::vector<float> gradient(const ResidentDataset& data, const GradientRequest& request);
-  IgResult integrated_gradients(const ResidentDataset& data, const std::vector<int32_t>& indices,
-                                int batch_size, const std::vector<float>& baseline,
-                                const std::vector<double>& nodes, const std::vector<double>& weights,
-                                const std::function<void(int, int)>& on_point);
-  std::vector<int32_t> fgsm_predict(const ResidentDataset& data, const std::vector<int32_t>& indices,
-                                    float eps, int batch_size);
+  IgResult integrated_gradients(const ResidentDataset& data, const std::vector<int32_t>& indices, int batch_size,
+                                const std::vector<float>& baseline, const std::vector<double>& nodes,
+                                const std::vector<double>& weights, const std::function<void(int, int)>& on_point);
+  std::vector<int32_t> fgsm_predict(const ResidentDataset& data, const std::vector<int32_t>& indices, float eps,
+                                    int batch_size);
 
   // Generic path for losses computed by the caller.
-  std::vector<float> forward_batch(const ResidentDataset& data, const std::vector<int32_t>& indices,
-                                   bool train, bool augment, uint64_t seed, uint32_t epoch);
+  std::vector<float> forward_batch(const ResidentDataset& data, const std::vector<int32_t>& indices, bool train,
+                                   bool augment, uint64_t seed, uint32_t epoch);
   void backward_batch(const std::vector<float>& dlogits);  // accumulates into the gradient sum
   void zero_gradients();
   void step(const SgdConfig& sgd);  // from the accumulated gradient sum
@@ -170,17 +165,15 @@ class Engine {
   // no synchronization inside an epoch. A pass whose loss reads the dataset's own labels
   // (kLoss) refuses a dataset with labels beyond the model's classes.
   enum class PassUse { kLoss, kLogitsOnly };
-  void begin_pass(const ResidentDataset& data, const std::vector<int32_t>& indices,
-                  const std::vector<int32_t>& labels, PassUse use);
+  void begin_pass(const ResidentDataset& data, const std::vector<int32_t>& indices, const std::vector<int32_t>& labels,
+                  PassUse use);
   // Copies positions [begin, begin+count) of the pass into the fixed batch slots and gathers the
   // images into x_. Fixed slots keep every pointer of a training step constant (step capture).
-  void load_batch(const ResidentDataset& data, size_t begin, int count, bool augment,
-                  uint64_t seed, uint32_t epoch);
+  void load_batch(const ResidentDataset& data, size_t begin, int count, bool augment, uint64_t seed, uint32_t epoch);
   // The two halves of load_batch: the copies into the slots (outside a captured step) and the
   // gather from the slots (inside it).
   void stage_batch(size_t begin, int count);
-  void gather_staged(const ResidentDataset& data, int count, bool augment, uint64_t seed,
-                     uint32_t epoch);
+  void gather_staged(const ResidentDataset& data, int count, bool augment, uint64_t seed, uint32_t epoch);
   // One SGD step on the staged batch: gather, forward, loss, backward, update.
   void train_step(const ResidentDataset& data, const EpochRequest& r, int count);
   void ensure_batch(int n);
@@ -195,8 +188,7 @@ class Engine {
   // The loop of every pass: body(batch) for each batch in order, the last one possibly short.
   // Returns false when it ended early because `stop` (when given) was set before a batch.
   template <typename Body>
-  static bool for_each_batch(size_t positions, int batch_size, Body&& body,
-                             const std::atomic<bool>* stop = nullptr);
+  static bool for_each_batch(size_t positions, int batch_size, Body&& body, const std::atomic<bool>* stop = nullptr);
   // The steps a pass repeats, one kind per step body (kernels and buffers differ between them).
   enum class StepKind { kTrain, kPredict, kGradientTrainMode, kGradientEvalMode, kIntegratedGradient };
   // A StepReplayer for the steps of a pass, `steps` of them of `batch_size` that may be replayed
@@ -204,8 +196,8 @@ class Engine {
   StepReplayer replayer(StepKind kind, int batch_size, size_t steps);
   // Stages the batch and runs `step` on it through `steps`, which may record or replay it.
   // train_mode: the step's forward is in train mode, which counts batch-norm steps on the host.
-  StepReplayer::Ran run_step(StepReplayer& steps, const Batch& batch, bool may_record,
-                             bool train_mode, const std::function<void()>& step);
+  StepReplayer::Ran run_step(StepReplayer& steps, const Batch& batch, bool may_record, bool train_mode,
+                             const std::function<void()>& step);
   void apply_sgd(const SgdConfig& sgd, const float* grads);
   // Sum over batches of the CE loss (batch means) with the model in eval mode at current weights.
   double forget_loss(const ResidentDataset& data, const std::vector<int32_t>& indices, int batch_size);

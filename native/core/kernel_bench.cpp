@@ -12,9 +12,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // Seconds per call of op: one warm-up call (convolution plans, workspaces), one timed call to size
 // the run, then enough calls to fill min_seconds. The backend is synchronized around each timing,
@@ -54,8 +52,8 @@ struct NormCase {
 };
 
 std::string conv_label(const ConvShape& s) {
-  return std::to_string(s.cin) + "->" + std::to_string(s.cout) + " " + std::to_string(s.h) + "x" +
-         std::to_string(s.w) + " k" + std::to_string(s.k) + " s" + std::to_string(s.stride);
+  return std::to_string(s.cin) + "->" + std::to_string(s.cout) + " " + std::to_string(s.h) + "x" + std::to_string(s.w) +
+         " k" + std::to_string(s.k) + " s" + std::to_string(s.stride);
 }
 
 std::string norm_label(const NormShape& s) {
@@ -67,8 +65,7 @@ std::string norm_label(const NormShape& s) {
 std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c) {
   const ResNetConfig& net = c.network;
   if (c.batch < 1 || net.width < 1 || net.image < 8 || net.classes < 1 || net.in_channels < 1)
-    throw std::invalid_argument(
-        "kernel bench: batch, width, classes and channels must be positive, image >= 8");
+    throw std::invalid_argument("kernel bench: batch, width, classes and channels must be positive, image >= 8");
   const int n = c.batch, w = net.width;
   std::vector<KernelTiming> rows;
   const double fsize = sizeof(float), asize = double(be.activation_bytes());
@@ -142,14 +139,13 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
     const ConvWeights weights{wt, dw, s.cout, s.cin, s.k};
     be.prepare_conv_weights(&weights, 1);
     rows.push_back({"conv", "conv forward", shape, k.per_step,
-                    time_per_call(be, c.min_seconds, [&] { be.conv2d_forward(s, x, wt, y); }), flops,
-                    in + wb + out});
+                    time_per_call(be, c.min_seconds, [&] { be.conv2d_forward(s, x, wt, y); }), flops, in + wb + out});
     rows.push_back({"conv", "conv backward data", shape, k.data_gradient_in_step ? k.per_step : 0,
-                    time_per_call(be, c.min_seconds, [&] { be.conv2d_backward_data(s, dy, wt, dx, false); }),
-                    flops, out + wb + in});
+                    time_per_call(be, c.min_seconds, [&] { be.conv2d_backward_data(s, dy, wt, dx, false); }), flops,
+                    out + wb + in});
     rows.push_back({"conv", "conv backward filter", shape, k.per_step,
-                    time_per_call(be, c.min_seconds, [&] { be.conv2d_backward_filter(s, x, dy, dw); }),
-                    flops, in + out + wb});
+                    time_per_call(be, c.min_seconds, [&] { be.conv2d_backward_filter(s, x, dy, dw); }), flops,
+                    in + out + wb});
     be.finish_conv_weight_grads();
   }
   if (be.activation_bytes() == 2) {  // bf16: the weights' copies, all convolutions in one launch
@@ -191,9 +187,8 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
     NormEpilogue join = relu;
     join.residual = residual;
     auto forward = [&](const NormEpilogue& e) {
-      return time_per_call(be, c.min_seconds, [&] {
-        be.bn_forward_train(s, x, gamma, beta, rm, rv, momentum, eps, e, y, mean, invstd);
-      });
+      return time_per_call(be, c.min_seconds,
+                           [&] { be.bn_forward_train(s, x, gamma, beta, rm, rv, momentum, eps, e, y, mean, invstd); });
     };
     // Statistics read x once; the apply pass reads x (and the residual) and writes y.
     rows.push_back({"batchnorm", "bn train forward + relu", shape, k.relu, forward(relu), 0, 3 * pass});
@@ -209,7 +204,8 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
       });
     };
     rows.push_back({"batchnorm", "bn train backward + relu", shape, k.relu, backward(y, nullptr), 0, 7 * pass});
-    rows.push_back({"batchnorm", "bn train backward + relu, gated dy kept", shape, k.join, backward(y, gated_dy), 0, 8 * pass});
+    rows.push_back(
+        {"batchnorm", "bn train backward + relu, gated dy kept", shape, k.join, backward(y, gated_dy), 0, 8 * pass});
     if (k.plain)
       rows.push_back({"batchnorm", "bn train backward", shape, k.plain, backward(nullptr, nullptr), 0, 5 * pass});
   }
@@ -237,10 +233,9 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
     spec.augment = true;
     spec.seed = 1;
     rows.push_back({"data", "gather batch (crop + flip + normalize)",
-                    std::to_string(count) + "x" + std::to_string(net.in_channels) + "x" +
-                        std::to_string(net.image) + "x" + std::to_string(net.image),
-                    1,
-                    time_per_call(be, c.min_seconds, [&] { be.gather_batch(d, spec, x, out_labels); }), 0,
+                    std::to_string(count) + "x" + std::to_string(net.in_channels) + "x" + std::to_string(net.image) +
+                        "x" + std::to_string(net.image),
+                    1, time_per_call(be, c.min_seconds, [&] { be.gather_batch(d, spec, x, out_labels); }), 0,
                     double(image) * count * (1 + asize)});
   }
   {
@@ -252,9 +247,8 @@ std::vector<KernelTiming> bench_kernels(Backend& be, const KernelBenchConfig& c)
     SgdConfig sgd;
     sgd.lr = 1e-4f;
     sgd.mask_mode = MaskMode::kGrad;
-    rows.push_back({"optimizer", "masked SGD, all parameters in one launch",
-                    std::to_string(parameters) + " parameters", 1,
-                    time_per_call(be, c.min_seconds, [&] { be.sgd_step(sgd, wt, g, buf, mask, parameters, false); }),
+    rows.push_back({"optimizer", "masked SGD, all parameters in one launch", std::to_string(parameters) + " parameters",
+                    1, time_per_call(be, c.min_seconds, [&] { be.sgd_step(sgd, wt, g, buf, mask, parameters, false); }),
                     0, 6 * fsize * parameters});
   }
   return rows;

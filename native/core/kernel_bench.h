@@ -22,8 +22,8 @@ struct KernelBenchConfig {
 struct KernelTiming {
   std::string group;  // "peak", "conv", "batchnorm", "elementwise", "data", "optimizer"
   std::string kernel, shape;
-  int per_step = 0;  // how many times one training step runs it (0 for the peak references)
-  double seconds = 0;  // per call
+  int per_step = 0;             // how many times one training step runs it (0 for the peak references)
+  double seconds = 0;           // per call
   double flops = 0, bytes = 0;  // per call: useful floating-point work, and memory traffic
 };
 

@@ -51,8 +51,7 @@ struct Augmentation {
   bool flip;
 };
 
-INSALUN_HD Augmentation sample_augmentation(uint64_t seed, uint32_t epoch, uint32_t index,
-                                            int pad) {
+INSALUN_HD Augmentation sample_augmentation(uint64_t seed, uint32_t epoch, uint32_t index, int pad) {
   Philox4 r = sample_random(seed, epoch, index, 0u);
   const uint32_t span = uint32_t(2 * pad + 1);
   Augmentation a;

@@ -41,8 +41,7 @@ int ResNet18::add_tensor(const std::string& name, std::vector<int> shape, Tensor
   return int(tensors_.size()) - 1;
 }
 
-ResNet18::Conv ResNet18::make_conv(const std::string& name, int cin, int cout, int k, int stride,
-                                   int h) {
+ResNet18::Conv ResNet18::make_conv(const std::string& name, int cin, int cout, int k, int stride, int h) {
   const int weight = add_tensor(name + ".weight", {cout, cin, k, k}, TensorKind::kParameter);
   return Conv{weight, cin, cout, k, stride, k / 2, h};
 }
@@ -99,8 +98,7 @@ ResNet18::ResNet18(Backend& backend, const ResNetConfig& config) : be_(backend),
   params_ = be_.alloc(parameter_count_);
   grads_ = be_.alloc(parameter_count_);
   for_each_conv_norm([&](Conv& conv, Norm&) {
-    conv_weights_.push_back(
-        ConvWeights{param(conv.weight), grad(conv.weight), conv.cout, conv.cin, conv.k});
+    conv_weights_.push_back(ConvWeights{param(conv.weight), grad(conv.weight), conv.cout, conv.cin, conv.k});
   });
   buffers_ = be_.alloc(buffer_count_);
   fixed_bytes_ = sizeof(float) * (2 * parameter_count_ + buffer_count_);
@@ -210,30 +208,29 @@ void ResNet18::count_train_steps(int64_t k) {
     if (t.kind == TensorKind::kCounter) counters_[t.offset] += k;
 }
 
-void ResNet18::norm_forward(Norm& bn, const Act* x, Act* y, int n, bool train,
-                            const NormEpilogue& epilogue) {
+void ResNet18::norm_forward(Norm& bn, const Act* x, Act* y, int n, bool train, const NormEpilogue& epilogue) {
   const NormShape s{n, bn.c, bn.hw};
   float* mean = buffers_ + tensors_[bn.mean].offset;
   float* var = buffers_ + tensors_[bn.var].offset;
   if (train) {
-    be_.bn_forward_train(s, x, param(bn.gamma), param(bn.beta), mean, var, kBnMomentum, kBnEps,
-                         epilogue, y, bn.save_mean, bn.save_invstd);
+    be_.bn_forward_train(s, x, param(bn.gamma), param(bn.beta), mean, var, kBnMomentum, kBnEps, epilogue, y,
+                         bn.save_mean, bn.save_invstd);
     counters_[tensors_[bn.counter].offset] += 1;
   } else {
-    be_.bn_forward_eval(s, x, param(bn.gamma), param(bn.beta), mean, var, kBnEps, epilogue, y,
-                        bn.save_mean, bn.save_invstd);
+    be_.bn_forward_eval(s, x, param(bn.gamma), param(bn.beta), mean, var, kBnEps, epilogue, y, bn.save_mean,
+                        bn.save_invstd);
   }
 }
 
-void ResNet18::norm_backward(const Norm& bn, const Act* x, const Act* dy, const Act* relu_out,
-                             Act* gated_dy, Act* dx, int n) {
+void ResNet18::norm_backward(const Norm& bn, const Act* x, const Act* dy, const Act* relu_out, Act* gated_dy, Act* dx,
+                             int n) {
   const NormShape s{n, bn.c, bn.hw};
   if (last_train_) {
-    be_.bn_backward_train(s, x, dy, relu_out, gated_dy, param(bn.gamma), bn.save_mean,
-                          bn.save_invstd, dx, grad(bn.gamma), grad(bn.beta));
+    be_.bn_backward_train(s, x, dy, relu_out, gated_dy, param(bn.gamma), bn.save_mean, bn.save_invstd, dx,
+                          grad(bn.gamma), grad(bn.beta));
   } else {
-    be_.bn_backward_eval(s, x, dy, relu_out, gated_dy, param(bn.gamma), bn.save_mean,
-                         bn.save_invstd, dx, grad(bn.gamma), grad(bn.beta));
+    be_.bn_backward_eval(s, x, dy, relu_out, gated_dy, param(bn.gamma), bn.save_mean, bn.save_invstd, dx,
+                         grad(bn.gamma), grad(bn.beta));
   }
 }
 
@@ -265,8 +262,7 @@ const float* ResNet18::forward(const Act* x, int n, bool train) {
     h = b.out;
   }
   be_.avgpool_forward(NormShape{n, final_channels_, final_hw_}, h, pooled_);
-  be_.linear_forward(n, final_channels_, config_.classes, pooled_, param(fc_weight_),
-                     param(fc_bias_), logits_);
+  be_.linear_forward(n, final_channels_, config_.classes, pooled_, param(fc_weight_), param(fc_bias_), logits_);
   return logits_;
 }
 
@@ -303,8 +299,8 @@ Act* ResNet18::block_backward(Block& b, const Act* block_input, Act* dout, int n
 void ResNet18::backward(const float* dlogits, Act* input_grad) {
   if (last_n_ == 0) throw std::logic_error("ResNet18::backward called before forward");
   const int n = last_n_;
-  be_.linear_backward(n, final_channels_, config_.classes, pooled_, param(fc_weight_), dlogits,
-                      dpooled_, grad(fc_weight_), grad(fc_bias_));
+  be_.linear_backward(n, final_channels_, config_.classes, pooled_, param(fc_weight_), dlogits, dpooled_,
+                      grad(fc_weight_), grad(fc_bias_));
   Act* d = scratch_[0];
   be_.avgpool_backward(NormShape{n, final_channels_, final_hw_}, dpooled_, d);
   for (int i = int(blocks_.size()) - 1; i >= 0; --i) {

@@ -62,7 +62,7 @@ class ResNet18 {
 
  private:
   struct Conv {
-    int weight;  // index into tensors_
+    int weight;                        // index into tensors_
     int cin, cout, k, stride, pad, h;  // h: input height (= width)
     ConvShape shape(int n) const { return ConvShape{n, cin, h, h, cout, k, stride, pad}; }
   };
@@ -92,11 +92,9 @@ class ResNet18 {
   void release_activations();
   float* param(int tensor) { return params_ + tensors_[tensor].offset; }
   float* grad(int tensor) { return grads_ + tensors_[tensor].offset; }
-  void norm_forward(Norm& bn, const Act* x, Act* y, int n, bool train,
-                    const NormEpilogue& epilogue);
+  void norm_forward(Norm& bn, const Act* x, Act* y, int n, bool train, const NormEpilogue& epilogue);
   // Backend::bn_backward_* in the mode of the last forward; relu_out and gated_dy as there.
-  void norm_backward(const Norm& bn, const Act* x, const Act* dy, const Act* relu_out,
-                     Act* gated_dy, Act* dx, int n);
+  void norm_backward(const Norm& bn, const Act* x, const Act* dy, const Act* relu_out, Act* gated_dy, Act* dx, int n);
   Act* block_backward(Block& b, const Act* block_input, Act* dout, int n);
 
   Backend& be_;
@@ -118,7 +116,7 @@ class ResNet18 {
   const Act* input_ = nullptr;
   Act *stem_c_ = nullptr, *stem_r_ = nullptr, *scratch_[3] = {nullptr, nullptr, nullptr};
   float *pooled_ = nullptr, *dpooled_ = nullptr, *logits_ = nullptr;
-  std::vector<void*> owned_;  // every activation-sized allocation, freed together
+  std::vector<void*> owned_;                       // every activation-sized allocation, freed together
   size_t fixed_bytes_ = 0, activation_bytes_ = 0;  // device_bytes(), as allocated
 };
 

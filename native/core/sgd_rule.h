@@ -12,8 +12,7 @@
 
 namespace insalun {
 
-INSALUN_HD void sgd_update(const SgdConfig& c, float* w, float grad, float* buf, float mask,
-                           bool first_step) {
+INSALUN_HD void sgd_update(const SgdConfig& c, float* w, float grad, float* buf, float mask, bool first_step) {
   if (c.mask_mode == MaskMode::kHard && mask == 0.0f) return;  // frozen coordinate
   const float sign = *w > 0.0f ? 1.0f : (*w < 0.0f ? -1.0f : 0.0f);
   const float loss_grad = grad + c.l1 * sign;

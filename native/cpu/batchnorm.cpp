@@ -48,8 +48,8 @@ void channel_moments(const NormShape& s, int c, const float* x, double* mean, do
 }
 
 // y = relu?(x * scale + shift + residual?) for channel c.
-void normalize(const NormShape& s, int c, const float* x, float gamma, float beta, float mean,
-               float invstd, const NormEpilogue& e, float* y) {
+void normalize(const NormShape& s, int c, const float* x, float gamma, float beta, float mean, float invstd,
+               const NormEpilogue& e, float* y) {
   const float scale = gamma * invstd, shift = beta - mean * scale;
   const float* residual = f32(e.residual);
   for (int i = 0; i < s.n; ++i) {
@@ -90,8 +90,7 @@ struct GradientRow {
 
 // Calls body(offset, gradient) for each row of channel c: the row's offset and its gated dy.
 template <typename Body>
-void for_each_gradient_row(const NormShape& s, int c, const float* dy, const float* relu_out,
-                           Body body) {
+void for_each_gradient_row(const NormShape& s, int c, const float* dy, const float* relu_out, Body body) {
   auto rows = [&](auto gate_on) {
     constexpr bool kGated = decltype(gate_on)::value;
     for (int i = 0; i < s.n; ++i) {
@@ -99,8 +98,10 @@ void for_each_gradient_row(const NormShape& s, int c, const float* dy, const flo
       body(at, GradientRow<kGated>{dy + at, kGated ? relu_out + at : nullptr});
     }
   };
-  if (relu_out) rows(std::true_type{});
-  else rows(std::false_type{});
+  if (relu_out)
+    rows(std::true_type{});
+  else
+    rows(std::false_type{});
 }
 
 // gated = dy where relu_out > 0, else 0, over channel c: the gated gradient kept for the caller.
@@ -113,8 +114,8 @@ void store_gated(const NormShape& s, int c, const float* dy, const float* relu_o
 }
 
 // dgamma = sum(dy * xhat), dbeta = sum(dy) for channel c (dy gated by relu_out when given).
-void affine_grads(const NormShape& s, int c, const float* x, const float* dy, const float* relu_out,
-                  float mean, float invstd, double* dgamma, double* dbeta) {
+void affine_grads(const NormShape& s, int c, const float* x, const float* dy, const float* relu_out, float mean,
+                  float invstd, double* dgamma, double* dbeta) {
   double sum_dy = 0, sum_dy_centered = 0;
   for_each_gradient_row(s, c, dy, relu_out, [&](size_t at, auto grad) {
     const float* __restrict in = x + at;
@@ -134,10 +135,9 @@ void affine_grads(const NormShape& s, int c, const float* x, const float* dy, co
 
 }  // namespace
 
-void CpuBackend::bn_forward_train(const NormShape& s, const Act* xa, const float* gamma,
-                                  const float* beta, float* running_mean, float* running_var,
-                                  float momentum, float eps, const NormEpilogue& epilogue, Act* ya,
-                                  float* save_mean, float* save_invstd) {
+void CpuBackend::bn_forward_train(const NormShape& s, const Act* xa, const float* gamma, const float* beta,
+                                  float* running_mean, float* running_var, float momentum, float eps,
+                                  const NormEpilogue& epilogue, Act* ya, float* save_mean, float* save_invstd) {
   const float* x = f32(xa);
   float* y = f32(ya);
   const double count = double(s.n) * s.hw;
@@ -156,10 +156,9 @@ void CpuBackend::bn_forward_train(const NormShape& s, const Act* xa, const float
   }
 }
 
-void CpuBackend::bn_forward_eval(const NormShape& s, const Act* xa, const float* gamma,
-                                 const float* beta, const float* running_mean,
-                                 const float* running_var, float eps, const NormEpilogue& epilogue,
-                                 Act* ya, float* save_mean, float* save_invstd) {
+void CpuBackend::bn_forward_eval(const NormShape& s, const Act* xa, const float* gamma, const float* beta,
+                                 const float* running_mean, const float* running_var, float eps,
+                                 const NormEpilogue& epilogue, Act* ya, float* save_mean, float* save_invstd) {
   const float* x = f32(xa);
   float* y = f32(ya);
 #pragma omp parallel for schedule(static)
@@ -171,10 +170,9 @@ void CpuBackend::bn_forward_eval(const NormShape& s, const Act* xa, const float*
   }
 }
 
-void CpuBackend::bn_backward_train(const NormShape& s, const Act* xa, const Act* dya,
-                                   const Act* relu_outa, Act* gated_dya, const float* gamma,
-                                   const float* save_mean, const float* save_invstd, Act* dxa,
-                                   float* dgamma, float* dbeta) {
+void CpuBackend::bn_backward_train(const NormShape& s, const Act* xa, const Act* dya, const Act* relu_outa,
+                                   Act* gated_dya, const float* gamma, const float* save_mean, const float* save_invstd,
+                                   Act* dxa, float* dgamma, float* dbeta) {
   check_norm_backward(relu_outa, gated_dya, dxa);
   const float *x = f32(xa), *dy = f32(dya), *relu_out = f32(relu_outa);
   float *dx = f32(dxa), *gated_dy = f32(gated_dya);
@@ -201,10 +199,9 @@ void CpuBackend::bn_backward_train(const NormShape& s, const Act* xa, const Act*
   }
 }
 
-void CpuBackend::bn_backward_eval(const NormShape& s, const Act* xa, const Act* dya,
-                                  const Act* relu_outa, Act* gated_dya, const float* gamma,
-                                  const float* save_mean, const float* save_invstd, Act* dxa,
-                                  float* dgamma, float* dbeta) {
+void CpuBackend::bn_backward_eval(const NormShape& s, const Act* xa, const Act* dya, const Act* relu_outa,
+                                  Act* gated_dya, const float* gamma, const float* save_mean, const float* save_invstd,
+                                  Act* dxa, float* dgamma, float* dbeta) {
   check_norm_backward(relu_outa, gated_dya, dxa);
   const float *x = f32(xa), *dy = f32(dya), *relu_out = f32(relu_outa);
   float *dx = f32(dxa), *gated_dy = f32(gated_dya);

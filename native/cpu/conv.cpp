@@ -96,8 +96,7 @@ void im2col_same_width_row(const ConvShape& s, const ShiftedRun& r, const float*
 // The inverse: plane[q + shift] += row[q] over the valid outputs. The row's wrapped entries
 // belong to padding, so they are zeroed first (the column buffer is scratch) and the run is then
 // one contiguous, vectorized add.
-void col2im_same_width_row(const ConvShape& s, const ShiftedRun& r, float* row,
-                           float* __restrict plane) {
+void col2im_same_width_row(const ConvShape& s, const ShiftedRun& r, float* row, float* __restrict plane) {
   if (r.empty) return;
   zero_wrapped_columns(s, r, row);
   const float* __restrict src = row + r.first;
@@ -143,8 +142,7 @@ void im2col(const ConvShape& s, const float* x, int img0, int nb, float* col, bo
 
 // dx[img0 .. img0+nb) (+)= col2im(col): each (image, channel) plane is written by one thread.
 // col is scratch: the stride-1 path zeroes its padding entries.
-void col2im(const ConvShape& s, float* col, int img0, int nb, float* dx, bool accumulate,
-            bool parallel) {
+void col2im(const ConvShape& s, float* col, int img0, int nb, float* dx, bool accumulate, bool parallel) {
   const int ho = s.ho(), wo = s.wo(), hw_out = ho * wo, kk = s.k * s.k;
   const size_t row_len = size_t(nb) * hw_out;
   const bool same_width = s.stride == 1 && wo == s.w;
@@ -176,13 +174,12 @@ void col2im(const ConvShape& s, float* col, int img0, int nb, float* dx, bool ac
 void to_channel_major(const float* nchw, int channels, int hw, int img0, int nb, float* cm, bool parallel) {
   parallel_for(parallel, channels, [&](int c) {
     for (int i = 0; i < nb; ++i)
-      std::memcpy(cm + (size_t(c) * nb + i) * hw, nchw + (size_t(img0 + i) * channels + c) * hw,
-                  sizeof(float) * hw);
+      std::memcpy(cm + (size_t(c) * nb + i) * hw, nchw + (size_t(img0 + i) * channels + c) * hw, sizeof(float) * hw);
   });
 }
 
-void from_channel_major(const float* cm, int channels, int hw, int img0, int nb, float* nchw,
-                        bool accumulate, bool parallel) {
+void from_channel_major(const float* cm, int channels, int hw, int img0, int nb, float* nchw, bool accumulate,
+                        bool parallel) {
   parallel_for(parallel, channels, [&](int c) {
     for (int i = 0; i < nb; ++i) {
       float* dst = nchw + (size_t(img0 + i) * channels + c) * hw;
@@ -212,8 +209,7 @@ Scratch& thread_scratch() {
 
 // Images [img0, img0+nb) of an NCHW tensor in channel-major order: one image already is, so it is
 // used in place; several are copied into the thread's channel-major buffer.
-const float* channel_major_view(const float* nchw, int channels, int hw, int img0, int nb,
-                                Scratch& t, bool parallel) {
+const float* channel_major_view(const float* nchw, int channels, int hw, int img0, int nb, Scratch& t, bool parallel) {
   if (nb == 1) return nchw + size_t(img0) * channels * hw;
   float* cm = grow(t.channel_major, size_t(channels) * nb * hw);
   to_channel_major(nchw, channels, hw, img0, nb, cm, parallel);
@@ -246,8 +242,8 @@ void forward(const ConvShape& s, const float* x, const float* w, float* y, bool 
     im2col(s, x, img0, nb, col, parallel);
     if (nb == 1) {
       float* out = y + size_t(img0) * s.cout * hw_out;
-      sgemm(false, false, s.cout, cols, depth, 1.0f, w, depth, col, cols, accumulate ? 1.0f : 0.0f,
-            out, cols, parallel);
+      sgemm(false, false, s.cout, cols, depth, 1.0f, w, depth, col, cols, accumulate ? 1.0f : 0.0f, out, cols,
+            parallel);
       return;
     }
     float* out = grow(t.channel_major, size_t(s.cout) * cols);
@@ -263,8 +259,7 @@ void CpuBackend::conv2d_forward(const ConvShape& s, const Act* xa, const float* 
   forward(s, f32(xa), w, f32(ya), false);
 }
 
-void CpuBackend::conv2d_backward_data(const ConvShape& s, const Act* dya, const float* w, Act* dxa,
-                                      bool accumulate) {
+void CpuBackend::conv2d_backward_data(const ConvShape& s, const Act* dya, const float* w, Act* dxa, bool accumulate) {
   const float* dy = f32(dya);
   float* dx = f32(dxa);
   if (direct_conv_applies(s).backward_data) return direct_backward_data(s, dy, w, dx, accumulate);
@@ -298,8 +293,8 @@ void CpuBackend::conv2d_backward_filter(const ConvShape& s, const Act* xa, const
     float*& target = partials[me];
     const bool first = target == nullptr;
     if (first) target = parallel ? dw : grow(t.partial, weights);
-    sgemm(false, true, s.cout, depth, cols, 1.0f, grad_out, cols, col, cols, first ? 0.0f : 1.0f,
-          target, depth, parallel);
+    sgemm(false, true, s.cout, depth, cols, 1.0f, grad_out, cols, col, cols, first ? 0.0f : 1.0f, target, depth,
+          parallel);
   });
   std::vector<const float*> used;
   for (float* p : partials)

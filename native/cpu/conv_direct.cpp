@@ -57,9 +57,9 @@ namespace insalun::cpu {
 #if defined(__AVX512F__)
 namespace {
 
-constexpr int kLanes = 16;     // floats per vector
-constexpr int kBlock = 8;      // output channels per register tile
-constexpr int kOffsets = 9;    // 3x3 kernel offsets
+constexpr int kLanes = 16;         // floats per vector
+constexpr int kBlock = 8;          // output channels per register tile
+constexpr int kOffsets = 9;        // 3x3 kernel offsets
 constexpr int kTile = 2 * kLanes;  // positions per forward tile
 
 bool padded_3x3(const ConvShape& s) { return s.k == 3 && s.pad == 1 && s.h > 0 && s.w > 0 && s.n > 0; }
@@ -137,7 +137,8 @@ Taps phase_taps(int ho, int wo) {
   taps.h = ho, taps.w = wo, taps.count = kOffsets, taps.in_plane = size_t(kPhases) * ho * wo;
   for (int o = 0; o < kOffsets; ++o) {
     const int kh = o / 3, kw = o % 3;
-    taps.shift[o] = ptrdiff_t(phase_of(kh) * 2 + phase_of(kw)) * ho * wo + ptrdiff_t(phase_shift(kh)) * wo + phase_shift(kw);
+    taps.shift[o] =
+        ptrdiff_t(phase_of(kh) * 2 + phase_of(kw)) * ho * wo + ptrdiff_t(phase_shift(kh)) * wo + phase_shift(kw);
     taps.kernel_index[o] = o;
   }
   build_masks(taps, kPhaseSplit, [](int row, int column, int o) {
@@ -210,8 +211,8 @@ struct TileHalf {
 // (taps.count) so that the tap loop unrolls with its shifts and masks in registers: read from
 // taps at run time, the stride-1 forward ran 10% slower.
 template <int kTaps>
-void forward_tile(const float* in, int in_channels, const Taps& taps, const TileHalf half[2],
-                  const float* panel, float* out, size_t out_plane, bool accumulate) {
+void forward_tile(const float* in, int in_channels, const Taps& taps, const TileHalf half[2], const float* panel,
+                  float* out, size_t out_plane, bool accumulate) {
   __mmask16 mask[2][kTaps];
   ptrdiff_t shift[kTaps];
   for (int t = 0; t < kTaps; ++t) {
@@ -282,8 +283,8 @@ void split_phases(const ConvShape& s, const float* x, int i0, int i1, float* out
 // run, so the split stays in L2 (splitting the whole batch first cost more than it saved at
 // batch 256).
 template <int kTaps>
-void convolve_tiles(const float* in, int in_channels, const Taps& taps, const float* packed, int out_channels,
-                    int n, float* out, size_t out_plane, bool accumulate, const ConvShape* phase_split) {
+void convolve_tiles(const float* in, int in_channels, const Taps& taps, const float* packed, int out_channels, int n,
+                    float* out, size_t out_plane, bool accumulate, const ConvShape* phase_split) {
   const size_t hw = size_t(taps.h) * taps.w;
   const int unit = hw % kTile == 0 ? 1 : 2, blocks = out_channels / kBlock;  // hw is a multiple of 16
   const size_t panel_size = size_t(in_channels) * kTaps * kBlock, unit_positions = unit * hw;
@@ -311,13 +312,17 @@ void convolve_tiles(const float* in, int in_channels, const Taps& taps, const fl
   }
 }
 
-void convolve(const float* in, int in_channels, const Taps& taps, const float* packed, int out_channels,
-              int n, float* out, size_t out_plane, bool accumulate, const ConvShape* phase_split = nullptr) {
+void convolve(const float* in, int in_channels, const Taps& taps, const float* packed, int out_channels, int n,
+              float* out, size_t out_plane, bool accumulate, const ConvShape* phase_split = nullptr) {
   switch (taps.count) {
-    case 9: return convolve_tiles<9>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split);
-    case 4: return convolve_tiles<4>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split);
-    case 2: return convolve_tiles<2>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split);
-    case 1: return convolve_tiles<1>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split);
+    case 9:
+      return convolve_tiles<9>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split);
+    case 4:
+      return convolve_tiles<4>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split);
+    case 2:
+      return convolve_tiles<2>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split);
+    case 1:
+      return convolve_tiles<1>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split);
   }
   throw std::logic_error("direct convolution: unexpected tap count");
 }
@@ -374,8 +379,8 @@ void merge_phases(const ConvShape& s, const float* phases, float* dx, bool accum
 // (the loop runs over the rows that are in), and only the first or last lane can fall outside.
 // (A mask table lookup per vector, as the forward tiles use, measured 1.2x slower here: the 24
 // accumulators leave no registers to spare.)
-void filter_rows(const ConvShape& s, const float* x, const float* dy, int block, int c, int kh,
-                 int i0, int i1, float* dw_rows, size_t ldw) {
+void filter_rows(const ConvShape& s, const float* x, const float* dy, int block, int c, int kh, int i0, int i1,
+                 float* dw_rows, size_t ldw) {
   const int w = s.w, h = s.h;
   const size_t hw = size_t(h) * w;
   // Output rows whose input row oh + kh - 1 is inside the plane.
@@ -437,8 +442,8 @@ void pad_channels_last(const ConvShape& s, const float* x, int i0, int i1, float
 // Adds the tile (block of 8 output channels, kernel row kh, input channels [16cb, 16cb+16)) of
 // images [i0, i1) (xp holds them from i0) into the partial gradient dwt[co][kh][kw][ci]. Stride 1
 // or 2: output position (oh, ow) reads padded input (stride*oh + kh, stride*ow + kw).
-void filter_tile_channels_last(const ConvShape& s, const float* xp, const float* dy, int i0, int i1,
-                               int block, int kh, int cb, float* dwt) {
+void filter_tile_channels_last(const ConvShape& s, const float* xp, const float* dy, int i0, int i1, int block, int kh,
+                               int cb, float* dwt) {
   const int ho = s.ho(), wo = s.wo();
   const size_t hw = size_t(ho) * wo, row_stride = size_t(s.w + 2) * s.cin;
   const size_t padded = size_t(s.h + 2) * row_stride, step = size_t(s.stride) * s.cin;
@@ -495,8 +500,8 @@ void subsample_channels_last(const ConvShape& s, const float* x, int i0, int i1,
 // dy[co] * x0[ci], for a tile of 8 output channels x kBlocks blocks of 16 input channels
 // (from block cb): per position, kBlocks loads and 8 broadcasts of dy feed 8 * kBlocks FMAs.
 template <int kBlocks>
-void filter_tile_1x1(const ConvShape& s, const float* x0, const float* dy, int i0, int i1,
-                     int block, int cb, float* dw) {
+void filter_tile_1x1(const ConvShape& s, const float* x0, const float* dy, int i0, int i1, int block, int cb,
+                     float* dw) {
   const size_t hwo = size_t(s.ho()) * s.wo();
   float* dst = dw + size_t(block) * kBlock * s.cin + size_t(cb) * kLanes;
   __m512 acc[kBlock][kBlocks];
@@ -529,15 +534,15 @@ DirectConv direct_conv_applies(const ConvShape& s) {
   // whole tiles in the batch.
   const bool tiles = hwo % kLanes == 0 && (hwo * s.n) % kTile == 0;
   if (subsampling_1x1(s))
-    return {tiles && s.cout % kBlock == 0, tiles && s.cin % kBlock == 0,
-            s.cin % kLanes == 0 && s.cout % kBlock == 0};
+    return {tiles && s.cout % kBlock == 0, tiles && s.cin % kBlock == 0, s.cin % kLanes == 0 && s.cout % kBlock == 0};
   if (!padded_3x3(s)) return {false, false, false};
   // Filter: input channels in 16s (channels in the lanes; stride 1 or 2), or rows of whole
   // vectors (positions in the lanes; stride 1). Not for 256 or more input channels on output
   // planes of 16 positions (ResNet-18 width 64's layer4): there each thread's partial dW (up to
   // 9 MiB) is reread for every small group of images, and the im2col GEMM measured 15-20% faster.
   const bool channels_in_lanes = s.cin % kLanes == 0 && s.stride <= 2 && (s.cin < 256 || hwo > 16);
-  const bool filter = s.cout % kBlock == 0 && (channels_in_lanes || (s.stride == 1 && s.cin % kLanes != 0 && s.w % kLanes == 0));
+  const bool filter =
+      s.cout % kBlock == 0 && (channels_in_lanes || (s.stride == 1 && s.cin % kLanes != 0 && s.w % kLanes == 0));
   if (s.stride > 2) return {false, false, filter};
   return {tiles && s.cout % kBlock == 0, tiles && s.cin % kBlock == 0, filter};
 }
@@ -565,8 +570,7 @@ void direct_backward_data(const ConvShape& s, const float* dy, const float* w, f
   float* phases = grow(phase_buffer, size_t(s.n) * s.cin * phases_count * hwo);
   for (int p = 0; p < phases_count; ++p) {
     const Taps taps = s.k == 1 ? subsample_taps(s.ho(), s.wo()) : data_phase_taps(s.ho(), s.wo(), p / 2, p % 2);
-    convolve(dy, s.cout, taps, pack_weights(s, w, taps, true), s.cin, s.n, phases + p * hwo,
-             phases_count * hwo, false);
+    convolve(dy, s.cout, taps, pack_weights(s, w, taps, true), s.cin, s.n, phases + p * hwo, phases_count * hwo, false);
   }
   merge_phases(s, phases, dx, accumulate);
 }
@@ -579,8 +583,8 @@ namespace {
 // add_group(partial, first, last) adds images [first, last) into one thread's partial;
 // partial_index(j) is where dw[j] lies in a partial.
 template <typename AddGroup, typename PartialIndex>
-void sum_over_images(const ConvShape& s, size_t floats_per_image, AddGroup add_group,
-                     PartialIndex partial_index, float* dw) {
+void sum_over_images(const ConvShape& s, size_t floats_per_image, AddGroup add_group, PartialIndex partial_index,
+                     float* dw) {
   const size_t weights = s.weight_size();
   const int threads = std::max(1, std::min(max_threads(), s.n));
   const int group = int(std::clamp<size_t>((size_t(1) << 16) / floats_per_image, 1, size_t(s.n)));
@@ -619,7 +623,8 @@ void direct_backward_filter(const ConvShape& s, const float* x, const float* dy,
         if (cb < blocks) filter_tile_1x1<1>(s, x0, dy, first, last, b, cb, partial);
       }
     };
-    return sum_over_images(s, per_image + s.cout * hwo, add_group, [](size_t j) { return j; }, dw);
+    return sum_over_images(
+        s, per_image + s.cout * hwo, add_group, [](size_t j) { return j; }, dw);
   }
   if (s.cin % kLanes == 0) {
     // Partials as [cout][3][3][cin]; each thread pads its group into its own buffer.
@@ -647,7 +652,8 @@ void direct_backward_filter(const ConvShape& s, const float* x, const float* dy,
         for (int kh = 0; kh < 3; ++kh)
           filter_rows(s, x, dy, b, c, kh, first, last, partial + size_t(b) * kBlock * ldw + size_t(c) * kOffsets, ldw);
   };
-  sum_over_images(s, (s.cin + s.cout) * hw, add_group, [](size_t j) { return j; }, dw);
+  sum_over_images(
+      s, (s.cin + s.cout) * hw, add_group, [](size_t j) { return j; }, dw);
 }
 
 #else  // without AVX-512 the im2col path handles every convolution

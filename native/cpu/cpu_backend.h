@@ -34,41 +34,34 @@ class CpuBackend final : public Backend {
   double multiply_add_loop(size_t rounds) override;
 
   void conv2d_forward(const ConvShape& s, const Act* x, const float* w, Act* y) override;
-  void conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w, Act* dx,
-                            bool accumulate) override;
+  void conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w, Act* dx, bool accumulate) override;
   void conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy, float* dw) override;
 
-  void bn_forward_train(const NormShape& s, const Act* x, const float* gamma, const float* beta,
-                        float* running_mean, float* running_var, float momentum, float eps,
-                        const NormEpilogue& epilogue, Act* y, float* save_mean,
-                        float* save_invstd) override;
+  void bn_forward_train(const NormShape& s, const Act* x, const float* gamma, const float* beta, float* running_mean,
+                        float* running_var, float momentum, float eps, const NormEpilogue& epilogue, Act* y,
+                        float* save_mean, float* save_invstd) override;
   void bn_forward_eval(const NormShape& s, const Act* x, const float* gamma, const float* beta,
-                       const float* running_mean, const float* running_var, float eps,
-                       const NormEpilogue& epilogue, Act* y, float* save_mean,
-                       float* save_invstd) override;
-  void bn_backward_train(const NormShape& s, const Act* x, const Act* dy,
-                         const Act* relu_out, Act* gated_dy, const float* gamma,
-                         const float* save_mean, const float* save_invstd, Act* dx, float* dgamma,
+                       const float* running_mean, const float* running_var, float eps, const NormEpilogue& epilogue,
+                       Act* y, float* save_mean, float* save_invstd) override;
+  void bn_backward_train(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out, Act* gated_dy,
+                         const float* gamma, const float* save_mean, const float* save_invstd, Act* dx, float* dgamma,
                          float* dbeta) override;
-  void bn_backward_eval(const NormShape& s, const Act* x, const Act* dy,
-                        const Act* relu_out, Act* gated_dy, const float* gamma,
-                        const float* save_mean, const float* save_invstd, Act* dx, float* dgamma,
+  void bn_backward_eval(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out, Act* gated_dy,
+                        const float* gamma, const float* save_mean, const float* save_invstd, Act* dx, float* dgamma,
                         float* dbeta) override;
 
   void avgpool_forward(const NormShape& s, const Act* x, float* y) override;
   void avgpool_backward(const NormShape& s, const float* dy, Act* dx) override;
-  void linear_forward(int n, int in, int out, const float* x, const float* w, const float* b,
-                      float* y) override;
-  void linear_backward(int n, int in, int out, const float* x, const float* w, const float* dy,
-                       float* dx, float* dw, float* db) override;
-  void softmax_xent(int n, int classes, const float* logits, const int32_t* labels, float scale,
-                    float* dlogits, float* stats) override;
+  void linear_forward(int n, int in, int out, const float* x, const float* w, const float* b, float* y) override;
+  void linear_backward(int n, int in, int out, const float* x, const float* w, const float* dy, float* dx, float* dw,
+                       float* db) override;
+  void softmax_xent(int n, int classes, const float* logits, const int32_t* labels, float scale, float* dlogits,
+                    float* stats) override;
 
   void gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act* x, int32_t* labels) override;
 
-  void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf, const float* mask,
-                size_t n, bool first_step) override;
-
+  void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf, const float* mask, size_t n,
+                bool first_step) override;
 };
 
 }  // namespace insalun::cpu

@@ -7,8 +7,7 @@
 
 namespace insalun::cpu {
 
-void CpuBackend::gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act* xa,
-                              int32_t* labels) {
+void CpuBackend::gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act* xa, int32_t* labels) {
   float* x = f32(xa);
   const size_t plane = size_t(d.h) * d.w, image = plane * d.c;
 #pragma omp parallel for schedule(static)

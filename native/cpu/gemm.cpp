@@ -51,8 +51,7 @@ inline float at(const float* x, int ld, bool trans, int row, int col) {
 // Packs rows [i0, i0+mc) x depth [p0, p0+kc) of op(A) into MR-row micro-panels, depth-major,
 // zero-padding the last panel.
 // shared: the calling team splits the panels (see parallel.h); else the calling thread packs alone.
-void pack_a(const float* a, int lda, bool trans, int i0, int mc, int p0, int kc, float* out,
-            bool shared) {
+void pack_a(const float* a, int lda, bool trans, int i0, int mc, int p0, int kc, float* out, bool shared) {
   const int panels = (mc + kMR - 1) / kMR;
   shared_for(shared, panels, [&](int panel) {
     float* dst = out + size_t(panel) * kMR * kc;
@@ -101,8 +100,7 @@ void transpose_16x16(const float* in, int ldi, float* out, int ldo) {
 #endif
 
 // Packs depth [p0, p0+kc) x columns [j0, j0+nc) of op(B) into NR-column micro-panels.
-void pack_b(const float* b, int ldb, bool trans, int p0, int kc, int j0, int nc, float* out,
-            bool shared) {
+void pack_b(const float* b, int ldb, bool trans, int p0, int kc, int j0, int nc, float* out, bool shared) {
   const int panels = (nc + kNR - 1) / kNR;
   shared_for(shared, panels, [&](int panel) {
     float* dst = out + size_t(panel) * kNR * kc;
@@ -145,8 +143,8 @@ void pack_b(const float* b, int ldb, bool trans, int p0, int kc, int j0, int nc,
 // acc = packed A panel (MR x kc) * packed B panel (kc x NR); then C = alpha*acc + beta*C on the
 // valid mr x nr corner. The loops over the tile's rows are unrolled, so the accumulators stay in
 // registers (the compiled loop is 2 loads, MR broadcasts and 2*MR FMAs).
-void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, float* c, int ldc,
-                  int mr, int nr, float alpha, float beta) {
+void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, float* c, int ldc, int mr, int nr,
+                  float alpha, float beta) {
   vec acc[kMR][2];
 #pragma GCC unroll 16
   for (int r = 0; r < kMR; ++r) acc[r][0] = acc[r][1] = vec{};
@@ -192,8 +190,8 @@ void micro_kernel(int kc, const float* __restrict a, const float* __restrict b, 
 
 }  // namespace
 
-void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
-           const float* b, int ldb, float beta, float* c, int ldc, bool parallel) {
+void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+           int ldb, float beta, float* c, int ldc, bool parallel) {
   if (m <= 0 || n <= 0) return;
   // Small products are not worth waking the thread team.
   if (double(m) * n * k < 2e5) parallel = false;
@@ -225,8 +223,7 @@ void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
             const int jp = tile / row_panels, ip = tile % row_panels;
             const int i = i0 + ip * kMR, j = j0 + jp * kNR;
             micro_kernel(kc, packed_a + size_t(ip) * kMR * kc, packed_b + size_t(jp) * kNR * kc,
-                         c + size_t(i) * ldc + j, ldc, std::min(kMR, m - i), std::min(kNR, n - j),
-                         alpha, block_beta);
+                         c + size_t(i) * ldc + j, ldc, std::min(kMR, m - i), std::min(kNR, n - j), alpha, block_beta);
           });
         }
       }

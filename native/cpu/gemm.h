@@ -8,7 +8,7 @@ namespace insalun::cpu {
 
 // parallel: use every OpenMP thread (false: run on the calling thread only, e.g. inside a
 // parallel region that already splits the work).
-void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
-           const float* b, int ldb, float beta, float* c, int ldc, bool parallel = true);
+void sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+           int ldb, float beta, float* c, int ldc, bool parallel = true);
 
 }  // namespace insalun::cpu

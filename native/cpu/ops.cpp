@@ -120,13 +120,12 @@ void CpuBackend::avgpool_backward(const NormShape& s, const float* dy, Act* dxa)
     for (int j = 0; j < s.hw; ++j) dx[plane * s.hw + j] = g;
   }
 }
-void CpuBackend::linear_forward(int n, int in, int out, const float* x, const float* w,
-                                const float* b, float* y) {
+void CpuBackend::linear_forward(int n, int in, int out, const float* x, const float* w, const float* b, float* y) {
   for (int i = 0; i < n; ++i) std::memcpy(y + size_t(i) * out, b, sizeof(float) * out);
   sgemm(false, true, n, out, in, 1.0f, x, in, w, in, 1.0f, y, out);
 }
-void CpuBackend::linear_backward(int n, int in, int out, const float* x, const float* w,
-                                 const float* dy, float* dx, float* dw, float* db) {
+void CpuBackend::linear_backward(int n, int in, int out, const float* x, const float* w, const float* dy, float* dx,
+                                 float* dw, float* db) {
   if (dx) sgemm(false, false, n, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
   sgemm(true, false, out, in, n, 1.0f, dy, out, x, in, 0.0f, dw, in);
   for (int o = 0; o < out; ++o) {
@@ -137,8 +136,8 @@ void CpuBackend::linear_backward(int n, int in, int out, const float* x, const f
 }
 
 // ---- loss -------------------------------------------------------------------------------------
-void CpuBackend::softmax_xent(int n, int classes, const float* logits, const int32_t* labels,
-                              float scale, float* dlogits, float* stats) {
+void CpuBackend::softmax_xent(int n, int classes, const float* logits, const int32_t* labels, float scale,
+                              float* dlogits, float* stats) {
   double loss = 0;
   int correct = 0;
   for (int i = 0; i < n; ++i) {
@@ -165,11 +164,10 @@ void CpuBackend::softmax_xent(int n, int classes, const float* logits, const int
 }
 
 // ---- optimizer --------------------------------------------------------------------------------
-void CpuBackend::sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf,
-                          const float* mask, size_t n, bool first_step) {
+void CpuBackend::sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf, const float* mask,
+                          size_t n, bool first_step) {
 #pragma omp parallel for schedule(static)
-  for (size_t i = 0; i < n; ++i)
-    sgd_update(c, w + i, g[i], momentum_buf + i, mask ? mask[i] : 1.0f, first_step);
+  for (size_t i = 0; i < n; ++i) sgd_update(c, w + i, g[i], momentum_buf + i, mask ? mask[i] : 1.0f, first_step);
 }
 
 }  // namespace insalun::cpu

@@ -13,8 +13,7 @@ template <typename T>
 __global__ void avgpool_forward_kernel(const T* x, size_t planes, int hw, float* y) {
   const int lane = threadIdx.x & 31;
   const size_t stride = size_t(gridDim.x) * kWarpsPerBlock;
-  for (size_t p = size_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5); p < planes;
-       p += stride) {
+  for (size_t p = size_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5); p < planes; p += stride) {
     const T* plane = x + p * hw;
     float acc = 0.0f;
     for (int j = lane; j < hw; j += 32) acc += to_float(plane[j]);
@@ -53,9 +52,9 @@ void CudaBackendImpl::avgpool_forward(const NormShape& s, const Act* x, float* y
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
     if constexpr (decltype(nhwc)::value)
-      INSALUN_LAUNCH(grid_for(planes), kThreads, 0, stream_, avgpool_forward_nhwc_kernel<T>)(as<T>(x), planes, s.c, s.hw, y);
-    else
-      INSALUN_LAUNCH(blocks, kThreads, 0, stream_, avgpool_forward_kernel<T>)(as<T>(x), planes, s.hw, y);
+      INSALUN_LAUNCH(grid_for(planes), kThreads, 0, stream_, avgpool_forward_nhwc_kernel<T>)
+    (as<T>(x), planes, s.c, s.hw, y);
+    else INSALUN_LAUNCH(blocks, kThreads, 0, stream_, avgpool_forward_kernel<T>)(as<T>(x), planes, s.hw, y);
   });
   CUDA_CHECK_LAUNCH("avgpool_forward_kernel");
 }
@@ -65,8 +64,8 @@ void CudaBackendImpl::avgpool_backward(const NormShape& s, const float* dy, Act*
   if (s.size() == 0) return;
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    INSALUN_LAUNCH(grid_for(s.size()), kThreads, 0, stream_, avgpool_backward_kernel<T, decltype(nhwc)::value>)(
-        dy, s.size(), s.c, s.hw, as<T>(dx));
+    INSALUN_LAUNCH(grid_for(s.size()), kThreads, 0, stream_, avgpool_backward_kernel<T, decltype(nhwc)::value>)
+    (dy, s.size(), s.c, s.hw, as<T>(dx));
   });
   CUDA_CHECK_LAUNCH("avgpool_backward_kernel");
 }

@@ -29,9 +29,8 @@ CudaBackendImpl::CudaBackendImpl(int device) : device_(device) {
     const cudaError_t image = cudaFuncGetAttributes(&attr, probe_kernel);
     if (image != cudaSuccess) {
       cudaGetLastError();
-      throw std::runtime_error("this addon has no CUDA kernels for " + device_name_ +
-                               " (compute capability " + std::to_string(prop.major) + "." +
-                               std::to_string(prop.minor) + "); it was built for " +
+      throw std::runtime_error("this addon has no CUDA kernels for " + device_name_ + " (compute capability " +
+                               std::to_string(prop.major) + "." + std::to_string(prop.minor) + "); it was built for " +
                                INSALUN_CUDA_ARCHS_STRING + ": " + cudaGetErrorString(image));
     }
     CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
@@ -169,8 +168,7 @@ void CudaBackendImpl::abort_capture() noexcept {
   // capturing_ but may still have the stream in capture mode or an error pending.
   capturing_ = false;
   cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
-  if (stream_ && cudaStreamIsCapturing(stream_, &status) == cudaSuccess &&
-      status != cudaStreamCaptureStatusNone) {
+  if (stream_ && cudaStreamIsCapturing(stream_, &status) == cudaSuccess && status != cudaStreamCaptureStatusNone) {
     cudaGraph_t graph = nullptr;
     if (cudaStreamEndCapture(stream_, &graph) == cudaSuccess && graph) cudaGraphDestroy(graph);
   }
@@ -192,8 +190,8 @@ void CudaBackendImpl::drop_capture() noexcept {
   }
   captured_ = nullptr;
   // Buffers the dropped step used, once a replay still in flight has finished.
-  for (GrowingBuffer* b : {&scratch_, &workspace_, &weight_scratch_, &pad_scratch_,
-                           &weight_copies_, &weight_grad_copies_})
+  for (GrowingBuffer* b :
+       {&scratch_, &workspace_, &weight_scratch_, &pad_scratch_, &weight_copies_, &weight_grad_copies_})
     b->free_retired(stream_);
 }
 
@@ -236,8 +234,8 @@ void CudaBackendImpl::set_precision(Precision p) {
   benchmark_algorithms_ = search == "benchmark" && !deterministic_;
 }
 
-void* GrowingBuffer::reserve(size_t bytes, cudaStream_t stream, bool capturing, bool capture_alive,
-                             const char* what, size_t min_bytes) {
+void* GrowingBuffer::reserve(size_t bytes, cudaStream_t stream, bool capturing, bool capture_alive, const char* what,
+                             size_t min_bytes) {
   if (bytes <= bytes_ && data_) return data_;
   if (capturing)
     throw std::logic_error(std::string("growing ") + what +

@@ -7,9 +7,9 @@
 // adding that channel's partials in slice order and computing the result. Splitting a channel
 // over several blocks keeps the GPU full when channels are few (64 channels of 32x32 at the start
 // of ResNet-18) and stays deterministic (the order of the adds is fixed; the one atomic only
-// elects the block that does them). A second, elementwise launch applies the result. Layouts: NCHW blocks take (slice, channel) and stride over the channel's planes; NHWC
-// blocks take (slice of rows, tile of 32 channels), each warp reading 32 consecutive channels of
-// a row, so both read memory coalesced.
+// elects the block that does them). A second, elementwise launch applies the result. Layouts: NCHW blocks take (slice,
+// channel) and stride over the channel's planes; NHWC blocks take (slice of rows, tile of 32 channels), each warp
+// reading 32 consecutive channels of a row, so both read memory coalesced.
 //
 // Statistics use sums shifted by the channel's first value, sum(x - K) and sum((x - K)^2), all in
 // double like the CPU backend: the shift removes the cancellation of the naive E[x^2] - E[x]^2
@@ -81,13 +81,15 @@ __device__ __forceinline__ int tile_channel() {
   return blockIdx.y * kTileChannels + (threadIdx.x % (kTileChannels / V)) * V;
 }
 template <int V>
-__device__ __forceinline__ int row_lane() { return threadIdx.x / (kTileChannels / V); }
+__device__ __forceinline__ int row_lane() {
+  return threadIdx.x / (kTileChannels / V);
+}
 
 // NHWC: adds up the block's row lanes for each of its 32 channels (each thread holding the sums
 // (a, b) of V of them) and stores partial[c * splits + slice] = (a, b).
 template <int V>
-__device__ __forceinline__ void store_tile_partial(const double (&a)[V], const double (&b)[V],
-                                                   int channels, double2* partial) {
+__device__ __forceinline__ void store_tile_partial(const double (&a)[V], const double (&b)[V], int channels,
+                                                   double2* partial) {
   INSALUN_SHARED(double, sum_a, [kRowLanes<V>][kTileChannels]);
   INSALUN_SHARED(double, sum_b, [kRowLanes<V>][kTileChannels]);
   const int first = (threadIdx.x % (kTileChannels / V)) * V, lane = row_lane<V>();
@@ -118,8 +120,7 @@ struct StatsTargets {
 
 // Channel c's statistics from its slices' partials (sum(x - K), sum((x - K)^2)), K = shift, the
 // channel's first value.
-__device__ void finish_stats(int c, double shift, const double2* partial, int splits,
-                             const StatsTargets& t) {
+__device__ void finish_stats(int c, double shift, const double2* partial, int splits, const StatsTargets& t) {
   double s1 = 0, s2 = 0;
   for (int s = 0; s < splits; ++s) {
     const double2 p = __ldcg(partial + size_t(c) * splits + s);
@@ -142,8 +143,8 @@ __device__ void finish_stats(int c, double shift, const double2* partial, int sp
 // Block (s, c) stores partial[c * splits + s] = (sum(x - K), sum((x - K)^2)) over slice s of
 // channel c (the slices count packs of V values); the channel's last block finishes it.
 template <typename T, int V, typename Index>
-__global__ void stats_kernel(const T* x, int channels, int hw, Index per_channel,
-                             double2* partial, unsigned* arrivals, StatsTargets out) {
+__global__ void stats_kernel(const T* x, int channels, int hw, Index per_channel, double2* partial, unsigned* arrivals,
+                             StatsTargets out) {
   INSALUN_SHARED(double, part, [32]);
   const int c = blockIdx.y;
   const double shift = to_float(x[size_t(c) * hw]);
@@ -165,15 +166,14 @@ __global__ void stats_kernel(const T* x, int channels, int hw, Index per_channel
   const double d1 = block_sum(s1, part);
   const double d2 = block_sum(s2, part);
   if (threadIdx.x == 0) partial[size_t(c) * gridDim.x + blockIdx.x] = make_double2(d1, d2);
-  if (last_to_arrive(arrivals + c, gridDim.x) && threadIdx.x == 0)
-    finish_stats(c, shift, partial, gridDim.x, out);
+  if (last_to_arrive(arrivals + c, gridDim.x) && threadIdx.x == 0) finish_stats(c, shift, partial, gridDim.x, out);
 }
 
 // NHWC: block (s, tile) stores the partials of slice s for the tile's 32 channels; the tile's last
 // block finishes them, a thread per channel.
 template <typename T, int V, typename Index>
-__global__ void stats_nhwc_kernel(const T* x, int channels, Index rows, double2* partial,
-                                  unsigned* arrivals, StatsTargets out) {
+__global__ void stats_nhwc_kernel(const T* x, int channels, Index rows, double2* partial, unsigned* arrivals,
+                                  StatsTargets out) {
   const int c = tile_channel<V>();
   Index begin, end;
   slice(rows, &begin, &end);
@@ -201,8 +201,8 @@ __global__ void stats_nhwc_kernel(const T* x, int channels, Index rows, double2*
   }
 }
 
-__global__ void eval_stats_kernel(const float* running_mean, const float* running_var, float eps,
-                                  int channels, float* save_mean, float* save_invstd) {
+__global__ void eval_stats_kernel(const float* running_mean, const float* running_var, float eps, int channels,
+                                  float* save_mean, float* save_invstd) {
   for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < channels; c += gridDim.x * blockDim.x) {
     save_mean[c] = running_mean[c];
     save_invstd[c] = float(1.0 / sqrt(double(running_var[c]) + eps));
@@ -226,8 +226,7 @@ __device__ __forceinline__ int pack_channel(Index i, int j, int channels, int hw
 // the same channel, and k is made once, before the loop. Either way by the same constants(c), in
 // the same order, so the results are the same bit for bit.
 template <int V, bool Nhwc, typename Index, typename Constants, typename Body>
-__device__ __forceinline__ void for_each_pack(Index packs, int channels, int hw,
-                                              Constants constants, Body body) {
+__device__ __forceinline__ void for_each_pack(Index packs, int channels, int hw, Constants constants, Body body) {
   using K = decltype(constants(0));
   const Index first = Index(blockIdx.x) * blockDim.x + threadIdx.x;
   const Index stride = Index(gridDim.x) * blockDim.x;
@@ -258,14 +257,14 @@ struct ScaleShift {
   float scale, shift;
 };
 template <typename T, int V, bool Nhwc, typename Index>
-__global__ void normalize_kernel(const T* x, const float* gamma, const float* beta,
-                                 const float* mean, const float* invstd, const T* residual,
-                                 bool relu, int channels, int hw, Index packs, T* y) {
+__global__ void normalize_kernel(const T* x, const float* gamma, const float* beta, const float* mean,
+                                 const float* invstd, const T* residual, bool relu, int channels, int hw, Index packs,
+                                 T* y) {
   const auto scale_shift = [&](int c) {
     const float scale = gamma[c] * invstd[c];
     return ScaleShift{scale, beta[c] - mean[c] * scale};
   };
-  for_each_pack<V, Nhwc>(packs, channels, hw, scale_shift, [&](Index i, const ScaleShift (&k)[V]) {
+  for_each_pack<V, Nhwc>(packs, channels, hw, scale_shift, [&](Index i, const ScaleShift(&k)[V]) {
     float v[V], r[V] = {};  // r is read only with a residual; zeroed so no path reads it unset
     load_pack<V>(x + i, v);
     if (residual) load_pack<V>(residual + i, r);
@@ -283,8 +282,7 @@ __global__ void normalize_kernel(const T* x, const float* gamma, const float* be
 // The incoming gradient after the folded ReLU's backward (see Backend::bn_backward_train), for
 // the pack at i.
 template <int V, typename T>
-__device__ __forceinline__ void load_gated(const T* dy, const T* relu_out, size_t i,
-                                           float (&g)[V]) {
+__device__ __forceinline__ void load_gated(const T* dy, const T* relu_out, size_t i, float (&g)[V]) {
   load_pack<V>(dy + i, g);
   if (!relu_out) return;
   float out[V];
@@ -320,9 +318,8 @@ __device__ void finish_grads(int c, const double2* partial, int splits, const Gr
 // Block (s, c) stores partial[c * splits + s] = (sum(dy), sum(dy * (x - mean))) over slice s of
 // channel c; the channel's last block finishes it.
 template <typename T, int V, typename Index>
-__global__ void grad_kernel(const T* x, const T* dy, const T* relu_out, const float* mean,
-                            int channels, int hw, Index per_channel, double2* partial,
-                            unsigned* arrivals, GradTargets out) {
+__global__ void grad_kernel(const T* x, const T* dy, const T* relu_out, const float* mean, int channels, int hw,
+                            Index per_channel, double2* partial, unsigned* arrivals, GradTargets out) {
   INSALUN_SHARED(double, part, [32]);
   const int c = blockIdx.y;
   const float m = mean[c];
@@ -344,8 +341,7 @@ __global__ void grad_kernel(const T* x, const T* dy, const T* relu_out, const fl
   const double d1 = block_sum(s_dy, part);
   const double d2 = block_sum(s_dyx, part);
   if (threadIdx.x == 0) partial[size_t(c) * gridDim.x + blockIdx.x] = make_double2(d1, d2);
-  if (last_to_arrive(arrivals + c, gridDim.x) && threadIdx.x == 0)
-    finish_grads(c, partial, gridDim.x, out);
+  if (last_to_arrive(arrivals + c, gridDim.x) && threadIdx.x == 0) finish_grads(c, partial, gridDim.x, out);
 }
 
 // NHWC, as stats_nhwc_kernel. The grid is sized for kBlocksPerSm blocks per SM, all in one wave
@@ -354,8 +350,8 @@ __global__ void grad_kernel(const T* x, const T* dy, const T* relu_out, const fl
 // for 3 blocks, a second wave for a quarter of them. The 33 KB of shared memory allow 6.
 template <typename T, int V, typename Index>
 __global__ void __launch_bounds__(kThreads, kBlocksPerSm)
-    grad_nhwc_kernel(const T* x, const T* dy, const T* relu_out, const float* mean, int channels,
-                     Index rows, double2* partial, unsigned* arrivals, GradTargets out) {
+    grad_nhwc_kernel(const T* x, const T* dy, const T* relu_out, const float* mean, int channels, Index rows,
+                     double2* partial, unsigned* arrivals, GradTargets out) {
   const int c = tile_channel<V>();
   Index begin, end;
   slice(rows, &begin, &end);
@@ -364,9 +360,9 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm)
     float m[V];
 #pragma unroll
     for (int j = 0; j < V; ++j) m[j] = mean[c + j];
-    // Within the launch bounds' 64 registers beside the 16 double sums: not unrolled, and the
-    // offset in Index arithmetic (32-bit where the tensor allows); a second iteration's loads in
-    // flight, or a 64-bit offset, spill to local memory inside the loop (ptxas -v).
+      // Within the launch bounds' 64 registers beside the 16 double sums: not unrolled, and the
+      // offset in Index arithmetic (32-bit where the tensor allows); a second iteration's loads in
+      // flight, or a 64-bit offset, spill to local memory inside the loop (ptxas -v).
 #pragma unroll 1
     for (Index r = begin + row_lane<V>(); r < end; r += kRowLanes<V>) {
       const Index k = r * Index(channels) + Index(c);
@@ -383,8 +379,7 @@ __global__ void __launch_bounds__(kThreads, kBlocksPerSm)
   store_tile_partial<V>(s_dy, s_dyx, channels, partial);
   if (last_to_arrive(arrivals + blockIdx.y, gridDim.x)) {
     const int tile_c = blockIdx.y * kTileChannels + threadIdx.x;
-    if (threadIdx.x < kTileChannels && tile_c < channels)
-      finish_grads(tile_c, partial, gridDim.x, out);
+    if (threadIdx.x < kTileChannels && tile_c < channels) finish_grads(tile_c, partial, gridDim.x, out);
   }
 }
 
@@ -395,15 +390,14 @@ struct DxTrainConstants {
   float2 coef;
 };
 template <typename T, int V, bool Nhwc, typename Index>
-__global__ void dx_train_kernel(const T* x, const T* dy, const T* relu_out,
-                                const float* gamma, const float* mean, const float* invstd,
-                                const float2* coef, int channels, int hw, Index packs, T* dx,
+__global__ void dx_train_kernel(const T* x, const T* dy, const T* relu_out, const float* gamma, const float* mean,
+                                const float* invstd, const float2* coef, int channels, int hw, Index packs, T* dx,
                                 T* gated_dy) {
   const auto constants = [&](int c) {
     const float s = invstd[c];
     return DxTrainConstants{s, gamma[c] * s, mean[c], coef[c]};
   };
-  for_each_pack<V, Nhwc>(packs, channels, hw, constants, [&](Index i, const DxTrainConstants (&k)[V]) {
+  for_each_pack<V, Nhwc>(packs, channels, hw, constants, [&](Index i, const DxTrainConstants(&k)[V]) {
     float g[V], v[V];
     load_gated<V>(dy, relu_out, i, g);
     if (gated_dy) store_pack<V>(gated_dy + i, g);
@@ -419,11 +413,10 @@ __global__ void dx_train_kernel(const T* x, const T* dy, const T* relu_out,
 
 // Eval mode: the statistics are constants, dx = dy * gamma * invstd; the gated dy as above.
 template <typename T, int V, bool Nhwc, typename Index>
-__global__ void dx_eval_kernel(const T* dy, const T* relu_out, const float* gamma,
-                               const float* invstd, int channels, int hw, Index packs, T* dx,
-                               T* gated_dy) {
+__global__ void dx_eval_kernel(const T* dy, const T* relu_out, const float* gamma, const float* invstd, int channels,
+                               int hw, Index packs, T* dx, T* gated_dy) {
   const auto scale = [&](int c) { return gamma[c] * invstd[c]; };
-  for_each_pack<V, Nhwc>(packs, channels, hw, scale, [&](Index i, const float (&k)[V]) {
+  for_each_pack<V, Nhwc>(packs, channels, hw, scale, [&](Index i, const float(&k)[V]) {
     float g[V];
     load_gated<V>(dy, relu_out, i, g);
     if (gated_dy) store_pack<V>(gated_dy + i, g);
@@ -437,8 +430,10 @@ __global__ void dx_eval_kernel(const T* dy, const T* relu_out, const float* gamm
 // allows it, 64-bit otherwise.
 template <typename F>
 void with_index(const NormShape& s, F f) {
-  if (s.size() < (size_t(1) << 31)) f(uint32_t{});
-  else f(size_t{});
+  if (s.size() < (size_t(1) << 31))
+    f(uint32_t{});
+  else
+    f(size_t{});
 }
 
 void check_shape(const NormShape& s, const char* op) {
@@ -451,42 +446,37 @@ void check_shape(const NormShape& s, const char* op) {
 // sums over the reduction's slices, finished by each channel's last block); also fills the
 // train-mode dx coefficients when `coef` is given. Shared by both backward modes.
 template <typename T, int V, bool Nhwc>
-void affine_grads(const NormShape& s, const Reduction& red, const T* x, const T* dy,
-                  const T* relu_out, const float* save_mean, const float* save_invstd,
-                  double2* partial, unsigned* arrivals, float* dgamma, float* dbeta,
-                  float2* coef, cudaStream_t stream) {
+void affine_grads(const NormShape& s, const Reduction& red, const T* x, const T* dy, const T* relu_out,
+                  const float* save_mean, const float* save_invstd, double2* partial, unsigned* arrivals, float* dgamma,
+                  float* dbeta, float2* coef, cudaStream_t stream) {
   const size_t rows = size_t(s.n) * s.hw;
   const GradTargets out{double(rows), save_invstd, dgamma, dbeta, coef};
   with_index(s, [&](auto index) {
     using Index = decltype(index);
-    if constexpr (Nhwc)
-      INSALUN_LAUNCH(red.grid, kThreads, 0, stream, grad_nhwc_kernel<T, V, Index>)(
-          x, dy, relu_out, save_mean, s.c, Index(rows), partial, arrivals, out);
-    else
-      INSALUN_LAUNCH(red.grid, kThreads, 0, stream, grad_kernel<T, V, Index>)(
-          x, dy, relu_out, save_mean, s.c, s.hw, Index(rows / V), partial, arrivals, out);
+    if constexpr (Nhwc) INSALUN_LAUNCH(red.grid, kThreads, 0, stream, grad_nhwc_kernel<T, V, Index>)
+    (x, dy, relu_out, save_mean, s.c, Index(rows), partial, arrivals, out);
+    else INSALUN_LAUNCH(red.grid, kThreads, 0, stream, grad_kernel<T, V, Index>)(
+        x, dy, relu_out, save_mean, s.c, s.hw, Index(rows / V), partial, arrivals, out);
   });
   CUDA_CHECK_LAUNCH("grad_kernel");
 }
 
 template <typename T, int V, bool Nhwc>
-void normalize(const NormShape& s, const T* x, const float* gamma, const float* beta,
-               const float* mean, const float* invstd, const NormEpilogue& e, T* y, unsigned grid,
-               cudaStream_t stream) {
+void normalize(const NormShape& s, const T* x, const float* gamma, const float* beta, const float* mean,
+               const float* invstd, const NormEpilogue& e, T* y, unsigned grid, cudaStream_t stream) {
   with_index(s, [&](auto index) {
     using Index = decltype(index);
-    INSALUN_LAUNCH(grid, kThreads, 0, stream, normalize_kernel<T, V, Nhwc, Index>)(
-        x, gamma, beta, mean, invstd, as<T>(e.residual), e.relu, s.c, s.hw, Index(s.size() / V), y);
+    INSALUN_LAUNCH(grid, kThreads, 0, stream, normalize_kernel<T, V, Nhwc, Index>)
+    (x, gamma, beta, mean, invstd, as<T>(e.residual), e.relu, s.c, s.hw, Index(s.size() / V), y);
   });
   CUDA_CHECK_LAUNCH("normalize_kernel");
 }
 
 }  // namespace
 
-void CudaBackendImpl::bn_forward_train(const NormShape& s, const Act* x, const float* gamma,
-                                       const float* beta, float* running_mean, float* running_var,
-                                       float momentum, float eps, const NormEpilogue& epilogue,
-                                       Act* y, float* save_mean, float* save_invstd) {
+void CudaBackendImpl::bn_forward_train(const NormShape& s, const Act* x, const float* gamma, const float* beta,
+                                       float* running_mean, float* running_var, float momentum, float eps,
+                                       const NormEpilogue& epilogue, Act* y, float* save_mean, float* save_invstd) {
   const LaunchScope op = open_op("bn_forward_train");
   check_shape(s, "bn_forward_train");
   const size_t rows = size_t(s.n) * s.hw;
@@ -497,46 +487,40 @@ void CudaBackendImpl::bn_forward_train(const NormShape& s, const Act* x, const f
     const Reduction red = reduction_for(s, kNhwc, sm_count_);
     auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(red.splits) * s.c));
     unsigned* counters = arrivals(red.grid.y);
-    const StatsTargets out{double(rows), momentum, eps, running_mean, running_var, save_mean,
-                           save_invstd};
+    const StatsTargets out{double(rows), momentum, eps, running_mean, running_var, save_mean, save_invstd};
     with_index(s, [&](auto index) {
       using Index = decltype(index);
-      if constexpr (kNhwc)
-        INSALUN_LAUNCH(red.grid, kThreads, 0, stream_, stats_nhwc_kernel<T, V, Index>)(
-            as<T>(x), s.c, Index(rows), partial, counters, out);
-      else
-        INSALUN_LAUNCH(red.grid, kThreads, 0, stream_, stats_kernel<T, V, Index>)(
-            as<T>(x), s.c, s.hw, Index(rows / V), partial, counters, out);
+      if constexpr (kNhwc) INSALUN_LAUNCH(red.grid, kThreads, 0, stream_, stats_nhwc_kernel<T, V, Index>)
+      (as<T>(x), s.c, Index(rows), partial, counters, out);
+      else INSALUN_LAUNCH(red.grid, kThreads, 0, stream_, stats_kernel<T, V, Index>)(
+          as<T>(x), s.c, s.hw, Index(rows / V), partial, counters, out);
     });
     CUDA_CHECK_LAUNCH("stats_kernel");
-    normalize<T, V, kNhwc>(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue,
-                           as<T>(y), grid_for(s.size() / V), stream_);
+    normalize<T, V, kNhwc>(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue, as<T>(y), grid_for(s.size() / V),
+                           stream_);
   });
 }
 
-void CudaBackendImpl::bn_forward_eval(const NormShape& s, const Act* x, const float* gamma,
-                                      const float* beta, const float* running_mean,
-                                      const float* running_var, float eps,
-                                      const NormEpilogue& epilogue, Act* y, float* save_mean,
-                                      float* save_invstd) {
+void CudaBackendImpl::bn_forward_eval(const NormShape& s, const Act* x, const float* gamma, const float* beta,
+                                      const float* running_mean, const float* running_var, float eps,
+                                      const NormEpilogue& epilogue, Act* y, float* save_mean, float* save_invstd) {
   const LaunchScope op = open_op("bn_forward_eval");
   check_shape(s, "bn_forward_eval");
-  INSALUN_LAUNCH((s.c + 127) / 128, 128, 0, stream_, eval_stats_kernel)(running_mean, running_var, eps, s.c,
-                                                            save_mean, save_invstd);
+  INSALUN_LAUNCH((s.c + 127) / 128, 128, 0, stream_, eval_stats_kernel)
+  (running_mean, running_var, eps, s.c, save_mean, save_invstd);
   CUDA_CHECK_LAUNCH("eval_stats_kernel");
   dispatch_packed(s, {x, y, epilogue.residual}, [&](auto t, auto nhwc, auto pack) {
     using T = decltype(t);
     constexpr bool kNhwc = decltype(nhwc)::value;
     constexpr int V = decltype(pack)::value;
-    normalize<T, V, kNhwc>(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue,
-                           as<T>(y), grid_for(s.size() / V), stream_);
+    normalize<T, V, kNhwc>(s, as<T>(x), gamma, beta, save_mean, save_invstd, epilogue, as<T>(y), grid_for(s.size() / V),
+                           stream_);
   });
 }
 
-void CudaBackendImpl::bn_backward_train(const NormShape& s, const Act* x, const Act* dy,
-                                        const Act* relu_out, Act* gated_dy, const float* gamma,
-                                        const float* save_mean, const float* save_invstd, Act* dx,
-                                        float* dgamma, float* dbeta) {
+void CudaBackendImpl::bn_backward_train(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out,
+                                        Act* gated_dy, const float* gamma, const float* save_mean,
+                                        const float* save_invstd, Act* dx, float* dgamma, float* dbeta) {
   const LaunchScope op = open_op("bn_backward_train");
   check_shape(s, "bn_backward_train");
   check_norm_backward(relu_out, gated_dy, dx);
@@ -549,24 +533,22 @@ void CudaBackendImpl::bn_backward_train(const NormShape& s, const Act* x, const 
     char* base = static_cast<char*>(scratch(partial_bytes + sizeof(float2) * s.c));
     auto* partial = reinterpret_cast<double2*>(base);
     auto* coef = reinterpret_cast<float2*>(base + partial_bytes);
-    affine_grads<T, V, kNhwc>(s, red, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean,
-                              save_invstd, partial, arrivals(red.grid.y), dgamma, dbeta, coef,
-                              stream_);
+    affine_grads<T, V, kNhwc>(s, red, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean, save_invstd, partial,
+                              arrivals(red.grid.y), dgamma, dbeta, coef, stream_);
     // After the reduction: dx may alias dy.
     with_index(s, [&](auto index) {
       using Index = decltype(index);
-      INSALUN_LAUNCH(grid_for(s.size() / V), kThreads, 0, stream_, dx_train_kernel<T, V, kNhwc, Index>)(
-          as<T>(x), as<T>(dy), as<T>(relu_out), gamma, save_mean, save_invstd, coef, s.c, s.hw,
-          Index(s.size() / V), as<T>(dx), as<T>(gated_dy));
+      INSALUN_LAUNCH(grid_for(s.size() / V), kThreads, 0, stream_, dx_train_kernel<T, V, kNhwc, Index>)
+      (as<T>(x), as<T>(dy), as<T>(relu_out), gamma, save_mean, save_invstd, coef, s.c, s.hw, Index(s.size() / V),
+       as<T>(dx), as<T>(gated_dy));
     });
     CUDA_CHECK_LAUNCH("dx_train_kernel");
   });
 }
 
-void CudaBackendImpl::bn_backward_eval(const NormShape& s, const Act* x, const Act* dy,
-                                       const Act* relu_out, Act* gated_dy, const float* gamma,
-                                       const float* save_mean, const float* save_invstd, Act* dx,
-                                       float* dgamma, float* dbeta) {
+void CudaBackendImpl::bn_backward_eval(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out,
+                                       Act* gated_dy, const float* gamma, const float* save_mean,
+                                       const float* save_invstd, Act* dx, float* dgamma, float* dbeta) {
   const LaunchScope op = open_op("bn_backward_eval");
   check_shape(s, "bn_backward_eval");
   check_norm_backward(relu_out, gated_dy, dx);
@@ -576,15 +558,13 @@ void CudaBackendImpl::bn_backward_eval(const NormShape& s, const Act* x, const A
     constexpr int V = decltype(pack)::value;
     const Reduction red = reduction_for(s, kNhwc, sm_count_);
     auto* partial = static_cast<double2*>(scratch(sizeof(double2) * size_t(red.splits) * s.c));
-    affine_grads<T, V, kNhwc>(s, red, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean,
-                              save_invstd, partial, arrivals(red.grid.y), dgamma, dbeta, nullptr,
-                              stream_);
+    affine_grads<T, V, kNhwc>(s, red, as<T>(x), as<T>(dy), as<T>(relu_out), save_mean, save_invstd, partial,
+                              arrivals(red.grid.y), dgamma, dbeta, nullptr, stream_);
     // After the reduction: dx may alias dy.
     with_index(s, [&](auto index) {
       using Index = decltype(index);
-      INSALUN_LAUNCH(grid_for(s.size() / V), kThreads, 0, stream_, dx_eval_kernel<T, V, kNhwc, Index>)(
-          as<T>(dy), as<T>(relu_out), gamma, save_invstd, s.c, s.hw, Index(s.size() / V),
-          as<T>(dx), as<T>(gated_dy));
+      INSALUN_LAUNCH(grid_for(s.size() / V), kThreads, 0, stream_, dx_eval_kernel<T, V, kNhwc, Index>)
+      (as<T>(dy), as<T>(relu_out), gamma, save_invstd, s.c, s.hw, Index(s.size() / V), as<T>(dx), as<T>(gated_dy));
     });
     CUDA_CHECK_LAUNCH("dx_eval_kernel");
   });

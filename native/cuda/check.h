@@ -27,15 +27,13 @@ inline std::string source_place(const char* file, int line) {
 
 [[noreturn]] inline void throw_cuda(cudaError_t e, const char* call, const char* file, int line) {
   cudaGetLastError();  // reported here: not again, under another name, by the next launch check
-  throw std::runtime_error(std::string("CUDA error: ") + call + " failed at " +
-                           source_place(file, line) + ": " + cudaGetErrorString(e) + " (" +
-                           cudaGetErrorName(e) + ")");
+  throw std::runtime_error(std::string("CUDA error: ") + call + " failed at " + source_place(file, line) + ": " +
+                           cudaGetErrorString(e) + " (" + cudaGetErrorName(e) + ")");
 }
 
-[[noreturn]] inline void throw_cudnn(cudnnStatus_t s, const char* call, const char* file,
-                                     int line) {
-  std::string msg = std::string("cuDNN error: ") + call + " failed at " + source_place(file, line) +
-                    ": " + cudnnGetErrorString(s);
+[[noreturn]] inline void throw_cudnn(cudnnStatus_t s, const char* call, const char* file, int line) {
+  std::string msg =
+      std::string("cuDNN error: ") + call + " failed at " + source_place(file, line) + ": " + cudnnGetErrorString(s);
   // cuDNN 9 keeps a more specific message for the last failure of this thread.
   char detail[512] = {0};
   cudnnGetLastErrorString(detail, sizeof(detail));
@@ -45,18 +43,16 @@ inline std::string source_place(const char* file, int line) {
 
 }  // namespace insalun::cuda
 
-#define CUDA_CHECK(call)                                                              \
-  do {                                                                                \
-    const cudaError_t insalun_err_ = (call);                                          \
-    if (insalun_err_ != cudaSuccess)                                                  \
-      ::insalun::cuda::throw_cuda(insalun_err_, #call, __FILE__, __LINE__);           \
+#define CUDA_CHECK(call)                                                                                   \
+  do {                                                                                                     \
+    const cudaError_t insalun_err_ = (call);                                                               \
+    if (insalun_err_ != cudaSuccess) ::insalun::cuda::throw_cuda(insalun_err_, #call, __FILE__, __LINE__); \
   } while (0)
 
-#define CUDNN_CHECK(call)                                                             \
-  do {                                                                                \
-    const cudnnStatus_t insalun_st_ = (call);                                         \
-    if (insalun_st_ != CUDNN_STATUS_SUCCESS)                                          \
-      ::insalun::cuda::throw_cudnn(insalun_st_, #call, __FILE__, __LINE__);           \
+#define CUDNN_CHECK(call)                                                                                          \
+  do {                                                                                                             \
+    const cudnnStatus_t insalun_st_ = (call);                                                                      \
+    if (insalun_st_ != CUDNN_STATUS_SUCCESS) ::insalun::cuda::throw_cudnn(insalun_st_, #call, __FILE__, __LINE__); \
   } while (0)
 
 namespace insalun::cuda {
@@ -82,8 +78,8 @@ class LaunchScope {
     if (!scope || !scope->wait_) return;
     const cudaError_t e = cudaStreamSynchronize(scope->stream_);
     if (e != cudaSuccess)
-      throw_cuda(e, (std::string(what) + " of " + scope->op_ + " (waited for by INSALUN_CUDA_SYNC=1)").c_str(),
-                 file, line);
+      throw_cuda(e, (std::string(what) + " of " + scope->op_ + " (waited for by INSALUN_CUDA_SYNC=1)").c_str(), file,
+                 line);
   }
 
  private:
@@ -101,10 +97,10 @@ class LaunchScope {
 
 // After a kernel launch (INSALUN_LAUNCH): reports (and clears) a launch error under the kernel's
 // name, and with INSALUN_CUDA_SYNC=1 waits for the kernel (LaunchScope).
-#define CUDA_CHECK_LAUNCH(kernel_name)                                                \
-  do {                                                                                \
-    const cudaError_t insalun_err_ = cudaGetLastError();                              \
-    if (insalun_err_ != cudaSuccess)                                                  \
-      ::insalun::cuda::throw_cuda(insalun_err_, "launch of " kernel_name, __FILE__, __LINE__); \
+#define CUDA_CHECK_LAUNCH(kernel_name)                                                          \
+  do {                                                                                          \
+    const cudaError_t insalun_err_ = cudaGetLastError();                                        \
+    if (insalun_err_ != cudaSuccess)                                                            \
+      ::insalun::cuda::throw_cuda(insalun_err_, "launch of " kernel_name, __FILE__, __LINE__);  \
     ::insalun::cuda::LaunchScope::wait_if_debugging("kernel " kernel_name, __FILE__, __LINE__); \
   } while (0)

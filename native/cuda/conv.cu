@@ -52,8 +52,7 @@ __device__ __forceinline__ bool kcrs_of_krsc(size_t i, int cin, int cin_p, int r
 // Element i of the bf16 copy of fp32 KCRS weights [cout, cin, rs], in KCRS order or (Krsc) in
 // KRSC order with cin_p >= cin channels, zero beyond cin.
 template <bool Krsc>
-__device__ __forceinline__ bf16 weight_copy_element(const float* w, size_t i, int cin, int cin_p,
-                                                    int rs) {
+__device__ __forceinline__ bf16 weight_copy_element(const float* w, size_t i, int cin, int cin_p, int rs) {
   if constexpr (Krsc) {
     size_t source;
     return __float2bfloat16_rn(kcrs_of_krsc(i, cin, cin_p, rs, &source) ? w[source] : 0.0f);
@@ -64,8 +63,7 @@ __device__ __forceinline__ bf16 weight_copy_element(const float* w, size_t i, in
 
 // One convolution's copy; n counts the output elements.
 template <bool Krsc>
-__global__ void weights_to_bf16_kernel(const float* w, bf16* out, int cin, int cin_p, int rs,
-                                       size_t n) {
+__global__ void weights_to_bf16_kernel(const float* w, bf16* out, int cin, int cin_p, int rs, size_t n) {
   INSALUN_GRID_LOOP(i, n) out[i] = weight_copy_element<Krsc>(w, i, cin, cin_p, rs);
 }
 
@@ -87,8 +85,7 @@ __device__ __forceinline__ void for_each_copied_element(const WeightCopyTable& t
 
 // Every entry's bf16 weight copy.
 template <bool Krsc>
-__global__ void weight_copies_kernel(const __grid_constant__ WeightCopyTable table, size_t n,
-                                     bf16* copies) {
+__global__ void weight_copies_kernel(const __grid_constant__ WeightCopyTable table, size_t n, bf16* copies) {
   for_each_copied_element(table, n, [&](const WeightCopy& c, size_t k) {
     copies[c.begin + k] = weight_copy_element<Krsc>(c.w, k, c.cin, c.cin_p, c.rs);
   });
@@ -96,8 +93,7 @@ __global__ void weight_copies_kernel(const __grid_constant__ WeightCopyTable tab
 
 // Every entry's bf16 weight gradient (in the copies' layout) widened into its fp32 KCRS dw.
 template <bool Krsc>
-__global__ void weight_grads_kernel(const __grid_constant__ WeightCopyTable table, size_t n,
-                                    const bf16* grads) {
+__global__ void weight_grads_kernel(const __grid_constant__ WeightCopyTable table, size_t n, const bf16* grads) {
   for_each_copied_element(table, n, [&](const WeightCopy& c, size_t k) {
     const float g = __bfloat162float(grads[c.begin + k]);
     size_t target = k;
@@ -108,8 +104,7 @@ __global__ void weight_grads_kernel(const __grid_constant__ WeightCopyTable tabl
 // fp32 KCRS weight gradient [cout, cin, rs] from cuDNN's bf16 one (KCRS, or KRSC with cin_p
 // channels); n counts the KCRS elements.
 template <bool Krsc>
-__global__ void weight_grad_to_float_kernel(const bf16* grad, float* dw, int cin, int cin_p, int rs,
-                                            size_t n) {
+__global__ void weight_grad_to_float_kernel(const bf16* grad, float* dw, int cin, int cin_p, int rs, size_t n) {
   INSALUN_GRID_LOOP(i, n) dw[i] = __bfloat162float(grad[Krsc ? channels_last_index(i, cin, rs, cin_p) : i]);
 }
 
@@ -128,9 +123,7 @@ __global__ void unpad_channels_kernel(const bf16* padded, bf16* x, int cin, int 
   }
 }
 
-cudnnMathType_t requested_math(Precision p) {
-  return p == Precision::kFp32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH;
-}
+cudnnMathType_t requested_math(Precision p) { return p == Precision::kFp32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH; }
 
 // The three directions differ only in their cuDNN entry points; these traits let one search
 // routine serve all of them.
@@ -145,8 +138,7 @@ struct FwdOps {
     return cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, p.conv, p.y, cap, n, r);
   }
   static cudnnStatus_t workspace(cudnnHandle_t h, const ConvPlan& p, int algo, size_t* bytes) {
-    return cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, p.conv, p.y,
-                                                   cudnnConvolutionFwdAlgo_t(algo), bytes);
+    return cudnnGetConvolutionForwardWorkspaceSize(h, p.x, p.w, p.conv, p.y, cudnnConvolutionFwdAlgo_t(algo), bytes);
   }
 };
 
@@ -161,8 +153,8 @@ struct BwdDataOps {
     return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, p.conv, p.x, cap, n, r);
   }
   static cudnnStatus_t workspace(cudnnHandle_t h, const ConvPlan& p, int algo, size_t* bytes) {
-    return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, p.conv, p.x,
-                                                        cudnnConvolutionBwdDataAlgo_t(algo), bytes);
+    return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p.w, p.y, p.conv, p.x, cudnnConvolutionBwdDataAlgo_t(algo),
+                                                        bytes);
   }
 };
 
@@ -177,8 +169,8 @@ struct BwdFilterOps {
     return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, p.conv, p.w, cap, n, r);
   }
   static cudnnStatus_t workspace(cudnnHandle_t h, const ConvPlan& p, int algo, size_t* bytes) {
-    return cudnnGetConvolutionBackwardFilterWorkspaceSize(
-        h, p.x, p.y, p.conv, p.w, cudnnConvolutionBwdFilterAlgo_t(algo), bytes);
+    return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p.x, p.y, p.conv, p.w,
+                                                          cudnnConvolutionBwdFilterAlgo_t(algo), bytes);
   }
 };
 
@@ -186,20 +178,18 @@ struct BwdFilterOps {
 // successfully, support the math we need, and whose workspace fits.
 // `deterministic` keeps only the algorithms whose results do not vary from run to run.
 template <typename Ops>
-std::vector<ConvCandidate> usable(cudnnHandle_t h, ConvPlan& p, Precision precision,
-                                  bool deterministic, const typename Ops::Perf* perf, int count) {
+std::vector<ConvCandidate> usable(cudnnHandle_t h, ConvPlan& p, Precision precision, bool deterministic,
+                                  const typename Ops::Perf* perf, int count) {
   std::vector<ConvCandidate> out;
   for (int i = 0; i < count; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kMaxWorkspace) continue;
     if (deterministic && perf[i].determinism != CUDNN_DETERMINISTIC) continue;
     // On fp32 data, ALLOW_CONVERSION lets cuDNN round the operands to fp16: less precise than
     // the TF32 the tf32 mode promises.
-    if (precision == Precision::kTf32 && perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
-      continue;
+    if (precision == Precision::kTf32 && perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
     // In fp32 mode the math stays FMA whatever the search reports; in TF32 mode we run the
     // algorithm in the math type it was measured with.
-    const cudnnMathType_t math =
-        precision == Precision::kFp32 ? CUDNN_FMA_MATH : perf[i].mathType;
+    const cudnnMathType_t math = precision == Precision::kFp32 ? CUDNN_FMA_MATH : perf[i].mathType;
     if (cudnnSetConvolutionMathType(p.conv, math) != CUDNN_STATUS_SUCCESS) continue;
     size_t bytes = 0;
     if (Ops::workspace(h, p, int(perf[i].algo), &bytes) != CUDNN_STATUS_SUCCESS) continue;
@@ -212,8 +202,8 @@ std::vector<ConvCandidate> usable(cudnnHandle_t h, ConvPlan& p, Precision precis
 // `benchmark`: time the candidates with cudnnFind* (as torch.backends.cudnn.benchmark = True);
 // otherwise, or when the benchmark cannot run, take cuDNN's heuristic ranking.
 template <typename Ops>
-void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, bool nhwc, bool benchmark,
-            bool deterministic, const char* direction, ConvAlgo* out) {
+void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, bool nhwc, bool benchmark, bool deterministic,
+            const char* direction, ConvAlgo* out) {
   std::vector<typename Ops::Perf> perf(Ops::kCount);
   int returned = 0;
   cudnnStatus_t found = CUDNN_STATUS_NOT_SUPPORTED;
@@ -232,14 +222,12 @@ void choose(cudnnHandle_t h, ConvPlan& p, Precision precision, bool nhwc, bool b
   CUDNN_CHECK(Ops::heuristic(h, p, Ops::kCount, &returned, perf.data()));
   out->ranked = usable<Ops>(h, p, precision, deterministic, perf.data(), returned);
   if (out->ready()) return;
-  throw std::runtime_error(std::string("cuDNN has no usable ") + direction +
-                           " convolution algorithm for this shape (" +
-                           (benchmark ? std::string("benchmark status: ") + cudnnGetErrorString(found)
-                                      : std::string("heuristics only")) +
-                           (deterministic ? ", deterministic algorithms only" : "") + ")" +
-                           (precision == Precision::kBf16 && nhwc
-                                ? "; in bf16 mode, INSALUN_CUDA_BF16_LAYOUT=nchw tries the NCHW layout"
-                                : ""));
+  throw std::runtime_error(
+      std::string("cuDNN has no usable ") + direction + " convolution algorithm for this shape (" +
+      (benchmark ? std::string("benchmark status: ") + cudnnGetErrorString(found) : std::string("heuristics only")) +
+      (deterministic ? ", deterministic algorithms only" : "") + ")" +
+      (precision == Precision::kBf16 && nhwc ? "; in bf16 mode, INSALUN_CUDA_BF16_LAYOUT=nchw tries the NCHW layout"
+                                             : ""));
 }
 
 // The ranked algorithms of every shape seen in this process, shared by all its backends (models
@@ -258,8 +246,7 @@ struct RankingKey {
 };
 // Never destroyed: a worker thread may still be planning when the process exits.
 std::mutex& rankings_mutex = *new std::mutex;
-std::map<RankingKey, std::vector<ConvCandidate>>& rankings =
-    *new std::map<RankingKey, std::vector<ConvCandidate>>;
+std::map<RankingKey, std::vector<ConvCandidate>>& rankings = *new std::map<RankingKey, std::vector<ConvCandidate>>;
 
 // Statuses by which cuDNN refuses an algorithm before running it (a bad parameter or an
 // unsupported configuration, the 2000 and 3000 families): the next one may serve. Internal and
@@ -296,8 +283,7 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
   CUDNN_CHECK(cudnnCreateTensorDescriptor(&plan->y));
   CUDNN_CHECK(cudnnCreateFilterDescriptor(&plan->w));
   CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&plan->conv));
-  const cudnnDataType_t data =
-      precision_ == Precision::kBf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+  const cudnnDataType_t data = precision_ == Precision::kBf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
   const cudnnTensorFormat_t format = nhwc_ ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
   const int cin = padded_channels(s);
   CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->x, format, data, s.n, cin, s.h, s.w));
@@ -305,12 +291,10 @@ ConvPlan& CudaBackendImpl::plan_for(const ConvShape& s) {
   CUDNN_CHECK(cudnnSetConvolution2dDescriptor(plan->conv, s.pad, s.pad, s.stride, s.stride, 1, 1,
                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
   int n = 0, c = 0, ho = 0, wo = 0;
-  CUDNN_CHECK(
-      cudnnGetConvolution2dForwardOutputDim(plan->conv, plan->x, plan->w, &n, &c, &ho, &wo));
+  CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(plan->conv, plan->x, plan->w, &n, &c, &ho, &wo));
   if (n != s.n || c != s.cout || ho != s.ho() || wo != s.wo())
     throw std::logic_error("conv2d: cuDNN output shape disagrees with ConvShape");
-  CUDNN_CHECK(
-      cudnnSetTensor4dDescriptor(plan->y, format, data, n, c, ho, wo));
+  CUDNN_CHECK(cudnnSetTensor4dDescriptor(plan->y, format, data, n, c, ho, wo));
   return *plans_.emplace(key, std::move(plan)).first->second;
 }
 
@@ -326,8 +310,7 @@ void CudaBackendImpl::run_convolution(ConvPlan& p, ConvAlgo& a, const char* dire
     a.current = 0;
     if (!a.ready()) {
       refuse_while_capturing("a cuDNN algorithm search");
-      choose<Ops>(cudnn_, p, precision_, nhwc_, benchmark_algorithms_, deterministic_, direction,
-                  &a);
+      choose<Ops>(cudnn_, p, precision_, nhwc_, benchmark_algorithms_, deterministic_, direction, &a);
       std::lock_guard<std::mutex> lock(rankings_mutex);
       rankings.emplace(key, a.ranked);
     }
@@ -366,8 +349,7 @@ void CudaBackendImpl::prepare_conv_weights(const ConvWeights* convs, size_t coun
   prepared_copies_ = nullptr;
   if (precision_ != Precision::kBf16 || count == 0) return;  // fp32 and tf32 read w itself
   if (count > size_t(WeightCopyTable::kCapacity))
-    throw std::invalid_argument("prepare_conv_weights: " + std::to_string(count) +
-                                " convolutions; at most " +
+    throw std::invalid_argument("prepare_conv_weights: " + std::to_string(count) + " convolutions; at most " +
                                 std::to_string(WeightCopyTable::kCapacity) + " in one launch");
   finish_conv_weight_grads();  // none should be left, but none is ever lost
   prepared_table_.clear();
@@ -379,8 +361,8 @@ void CudaBackendImpl::prepare_conv_weights(const ConvWeights* convs, size_t coun
     total += (size_t(c.cout) * cin_p * c.k * c.k + 7) / 8 * 8;
   }
   bf16* copies = static_cast<bf16*>(grow(weight_copies_, total * sizeof(bf16), "the convolution weight copies"));
-  prepared_grads_ = static_cast<bf16*>(
-      grow(weight_grad_copies_, total * sizeof(bf16), "the convolution weight gradients"));
+  prepared_grads_ =
+      static_cast<bf16*>(grow(weight_grad_copies_, total * sizeof(bf16), "the convolution weight gradients"));
   prepared_elements_ = total;
   grads_pending_.assign(count, false);
   WeightCopyTable table;
@@ -409,14 +391,11 @@ void CudaBackendImpl::finish_conv_weight_grads() {
   CUDA_CHECK_LAUNCH("weight_grads_kernel");
 }
 
-const WeightCopy* CudaBackendImpl::prepared_entry(const ConvShape& s, const float* w,
-                                                  const float* dw) const {
+const WeightCopy* CudaBackendImpl::prepared_entry(const ConvShape& s, const float* w, const float* dw) const {
   if (!prepared_copies_) return nullptr;
   const int cin_p = padded_channels(s), rs = s.k * s.k;
   for (const WeightCopy& c : prepared_table_)
-    if ((w ? c.w == w : c.dw == dw) && c.cout == s.cout && c.cin == s.cin && c.cin_p == cin_p &&
-        c.rs == rs)
-      return &c;
+    if ((w ? c.w == w : c.dw == dw) && c.cout == s.cout && c.cin == s.cin && c.cin_p == cin_p && c.rs == rs) return &c;
   return nullptr;
 }
 
@@ -432,10 +411,10 @@ const void* CudaBackendImpl::conv_weights(const ConvShape& s, const float* w) {
   const int cin_p = padded_channels(s), rs = s.k * s.k;
   const size_t copied = size_t(s.cout) * cin_p * rs;
   bf16* copy = static_cast<bf16*>(weight_scratch(copied * sizeof(bf16)));
-  if (nhwc_)
-    INSALUN_LAUNCH(grid_for(copied), kThreads, 0, stream_, weights_to_bf16_kernel<true>)(w, copy, s.cin, cin_p, rs, copied);
-  else
-    INSALUN_LAUNCH(grid_for(copied), kThreads, 0, stream_, weights_to_bf16_kernel<false>)(w, copy, s.cin, cin_p, rs, copied);
+  if (nhwc_) INSALUN_LAUNCH(grid_for(copied), kThreads, 0, stream_, weights_to_bf16_kernel<true>)
+  (w, copy, s.cin, cin_p, rs, copied);
+  else INSALUN_LAUNCH(grid_for(copied), kThreads, 0, stream_, weights_to_bf16_kernel<false>)(w, copy, s.cin, cin_p, rs,
+                                                                                             copied);
   CUDA_CHECK_LAUNCH("weights_to_bf16_kernel");
   return copy;
 }
@@ -446,13 +425,13 @@ void CudaBackendImpl::widen_weight_grad(const ConvShape& s, const bf16* grad, fl
   if (nhwc_)
     INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, weight_grad_to_float_kernel<true>)(grad, dw, s.cin, cin_p, rs, n);
   else
-    INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, weight_grad_to_float_kernel<false>)(grad, dw, s.cin, cin_p, rs, n);
+    INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, weight_grad_to_float_kernel<false>)
+  (grad, dw, s.cin, cin_p, rs, n);
   CUDA_CHECK_LAUNCH("weight_grad_to_float_kernel");
 }
 
 int CudaBackendImpl::padded_channels(const ConvShape& s) const {
-  return nhwc_ && s.cin % kChannelAlign != 0 ? (s.cin + kChannelAlign - 1) / kChannelAlign * kChannelAlign
-                                             : s.cin;
+  return nhwc_ && s.cin % kChannelAlign != 0 ? (s.cin + kChannelAlign - 1) / kChannelAlign * kChannelAlign : s.cin;
 }
 
 const void* CudaBackendImpl::conv_input(const ConvShape& s, const Act* x) {
@@ -471,14 +450,13 @@ void CudaBackendImpl::conv2d_forward(const ConvShape& s, const Act* x, const flo
   const void* weights = conv_weights(s, w);
   const void* input = conv_input(s, x);
   run_convolution<FwdOps>(p, p.fwd, "forward convolution", [&](const ConvCandidate& c, void* ws) {
-    return cudnnConvolutionForward(cudnn_, &kOne, p.x, input, p.w, weights, p.conv,
-                                   cudnnConvolutionFwdAlgo_t(c.algo), ws, c.workspace, &kZero,
-                                   p.y, y);
+    return cudnnConvolutionForward(cudnn_, &kOne, p.x, input, p.w, weights, p.conv, cudnnConvolutionFwdAlgo_t(c.algo),
+                                   ws, c.workspace, &kZero, p.y, y);
   });
 }
 
-void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w,
-                                           Act* dx, bool accumulate) {
+void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w, Act* dx,
+                                           bool accumulate) {
   const LaunchScope op = open_op("conv2d_backward_data");
   ConvPlan& p = plan_for(s);
   const void* weights = conv_weights(s, w);
@@ -491,27 +469,25 @@ void CudaBackendImpl::conv2d_backward_data(const ConvShape& s, const Act* dy, co
     const size_t padded_count = size_t(s.n) * s.h * s.w * cin_p;
     grad = pad_scratch(padded_count * sizeof(bf16));
     if (accumulate) {
-      INSALUN_LAUNCH(grid_for(padded_count), kThreads, 0, stream_, pad_channels_kernel)(
-          as<bf16>(dx), static_cast<bf16*>(grad), s.cin, cin_p, padded_count);
+      INSALUN_LAUNCH(grid_for(padded_count), kThreads, 0, stream_, pad_channels_kernel)
+      (as<bf16>(dx), static_cast<bf16*>(grad), s.cin, cin_p, padded_count);
       CUDA_CHECK_LAUNCH("pad_channels_kernel");
     }
   }
-  run_convolution<BwdDataOps>(p, p.bwd_data, "backward-data convolution",
-                              [&](const ConvCandidate& c, void* ws) {
+  run_convolution<BwdDataOps>(p, p.bwd_data, "backward-data convolution", [&](const ConvCandidate& c, void* ws) {
     return cudnnConvolutionBackwardData(cudnn_, &kOne, p.w, weights, p.y, dy, p.conv,
                                         cudnnConvolutionBwdDataAlgo_t(c.algo), ws, c.workspace,
                                         accumulate ? &kOne : &kZero, p.x, grad);
   });
   if (grad != dx) {
     const size_t n = size_t(s.n) * s.h * s.w * s.cin;
-    INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, unpad_channels_kernel)(static_cast<const bf16*>(grad),
-                                                                 as<bf16>(dx), s.cin, cin_p, n);
+    INSALUN_LAUNCH(grid_for(n), kThreads, 0, stream_, unpad_channels_kernel)
+    (static_cast<const bf16*>(grad), as<bf16>(dx), s.cin, cin_p, n);
     CUDA_CHECK_LAUNCH("unpad_channels_kernel");
   }
 }
 
-void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy,
-                                             float* dw) {
+void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy, float* dw) {
   const LaunchScope op = open_op("conv2d_backward_filter");
   ConvPlan& p = plan_for(s);
   const bool bf16_mode = precision_ == Precision::kBf16;
@@ -519,19 +495,21 @@ void CudaBackendImpl::conv2d_backward_filter(const ConvShape& s, const Act* x, c
   const size_t bf16_count = size_t(s.cout) * padded_channels(s) * s.k * s.k;
   // A prepared convolution's bf16 gradient waits in its slot for finish_conv_weight_grads.
   const WeightCopy* prepared = bf16_mode && dw ? prepared_entry(s, nullptr, dw) : nullptr;
-  void* grad = prepared ? prepared_grads_ + prepared->begin
-               : bf16_mode ? weight_scratch(bf16_count * sizeof(bf16))
-               : aligned16({dw}) ? static_cast<void*>(dw) : weight_scratch(n * sizeof(float));
+  void* grad = prepared          ? prepared_grads_ + prepared->begin
+               : bf16_mode       ? weight_scratch(bf16_count * sizeof(bf16))
+               : aligned16({dw}) ? static_cast<void*>(dw)
+                                 : weight_scratch(n * sizeof(float));
   const void* input = conv_input(s, x);
-  run_convolution<BwdFilterOps>(p, p.bwd_filter, "backward-filter convolution",
-                                [&](const ConvCandidate& c, void* ws) {
+  run_convolution<BwdFilterOps>(p, p.bwd_filter, "backward-filter convolution", [&](const ConvCandidate& c, void* ws) {
     return cudnnConvolutionBackwardFilter(cudnn_, &kOne, p.x, input, p.y, dy, p.conv,
-                                          cudnnConvolutionBwdFilterAlgo_t(c.algo), ws,
-                                          c.workspace, &kZero, p.w, grad);
+                                          cudnnConvolutionBwdFilterAlgo_t(c.algo), ws, c.workspace, &kZero, p.w, grad);
   });
-  if (prepared) grads_pending_[size_t(prepared - prepared_table_.data())] = true;
-  else if (bf16_mode) widen_weight_grad(s, static_cast<const bf16*>(grad), dw);
-  else if (grad != dw) copy_bytes(dw, grad, n * sizeof(float));
+  if (prepared)
+    grads_pending_[size_t(prepared - prepared_table_.data())] = true;
+  else if (bf16_mode)
+    widen_weight_grad(s, static_cast<const bf16*>(grad), dw);
+  else if (grad != dw)
+    copy_bytes(dw, grad, n * sizeof(float));
 }
 
 }  // namespace insalun::cuda

@@ -11,9 +11,7 @@ namespace insalun {
 namespace {
 
 // CUDA encodes versions as 1000 * major + 10 * minor.
-std::string cuda_version(int v) {
-  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
-}
+std::string cuda_version(int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); }
 
 }  // namespace
 
@@ -44,20 +42,18 @@ std::string cuda_backend_report() {
     cudaRuntimeGetVersion(&runtime);
     const bool has_driver = de == cudaSuccess && driver > 0;
     const std::string driver_problem = cuda_driver_problem();
-    out << "CUDA driver: "
-        << (has_driver ? cuda_version(driver) : std::string("none"))
+    out << "CUDA driver: " << (has_driver ? cuda_version(driver) : std::string("none"))
         << (driver_problem.empty() ? std::string() : " (" + driver_problem + ")") << "\n";
     out << "CUDA runtime: " << cuda_version(runtime) << " (linked statically)\n";
     const cuda::CudnnLibrary& cudnn = cuda::cudnn_library();
     if (cudnn.usable)
-      out << "cuDNN: " << cuda::cudnn_version_text(cudnn.version) << " (for CUDA "
-          << cudnn.cuda_version / 1000 << "), " << cudnn.path << ", found by " << cudnn.found_by
-          << (cudnn.note.empty() ? std::string() : "; " + cudnn.note) << "\n";
+      out << "cuDNN: " << cuda::cudnn_version_text(cudnn.version) << " (for CUDA " << cudnn.cuda_version / 1000 << "), "
+          << cudnn.path << ", found by " << cudnn.found_by << (cudnn.note.empty() ? std::string() : "; " + cudnn.note)
+          << "\n";
     else
       out << "cuDNN: unusable: " << cudnn.problem << "\n";
     out << "cuDNN needed: " << cuda::cudnn_version_text(CUDNN_VERSION)
-        << " or a newer 9.x (the headers this addon was built against), for CUDA "
-        << CUDART_VERSION / 1000 << "\n";
+        << " or a newer 9.x (the headers this addon was built against), for CUDA " << CUDART_VERSION / 1000 << "\n";
     if (!cudnn.usable && !cudnn.searched.empty()) {
       out << "cuDNN searched:";
       for (size_t i = 0; i < cudnn.searched.size(); ++i) out << (i ? "; " : " ") << cudnn.searched[i];
@@ -89,8 +85,8 @@ std::string cuda_backend_report() {
       }
       char memory[32];
       std::snprintf(memory, sizeof(memory), "%.1f GiB", double(p.totalGlobalMem) / (1 << 30));
-      out << "GPU " << d << ": " << p.name << ", compute capability " << p.major << "." << p.minor
-          << ", " << memory << ", " << p.multiProcessorCount << " SMs\n";
+      out << "GPU " << d << ": " << p.name << ", compute capability " << p.major << "." << p.minor << ", " << memory
+          << ", " << p.multiProcessorCount << " SMs\n";
     }
   } catch (const std::exception& e) {
     out << "error while probing CUDA: " << e.what();

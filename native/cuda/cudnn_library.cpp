@@ -17,8 +17,7 @@
 namespace insalun::cuda {
 
 std::string cudnn_version_text(size_t v) {
-  return std::to_string(v / 10000) + "." + std::to_string((v % 10000) / 100) + "." +
-         std::to_string(v % 100);
+  return std::to_string(v / 10000) + "." + std::to_string((v % 10000) / 100) + "." + std::to_string(v % 100);
 }
 
 }  // namespace insalun::cuda
@@ -51,23 +50,41 @@ namespace {
 // Every cuDNN function the backend calls; a forwarder below for each. A cuDNN call elsewhere that
 // is missing here would leave an undefined symbol in the addon (the CI check on the CUDA build,
 // `nm -D --undefined-only`, finds it).
-#define INSALUN_CUDNN_FUNCTIONS(X)                                                         \
-  X(cudnnGetVersion) X(cudnnGetCudartVersion) X(cudnnGetErrorString)                       \
-  X(cudnnGetLastErrorString) X(cudnnCreate) X(cudnnDestroy) X(cudnnSetStream)              \
-  X(cudnnOpsVersionCheck) X(cudnnCnnVersionCheck) X(cudnnCreateTensorDescriptor)           \
-  X(cudnnDestroyTensorDescriptor) X(cudnnSetTensor4dDescriptor)                            \
-  X(cudnnCreateFilterDescriptor) X(cudnnDestroyFilterDescriptor)                           \
-  X(cudnnSetFilter4dDescriptor) X(cudnnCreateConvolutionDescriptor)                        \
-  X(cudnnDestroyConvolutionDescriptor) X(cudnnSetConvolution2dDescriptor)                  \
-  X(cudnnSetConvolutionMathType) X(cudnnGetConvolution2dForwardOutputDim)                  \
-  X(cudnnFindConvolutionForwardAlgorithm) X(cudnnFindConvolutionBackwardDataAlgorithm)     \
-  X(cudnnFindConvolutionBackwardFilterAlgorithm) X(cudnnGetConvolutionForwardAlgorithm_v7) \
-  X(cudnnGetConvolutionBackwardDataAlgorithm_v7)                                           \
-  X(cudnnGetConvolutionBackwardFilterAlgorithm_v7)                                         \
-  X(cudnnGetConvolutionForwardWorkspaceSize)                                               \
-  X(cudnnGetConvolutionBackwardDataWorkspaceSize)                                          \
-  X(cudnnGetConvolutionBackwardFilterWorkspaceSize) X(cudnnConvolutionForward)             \
-  X(cudnnConvolutionBackwardData) X(cudnnConvolutionBackwardFilter)
+// clang-format off: one function a line (clang-format cannot settle on a layout for this list)
+#define INSALUN_CUDNN_FUNCTIONS(X)                  \
+  X(cudnnGetVersion)                                \
+  X(cudnnGetCudartVersion)                          \
+  X(cudnnGetErrorString)                            \
+  X(cudnnGetLastErrorString)                        \
+  X(cudnnCreate)                                    \
+  X(cudnnDestroy)                                   \
+  X(cudnnSetStream)                                 \
+  X(cudnnOpsVersionCheck)                           \
+  X(cudnnCnnVersionCheck)                           \
+  X(cudnnCreateTensorDescriptor)                    \
+  X(cudnnDestroyTensorDescriptor)                   \
+  X(cudnnSetTensor4dDescriptor)                     \
+  X(cudnnCreateFilterDescriptor)                    \
+  X(cudnnDestroyFilterDescriptor)                   \
+  X(cudnnSetFilter4dDescriptor)                     \
+  X(cudnnCreateConvolutionDescriptor)               \
+  X(cudnnDestroyConvolutionDescriptor)              \
+  X(cudnnSetConvolution2dDescriptor)                \
+  X(cudnnSetConvolutionMathType)                    \
+  X(cudnnGetConvolution2dForwardOutputDim)          \
+  X(cudnnFindConvolutionForwardAlgorithm)           \
+  X(cudnnFindConvolutionBackwardDataAlgorithm)      \
+  X(cudnnFindConvolutionBackwardFilterAlgorithm)    \
+  X(cudnnGetConvolutionForwardAlgorithm_v7)         \
+  X(cudnnGetConvolutionBackwardDataAlgorithm_v7)    \
+  X(cudnnGetConvolutionBackwardFilterAlgorithm_v7)  \
+  X(cudnnGetConvolutionForwardWorkspaceSize)        \
+  X(cudnnGetConvolutionBackwardDataWorkspaceSize)   \
+  X(cudnnGetConvolutionBackwardFilterWorkspaceSize) \
+  X(cudnnConvolutionForward)                        \
+  X(cudnnConvolutionBackwardData)                   \
+  X(cudnnConvolutionBackwardFilter)
+// clang-format on
 
 // The loaded library's entry points, typed from cudnn.h's own declarations.
 struct CudnnApi {
@@ -83,10 +100,12 @@ std::atomic<bool> api_ready{false};  // set once every slot is filled and the li
 // kernels. libcudnn.so.9 loads them lazily and aborts the process when one it needs is missing,
 // so they are all checked before the first cuDNN call. The graph library first: it answers the
 // version.
-constexpr const char* kSubLibraries[] = {
-    "libcudnn_graph.so.9",     "libcudnn_ops.so.9",
-    "libcudnn_cnn.so.9",       "libcudnn_heuristic.so.9",
-    "libcudnn_engines_precompiled.so.9", "libcudnn_engines_runtime_compiled.so.9"};
+constexpr const char* kSubLibraries[] = {"libcudnn_graph.so.9",
+                                         "libcudnn_ops.so.9",
+                                         "libcudnn_cnn.so.9",
+                                         "libcudnn_heuristic.so.9",
+                                         "libcudnn_engines_precompiled.so.9",
+                                         "libcudnn_engines_runtime_compiled.so.9"};
 
 const char* kWheelHint =
     "pip install nvidia-cudnn-cu13 (any python3), then "
@@ -173,10 +192,10 @@ void* open_front_library(CudnnLibrary& lib) {
   }
   // A "cannot open" is the expected miss; anything else (a broken file, a wrong architecture)
   // is worth showing as it is.
-  const bool absent = loader_error.find("No such file") != std::string::npos ||
-                      loader_error.find("cannot open") != std::string::npos;
-  lib.problem = std::string("cuDNN 9 (libcudnn.so.9) was not found") +
-                (absent ? "" : " (" + loader_error + ")") + "; install it: " + kWheelHint;
+  const bool absent =
+      loader_error.find("No such file") != std::string::npos || loader_error.find("cannot open") != std::string::npos;
+  lib.problem = std::string("cuDNN 9 (libcudnn.so.9) was not found") + (absent ? "" : " (" + loader_error + ")") +
+                "; install it: " + kWheelHint;
   return nullptr;
 }
 
@@ -187,12 +206,12 @@ void* open_sub_library(const std::string& folder, const char* name, std::string*
   const std::string beside = folder.empty() ? std::string() : folder + "/" + name;
   if (!beside.empty() && is_file(beside)) {
     if (void* handle = dlopen(beside.c_str(), RTLD_LAZY | RTLD_LOCAL)) return handle;
-    *problem = std::string("cuDNN is incomplete: ") + beside + " cannot be loaded (" +
-               last_dlerror() + "); reinstall cuDNN 9 (" + kWheelHint + ")";
+    *problem = std::string("cuDNN is incomplete: ") + beside + " cannot be loaded (" + last_dlerror() +
+               "); reinstall cuDNN 9 (" + kWheelHint + ")";
     return nullptr;
   }
   if (void* handle = dlopen(name, RTLD_LAZY | RTLD_LOCAL)) return handle;
-  const std::string what = std::string(name).find("engines") != std::string::npos ? "convolution kernels"
+  const std::string what = std::string(name).find("engines") != std::string::npos     ? "convolution kernels"
                            : std::string(name).find("heuristic") != std::string::npos ? "algorithm heuristics"
                                                                                       : "API";
   *problem = std::string("cuDNN is incomplete: ") + name + " is missing (looked beside " +
@@ -234,8 +253,8 @@ CudnnLibrary load() {
   const std::string found = "cuDNN " + cudnn_version_text(lib.version) + " at " + lib.path;
   const std::string needed = cudnn_version_text(CUDNN_VERSION);
   if (lib.version / 10000 != CUDNN_MAJOR) {
-    lib.problem = found + " is not cuDNN " + std::to_string(CUDNN_MAJOR) + "; this addon needs " +
-                  needed + " or a newer " + std::to_string(CUDNN_MAJOR) + ".x: " + kWheelHint;
+    lib.problem = found + " is not cuDNN " + std::to_string(CUDNN_MAJOR) + "; this addon needs " + needed +
+                  " or a newer " + std::to_string(CUDNN_MAJOR) + ".x: " + kWheelHint;
     return lib;
   }
   if (lib.version < CUDNN_VERSION) {
@@ -243,12 +262,14 @@ CudnnLibrary load() {
     if (!(allow && std::string(allow) == "1")) {
       lib.problem = found + " is older than the " + needed +
                     " this addon was built against (NVIDIA supports only the same or a newer 9.x at "
-                    "run time); install cuDNN " + needed + " or newer (" + kWheelHint +
+                    "run time); install cuDNN " +
+                    needed + " or newer (" + kWheelHint +
                     "), or rebuild the addon against this cuDNN's headers (CUDNN_ROOT=... npm run "
                     "build:cuda); INSALUN_CUDNN_ALLOW_OLDER=1 runs it anyway, unsupported";
       return lib;
     }
-    lib.note = "older than the " + needed + " headers it was built against; allowed by "
+    lib.note = "older than the " + needed +
+               " headers it was built against; allowed by "
                "INSALUN_CUDNN_ALLOW_OLDER=1, a combination NVIDIA does not support";
   }
   lib.cuda_version = graph_cuda_version();
@@ -273,9 +294,12 @@ CudnnLibrary load() {
 // What a forwarder answers if called before cuDNN was loaded (a bug: callers check first).
 template <typename R>
 R not_loaded() {
-  if constexpr (std::is_same_v<R, cudnnStatus_t>) return CUDNN_STATUS_NOT_INITIALIZED;
-  else if constexpr (std::is_same_v<R, const char*>) return "cuDNN is not loaded";
-  else if constexpr (!std::is_void_v<R>) return R{};
+  if constexpr (std::is_same_v<R, cudnnStatus_t>)
+    return CUDNN_STATUS_NOT_INITIALIZED;
+  else if constexpr (std::is_same_v<R, const char*>)
+    return "cuDNN is not loaded";
+  else if constexpr (!std::is_void_v<R>)
+    return R{};
 }
 
 }  // namespace
@@ -307,11 +331,11 @@ const CudnnApi* loaded_api() {
 }  // namespace
 
 // One forwarder: RET NAME PARAMS calls the loaded library's NAME with ARGS.
-#define INSALUN_CUDNN_FORWARD(ret, name, params, args)                       \
-  extern "C" ret CUDNNWINAPI name params {                                   \
-    const CudnnApi* a = loaded_api();                                        \
-    if (!a) return insalun::cuda::not_loaded<ret>();                         \
-    return a->name args;                                                     \
+#define INSALUN_CUDNN_FORWARD(ret, name, params, args) \
+  extern "C" ret CUDNNWINAPI name params {             \
+    const CudnnApi* a = loaded_api();                  \
+    if (!a) return insalun::cuda::not_loaded<ret>();   \
+    return a->name args;                               \
   }
 
 // Deprecated in cuDNN 9 (the legacy convolution API), still supported through 9.x.
@@ -325,91 +349,81 @@ using Conv = cudnnConvolutionDescriptor_t;
 INSALUN_CUDNN_FORWARD(size_t, cudnnGetVersion, (void), ())
 INSALUN_CUDNN_FORWARD(size_t, cudnnGetCudartVersion, (void), ())
 INSALUN_CUDNN_FORWARD(const char*, cudnnGetErrorString, (cudnnStatus_t s), (s))
-INSALUN_CUDNN_FORWARD(void, cudnnGetLastErrorString, (char* message, size_t max_size),
-                      (message, max_size))
-INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnCreate, (cudnnHandle_t* h), (h))
+INSALUN_CUDNN_FORWARD(void, cudnnGetLastErrorString, (char* message, size_t max_size), (message, max_size))
+INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnCreate, (cudnnHandle_t * h), (h))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnDestroy, (cudnnHandle_t h), (h))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnSetStream, (cudnnHandle_t h, cudaStream_t s), (h, s))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnOpsVersionCheck, (void), ())
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnCnnVersionCheck, (void), ())
-INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnCreateTensorDescriptor, (Tensor* d), (d))
+INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnCreateTensorDescriptor, (Tensor * d), (d))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnDestroyTensorDescriptor, (Tensor d), (d))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnSetTensor4dDescriptor,
                       (Tensor d, cudnnTensorFormat_t f, cudnnDataType_t t, int n, int c, int h, int w),
                       (d, f, t, n, c, h, w))
-INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnCreateFilterDescriptor, (Filter* d), (d))
+INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnCreateFilterDescriptor, (Filter * d), (d))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnDestroyFilterDescriptor, (Filter d), (d))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnSetFilter4dDescriptor,
                       (Filter d, cudnnDataType_t t, cudnnTensorFormat_t f, int k, int c, int h, int w),
                       (d, t, f, k, c, h, w))
-INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnCreateConvolutionDescriptor, (Conv* d), (d))
+INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnCreateConvolutionDescriptor, (Conv * d), (d))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnDestroyConvolutionDescriptor, (Conv d), (d))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnSetConvolution2dDescriptor,
-                      (Conv d, int pad_h, int pad_w, int u, int v, int dil_h, int dil_w,
-                       cudnnConvolutionMode_t mode, cudnnDataType_t compute),
+                      (Conv d, int pad_h, int pad_w, int u, int v, int dil_h, int dil_w, cudnnConvolutionMode_t mode,
+                       cudnnDataType_t compute),
                       (d, pad_h, pad_w, u, v, dil_h, dil_w, mode, compute))
-INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnSetConvolutionMathType, (Conv d, cudnnMathType_t m),
-                      (d, m))
+INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnSetConvolutionMathType, (Conv d, cudnnMathType_t m), (d, m))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnGetConvolution2dForwardOutputDim,
                       (const Conv conv, const Tensor x, const Filter w, int* n, int* c, int* h, int* wo),
                       (conv, x, w, n, c, h, wo))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnFindConvolutionForwardAlgorithm,
-                      (cudnnHandle_t h, const Tensor x, const Filter w, const Conv conv,
-                       const Tensor y, const int requested, int* returned,
-                       cudnnConvolutionFwdAlgoPerf_t* perf),
+                      (cudnnHandle_t h, const Tensor x, const Filter w, const Conv conv, const Tensor y,
+                       const int requested, int* returned, cudnnConvolutionFwdAlgoPerf_t* perf),
                       (h, x, w, conv, y, requested, returned, perf))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnFindConvolutionBackwardDataAlgorithm,
-                      (cudnnHandle_t h, const Filter w, const Tensor dy, const Conv conv,
-                       const Tensor dx, const int requested, int* returned,
-                       cudnnConvolutionBwdDataAlgoPerf_t* perf),
+                      (cudnnHandle_t h, const Filter w, const Tensor dy, const Conv conv, const Tensor dx,
+                       const int requested, int* returned, cudnnConvolutionBwdDataAlgoPerf_t* perf),
                       (h, w, dy, conv, dx, requested, returned, perf))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnFindConvolutionBackwardFilterAlgorithm,
-                      (cudnnHandle_t h, const Tensor x, const Tensor dy, const Conv conv,
-                       const Filter dw, const int requested, int* returned,
-                       cudnnConvolutionBwdFilterAlgoPerf_t* perf),
+                      (cudnnHandle_t h, const Tensor x, const Tensor dy, const Conv conv, const Filter dw,
+                       const int requested, int* returned, cudnnConvolutionBwdFilterAlgoPerf_t* perf),
                       (h, x, dy, conv, dw, requested, returned, perf))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnGetConvolutionForwardAlgorithm_v7,
-                      (cudnnHandle_t h, const Tensor x, const Filter w, const Conv conv,
-                       const Tensor y, const int requested, int* returned,
-                       cudnnConvolutionFwdAlgoPerf_t* perf),
+                      (cudnnHandle_t h, const Tensor x, const Filter w, const Conv conv, const Tensor y,
+                       const int requested, int* returned, cudnnConvolutionFwdAlgoPerf_t* perf),
                       (h, x, w, conv, y, requested, returned, perf))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnGetConvolutionBackwardDataAlgorithm_v7,
-                      (cudnnHandle_t h, const Filter w, const Tensor dy, const Conv conv,
-                       const Tensor dx, const int requested, int* returned,
-                       cudnnConvolutionBwdDataAlgoPerf_t* perf),
+                      (cudnnHandle_t h, const Filter w, const Tensor dy, const Conv conv, const Tensor dx,
+                       const int requested, int* returned, cudnnConvolutionBwdDataAlgoPerf_t* perf),
                       (h, w, dy, conv, dx, requested, returned, perf))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnGetConvolutionBackwardFilterAlgorithm_v7,
-                      (cudnnHandle_t h, const Tensor x, const Tensor dy, const Conv conv,
-                       const Filter dw, const int requested, int* returned,
-                       cudnnConvolutionBwdFilterAlgoPerf_t* perf),
+                      (cudnnHandle_t h, const Tensor x, const Tensor dy, const Conv conv, const Filter dw,
+                       const int requested, int* returned, cudnnConvolutionBwdFilterAlgoPerf_t* perf),
                       (h, x, dy, conv, dw, requested, returned, perf))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnGetConvolutionForwardWorkspaceSize,
-                      (cudnnHandle_t h, const Tensor x, const Filter w, const Conv conv,
-                       const Tensor y, cudnnConvolutionFwdAlgo_t algo, size_t* bytes),
+                      (cudnnHandle_t h, const Tensor x, const Filter w, const Conv conv, const Tensor y,
+                       cudnnConvolutionFwdAlgo_t algo, size_t* bytes),
                       (h, x, w, conv, y, algo, bytes))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnGetConvolutionBackwardDataWorkspaceSize,
-                      (cudnnHandle_t h, const Filter w, const Tensor dy, const Conv conv,
-                       const Tensor dx, cudnnConvolutionBwdDataAlgo_t algo, size_t* bytes),
+                      (cudnnHandle_t h, const Filter w, const Tensor dy, const Conv conv, const Tensor dx,
+                       cudnnConvolutionBwdDataAlgo_t algo, size_t* bytes),
                       (h, w, dy, conv, dx, algo, bytes))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnGetConvolutionBackwardFilterWorkspaceSize,
-                      (cudnnHandle_t h, const Tensor x, const Tensor dy, const Conv conv,
-                       const Filter dw, cudnnConvolutionBwdFilterAlgo_t algo, size_t* bytes),
+                      (cudnnHandle_t h, const Tensor x, const Tensor dy, const Conv conv, const Filter dw,
+                       cudnnConvolutionBwdFilterAlgo_t algo, size_t* bytes),
                       (h, x, dy, conv, dw, algo, bytes))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnConvolutionForward,
-                      (cudnnHandle_t h, const void* alpha, const Tensor xd, const void* x,
-                       const Filter wd, const void* w, const Conv conv, cudnnConvolutionFwdAlgo_t algo,
-                       void* ws, size_t ws_bytes, const void* beta, const Tensor yd, void* y),
+                      (cudnnHandle_t h, const void* alpha, const Tensor xd, const void* x, const Filter wd,
+                       const void* w, const Conv conv, cudnnConvolutionFwdAlgo_t algo, void* ws, size_t ws_bytes,
+                       const void* beta, const Tensor yd, void* y),
                       (h, alpha, xd, x, wd, w, conv, algo, ws, ws_bytes, beta, yd, y))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnConvolutionBackwardData,
-                      (cudnnHandle_t h, const void* alpha, const Filter wd, const void* w,
-                       const Tensor dyd, const void* dy, const Conv conv,
-                       cudnnConvolutionBwdDataAlgo_t algo, void* ws, size_t ws_bytes,
+                      (cudnnHandle_t h, const void* alpha, const Filter wd, const void* w, const Tensor dyd,
+                       const void* dy, const Conv conv, cudnnConvolutionBwdDataAlgo_t algo, void* ws, size_t ws_bytes,
                        const void* beta, const Tensor dxd, void* dx),
                       (h, alpha, wd, w, dyd, dy, conv, algo, ws, ws_bytes, beta, dxd, dx))
 INSALUN_CUDNN_FORWARD(cudnnStatus_t, cudnnConvolutionBackwardFilter,
-                      (cudnnHandle_t h, const void* alpha, const Tensor xd, const void* x,
-                       const Tensor dyd, const void* dy, const Conv conv,
-                       cudnnConvolutionBwdFilterAlgo_t algo, void* ws, size_t ws_bytes,
+                      (cudnnHandle_t h, const void* alpha, const Tensor xd, const void* x, const Tensor dyd,
+                       const void* dy, const Conv conv, cudnnConvolutionBwdFilterAlgo_t algo, void* ws, size_t ws_bytes,
                        const void* beta, const Filter dwd, void* dw),
                       (h, alpha, xd, x, dyd, dy, conv, algo, ws, ws_bytes, beta, dwd, dw))
 

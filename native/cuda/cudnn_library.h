@@ -23,12 +23,12 @@ namespace insalun::cuda {
 
 struct CudnnLibrary {
   bool usable = false;
-  std::string path;        // the libcudnn.so.9 that was loaded (empty if none)
-  std::string found_by;    // how it was found: "CUDNN_ROOT", "the library search path", ...
-  size_t version = 0;      // cudnnGetVersion(): 10000 * major + 100 * minor + patch
-  size_t cuda_version = 0; // cudnnGetCudartVersion(): the CUDA it was built for
-  std::string problem;     // empty when usable: otherwise the exact cause and the fix
-  std::string note;        // a caveat when usable (an older cuDNN allowed by the override)
+  std::string path;                   // the libcudnn.so.9 that was loaded (empty if none)
+  std::string found_by;               // how it was found: "CUDNN_ROOT", "the library search path", ...
+  size_t version = 0;                 // cudnnGetVersion(): 10000 * major + 100 * minor + patch
+  size_t cuda_version = 0;            // cudnnGetCudartVersion(): the CUDA it was built for
+  std::string problem;                // empty when usable: otherwise the exact cause and the fix
+  std::string note;                   // a caveat when usable (an older cuDNN allowed by the override)
   std::vector<std::string> searched;  // where it looked, for doctor
 };
 

@@ -12,9 +12,8 @@ namespace {
 // stores, nearly coalesced loads). Each thread derives the sample's augmentation itself: ten
 // Philox rounds cost less than a shared-memory handoff and its barrier.
 template <typename T, bool Nhwc>
-__global__ void gather_kernel(DeviceDataset d, const int32_t* indices, const int32_t* label_override,
-                              bool augment, int pad, uint64_t seed, uint32_t epoch, T* x,
-                              int32_t* labels) {
+__global__ void gather_kernel(DeviceDataset d, const int32_t* indices, const int32_t* label_override, bool augment,
+                              int pad, uint64_t seed, uint32_t epoch, T* x, int32_t* labels) {
   const int i = blockIdx.x;
   const int index = indices[i];
   const int plane = d.h * d.w, image = d.c * plane;
@@ -32,8 +31,10 @@ __global__ void gather_kernel(DeviceDataset d, const int32_t* indices, const int
   for (int p = threadIdx.x; p < image; p += blockDim.x) {
     // p walks the output in its own order (coalesced stores): NCHW (c, y, x) or NHWC (y, x, c).
     int c, r;
-    if constexpr (Nhwc) c = p % d.c, r = p / d.c;
-    else c = p / plane, r = p - c * plane;
+    if constexpr (Nhwc)
+      c = p % d.c, r = p / d.c;
+    else
+      c = p / plane, r = p - c * plane;
     const int y = r / d.w, xo = r - y * d.w;
     const int sy = y + a.dy - pad;
     const int sx = (a.flip ? d.w - 1 - xo : xo) + a.dx - pad;
@@ -47,8 +48,7 @@ __global__ void gather_kernel(DeviceDataset d, const int32_t* indices, const int
 
 }  // namespace
 
-void CudaBackendImpl::gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act* x,
-                                   int32_t* labels) {
+void CudaBackendImpl::gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act* x, int32_t* labels) {
   const LaunchScope op = open_op("gather_batch");
   if (spec.count <= 0) return;
   if (d.c <= 0 || d.h <= 0 || d.w <= 0) throw std::invalid_argument("gather_batch: empty images");
@@ -57,8 +57,8 @@ void CudaBackendImpl::gather_batch(const DeviceDataset& d, const BatchSpec& spec
   if (pad < 0) throw std::invalid_argument("gather_batch: negative pad");
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    INSALUN_LAUNCH(unsigned(spec.count), kThreads, 0, stream_, gather_kernel<T, decltype(nhwc)::value>)(
-        d, spec.indices, spec.labels, spec.augment, pad, spec.seed, spec.epoch, as<T>(x), labels);
+    INSALUN_LAUNCH(unsigned(spec.count), kThreads, 0, stream_, gather_kernel<T, decltype(nhwc)::value>)
+    (d, spec.indices, spec.labels, spec.augment, pad, spec.seed, spec.epoch, as<T>(x), labels);
   });
   CUDA_CHECK_LAUNCH("gather_kernel");
 }

@@ -6,9 +6,7 @@
 namespace insalun::cuda {
 namespace {
 
-__global__ void fill_kernel(float* x, float value, size_t n) {
-  INSALUN_GRID_LOOP(i, n) x[i] = value;
-}
+__global__ void fill_kernel(float* x, float value, size_t n) { INSALUN_GRID_LOOP(i, n) x[i] = value; }
 
 __global__ void axpy_kernel(float alpha, const float* x, float* y, size_t n) {
   INSALUN_GRID_LOOP(i, n) y[i] += alpha * x[i];
@@ -51,8 +49,7 @@ __global__ void relu_backward_kernel(const T* y, const T* dy, T* dx, size_t n) {
 // Sum in one deterministic launch: per-block partials in double, added up in block order by the
 // last block to finish (last_to_arrive). Double because these sums feed checks such as IG
 // completeness over ~11M parameters.
-__global__ void sum_kernel(const float* x, size_t n, double* partial, unsigned* arrivals,
-                           float* out) {
+__global__ void sum_kernel(const float* x, size_t n, double* partial, unsigned* arrivals, float* out) {
   INSALUN_SHARED(double, part, [32]);
   double acc = 0;
   INSALUN_GRID_LOOP(i, n) acc += x[i];
@@ -100,8 +97,8 @@ void CudaBackendImpl::activations_to_float(const NormShape& s, const Act* a, flo
   if (s.size() == 0) return;
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    INSALUN_LAUNCH(grid_for(s.size()), kThreads, 0, stream_, activations_to_float_kernel<T, decltype(nhwc)::value>)(
-        as<T>(a), out, s.c, s.hw, s.size());
+    INSALUN_LAUNCH(grid_for(s.size()), kThreads, 0, stream_, activations_to_float_kernel<T, decltype(nhwc)::value>)
+    (as<T>(a), out, s.c, s.hw, s.size());
   });
   CUDA_CHECK_LAUNCH("activations_to_float_kernel");
 }
@@ -111,8 +108,8 @@ void CudaBackendImpl::activations_from_float(const NormShape& s, const float* in
   if (s.size() == 0) return;
   dispatch([&](auto t, auto nhwc) {
     using T = decltype(t);
-    INSALUN_LAUNCH(grid_for(s.size()), kThreads, 0, stream_, activations_from_float_kernel<T, decltype(nhwc)::value>)(
-        in, as<T>(a), s.c, s.hw, s.size());
+    INSALUN_LAUNCH(grid_for(s.size()), kThreads, 0, stream_, activations_from_float_kernel<T, decltype(nhwc)::value>)
+    (in, as<T>(a), s.c, s.hw, s.size());
   });
   CUDA_CHECK_LAUNCH("activations_from_float_kernel");
 }

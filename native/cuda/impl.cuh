@@ -69,9 +69,13 @@ __device__ __forceinline__ float to_float(bf16 v) { return __bfloat162float(v); 
 template <typename T>
 __device__ __forceinline__ T from_float(float v);
 template <>
-__device__ __forceinline__ float from_float<float>(float v) { return v; }
+__device__ __forceinline__ float from_float<float>(float v) {
+  return v;
+}
 template <>
-__device__ __forceinline__ bf16 from_float<bf16>(float v) { return __float2bfloat16_rn(v); }
+__device__ __forceinline__ bf16 from_float<bf16>(float v) {
+  return __float2bfloat16_rn(v);
+}
 
 // ---- 16-byte packs ------------------------------------------------------------------------------
 // The memory-bound kernels (batch norm, SGD) move 16 bytes per load where the shape and alignment
@@ -113,8 +117,7 @@ __device__ __forceinline__ void store_pack(T* p, const float (&in)[V]) {
     static_assert(V * sizeof(T) == 16, "a pack is 16 bytes");
     uint4 raw;
     if constexpr (std::is_same_v<T, float>) {
-      raw = make_uint4(__float_as_uint(in[0]), __float_as_uint(in[1]), __float_as_uint(in[2]),
-                       __float_as_uint(in[3]));
+      raw = make_uint4(__float_as_uint(in[0]), __float_as_uint(in[1]), __float_as_uint(in[2]), __float_as_uint(in[3]));
     } else {
       auto* halves = reinterpret_cast<__nv_bfloat162*>(&raw);
 #pragma unroll
@@ -127,8 +130,10 @@ __device__ __forceinline__ void store_pack(T* p, const float (&in)[V]) {
 // Runs f(std::integral_constant<int, V>{}) with V = kPackOf<T> when `packed`, 1 otherwise.
 template <typename T, typename F>
 void with_pack(bool packed, F f) {
-  if (packed) f(std::integral_constant<int, kPackOf<T>>{});
-  else f(std::integral_constant<int, 1>{});
+  if (packed)
+    f(std::integral_constant<int, kPackOf<T>>{});
+  else
+    f(std::integral_constant<int, 1>{});
 }
 
 // Whether every pointer is 16-byte aligned (null pointers, for absent operands, are).
@@ -154,9 +159,13 @@ __device__ __forceinline__ size_t channels_last_index(size_t i, int c, int hw, i
 }
 
 template <typename T>
-const T* as(const Act* a) { return reinterpret_cast<const T*>(a); }
+const T* as(const Act* a) {
+  return reinterpret_cast<const T*>(a);
+}
 template <typename T>
-T* as(Act* a) { return reinterpret_cast<T*>(a); }
+T* as(Act* a) {
+  return reinterpret_cast<T*>(a);
+}
 
 // A kernel launch, kernel<<<grid, block, shared_bytes, stream>>>(args...), written
 //   INSALUN_LAUNCH(grid, block, shared_bytes, stream, kernel)(args...);
@@ -166,8 +175,7 @@ T* as(Act* a) { return reinterpret_cast<T*>(a); }
 #define INSALUN_LAUNCH(grid, block, shared_bytes, stream, ...) \
   ::insalun::emulation::launch(grid, block, shared_bytes, stream, __VA_ARGS__, #__VA_ARGS__)
 #else
-#define INSALUN_LAUNCH(grid, block, shared_bytes, stream, ...) \
-  __VA_ARGS__<<<grid, block, shared_bytes, stream>>>
+#define INSALUN_LAUNCH(grid, block, shared_bytes, stream, ...) __VA_ARGS__<<<grid, block, shared_bytes, stream>>>
 #endif
 
 // A block-shared array, `__shared__ type name dims;`, written
@@ -185,9 +193,8 @@ T* as(Act* a) { return reinterpret_cast<T*>(a); }
 #endif
 
 // A grid-stride loop over [0, n).
-#define INSALUN_GRID_LOOP(i, n)                                                       \
-  for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < size_t(n);      \
-       i += size_t(gridDim.x) * blockDim.x)
+#define INSALUN_GRID_LOOP(i, n) \
+  for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < size_t(n); i += size_t(gridDim.x) * blockDim.x)
 
 // ---- one-launch reductions ---------------------------------------------------------------------
 
@@ -279,8 +286,8 @@ class GrowingBuffer {
   ~GrowingBuffer() { release(); }
   // At least `bytes`; min_bytes rounds small first requests up. `stream` is the one whose work
   // uses the buffer.
-  void* reserve(size_t bytes, cudaStream_t stream, bool capturing, bool capture_alive,
-                const char* what, size_t min_bytes = 0);
+  void* reserve(size_t bytes, cudaStream_t stream, bool capturing, bool capture_alive, const char* what,
+                size_t min_bytes = 0);
   void free_retired(cudaStream_t stream) noexcept;
   // Frees everything; the caller has synchronized the stream.
   void release() noexcept;
@@ -304,9 +311,7 @@ class CudaBackendImpl final : public CudaBackend {
   std::string name() const override { return "cuda"; }
   void set_precision(Precision p) override;
   Precision precision() const override { return precision_; }
-  size_t activation_bytes() const override {
-    return precision_ == Precision::kBf16 ? sizeof(bf16) : sizeof(float);
-  }
+  size_t activation_bytes() const override { return precision_ == Precision::kBf16 ? sizeof(bf16) : sizeof(float); }
   std::string device_name() const override { return device_name_; }
 
   // memory (backend.cu)
@@ -334,50 +339,44 @@ class CudaBackendImpl final : public CudaBackend {
 
   // conv.cu
   void conv2d_forward(const ConvShape& s, const Act* x, const float* w, Act* y) override;
-  void conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w, Act* dx,
-                            bool accumulate) override;
-  void conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy,
-                              float* dw) override;
+  void conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w, Act* dx, bool accumulate) override;
+  void conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy, float* dw) override;
   void prepare_conv_weights(const ConvWeights* convs, size_t count) override;
   void finish_conv_weight_grads() override;
 
   // batchnorm.cu
-  void bn_forward_train(const NormShape& s, const Act* x, const float* gamma, const float* beta,
-                        float* running_mean, float* running_var, float momentum, float eps,
-                        const NormEpilogue& epilogue, Act* y, float* save_mean,
-                        float* save_invstd) override;
+  void bn_forward_train(const NormShape& s, const Act* x, const float* gamma, const float* beta, float* running_mean,
+                        float* running_var, float momentum, float eps, const NormEpilogue& epilogue, Act* y,
+                        float* save_mean, float* save_invstd) override;
   void bn_forward_eval(const NormShape& s, const Act* x, const float* gamma, const float* beta,
-                       const float* running_mean, const float* running_var, float eps,
-                       const NormEpilogue& epilogue, Act* y, float* save_mean,
-                       float* save_invstd) override;
-  void bn_backward_train(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out,
-                         Act* gated_dy, const float* gamma, const float* save_mean,
-                         const float* save_invstd, Act* dx, float* dgamma, float* dbeta) override;
-  void bn_backward_eval(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out,
-                        Act* gated_dy, const float* gamma, const float* save_mean,
-                        const float* save_invstd, Act* dx, float* dgamma, float* dbeta) override;
+                       const float* running_mean, const float* running_var, float eps, const NormEpilogue& epilogue,
+                       Act* y, float* save_mean, float* save_invstd) override;
+  void bn_backward_train(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out, Act* gated_dy,
+                         const float* gamma, const float* save_mean, const float* save_invstd, Act* dx, float* dgamma,
+                         float* dbeta) override;
+  void bn_backward_eval(const NormShape& s, const Act* x, const Act* dy, const Act* relu_out, Act* gated_dy,
+                        const float* gamma, const float* save_mean, const float* save_invstd, Act* dx, float* dgamma,
+                        float* dbeta) override;
 
   // avgpool.cu
   void avgpool_forward(const NormShape& s, const Act* x, float* y) override;
   void avgpool_backward(const NormShape& s, const float* dy, Act* dx) override;
 
   // linear.cu
-  void linear_forward(int n, int in, int out, const float* x, const float* w, const float* b,
-                      float* y) override;
-  void linear_backward(int n, int in, int out, const float* x, const float* w, const float* dy,
-                       float* dx, float* dw, float* db) override;
+  void linear_forward(int n, int in, int out, const float* x, const float* w, const float* b, float* y) override;
+  void linear_backward(int n, int in, int out, const float* x, const float* w, const float* dy, float* dx, float* dw,
+                       float* db) override;
 
   // loss.cu
-  void softmax_xent(int n, int classes, const float* logits, const int32_t* labels, float scale,
-                    float* dlogits, float* stats) override;
+  void softmax_xent(int n, int classes, const float* logits, const int32_t* labels, float scale, float* dlogits,
+                    float* stats) override;
 
   // data.cu
-  void gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act* x,
-                    int32_t* labels) override;
+  void gather_batch(const DeviceDataset& d, const BatchSpec& spec, Act* x, int32_t* labels) override;
 
   // optimizer.cu
-  void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf,
-                const float* mask, size_t n, bool first_step) override;
+  void sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf, const float* mask, size_t n,
+                bool first_step) override;
 
   // step capture as a CUDA graph (backend.cu)
   bool can_capture() const override { return true; }
@@ -390,9 +389,7 @@ class CudaBackendImpl final : public CudaBackend {
  private:
   // Opens an op's LaunchScope (check.h), for the length of the op: the first line of every op
   // that launches kernels, `const LaunchScope op = open_op("relu_forward");`.
-  LaunchScope open_op(const char* name) const {
-    return LaunchScope(name, stream_, sync_launches_ && !capturing_);
-  }
+  LaunchScope open_op(const char* name) const { return LaunchScope(name, stream_, sync_launches_ && !capturing_); }
   // Blocks for a grid-stride loop over n elements: enough to fill the GPU a few times, no more.
   unsigned grid_for(size_t n, int threads = kThreads) const {
     const size_t want = (n + threads - 1) / threads;
@@ -406,9 +403,12 @@ class CudaBackendImpl final : public CudaBackend {
   // natively), or NCHW with INSALUN_CUDA_BF16_LAYOUT=nchw, for comparison.
   template <typename F>
   void dispatch(F f) const {
-    if (precision_ != Precision::kBf16) f(float{}, std::false_type{});
-    else if (nhwc_) f(bf16{}, std::true_type{});
-    else f(bf16{}, std::false_type{});
+    if (precision_ != Precision::kBf16)
+      f(float{}, std::false_type{});
+    else if (nhwc_)
+      f(bf16{}, std::true_type{});
+    else
+      f(bf16{}, std::false_type{});
   }
   bool nhwc() const { return nhwc_; }
   // dispatch for kernels over an activation of shape s, adding the pack width V as a
@@ -437,8 +437,8 @@ class CudaBackendImpl final : public CudaBackend {
   // them at zero. Launches on the one stream never overlap, so they all share these.
   unsigned* arrivals(size_t groups) const {
     if (groups > kMaxReductionGroups)
-      throw std::invalid_argument("a one-launch reduction over " + std::to_string(groups) +
-                                  " groups; at most " + std::to_string(kMaxReductionGroups));
+      throw std::invalid_argument("a one-launch reduction over " + std::to_string(groups) + " groups; at most " +
+                                  std::to_string(kMaxReductionGroups));
     return arrivals_;
   }
   // The cuDNN workspace (grows only when a new convolution shape is planned).
@@ -474,11 +474,11 @@ class CudaBackendImpl final : public CudaBackend {
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   Precision precision_ = Precision::kFp32;
-  bool nhwc_ = false;  // activation layout (see dispatch)
-  bool vector_loads_ = true;  // 16-byte packs in the memory-bound kernels (INSALUN_CUDA_VECTOR_LOADS)
+  bool nhwc_ = false;                 // activation layout (see dispatch)
+  bool vector_loads_ = true;          // 16-byte packs in the memory-bound kernels (INSALUN_CUDA_VECTOR_LOADS)
   bool benchmark_algorithms_ = true;  // cudnnFind per new convolution shape (INSALUN_CUDNN_SEARCH)
-  bool deterministic_ = false;  // deterministic cuDNN algorithms only (INSALUN_CUDNN_DETERMINISTIC)
-  bool sync_launches_ = false;  // wait for each kernel outside a capture (INSALUN_CUDA_SYNC)
+  bool deterministic_ = false;        // deterministic cuDNN algorithms only (INSALUN_CUDNN_DETERMINISTIC)
+  bool sync_launches_ = false;        // wait for each kernel outside a capture (INSALUN_CUDA_SYNC)
   GrowingBuffer scratch_, workspace_, weight_scratch_, pad_scratch_;
   // prepare_conv_weights' copies and gradients (null when there are none), where each weight's
   // are, and which gradients conv2d_backward_filter has left for finish_conv_weight_grads.

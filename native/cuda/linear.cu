@@ -13,8 +13,7 @@ constexpr int kTile = 16;
 // consecutive addresses whichever way the operand is stored; the +1 column avoids bank conflicts
 // on the transposed stores.
 template <bool TA, bool TB>
-__global__ void gemm_tile_kernel(int M, int N, int K, const float* A, const float* B,
-                                 const float* bias, float* C) {
+__global__ void gemm_tile_kernel(int M, int N, int K, const float* A, const float* B, const float* bias, float* C) {
   INSALUN_SHARED(float, As, [kTile][kTile + 1]);  // [m][k]
   INSALUN_SHARED(float, Bs, [kTile][kTile + 1]);  // [k][n]
   const int tx = threadIdx.x, ty = threadIdx.y;
@@ -45,8 +44,7 @@ __global__ void gemm_tile_kernel(int M, int N, int K, const float* A, const floa
 }
 
 template <bool TA, bool TB>
-void gemm(cudaStream_t stream, int M, int N, int K, const float* A, const float* B,
-          const float* bias, float* C) {
+void gemm(cudaStream_t stream, int M, int N, int K, const float* A, const float* B, const float* bias, float* C) {
   const dim3 block(kTile, kTile);
   const dim3 grid((N + kTile - 1) / kTile, (M + kTile - 1) / kTile);
   INSALUN_LAUNCH(grid, block, 0, stream, gemm_tile_kernel<TA, TB>)(M, N, K, A, B, bias, C);
@@ -64,27 +62,25 @@ __global__ void column_sum_kernel(const float* dy, int rows, int cols, float* db
 }
 
 void check_dims(int n, int in, int out, const char* op) {
-  if (n <= 0 || in <= 0 || out <= 0 || (n + kTile - 1) / kTile > 65535 ||
-      (out + kTile - 1) / kTile > 65535)
+  if (n <= 0 || in <= 0 || out <= 0 || (n + kTile - 1) / kTile > 65535 || (out + kTile - 1) / kTile > 65535)
     throw std::invalid_argument(std::string(op) + ": invalid sizes n=" + std::to_string(n) +
                                 " in=" + std::to_string(in) + " out=" + std::to_string(out));
 }
 
 }  // namespace
 
-void CudaBackendImpl::linear_forward(int n, int in, int out, const float* x, const float* w,
-                                     const float* b, float* y) {
+void CudaBackendImpl::linear_forward(int n, int in, int out, const float* x, const float* w, const float* b, float* y) {
   const LaunchScope op = open_op("linear_forward");
   check_dims(n, in, out, "linear_forward");
   gemm<false, true>(stream_, n, out, in, x, w, b, y);  // x [n, in] . (w [out, in])^T
 }
 
-void CudaBackendImpl::linear_backward(int n, int in, int out, const float* x, const float* w,
-                                      const float* dy, float* dx, float* dw, float* db) {
+void CudaBackendImpl::linear_backward(int n, int in, int out, const float* x, const float* w, const float* dy,
+                                      float* dx, float* dw, float* db) {
   const LaunchScope op = open_op("linear_backward");
   check_dims(n, in, out, "linear_backward");
   if (dx) gemm<false, false>(stream_, n, in, out, dy, w, nullptr, dx);  // dy [n, out] . w
-  gemm<true, false>(stream_, out, in, n, dy, x, nullptr, dw);            // dy^T [out, n] . x
+  gemm<true, false>(stream_, out, in, n, dy, x, nullptr, dw);           // dy^T [out, n] . x
   INSALUN_LAUNCH(out, kThreads, 0, stream_, column_sum_kernel)(dy, n, out, db);
   CUDA_CHECK_LAUNCH("column_sum_kernel");
 }

@@ -45,9 +45,8 @@ __device__ void add_batch_stats(const double2* partial, float* stats) {
 
 // partial[block] = (the block's loss sum, its correct count), and with stats the batch's sums
 // added to them.
-__global__ void softmax_xent_kernel(int n, int classes, const float* logits, const int32_t* labels,
-                                    float scale, float* dlogits, double2* partial,
-                                    unsigned* arrivals, float* stats) {
+__global__ void softmax_xent_kernel(int n, int classes, const float* logits, const int32_t* labels, float scale,
+                                    float* dlogits, double2* partial, unsigned* arrivals, float* stats) {
   INSALUN_SHARED(double, row_loss, [kRowsPerBlock]);
   INSALUN_SHARED(int, row_correct, [kRowsPerBlock]);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -102,15 +101,15 @@ __global__ void softmax_xent_kernel(int n, int classes, const float* logits, con
 
 }  // namespace
 
-void CudaBackendImpl::softmax_xent(int n, int classes, const float* logits, const int32_t* labels,
-                                   float scale, float* dlogits, float* stats) {
+void CudaBackendImpl::softmax_xent(int n, int classes, const float* logits, const int32_t* labels, float scale,
+                                   float* dlogits, float* stats) {
   const LaunchScope op = open_op("softmax_xent");
   if (n <= 0) return;
   if (classes <= 0) throw std::invalid_argument("softmax_xent: classes must be positive");
   const unsigned blocks = unsigned((n + kRowsPerBlock - 1) / kRowsPerBlock);
   auto* partial = stats ? static_cast<double2*>(scratch(sizeof(double2) * blocks)) : nullptr;
-  INSALUN_LAUNCH(blocks, kThreads, 0, stream_, softmax_xent_kernel)(
-      n, classes, logits, labels, scale, dlogits, partial, arrivals(1), stats);
+  INSALUN_LAUNCH(blocks, kThreads, 0, stream_, softmax_xent_kernel)
+  (n, classes, logits, labels, scale, dlogits, partial, arrivals(1), stats);
   CUDA_CHECK_LAUNCH("softmax_xent_kernel");
 }
 

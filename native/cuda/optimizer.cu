@@ -9,8 +9,8 @@ namespace {
 // Packs of V coordinates (see load_pack); with V > 1 the n % V coordinates past the last whole
 // pack are done one by one by the first threads of block 0.
 template <MaskMode kMode, int V>
-__global__ void sgd_kernel(SgdConfig c, float* w, const float* g, float* buf, const float* mask,
-                           size_t n, bool first_step) {
+__global__ void sgd_kernel(SgdConfig c, float* w, const float* g, float* buf, const float* mask, size_t n,
+                           bool first_step) {
   c.mask_mode = kMode;  // a compile-time constant: the mode branch folds away
   const bool has_buf = buf != nullptr;
   INSALUN_GRID_LOOP(p, n / V) {
@@ -34,24 +34,22 @@ __global__ void sgd_kernel(SgdConfig c, float* w, const float* g, float* buf, co
 }
 
 template <MaskMode kMode>
-void launch_sgd(bool packed, unsigned blocks, cudaStream_t stream, const SgdConfig& c, float* w,
-                const float* g, float* buf, const float* mask, size_t n, bool first_step) {
+void launch_sgd(bool packed, unsigned blocks, cudaStream_t stream, const SgdConfig& c, float* w, const float* g,
+                float* buf, const float* mask, size_t n, bool first_step) {
   with_pack<float>(packed, [&](auto pack) {
-    INSALUN_LAUNCH(blocks, kThreads, 0, stream, sgd_kernel<kMode, decltype(pack)::value>)(c, w, g, buf, mask,
-                                                                              n, first_step);
+    INSALUN_LAUNCH(blocks, kThreads, 0, stream, sgd_kernel<kMode, decltype(pack)::value>)
+    (c, w, g, buf, mask, n, first_step);
   });
 }
 
 }  // namespace
 
-void CudaBackendImpl::sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf,
-                               const float* mask, size_t n, bool first_step) {
+void CudaBackendImpl::sgd_step(const SgdConfig& c, float* w, const float* g, float* momentum_buf, const float* mask,
+                               size_t n, bool first_step) {
   const LaunchScope op = open_op("sgd_step");
   if (n == 0) return;
-  if (c.mask_mode != MaskMode::kNone && !mask)
-    throw std::invalid_argument("sgd_step: a masked step needs a mask");
-  if (c.momentum != 0.0f && !momentum_buf)
-    throw std::invalid_argument("sgd_step: momentum needs a momentum buffer");
+  if (c.mask_mode != MaskMode::kNone && !mask) throw std::invalid_argument("sgd_step: a masked step needs a mask");
+  if (c.momentum != 0.0f && !momentum_buf) throw std::invalid_argument("sgd_step: momentum needs a momentum buffer");
   // Packs need all four operands 16-byte aligned (absent ones, null, are).
   const bool packed = vector_loads_ && aligned16({w, g, momentum_buf, mask});
   const unsigned blocks = grid_for(packed ? n / kPackOf<float> + 1 : n);

@@ -138,8 +138,8 @@ int input_position(int out, int tap, int stride, int pad, int dilation, int size
 // direction is parallel over what its threads write alone: forward over output rows, the data
 // gradient over images, the filter gradient over output channels.
 void convolve(Direction direction, const cudnnTensorStruct& xd, const cudnnFilterStruct& wd,
-              const cudnnTensorStruct& yd, const cudnnConvolutionStruct& cd, const void* in_a,
-              const void* in_b, void* out, float alpha, float beta) {
+              const cudnnTensorStruct& yd, const cudnnConvolutionStruct& cd, const void* in_a, const void* in_b,
+              void* out, float alpha, float beta) {
   const Layout xl = layout_of(xd), wl = layout_of(wd), yl = layout_of(yd);
   const bool tf32 = xd.type == CUDNN_DATA_FLOAT && cd.math != CUDNN_FMA_MATH;
   const int n = xd.n, channels = xd.c, filters = yd.c;
@@ -207,35 +207,32 @@ void convolve(Direction direction, const cudnnTensorStruct& xd, const cudnnFilte
             for (int c = 0; c < channels; ++c) dwk[c] += double(x[xo + c]) * g;
           });
   }
-  const Layout& out_layout = direction == Direction::kForward        ? yl
-                             : direction == Direction::kBackwardData ? xl
-                                                                     : wl;
+  const Layout& out_layout = direction == Direction::kForward ? yl : direction == Direction::kBackwardData ? xl : wl;
   write(out_layout, out, result, alpha, beta);
 }
 
 // The checks cuDNN makes before it runs a convolution.
-cudnnStatus_t check(const cudnnTensorStruct* x, const cudnnFilterStruct* w,
-                    const cudnnTensorStruct* y, const cudnnConvolutionStruct* conv) {
+cudnnStatus_t check(const cudnnTensorStruct* x, const cudnnFilterStruct* w, const cudnnTensorStruct* y,
+                    const cudnnConvolutionStruct* conv) {
   if (!x || !w || !y || !conv) return refuse(CUDNN_STATUS_BAD_PARAM, "a null descriptor");
   if (!supported(layout_of(*x)) || !supported(layout_of(*w)) || !supported(layout_of(*y)))
     return refuse(CUDNN_STATUS_NOT_SUPPORTED, "only float and bf16 NCHW/NHWC tensors are emulated");
-  if (x->type != w->type || x->type != y->type)
-    return refuse(CUDNN_STATUS_BAD_PARAM, "mixed data types");
-  if (x->c != w->c || y->c != w->k || y->n != x->n)
-    return refuse(CUDNN_STATUS_BAD_PARAM, "descriptor shapes disagree");
+  if (x->type != w->type || x->type != y->type) return refuse(CUDNN_STATUS_BAD_PARAM, "mixed data types");
+  if (x->c != w->c || y->c != w->k || y->n != x->n) return refuse(CUDNN_STATUS_BAD_PARAM, "descriptor shapes disagree");
   const int ho = (x->h + 2 * conv->pad_h - conv->dilation_h * (w->h - 1) - 1) / conv->stride_h + 1;
   const int wo = (x->w + 2 * conv->pad_w - conv->dilation_w * (w->w - 1) - 1) / conv->stride_w + 1;
   if (y->h != ho || y->w != wo) return refuse(CUDNN_STATUS_BAD_PARAM, "output size disagrees with the convolution");
-  if (conv->mode != CUDNN_CROSS_CORRELATION) return refuse(CUDNN_STATUS_NOT_SUPPORTED, "only cross-correlation is emulated");
+  if (conv->mode != CUDNN_CROSS_CORRELATION)
+    return refuse(CUDNN_STATUS_NOT_SUPPORTED, "only cross-correlation is emulated");
   return CUDNN_STATUS_SUCCESS;
 }
 
 size_t workspace_of(int algo) { return algo == kTensorCoreAlgo ? kTensorCoreWorkspace : 0; }
 
-cudnnStatus_t launch(cudnnHandle_t handle, Direction direction, int algo, void* workspace,
-                     size_t workspace_bytes, const cudnnTensorStruct* xd, const cudnnFilterStruct* wd,
-                     const cudnnTensorStruct* yd, const cudnnConvolutionStruct* cd, const void* a,
-                     const void* b, void* out, const void* alpha, const void* beta) {
+cudnnStatus_t launch(cudnnHandle_t handle, Direction direction, int algo, void* workspace, size_t workspace_bytes,
+                     const cudnnTensorStruct* xd, const cudnnFilterStruct* wd, const cudnnTensorStruct* yd,
+                     const cudnnConvolutionStruct* cd, const void* a, const void* b, void* out, const void* alpha,
+                     const void* beta) {
   if (!handle) return refuse(CUDNN_STATUS_BAD_PARAM, "a null handle");
   if (const cudnnStatus_t s = check(xd, wd, yd, cd); s != CUDNN_STATUS_SUCCESS) return s;
   if (algo < 0 || algo >= kAlgorithms) return refuse(CUDNN_STATUS_BAD_PARAM, "unknown algorithm");
@@ -251,15 +248,13 @@ cudnnStatus_t launch(cudnnHandle_t handle, Direction direction, int algo, void* 
   const float al = *static_cast<const float*>(alpha), be = *static_cast<const float*>(beta);
   if (workspace_bytes > 0 && workspace) std::memset(workspace, 0xab, std::min(workspace_bytes, workspace_of(algo)));
   insalun::emulation::enqueue(handle->stream, insalun::emulation::NodeKind::kKernel,
-                              [=] { convolve(direction, x, w, y, conv, a, b, out, al, be); },
-                              {a, b, out, workspace});
+                              [=] { convolve(direction, x, w, y, conv, a, b, out, al, be); }, {a, b, out, workspace});
   return CUDNN_STATUS_SUCCESS;
 }
 
 template <typename Perf, typename Algo>
-cudnnStatus_t rank(const cudnnTensorStruct* x, const cudnnFilterStruct* w,
-                   const cudnnTensorStruct* y, const cudnnConvolutionStruct* conv, int requested,
-                   int* returned, Perf* results) {
+cudnnStatus_t rank(const cudnnTensorStruct* x, const cudnnFilterStruct* w, const cudnnTensorStruct* y,
+                   const cudnnConvolutionStruct* conv, int requested, int* returned, Perf* results) {
   if (const cudnnStatus_t s = check(x, w, y, conv); s != CUDNN_STATUS_SUCCESS) return s;
   if (requested < 1 || !returned || !results) return refuse(CUDNN_STATUS_BAD_PARAM, "bad result array");
   const int order[kAlgorithms] = {kTensorCoreAlgo, 0};
@@ -277,9 +272,8 @@ cudnnStatus_t rank(const cudnnTensorStruct* x, const cudnnFilterStruct* w,
   return CUDNN_STATUS_SUCCESS;
 }
 
-cudnnStatus_t workspace_size(const cudnnTensorStruct* x, const cudnnFilterStruct* w,
-                             const cudnnTensorStruct* y, const cudnnConvolutionStruct* conv,
-                             int algo, size_t* bytes) {
+cudnnStatus_t workspace_size(const cudnnTensorStruct* x, const cudnnFilterStruct* w, const cudnnTensorStruct* y,
+                             const cudnnConvolutionStruct* conv, int algo, size_t* bytes) {
   if (const cudnnStatus_t s = check(x, w, y, conv); s != CUDNN_STATUS_SUCCESS) return s;
   if (algo < 0 || algo >= kAlgorithms || !bytes) return refuse(CUDNN_STATUS_BAD_PARAM, "unknown algorithm");
   *bytes = workspace_of(algo);
@@ -292,10 +286,14 @@ extern "C" {
 
 const char* cudnnGetErrorString(cudnnStatus_t status) {
   switch (status) {
-    case CUDNN_STATUS_SUCCESS: return "CUDNN_STATUS_SUCCESS";
-    case CUDNN_STATUS_BAD_PARAM: return "CUDNN_STATUS_BAD_PARAM";
-    case CUDNN_STATUS_NOT_SUPPORTED: return "CUDNN_STATUS_NOT_SUPPORTED";
-    default: return "CUDNN_STATUS (emulated)";
+    case CUDNN_STATUS_SUCCESS:
+      return "CUDNN_STATUS_SUCCESS";
+    case CUDNN_STATUS_BAD_PARAM:
+      return "CUDNN_STATUS_BAD_PARAM";
+    case CUDNN_STATUS_NOT_SUPPORTED:
+      return "CUDNN_STATUS_NOT_SUPPORTED";
+    default:
+      return "CUDNN_STATUS (emulated)";
   }
 }
 
@@ -331,8 +329,8 @@ cudnnStatus_t cudnnDestroyTensorDescriptor(cudnnTensorDescriptor_t d) {
   delete d;
   return CUDNN_STATUS_SUCCESS;
 }
-cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t format,
-                                         cudnnDataType_t type, int n, int c, int h, int w) {
+cudnnStatus_t cudnnSetTensor4dDescriptor(cudnnTensorDescriptor_t d, cudnnTensorFormat_t format, cudnnDataType_t type,
+                                         int n, int c, int h, int w) {
   if (n <= 0 || c <= 0 || h <= 0 || w <= 0) return refuse(CUDNN_STATUS_BAD_PARAM, "a non-positive tensor size");
   *d = cudnnTensorStruct{format, type, n, c, h, w};
   return CUDNN_STATUS_SUCCESS;
@@ -346,8 +344,8 @@ cudnnStatus_t cudnnDestroyFilterDescriptor(cudnnFilterDescriptor_t d) {
   delete d;
   return CUDNN_STATUS_SUCCESS;
 }
-cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataType_t type,
-                                         cudnnTensorFormat_t format, int k, int c, int h, int w) {
+cudnnStatus_t cudnnSetFilter4dDescriptor(cudnnFilterDescriptor_t d, cudnnDataType_t type, cudnnTensorFormat_t format,
+                                         int k, int c, int h, int w) {
   if (k <= 0 || c <= 0 || h <= 0 || w <= 0) return refuse(CUDNN_STATUS_BAD_PARAM, "a non-positive filter size");
   *d = cudnnFilterStruct{format, type, k, c, h, w};
   return CUDNN_STATUS_SUCCESS;
@@ -361,9 +359,9 @@ cudnnStatus_t cudnnDestroyConvolutionDescriptor(cudnnConvolutionDescriptor_t d) 
   delete d;
   return CUDNN_STATUS_SUCCESS;
 }
-cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_t d, int pad_h, int pad_w,
-                                              int u, int v, int dilation_h, int dilation_w,
-                                              cudnnConvolutionMode_t mode, cudnnDataType_t) {
+cudnnStatus_t cudnnSetConvolution2dDescriptor(cudnnConvolutionDescriptor_t d, int pad_h, int pad_w, int u, int v,
+                                              int dilation_h, int dilation_w, cudnnConvolutionMode_t mode,
+                                              cudnnDataType_t) {
   if (pad_h < 0 || pad_w < 0 || u <= 0 || v <= 0 || dilation_h <= 0 || dilation_w <= 0)
     return refuse(CUDNN_STATUS_BAD_PARAM, "bad convolution parameters");
   d->pad_h = pad_h, d->pad_w = pad_w, d->stride_h = u, d->stride_w = v;
@@ -376,9 +374,8 @@ cudnnStatus_t cudnnSetConvolutionMathType(cudnnConvolutionDescriptor_t d, cudnnM
 }
 
 cudnnStatus_t cudnnGetConvolution2dForwardOutputDim(const cudnnConvolutionDescriptor_t conv,
-                                                    const cudnnTensorDescriptor_t x,
-                                                    const cudnnFilterDescriptor_t w, int* n, int* c,
-                                                    int* h, int* wo) {
+                                                    const cudnnTensorDescriptor_t x, const cudnnFilterDescriptor_t w,
+                                                    int* n, int* c, int* h, int* wo) {
   *n = x->n;
   *c = w->k;
   *h = (x->h + 2 * conv->pad_h - conv->dilation_h * (w->h - 1) - 1) / conv->stride_h + 1;
@@ -389,8 +386,8 @@ cudnnStatus_t cudnnGetConvolution2dForwardOutputDim(const cudnnConvolutionDescri
 cudnnStatus_t cudnnFindConvolutionForwardAlgorithm(cudnnHandle_t, const cudnnTensorDescriptor_t x,
                                                    const cudnnFilterDescriptor_t w,
                                                    const cudnnConvolutionDescriptor_t conv,
-                                                   const cudnnTensorDescriptor_t y, const int requested,
-                                                   int* returned, cudnnConvolutionFwdAlgoPerf_t* r) {
+                                                   const cudnnTensorDescriptor_t y, const int requested, int* returned,
+                                                   cudnnConvolutionFwdAlgoPerf_t* r) {
   return rank<cudnnConvolutionFwdAlgoPerf_t, cudnnConvolutionFwdAlgo_t>(x, w, y, conv, requested, returned, r);
 }
 cudnnStatus_t cudnnGetConvolutionForwardAlgorithm_v7(cudnnHandle_t, const cudnnTensorDescriptor_t x,
@@ -405,35 +402,39 @@ cudnnStatus_t cudnnFindConvolutionBackwardDataAlgorithm(cudnnHandle_t, const cud
                                                         const cudnnConvolutionDescriptor_t conv,
                                                         const cudnnTensorDescriptor_t dx, const int requested,
                                                         int* returned, cudnnConvolutionBwdDataAlgoPerf_t* r) {
-  return rank<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t>(dx, w, dy, conv, requested, returned, r);
+  return rank<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t>(dx, w, dy, conv, requested, returned,
+                                                                                r);
 }
 cudnnStatus_t cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnnHandle_t, const cudnnFilterDescriptor_t w,
                                                           const cudnnTensorDescriptor_t dy,
                                                           const cudnnConvolutionDescriptor_t conv,
                                                           const cudnnTensorDescriptor_t dx, const int requested,
                                                           int* returned, cudnnConvolutionBwdDataAlgoPerf_t* r) {
-  return rank<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t>(dx, w, dy, conv, requested, returned, r);
+  return rank<cudnnConvolutionBwdDataAlgoPerf_t, cudnnConvolutionBwdDataAlgo_t>(dx, w, dy, conv, requested, returned,
+                                                                                r);
 }
 cudnnStatus_t cudnnFindConvolutionBackwardFilterAlgorithm(cudnnHandle_t, const cudnnTensorDescriptor_t x,
                                                           const cudnnTensorDescriptor_t dy,
                                                           const cudnnConvolutionDescriptor_t conv,
                                                           const cudnnFilterDescriptor_t dw, const int requested,
                                                           int* returned, cudnnConvolutionBwdFilterAlgoPerf_t* r) {
-  return rank<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t>(x, dw, dy, conv, requested, returned, r);
+  return rank<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t>(x, dw, dy, conv, requested,
+                                                                                    returned, r);
 }
 cudnnStatus_t cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnnHandle_t, const cudnnTensorDescriptor_t x,
                                                             const cudnnTensorDescriptor_t dy,
                                                             const cudnnConvolutionDescriptor_t conv,
                                                             const cudnnFilterDescriptor_t dw, const int requested,
                                                             int* returned, cudnnConvolutionBwdFilterAlgoPerf_t* r) {
-  return rank<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t>(x, dw, dy, conv, requested, returned, r);
+  return rank<cudnnConvolutionBwdFilterAlgoPerf_t, cudnnConvolutionBwdFilterAlgo_t>(x, dw, dy, conv, requested,
+                                                                                    returned, r);
 }
 
 cudnnStatus_t cudnnGetConvolutionForwardWorkspaceSize(cudnnHandle_t, const cudnnTensorDescriptor_t x,
                                                       const cudnnFilterDescriptor_t w,
                                                       const cudnnConvolutionDescriptor_t conv,
-                                                      const cudnnTensorDescriptor_t y,
-                                                      cudnnConvolutionFwdAlgo_t algo, size_t* bytes) {
+                                                      const cudnnTensorDescriptor_t y, cudnnConvolutionFwdAlgo_t algo,
+                                                      size_t* bytes) {
   return workspace_size(x, w, y, conv, int(algo), bytes);
 }
 cudnnStatus_t cudnnGetConvolutionBackwardDataWorkspaceSize(cudnnHandle_t, const cudnnFilterDescriptor_t w,
@@ -451,29 +452,26 @@ cudnnStatus_t cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnnHandle_t, cons
   return workspace_size(x, dw, dy, conv, int(algo), bytes);
 }
 
-cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t handle, const void* alpha,
-                                      const cudnnTensorDescriptor_t xd, const void* x,
-                                      const cudnnFilterDescriptor_t wd, const void* w,
-                                      const cudnnConvolutionDescriptor_t conv,
-                                      cudnnConvolutionFwdAlgo_t algo, void* ws, size_t ws_bytes,
-                                      const void* beta, const cudnnTensorDescriptor_t yd, void* y) {
+cudnnStatus_t cudnnConvolutionForward(cudnnHandle_t handle, const void* alpha, const cudnnTensorDescriptor_t xd,
+                                      const void* x, const cudnnFilterDescriptor_t wd, const void* w,
+                                      const cudnnConvolutionDescriptor_t conv, cudnnConvolutionFwdAlgo_t algo, void* ws,
+                                      size_t ws_bytes, const void* beta, const cudnnTensorDescriptor_t yd, void* y) {
   return launch(handle, Direction::kForward, int(algo), ws, ws_bytes, xd, wd, yd, conv, x, w, y, alpha, beta);
 }
-cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t handle, const void* alpha,
-                                           const cudnnFilterDescriptor_t wd, const void* w,
-                                           const cudnnTensorDescriptor_t dyd, const void* dy,
-                                           const cudnnConvolutionDescriptor_t conv,
-                                           cudnnConvolutionBwdDataAlgo_t algo, void* ws, size_t ws_bytes,
-                                           const void* beta, const cudnnTensorDescriptor_t dxd, void* dx) {
+cudnnStatus_t cudnnConvolutionBackwardData(cudnnHandle_t handle, const void* alpha, const cudnnFilterDescriptor_t wd,
+                                           const void* w, const cudnnTensorDescriptor_t dyd, const void* dy,
+                                           const cudnnConvolutionDescriptor_t conv, cudnnConvolutionBwdDataAlgo_t algo,
+                                           void* ws, size_t ws_bytes, const void* beta,
+                                           const cudnnTensorDescriptor_t dxd, void* dx) {
   return launch(handle, Direction::kBackwardData, int(algo), ws, ws_bytes, dxd, wd, dyd, conv, w, dy, dx, alpha, beta);
 }
-cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void* alpha,
-                                             const cudnnTensorDescriptor_t xd, const void* x,
-                                             const cudnnTensorDescriptor_t dyd, const void* dy,
+cudnnStatus_t cudnnConvolutionBackwardFilter(cudnnHandle_t handle, const void* alpha, const cudnnTensorDescriptor_t xd,
+                                             const void* x, const cudnnTensorDescriptor_t dyd, const void* dy,
                                              const cudnnConvolutionDescriptor_t conv,
                                              cudnnConvolutionBwdFilterAlgo_t algo, void* ws, size_t ws_bytes,
                                              const void* beta, const cudnnFilterDescriptor_t dwd, void* dw) {
-  return launch(handle, Direction::kBackwardFilter, int(algo), ws, ws_bytes, xd, dwd, dyd, conv, x, dy, dw, alpha, beta);
+  return launch(handle, Direction::kBackwardFilter, int(algo), ws, ws_bytes, xd, dwd, dyd, conv, x, dy, dw, alpha,
+                beta);
 }
 
 }  // extern "C"

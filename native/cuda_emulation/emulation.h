@@ -22,8 +22,7 @@
 #define __launch_bounds__(...)  // register limits: nothing to limit on the CPU
 // Block-shared arrays are declared with INSALUN_SHARED (impl.cuh): one array per OS thread, shared
 // by the fibers (threads of a block) that run on it, and poisoned at each block.
-#define __shared__ \
-  static_assert(false, "declare block-shared arrays with INSALUN_SHARED(type, name, dims) (impl.cuh)");
+#define __shared__ static_assert(false, "declare block-shared arrays with INSALUN_SHARED(type, name, dims) (impl.cuh)");
 
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -60,17 +59,15 @@ void poison_shared_once(void* array, size_t bytes, uint64_t* stamp);
 
 // Runs, or records into the stream's capture, one launch (runtime.cpp); `uses` are its pointer
 // arguments (runtime.h's enqueue).
-void submit_launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
-                   const char* kernel, std::function<void()> thread_body,
-                   std::vector<const void*> uses);
+void submit_launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, const char* kernel,
+                   std::function<void()> thread_body, std::vector<const void*> uses);
 
 // kernel<<<grid, block, shared, stream>>>(args...): the arguments are converted to the kernel's
 // parameter types and copied at the launch, as CUDA does (a captured launch keeps these copies).
 template <typename... Params>
 class Launch {
  public:
-  Launch(dim3 grid, dim3 block, size_t shared, cudaStream_t stream, void (*kernel)(Params...),
-         const char* name)
+  Launch(dim3 grid, dim3 block, size_t shared, cudaStream_t stream, void (*kernel)(Params...), const char* name)
       : grid_(grid), block_(block), shared_(shared), stream_(stream), kernel_(kernel), name_(name) {}
   template <typename... Args>
   void operator()(Args&&... args) const {
@@ -80,8 +77,8 @@ class Launch {
     // Pointers passed directly; those inside structures (a table of weights, say) are not seen.
     std::vector<const void*> uses;
     std::apply([&uses](const auto&... a) { (note_pointer(a, uses), ...); }, bound);
-    submit_launch(grid_, block_, shared_, stream_, name_,
-                  [kernel, bound]() { std::apply(kernel, bound); }, std::move(uses));
+    submit_launch(
+        grid_, block_, shared_, stream_, name_, [kernel, bound]() { std::apply(kernel, bound); }, std::move(uses));
   }
 
  private:
@@ -98,8 +95,8 @@ class Launch {
 };
 
 template <typename... Params>
-Launch<Params...> launch(dim3 grid, dim3 block, size_t shared, cudaStream_t stream,
-                         void (*kernel)(Params...), const char* name) {
+Launch<Params...> launch(dim3 grid, dim3 block, size_t shared, cudaStream_t stream, void (*kernel)(Params...),
+                         const char* name) {
   return Launch<Params...>(grid, block, shared, stream, kernel, name);
 }
 
@@ -118,7 +115,8 @@ inline void __syncthreads() { insalun::emulation::block_barrier(); }
 
 template <typename T>
 T __shfl_xor_sync(unsigned mask, T value, int lane_mask, int width = 32) {
-  static_assert(sizeof(T) <= sizeof(uint64_t) && std::is_trivially_copyable_v<T>, "a shuffled value is at most 8 bytes");
+  static_assert(sizeof(T) <= sizeof(uint64_t) && std::is_trivially_copyable_v<T>,
+                "a shuffled value is at most 8 bytes");
   const int lane = insalun::emulation::lane();
   const int source = (lane & ~(width - 1)) | ((lane ^ lane_mask) & (width - 1));
   uint64_t bits = 0;
@@ -134,7 +132,9 @@ inline unsigned atomicAdd(unsigned* address, unsigned value) {
   return __atomic_fetch_add(address, value, __ATOMIC_SEQ_CST);
 }
 template <typename T>
-T __ldcg(const T* p) { return *p; }
+T __ldcg(const T* p) {
+  return *p;
+}
 
 // CUDA's math in the global namespace, every overload (float and double) as on the device.
 using std::exp;
@@ -142,9 +142,13 @@ using std::fma;
 using std::log;
 using std::sqrt;
 template <typename T>
-T min(T a, T b) { return b < a ? b : a; }
+T min(T a, T b) {
+  return b < a ? b : a;
+}
 template <typename T>
-T max(T a, T b) { return a < b ? b : a; }
+T max(T a, T b) {
+  return a < b ? b : a;
+}
 
 // cudaFuncGetAttributes on a kernel, which nvcc's headers declare only for device compilation.
 template <typename... Params>

@@ -111,8 +111,8 @@ struct BlockRun {
   const std::function<void()>* body = nullptr;
   std::vector<Fiber> fibers;
   Context scheduler;
-  int current = 0;        // linear index of the running thread
-  uint64_t serial = 0;    // this block's number among the blocks run on this OS thread, from 1
+  int current = 0;      // linear index of the running thread
+  uint64_t serial = 0;  // this block's number among the blocks run on this OS thread, from 1
   std::string error;
 };
 
@@ -174,8 +174,10 @@ bool release_waiting(BlockRun& run) {
     bool all = true, any = false;
     for (int t = w0; t < w1; ++t) {
       const State s = run.fibers[t].state;
-      if (s == State::kAtShuffle) any = true;
-      else if (s != State::kDone) all = false;
+      if (s == State::kAtShuffle)
+        any = true;
+      else if (s != State::kDone)
+        all = false;
     }
     if (!any || !all) continue;
     for (int t = w0; t < w1; ++t) {
@@ -199,8 +201,10 @@ bool release_waiting(BlockRun& run) {
   }
   bool all_at_barrier = true, any_at_barrier = false;
   for (const Fiber& f : run.fibers) {
-    if (f.state == State::kAtBarrier) any_at_barrier = true;
-    else if (f.state != State::kDone) all_at_barrier = false;
+    if (f.state == State::kAtBarrier)
+      any_at_barrier = true;
+    else if (f.state != State::kDone)
+      all_at_barrier = false;
   }
   if (any_at_barrier && all_at_barrier) {
     for (Fiber& f : run.fibers)
@@ -246,8 +250,9 @@ void run_block(const std::function<void()>& body, int threads, const uint32_t* o
     if (!release_waiting(run) && !ran) {
       // Nobody can move: some threads wait at a barrier or shuffle that others never reach.
       // Their fibers are abandoned (the stacks are reused), as a hung GPU kernel would be killed.
-      throw std::runtime_error("emulated kernel deadlocked: threads wait at a barrier or warp "
-                               "shuffle that other threads of the block never reach");
+      throw std::runtime_error(
+          "emulated kernel deadlocked: threads wait at a barrier or warp "
+          "shuffle that other threads of the block never reach");
     }
   }
   if (!run.error.empty()) throw std::runtime_error("emulated kernel: " + run.error);

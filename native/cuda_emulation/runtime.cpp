@@ -129,8 +129,7 @@ RuntimeCounters runtime_counters() {
   return counters;
 }
 
-void enqueue(cudaStream_t stream, NodeKind kind, std::function<void()> work,
-             std::vector<const void*> uses) {
+void enqueue(cudaStream_t stream, NodeKind kind, std::function<void()> work, std::vector<const void*> uses) {
   CUstream_st* s = resolve(stream);
   if (s->capturing) {
     s->recorded.push_back(RecordedNode{kind, std::move(work), std::move(uses)});
@@ -144,49 +143,49 @@ void enqueue(cudaStream_t stream, NodeKind kind, std::function<void()> work,
   work();
 }
 
-void submit_launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream,
-                   const char* kernel, std::function<void()> thread_body,
-                   std::vector<const void*> uses) {
+void submit_launch(dim3 grid, dim3 block, size_t shared_bytes, cudaStream_t stream, const char* kernel,
+                   std::function<void()> thread_body, std::vector<const void*> uses) {
   const unsigned long long threads = 1ull * block.x * block.y * block.z;
-  if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 ||
-      grid.z == 0 || grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535 ||
-      shared_bytes > 48 * 1024) {
-    set_error(cudaErrorInvalidConfiguration,
-              std::string("invalid configuration for ") + kernel + ": grid " +
-                  std::to_string(grid.x) + "x" + std::to_string(grid.y) + "x" +
-                  std::to_string(grid.z) + ", block " + std::to_string(block.x) + "x" +
-                  std::to_string(block.y) + "x" + std::to_string(block.z));
+  if (threads == 0 || threads > 1024 || block.z > 64 || grid.x == 0 || grid.y == 0 || grid.z == 0 ||
+      grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535 || shared_bytes > 48 * 1024) {
+    set_error(cudaErrorInvalidConfiguration, std::string("invalid configuration for ") + kernel + ": grid " +
+                                                 std::to_string(grid.x) + "x" + std::to_string(grid.y) + "x" +
+                                                 std::to_string(grid.z) + ", block " + std::to_string(block.x) + "x" +
+                                                 std::to_string(block.y) + "x" + std::to_string(block.z));
     return;
   }
   std::string name = kernel;
-  enqueue(stream, NodeKind::kKernel, [grid, block, name, stream, body = std::move(thread_body)]() {
-    count(&RuntimeCounters::kernels_run);
-    try {
-      // The order is read when the work runs (a graph replay included); see schedule.h.
-      const Schedule schedule = current_schedule();
-      static std::atomic<uint64_t> launches{0};
-      const uint64_t salt = launches.fetch_add(1) * 2;
-      const uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z;
-      const int threads = int(block.x * block.y * block.z);
-      if (blocks > UINT32_MAX) throw std::length_error("more blocks than the emulator can order");
-      const std::vector<uint32_t> block_order = schedule_order(schedule, uint32_t(blocks), salt);
-      const std::vector<uint32_t> thread_order = schedule_order(schedule, uint32_t(threads), salt + 1);
-      gridDim = grid;
-      blockDim = block;
-      for (uint64_t i = 0; i < blocks; ++i) {
-        const uint64_t b = block_order.empty() ? i : block_order[i];
-        blockIdx = uint3{unsigned(b % grid.x), unsigned(b / grid.x % grid.y), unsigned(b / grid.x / grid.y)};
-        run_block(body, threads, thread_order.empty() ? nullptr : thread_order.data());
-      }
-    } catch (const std::exception& e) {
-      // A kernel fault: reported by the next error check, as a GPU reports it.
-      set_error(cudaErrorLaunchFailure, name + ": " + e.what());
-    }
-    if (injected_fault(name)) {
-      std::lock_guard<std::mutex> lock(streams_mutex);
-      resolve(stream)->fault = cudaErrorIllegalAddress;
-    }
-  }, std::move(uses));
+  enqueue(
+      stream, NodeKind::kKernel,
+      [grid, block, name, stream, body = std::move(thread_body)]() {
+        count(&RuntimeCounters::kernels_run);
+        try {
+          // The order is read when the work runs (a graph replay included); see schedule.h.
+          const Schedule schedule = current_schedule();
+          static std::atomic<uint64_t> launches{0};
+          const uint64_t salt = launches.fetch_add(1) * 2;
+          const uint64_t blocks = uint64_t(grid.x) * grid.y * grid.z;
+          const int threads = int(block.x * block.y * block.z);
+          if (blocks > UINT32_MAX) throw std::length_error("more blocks than the emulator can order");
+          const std::vector<uint32_t> block_order = schedule_order(schedule, uint32_t(blocks), salt);
+          const std::vector<uint32_t> thread_order = schedule_order(schedule, uint32_t(threads), salt + 1);
+          gridDim = grid;
+          blockDim = block;
+          for (uint64_t i = 0; i < blocks; ++i) {
+            const uint64_t b = block_order.empty() ? i : block_order[i];
+            blockIdx = uint3{unsigned(b % grid.x), unsigned(b / grid.x % grid.y), unsigned(b / grid.x / grid.y)};
+            run_block(body, threads, thread_order.empty() ? nullptr : thread_order.data());
+          }
+        } catch (const std::exception& e) {
+          // A kernel fault: reported by the next error check, as a GPU reports it.
+          set_error(cudaErrorLaunchFailure, name + ": " + e.what());
+        }
+        if (injected_fault(name)) {
+          std::lock_guard<std::mutex> lock(streams_mutex);
+          resolve(stream)->fault = cudaErrorIllegalAddress;
+        }
+      },
+      std::move(uses));
 }
 
 }  // namespace insalun::emulation
@@ -205,18 +204,30 @@ cudaError_t cudaGetLastError(void) {
 
 const char* cudaGetErrorName(cudaError_t error) {
   switch (error) {
-    case cudaSuccess: return "cudaSuccess";
-    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
-    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
-    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
-    case cudaErrorLaunchFailure: return "cudaErrorLaunchFailure";
-    case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
-    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
-    case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
-    case cudaErrorIllegalState: return "cudaErrorIllegalState";
-    case cudaErrorGraphExecUpdateFailure: return "cudaErrorGraphExecUpdateFailure";
-    case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
-    default: return "cudaErrorUnknown";
+    case cudaSuccess:
+      return "cudaSuccess";
+    case cudaErrorInvalidValue:
+      return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation:
+      return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration:
+      return "cudaErrorInvalidConfiguration";
+    case cudaErrorLaunchFailure:
+      return "cudaErrorLaunchFailure";
+    case cudaErrorIllegalAddress:
+      return "cudaErrorIllegalAddress";
+    case cudaErrorStreamCaptureUnsupported:
+      return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorStreamCaptureInvalidated:
+      return "cudaErrorStreamCaptureInvalidated";
+    case cudaErrorIllegalState:
+      return "cudaErrorIllegalState";
+    case cudaErrorGraphExecUpdateFailure:
+      return "cudaErrorGraphExecUpdateFailure";
+    case cudaErrorInvalidDevice:
+      return "cudaErrorInvalidDevice";
+    default:
+      return "cudaErrorUnknown";
   }
 }
 
@@ -314,8 +325,7 @@ cudaError_t cudaFree(void* p) {
   return cudaSuccess;
 }
 
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind kind,
-                            cudaStream_t stream) {
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t count, cudaMemcpyKind kind, cudaStream_t stream) {
   if (resolve(stream)->capturing && kind != cudaMemcpyDeviceToDevice) {
     // Copies from or to pageable host memory cannot be captured.
     resolve(stream)->invalidated = true;
@@ -381,7 +391,7 @@ cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode) {
 
 cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {
   const CUstream_st* s = resolve(stream);
-  *status = !s->capturing ? cudaStreamCaptureStatusNone
+  *status = !s->capturing    ? cudaStreamCaptureStatusNone
             : s->invalidated ? cudaStreamCaptureStatusInvalidated
                              : cudaStreamCaptureStatusActive;
   return cudaSuccess;

@@ -40,15 +40,20 @@ Schedule current_schedule() {
       return s;
     }
   }
-  throw std::invalid_argument("INSALUN_EMULATION_ORDER must be forward, reverse or shuffle[:SEED] "
-                              "(SEED a decimal integer), not '" + value + "'");
+  throw std::invalid_argument(
+      "INSALUN_EMULATION_ORDER must be forward, reverse or shuffle[:SEED] "
+      "(SEED a decimal integer), not '" +
+      value + "'");
 }
 
 std::string schedule_name(const Schedule& s) {
   switch (s.kind) {
-    case Schedule::Kind::kForward: return "forward";
-    case Schedule::Kind::kReverse: return "reverse";
-    case Schedule::Kind::kShuffle: return "shuffle:" + std::to_string(s.seed);
+    case Schedule::Kind::kForward:
+      return "forward";
+    case Schedule::Kind::kReverse:
+      return "reverse";
+    case Schedule::Kind::kShuffle:
+      return "shuffle:" + std::to_string(s.seed);
   }
   return "forward";
 }

@@ -33,8 +33,8 @@ SharedMemoryProbe probe_shared_memory(unsigned blocks, unsigned threads) {
   SharedMemoryProbe probe;
   probe.before_write.assign(blocks, 0);
   probe.after_write.assign(blocks, 0.0f);
-  launch(dim3(blocks), dim3(threads), 0, nullptr, probe_kernel, "probe_kernel")(
-      probe.before_write.data(), probe.after_write.data());
+  launch(dim3(blocks), dim3(threads), 0, nullptr, probe_kernel, "probe_kernel")(probe.before_write.data(),
+                                                                                probe.after_write.data());
   const cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) throw std::runtime_error(std::string("probe_shared_memory: ") + cudaGetErrorString(e));
   return probe;

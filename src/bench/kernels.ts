@@ -1,7 +1,7 @@
 // The per-kernel table of `insalun bench --kernels`: each piece of a ResNet-18 training step with
 // its time, achieved rate, share of the device's measured best, and share of the step.
-import { renderTable, toMarkdown, type Cell } from '../io/results.js';
-import { loadAddon, type DeviceName, type KernelTimingRow, type Precision } from '../native/index.js';
+import { type Cell, renderTable, toMarkdown } from '../io/results.js';
+import { type DeviceName, type KernelTimingRow, loadAddon, type Precision } from '../native/index.js';
 
 export interface KernelBenchOptions {
   device: DeviceName;
@@ -35,20 +35,27 @@ export interface KernelReport {
 // large 1x1 convolution (every device); the memory one is a device copy.
 function fastest(rows: KernelTimingRow[], compute: boolean): KernelTimingRow | undefined {
   const rate = (r: KernelTimingRow) => (compute ? r.flops : r.bytes) / r.seconds;
-  return rows.filter((r) => r.group === 'peak' && r.flops > 0 === compute).reduce<KernelTimingRow | undefined>((best, r) => (!best || rate(r) > rate(best) ? r : best), undefined);
+  return rows
+    .filter((r) => r.group === 'peak' && r.flops > 0 === compute)
+    .reduce<KernelTimingRow | undefined>((best, r) => (!best || rate(r) > rate(best) ? r : best), undefined);
 }
 
 export function kernelReport(options: KernelBenchOptions, raw: KernelTimingRow[]): KernelReport {
   const peakCompute = fastest(raw, true);
   const peakMemory = fastest(raw, false);
   if (!peakCompute || !peakMemory) throw new Error('kernel bench: the peak references are missing');
-  const peak = { flopsPerSecond: peakCompute.flops / peakCompute.seconds, bytesPerSecond: peakMemory.bytes / peakMemory.seconds };
+  const peak = {
+    flopsPerSecond: peakCompute.flops / peakCompute.seconds,
+    bytesPerSecond: peakMemory.bytes / peakMemory.seconds,
+  };
   const stepSeconds = raw.reduce((sum, r) => sum + r.seconds * r.perStep, 0);
   const rows = raw.map((r): KernelReportRow => {
     const bound = r.flops > 0 ? 'compute' : 'memory';
     const rate = (bound === 'compute' ? r.flops : r.bytes) / r.seconds;
     return {
-      ...r, rate, bound,
+      ...r,
+      rate,
+      bound,
       ofPeak: rate / (bound === 'compute' ? peak.flopsPerSecond : peak.bytesPerSecond),
       isPeak: r === peakCompute || r === peakMemory,
       ofStep: stepSeconds > 0 ? (r.seconds * r.perStep) / stepSeconds : 0,
@@ -58,7 +65,12 @@ export function kernelReport(options: KernelBenchOptions, raw: KernelTimingRow[]
 }
 
 export async function benchKernels(options: KernelBenchOptions): Promise<KernelReport> {
-  const raw = await loadAddon().benchKernels(options.device, { batch: options.batch, width: options.width, precision: options.precision, minSeconds: options.minSeconds });
+  const raw = await loadAddon().benchKernels(options.device, {
+    batch: options.batch,
+    width: options.width,
+    precision: options.precision,
+    minSeconds: options.minSeconds,
+  });
   return kernelReport(options, raw);
 }
 
@@ -67,14 +79,24 @@ function formatSeconds(s: number): string {
 }
 
 function formatRate(r: KernelReportRow): string {
-  return r.bound === 'compute' ? `${(r.rate / 1e12).toFixed(r.rate >= 1e12 ? 1 : 3)} TFLOP/s` : `${(r.rate / 1e9).toFixed(1)} GB/s`;
+  return r.bound === 'compute'
+    ? `${(r.rate / 1e12).toFixed(r.rate >= 1e12 ? 1 : 3)} TFLOP/s`
+    : `${(r.rate / 1e9).toFixed(1)} GB/s`;
 }
 
 const COLUMNS = ['kernel', 'shape', 'per step', 'time', 'rate', 'of peak', 'of step'];
 
 function cells(r: KernelReportRow): Cell[] {
   const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
-  return [r.kernel, r.shape, r.perStep || '-', formatSeconds(r.seconds), formatRate(r), r.isPeak ? 'peak' : pct(r.ofPeak), r.perStep ? pct(r.ofStep) : '-'];
+  return [
+    r.kernel,
+    r.shape,
+    r.perStep || '-',
+    formatSeconds(r.seconds),
+    formatRate(r),
+    r.isPeak ? 'peak' : pct(r.ofPeak),
+    r.perStep ? pct(r.ofStep) : '-',
+  ];
 }
 
 function heading(report: KernelReport): string {

@@ -30,7 +30,8 @@ export function randomImages(seed: number, n = 64, classes = 10) {
 /** |a - b| / |b| over whole vectors. */
 export function relativeL2(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
-  let diff = 0, norm = 0;
+  let diff = 0,
+    norm = 0;
   for (let i = 0; i < a.length; i++) {
     diff += (a[i] - b[i]) ** 2;
     norm += b[i] ** 2;
@@ -43,7 +44,8 @@ export function roundMantissa(x: Float32Array, bits: number): Float32Array {
   const out = x.slice();
   if (bits >= 23) return out; // fp32 keeps its 23
   const u = new Uint32Array(out.buffer);
-  const drop = 23 - bits, half = 1 << (drop - 1);
+  const drop = 23 - bits,
+    half = 1 << (drop - 1);
   for (let i = 0; i < u.length; i++) u[i] = ((u[i] + half - 1 + ((u[i] >>> drop) & 1)) & ~((1 << drop) - 1)) >>> 0;
   return out;
 }

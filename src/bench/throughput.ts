@@ -2,7 +2,7 @@
 // integrated-gradient mask (IG over the weights). Random CIFAR-shaped data resident on the device,
 // as the PyTorch peer measures it, so neither side pays for loading.
 import { igSaliency } from '../masks/saliency.js';
-import { loadAddon, type DeviceName, type NativeDataset, type NativeModel, type Precision } from '../native/index.js';
+import { type DeviceName, loadAddon, type NativeDataset, type NativeModel, type Precision } from '../native/index.js';
 
 export interface ThroughputOptions {
   device: DeviceName;
@@ -49,10 +49,20 @@ export function benchData(device: DeviceName, n: number): NativeDataset {
 
 function benchModel(o: ThroughputOptions): NativeModel {
   const { Model } = loadAddon();
-  return new Model({ classes: 10, inChannels: 3, width: o.width, device: o.device, precision: o.precision, stepCapture: o.stepCapture });
+  return new Model({
+    classes: 10,
+    inChannels: 3,
+    width: o.width,
+    device: o.device,
+    precision: o.precision,
+    stepCapture: o.stepCapture,
+  });
 }
 
-export async function measureThroughput(o: ThroughputOptions, onRow: (row: ThroughputRow) => void = () => {}): Promise<ThroughputRow[]> {
+export async function measureThroughput(
+  o: ThroughputOptions,
+  onRow: (row: ThroughputRow) => void = () => {},
+): Promise<ThroughputRow[]> {
   const largestBatch = Math.max(...o.trainBatches);
   const n = Math.max(largestBatch * (o.trainSteps + 2), o.evalImages, o.igImages);
   using data = benchData(o.device, n);
@@ -63,8 +73,25 @@ export async function measureThroughput(o: ThroughputOptions, onRow: (row: Throu
   const sgd = { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 };
   const rows: ThroughputRow[] = [];
   const capturing = o.stepCapture && model.stepCapture;
-  const push = (kind: ThroughputRow['kind'], batch: number, work: string, seconds: number, images: number, extra: Partial<ThroughputRow> = {}) => {
-    const row = { kind, precision: o.precision, batch, captured: capturing, work, seconds, images, imagesPerSecond: images / seconds, ...extra };
+  const push = (
+    kind: ThroughputRow['kind'],
+    batch: number,
+    work: string,
+    seconds: number,
+    images: number,
+    extra: Partial<ThroughputRow> = {},
+  ) => {
+    const row = {
+      kind,
+      precision: o.precision,
+      batch,
+      captured: capturing,
+      work,
+      seconds,
+      images,
+      imagesPerSecond: images / seconds,
+      ...extra,
+    };
     rows.push(row);
     onRow(row);
   };
@@ -74,27 +101,51 @@ export async function measureThroughput(o: ThroughputOptions, onRow: (row: Throu
   // difference between a pass of twice the work and one of `once`, with the fixed cost beside it.
   const steadyState = (once: number, twice: number, what: string) => {
     const seconds = twice - once;
-    if (!(seconds > 0)) throw new Error(`${what} timing: twice the work took no longer than once (${twice} s, ${once} s)`);
+    if (!(seconds > 0))
+      throw new Error(`${what} timing: twice the work took no longer than once (${twice} s, ${once} s)`);
     return { seconds, overhead: once - seconds };
   };
   for (const batch of o.trainBatches) {
     // Warm-up: convolution plans and buffers for this batch size, outside the timing.
-    await model.trainEpoch(data, { indices: all.subarray(0, batch * 2), batchSize: batch, augment: true, seed: 0, epoch: 0, sgd });
+    await model.trainEpoch(data, {
+      indices: all.subarray(0, batch * 2),
+      batchSize: batch,
+      augment: true,
+      seed: 0,
+      epoch: 0,
+      sgd,
+    });
     const timeEpoch = async (steps: number, epoch: number) => {
       const start = performance.now();
-      const run = await model.trainEpoch(data, { indices: epochIndices(batch * steps), batchSize: batch, augment: true, seed: 0, epoch, sgd });
+      const run = await model.trainEpoch(data, {
+        indices: epochIndices(batch * steps),
+        batchSize: batch,
+        augment: true,
+        seed: 0,
+        epoch,
+        sgd,
+      });
       return { seconds: (performance.now() - start) / 1000, replayed: run.replayedSteps };
     };
-    const steps = o.trainSteps, images = batch * steps;
+    const steps = o.trainSteps,
+      images = batch * steps;
     const short = await timeEpoch(steps, 1);
     if (!capturing || short.replayed === 0) {
       const why = capturing ? `; not captured: ${model.captureError || 'no step was replayed'}` : '';
-      push('train', batch, `train step ${o.precision}, batch ${batch} (${steps} steps${why})`, short.seconds, images, { captured: false });
+      push('train', batch, `train step ${o.precision}, batch ${batch} (${steps} steps${why})`, short.seconds, images, {
+        captured: false,
+      });
       continue;
     }
     const { seconds, overhead } = steadyState(short.seconds, (await timeEpoch(2 * steps, 2)).seconds, 'train step');
-    push('train', batch, `train step ${mode}, batch ${batch} (steady state over ${steps} steps; ${(overhead * 1000).toFixed(1)} ms more per epoch)`,
-      seconds, images, { epochOverheadSeconds: overhead });
+    push(
+      'train',
+      batch,
+      `train step ${mode}, batch ${batch} (steady state over ${steps} steps; ${(overhead * 1000).toFixed(1)} ms more per epoch)`,
+      seconds,
+      images,
+      { epochOverheadSeconds: overhead },
+    );
   }
   if (o.evalImages > 0) {
     await model.predict(data, all.subarray(0, Math.min(o.evalBatch, o.evalImages)), o.evalBatch);
@@ -108,8 +159,14 @@ export async function measureThroughput(o: ThroughputOptions, onRow: (row: Throu
       push('eval', o.evalBatch, `eval ${mode}, batch ${o.evalBatch}`, once, o.evalImages);
     } else {
       const { seconds, overhead } = steadyState(once, await timePredict(2 * o.evalImages), 'eval');
-      push('eval', o.evalBatch, `eval ${mode}, batch ${o.evalBatch} (steady state; ${(overhead * 1000).toFixed(1)} ms more per pass)`,
-        seconds, o.evalImages, { epochOverheadSeconds: overhead });
+      push(
+        'eval',
+        o.evalBatch,
+        `eval ${mode}, batch ${o.evalBatch} (steady state; ${(overhead * 1000).toFixed(1)} ms more per pass)`,
+        seconds,
+        o.evalImages,
+        { epochOverheadSeconds: overhead },
+      );
     }
   }
   if (o.igImages > 0) {
@@ -120,7 +177,13 @@ export async function measureThroughput(o: ThroughputOptions, onRow: (row: Throu
     await igSaliency(model, data, forget, { baseline, rule: 'middle', steps: 1, batchSize: o.igBatch });
     const start = performance.now();
     await igSaliency(model, data, forget, { baseline, rule: 'middle', steps: o.igPoints, batchSize: o.igBatch });
-    push('ig', o.igBatch, `IG ${mode}, ${o.igImages} images x ${o.igPoints} points, batch ${o.igBatch}`, (performance.now() - start) / 1000, o.igImages * o.igPoints);
+    push(
+      'ig',
+      o.igBatch,
+      `IG ${mode}, ${o.igImages} images x ${o.igPoints} points, batch ${o.igBatch}`,
+      (performance.now() - start) / 1000,
+      o.igImages * o.igPoints,
+    );
   }
   return rows;
 }

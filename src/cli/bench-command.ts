@@ -1,11 +1,11 @@
 // `insalun bench`: throughput of training, evaluation and IG (CPU: side by side with PyTorch on
 // the same cores), and with --kernels the per-kernel table of one training step.
 import { spawnSync } from 'node:child_process';
-import { writeFileAtomic } from '../io/atomic.js';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { benchKernels, kernelReportMarkdown, renderKernelReport } from '../bench/kernels.js';
 import { measureThroughput } from '../bench/throughput.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { renderTable } from '../io/results.js';
 import { loadAddon, packageRoot } from '../native/index.js';
 import { computeOptions, deviceOption, integer, number, precisionOption, stepCaptureOption } from './options.js';
@@ -30,7 +30,9 @@ export function addBenchCommand(program: Command): void {
     .action(async (o) => {
       const { device, precision, stepCapture } = computeOptions(o);
       if (device === 'cuda' && loadAddon().backends().cudaEmulated)
-        throw new Error('bench --device cuda: this addon runs the CUDA backend over the CPU emulation of CUDA (a test build, INSALUN_ADDON); its timings say nothing about a GPU');
+        throw new Error(
+          'bench --device cuda: this addon runs the CUDA backend over the CPU emulation of CUDA (a test build, INSALUN_ADDON); its timings say nothing about a GPU',
+        );
       if (o.kernels) {
         const batch = o.batchSize ?? (device === 'cuda' ? 256 : 64);
         const report = await benchKernels({ device, precision, batch, width: o.width, minSeconds: o.minSeconds });
@@ -46,12 +48,25 @@ export function addBenchCommand(program: Command): void {
         return;
       }
       const rows = await measureThroughput({
-        device, precision, stepCapture, width: o.width,
-        trainBatches: [128, 256, 512], trainSteps: o.quick ? 5 : 30,
-        evalBatch: 1024, evalImages: o.quick ? 4096 : 10240,
-        igImages: o.quick ? 0 : 4500, igPoints: 8, igBatch: 256,
+        device,
+        precision,
+        stepCapture,
+        width: o.width,
+        trainBatches: [128, 256, 512],
+        trainSteps: o.quick ? 5 : 30,
+        evalBatch: 1024,
+        evalImages: o.quick ? 4096 : 10240,
+        igImages: o.quick ? 0 : 4500,
+        igPoints: 8,
+        igBatch: 256,
       });
       if (o.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
-      else process.stdout.write(`${renderTable(['work', 'seconds', 'img/s'], rows.map((r) => [r.work, r.seconds.toFixed(3), r.imagesPerSecond.toFixed(0)]))}\n`);
+      else
+        process.stdout.write(
+          `${renderTable(
+            ['work', 'seconds', 'img/s'],
+            rows.map((r) => [r.work, r.seconds.toFixed(3), r.imagesPerSecond.toFixed(0)]),
+          )}\n`,
+        );
     });
 }

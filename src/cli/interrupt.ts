@@ -2,7 +2,11 @@
 import type { NativeModel } from '../native/index.js';
 
 /** Ctrl-C asks the running model to stop at the next batch boundary; a second Ctrl-C exits. */
-export function stopOnInterrupt(): { attach(model: NativeModel): void; readonly interrupted: boolean; release(): void } {
+export function stopOnInterrupt(): {
+  attach(model: NativeModel): void;
+  readonly interrupted: boolean;
+  release(): void;
+} {
   let current: NativeModel | null = null;
   let interrupted = false;
   const handler = () => {
@@ -25,7 +29,6 @@ export function stopOnInterrupt(): { attach(model: NativeModel): void; readonly 
     },
   };
 }
-
 
 /** stopOnInterrupt already attached to one model. */
 export function stopOnInterruptLite(model: NativeModel) {

@@ -5,19 +5,34 @@ import { accuracyOn, unlearningScores } from '../experiment/evaluate.js';
 import { DEFAULT_FORGET_SEED, selectForget } from '../experiment/forget.js';
 import { trainOptions, trainOriginal } from '../experiment/train.js';
 import { openCheckpoint } from '../masks/generate.js';
-import { choice, computeOptions, deviceOption, integer, number, numberList, precisionOption, stepCaptureOption } from './options.js';
 import { stopOnInterrupt } from './interrupt.js';
+import {
+  choice,
+  computeOptions,
+  deviceOption,
+  integer,
+  number,
+  numberList,
+  precisionOption,
+  stepCaptureOption,
+} from './options.js';
 import { terminalReporter } from './progress.js';
 import { registerUnlearningCommands } from './unlearning-commands.js';
-
 
 function addTrainCommand(program: Command): void {
   program
     .command('train')
-    .description('train the original ResNet-18 (SalUn recipe by default) and write init/last/best checkpoints and summary.json')
+    .description(
+      'train the original ResNet-18 (SalUn recipe by default) and write init/last/best checkpoints and summary.json',
+    )
     .option('--dataset <name>', 'synthetic | cifar10 | cifar100 | mnist | fashion-mnist', 'synthetic')
     .option('--data-dir <dir>', 'directory holding the dataset files')
-    .option('--val-fraction <f>', 'per-class validation hold-out (0 keeps the whole training set as the pool)', number(0, 0.9), 0.1)
+    .option(
+      '--val-fraction <f>',
+      'per-class validation hold-out (0 keeps the whole training set as the pool)',
+      number(0, 0.9),
+      0.1,
+    )
     .option('--split-seed <n>', 'seed of the validation hold-out', integer(0), 0)
     .option('--train-limit <n>', 'use only the first N official training images', integer(1))
     .option('--test-limit <n>', 'use only the first N test images', integer(1))
@@ -31,8 +46,17 @@ function addTrainCommand(program: Command): void {
     .option('--momentum <x>', 'SGD momentum', number(0, 1), 0.9)
     .option('--weight-decay <x>', 'weight decay', number(0), 5e-4)
     .option('--nesterov', 'Nesterov momentum', false)
-    .option('--schedule <kind>', 'multistep | cosine | constant', choice(['multistep', 'cosine', 'constant'] as const), 'multistep')
-    .option('--milestones <list>', 'multistep: epochs where lr x gamma (default: 50% and 75% of the epochs, rounded down)', numberList(0))
+    .option(
+      '--schedule <kind>',
+      'multistep | cosine | constant',
+      choice(['multistep', 'cosine', 'constant'] as const),
+      'multistep',
+    )
+    .option(
+      '--milestones <list>',
+      'multistep: epochs where lr x gamma (default: 50% and 75% of the epochs, rounded down)',
+      numberList(0),
+    )
     .option('--gamma <x>', 'multistep factor', number(0), 0.1)
     .option('--no-augment', 'no random crop / flip (small sets memorize better without)')
     .option('--seed <n>', 'initialization, shuffling and augmentation seed', integer(0), 0)
@@ -62,12 +86,16 @@ function addTrainCommand(program: Command): void {
       try {
         const summary = await trainOriginal(options, terminalReporter(), (m) => interrupt.attach(m));
         if (!summary.completed) {
-          process.stderr.write(`stopped after ${summary.epochsDone} complete epochs; ${o.out}/last.safetensors is intact, continue with --resume\n`);
+          process.stderr.write(
+            `stopped after ${summary.epochsDone} complete epochs; ${o.out}/last.safetensors is intact, continue with --resume\n`,
+          );
           process.exitCode = 130;
           return;
         }
         const a = summary.accuracy!;
-        process.stdout.write(`done: train ${a.train.toFixed(2)}%, val ${a.val === null ? '-' : `${a.val.toFixed(2)}%`}, test ${a.test.toFixed(2)}% in ${summary.seconds.toFixed(1)} s; checkpoints in ${o.out}\n`);
+        process.stdout.write(
+          `done: train ${a.train.toFixed(2)}%, val ${a.val === null ? '-' : `${a.val.toFixed(2)}%`}, test ${a.test.toFixed(2)}% in ${summary.seconds.toFixed(1)} s; checkpoints in ${o.out}\n`,
+        );
       } finally {
         interrupt.release();
       }
@@ -108,7 +136,10 @@ function addEvalCommand(program: Command): void {
         return;
       }
       for (const [key, value] of Object.entries(result)) {
-        const shown = typeof value === 'number' ? `${value.toFixed(2)}${['train', 'val', 'test', 'UA', 'RA', 'TA', 'MIA'].includes(key) ? ' %' : ''}` : JSON.stringify(value);
+        const shown =
+          typeof value === 'number'
+            ? `${value.toFixed(2)}${['train', 'val', 'test', 'UA', 'RA', 'TA', 'MIA'].includes(key) ? ' %' : ''}`
+            : JSON.stringify(value);
         process.stdout.write(`${key.padEnd(12)} ${shown}\n`);
       }
     });
@@ -116,7 +147,12 @@ function addEvalCommand(program: Command): void {
 
 export function buildProgram(): Command {
   const program = new Command();
-  program.name('insalun').description('Machine unlearning with SalUn and InSalUn (integrated-gradient) saliency masks on a native ResNet-18 engine').showHelpAfterError('(run with --help for usage)');
+  program
+    .name('insalun')
+    .description(
+      'Machine unlearning with SalUn and InSalUn (integrated-gradient) saliency masks on a native ResNet-18 engine',
+    )
+    .showHelpAfterError('(run with --help for usage)');
   addTrainCommand(program);
   addEvalCommand(program);
   registerUnlearningCommands(program);

@@ -5,7 +5,9 @@ import type { Reporter } from '../experiment/loop.js';
 export function terminalReporter(stream: NodeJS.WriteStream = process.stderr): Reporter {
   const interactive = Boolean(stream.isTTY) && !process.env.CI;
   let bar: cliProgress.SingleBar | null = null;
-  let correct = 0, count = 0, lossSum = 0;
+  let correct = 0,
+    count = 0,
+    lossSum = 0;
   return {
     startEpoch(label, epoch, epochs, batches) {
       correct = count = lossSum = 0;
@@ -25,7 +27,11 @@ export function terminalReporter(stream: NodeJS.WriteStream = process.stderr): R
       correct += p.correct;
       count += p.count;
       lossSum += p.loss * p.count;
-      bar?.update(p.batch, { loss: (lossSum / count).toFixed(4), acc: ((100 * correct) / count).toFixed(1), speed: imagesPerSecond.toFixed(1) });
+      bar?.update(p.batch, {
+        loss: (lossSum / count).toFixed(4),
+        acc: ((100 * correct) / count).toFixed(1),
+        speed: imagesPerSecond.toFixed(1),
+      });
     },
     endEpoch(summary) {
       bar?.stop();

@@ -1,37 +1,57 @@
 // mask, doctor (and unlearn, compare, demo as they are registered below).
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { InvalidArgumentError, type Command } from 'commander';
-import type { UnlearningScores } from '../experiment/evaluate.js';
-import type { TrainRecipe } from '../experiment/loop.js';
-import { saveUnlearned, unlearnModel } from '../experiment/unlearn.js';
+import { type Command, InvalidArgumentError } from 'commander';
 import { parseCompareConfig, runCompare } from '../experiment/compare.js';
 import { DEMO_CONFIG } from '../experiment/demo.js';
-import { hyperProblem, METHOD_NAMES, METHOD_DEFAULTS, type HyperValues, type MethodName } from '../unlearn/methods.js';
-import { addBenchCommand } from './bench-command.js';
-import { terminalReporter } from './progress.js';
-import { stopOnInterruptLite } from './interrupt.js';
+import type { UnlearningScores } from '../experiment/evaluate.js';
 import { DEFAULT_FORGET_SEED, selectForget } from '../experiment/forget.js';
-import { generateMasks, openCheckpoint, type MaskMethod } from '../masks/generate.js';
+import type { TrainRecipe } from '../experiment/loop.js';
+import { saveUnlearned, unlearnModel } from '../experiment/unlearn.js';
+import { generateMasks, type MaskMethod, openCheckpoint } from '../masks/generate.js';
 import { RULES, type Rule } from '../masks/quadrature.js';
 import { addonPath, loadAddon } from '../native/index.js';
-import { choice, computeOptions, deviceOption, integer, number, numberList, precisionOption, resolveDevice, stepCaptureOption } from './options.js';
-
+import { type HyperValues, hyperProblem, METHOD_DEFAULTS, METHOD_NAMES, type MethodName } from '../unlearn/methods.js';
+import { addBenchCommand } from './bench-command.js';
+import { stopOnInterruptLite } from './interrupt.js';
+import {
+  choice,
+  computeOptions,
+  deviceOption,
+  integer,
+  number,
+  numberList,
+  precisionOption,
+  resolveDevice,
+  stepCaptureOption,
+} from './options.js';
+import { terminalReporter } from './progress.js';
 
 function addMaskCommand(program: Command): void {
   program
     .command('mask')
-    .description("weight-saliency masks over the forget set: SalUn's gradient (grad) or InSalUn's integrated gradients (ig)")
+    .description(
+      "weight-saliency masks over the forget set: SalUn's gradient (grad) or InSalUn's integrated gradients (ig)",
+    )
     .requiredOption('--method <m>', 'grad | ig', choice(['grad', 'ig'] as const))
     .requiredOption('--checkpoint <file>', 'the trained (original) model')
     .requiredOption('--forget <spec>', 'random:N | class:C | file:PATH')
     .option('--forget-seed <n>', 'seed of random forget sets', integer(0), DEFAULT_FORGET_SEED)
-    .option('--ratios <list>', 'mask ratios in (0, 1]', numberList(0, 1), [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    .option(
+      '--ratios <list>',
+      'mask ratios in (0, 1]',
+      numberList(0, 1),
+      [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0],
+    )
     .option('--out <dir>', 'output directory', 'runs/masks')
     .option('--batch-size <n>', 'forget batch size', integer(1), 256)
     .option('--no-augment', 'grad: un-augmented forget images (SalUn augments)')
     .option('--seed <n>', 'grad: augmentation seed', integer(0), 0)
-    .option('--baseline <b>', "ig: zero | init (the checkpoint directory's init.safetensors) | a checkpoint file", 'zero')
+    .option(
+      '--baseline <b>',
+      "ig: zero | init (the checkpoint directory's init.safetensors) | a checkpoint file",
+      'zero',
+    )
     .option('--rule <r>', `ig: ${RULES.join(' | ')}`, choice(RULES), 'middle')
     .option('--steps <m>', 'ig: path points', integer(1), 20)
     .option('--data-dir <dir>', 'override the data directory recorded in the checkpoint')
@@ -46,16 +66,30 @@ function addMaskCommand(program: Command): void {
         model,
         data,
         view,
-        { method: o.method as MaskMethod, ratios: o.ratios, outDir: o.out, batchSize: o.batchSize, seed: o.seed, augment: o.augment, baseline: o.baseline, rule: o.rule as Rule, steps: o.steps },
+        {
+          method: o.method as MaskMethod,
+          ratios: o.ratios,
+          outDir: o.out,
+          batchSize: o.batchSize,
+          seed: o.seed,
+          augment: o.augment,
+          baseline: o.baseline,
+          rule: o.rule as Rule,
+          steps: o.steps,
+        },
         o.checkpoint,
         (k, of) => process.stderr.isTTY && process.stderr.write(`\rig: path point ${k}/${of}`),
       );
       if (o.method === 'ig' && process.stderr.isTTY) process.stderr.write('\n');
       const c = summary.completeness;
       if (c) {
-        process.stdout.write(`completeness: sum IG = ${c.sumIg.toExponential(4)}, L(theta) - L(theta') = ${c.lossDifference.toExponential(4)} (L(theta) = ${c.lossAtModel.toFixed(4)}, L(theta') = ${c.lossAtBaseline.toFixed(4)}), relative gap ${c.relativeGap.toExponential(2)}\n`);
+        process.stdout.write(
+          `completeness: sum IG = ${c.sumIg.toExponential(4)}, L(theta) - L(theta') = ${c.lossDifference.toExponential(4)} (L(theta) = ${c.lossAtModel.toFixed(4)}, L(theta') = ${c.lossAtBaseline.toFixed(4)}), relative gap ${c.relativeGap.toExponential(2)}\n`,
+        );
       }
-      process.stdout.write(`${summary.masks.length} masks over ${view.forget.length} forget images in ${summary.seconds.toFixed(1)} s -> ${o.out}\n`);
+      process.stdout.write(
+        `${summary.masks.length} masks over ${view.forget.length} forget images in ${summary.seconds.toFixed(1)} s -> ${o.out}\n`,
+      );
     });
 }
 
@@ -67,7 +101,11 @@ function addDoctorCommand(program: Command): void {
       const addon = loadAddon();
       const info = addon.backends();
       const build = [`CPU code for -march=${info.build.cpuArch || '(compiler default)'}`];
-      if (info.build.cudaArchs) build.push(`CUDA ${info.build.cudaRuntime} for ${info.build.cudaArchs}`, `cuDNN headers ${info.build.cudnnHeaders}`);
+      if (info.build.cudaArchs)
+        build.push(
+          `CUDA ${info.build.cudaRuntime} for ${info.build.cudaArchs}`,
+          `cuDNN headers ${info.build.cudnnHeaders}`,
+        );
       process.stdout.write(`node ${process.version}, ${process.platform}-${process.arch}\n`);
       process.stdout.write(`addon: ${addonPath()} (${build.join(', ')})\n`);
       process.stdout.write(`cpu backend: available, ${info.cpuThreads} OpenMP threads\n`);
@@ -107,7 +145,12 @@ function checkedHyper(method: MethodName, overrides: Record<string, unknown>): H
 }
 
 function addUnlearnCommand(program: Command): void {
-  const defaults = METHOD_NAMES.map((m) => `  ${m}: ${Object.entries(METHOD_DEFAULTS[m]).map(([k, v]) => `${k}=${v}`).join(' ')}`).join('\n');
+  const defaults = METHOD_NAMES.map(
+    (m) =>
+      `  ${m}: ${Object.entries(METHOD_DEFAULTS[m])
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+  ).join('\n');
   program
     .command('unlearn')
     .description('unlearn a forget set from a trained checkpoint; writes the model and a JSON record')
@@ -116,8 +159,18 @@ function addUnlearnCommand(program: Command): void {
     .requiredOption('--forget <spec>', 'random:N | class:C | file:PATH')
     .option('--forget-seed <n>', 'seed of random forget sets', integer(0), DEFAULT_FORGET_SEED)
     .option('--mask <file>', 'a mask from insalun mask (SalUn = rl + grad mask, InSalUn = rl + ig mask)')
-    .option('--mask-mode <m>', 'hard (masked weights frozen exactly) | grad (gradient masked, as the paper)', choice(['hard', 'grad'] as const), 'hard')
-    .option('--set <key=value>', 'override a hyperparameter (repeatable), e.g. --set epochs=5 --set lr=0.02 --set augment=false', collectHyper, {})
+    .option(
+      '--mask-mode <m>',
+      'hard (masked weights frozen exactly) | grad (gradient masked, as the paper)',
+      choice(['hard', 'grad'] as const),
+      'hard',
+    )
+    .option(
+      '--set <key=value>',
+      'override a hyperparameter (repeatable), e.g. --set epochs=5 --set lr=0.02 --set augment=false',
+      collectHyper,
+      {},
+    )
     .option('--seed <n>', 'seed of shuffling, augmentation and random labels', integer(0), 0)
     .option('--init <file>', "retrain: initial weights (default: the checkpoint directory's init.safetensors)")
     .option('--retrain-record <file>', 'a retrain record (JSON) to compute Avg. Gap against')
@@ -145,16 +198,32 @@ function addUnlearnCommand(program: Command): void {
           model,
           data,
           view,
-          { method: o.method as MethodName, maskPath: o.mask, maskMode: o.maskMode, hyper, seed: o.seed, initPath: o.init ?? join(dirname(o.checkpoint), 'init.safetensors'), recipe: meta.recipe as TrainRecipe | undefined, allMia: o.allMia, retrainScores },
+          {
+            method: o.method as MethodName,
+            maskPath: o.mask,
+            maskMode: o.maskMode,
+            hyper,
+            seed: o.seed,
+            initPath: o.init ?? join(dirname(o.checkpoint), 'init.safetensors'),
+            recipe: meta.recipe as TrainRecipe | undefined,
+            allMia: o.allMia,
+            retrainScores,
+          },
           terminalReporter(),
         );
         if (interrupt.interrupted) throw new Error('interrupted: nothing written');
         const recordPath = o.record ?? `${o.out.replace(/\.safetensors$/, '')}.json`;
-        const relearn = o.relearnSteps > 0 ? { steps: o.relearnSteps, count: o.relearnCount, lr: o.relearnLr } : undefined;
+        const relearn =
+          o.relearnSteps > 0 ? { steps: o.relearnSteps, count: o.relearnCount, lr: o.relearnLr } : undefined;
         await saveUnlearned(model, meta, record, o.out, recordPath, data, view, relearn);
         const s = record.scores;
-        process.stdout.write(`${o.method}${o.mask ? ' + mask' : ''}: UA ${s.UA.toFixed(2)}  RA ${s.RA.toFixed(2)}  TA ${s.TA.toFixed(2)}  MIA ${s.MIA.toFixed(2)}${record.avgGap === null ? '' : `  Avg.Gap ${record.avgGap.toFixed(2)}`}  RTE ${record.rteSeconds.toFixed(1)} s\n`);
-        if (record.relearn) process.stdout.write(`relearning attack, forget accuracy per step: ${record.relearn.forgetAccuracy.map((a) => a.toFixed(1)).join(' ')}\n`);
+        process.stdout.write(
+          `${o.method}${o.mask ? ' + mask' : ''}: UA ${s.UA.toFixed(2)}  RA ${s.RA.toFixed(2)}  TA ${s.TA.toFixed(2)}  MIA ${s.MIA.toFixed(2)}${record.avgGap === null ? '' : `  Avg.Gap ${record.avgGap.toFixed(2)}`}  RTE ${record.rteSeconds.toFixed(1)} s\n`,
+        );
+        if (record.relearn)
+          process.stdout.write(
+            `relearning attack, forget accuracy per step: ${record.relearn.forgetAccuracy.map((a) => a.toFixed(1)).join(' ')}\n`,
+          );
         process.stdout.write(`wrote ${o.out} and ${recordPath}\n`);
       } finally {
         interrupt.release();
@@ -165,8 +234,13 @@ function addUnlearnCommand(program: Command): void {
 function addCompareCommand(program: Command): void {
   program
     .command('compare')
-    .description('run a whole experiment from a JSON config and print the table (also written as Markdown, CSV and JSON)')
-    .requiredOption('--config <file>', 'experiment config (JSON): dataset, forget, width, train, seeds, methods (see README)')
+    .description(
+      'run a whole experiment from a JSON config and print the table (also written as Markdown, CSV and JSON)',
+    )
+    .requiredOption(
+      '--config <file>',
+      'experiment config (JSON): dataset, forget, width, train, seeds, methods (see README)',
+    )
     .option('--out <dir>', 'output directory (reused artifacts are kept here)')
     .addOption(deviceOption())
     .addOption(precisionOption())
@@ -179,7 +253,12 @@ function addCompareCommand(program: Command): void {
         throw new Error(`${o.config}: ${(error as Error).message}`);
       }
       const config = parseCompareConfig(raw, o.config);
-      const result = await runCompare(config, o.out ?? join('runs', config.name.replace(/[^A-Za-z0-9_.-]+/g, '_')), computeOptions(o), terminalReporter());
+      const result = await runCompare(
+        config,
+        o.out ?? join('runs', config.name.replace(/[^A-Za-z0-9_.-]+/g, '_')),
+        computeOptions(o),
+        terminalReporter(),
+      );
       process.stdout.write(`${result.text}\n`);
     });
 }
@@ -187,7 +266,9 @@ function addCompareCommand(program: Command): void {
 function addDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('the main job on the built-in synthetic data: original, retrain, FT, RL, GA, SalUn and InSalUn, and the table')
+    .description(
+      'the main job on the built-in synthetic data: original, retrain, FT, RL, GA, SalUn and InSalUn, and the table',
+    )
     .addOption(deviceOption())
     .addOption(precisionOption())
     .addOption(stepCaptureOption())
@@ -196,8 +277,12 @@ function addDemoCommand(program: Command): void {
       const out = join('runs', 'demo');
       const result = await runCompare(DEMO_CONFIG, out, computeOptions(o), terminalReporter());
       process.stdout.write(`\n${result.text}\n`);
-      process.stdout.write(`UA = 100 - forget accuracy; unlearning works when UA, RA, TA and MIA approach Retrain's (small Avg. Gap).\n`);
-      process.stdout.write(`finished in ${((performance.now() - started) / 1000).toFixed(0)} s; models, masks and records in ${out}/ (delete it to recompute)\n`);
+      process.stdout.write(
+        `UA = 100 - forget accuracy; unlearning works when UA, RA, TA and MIA approach Retrain's (small Avg. Gap).\n`,
+      );
+      process.stdout.write(
+        `finished in ${((performance.now() - started) / 1000).toFixed(0)} s; models, masks and records in ${out}/ (delete it to recompute)\n`,
+      );
     });
 }
 

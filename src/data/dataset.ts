@@ -62,14 +62,30 @@ export async function loadDataset(name: string, opts: LoadOptions = {}): Promise
     case 'cifar10':
     case 'cifar100': {
       const data = name === 'cifar10' ? await loadCifar10(dir) : await loadCifar100(dir);
-      return { name, classes: data.classes, train: data.train, test: data.test, mean, std, source: `${name} binary files in ${data.dir}` };
+      return {
+        name,
+        classes: data.classes,
+        train: data.train,
+        test: data.test,
+        mean,
+        std,
+        source: `${name} binary files in ${data.dir}`,
+      };
     }
     case 'mnist':
     case 'fashion-mnist': {
       const title = name === 'mnist' ? 'MNIST' : 'Fashion-MNIST';
       const subfolders = name === 'mnist' ? ['mnist', 'MNIST/raw'] : ['fashion-mnist', 'FashionMNIST/raw'];
       const data = await loadIdxDataset(dir, title, subfolders);
-      return { name, classes: data.classes, train: data.train, test: data.test, mean, std, source: `${name} IDX files in ${data.dir}` };
+      return {
+        name,
+        classes: data.classes,
+        train: data.train,
+        test: data.test,
+        mean,
+        std,
+        source: `${name} IDX files in ${data.dir}`,
+      };
     }
   }
 }

@@ -73,7 +73,9 @@ function parseIdx(bytes: Uint8Array, file: string, magic: number, what: string):
   const actual = bytes.length - headerSize;
   if (actual !== expected) {
     const problem = actual < expected ? 'truncated' : 'has trailing bytes';
-    throw new DataError(`IDX: ${file} ${problem}: header [${dims.join(', ')}] needs ${expected} data bytes, found ${actual}`);
+    throw new DataError(
+      `IDX: ${file} ${problem}: header [${dims.join(', ')}] needs ${expected} data bytes, found ${actual}`,
+    );
   }
   // A plain Uint8Array view (not a Buffer) over the data, without copying it.
   return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + headerSize, expected) };
@@ -132,7 +134,9 @@ async function loadImageSet(dir: string, title: string, imagesName: string, labe
   const images = parseIdxImages(await readMaybeGzip(imagesPath), imagesPath);
   const labels = parseIdxLabels(await readMaybeGzip(labelsPath), labelsPath);
   if (images.n !== labels.length) {
-    throw new DataError(`${title}: ${imagesPath} holds ${images.n} images but ${labelsPath} holds ${labels.length} labels`);
+    throw new DataError(
+      `${title}: ${imagesPath} holds ${images.n} images but ${labelsPath} holds ${labels.length} labels`,
+    );
   }
   return { images: images.data, labels, n: images.n, channels: 1, height: images.rows, width: images.cols };
 }
@@ -143,7 +147,9 @@ export async function loadIdxDataset(dir: string, title: string, subfolders: str
   const train = await loadImageSet(found, title, IDX_FILES.trainImages, IDX_FILES.trainLabels);
   const test = await loadImageSet(found, title, IDX_FILES.testImages, IDX_FILES.testLabels);
   if (train.height !== test.height || train.width !== test.width) {
-    throw new DataError(`${title}: train images are ${train.height}x${train.width} but test images ${test.height}x${test.width} in ${found}`);
+    throw new DataError(
+      `${title}: train images are ${train.height}x${train.width} but test images ${test.height}x${test.width} in ${found}`,
+    );
   }
   return { classes: CLASSES, train, test, dir: found };
 }

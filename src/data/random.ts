@@ -95,7 +95,8 @@ export class Rng {
 
 /** Uniform integer in [0, n), unbiased (rejection of the incomplete last block). 1 <= n <= 2^32. */
 export function randomInt(rng: Rng, n: number): number {
-  if (!Number.isInteger(n) || n < 1 || n > TWO_32) throw new RangeError(`randomInt: n must be an integer in [1, 2^32], got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > TWO_32)
+    throw new RangeError(`randomInt: n must be an integer in [1, 2^32], got ${n}`);
   const limit = TWO_32 - (TWO_32 % n);
   for (;;) {
     const x = rng.nextUint32();

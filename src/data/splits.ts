@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { DataError } from './errors.js';
-import { randomInt, Rng, sampleWithoutReplacement } from './random.js';
+import { Rng, randomInt, sampleWithoutReplacement } from './random.js';
 
 // Stream keys, so one seed used for several draws gives independent streams.
 const STREAM_VALIDATION = 0x76616c; // 'val'
@@ -20,7 +20,8 @@ function indicesByClass(labels: Int32Array, classes: number, among?: Int32Array)
   const positions = among ?? labels.keys();
   for (const i of positions) {
     const label = labels[i];
-    if (!(label >= 0 && label < classes)) throw new DataError(`label ${label} at index ${i} is outside 0..${classes - 1}`);
+    if (!(label >= 0 && label < classes))
+      throw new DataError(`label ${label} at index ${i} is outside 0..${classes - 1}`);
     byClass[label].push(i);
   }
   return byClass;
@@ -61,7 +62,8 @@ const FORGET_SYNTAX = 'expected random:N, random:P%, class:C, class:C:N or file:
 
 function parseCount(text: string, spec: string, what: string, min: number): number {
   if (text === '') throw new DataError(`forget set '${spec}': ${what} is missing (${FORGET_SYNTAX})`);
-  if (!/^\d+$/.test(text)) throw new DataError(`forget set '${spec}': ${what} '${text}' is not a whole number (${FORGET_SYNTAX})`);
+  if (!/^\d+$/.test(text))
+    throw new DataError(`forget set '${spec}': ${what} '${text}' is not a whole number (${FORGET_SYNTAX})`);
   const value = Number(text);
   if (value < min) throw new DataError(`forget set '${spec}': ${what} must be at least ${min}`);
   return value;
@@ -127,7 +129,9 @@ function pickForget(spec: ForgetSpec, ctx: ForgetContext): Int32Array {
     case 'random': {
       const count = spec.unit === 'percent' ? Math.round((spec.count / 100) * ctx.pool.length) : spec.count;
       if (count < 1 || count > ctx.pool.length) {
-        throw new DataError(`forget set random:${spec.count}${spec.unit === 'percent' ? '%' : ''}: needs ${count} images, the training pool holds ${ctx.pool.length}`);
+        throw new DataError(
+          `forget set random:${spec.count}${spec.unit === 'percent' ? '%' : ''}: needs ${count} images, the training pool holds ${ctx.pool.length}`,
+        );
       }
       return sampleWithoutReplacement(rng, ctx.pool.length, count).map((j) => ctx.pool[j]);
     }
@@ -135,7 +139,9 @@ function pickForget(spec: ForgetSpec, ctx: ForgetContext): Int32Array {
       const members = classMembers(spec.classIndex, ctx);
       if (spec.count === null) return Int32Array.from(members);
       if (spec.count > members.length) {
-        throw new DataError(`forget set class:${spec.classIndex}:${spec.count}: the training pool holds only ${members.length} images of class ${spec.classIndex}`);
+        throw new DataError(
+          `forget set class:${spec.classIndex}:${spec.count}: the training pool holds only ${members.length} images of class ${spec.classIndex}`,
+        );
       }
       return sampleWithoutReplacement(rng, members.length, spec.count).map((j) => members[j]);
     }
@@ -145,7 +151,8 @@ function pickForget(spec: ForgetSpec, ctx: ForgetContext): Int32Array {
 }
 
 function classMembers(classIndex: number, ctx: ForgetContext): number[] {
-  if (classIndex >= ctx.classes) throw new DataError(`forget set: class ${classIndex} is outside 0..${ctx.classes - 1}`);
+  if (classIndex >= ctx.classes)
+    throw new DataError(`forget set: class ${classIndex} is outside 0..${ctx.classes - 1}`);
   const members = indicesByClass(ctx.labels, ctx.classes, ctx.pool)[classIndex];
   if (members.length === 0) throw new DataError(`forget set: the training pool holds no images of class ${classIndex}`);
   return members;
@@ -164,7 +171,9 @@ export function readIndexFile(path: string): number[] {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new DataError(`forget index file ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new DataError(
+      `forget index file ${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+    );
   }
   if (text.trimStart().startsWith('[')) {
     let parsed: unknown;
@@ -175,7 +184,8 @@ export function readIndexFile(path: string): number[] {
     }
     if (!Array.isArray(parsed)) throw new DataError(`forget index file ${path}: expected a JSON array of integers`);
     parsed.forEach((v, k) => {
-      if (!Number.isSafeInteger(v)) throw new DataError(`forget index file ${path}: element ${k} (${JSON.stringify(v)}) is not an integer`);
+      if (!Number.isSafeInteger(v))
+        throw new DataError(`forget index file ${path}: element ${k} (${JSON.stringify(v)}) is not an integer`);
     });
     return parsed as number[];
   }
@@ -183,7 +193,8 @@ export function readIndexFile(path: string): number[] {
   text.split(/\r?\n/).forEach((raw, lineNo) => {
     const line = raw.replace(/#.*/, '').trim();
     if (line === '') return;
-    if (!/^-?\d+$/.test(line)) throw new DataError(`forget index file ${path}: line ${lineNo + 1} ('${raw.trim()}') is not an integer`);
+    if (!/^-?\d+$/.test(line))
+      throw new DataError(`forget index file ${path}: line ${lineNo + 1} ('${raw.trim()}') is not an integer`);
     indices.push(Number(line));
   });
   return indices;
@@ -198,7 +209,10 @@ function validateForgetIndices(indices: number[], path: string, ctx: ForgetConte
   for (const i of ctx.pool) inPool[i] = 1;
   const seen = new Uint8Array(n);
   for (const i of indices) {
-    if (i < 0 || i >= n) throw new DataError(`forget index file ${path}: index ${i} is out of range (the training set has ${n} images, 0..${n - 1})`);
+    if (i < 0 || i >= n)
+      throw new DataError(
+        `forget index file ${path}: index ${i} is out of range (the training set has ${n} images, 0..${n - 1})`,
+      );
     if (inVal[i]) {
       throw new DataError(
         `forget index file ${path}: index ${i} is in the validation hold-out (seed ${ctx.seed}); ` +

@@ -22,7 +22,7 @@
 
 import type { ImageSet } from './dataset.js';
 import { DataError } from './errors.js';
-import { randomInt, Rng, shuffle } from './random.js';
+import { Rng, randomInt, shuffle } from './random.js';
 
 export interface SyntheticOptions {
   trainSize?: number; // default 5000
@@ -89,7 +89,14 @@ function axisTable(size: number, grid: number): AxisTable {
 }
 
 /** Adds amplitude * (periodic value noise with uniform [-1, 1] knots) to the size*size plane. */
-function addValueNoise(plane: Float64Array, size: number, table: AxisTable, grid: number, amplitude: number, rng: Rng): void {
+function addValueNoise(
+  plane: Float64Array,
+  size: number,
+  table: AxisTable,
+  grid: number,
+  amplitude: number,
+  rng: Rng,
+): void {
   const knots = new Float64Array(grid * grid);
   for (let k = 0; k < knots.length; k++) knots[k] = rng.nextFloat() * 2 - 1;
   for (let y = 0; y < size; y++) {
@@ -261,9 +268,11 @@ function resolveOptions(opts: SyntheticOptions): Required<SyntheticOptions> {
   for (const key of Object.keys(o) as (keyof SyntheticOptions)[]) o[key] = opts[key] ?? o[key];
   const positive: (keyof SyntheticOptions)[] = ['trainSize', 'testSize', 'channels', 'imageSize'];
   for (const key of positive) {
-    if (!Number.isInteger(o[key]) || o[key] < 1) throw new DataError(`synthetic: ${key} must be a positive integer, got ${o[key]}`);
+    if (!Number.isInteger(o[key]) || o[key] < 1)
+      throw new DataError(`synthetic: ${key} must be a positive integer, got ${o[key]}`);
   }
-  if (!Number.isInteger(o.classes) || o.classes < 2) throw new DataError(`synthetic: classes must be an integer >= 2, got ${o.classes}`);
+  if (!Number.isInteger(o.classes) || o.classes < 2)
+    throw new DataError(`synthetic: classes must be an integer >= 2, got ${o.classes}`);
   if (!Number.isSafeInteger(o.seed)) throw new DataError(`synthetic: seed must be an integer, got ${o.seed}`);
   return o;
 }

@@ -11,16 +11,16 @@ import { lockOutputFolder } from '../io/lock.js';
 import { formatMeanStd, renderTable, toCsv, toMarkdown } from '../io/results.js';
 import { generateMasks, maskFileName } from '../masks/generate.js';
 import { RULES } from '../masks/quadrature.js';
-import { loadCheckpoint } from '../model/checkpoint.js';
-import { computeOf, type ComputeSettings } from '../native/index.js';
-import { hyperProblem, METHOD_NAMES } from '../unlearn/methods.js';
 import { avgGap } from '../metrics/gap.js';
-import { prepareData, type DataSpec, type ExperimentData } from './data.js';
-import { unlearningScores, type UnlearningScores } from './evaluate.js';
-import { selectForget, type ForgetSelection } from './forget.js';
-import { silentReporter, type Reporter, type TrainRecipe } from './loop.js';
+import { loadCheckpoint } from '../model/checkpoint.js';
+import { type ComputeSettings, computeOf } from '../native/index.js';
+import { hyperProblem, METHOD_NAMES } from '../unlearn/methods.js';
+import { type DataSpec, type ExperimentData, prepareData } from './data.js';
+import { type UnlearningScores, unlearningScores } from './evaluate.js';
+import { type ForgetSelection, selectForget } from './forget.js';
+import { type Reporter, silentReporter, type TrainRecipe } from './loop.js';
 import { recipeOf, trainOptions, trainOriginal } from './train.js';
-import { saveUnlearned, unlearnModel, type UnlearnRecord } from './unlearn.js';
+import { saveUnlearned, type UnlearnRecord, unlearnModel } from './unlearn.js';
 
 const MaskConfig = z.object({
   method: z.enum(['grad', 'ig']),
@@ -53,7 +53,16 @@ export const CompareConfig = z.object({
   dataDir: z.string().optional(),
   valFraction: z.number().min(0).max(0.9).default(0.1),
   splitSeed: z.number().int().min(0).default(0),
-  synthetic: z.object({ trainSize: z.number().int().optional(), testSize: z.number().int().optional(), classes: z.number().int().optional(), channels: z.number().int().optional(), imageSize: z.number().int().optional(), seed: z.number().int().optional() }).optional(),
+  synthetic: z
+    .object({
+      trainSize: z.number().int().optional(),
+      testSize: z.number().int().optional(),
+      classes: z.number().int().optional(),
+      channels: z.number().int().optional(),
+      imageSize: z.number().int().optional(),
+      seed: z.number().int().optional(),
+    })
+    .optional(),
   trainLimit: z.number().int().min(1).optional(),
   testLimit: z.number().int().min(1).optional(),
   width: z.number().int().min(1).default(64),
@@ -77,7 +86,13 @@ export const CompareConfig = z.object({
   /** Which of the original's checkpoints the masks and methods start from: the best validation
    *  accuracy (SalUn's released scripts load `model_SA_best`) or the last epoch. */
   originalCheckpoint: z.enum(['best', 'last']).default('best'),
-  relearn: z.object({ steps: z.number().int().min(1), count: z.number().int().min(1).default(100), lr: z.number().positive().default(0.01) }).optional(),
+  relearn: z
+    .object({
+      steps: z.number().int().min(1),
+      count: z.number().int().min(1).default(100),
+      lr: z.number().positive().default(0.01),
+    })
+    .optional(),
 });
 export type CompareConfig = z.infer<typeof CompareConfig>;
 
@@ -100,7 +115,9 @@ function keyOf(value: unknown): string {
 /** A row as its key sees it: boolean hyperparameters (augment) as the 1/0 that configs gave before
  * they were booleans, so that records computed then are still reused. */
 function rowForKey(row: RowConfig) {
-  const hyper = Object.fromEntries(Object.entries(row.hyper).map(([k, v]) => [k, typeof v === 'boolean' ? Number(v) : v]));
+  const hyper = Object.fromEntries(
+    Object.entries(row.hyper).map(([k, v]) => [k, typeof v === 'boolean' ? Number(v) : v]),
+  );
   return { ...row, hyper };
 }
 
@@ -148,7 +165,13 @@ export interface SeedRun {
   reporter: Reporter;
 }
 
-export function seedRun(config: CompareConfig, outDir: string, seed: number, compute: ComputeSettings, reporter: Reporter = silentReporter): SeedRun {
+export function seedRun(
+  config: CompareConfig,
+  outDir: string,
+  seed: number,
+  compute: ComputeSettings,
+  reporter: Reporter = silentReporter,
+): SeedRun {
   return { config, seed, dir: join(outDir, `seed-${seed}`), compute, reporter };
 }
 
@@ -161,18 +184,41 @@ export interface OriginalModel {
 }
 
 function dataSpecOf(config: CompareConfig): DataSpec {
-  return { dataset: config.dataset, dataDir: config.dataDir, valFraction: config.valFraction, splitSeed: config.splitSeed, synthetic: config.synthetic, trainLimit: config.trainLimit, testLimit: config.testLimit };
+  return {
+    dataset: config.dataset,
+    dataDir: config.dataDir,
+    valFraction: config.valFraction,
+    splitSeed: config.splitSeed,
+    synthetic: config.synthetic,
+    trainLimit: config.trainLimit,
+    testLimit: config.testLimit,
+  };
 }
 
 export async function ensureOriginal(run: SeedRun): Promise<OriginalModel> {
   const { config, seed, compute, reporter } = run;
   const dir = join(run.dir, 'original');
-  const options = trainOptions(config.train, { data: dataSpecOf(config), compute, width: config.width, seed, outDir: dir, resume: false });
+  const options = trainOptions(config.train, {
+    data: dataSpecOf(config),
+    compute,
+    width: config.width,
+    seed,
+    outDir: dir,
+    resume: false,
+  });
   // fp32 keys stay as they were before precision modes existed, so earlier runs are reused; a
   // multistep schedule's milestones are named since their rounding changed (Math.round before).
   const { device, precision } = compute;
   const milestones = config.train.schedule === 'multistep' ? { milestones: options.schedule.milestones } : {};
-  const key = keyOf({ dataSpec: options.data, width: config.width, train: config.train, seed, device, ...(precision === 'fp32' ? {} : { precision }), ...milestones });
+  const key = keyOf({
+    dataSpec: options.data,
+    width: config.width,
+    train: config.train,
+    seed,
+    device,
+    ...(precision === 'fp32' ? {} : { precision }),
+    ...milestones,
+  });
   if (!(await readJsonIfKey(join(dir, 'key.json'), key))) {
     reporter.log(`[seed ${seed}] training the original model`);
     await trainOriginal(options, reporter);
@@ -206,7 +252,12 @@ export function seedData(run: SeedRun): SeedData {
 }
 
 /** The mask a row's method runs under (none without one), generated or found on disk. */
-export async function ensureMask(run: SeedRun, original: OriginalModel, row: RowConfig, seedData: SeedData): Promise<string | undefined> {
+export async function ensureMask(
+  run: SeedRun,
+  original: OriginalModel,
+  row: RowConfig,
+  seedData: SeedData,
+): Promise<string | undefined> {
   const { config, seed, compute, reporter } = run;
   const mask = row.mask;
   if (!mask) return undefined;
@@ -217,7 +268,23 @@ export async function ensureMask(run: SeedRun, original: OriginalModel, row: Row
     reporter.log(`[seed ${seed}] ${mask.method} mask for ${row.name}`);
     const { data, view } = await seedData.load();
     using model = (await loadCheckpoint(original.checkpoint, compute)).model;
-    await generateMasks(model, data, view, { method: mask.method, ratios: [mask.ratio], outDir: maskDir, batchSize: mask.batchSize, seed, augment: mask.augment, baseline: mask.baseline, rule: mask.rule, steps: mask.steps }, original.checkpoint);
+    await generateMasks(
+      model,
+      data,
+      view,
+      {
+        method: mask.method,
+        ratios: [mask.ratio],
+        outDir: maskDir,
+        batchSize: mask.batchSize,
+        seed,
+        augment: mask.augment,
+        baseline: mask.baseline,
+        rule: mask.rule,
+        steps: mask.steps,
+      },
+      original.checkpoint,
+    );
     await writeJsonAtomic(keyPath, { key });
   }
   return join(maskDir, maskFileName(mask.method, mask.ratio));
@@ -225,33 +292,79 @@ export async function ensureMask(run: SeedRun, original: OriginalModel, row: Row
 
 /** A row's record (its mask first), computed or found on disk. `retrainScores`: the retrain row's,
  * which every other row's Avg. Gap (and key) needs. */
-export async function ensureRow(run: SeedRun, original: OriginalModel, row: RowConfig, seedData: SeedData, retrainScores?: UnlearningScores): Promise<UnlearnRecord> {
+export async function ensureRow(
+  run: SeedRun,
+  original: OriginalModel,
+  row: RowConfig,
+  seedData: SeedData,
+  retrainScores?: UnlearningScores,
+): Promise<UnlearnRecord> {
   const { config, seed, compute, reporter } = run;
   const maskPath = await ensureMask(run, original, row, seedData);
   const isRetrainRow = row.name === retrainRowOf(config)?.name;
   const recordPath = join(run.dir, `${safeName(row.name)}.json`);
   // (Retrain starts from the initial weights, whichever checkpoint the others start from.)
   const start = isRetrainRow ? undefined : config.originalCheckpoint;
-  const key = keyOf({ originalKey: original.key, start, forget: config.forget, row: rowForKey(row), allMia: config.allMia, relearn: config.relearn, retrainScores: isRetrainRow ? null : retrainScores });
+  const key = keyOf({
+    originalKey: original.key,
+    start,
+    forget: config.forget,
+    row: rowForKey(row),
+    allMia: config.allMia,
+    relearn: config.relearn,
+    retrainScores: isRetrainRow ? null : retrainScores,
+  });
   const reused = await readJsonIfKey<UnlearnRecord & { key: string }>(recordPath, key);
   if (reused) {
     reporter.log(`[seed ${seed}] reusing ${row.name}`);
     return reused;
   }
-  reporter.log(`[seed ${seed}] ${row.name} (${row.method}${row.mask ? ` + ${row.mask.method} mask ${row.mask.ratio}` : ''})`);
+  reporter.log(
+    `[seed ${seed}] ${row.name} (${row.method}${row.mask ? ` + ${row.mask.method} mask ${row.mask.ratio}` : ''})`,
+  );
   const { data, view } = await seedData.load();
   const loaded = await loadCheckpoint(original.checkpoint, compute);
   using model = loaded.model;
   const recipe = (loaded.meta.recipe as TrainRecipe | undefined) ?? original.recipe;
-  const record = await unlearnModel(model, data, view, { method: row.method, maskPath, maskMode: row.maskMode, hyper: row.hyper, seed, initPath: join(original.dir, 'init.safetensors'), recipe, allMia: config.allMia, retrainScores: isRetrainRow ? undefined : retrainScores }, reporter);
+  const record = await unlearnModel(
+    model,
+    data,
+    view,
+    {
+      method: row.method,
+      maskPath,
+      maskMode: row.maskMode,
+      hyper: row.hyper,
+      seed,
+      initPath: join(original.dir, 'init.safetensors'),
+      recipe,
+      allMia: config.allMia,
+      retrainScores: isRetrainRow ? undefined : retrainScores,
+    },
+    reporter,
+  );
   if (isRetrainRow) record.avgGap = 0;
-  await saveUnlearned(model, loaded.meta, record, join(run.dir, `${safeName(row.name)}.safetensors`), recordPath, data, view, config.relearn);
+  await saveUnlearned(
+    model,
+    loaded.meta,
+    record,
+    join(run.dir, `${safeName(row.name)}.safetensors`),
+    recordPath,
+    data,
+    view,
+    config.relearn,
+  );
   await writeJsonAtomic(recordPath, { ...record, key });
   return record;
 }
 
 /** The Original row of a seed: the trained model itself, scored as the methods are (not stored). */
-export async function scoreOriginal(run: SeedRun, original: OriginalModel, seedData: SeedData, retrainScores?: UnlearningScores): Promise<UnlearnRecord> {
+export async function scoreOriginal(
+  run: SeedRun,
+  original: OriginalModel,
+  seedData: SeedData,
+  retrainScores?: UnlearningScores,
+): Promise<UnlearnRecord> {
   const { data, view } = await seedData.load();
   using model = (await loadCheckpoint(original.checkpoint, run.compute)).model;
   const scores = await unlearningScores(model, data, view, run.config.allMia);
@@ -299,7 +412,13 @@ export interface CompareEvents {
 }
 
 /** Every seed of the config in turn, then the table, written to outDir as Markdown, CSV and JSON. */
-export async function runCompare(config: CompareConfig, outDir: string, compute: ComputeSettings, reporter: Reporter = silentReporter, events: CompareEvents = {}): Promise<CompareResult> {
+export async function runCompare(
+  config: CompareConfig,
+  outDir: string,
+  compute: ComputeSettings,
+  reporter: Reporter = silentReporter,
+  events: CompareEvents = {},
+): Promise<CompareResult> {
   // Reusing cached artifacts is this run continuing an earlier one, which has ended by now.
   using _lock = lockOutputFolder(outDir, 'compare');
   const retrainRow = retrainRowOf(config);
@@ -326,8 +445,16 @@ export async function runCompare(config: CompareConfig, outDir: string, compute:
     events.onSeedDone?.(seed);
   }
   const result = summarize(config, config.includeOriginal ? [originalRow, ...raw] : raw);
-  await writeFileAtomic(join(outDir, 'results.md'), `# ${result.title}\n\n${toMarkdown(result.columns, result.rows)}\n`);
+  await writeFileAtomic(
+    join(outDir, 'results.md'),
+    `# ${result.title}\n\n${toMarkdown(result.columns, result.rows)}\n`,
+  );
   await writeFileAtomic(join(outDir, 'results.csv'), toCsv(result.columns, result.rows));
-  await writeJsonAtomic(join(outDir, 'results.json'), { config, columns: result.columns, rows: result.rows, raw: result.raw });
+  await writeJsonAtomic(join(outDir, 'results.json'), {
+    config,
+    columns: result.columns,
+    rows: result.rows,
+    raw: result.raw,
+  });
   return result;
 }

@@ -1,9 +1,9 @@
 // The data of an experiment: a dataset loaded once, its validation hold-out, and both sets
 // uploaded to the backend.
-import { loadDataset, type LoadedDataset, type SyntheticOptions } from '../data/dataset.js';
+import { type LoadedDataset, loadDataset, type SyntheticOptions } from '../data/dataset.js';
 import { splitValidation } from '../data/splits.js';
 import { disposeOnError } from '../native/dispose.js';
-import { loadAddon, type DeviceName, type NativeDataset } from '../native/index.js';
+import { type DeviceName, loadAddon, type NativeDataset } from '../native/index.js';
 
 export interface DataSpec {
   dataset: string;
@@ -27,7 +27,9 @@ export interface ExperimentData extends Disposable {
   testSet: NativeDataset;
 }
 
-function limit<T extends { images: Uint8Array; labels: Int32Array; n: number; channels: number; height: number; width: number }>(set: T, n?: number): T {
+function limit<
+  T extends { images: Uint8Array; labels: Int32Array; n: number; channels: number; height: number; width: number },
+>(set: T, n?: number): T {
   if (n === undefined || n >= set.n) return set;
   const per = set.channels * set.height * set.width;
   return { ...set, n, images: set.images.subarray(0, n * per), labels: set.labels.subarray(0, n) };
@@ -39,7 +41,14 @@ export async function prepareData(spec: DataSpec, device: DeviceName): Promise<E
   const { pool, val } = splitValidation(loaded.train.labels, loaded.classes, spec.valFraction, spec.splitSeed);
   const { Dataset } = loadAddon();
   const upload = (set: LoadedDataset['train']) =>
-    new Dataset(device, set.images, set.labels, { n: set.n, c: set.channels, h: set.height, w: set.width }, loaded.mean, loaded.std);
+    new Dataset(
+      device,
+      set.images,
+      set.labels,
+      { n: set.n, c: set.channels, h: set.height, w: set.width },
+      loaded.mean,
+      loaded.std,
+    );
   const train = upload(loaded.train);
   const testSet = disposeOnError(train, () => upload(loaded.test));
   return {

@@ -1,12 +1,17 @@
 // Evaluation: accuracies of a model on index sets, and the unlearning metrics of method.md 6.
 import { accuracy } from '../metrics/accuracy.js';
-import { miaAll, miaEfficacy, shadowMembers, type MiaKind } from '../metrics/mia.js';
+import { type MiaKind, miaAll, miaEfficacy, shadowMembers } from '../metrics/mia.js';
 import type { NativeDataset, NativeModel } from '../native/index.js';
-import { labelsOf, type ExperimentData } from './data.js';
+import { type ExperimentData, labelsOf } from './data.js';
 
 export const EVAL_BATCH = 256;
 
-export async function accuracyOn(model: NativeModel, data: ExperimentData, indices: Int32Array, set: 'train' | 'test' = 'train'): Promise<number> {
+export async function accuracyOn(
+  model: NativeModel,
+  data: ExperimentData,
+  indices: Int32Array,
+  set: 'train' | 'test' = 'train',
+): Promise<number> {
   if (indices.length === 0) return NaN;
   const dataset: NativeDataset = set === 'train' ? data.train : data.testSet;
   const logits = await model.predict(dataset, indices, EVAL_BATCH);
@@ -29,7 +34,12 @@ export interface ForgetView {
 }
 
 /** UA, RA, TA and MIA-efficacy (SalUn's confidence attack; all variants when `allMia`). */
-export async function unlearningScores(model: NativeModel, data: ExperimentData, view: ForgetView, allMia = false): Promise<UnlearningScores> {
+export async function unlearningScores(
+  model: NativeModel,
+  data: ExperimentData,
+  view: ForgetView,
+  allMia = false,
+): Promise<UnlearningScores> {
   const classes = data.loaded.classes;
   const logitsOf = async (indices: Int32Array, set: 'train' | 'test') => ({
     logits: await model.predict(set === 'train' ? data.train : data.testSet, indices, EVAL_BATCH),

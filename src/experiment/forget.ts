@@ -13,7 +13,13 @@ export interface ForgetSelection extends ForgetView {
 export const DEFAULT_FORGET_SEED = 1;
 
 export function selectForget(data: ExperimentData, spec: string, seed = DEFAULT_FORGET_SEED): ForgetSelection {
-  const split = resolveForgetSet(spec, { labels: data.loaded.train.labels, pool: data.pool, val: data.val, classes: data.loaded.classes, seed });
+  const split = resolveForgetSet(spec, {
+    labels: data.loaded.train.labels,
+    pool: data.pool,
+    val: data.val,
+    classes: data.loaded.classes,
+    seed,
+  });
   return {
     spec,
     seed,

@@ -1,5 +1,5 @@
 // Epoch loops over the native engine: learning-rate schedules, seeded shuffling, progress.
-import { Rng, permutation } from '../data/random.js';
+import { permutation, Rng } from '../data/random.js';
 import type { BatchProgress, NativeDataset, NativeModel, SgdOptions } from '../native/index.js';
 
 export interface Schedule {
@@ -40,7 +40,10 @@ export interface TrainRecipe {
 /** The schedule for a run of `epochs` epochs: multistep milestones scale with the epoch count. */
 export function scaleSchedule(recipe: TrainRecipe, epochs: number): Schedule {
   if (recipe.schedule.kind !== 'multistep' || epochs === recipe.epochs) return recipe.schedule;
-  return { ...recipe.schedule, milestones: recipe.schedule.milestones.map((m) => Math.round((m * epochs) / recipe.epochs)) };
+  return {
+    ...recipe.schedule,
+    milestones: recipe.schedule.milestones.map((m) => Math.round((m * epochs) / recipe.epochs)),
+  };
 }
 
 /** What the user sees while epochs run; the CLI draws a progress bar, tests pass nothing. */
@@ -75,7 +78,12 @@ export interface EpochPlan {
 }
 
 /** One epoch through trainEpoch with progress reporting. */
-export async function runEpoch(model: NativeModel, data: NativeDataset, plan: EpochPlan, reporter: Reporter = silentReporter): Promise<EpochRun> {
+export async function runEpoch(
+  model: NativeModel,
+  data: NativeDataset,
+  plan: EpochPlan,
+  reporter: Reporter = silentReporter,
+): Promise<EpochRun> {
   const batches = Math.ceil(plan.indices.length / plan.batchSize);
   reporter.startEpoch(plan.label, plan.epoch, plan.epochs, batches);
   const start = performance.now();
@@ -104,7 +112,9 @@ export async function runEpoch(model: NativeModel, data: NativeDataset, plan: Ep
     imagesPerSecond: result.count / seconds,
     stopped: result.stopped,
   };
-  reporter.endEpoch(`${plan.label} epoch ${plan.epoch + 1}/${plan.epochs}: loss ${run.loss.toFixed(4)}, acc ${run.accuracy.toFixed(2)}%, ${run.imagesPerSecond.toFixed(1)} img/s`);
+  reporter.endEpoch(
+    `${plan.label} epoch ${plan.epoch + 1}/${plan.epochs}: loss ${run.loss.toFixed(4)}, acc ${run.accuracy.toFixed(2)}%, ${run.imagesPerSecond.toFixed(1)} img/s`,
+  );
   return run;
 }
 
@@ -132,7 +142,13 @@ export interface FitOptions extends EpochSettings {
 }
 
 /** Plain supervised training on `indices` (train, retrain, fine-tune). Returns false when stopped. */
-export async function fit(model: NativeModel, data: NativeDataset, indices: Int32Array, o: FitOptions, reporter: Reporter = silentReporter): Promise<boolean> {
+export async function fit(
+  model: NativeModel,
+  data: NativeDataset,
+  indices: Int32Array,
+  o: FitOptions,
+  reporter: Reporter = silentReporter,
+): Promise<boolean> {
   for (let epoch = o.startEpoch ?? 0; epoch < o.epochs; epoch++) {
     const run = await runEpoch(
       model,

@@ -4,11 +4,20 @@ import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { lockOutputFolder } from '../io/lock.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import { copyInto, createModel, saveCheckpoint, type CheckpointMeta } from '../model/checkpoint.js';
+import { type CheckpointMeta, copyInto, createModel, saveCheckpoint } from '../model/checkpoint.js';
 import type { ComputeSettings, NativeModel } from '../native/index.js';
-import { prepareData, type DataSpec, type ExperimentData } from './data.js';
+import { type DataSpec, type ExperimentData, prepareData } from './data.js';
 import { accuracyOn } from './evaluate.js';
-import { fit, lrAt, salunMilestones, silentReporter, type EpochSettings, type Reporter, type Schedule, type TrainRecipe } from './loop.js';
+import {
+  type EpochSettings,
+  fit,
+  lrAt,
+  type Reporter,
+  type Schedule,
+  salunMilestones,
+  silentReporter,
+  type TrainRecipe,
+} from './loop.js';
 
 export interface TrainOptions extends EpochSettings {
   data: DataSpec;
@@ -33,7 +42,10 @@ export interface TrainSettings {
 }
 
 /** The options of trainOriginal: the recipe, and where the run reads, computes and writes. */
-export function trainOptions(t: TrainSettings, run: Pick<TrainOptions, 'data' | 'compute' | 'width' | 'seed' | 'outDir' | 'resume'>): TrainOptions {
+export function trainOptions(
+  t: TrainSettings,
+  run: Pick<TrainOptions, 'data' | 'compute' | 'width' | 'seed' | 'outDir' | 'resume'>,
+): TrainOptions {
   return {
     ...run,
     epochs: t.epochs,
@@ -49,7 +61,15 @@ export interface TrainSummary {
   epochsDone: number;
   bestEpoch: number;
   bestValAccuracy: number | null;
-  history: { epoch: number; lr: number; loss: number; trainAccuracy: number; valAccuracy: number | null; seconds: number; imagesPerSecond: number }[];
+  history: {
+    epoch: number;
+    lr: number;
+    loss: number;
+    trainAccuracy: number;
+    valAccuracy: number | null;
+    seconds: number;
+    imagesPerSecond: number;
+  }[];
   accuracy: { train: number; val: number | null; test: number } | null;
   seconds: number;
 }
@@ -86,27 +106,54 @@ export function dataSpecFromMeta(meta: Record<string, unknown>, overrides: Parti
 }
 
 export function recipeOf(o: TrainOptions): TrainRecipe {
-  return { epochs: o.epochs, lr: o.sgd.lr, momentum: o.sgd.momentum, weightDecay: o.sgd.weightDecay, batchSize: o.batchSize, schedule: o.schedule, augment: o.augment };
+  return {
+    epochs: o.epochs,
+    lr: o.sgd.lr,
+    momentum: o.sgd.momentum,
+    weightDecay: o.sgd.weightDecay,
+    batchSize: o.batchSize,
+    schedule: o.schedule,
+    augment: o.augment,
+  };
 }
 
 const STATE_FILE = 'train-state.safetensors';
 
-async function saveTrainState(outDir: string, model: NativeModel, epochsDone: number, summary: TrainSummary, options: TrainOptions): Promise<void> {
+async function saveTrainState(
+  outDir: string,
+  model: NativeModel,
+  epochsDone: number,
+  summary: TrainSummary,
+  options: TrainOptions,
+): Promise<void> {
   const state = model.getOptimizerState();
-  await writeSafetensors(join(outDir, STATE_FILE), [{ name: 'momentum', shape: [state.momentum.length], data: state.momentum }], {
-    epochs_done: String(epochsDone),
-    first_step: String(state.firstStep),
-    summary: JSON.stringify(summary),
-    options: JSON.stringify(options),
-  });
+  await writeSafetensors(
+    join(outDir, STATE_FILE),
+    [{ name: 'momentum', shape: [state.momentum.length], data: state.momentum }],
+    {
+      epochs_done: String(epochsDone),
+      first_step: String(state.firstStep),
+      summary: JSON.stringify(summary),
+      options: JSON.stringify(options),
+    },
+  );
 }
 
-export async function trainOriginal(options: TrainOptions, reporter: Reporter = silentReporter, onModel?: (m: NativeModel) => void): Promise<TrainSummary> {
+export async function trainOriginal(
+  options: TrainOptions,
+  reporter: Reporter = silentReporter,
+  onModel?: (m: NativeModel) => void,
+): Promise<TrainSummary> {
   const started = performance.now();
   // A resumed run takes the folder over once the run it continues has ended.
   using _lock = lockOutputFolder(options.outDir, 'train');
   using data = await prepareData(options.data, options.compute.device);
-  const arch = { classes: data.loaded.classes, inChannels: data.loaded.train.channels, width: options.width, image: data.loaded.train.height };
+  const arch = {
+    classes: data.loaded.classes,
+    inChannels: data.loaded.train.channels,
+    width: options.width,
+    image: data.loaded.train.height,
+  };
   using model = createModel(arch, options.compute);
   onModel?.(model);
   const meta = (epoch: number, extra: Record<string, unknown> = {}): CheckpointMeta => ({
@@ -118,7 +165,15 @@ export async function trainOriginal(options: TrainOptions, reporter: Reporter = 
     ...extra,
   });
 
-  let summary: TrainSummary = { completed: false, epochsDone: 0, bestEpoch: -1, bestValAccuracy: null, history: [], accuracy: { train: NaN, val: null, test: NaN }, seconds: 0 };
+  let summary: TrainSummary = {
+    completed: false,
+    epochsDone: 0,
+    bestEpoch: -1,
+    bestValAccuracy: null,
+    history: [],
+    accuracy: { train: NaN, val: null, test: NaN },
+    seconds: 0,
+  };
   let startEpoch = 0;
   if (options.resume) {
     const state = await readSafetensors(join(options.outDir, STATE_FILE)).catch(() => {
@@ -126,7 +181,10 @@ export async function trainOriginal(options: TrainOptions, reporter: Reporter = 
     });
     const last = await readSafetensors(join(options.outDir, 'last.safetensors'));
     copyInto(model, last, join(options.outDir, 'last.safetensors'));
-    model.setOptimizerState({ momentum: state.tensors.get('momentum')!.data as Float32Array, firstStep: state.metadata.first_step === 'true' });
+    model.setOptimizerState({
+      momentum: state.tensors.get('momentum')!.data as Float32Array,
+      firstStep: state.metadata.first_step === 'true',
+    });
     startEpoch = Number(state.metadata.epochs_done);
     summary = JSON.parse(state.metadata.summary) as TrainSummary;
     reporter.log(`resuming after epoch ${startEpoch} of ${options.epochs}`);
@@ -150,14 +208,27 @@ export async function trainOriginal(options: TrainOptions, reporter: Reporter = 
       startEpoch,
       afterEpoch: async (epoch, run) => {
         const valAccuracy = data.val.length ? await accuracyOn(model, data, data.val) : null;
-        summary.history.push({ epoch: epoch + 1, lr: lrAt(options.sgd.lr, options.schedule, epoch, options.epochs), loss: run.loss, trainAccuracy: run.accuracy, valAccuracy, seconds: run.seconds, imagesPerSecond: run.imagesPerSecond });
+        summary.history.push({
+          epoch: epoch + 1,
+          lr: lrAt(options.sgd.lr, options.schedule, epoch, options.epochs),
+          loss: run.loss,
+          trainAccuracy: run.accuracy,
+          valAccuracy,
+          seconds: run.seconds,
+          imagesPerSecond: run.imagesPerSecond,
+        });
         summary.epochsDone = epoch + 1;
         // Without a validation set, "best" is the last epoch.
-        const better = valAccuracy === null || summary.bestValAccuracy === null || valAccuracy > summary.bestValAccuracy;
+        const better =
+          valAccuracy === null || summary.bestValAccuracy === null || valAccuracy > summary.bestValAccuracy;
         if (better) {
           summary.bestEpoch = epoch + 1;
           summary.bestValAccuracy = valAccuracy;
-          await saveCheckpoint(join(options.outDir, 'best.safetensors'), model, meta(epoch + 1, { val_accuracy: valAccuracy }));
+          await saveCheckpoint(
+            join(options.outDir, 'best.safetensors'),
+            model,
+            meta(epoch + 1, { val_accuracy: valAccuracy }),
+          );
         }
         await saveCheckpoint(join(options.outDir, 'last.safetensors'), model, meta(epoch + 1));
         await saveTrainState(options.outDir, model, epoch + 1, summary, options);

@@ -31,7 +31,9 @@ export class OutputFolderBusyError extends Error {
     readonly folder: string,
     readonly holder: LockHolder,
   ) {
-    super(`${folder} is in use by another run: ${describeHolder(holder)}. Wait for it to end or choose another output folder (if that run is gone, delete ${join(folder, LOCK_FILE)})`);
+    super(
+      `${folder} is in use by another run: ${describeHolder(holder)}. Wait for it to end or choose another output folder (if that run is gone, delete ${join(folder, LOCK_FILE)})`,
+    );
   }
 }
 
@@ -50,7 +52,13 @@ const held = new Set<string>();
 export function lockOutputFolder(dir: string, task: string): OutputLock {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, LOCK_FILE);
-  const me: LockHolder = { pid: process.pid, host: hostname(), task, command: commandLine(), started: new Date().toISOString() };
+  const me: LockHolder = {
+    pid: process.pid,
+    host: hostname(),
+    task,
+    command: commandLine(),
+    started: new Date().toISOString(),
+  };
   // Written whole under a name of our own, then linked to the lock's name: link() fails when that
   // name exists, so of two runs starting together exactly one gets the lock, and nobody ever reads
   // a half-written one.
@@ -67,7 +75,9 @@ export function lockOutputFolder(dir: string, task: string): OutputLock {
       const holder = readHolder(path);
       if (holder === null) continue; // released between our link and our read: try again
       if (holder.host !== me.host || processAlive(holder.pid)) throw new OutputFolderBusyError(dir, holder);
-      process.stderr.write(`insalun: taking over ${path}: its holder is no longer running (${describeHolder(holder)})\n`);
+      process.stderr.write(
+        `insalun: taking over ${path}: its holder is no longer running (${describeHolder(holder)})\n`,
+      );
       rmSync(path, { force: true });
     }
   } finally {

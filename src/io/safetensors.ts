@@ -73,9 +73,12 @@ export function encodeSafetensors(tensors: NamedTensor[], metadata: Record<strin
   let offset = 0;
   for (const { name, shape, data } of tensors) {
     if (name === METADATA_KEY || name in header) throw new TypeError(`tensor name "${name}" is reserved or repeated`);
-    if (!isShape(shape)) throw new TypeError(`tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+    if (!isShape(shape))
+      throw new TypeError(`tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
     if (elementCount(shape) !== data.length) {
-      throw new TypeError(`tensor "${name}": shape [${shape}] has ${elementCount(shape)} elements but the data has ${data.length}`);
+      throw new TypeError(
+        `tensor "${name}": shape [${shape}] has ${elementCount(shape)} elements but the data has ${data.length}`,
+      );
     }
     header[name] = { dtype: dtypeOf(data), shape, data_offsets: [offset, offset + data.byteLength] };
     offset += data.byteLength;
@@ -104,12 +107,16 @@ interface TensorInfo {
 }
 
 function parseTensorInfo(name: string, value: unknown, fail: (message: string) => FormatError): TensorInfo {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail(`tensor "${name}": entry is not an object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw fail(`tensor "${name}": entry is not an object`);
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
   if (typeof dtype !== 'string' || !Object.hasOwn(ITEM_BYTES, dtype)) {
-    throw fail(`tensor "${name}": unknown dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(ITEM_BYTES).join(', ')})`);
+    throw fail(
+      `tensor "${name}": unknown dtype ${JSON.stringify(dtype)} (supported: ${Object.keys(ITEM_BYTES).join(', ')})`,
+    );
   }
-  if (!isShape(shape)) throw fail(`tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
+  if (!isShape(shape))
+    throw fail(`tensor "${name}": shape ${JSON.stringify(shape)} is not a list of non-negative integers`);
   if (!isShape(offsets) || offsets.length !== 2) {
     throw fail(`tensor "${name}": data_offsets ${JSON.stringify(offsets)} is not a pair of non-negative integers`);
   }
@@ -118,13 +125,16 @@ function parseTensorInfo(name: string, value: unknown, fail: (message: string) =
   const info: TensorInfo = { name, dtype: dtype as Dtype, shape, begin, end };
   const expected = elementCount(shape) * ITEM_BYTES[info.dtype];
   if (expected !== end - begin) {
-    throw fail(`tensor "${name}": shape [${shape}] of ${dtype} needs ${expected} bytes but data_offsets span ${end - begin}`);
+    throw fail(
+      `tensor "${name}": shape [${shape}] of ${dtype} needs ${expected} bytes but data_offsets span ${end - begin}`,
+    );
   }
   return info;
 }
 
 function parseMetadata(value: unknown, fail: (message: string) => FormatError): Record<string, string> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail(`${METADATA_KEY} is not an object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw fail(`${METADATA_KEY} is not an object`);
   const metadata: Record<string, string> = {};
   for (const [key, item] of Object.entries(value)) {
     if (typeof item !== 'string') throw fail(`${METADATA_KEY} value of "${key}" is not a string`);
@@ -192,7 +202,9 @@ export function decodeSafetensors(bytes: Uint8Array, source = '<buffer>'): Safet
   let previous = '';
   for (const info of infos) {
     if (info.end > data.length) {
-      throw fail(`tensor "${info.name}": data_offsets [${info.begin}, ${info.end}] run past the ${data.length} data bytes; truncated?`);
+      throw fail(
+        `tensor "${info.name}": data_offsets [${info.begin}, ${info.end}] run past the ${data.length} data bytes; truncated?`,
+      );
     }
     if (info.begin < covered) throw fail(`tensor "${info.name}" overlaps tensor "${previous}"`);
     if (info.begin > covered) throw fail(`data bytes ${covered}..${info.begin} belong to no tensor`);

@@ -1,17 +1,17 @@
 // `insalun mask`: saliency over the forget set of a trained model, turned into masks at several
 // ratios, saved with a JSON summary (forget indices, per-layer density, IG completeness, timings).
 import { dirname, join } from 'node:path';
+import { type ExperimentData, prepareData } from '../experiment/data.js';
+import { type ForgetSelection, selectForget } from '../experiment/forget.js';
+import { dataSpecFromMeta } from '../experiment/train.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { lockOutputFolder } from '../io/lock.js';
-import { prepareData, type ExperimentData } from '../experiment/data.js';
-import { selectForget, type ForgetSelection } from '../experiment/forget.js';
-import { dataSpecFromMeta } from '../experiment/train.js';
-import { loadCheckpoint, readParameters, type CheckpointMeta } from '../model/checkpoint.js';
+import { type CheckpointMeta, loadCheckpoint, readParameters } from '../model/checkpoint.js';
 import { disposeOnError } from '../native/dispose.js';
 import type { ComputeSettings, NativeModel } from '../native/index.js';
 import { saveMask } from './maskfile.js';
 import type { Rule } from './quadrature.js';
-import { gradSaliency, igSaliency, type Completeness } from './saliency.js';
+import { type Completeness, gradSaliency, igSaliency } from './saliency.js';
 import { layerDensity, topkMask } from './topk.js';
 
 export type MaskMethod = 'grad' | 'ig';
@@ -42,7 +42,11 @@ export function maskFileName(method: MaskMethod, ratio: number): string {
   return `mask_${method}_${ratio}.safetensors`;
 }
 
-async function baselineParameters(job: MaskJob, model: NativeModel, checkpoint: string | undefined): Promise<Float32Array> {
+async function baselineParameters(
+  job: MaskJob,
+  model: NativeModel,
+  checkpoint: string | undefined,
+): Promise<Float32Array> {
   if (job.baseline === 'zero') return new Float32Array(model.parameterCount);
   if (job.baseline === 'init') {
     if (!checkpoint) throw new Error("--baseline init needs the checkpoint's directory to hold init.safetensors");
@@ -52,7 +56,14 @@ async function baselineParameters(job: MaskJob, model: NativeModel, checkpoint: 
 }
 
 /** Computes the saliency and writes every mask file plus mask_<method>.json. */
-export async function generateMasks(model: NativeModel, data: ExperimentData, view: ForgetSelection, job: MaskJob, checkpoint?: string, onPoint?: (k: number, of: number) => void): Promise<MaskSummary> {
+export async function generateMasks(
+  model: NativeModel,
+  data: ExperimentData,
+  view: ForgetSelection,
+  job: MaskJob,
+  checkpoint?: string,
+  onPoint?: (k: number, of: number) => void,
+): Promise<MaskSummary> {
   for (const r of job.ratios) if (!(r > 0 && r <= 1)) throw new RangeError(`mask ratios must be in (0, 1], got ${r}`);
   using _lock = lockOutputFolder(job.outDir, 'mask');
   const start = performance.now();
@@ -62,7 +73,13 @@ export async function generateMasks(model: NativeModel, data: ExperimentData, vi
     saliency = await gradSaliency(model, data.train, view.forget, job);
   } else {
     const baseline = await baselineParameters(job, model, checkpoint);
-    const result = await igSaliency(model, data.train, view.forget, { baseline, rule: job.rule, steps: job.steps, batchSize: job.batchSize, onPoint });
+    const result = await igSaliency(model, data.train, view.forget, {
+      baseline,
+      rule: job.rule,
+      steps: job.steps,
+      batchSize: job.batchSize,
+      onPoint,
+    });
     saliency = result.saliency;
     completeness = result.completeness;
   }
@@ -71,9 +88,18 @@ export async function generateMasks(model: NativeModel, data: ExperimentData, vi
   for (const ratio of job.ratios) {
     const mask = topkMask(saliency, ratio);
     const file = maskFileName(job.method, ratio);
-    await saveMask(join(job.outDir, file), mask, model, { method: job.method, ratio: String(ratio), forget: view.spec });
+    await saveMask(join(job.outDir, file), mask, model, {
+      method: job.method,
+      ratio: String(ratio),
+      forget: view.spec,
+    });
     const density = layerDensity(mask, tensors);
-    masks.push({ ratio, file, ones: density.reduce((s, d) => s + d.ones, 0), density: density.map((d) => ({ name: d.name, density: d.density })) });
+    masks.push({
+      ratio,
+      file,
+      ones: density.reduce((s, d) => s + d.ones, 0),
+      density: density.map((d) => ({ name: d.name, density: d.density })),
+    });
   }
   const { outDir: _outDir, ...options } = job;
   const summary: MaskSummary = {
@@ -98,7 +124,11 @@ export interface OpenedCheckpoint extends Disposable {
 
 /** Loads a checkpoint with its recorded data split, for the commands that start from one
  * (`using opened = await openCheckpoint(...)`). */
-export async function openCheckpoint(path: string, compute: ComputeSettings, overrides: { dataset?: string; dataDir?: string } = {}): Promise<OpenedCheckpoint> {
+export async function openCheckpoint(
+  path: string,
+  compute: ComputeSettings,
+  overrides: { dataset?: string; dataDir?: string } = {},
+): Promise<OpenedCheckpoint> {
   const { model, meta } = await loadCheckpoint(path, compute);
   const data = await disposeOnError(model, () => prepareData(dataSpecFromMeta(meta, overrides), compute.device));
   return {

@@ -17,7 +17,12 @@ function parameterEntries(tensors: TensorEntry[]) {
     });
 }
 
-export async function saveMask(path: string, mask: Float32Array, model: NativeModel, metadata: Record<string, string> = {}): Promise<void> {
+export async function saveMask(
+  path: string,
+  mask: Float32Array,
+  model: NativeModel,
+  metadata: Record<string, string> = {},
+): Promise<void> {
   const tensors = parameterEntries(model.tensors()).map((t) => ({
     name: t.name,
     shape: t.shape,
@@ -40,7 +45,8 @@ export async function loadMask(path: string, model: NativeModel): Promise<Float3
   for (const t of entries) {
     const stored = content.tensors.get(t.name);
     if (!stored) throw new MaskError(`${path}: no mask for parameter ${t.name} (does the mask belong to this model?)`);
-    if (stored.shape.join('x') !== t.shape.join('x')) throw new MaskError(`${path}: ${t.name} mask has shape [${stored.shape}], the model's parameter is [${t.shape}]`);
+    if (stored.shape.join('x') !== t.shape.join('x'))
+      throw new MaskError(`${path}: ${t.name} mask has shape [${stored.shape}], the model's parameter is [${t.shape}]`);
     const data = stored.data;
     for (let i = 0; i < t.size; i++) {
       const v = Number(data[i]);

@@ -30,15 +30,18 @@ export function quadrature(rule: Rule, m: number): Quadrature {
 
 /** Gauss-Legendre nodes and weights on [-1, 1] by Newton's method on P_m, mapped to [0, 1]. */
 function gaussLegendre(m: number): Quadrature {
-  const nodes: number[] = [], weights: number[] = [];
+  const nodes: number[] = [],
+    weights: number[] = [];
   for (let i = 1; i <= m; i++) {
     let x = Math.cos((Math.PI * (i - 0.25)) / (m + 0.5)); // Tricomi's initial guess
     let derivative = 0;
     for (let iteration = 0; iteration < 100; iteration++) {
       // P_m(x) and P_{m-1}(x) by the three-term recurrence
-      let p0 = 1, p1 = x;
+      let p0 = 1,
+        p1 = x;
       for (let n = 2; n <= m; n++) [p0, p1] = [p1, ((2 * n - 1) * x * p1 - (n - 1) * p0) / n];
-      const pm = m === 1 ? x : p1, pm1 = m === 1 ? 1 : p0;
+      const pm = m === 1 ? x : p1,
+        pm1 = m === 1 ? 1 : p0;
       derivative = (m * (x * pm - pm1)) / (x * x - 1);
       const step = pm / derivative;
       x -= step;

@@ -9,8 +9,21 @@ export interface GradSaliencyOptions {
 }
 
 /** SalUn: s = |sum over forget batches of the gradient of -mean CE|, model in eval mode. */
-export async function gradSaliency(model: NativeModel, data: NativeDataset, forget: Int32Array, o: GradSaliencyOptions): Promise<Float32Array> {
-  const g = await model.gradient(data, { indices: forget, batchSize: o.batchSize, train: false, augment: o.augment, seed: o.seed, epoch: 0, lossScale: -1 });
+export async function gradSaliency(
+  model: NativeModel,
+  data: NativeDataset,
+  forget: Int32Array,
+  o: GradSaliencyOptions,
+): Promise<Float32Array> {
+  const g = await model.gradient(data, {
+    indices: forget,
+    batchSize: o.batchSize,
+    train: false,
+    augment: o.augment,
+    seed: o.seed,
+    epoch: 0,
+    lossScale: -1,
+  });
   return g.map(Math.abs);
 }
 
@@ -41,9 +54,21 @@ export interface IgSaliency {
  * IG_i = (theta_i - theta'_i) * sum_k w_k dL/dtheta_i(theta' + a_k (theta - theta')).
  * The m path points x forget batches run natively; the model's weights are restored afterwards.
  */
-export async function igSaliency(model: NativeModel, data: NativeDataset, forget: Int32Array, o: IgOptions): Promise<IgSaliency> {
+export async function igSaliency(
+  model: NativeModel,
+  data: NativeDataset,
+  forget: Int32Array,
+  o: IgOptions,
+): Promise<IgSaliency> {
   const { nodes, weights } = quadrature(o.rule, o.steps);
-  const r = await model.integratedGradients(data, { indices: forget, batchSize: o.batchSize, baseline: o.baseline, nodes, weights, onPoint: o.onPoint && ((p) => o.onPoint!(p.k, p.of)) });
+  const r = await model.integratedGradients(data, {
+    indices: forget,
+    batchSize: o.batchSize,
+    baseline: o.baseline,
+    nodes,
+    weights,
+    onPoint: o.onPoint && ((p) => o.onPoint!(p.k, p.of)),
+  });
   let sumIg = 0;
   for (const v of r.ig) sumIg += v;
   const lossDifference = r.lossAtModel - r.lossAtBaseline;

@@ -8,7 +8,8 @@ export type Labels = ArrayLike<number>;
 const LOG_FLOOR = Math.log(1e-30);
 
 function rowCount(logits: Float32Array, classes: number): number {
-  if (!Number.isInteger(classes) || classes < 1) throw new RangeError(`classes must be a positive integer, got ${classes}`);
+  if (!Number.isInteger(classes) || classes < 1)
+    throw new RangeError(`classes must be a positive integer, got ${classes}`);
   if (logits.length % classes !== 0) {
     throw new RangeError(`${logits.length} logits is not a whole number of rows of ${classes} classes`);
   }
@@ -19,7 +20,8 @@ function checkLabels(labels: Labels, n: number, classes: number): void {
   if (labels.length !== n) throw new RangeError(`${labels.length} labels for ${n} samples`);
   for (let i = 0; i < n; i++) {
     const y = labels[i]!;
-    if (!Number.isInteger(y) || y < 0 || y >= classes) throw new RangeError(`label ${y} of sample ${i} is not in [0, ${classes})`);
+    if (!Number.isInteger(y) || y < 0 || y >= classes)
+      throw new RangeError(`label ${y} of sample ${i} is not in [0, ${classes})`);
   }
 }
 
@@ -35,7 +37,11 @@ function logSoftmaxRow(logits: Float32Array, row: number, classes: number, out: 
 }
 
 /** Applies `perRow(logProbs, row)` to every row's log-probabilities. */
-function mapRows(logits: Float32Array, classes: number, perRow: (logProbs: Float64Array, row: number) => number): Float64Array {
+function mapRows(
+  logits: Float32Array,
+  classes: number,
+  perRow: (logProbs: Float64Array, row: number) => number,
+): Float64Array {
   const n = rowCount(logits, classes);
   const logProbs = new Float64Array(classes);
   const out = new Float64Array(n);

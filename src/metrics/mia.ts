@@ -2,7 +2,7 @@
 // (shadow train, retain samples) from non-members (shadow test, the test set) by a per-sample
 // feature of the model's output; MIA-efficacy is the share of forget samples it calls non-members.
 
-import { confidence, correctness, entropy, modifiedEntropy, softmax, type Labels } from './accuracy.js';
+import { confidence, correctness, entropy, type Labels, modifiedEntropy, softmax } from './accuracy.js';
 import { fitPredictRbfSvc } from './svm.js';
 
 export interface LogitSet {
@@ -19,7 +19,13 @@ export interface MiaInput {
 
 export type MiaKind = 'confidence' | 'entropy' | 'modified-entropy' | 'correctness' | 'probabilities';
 
-export const MIA_KINDS: readonly MiaKind[] = ['confidence', 'entropy', 'modified-entropy', 'correctness', 'probabilities'];
+export const MIA_KINDS: readonly MiaKind[] = [
+  'confidence',
+  'entropy',
+  'modified-entropy',
+  'correctness',
+  'probabilities',
+];
 
 // SalUn's SVC(C=3, gamma="auto", kernel="rbf").
 const SVM_COST = 3;
@@ -38,7 +44,9 @@ function features({ logits, labels }: LogitSet, classes: number, kind: MiaKind):
       return single(correctness(logits, labels, classes));
     case 'probabilities': {
       const probs = softmax(logits, classes);
-      return Array.from({ length: probs.length / classes }, (_, i) => Array.from(probs.subarray(i * classes, (i + 1) * classes)));
+      return Array.from({ length: probs.length / classes }, (_, i) =>
+        Array.from(probs.subarray(i * classes, (i + 1) * classes)),
+      );
     }
   }
 }

@@ -1,9 +1,9 @@
 // Checkpoints are safetensors files with torchvision's state_dict names (float32 parameters and
 // buffers, int64 num_batches_tracked) plus string metadata, so they load into PyTorch's CIFAR
 // ResNet-18 with load_state_dict and PyTorch's files load here.
-import { readSafetensors, writeSafetensors, type NamedTensor, type SafetensorsContent } from '../io/safetensors.js';
+import { type NamedTensor, readSafetensors, type SafetensorsContent, writeSafetensors } from '../io/safetensors.js';
 import { disposeOnError } from '../native/dispose.js';
-import { computeOf, loadAddon, type ComputeSettings, type NativeModel } from '../native/index.js';
+import { type ComputeSettings, computeOf, loadAddon, type NativeModel } from '../native/index.js';
 
 export interface Architecture {
   classes: number;
@@ -21,7 +21,15 @@ export class CheckpointError extends Error {}
 export function createModel(arch: Architecture, compute: ComputeSettings): NativeModel {
   const { Model } = loadAddon();
   const { device, precision, stepCapture } = compute;
-  return new Model({ classes: arch.classes, inChannels: arch.inChannels, width: arch.width, image: arch.image, device, precision, stepCapture });
+  return new Model({
+    classes: arch.classes,
+    inChannels: arch.inChannels,
+    width: arch.width,
+    image: arch.image,
+    device,
+    precision,
+    stepCapture,
+  });
 }
 
 export function stateDict(model: NativeModel): NamedTensor[] {
@@ -56,7 +64,9 @@ function inferArchitecture(content: SafetensorsContent, path: string, meta: Reco
   const conv1 = content.tensors.get('conv1.weight');
   const fc = content.tensors.get('fc.weight');
   if (!conv1 || !fc || conv1.shape.length !== 4 || fc.shape.length !== 2) {
-    throw new CheckpointError(`${path}: not a ResNet-18 checkpoint (needs conv1.weight [w, c, 3, 3] and fc.weight [classes, 8w])`);
+    throw new CheckpointError(
+      `${path}: not a ResNet-18 checkpoint (needs conv1.weight [w, c, 3, 3] and fc.weight [classes, 8w])`,
+    );
   }
   const arch: Architecture = {
     classes: fc.shape[0],
@@ -64,7 +74,8 @@ function inferArchitecture(content: SafetensorsContent, path: string, meta: Reco
     width: conv1.shape[0],
     image: typeof meta.image === 'number' ? meta.image : 32,
   };
-  if (fc.shape[1] !== 8 * arch.width) throw new CheckpointError(`${path}: fc.weight has ${fc.shape[1]} inputs, expected 8 x width = ${8 * arch.width}`);
+  if (fc.shape[1] !== 8 * arch.width)
+    throw new CheckpointError(`${path}: fc.weight has ${fc.shape[1]} inputs, expected 8 x width = ${8 * arch.width}`);
   return arch;
 }
 
@@ -78,7 +89,8 @@ export async function loadCheckpoint(path: string, compute: ComputeSettings): Pr
   try {
     content = await readSafetensors(path);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new CheckpointError(`${path}: no such checkpoint file`);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new CheckpointError(`${path}: no such checkpoint file`);
     throw error;
   }
   const rawMeta = parseMeta(content.metadata);
@@ -92,10 +104,16 @@ export async function loadCheckpoint(path: string, compute: ComputeSettings): Pr
 export function copyInto(model: NativeModel, content: SafetensorsContent, path: string): void {
   const expected = model.tensors();
   const missing = expected.filter((t) => !content.tensors.has(t.name) && t.kind !== 'counter').map((t) => t.name);
-  if (missing.length) throw new CheckpointError(`${path}: missing tensors ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`);
+  if (missing.length)
+    throw new CheckpointError(
+      `${path}: missing tensors ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''}`,
+    );
   const known = new Set(expected.map((t) => t.name));
   const extra = content.order.filter((name) => !known.has(name));
-  if (extra.length) throw new CheckpointError(`${path}: unexpected tensors ${extra.slice(0, 5).join(', ')} (not a CIFAR ResNet-18 of this shape)`);
+  if (extra.length)
+    throw new CheckpointError(
+      `${path}: unexpected tensors ${extra.slice(0, 5).join(', ')} (not a CIFAR ResNet-18 of this shape)`,
+    );
   for (const t of expected) {
     const stored = content.tensors.get(t.name);
     if (!stored) continue; // a missing num_batches_tracked stays 0
@@ -122,6 +140,7 @@ export async function readParameters(path: string, like: NativeModel): Promise<F
   using shadow = createModel(inferArchitecture(content, path, parseMeta(content.metadata)), computeOf(like));
   copyInto(shadow, content, path);
   const flat = shadow.getParameters();
-  if (flat.length !== like.parameterCount) throw new CheckpointError(`${path}: ${flat.length} parameters, the model has ${like.parameterCount}`);
+  if (flat.length !== like.parameterCount)
+    throw new CheckpointError(`${path}: ${flat.length} parameters, the model has ${like.parameterCount}`);
   return flat;
 }

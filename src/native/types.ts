@@ -146,7 +146,11 @@ export interface NativeModel extends NativeDisposable {
   fgsmPredict(data: NativeDataset, indices: Int32Array, eps: number, batchSize: number): Promise<Int32Array>;
 
   /** Generic step for custom losses: forward one batch (train or eval BN), keep activations. */
-  forwardBatch(data: NativeDataset, indices: Int32Array, opts: { train: boolean; augment: boolean; seed: number; epoch: number }): Promise<Float32Array>;
+  forwardBatch(
+    data: NativeDataset,
+    indices: Int32Array,
+    opts: { train: boolean; augment: boolean; seed: number; epoch: number },
+  ): Promise<Float32Array>;
   /** Backward of the last forwardBatch from dL/dlogits; accumulates into the gradient buffer. */
   backwardBatch(dlogits: Float32Array): Promise<void>;
   zeroGradients(): void;
@@ -168,7 +172,11 @@ export interface NativeAddon {
     std: number[],
   ) => NativeDataset;
   backends(): {
-    cpu: boolean; cuda: boolean; cudaWhy: string; cpuThreads: number; cudaBuilt: boolean;
+    cpu: boolean;
+    cuda: boolean;
+    cudaWhy: string;
+    cpuThreads: number;
+    cudaBuilt: boolean;
     /** How this addon file was built: CMake's -march (node-gyp's build: 'native'); CUDA builds add the GPU
      * architectures, the cuDNN headers' version (the oldest cuDNN it accepts) and the CUDA runtime's. */
     build: { cpuArch: string; cudaArchs?: string; cudnnHeaders?: string; cudaRuntime?: string };
@@ -188,20 +196,51 @@ export interface NativeAddon {
   emulationSharedProbe?(blocks: number, threads: number): { beforeWrite: number[]; afterWrite: number[] };
   /** Emulation builds only: what the emulated CUDA runtime has done since the addon loaded (native/cuda_emulation/counters.h). */
   emulationCounters?(): {
-    synchronizations: number; copiesToDevice: number; copiesToHost: number; allocations: number; kernelsRun: number;
-    graphLaunches: number; graphInstantiations: number; graphUpdates: number;
+    synchronizations: number;
+    copiesToDevice: number;
+    copiesToHost: number;
+    allocations: number;
+    kernelsRun: number;
+    graphLaunches: number;
+    graphInstantiations: number;
+    graphUpdates: number;
     /** Device memory held now (allocated minus freed), and the most held since the addon loaded. */
-    liveDeviceBytes: number; peakDeviceBytes: number;
+    liveDeviceBytes: number;
+    peakDeviceBytes: number;
   };
   /** Per-kernel timings of one training step's pieces (see native/core/kernel_bench.h). */
-  benchKernels(device: DeviceName, o: { batch?: number; width?: number; image?: number; classes?: number; inChannels?: number; precision?: Precision; minSeconds?: number }): Promise<KernelTimingRow[]>;
+  benchKernels(
+    device: DeviceName,
+    o: {
+      batch?: number;
+      width?: number;
+      image?: number;
+      classes?: number;
+      inChannels?: number;
+      precision?: Precision;
+      minSeconds?: number;
+    },
+  ): Promise<KernelTimingRow[]>;
   /** Op-level access to one backend, for the conformance tests (not a hot path). */
   ops(device: DeviceName, o?: { precision?: Precision }): BackendOps;
 }
 
 type F32 = Float32Array;
-export interface ConvShapeArg { n: number; cin: number; h: number; w: number; cout: number; k: number; stride: number; pad: number }
-export interface NormShapeArg { n: number; c: number; hw: number }
+export interface ConvShapeArg {
+  n: number;
+  cin: number;
+  h: number;
+  w: number;
+  cout: number;
+  k: number;
+  stride: number;
+  pad: number;
+}
+export interface NormShapeArg {
+  n: number;
+  c: number;
+  hw: number;
+}
 
 /** The backend interface (native/core/backend.h) on typed arrays. */
 export interface BackendOps {
@@ -210,9 +249,27 @@ export interface BackendOps {
   /** With `dx`, the gradient is added to it (accumulate mode). */
   conv2dBackwardData(s: ConvShapeArg, dy: F32, w: F32, dx?: F32): F32;
   conv2dBackwardFilter(s: ConvShapeArg, x: F32, dy: F32): F32;
-  bnForward(s: NormShapeArg, x: F32, gamma: F32, beta: F32, runningMean: F32, runningVar: F32, o: { train: boolean; momentum: number; eps: number; residual?: F32; relu?: boolean }): { y: F32; saveMean: F32; saveInvstd: F32; runningMean: F32; runningVar: F32 };
+  bnForward(
+    s: NormShapeArg,
+    x: F32,
+    gamma: F32,
+    beta: F32,
+    runningMean: F32,
+    runningVar: F32,
+    o: { train: boolean; momentum: number; eps: number; residual?: F32; relu?: boolean },
+  ): { y: F32; saveMean: F32; saveInvstd: F32; runningMean: F32; runningVar: F32 };
   /** keepGated (needs reluOut): also return dy gated by the ReLU, written to a buffer of its own or over dy. */
-  bnBackward(s: NormShapeArg, x: F32, dy: F32, gamma: F32, saveMean: F32, saveInvstd: F32, train: boolean, reluOut?: F32, keepGated?: 'separate' | 'in-place'): { dx: F32; dgamma: F32; dbeta: F32; gatedDy?: F32 };
+  bnBackward(
+    s: NormShapeArg,
+    x: F32,
+    dy: F32,
+    gamma: F32,
+    saveMean: F32,
+    saveInvstd: F32,
+    train: boolean,
+    reluOut?: F32,
+    keepGated?: 'separate' | 'in-place',
+  ): { dx: F32; dgamma: F32; dbeta: F32; gatedDy?: F32 };
   reluForward(x: F32): F32;
   reluBackward(y: F32, dy: F32): F32;
   /** x stored as activations and read back: identity in fp32; bf16 rounding (and the NHWC round trip, given a shape) in bf16. */
@@ -225,9 +282,37 @@ export interface BackendOps {
   avgpoolBackward(s: NormShapeArg, dy: F32): F32;
   linearForward(s: { n: number; in: number; out: number }, x: F32, w: F32, b: F32): F32;
   linearBackward(s: { n: number; in: number; out: number }, x: F32, w: F32, dy: F32): { dx: F32; dw: F32; db: F32 };
-  softmaxXent(n: number, classes: number, logits: F32, labels: Int32Array, scale: number): { dlogits: F32; lossSum: number; correct: number };
-  gatherBatch(images: Uint8Array, labels: Int32Array, shape: { n: number; c: number; h: number; w: number }, mean: F32, std: F32, indices: Int32Array, o: { augment: boolean; seed: number; epoch: number; pad?: number; labelOverride?: Int32Array }): { x: F32; labels: Int32Array };
-  sgdStep(o: { lr: number; momentum: number; weightDecay: number; nesterov?: boolean; l1?: number; maskMode?: 'none' | 'grad' | 'hard'; firstStep: boolean }, w: F32, g: F32, buf: F32, mask?: F32): { w: F32; buf: F32 };
+  softmaxXent(
+    n: number,
+    classes: number,
+    logits: F32,
+    labels: Int32Array,
+    scale: number,
+  ): { dlogits: F32; lossSum: number; correct: number };
+  gatherBatch(
+    images: Uint8Array,
+    labels: Int32Array,
+    shape: { n: number; c: number; h: number; w: number },
+    mean: F32,
+    std: F32,
+    indices: Int32Array,
+    o: { augment: boolean; seed: number; epoch: number; pad?: number; labelOverride?: Int32Array },
+  ): { x: F32; labels: Int32Array };
+  sgdStep(
+    o: {
+      lr: number;
+      momentum: number;
+      weightDecay: number;
+      nesterov?: boolean;
+      l1?: number;
+      maskMode?: 'none' | 'grad' | 'hard';
+      firstStep: boolean;
+    },
+    w: F32,
+    g: F32,
+    buf: F32,
+    mask?: F32,
+  ): { w: F32; buf: F32 };
 }
 
 export interface KernelTimingRow {

@@ -42,10 +42,14 @@ function extended(narrow: Float32Array, length: number, fill: () => number): Flo
 function widenMask(mask: Float32Array, narrow: NativeModel, wide: NativeModel): Float32Array {
   const narrowSizes = new Map(narrow.tensors().map((t) => [t.name, size(t)]));
   const out = new Float32Array(wide.parameterCount);
-  let from = 0, to = 0;
+  let from = 0,
+    to = 0;
   for (const t of wide.tensors().filter((x) => x.kind === 'parameter')) {
     const n = narrowSizes.get(t.name)!;
-    out.set(extended(mask.subarray(from, from + n), size(t), () => 1), to);
+    out.set(
+      extended(mask.subarray(from, from + n), size(t), () => 1),
+      to,
+    );
     from += n;
     to += size(t);
   }
@@ -65,13 +69,22 @@ export async function boundaryExpanding(ctx: UnlearnContext, h: MethodHyper<'be'
   const bound = 1 / Math.sqrt(fanIn);
   for (const t of wide.tensors()) {
     const data = ctx.model.getTensor(t.name);
-    wide.setTensor(t.name, data instanceof Float32Array ? extended(data, size(t), () => (2 * rng.nextFloat() - 1) * bound) : data);
+    wide.setTensor(
+      t.name,
+      data instanceof Float32Array ? extended(data, size(t), () => (2 * rng.nextFloat() - 1) * bound) : data,
+    );
   }
   if (ctx.mask) wide.setMask(widenMask(ctx.mask, ctx.model, wide), ctx.maskMode);
 
   const shadow = new Int32Array(ctx.view.forget.length).fill(arch.classes);
   for (let epoch = 0; epoch < h.epochs; epoch++) {
-    await trainPass(wide, ctx, h, { indices: ctx.view.forget, labels: shadow, stream: FORGET_STREAM, label: 'be' }, epoch);
+    await trainPass(
+      wide,
+      ctx,
+      h,
+      { indices: ctx.view.forget, labels: shadow, stream: FORGET_STREAM, label: 'be' },
+      epoch,
+    );
   }
   for (const t of ctx.model.tensors()) ctx.model.setTensor(t.name, wide.getTensor(t.name).subarray(0, size(t)));
 }

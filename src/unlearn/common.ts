@@ -2,8 +2,15 @@
 // passes over index sets (through trainEpoch, or batch by batch for custom losses), and model copies.
 import type { ExperimentData } from '../experiment/data.js';
 import type { ForgetSelection } from '../experiment/forget.js';
-import { epochOrder, runEpoch, silentReporter, type EpochRun, type Reporter, type TrainRecipe } from '../experiment/loop.js';
-import { createModel, type Architecture } from '../model/checkpoint.js';
+import {
+  type EpochRun,
+  epochOrder,
+  type Reporter,
+  runEpoch,
+  silentReporter,
+  type TrainRecipe,
+} from '../experiment/loop.js';
+import { type Architecture, createModel } from '../model/checkpoint.js';
 import { disposeOnError } from '../native/dispose.js';
 import { computeOf, type MaskMode, type NativeModel, type SgdOptions } from '../native/index.js';
 import type { HyperValues, SgdHyper } from './hyper.js';
@@ -35,7 +42,13 @@ export function reporterOf(ctx: UnlearnContext): Reporter {
 }
 
 /** A seeded shuffle of indices with their labels kept alongside. */
-export function shuffled(indices: Int32Array, labels: Int32Array | undefined, seed: number, epoch: number, stream: number): { indices: Int32Array; labels?: Int32Array } {
+export function shuffled(
+  indices: Int32Array,
+  labels: Int32Array | undefined,
+  seed: number,
+  epoch: number,
+  stream: number,
+): { indices: Int32Array; labels?: Int32Array } {
   const order = epochOrder(Int32Array.from(indices.keys()), seed, epoch, stream);
   return { indices: order.map((j) => indices[j]), labels: labels && order.map((j) => labels[j]) };
 }
@@ -50,7 +63,13 @@ export interface Pass {
 }
 
 /** One shuffled trainEpoch over a pass's indices, with augmentation and SGD from the hyperparameters. */
-export async function trainPass(model: NativeModel, ctx: UnlearnContext, h: SgdHyper, pass: Pass, epoch: number): Promise<EpochRun> {
+export async function trainPass(
+  model: NativeModel,
+  ctx: UnlearnContext,
+  h: SgdHyper,
+  pass: Pass,
+  epoch: number,
+): Promise<EpochRun> {
   const order = shuffled(pass.indices, pass.labels, ctx.seed, epoch, pass.stream);
   return runEpoch(
     model,
@@ -96,16 +115,23 @@ export async function customEpoch(
   const reporter = reporterOf(ctx);
   reporter.startEpoch(label, epoch, epochs, batches);
   const start = performance.now();
-  let seen = 0, lossSum = 0, correct = 0;
+  let seen = 0,
+    lossSum = 0,
+    correct = 0;
   for (let b = 0; b < batches; b++) {
     const r = await step(b);
     seen += r.count;
     lossSum += r.loss * r.count;
     correct += r.correct;
-    reporter.batch({ batch: b + 1, batches, loss: r.loss, correct: r.correct, count: r.count }, seen / ((performance.now() - start) / 1000));
+    reporter.batch(
+      { batch: b + 1, batches, loss: r.loss, correct: r.correct, count: r.count },
+      seen / ((performance.now() - start) / 1000),
+    );
   }
   const accuracy = seen ? (100 * correct) / seen : 0;
-  reporter.endEpoch(`${label} epoch ${epoch + 1}/${epochs}: loss ${(lossSum / Math.max(seen, 1)).toFixed(4)}, acc ${accuracy.toFixed(2)}%`);
+  reporter.endEpoch(
+    `${label} epoch ${epoch + 1}/${epochs}: loss ${(lossSum / Math.max(seen, 1)).toFixed(4)}, acc ${accuracy.toFixed(2)}%`,
+  );
 }
 
 /** Options for forwardBatch on training batches: train-mode BN, the run's augmentation. */
@@ -127,7 +153,9 @@ export function copyState(from: NativeModel, to: NativeModel): void {
   for (const t of to.tensors()) {
     const shape = source.get(t.name);
     if (shape?.join('x') !== t.shape.join('x')) {
-      throw new Error(`cannot copy model state: ${t.name} is [${t.shape}] here but ${shape ? `[${shape}]` : 'missing'} in the source`);
+      throw new Error(
+        `cannot copy model state: ${t.name} is [${t.shape}] here but ${shape ? `[${shape}]` : 'missing'} in the source`,
+      );
     }
     to.setTensor(t.name, from.getTensor(t.name));
   }

@@ -8,17 +8,23 @@ import {
   customEpoch,
   FORGET_STREAM,
   RETAIN_STREAM,
+  type StepResult,
   sgdOf,
   shuffled,
   trainForward,
-  type StepResult,
   type UnlearnContext,
 } from './common.js';
 import type { MethodHyper, SgdHyper } from './hyper.js';
-import { crossEntropy, distillKL, sumLosses, type LossGradient } from './losses.js';
+import { crossEntropy, distillKL, type LossGradient, sumLosses } from './losses.js';
 
 /** The batches of one epoch over `indices`, in the epoch's seeded order. */
-function epochBatches(ctx: UnlearnContext, h: SgdHyper, indices: Int32Array, epoch: number, stream: number): Int32Array[] {
+function epochBatches(
+  ctx: UnlearnContext,
+  h: SgdHyper,
+  indices: Int32Array,
+  epoch: number,
+  stream: number,
+): Int32Array[] {
   return batchesOf(shuffled(indices, undefined, ctx.seed, epoch, stream).indices, h.batchSize);
 }
 
@@ -51,10 +57,15 @@ export async function negGradPlus(ctx: UnlearnContext, h: MethodHyper<'neggrad+'
     const retain = epochBatches(ctx, h, ctx.view.retain, epoch, RETAIN_STREAM);
     const forget = epochBatches(ctx, h, ctx.view.forget, epoch, FORGET_STREAM);
     await customEpoch(ctx, 'neggrad+', epoch, h.epochs, retain.length, async (b): Promise<StepResult> => {
-      const r = retain[b], f = forget[b % forget.length];
+      const r = retain[b],
+        f = forget[b % forget.length];
       model.zeroGradients();
-      const kept = await accumulate(model, ctx, h, r, epoch, (z) => crossEntropy(z, labelsOf(ctx.data, r), classes, h.beta));
-      const ascended = await accumulate(model, ctx, h, f, epoch, (z) => crossEntropy(z, labelsOf(ctx.data, f), classes, -(1 - h.beta)));
+      const kept = await accumulate(model, ctx, h, r, epoch, (z) =>
+        crossEntropy(z, labelsOf(ctx.data, r), classes, h.beta),
+      );
+      const ascended = await accumulate(model, ctx, h, f, epoch, (z) =>
+        crossEntropy(z, labelsOf(ctx.data, f), classes, -(1 - h.beta)),
+      );
       model.step(sgdOf(h));
       return { loss: kept.loss + ascended.loss, correct: kept.correct, count: r.length };
     });
@@ -73,9 +84,15 @@ export async function scrub(ctx: UnlearnContext, h: MethodHyper<'scrub'>): Promi
   const { model } = ctx;
   const classes = ctx.data.loaded.classes;
   using teacher = cloneModel(model, ctx.data);
-  const teacherLogits = (batch: Int32Array, epoch: number) => teacher.forwardBatch(ctx.data.train, batch, { ...trainForward(ctx, h, epoch), train: false });
+  const teacherLogits = (batch: Int32Array, epoch: number) =>
+    teacher.forwardBatch(ctx.data.train, batch, { ...trainForward(ctx, h, epoch), train: false });
 
-  const distillPass = async (label: string, batches: Int32Array[], epoch: number, loss: (student: Float32Array, teacher: Float32Array, batch: Int32Array) => LossGradient & { correct?: number }) =>
+  const distillPass = async (
+    label: string,
+    batches: Int32Array[],
+    epoch: number,
+    loss: (student: Float32Array, teacher: Float32Array, batch: Int32Array) => LossGradient & { correct?: number },
+  ) =>
     customEpoch(ctx, label, epoch, h.epochs, batches.length, async (b): Promise<StepResult> => {
       const batch = batches[b];
       const target = await teacherLogits(batch, epoch);

@@ -13,7 +13,14 @@ const count = z.number().int().min(1).describe('a whole number >= 1');
 const flag = z.boolean().describe('true or false');
 
 // Every gradient method's SGD run.
-const SGD = { batchSize: count, momentum: fraction, weightDecay: nonNegative, augment: flag, epochs: count, lr: nonNegative };
+const SGD = {
+  batchSize: count,
+  momentum: fraction,
+  weightDecay: nonNegative,
+  augment: flag,
+  epochs: count,
+  lr: nonNegative,
+};
 
 // Keys in the order METHOD_DEFAULTS lists them, which is the order errors list the valid ones in.
 export const HYPER_SCHEMAS = {

@@ -14,7 +14,14 @@ async function gradientSum(ctx: UnlearnContext, indices: Int32Array, batchSize: 
 }
 
 function gradientOf(ctx: UnlearnContext, batch: Int32Array): Promise<Float32Array> {
-  return ctx.model.gradient(ctx.data.train, { indices: batch, batchSize: batch.length, train: false, augment: false, seed: ctx.seed, epoch: 0 });
+  return ctx.model.gradient(ctx.data.train, {
+    indices: batch,
+    batchSize: batch.length,
+    train: false,
+    augment: false,
+    seed: ctx.seed,
+    epoch: 0,
+  });
 }
 
 function dot(a: Float64Array, b: Float32Array): number {
@@ -53,7 +60,8 @@ async function woodFisher(ctx: UnlearnContext, v: Float64Array, samples: number)
 export async function influenceUnlearning(ctx: UnlearnContext, h: MethodHyper<'iu'>): Promise<void> {
   const { forget, retain } = ctx.view;
   if (retain.length === 0) throw new Error('iu needs a non-empty retain set');
-  const nf = forget.length, nr = retain.length;
+  const nf = forget.length,
+    nr = retain.length;
   const forgetGrad = await gradientSum(ctx, forget, h.batchSize);
   const retainGrad = await gradientSum(ctx, retain, h.batchSize);
   const v = new Float64Array(forgetGrad.length);

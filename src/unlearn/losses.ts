@@ -21,12 +21,18 @@ function softmaxRows(logits: Float32Array, classes: number, temperature = 1): Fl
 }
 
 function rows(logits: Float32Array, classes: number): number {
-  if (logits.length === 0 || logits.length % classes !== 0) throw new RangeError(`${logits.length} logits are not rows of ${classes} classes`);
+  if (logits.length === 0 || logits.length % classes !== 0)
+    throw new RangeError(`${logits.length} logits are not rows of ${classes} classes`);
   return logits.length / classes;
 }
 
 /** scale * mean cross-entropy; its gradient is scale * (softmax - onehot) / n. */
-export function crossEntropy(logits: Float32Array, labels: Int32Array, classes: number, scale = 1): LossGradient & { correct: number } {
+export function crossEntropy(
+  logits: Float32Array,
+  labels: Int32Array,
+  classes: number,
+  scale = 1,
+): LossGradient & { correct: number } {
   const n = rows(logits, classes);
   if (labels.length !== n) throw new RangeError(`${labels.length} labels for ${n} samples`);
   const p = softmaxRows(logits, classes);
@@ -51,7 +57,13 @@ export function crossEntropy(logits: Float32Array, labels: Int32Array, classes: 
  * SCRUB's DistillKL: T^2 * mean over the batch of KL(p_teacher || p_student) with p = softmax(z / T).
  * Its gradient with respect to the student logits is scale * T * (p_s - p_t) / n.
  */
-export function distillKL(student: Float32Array, teacher: Float32Array, classes: number, temperature: number, scale = 1): LossGradient {
+export function distillKL(
+  student: Float32Array,
+  teacher: Float32Array,
+  classes: number,
+  temperature: number,
+  scale = 1,
+): LossGradient {
   const n = rows(student, classes);
   if (teacher.length !== student.length) throw new RangeError('teacher and student logits differ in shape');
   const ps = softmaxRows(student, classes, temperature);

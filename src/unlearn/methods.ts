@@ -1,8 +1,8 @@
 // The unlearning methods of method.md section 5: their names, default hyperparameters, and one
 // entry point that validates the hyperparameters, applies the mask and times the run (RTE).
 import type { z } from 'zod';
-import { boundaryExpanding, boundaryShrink } from './boundary.js';
 import type { TrainRecipe } from '../experiment/loop.js';
+import { boundaryExpanding, boundaryShrink } from './boundary.js';
 import type { UnlearnContext } from './common.js';
 import { negGradPlus, scrub } from './custom-loss.js';
 import { HYPER_SCHEMAS, type HyperValues, type MethodHyper } from './hyper.js';
@@ -13,7 +13,19 @@ import { fineTune, gradientAscent, l1Sparse, randomLabel, retrain } from './supe
 export type { UnlearnContext } from './common.js';
 export type { HyperValues, MethodHyper } from './hyper.js';
 
-export const METHOD_NAMES = ['retrain', 'ft', 'rl', 'ga', 'iu', 'l1-sparse', 'bs', 'be', 'neggrad+', 'scrub', 'ssd'] as const;
+export const METHOD_NAMES = [
+  'retrain',
+  'ft',
+  'rl',
+  'ga',
+  'iu',
+  'l1-sparse',
+  'bs',
+  'be',
+  'neggrad+',
+  'scrub',
+  'ssd',
+] as const;
 export type MethodName = (typeof METHOD_NAMES)[number];
 
 export function isMethodName(name: string): name is MethodName {
@@ -53,7 +65,14 @@ export const METHOD_DEFAULTS: { readonly [M in MethodName]: MethodHyper<M> } = {
 
 /** Retrain repeats the original's recipe when the checkpoint records it. */
 function retrainDefaults(r: TrainRecipe): MethodHyper<'retrain'> {
-  return { batchSize: r.batchSize, momentum: r.momentum, weightDecay: r.weightDecay, augment: r.augment, epochs: r.epochs, lr: r.lr };
+  return {
+    batchSize: r.batchSize,
+    momentum: r.momentum,
+    weightDecay: r.weightDecay,
+    augment: r.augment,
+    epochs: r.epochs,
+    lr: r.lr,
+  };
 }
 
 const shown = (value: unknown) => (typeof value === 'string' ? `'${value}'` : String(value));
@@ -66,17 +85,24 @@ export function hyperProblem(method: MethodName, overrides: Readonly<Record<stri
   const schema = HYPER_SCHEMAS[method];
   const valid = Object.keys(schema.shape);
   const unknown = Object.keys(overrides).filter((key) => !valid.includes(key));
-  if (unknown.length) return `unknown hyperparameter ${unknown.map((k) => `'${k}'`).join(', ')} for ${method}; valid: ${valid.join(', ')}`;
+  if (unknown.length)
+    return `unknown hyperparameter ${unknown.map((k) => `'${k}'`).join(', ')} for ${method}; valid: ${valid.join(', ')}`;
   // Checked on top of the defaults, so that a key given as undefined is refused, not applied.
   const result = schema.safeParse({ ...METHOD_DEFAULTS[method], ...overrides });
   if (result.success) return null;
   const bad = [...new Set(result.error.issues.map((issue) => String(issue.path[0])))];
   const shape: Record<string, z.ZodType> = schema.shape;
-  return bad.map((key) => `hyperparameter ${key} of ${method} must be ${shape[key].description}, got ${shown(overrides[key])}`).join('; ');
+  return bad
+    .map((key) => `hyperparameter ${key} of ${method} must be ${shape[key].description}, got ${shown(overrides[key])}`)
+    .join('; ');
 }
 
 /** The defaults of `method` with `overrides` applied; unknown or invalid values are errors. */
-export function resolveHyper<M extends MethodName>(method: M, overrides: Readonly<Record<string, unknown>>, recipe?: TrainRecipe): MethodHyper<M> {
+export function resolveHyper<M extends MethodName>(
+  method: M,
+  overrides: Readonly<Record<string, unknown>>,
+  recipe?: TrainRecipe,
+): MethodHyper<M> {
   const problem = hyperProblem(method, overrides);
   if (problem) throw new Error(problem);
   const defaults = method === 'retrain' && recipe ? retrainDefaults(recipe) : METHOD_DEFAULTS[method];
@@ -107,12 +133,14 @@ export interface UnlearnRun {
 
 /** Unlearns ctx.model in place. The mask (when given) is set for the run and cleared after it. */
 export async function runUnlearning<M extends MethodName>(method: M, ctx: UnlearnContext): Promise<UnlearnRun> {
-  if (!isMethodName(method)) throw new Error(`unknown unlearning method '${method}'; valid: ${METHOD_NAMES.join(', ')}`);
+  if (!isMethodName(method))
+    throw new Error(`unknown unlearning method '${method}'; valid: ${METHOD_NAMES.join(', ')}`);
   const hyper = resolveHyper(method, ctx.hyper, ctx.recipe);
   const { model, mask } = ctx;
   if (mask) {
     if (method === 'retrain') throw new Error('retrain takes no mask: it trains every weight from the initial ones');
-    if (mask.length !== model.parameterCount) throw new Error(`the mask has ${mask.length} values, the model ${model.parameterCount} parameters`);
+    if (mask.length !== model.parameterCount)
+      throw new Error(`the mask has ${mask.length} values, the model ${model.parameterCount} parameters`);
   }
   const start = performance.now();
   model.resetOptimizer(); // a fresh optimizer, as SalUn builds one per unlearning run

@@ -8,7 +8,15 @@ import type { MethodHyper } from './hyper.js';
  * divided by the number of batches (eval-mode BN, un-augmented images).
  */
 async function importance(ctx: UnlearnContext, indices: Int32Array, batchSize: number): Promise<Float32Array> {
-  const squares = await ctx.model.gradient(ctx.data.train, { indices, batchSize, train: false, augment: false, squared: true, seed: ctx.seed, epoch: 0 });
+  const squares = await ctx.model.gradient(ctx.data.train, {
+    indices,
+    batchSize,
+    train: false,
+    augment: false,
+    squared: true,
+    seed: ctx.seed,
+    epoch: 0,
+  });
   const batches = Math.ceil(indices.length / batchSize);
   return squares.map((s) => s / batches);
 }

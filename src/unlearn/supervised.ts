@@ -1,9 +1,18 @@
 // The methods that are plain (masked) SGD epochs through trainEpoch: retrain, ft, rl, ga, l1-sparse.
+
+import { randomLabels } from '../data/splits.js';
 import { fit, salunMilestones, scaleSchedule } from '../experiment/loop.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
 import { computeOf } from '../native/index.js';
-import { randomLabels } from '../data/splits.js';
-import { copyState, FORGET_STREAM, reporterOf, RETAIN_STREAM, sgdOf, trainPass, type UnlearnContext } from './common.js';
+import {
+  copyState,
+  FORGET_STREAM,
+  RETAIN_STREAM,
+  reporterOf,
+  sgdOf,
+  trainPass,
+  type UnlearnContext,
+} from './common.js';
 import type { MethodHyper } from './hyper.js';
 
 /**
@@ -12,7 +21,9 @@ import type { MethodHyper } from './hyper.js';
  */
 export async function retrain(ctx: UnlearnContext, h: MethodHyper<'retrain'>): Promise<void> {
   if (!ctx.initPath) {
-    throw new Error("retrain needs the original model's initial weights: give the path of its init.safetensors (written next to the checkpoint by `insalun train`)");
+    throw new Error(
+      "retrain needs the original model's initial weights: give the path of its init.safetensors (written next to the checkpoint by `insalun train`)",
+    );
   }
   {
     // Released before the training, which does not need it.
@@ -52,7 +63,13 @@ export async function fineTune(ctx: UnlearnContext, h: MethodHyper<'ft'>): Promi
 export async function l1Sparse(ctx: UnlearnContext, h: MethodHyper<'l1-sparse'>): Promise<void> {
   for (let epoch = 0; epoch < h.epochs; epoch++) {
     const l1 = h.alpha * (1 - epoch / h.epochs);
-    await trainPass(ctx.model, ctx, h, { indices: ctx.view.retain, stream: RETAIN_STREAM, label: 'l1-sparse', sgd: { l1 } }, epoch);
+    await trainPass(
+      ctx.model,
+      ctx,
+      h,
+      { indices: ctx.view.retain, stream: RETAIN_STREAM, label: 'l1-sparse', sgd: { l1 } },
+      epoch,
+    );
   }
 }
 
@@ -69,6 +86,12 @@ export async function randomLabel(ctx: UnlearnContext, h: MethodHyper<'rl'>): Pr
 /** Gradient ascent on the forget set's cross-entropy. */
 export async function gradientAscent(ctx: UnlearnContext, h: MethodHyper<'ga'>): Promise<void> {
   for (let epoch = 0; epoch < h.epochs; epoch++) {
-    await trainPass(ctx.model, ctx, h, { indices: ctx.view.forget, lossScale: -1, stream: FORGET_STREAM, label: 'ga' }, epoch);
+    await trainPass(
+      ctx.model,
+      ctx,
+      h,
+      { indices: ctx.view.forget, lossScale: -1, stream: FORGET_STREAM, label: 'ga' },
+      epoch,
+    );
   }
 }

@@ -6,9 +6,11 @@ import { addon, describeEachBackend } from '../helpers/backends.js';
 
 describeEachBackend('kernel bench', (device) => {
   it('covers every layer of a training step once per occurrence, with rates and shares', async () => {
-    const width = 4, batch = 4;
+    const width = 4,
+      batch = 4;
     const report = await benchKernels({ device, precision: 'fp32', batch, width, minSeconds: 0.001 });
-    const perStep = (kernel: string) => report.rows.filter((r) => r.kernel === kernel).reduce((s, r) => s + r.perStep, 0);
+    const perStep = (kernel: string) =>
+      report.rows.filter((r) => r.kernel === kernel).reduce((s, r) => s + r.perStep, 0);
     // 20 convolutions (stem, 16 in the blocks, 3 shortcuts), forward and filter gradient
     for (const k of ['conv forward', 'conv backward filter']) expect(perStep(k)).toBe(20);
     // the stem's data gradient (for the input images) is not part of a step
@@ -34,14 +36,22 @@ describeEachBackend('kernel bench', (device) => {
     }
     // one reference per kind; the CPU has a multiply-add loop among its arithmetic references,
     // counting 2 operations per lane per chain per round on every thread
-    expect(report.rows.filter((r) => r.isPeak).map((r) => r.bound).sort()).toEqual(['compute', 'memory']);
+    expect(
+      report.rows
+        .filter((r) => r.isPeak)
+        .map((r) => r.bound)
+        .sort(),
+    ).toEqual(['compute', 'memory']);
     if (device === 'cpu') {
       const loop = report.rows.find((r) => r.kernel.startsWith('multiply-add loop'))!;
       expect(loop.group).toBe('peak');
       expect(loop.flops % (2 * 12 * (1 << 18))).toBe(0);
     }
     expect(report.rows.reduce((s, r) => s + r.ofStep, 0)).toBeCloseTo(1, 9);
-    expect(report.stepSeconds).toBeCloseTo(report.rows.reduce((s, r) => s + r.seconds * r.perStep, 0), 12);
+    expect(report.stepSeconds).toBeCloseTo(
+      report.rows.reduce((s, r) => s + r.seconds * r.perStep, 0),
+      12,
+    );
     expect(renderKernelReport(report)).toMatch(/conv backward filter/);
   });
 
@@ -53,7 +63,10 @@ describeEachBackend('kernel bench', (device) => {
       const report = await benchKernels({ device, precision: 'bf16', batch: 4, width, minSeconds: 0.001 });
       const copies = report.rows.filter((r) => r.kernel.startsWith('bf16 weight copies'));
       const model = new addon.Model({ classes: 10, inChannels: 3, width, device });
-      const convWeights = model.tensors().filter((t) => t.kind === 'parameter' && t.shape.length === 4).reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
+      const convWeights = model
+        .tensors()
+        .filter((t) => t.kind === 'parameter' && t.shape.length === 4)
+        .reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0);
       expect(copies.map((r) => [r.perStep, r.shape])).toEqual([[1, `${convWeights} weights`]]);
       expect(copies[0].bytes).toBe(6 * convWeights); // fp32 read, bf16 written
     });

@@ -9,10 +9,24 @@ describeEachBackend('throughput bench', (device) => {
   for (const stepCapture of [true, false]) {
     it(`rows for training, evaluation and IG (step capture ${stepCapture ? 'on' : 'off'})`, async () => {
       const rows = await measureThroughput({
-        device, precision: 'fp32', stepCapture, width: 4, trainBatches: [4, 8], trainSteps: 3,
-        evalBatch: 4, evalImages: 12, igImages: 6, igPoints: 2, igBatch: 4,
+        device,
+        precision: 'fp32',
+        stepCapture,
+        width: 4,
+        trainBatches: [4, 8],
+        trainSteps: 3,
+        evalBatch: 4,
+        evalImages: 12,
+        igImages: 6,
+        igPoints: 2,
+        igBatch: 4,
       });
-      expect(rows.map((r) => [r.kind, r.batch])).toEqual([['train', 4], ['train', 8], ['eval', 4], ['ig', 4]]);
+      expect(rows.map((r) => [r.kind, r.batch])).toEqual([
+        ['train', 4],
+        ['train', 8],
+        ['eval', 4],
+        ['ig', 4],
+      ]);
       const [train4, train8, evaluation, ig] = rows;
       expect([train4.images, train8.images, evaluation.images, ig.images]).toEqual([12, 24, 12, 12]);
       for (const r of rows) {
@@ -25,7 +39,11 @@ describeEachBackend('throughput bench', (device) => {
       for (const r of [train4, train8, evaluation]) {
         if (captured) {
           expect(Number.isFinite(r.epochOverheadSeconds)).toBe(true);
-          expect(r.work).toMatch(r.kind === 'train' ? /steady state over 3 steps; -?\d+\.\d ms more per epoch/ : /steady state; -?\d+\.\d ms more per pass/);
+          expect(r.work).toMatch(
+            r.kind === 'train'
+              ? /steady state over 3 steps; -?\d+\.\d ms more per epoch/
+              : /steady state; -?\d+\.\d ms more per pass/,
+          );
         } else {
           expect(r.epochOverheadSeconds).toBeUndefined();
           if (r.kind === 'train') expect(r.work).toMatch(/\(3 steps\)$/);

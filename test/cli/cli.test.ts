@@ -6,7 +6,8 @@ import { collectHyper } from '../../src/cli/unlearning-commands.js';
 import { loadAddon } from '../../src/native/index.js';
 
 async function runCli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
+  let out = '',
+    err = '';
   const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
     out += String(chunk);
     return true;
@@ -51,7 +52,19 @@ it.skipIf(!emulated)(
 );
 
 it('a precision the CPU backend does not have is refused before any work', async () => {
-  const r = await runCli('train', '--dataset', 'synthetic', '--epochs', '1', '--device', 'cpu', '--precision', 'tf32', '--out', 'runs/never-written');
+  const r = await runCli(
+    'train',
+    '--dataset',
+    'synthetic',
+    '--epochs',
+    '1',
+    '--device',
+    'cpu',
+    '--precision',
+    'tf32',
+    '--out',
+    'runs/never-written',
+  );
   expect(r.code).toBe(1);
   expect(r.err.trim().split('\n')).toHaveLength(1);
   expect(r.err).toMatch(/--precision tf32 needs the CUDA backend/);
@@ -70,11 +83,25 @@ it('an unknown precision or device is a usage error naming the choices', async (
 });
 
 it('--set is checked against the method before any work: an unknown key or a bad value is one line and exit 1', async () => {
-  const unlearn = (...set: string[]) => runCli('unlearn', ...set, '--method', 'rl', '--checkpoint', 'runs/no-such-checkpoint.safetensors', '--forget', 'random:5', '--device', 'cpu');
+  const unlearn = (...set: string[]) =>
+    runCli(
+      'unlearn',
+      ...set,
+      '--method',
+      'rl',
+      '--checkpoint',
+      'runs/no-such-checkpoint.safetensors',
+      '--forget',
+      'random:5',
+      '--device',
+      'cpu',
+    );
   const unknown = await unlearn('--set', 'epoch=3');
   expect(unknown.code).toBe(1);
   expect(unknown.err.trim().split('\n')).toHaveLength(1);
-  expect(unknown.err).toMatch(/--set: unknown hyperparameter 'epoch' for rl; valid: batchSize, momentum, weightDecay, augment, epochs, lr$/m);
+  expect(unknown.err).toMatch(
+    /--set: unknown hyperparameter 'epoch' for rl; valid: batchSize, momentum, weightDecay, augment, epochs, lr$/m,
+  );
   const numeric = await unlearn('--set', 'augment=1');
   expect(numeric.code).toBe(1);
   expect(numeric.err.trim().split('\n')).toHaveLength(1);

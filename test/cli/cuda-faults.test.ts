@@ -9,7 +9,17 @@
 // that they cannot skip there. Runs the compiled CLI (dist/) in child processes: the environment
 // that decides where cuDNN is found is read once per process.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -18,7 +28,11 @@ import { packageRoot } from '../../src/native/index.js';
 const cudaBuild = process.env.INSALUN_CUDA_BUILD;
 const cudnnLibraries = process.env.INSALUN_CUDNN_LIBRARIES;
 const required = process.env.INSALUN_REQUIRE_CUDA_BUILD_TESTS === '1';
-const missing = !cudaBuild ? 'INSALUN_CUDA_BUILD is not set' : !cudnnLibraries ? 'INSALUN_CUDNN_LIBRARIES is not set' : '';
+const missing = !cudaBuild
+  ? 'INSALUN_CUDA_BUILD is not set'
+  : !cudnnLibraries
+    ? 'INSALUN_CUDNN_LIBRARIES is not set'
+    : '';
 if (missing && required) throw new Error(`CUDA build tests required but ${missing}`);
 const skipWhy = missing ? ` (skipped: ${missing}; .ci/run sets it where nvcc exists)` : '';
 
@@ -73,19 +87,38 @@ function stubCudnn(version: number, cudaVersion: number): string {
   const root = mkdtempSync(join(scratch, 'stub-'));
   mkdirSync(join(root, 'lib'));
   const source = join(root, 'stub.c');
-  writeFileSync(source, `#include <stddef.h>\nsize_t cudnnGetVersion(void) { return ${version}; }\nsize_t cudnnGetCudartVersion(void) { return ${cudaVersion}; }\n`);
-  for (const file of ['libcudnn.so.9', 'libcudnn_graph.so.9']) execFileSync('cc', ['-shared', '-fPIC', '-o', join(root, 'lib', file), source]);
+  writeFileSync(
+    source,
+    `#include <stddef.h>\nsize_t cudnnGetVersion(void) { return ${version}; }\nsize_t cudnnGetCudartVersion(void) { return ${cudaVersion}; }\n`,
+  );
+  for (const file of ['libcudnn.so.9', 'libcudnn_graph.so.9'])
+    execFileSync('cc', ['-shared', '-fPIC', '-o', join(root, 'lib', file), source]);
   return root;
 }
 
-const trainArgs = (out: string) => ['train', '--dataset', 'synthetic', '--synthetic-size', '64', '--synthetic-test-size', '20',
-  '--width', '4', '--epochs', '1', '--batch-size', '32', '--out', out];
+const trainArgs = (out: string) => [
+  'train',
+  '--dataset',
+  'synthetic',
+  '--synthetic-size',
+  '64',
+  '--synthetic-test-size',
+  '20',
+  '--width',
+  '4',
+  '--epochs',
+  '1',
+  '--batch-size',
+  '32',
+  '--out',
+  out,
+];
 
 describe.skipIf(Boolean(missing))(`a CUDA build where cuDNN is missing or wrong${skipWhy}`, () => {
   it('has no load-time dependency on cuDNN and no cuDNN symbol left for the loader to find', () => {
     const dynamic = execFileSync('readelf', ['-d', cudaBuild!], { encoding: 'utf8' });
     expect(dynamic).not.toMatch(/NEEDED.*cudnn/);
-    expect(dynamic).not.toMatch(/NEEDED.*libcudart/);  // the runtime is linked statically
+    expect(dynamic).not.toMatch(/NEEDED.*libcudart/); // the runtime is linked statically
     // Every cuDNN function the backend calls is a forwarder inside the addon.
     const undefinedSymbols = execFileSync('nm', ['-D', '--undefined-only', cudaBuild!], { encoding: 'utf8' });
     expect(undefinedSymbols).not.toMatch(/cudnn/);
@@ -95,7 +128,11 @@ describe.skipIf(Boolean(missing))(`a CUDA build where cuDNN is missing or wrong$
   it('a complete cuDNN of the right version is found through CUDNN_ROOT, and doctor says where', () => {
     const r = run(['doctor'], { CUDNN_ROOT: cudnnLibraries });
     expect(r.code, r.err).toBe(0);
-    expect(cudnnLine(r.out)).toMatch(new RegExp(`^cuDNN: 9\\.\\d+\\.\\d+ \\(for CUDA 13\\), ${resolve(cudnnLibraries!)}/lib/libcudnn\\.so\\.9, found by CUDNN_ROOT$`));
+    expect(cudnnLine(r.out)).toMatch(
+      new RegExp(
+        `^cuDNN: 9\\.\\d+\\.\\d+ \\(for CUDA 13\\), ${resolve(cudnnLibraries!)}/lib/libcudnn\\.so\\.9, found by CUDNN_ROOT$`,
+      ),
+    );
     expect(r.out).toMatch(/^cuDNN needed: 9\.\d+\.\d+ or a newer 9\.x/m);
   });
 
@@ -110,8 +147,12 @@ describe.skipIf(Boolean(missing))(`a CUDA build where cuDNN is missing or wrong$
     const doctor = run(['doctor'], {});
     expect(doctor.code, doctor.err).toBe(0);
     expect(doctor.out).toMatch(/cpu backend: available/);
-    expect(cudnnLine(doctor.out)).toMatch(/^cuDNN: unusable: cuDNN 9 \(libcudnn\.so\.9\) was not found; install it: pip install nvidia-cudnn-cu13/);
-    expect(doctor.out).toMatch(/^cuDNN searched: the library search path .*; the nvidia-cudnn wheel of python3 \(none\)$/m);
+    expect(cudnnLine(doctor.out)).toMatch(
+      /^cuDNN: unusable: cuDNN 9 \(libcudnn\.so\.9\) was not found; install it: pip install nvidia-cudnn-cu13/,
+    );
+    expect(doctor.out).toMatch(
+      /^cuDNN searched: the library search path .*; the nvidia-cudnn wheel of python3 \(none\)$/m,
+    );
     expect(doctor.out).toMatch(/--device auto selects: cpu/);
     for (const device of ['cpu', 'auto']) {
       const out = join(scratch, `train-${device}`);
@@ -125,13 +166,17 @@ describe.skipIf(Boolean(missing))(`a CUDA build where cuDNN is missing or wrong$
     const gone = join(scratch, 'moved-away');
     const r = run(['doctor'], { CUDNN_ROOT: gone, LD_LIBRARY_PATH: join(cudnnLibraries!, 'lib') });
     expect(r.code).toBe(0);
-    expect(cudnnLine(r.out)).toBe(`cuDNN: unusable: CUDNN_ROOT=${gone} holds no lib/libcudnn.so.9; point CUDNN_ROOT at the folder that holds include/cudnn.h and lib/libcudnn.so.9 (for the pip wheel: python3 -c 'import nvidia.cudnn as c; print(c.__path__[0])'), or unset it to search the system`);
+    expect(cudnnLine(r.out)).toBe(
+      `cuDNN: unusable: CUDNN_ROOT=${gone} holds no lib/libcudnn.so.9; point CUDNN_ROOT at the folder that holds include/cudnn.h and lib/libcudnn.so.9 (for the pip wheel: python3 -c 'import nvidia.cudnn as c; print(c.__path__[0])'), or unset it to search the system`,
+    );
   });
 
   it('a cuDNN older than the headers is refused with the versions and the fix; the override only lets it past that check', () => {
     const old = stubCudnn(90100, 13000);
     const refused = run(['doctor'], { CUDNN_ROOT: old });
-    expect(cudnnLine(refused.out)).toMatch(/^cuDNN: unusable: cuDNN 9\.1\.0 at .*\/lib\/libcudnn\.so\.9 is older than the 9\.\d+\.\d+ this addon was built against .*INSALUN_CUDNN_ALLOW_OLDER=1 runs it anyway, unsupported$/);
+    expect(cudnnLine(refused.out)).toMatch(
+      /^cuDNN: unusable: cuDNN 9\.1\.0 at .*\/lib\/libcudnn\.so\.9 is older than the 9\.\d+\.\d+ this addon was built against .*INSALUN_CUDNN_ALLOW_OLDER=1 runs it anyway, unsupported$/,
+    );
     const train = run([...trainArgs(join(scratch, 'train-old')), '--device', 'cpu'], { CUDNN_ROOT: old });
     expect(train.code, train.err).toBe(0);
     const cuda = run([...trainArgs(join(scratch, 'train-old-cuda')), '--device', 'cuda'], { CUDNN_ROOT: old });
@@ -145,10 +190,12 @@ describe.skipIf(Boolean(missing))(`a CUDA build where cuDNN is missing or wrong$
   });
 
   it('a cuDNN of another major version, or built for another CUDA, is refused', () => {
-    expect(cudnnLine(run(['doctor'], { CUDNN_ROOT: stubCudnn(80907, 12020) }).out))
-      .toMatch(/^cuDNN: unusable: cuDNN 8\.9\.7 at .* is not cuDNN 9; this addon needs 9\.\d+\.\d+ or a newer 9\.x/);
-    expect(cudnnLine(run(['doctor'], { CUDNN_ROOT: stubCudnn(99900, 12080) }).out))
-      .toMatch(/^cuDNN: unusable: cuDNN 9\.99\.0 at .* is built for CUDA 12 but this addon uses the CUDA 13 runtime; install the cuDNN for CUDA 13 \(pip install nvidia-cudnn-cu13\)$/);
+    expect(cudnnLine(run(['doctor'], { CUDNN_ROOT: stubCudnn(80907, 12020) }).out)).toMatch(
+      /^cuDNN: unusable: cuDNN 8\.9\.7 at .* is not cuDNN 9; this addon needs 9\.\d+\.\d+ or a newer 9\.x/,
+    );
+    expect(cudnnLine(run(['doctor'], { CUDNN_ROOT: stubCudnn(99900, 12080) }).out)).toMatch(
+      /^cuDNN: unusable: cuDNN 9\.99\.0 at .* is built for CUDA 12 but this addon uses the CUDA 13 runtime; install the cuDNN for CUDA 13 \(pip install nvidia-cudnn-cu13\)$/,
+    );
   });
 
   it('a cuDNN with only its front library (what a build needs) is refused without calling into it', () => {
@@ -163,22 +210,37 @@ describe.skipIf(Boolean(missing))(`a CUDA build where cuDNN is missing or wrong$
     const incomplete = cudnnWithout('libcudnn_engines_precompiled.so.9');
     const doctor = run(['doctor'], { CUDNN_ROOT: incomplete });
     expect(doctor.code, doctor.err).toBe(0);
-    expect(cudnnLine(doctor.out)).toMatch(/^cuDNN: unusable: cuDNN is incomplete: libcudnn_engines_precompiled\.so\.9 is missing \(looked beside .*\/lib\/libcudnn\.so\.9 and on the library search path\); it holds cuDNN's convolution kernels/);
+    expect(cudnnLine(doctor.out)).toMatch(
+      /^cuDNN: unusable: cuDNN is incomplete: libcudnn_engines_precompiled\.so\.9 is missing \(looked beside .*\/lib\/libcudnn\.so\.9 and on the library search path\); it holds cuDNN's convolution kernels/,
+    );
     const train = run([...trainArgs(join(scratch, 'train-incomplete')), '--device', 'cpu'], { CUDNN_ROOT: incomplete });
     expect(train.code, train.err).toBe(0);
   });
 
   it('runs from a copy of the package in another folder (a shared build), and doctor reports the build', () => {
     const copy = join(scratch, 'shared', 'insalun');
-    for (const part of ['bin', 'dist', 'package.json']) cpSync(join(packageRoot, part), join(copy, part), { recursive: true });
+    for (const part of ['bin', 'dist', 'package.json'])
+      cpSync(join(packageRoot, part), join(copy, part), { recursive: true });
     symlinkSync(join(packageRoot, 'node_modules'), join(copy, 'node_modules'));
     mkdirSync(join(copy, 'build', 'Release'), { recursive: true });
     cpSync(cudaBuild!, join(copy, 'build', 'Release', 'insalun.node'));
-    const r = run(['doctor'], { CUDNN_ROOT: cudnnLibraries, INSALUN_ADDON: undefined }, cudaBuild!, join(copy, 'bin', 'insalun.js'));
+    const r = run(
+      ['doctor'],
+      { CUDNN_ROOT: cudnnLibraries, INSALUN_ADDON: undefined },
+      cudaBuild!,
+      join(copy, 'bin', 'insalun.js'),
+    );
     expect(r.code, r.err).toBe(0);
-    expect(r.out).toMatch(new RegExp(`^addon: ${copy}/build/Release/insalun\\.node \\(CPU code for -march=\\S+, CUDA 13\\.\\d for sm_[\\d/]+, cuDNN headers 9\\.\\d+\\.\\d+\\)$`, 'm'));
+    expect(r.out).toMatch(
+      new RegExp(
+        `^addon: ${copy}/build/Release/insalun\\.node \\(CPU code for -march=\\S+, CUDA 13\\.\\d for sm_[\\d/]+, cuDNN headers 9\\.\\d+\\.\\d+\\)$`,
+        'm',
+      ),
+    );
     expect(cudnnLine(r.out)).toMatch(/found by CUDNN_ROOT$/);
     // Nothing of the machine that built it is baked in: no RPATH/RUNPATH at all.
-    expect(execFileSync('readelf', ['-d', join(copy, 'build', 'Release', 'insalun.node')], { encoding: 'utf8' })).not.toMatch(/R(UN)?PATH/);
+    expect(
+      execFileSync('readelf', ['-d', join(copy, 'build', 'Release', 'insalun.node')], { encoding: 'utf8' }),
+    ).not.toMatch(/R(UN)?PATH/);
   });
 });

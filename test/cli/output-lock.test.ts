@@ -8,15 +8,37 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, expect, it } from 'vitest';
-import { readSafetensors } from '../../src/io/safetensors.js';
 import { LOCK_FILE } from '../../src/io/lock.js';
+import { readSafetensors } from '../../src/io/safetensors.js';
 import { buildDist, cliEntry } from '../helpers/compiled.js';
 
 beforeAll(buildDist, 120_000);
 
 // A small synthetic run: a second or two per run on 2 cores.
-const trainArgs = (out: string, seed: number, epochs: number) =>
-  ['train', '--dataset', 'synthetic', '--synthetic-size', '300', '--synthetic-test-size', '100', '--width', '8', '--epochs', String(epochs), '--batch-size', '32', '--schedule', 'cosine', '--no-augment', '--device', 'cpu', '--seed', String(seed), '--out', out];
+const trainArgs = (out: string, seed: number, epochs: number) => [
+  'train',
+  '--dataset',
+  'synthetic',
+  '--synthetic-size',
+  '300',
+  '--synthetic-test-size',
+  '100',
+  '--width',
+  '8',
+  '--epochs',
+  String(epochs),
+  '--batch-size',
+  '32',
+  '--schedule',
+  'cosine',
+  '--no-augment',
+  '--device',
+  'cpu',
+  '--seed',
+  String(seed),
+  '--out',
+  out,
+];
 
 interface Ended {
   pid: number;
@@ -26,10 +48,15 @@ interface Ended {
 }
 
 function startCli(args: string[], seed = 0) {
-  const child = spawn(process.execPath, [cliEntry, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CI: '1' } });
+  const child = spawn(process.execPath, [cliEntry, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, CI: '1' },
+  });
   let err = '';
   child.stderr.on('data', (chunk) => (err += String(chunk)));
-  const ended = new Promise<Ended>((resolve) => child.once('close', (code) => resolve({ pid: child.pid!, seed, code, err })));
+  const ended = new Promise<Ended>((resolve) =>
+    child.once('close', (code) => resolve({ pid: child.pid!, seed, code, err })),
+  );
   return { child, ended };
 }
 
@@ -40,11 +67,22 @@ it('two trainings on the same --out at once: the second is refused naming the fi
   const refused = winner === a ? b : a;
   expect([winner.code, refused.code]).toEqual([0, 1]);
   expect(refused.err.trim().split('\n')).toHaveLength(1);
-  expect(refused.err).toMatch(new RegExp(`^insalun: error: ${out} is in use by another run: train \\(insalun train .*--seed ${winner.seed} --out ${out}\\), pid ${winner.pid} on ${hostname()}, started \\S+\\. `));
+  expect(refused.err).toMatch(
+    new RegExp(
+      `^insalun: error: ${out} is in use by another run: train \\(insalun train .*--seed ${winner.seed} --out ${out}\\), pid ${winner.pid} on ${hostname()}, started \\S+\\. `,
+    ),
+  );
 
-  expect(readdirSync(out).sort()).toEqual(['best.safetensors', 'init.safetensors', 'last.safetensors', 'summary.json', 'train-state.safetensors']);
+  expect(readdirSync(out).sort()).toEqual([
+    'best.safetensors',
+    'init.safetensors',
+    'last.safetensors',
+    'summary.json',
+    'train-state.safetensors',
+  ]);
   expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).options.seed).toBe(winner.seed);
-  for (const file of ['init', 'last', 'best']) expect((await readSafetensors(join(out, `${file}.safetensors`))).metadata.seed).toBe(String(winner.seed));
+  for (const file of ['init', 'last', 'best'])
+    expect((await readSafetensors(join(out, `${file}.safetensors`))).metadata.seed).toBe(String(winner.seed));
 }, 120_000);
 
 it('Ctrl-C releases the folder; a killed run’s lock is taken over with a notice; --resume finishes the run', async () => {
@@ -60,9 +98,22 @@ it('Ctrl-C releases the folder; a killed run’s lock is taken over with a notic
 
   // As a run killed outright leaves it: a lock naming a process that has ended.
   const dead = spawnSync(process.execPath, ['-e', '']).pid;
-  writeFileSync(join(out, LOCK_FILE), JSON.stringify({ pid: dead, host: hostname(), task: 'train', command: 'insalun train --out x', started: new Date().toISOString() }));
+  writeFileSync(
+    join(out, LOCK_FILE),
+    JSON.stringify({
+      pid: dead,
+      host: hostname(),
+      task: 'train',
+      command: 'insalun train --out x',
+      started: new Date().toISOString(),
+    }),
+  );
   const resumed = await startCli([...trainArgs(out, 3, 12), '--resume']).ended;
-  expect(resumed.err).toMatch(new RegExp(`insalun: taking over ${out}/\\.insalun\\.lock: its holder is no longer running \\(train \\(insalun train --out x\\), pid ${dead} `));
+  expect(resumed.err).toMatch(
+    new RegExp(
+      `insalun: taking over ${out}/\\.insalun\\.lock: its holder is no longer running \\(train \\(insalun train --out x\\), pid ${dead} `,
+    ),
+  );
   expect(resumed.err).toMatch(/resuming after epoch \d+ of 12/);
   expect(resumed.code).toBe(0);
   const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));

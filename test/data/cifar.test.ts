@@ -116,7 +116,15 @@ describe('CIFAR-100 binary', () => {
   }
 
   it('uses the fine label (the second byte) and skips both label bytes', async () => {
-    await writeCifar100(dir, [[3, 99], [19, 0], [0, 57]], [[7, 42]]);
+    await writeCifar100(
+      dir,
+      [
+        [3, 99],
+        [19, 0],
+        [0, 57],
+      ],
+      [[7, 42]],
+    );
     const d = await loadDataset('cifar100', { dataDir: dir });
     expect(d.classes).toBe(100);
     expect(Array.from(d.train.labels)).toEqual([99, 0, 57]);
@@ -135,10 +143,14 @@ describe('CIFAR-100 binary', () => {
 
   it('refuses a fine label of 100 and a file cut inside a record', async () => {
     await writeCifar100(dir, [[1, 100]], [[3, 4]]);
-    await expect(loadDataset('cifar100', { dataDir: dir })).rejects.toThrow(/train\.bin record 0 has label 100, outside 0\.\.99/);
+    await expect(loadDataset('cifar100', { dataDir: dir })).rejects.toThrow(
+      /train\.bin record 0 has label 100, outside 0\.\.99/,
+    );
     // CIFAR-10-sized records (3073 bytes) are not whole 3074-byte CIFAR-100 records.
     await writeFile(join(dir, 'train.bin'), records([[1], [2]], 1));
-    await expect(loadDataset('cifar100', { dataDir: dir })).rejects.toThrow(/train\.bin is 6146 bytes, not a whole number of 3074-byte records/);
+    await expect(loadDataset('cifar100', { dataDir: dir })).rejects.toThrow(
+      /train\.bin is 6146 bytes, not a whole number of 3074-byte records/,
+    );
   });
 
   it('names a missing train.bin', async () => {

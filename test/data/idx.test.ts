@@ -21,7 +21,11 @@ function idx(magic: number, dims: number[], data: ArrayLike<number>): Uint8Array
 }
 
 const imagesFile = (n: number, rows: number, cols: number, seed: number): Uint8Array =>
-  idx(0x803, [n, rows, cols], Array.from({ length: n * rows * cols }, (_, i) => (i * 13 + seed) & 0xff));
+  idx(
+    0x803,
+    [n, rows, cols],
+    Array.from({ length: n * rows * cols }, (_, i) => (i * 13 + seed) & 0xff),
+  );
 const labelsFile = (labels: number[]): Uint8Array => idx(0x801, [labels.length], labels);
 
 let dir: string;
@@ -57,13 +61,19 @@ describe('IDX parsing', () => {
   });
 
   it('refuses a wrong magic, naming the file and both magics', () => {
-    expect(() => parseIdxImages(labelsFile([1]), 'lbl')).toThrow('IDX: lbl has magic 0x00000801, expected 0x00000803 (images)');
-    expect(() => parseIdxLabels(imagesFile(1, 2, 2, 0), 'img')).toThrow(/img has magic 0x00000803, expected 0x00000801/);
+    expect(() => parseIdxImages(labelsFile([1]), 'lbl')).toThrow(
+      'IDX: lbl has magic 0x00000801, expected 0x00000803 (images)',
+    );
+    expect(() => parseIdxLabels(imagesFile(1, 2, 2, 0), 'img')).toThrow(
+      /img has magic 0x00000803, expected 0x00000801/,
+    );
   });
 
   it('refuses truncated data, a truncated header and trailing bytes', () => {
     const whole = imagesFile(2, 3, 4, 0);
-    expect(() => parseIdxImages(whole.subarray(0, whole.length - 1), 'f')).toThrow('IDX: f truncated: header [2, 3, 4] needs 24 data bytes, found 23');
+    expect(() => parseIdxImages(whole.subarray(0, whole.length - 1), 'f')).toThrow(
+      'IDX: f truncated: header [2, 3, 4] needs 24 data bytes, found 23',
+    );
     expect(() => parseIdxImages(whole.subarray(0, 10), 'f')).toThrow(/too short for an IDX images header/);
     const longer = new Uint8Array(whole.length + 2);
     longer.set(whole);
@@ -118,10 +128,14 @@ describe('MNIST-style data sets', () => {
   it('names a missing file, a wrong magic, a truncated gzip member and a bad label', async () => {
     await writeMnist(dir);
     await rm(join(dir, 'train-labels-idx1-ubyte'));
-    await expect(loadDataset('mnist', { dataDir: dir })).rejects.toThrow(`missing file ${join(dir, 'train-labels-idx1-ubyte')}`);
+    await expect(loadDataset('mnist', { dataDir: dir })).rejects.toThrow(
+      `missing file ${join(dir, 'train-labels-idx1-ubyte')}`,
+    );
 
     await writeFile(join(dir, 'train-labels-idx1-ubyte'), imagesFile(3, 1, 1, 0));
-    await expect(loadDataset('mnist', { dataDir: dir })).rejects.toThrow(/train-labels-idx1-ubyte has magic 0x00000803/);
+    await expect(loadDataset('mnist', { dataDir: dir })).rejects.toThrow(
+      /train-labels-idx1-ubyte has magic 0x00000803/,
+    );
 
     await rm(join(dir, 'train-labels-idx1-ubyte'));
     const gz = gzipSync(labelsFile([5, 0, 9]));
@@ -138,7 +152,9 @@ describe('MNIST-style data sets', () => {
     await writeMnist(dir);
     const whole = imagesFile(2, 4, 5, 2);
     await writeFile(join(dir, 't10k-images-idx3-ubyte'), whole.subarray(0, whole.length - 7));
-    await expect(loadDataset('mnist', { dataDir: dir })).rejects.toThrow(/t10k-images-idx3-ubyte truncated: header \[2, 4, 5\] needs 40 data bytes, found 33/);
+    await expect(loadDataset('mnist', { dataDir: dir })).rejects.toThrow(
+      /t10k-images-idx3-ubyte truncated: header \[2, 4, 5\] needs 40 data bytes, found 33/,
+    );
   });
 
   it('mnist needs a data directory; unknown names list the valid ones', async () => {
@@ -150,7 +166,10 @@ describe('MNIST-style data sets', () => {
 });
 
 const hasDebianFashion = existsSync(join(DEBIAN_FASHION_MNIST_DIR, 't10k-labels-idx1-ubyte.gz'));
-if (!hasDebianFashion) console.warn(`skipping Fashion-MNIST checks: ${DEBIAN_FASHION_MNIST_DIR} absent (apt-get install dataset-fashion-mnist)`);
+if (!hasDebianFashion)
+  console.warn(
+    `skipping Fashion-MNIST checks: ${DEBIAN_FASHION_MNIST_DIR} absent (apt-get install dataset-fashion-mnist)`,
+  );
 
 describe('Fashion-MNIST from the Debian package', () => {
   it.skipIf(!hasDebianFashion)(`loads ${DEBIAN_FASHION_MNIST_DIR} with no data directory given`, async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { permutation, randomInt, Rng, sampleWithoutReplacement, shuffle } from '../../src/data/random.js';
+import { permutation, Rng, randomInt, sampleWithoutReplacement, shuffle } from '../../src/data/random.js';
 
 function draws(rng: Rng, count: number): number[] {
   return Array.from({ length: count }, () => rng.nextUint32());
@@ -63,8 +63,14 @@ describe('randomInt', () => {
 
 describe('shuffle, permutation, sampleWithoutReplacement', () => {
   it('shuffle permutes in place, reproducibly', () => {
-    const a = shuffle(Int32Array.from({ length: 50 }, (_, i) => i), new Rng(4));
-    const b = shuffle(Array.from({ length: 50 }, (_, i) => i), new Rng(4));
+    const a = shuffle(
+      Int32Array.from({ length: 50 }, (_, i) => i),
+      new Rng(4),
+    );
+    const b = shuffle(
+      Array.from({ length: 50 }, (_, i) => i),
+      new Rng(4),
+    );
     expect(Array.from(a)).toEqual(b);
     expect(Array.from(a).sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(Array.from(a)).not.toEqual(Array.from({ length: 50 }, (_, i) => i));

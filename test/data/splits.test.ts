@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataError } from '../../src/data/dataset.js';
 import {
+  type ForgetContext,
   parseForgetSpec,
   randomLabels,
   resolveForgetSet,
   splitValidation,
   testIndicesFor,
-  type ForgetContext,
 } from '../../src/data/splits.js';
 
 /** 10 classes; class k has 20 + 5k images, interleaved as in a shuffled file. */
@@ -17,7 +17,12 @@ function makeLabels(): Int32Array {
   const labels: number[] = [];
   for (let k = 0; k < 10; k++) for (let j = 0; j < 20 + 5 * k; j++) labels.push(k);
   // A fixed interleaving so classes are not contiguous in "file order".
-  return Int32Array.from(labels.map((l, i) => ({ l, key: (i * 7919) % labels.length })).sort((a, b) => a.key - b.key).map((e) => e.l));
+  return Int32Array.from(
+    labels
+      .map((l, i) => ({ l, key: (i * 7919) % labels.length }))
+      .sort((a, b) => a.key - b.key)
+      .map((e) => e.l),
+  );
 }
 
 const labels = makeLabels();
@@ -175,7 +180,11 @@ describe('resolveForgetSet', () => {
       const ctx = context();
       const n = labels.length;
       const cases: [string, string, RegExp][] = [
-        ['range.json', `[${ctx.pool[0]}, ${n}]`, new RegExp(`index ${n} is out of range \\(the training set has ${n} images`)],
+        [
+          'range.json',
+          `[${ctx.pool[0]}, ${n}]`,
+          new RegExp(`index ${n} is out of range \\(the training set has ${n} images`),
+        ],
         ['neg.txt', '-1\n', /index -1 is out of range/],
         ['dup.txt', `${ctx.pool[2]}\n${ctx.pool[2]}\n`, new RegExp(`index ${ctx.pool[2]} appears more than once`)],
         ['float.json', '[1.5]', /element 0 \(1.5\) is not an integer/],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelStats, DataError, loadDataset, type ImageSet } from '../../src/data/dataset.js';
+import { channelStats, DataError, type ImageSet, loadDataset } from '../../src/data/dataset.js';
 import { generateSynthetic } from '../../src/data/synthetic.js';
 
 const small = { trainSize: 400, testSize: 200, imageSize: 16 };

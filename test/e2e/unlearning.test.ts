@@ -23,8 +23,18 @@ const config = parseCompareConfig(
     originalCheckpoint: 'last',
     methods: [
       { name: 'Retrain', method: 'retrain' }, // repeats the original's recorded recipe
-      { name: 'SalUn', method: 'rl', hyper: { epochs: 4, batchSize: 32, augment: false, lr: 0.02 }, mask: { method: 'grad', ratio: 0.5, augment: false } },
-      { name: 'InSalUn', method: 'rl', hyper: { epochs: 4, batchSize: 32, augment: false, lr: 0.02 }, mask: { method: 'ig', ratio: 0.5, steps: 6 } },
+      {
+        name: 'SalUn',
+        method: 'rl',
+        hyper: { epochs: 4, batchSize: 32, augment: false, lr: 0.02 },
+        mask: { method: 'grad', ratio: 0.5, augment: false },
+      },
+      {
+        name: 'InSalUn',
+        method: 'rl',
+        hyper: { epochs: 4, batchSize: 32, augment: false, lr: 0.02 },
+        mask: { method: 'ig', ratio: 0.5, steps: 6 },
+      },
     ],
   },
   'e2e config',
@@ -34,7 +44,8 @@ it('SalUn and InSalUn move forget accuracy toward retrain while retain accuracy 
   const out = await mkdtemp(join(tmpdir(), 'insalun-e2e-'));
   const result = await runCompare(config, out, defaultCompute('cpu'));
   const row = (name: string) => result.raw.find((r) => r.name === name)!.records[0];
-  const original = row('Original'), retrain = row('Retrain');
+  const original = row('Original'),
+    retrain = row('Retrain');
   // the original memorized its training set; retrain never saw the forget set
   expect(100 - original.scores.UA).toBeGreaterThan(95);
   expect(retrain.scores.UA).toBeGreaterThan(original.scores.UA + 10);
@@ -46,7 +57,8 @@ it('SalUn and InSalUn move forget accuracy toward retrain while retain accuracy 
     expect(r.mask?.generationSeconds).toBeGreaterThan(0);
   }
   expect(result.text).toContain('InSalUn');
-  for (const file of ['results.md', 'results.csv', 'results.json']) expect((await stat(join(out, file))).size).toBeGreaterThan(0);
+  for (const file of ['results.md', 'results.csv', 'results.json'])
+    expect((await stat(join(out, file))).size).toBeGreaterThan(0);
   expect(await readFile(join(out, 'results.csv'), 'utf8')).toMatch(/^Method,UA,RA,TA,MIA/);
 
   // a second run with the same config reuses every model, mask and record

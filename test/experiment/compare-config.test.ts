@@ -16,19 +16,34 @@ it('the example configs and the demo config are valid', () => {
   expect(parseCompareConfig(DEMO_CONFIG, 'demo')).toEqual(DEMO_CONFIG);
 });
 
-const withRow = (row: object) => ({ methods: [{ name: 'Retrain', method: 'retrain' }, { name: 'X', ...row }] });
+const withRow = (row: object) => ({
+  methods: [
+    { name: 'Retrain', method: 'retrain' },
+    { name: 'X', ...row },
+  ],
+});
 
 it("a row's unknown hyperparameter is refused, naming the row and the valid keys", () => {
   expect(() => parseCompareConfig(withRow({ method: 'rl', hyper: { epoch: 3 } }), 'c.json')).toThrow(
     "c.json: invalid compare config: methods.1.hyper: unknown hyperparameter 'epoch' for rl; valid: batchSize, momentum, weightDecay, augment, epochs, lr",
   );
   // valid for one method, unknown for another
-  expect(() => parseCompareConfig(withRow({ method: 'ssd', hyper: { lr: 0.1 } }), 'c.json')).toThrow(/methods\.1\.hyper: unknown hyperparameter 'lr' for ssd; valid: alpha, lambda, batchSize/);
+  expect(() => parseCompareConfig(withRow({ method: 'ssd', hyper: { lr: 0.1 } }), 'c.json')).toThrow(
+    /methods\.1\.hyper: unknown hyperparameter 'lr' for ssd; valid: alpha, lambda, batchSize/,
+  );
 });
 
 it('wrong types and values out of range are refused; booleans are booleans', () => {
-  expect(() => parseCompareConfig(withRow({ method: 'ft', hyper: { augment: 0 } }), 'c.json')).toThrow(/methods\.1\.hyper: hyperparameter augment of ft must be true or false, got 0/);
-  expect(() => parseCompareConfig(withRow({ method: 'ft', hyper: { lr: -1 } }), 'c.json')).toThrow(/lr of ft must be a number >= 0, got -1/);
-  expect(() => parseCompareConfig(withRow({ method: 'scrub', hyper: { msteps: 1.5 } }), 'c.json')).toThrow(/msteps of scrub must be a whole number >= 0, got 1.5/);
-  expect(parseCompareConfig(withRow({ method: 'ft', hyper: { augment: false, lr: 0 } }), 'c.json').methods[1].hyper).toEqual({ augment: false, lr: 0 });
+  expect(() => parseCompareConfig(withRow({ method: 'ft', hyper: { augment: 0 } }), 'c.json')).toThrow(
+    /methods\.1\.hyper: hyperparameter augment of ft must be true or false, got 0/,
+  );
+  expect(() => parseCompareConfig(withRow({ method: 'ft', hyper: { lr: -1 } }), 'c.json')).toThrow(
+    /lr of ft must be a number >= 0, got -1/,
+  );
+  expect(() => parseCompareConfig(withRow({ method: 'scrub', hyper: { msteps: 1.5 } }), 'c.json')).toThrow(
+    /msteps of scrub must be a whole number >= 0, got 1.5/,
+  );
+  expect(
+    parseCompareConfig(withRow({ method: 'ft', hyper: { augment: false, lr: 0 } }), 'c.json').methods[1].hyper,
+  ).toEqual({ augment: false, lr: 0 });
 });

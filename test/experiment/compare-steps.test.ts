@@ -5,10 +5,17 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { ensureOriginal, ensureRow, parseCompareConfig, runCompare, seedData, seedRun } from '../../src/experiment/compare.js';
+import {
+  ensureOriginal,
+  ensureRow,
+  parseCompareConfig,
+  runCompare,
+  seedData,
+  seedRun,
+} from '../../src/experiment/compare.js';
 import { silentReporter } from '../../src/experiment/loop.js';
-import { defaultCompute } from '../../src/native/index.js';
 import type { UnlearnRecord } from '../../src/experiment/unlearn.js';
+import { defaultCompute } from '../../src/native/index.js';
 
 const epoch = { epochs: 1, batchSize: 16, augment: false };
 const config = parseCompareConfig(
@@ -20,7 +27,12 @@ const config = parseCompareConfig(
     forget: 'random:8',
     seeds: [1],
     methods: [
-      { name: 'SalUn', method: 'rl', hyper: epoch, mask: { method: 'grad', ratio: 0.5, batchSize: 16, augment: false } },
+      {
+        name: 'SalUn',
+        method: 'rl',
+        hyper: epoch,
+        mask: { method: 'grad', ratio: 0.5, batchSize: 16, augment: false },
+      },
       { name: 'Retrain', method: 'retrain' },
     ],
   },
@@ -45,6 +57,10 @@ it('rows computed one at a time are the records a serial run then reuses', async
 
   const logs: string[] = [];
   const result = await runCompare(config, out, compute, { ...silentReporter, log: (m) => logs.push(m) });
-  expect(logs).toEqual([`[seed 1] reusing the original model in ${original.dir}`, '[seed 1] reusing Retrain', '[seed 1] reusing SalUn']);
+  expect(logs).toEqual([
+    `[seed 1] reusing the original model in ${original.dir}`,
+    '[seed 1] reusing Retrain',
+    '[seed 1] reusing SalUn',
+  ]);
   expect(result.raw.map((r) => r.records[0].scores)).toEqual([salun.scores, retrain.scores]);
 }, 120_000);

@@ -5,12 +5,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { silentReporter } from '../../src/experiment/loop.js';
-import { trainOriginal, type TrainOptions } from '../../src/experiment/train.js';
+import { type TrainOptions, trainOriginal } from '../../src/experiment/train.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { defaultCompute } from '../../src/native/index.js';
 
 const options = (outDir: string, epochs: number): TrainOptions => ({
-  data: { dataset: 'synthetic', valFraction: 0.1, splitSeed: 0, synthetic: { trainSize: 600, testSize: 300, imageSize: 8, seed: 2 } },
+  data: {
+    dataset: 'synthetic',
+    valFraction: 0.1,
+    splitSeed: 0,
+    synthetic: { trainSize: 600, testSize: 300, imageSize: 8, seed: 2 },
+  },
   compute: defaultCompute('cpu'),
   width: 8,
   epochs,
@@ -34,7 +39,8 @@ it('learns the synthetic set on a small budget and writes init/last/best/summary
   expect(summary.accuracy!.train).toBeGreaterThan(95);
   expect(summary.accuracy!.test).toBeGreaterThan(25);
   expect(summary.accuracy!.test).toBeLessThan(summary.accuracy!.train);
-  for (const f of ['init.safetensors', 'last.safetensors', 'best.safetensors', 'summary.json']) expect((await stat(join(out, f))).size).toBeGreaterThan(0);
+  for (const f of ['init.safetensors', 'last.safetensors', 'best.safetensors', 'summary.json'])
+    expect((await stat(join(out, f))).size).toBeGreaterThan(0);
   const last = await readSafetensors(join(out, 'last.safetensors'));
   expect(last.metadata.epoch).toBe('20');
   expect(last.tensors.get('bn1.num_batches_tracked')!.data).toEqual(BigInt64Array.from([BigInt(20 * 17)]));
@@ -50,7 +56,10 @@ it('an interrupted run resumed from its last checkpoint ends identical to an uni
   let batches = 0;
   let model: { requestStop(): void } | undefined;
   // "Ctrl-C" in the middle of the third epoch
-  const interrupting = { ...silentReporter, batch: () => (++batches === 2 * 17 + 5 ? model?.requestStop() : undefined) };
+  const interrupting = {
+    ...silentReporter,
+    batch: () => (++batches === 2 * 17 + 5 ? model?.requestStop() : undefined),
+  };
   const first = await trainOriginal(options(broken, 4), interrupting, (m) => (model = m));
   expect(first.completed).toBe(false);
   expect(first.epochsDone).toBe(2);

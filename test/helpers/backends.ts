@@ -2,7 +2,7 @@
 // addon was built with it and a device answers (otherwise the CUDA suite is skipped, saying why).
 import { describe, it } from 'vitest';
 import { seededRandom } from '../../src/bench/numerics.js';
-import { loadAddon, type DeviceName } from '../../src/native/index.js';
+import { type DeviceName, loadAddon } from '../../src/native/index.js';
 
 export const addon = loadAddon();
 const info = addon.backends();

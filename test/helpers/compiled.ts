@@ -12,7 +12,10 @@ export function buildDist(): void {
   if (built) return;
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   try {
-    execFileSync(process.execPath, [tsc, '-p', join(packageRoot, 'tsconfig.json')], { stdio: 'pipe', encoding: 'utf8' });
+    execFileSync(process.execPath, [tsc, '-p', join(packageRoot, 'tsconfig.json')], {
+      stdio: 'pipe',
+      encoding: 'utf8',
+    });
   } catch (error) {
     throw new Error(`tsc failed:\n${(error as { stdout?: string }).stdout ?? error}`);
   }

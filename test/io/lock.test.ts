@@ -6,7 +6,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { LOCK_FILE, lockOutputFolder, OutputFolderBusyError, type LockHolder } from '../../src/io/lock.js';
+import { LOCK_FILE, type LockHolder, lockOutputFolder, OutputFolderBusyError } from '../../src/io/lock.js';
 import { packageRoot } from '../../src/native/index.js';
 import { buildDist } from '../helpers/compiled.js';
 
@@ -18,7 +18,14 @@ function deadPid(): number {
 }
 
 function writeLock(dir: string, holder: Partial<LockHolder>): void {
-  const full: LockHolder = { pid: deadPid(), host: hostname(), task: 'train', command: 'insalun train --out x', started: '2026-01-01T00:00:00.000Z', ...holder };
+  const full: LockHolder = {
+    pid: deadPid(),
+    host: hostname(),
+    task: 'train',
+    command: 'insalun train --out x',
+    started: '2026-01-01T00:00:00.000Z',
+    ...holder,
+  };
   writeFileSync(join(dir, LOCK_FILE), JSON.stringify(full));
 }
 
@@ -53,7 +60,11 @@ it('a lock whose process has died on this host is taken over with a notice', () 
   try {
     using lock = lockOutputFolder(dir, 'train');
     expect(JSON.parse(readFileSync(lock.path, 'utf8')).pid).toBe(process.pid);
-    expect(stderr).toHaveBeenCalledWith(expect.stringMatching(/taking over .*\.insalun\.lock: its holder is no longer running \(train \(insalun train --seed 7 --out x\)/));
+    expect(stderr).toHaveBeenCalledWith(
+      expect.stringMatching(
+        /taking over .*\.insalun\.lock: its holder is no longer running \(train \(insalun train --seed 7 --out x\)/,
+      ),
+    );
   } finally {
     stderr.mockRestore();
   }
@@ -62,7 +73,9 @@ it('a lock whose process has died on this host is taken over with a notice', () 
 it("another host's lock is never taken over, since its process cannot be checked from here", () => {
   const dir = folder();
   writeLock(dir, { host: 'some-other-host' });
-  expect(() => lockOutputFolder(dir, 'train')).toThrow(/in use by another run: .* on some-other-host.*delete .*\.insalun\.lock/);
+  expect(() => lockOutputFolder(dir, 'train')).toThrow(
+    /in use by another run: .* on some-other-host.*delete .*\.insalun\.lock/,
+  );
 });
 
 // In a child process (the compiled module): process.exit and an unhandled Ctrl-C release the lock.
@@ -74,7 +87,9 @@ describe('a process holding a lock', () => {
 
   it('process.exit releases the lock', () => {
     const dir = folder();
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', holdThenEnd(dir, 'process.exit(3);')], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', holdThenEnd(dir, 'process.exit(3);')], {
+      encoding: 'utf8',
+    });
     expect(r.stdout).toBe('locked\n');
     expect(r.status).toBe(3);
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
@@ -82,11 +97,17 @@ describe('a process holding a lock', () => {
 
   it('Ctrl-C releases the lock and ends the process as Ctrl-C does', async () => {
     const dir = folder();
-    const child = spawn(process.execPath, ['--input-type=module', '-e', holdThenEnd(dir, 'setInterval(() => {}, 1000);')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      ['--input-type=module', '-e', holdThenEnd(dir, 'setInterval(() => {}, 1000);')],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     expect(existsSync(join(dir, LOCK_FILE))).toBe(true);
     child.kill('SIGINT');
-    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.once('exit', (c, s) => resolve([c, s])));
+    const [code, signal] = await new Promise<[number | null, string | null]>((resolve) =>
+      child.once('exit', (c, s) => resolve([c, s])),
+    );
     expect({ code, signal }).toEqual({ code: null, signal: 'SIGINT' });
     expect(existsSync(join(dir, LOCK_FILE))).toBe(false);
   });

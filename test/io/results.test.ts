@@ -3,11 +3,14 @@ import { formatMeanStd, renderTable, toCsv, toMarkdown } from '../../src/io/resu
 
 describe('toCsv', () => {
   it('quotes per RFC 4180 and ends records with CRLF', () => {
-    const csv = toCsv(['method', 'note', 'UA'], [
-      ['salun', 'plain', 2.85],
-      ['a,b', 'say "hi"', 1],
-      ['multi\nline', ' spaces kept ', -0.5],
-    ]);
+    const csv = toCsv(
+      ['method', 'note', 'UA'],
+      [
+        ['salun', 'plain', 2.85],
+        ['a,b', 'say "hi"', 1],
+        ['multi\nline', ' spaces kept ', -0.5],
+      ],
+    );
     expect(csv).toBe(
       'method,note,UA\r\n' +
         'salun,plain,2.85\r\n' +
@@ -23,15 +26,27 @@ describe('toCsv', () => {
 
 describe('toMarkdown', () => {
   it('writes a header, a rule and escaped rows', () => {
-    expect(toMarkdown(['a', 'b'], [['x|y', 1], ['two\nlines', 2]])).toBe(
-      '| a | b |\n| --- | --- |\n| x\\|y | 1 |\n| two lines | 2 |\n',
-    );
+    expect(
+      toMarkdown(
+        ['a', 'b'],
+        [
+          ['x|y', 1],
+          ['two\nlines', 2],
+        ],
+      ),
+    ).toBe('| a | b |\n| --- | --- |\n| x\\|y | 1 |\n| two lines | 2 |\n');
   });
 });
 
 describe('renderTable', () => {
   it('boxes every cell without colour codes', () => {
-    const text = renderTable(['method', 'MIA'], [['retrain', '12.88'], ['salun', 14.39]]);
+    const text = renderTable(
+      ['method', 'MIA'],
+      [
+        ['retrain', '12.88'],
+        ['salun', 14.39],
+      ],
+    );
     for (const cell of ['method', 'MIA', 'retrain', '12.88', 'salun', '14.39']) expect(text).toContain(cell);
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the check is that no ANSI escape (ESC [) reaches the file
     expect(text).not.toMatch(/\u001b\[/);

@@ -6,9 +6,9 @@ import {
   decodeSafetensors,
   encodeSafetensors,
   FormatError,
+  type NamedTensor,
   readSafetensors,
   writeSafetensors,
-  type NamedTensor,
 } from '../../src/io/safetensors.js';
 
 let dir: string;
@@ -51,7 +51,9 @@ describe('safetensors round trip', () => {
       const read = back.tensors.get(tensor.name)!;
       expect(read.shape).toEqual(tensor.shape);
       expect(read.data.constructor).toBe(tensor.data.constructor);
-      expect(Array.from(read.data as ArrayLike<number | bigint>)).toEqual(Array.from(tensor.data as ArrayLike<number | bigint>));
+      expect(Array.from(read.data as ArrayLike<number | bigint>)).toEqual(
+        Array.from(tensor.data as ArrayLike<number | bigint>),
+      );
     }
   });
 
@@ -119,26 +121,50 @@ describe('decoding a hand-built file', () => {
 
 describe('corrupt files', () => {
   const valid = () => encodeSafetensors([{ name: 'w', shape: [4], data: Float32Array.from([1, 2, 3, 4]) }]);
-  const info = (dtype: string, shape: number[], begin: number, end: number) => ({ dtype, shape, data_offsets: [begin, end] });
+  const info = (dtype: string, shape: number[], begin: number, end: number) => ({
+    dtype,
+    shape,
+    data_offsets: [begin, end],
+  });
 
   const cases: [string, () => Uint8Array, RegExp][] = [
     ['is shorter than the size field', () => Uint8Array.from([1, 2, 3]), /too short/],
-    ['is truncated in the data', () => valid().subarray(0, valid().length - 3), /run past the 13 data bytes; truncated/],
+    [
+      'is truncated in the data',
+      () => valid().subarray(0, valid().length - 3),
+      /run past the 13 data bytes; truncated/,
+    ],
     ['is truncated in the header', () => valid().subarray(0, 20), /header size \d+ runs past the end/],
-    ['has a header size beyond the file', () => {
-      const bytes = valid().slice();
-      new DataView(bytes.buffer).setBigUint64(0, 1n << 40n, true);
-      return bytes;
-    }, /runs past the end of the file/],
+    [
+      'has a header size beyond the file',
+      () => {
+        const bytes = valid().slice();
+        new DataView(bytes.buffer).setBigUint64(0, 1n << 40n, true);
+        return bytes;
+      },
+      /runs past the end of the file/,
+    ],
     ['has invalid JSON', () => handBuilt(null, [], '{"w": {'), /not valid JSON/],
     ['has a JSON array header', () => handBuilt([1, 2]), /not a JSON object/],
     ['has an unknown dtype', () => handBuilt({ w: info('F8_E4M3', [1], 0, 1) }, [0]), /unknown dtype "F8_E4M3"/],
     ['has offsets out of range', () => handBuilt({ w: info('U8', [4], 0, 4) }, [1, 2]), /run past the 2 data bytes/],
-    ['has overlapping tensors', () => handBuilt({ a: info('U8', [2], 0, 2), b: info('U8', [2], 1, 3) }, [1, 2, 3]), /"b" overlaps tensor "a"/],
-    ['has a gap between tensors', () => handBuilt({ a: info('U8', [1], 0, 1), b: info('U8', [1], 2, 3) }, [1, 2, 3]), /bytes 1\.\.2 belong to no tensor/],
+    [
+      'has overlapping tensors',
+      () => handBuilt({ a: info('U8', [2], 0, 2), b: info('U8', [2], 1, 3) }, [1, 2, 3]),
+      /"b" overlaps tensor "a"/,
+    ],
+    [
+      'has a gap between tensors',
+      () => handBuilt({ a: info('U8', [1], 0, 1), b: info('U8', [1], 2, 3) }, [1, 2, 3]),
+      /bytes 1\.\.2 belong to no tensor/,
+    ],
     ['has trailing bytes', () => handBuilt({ a: info('U8', [1], 0, 1) }, [1, 2]), /bytes 1\.\.2 belong to no tensor/],
     ['has reversed offsets', () => handBuilt({ a: info('U8', [0], 1, 0) }, [1]), /end before they begin/],
-    ['has a shape that does not match the bytes', () => handBuilt({ w: info('F32', [2, 2], 0, 8) }, new Uint8Array(8)), /needs 16 bytes but data_offsets span 8/],
+    [
+      'has a shape that does not match the bytes',
+      () => handBuilt({ w: info('F32', [2, 2], 0, 8) }, new Uint8Array(8)),
+      /needs 16 bytes but data_offsets span 8/,
+    ],
     ['has a negative dimension', () => handBuilt({ w: info('U8', [-1], 0, 0) }), /not a list of non-negative integers/],
     ['has non-string metadata', () => handBuilt({ __metadata__: { epoch: 3 } }), /value of "epoch" is not a string/],
   ];

@@ -12,7 +12,8 @@ import { addon, testRandom } from '../helpers/backends.js';
 
 function tinySetup(seed = 4) {
   const rand = testRandom(seed);
-  const n = 24, classes = 3;
+  const n = 24,
+    classes = 3;
   const images = Uint8Array.from({ length: n * 3 * 64 }, () => Math.floor(rand() * 256));
   const labels = Int32Array.from({ length: n }, (_, i) => i % classes);
   const data = new addon.Dataset('cpu', images, labels, { n, c: 3, h: 8, w: 8 }, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]);
@@ -55,7 +56,12 @@ describe('quadrature rules', () => {
 describe('integrated gradients over the weights', () => {
   it("theta' = theta gives IG = 0 exactly", async () => {
     const { data, model, forget } = tinySetup();
-    const r = await igSaliency(model, data, forget, { baseline: model.getParameters(), rule: 'middle', steps: 3, batchSize: 4 });
+    const r = await igSaliency(model, data, forget, {
+      baseline: model.getParameters(),
+      rule: 'middle',
+      steps: 3,
+      batchSize: 4,
+    });
     expect(r.ig.every((v) => v === 0)).toBe(true);
     expect(r.completeness.lossDifference).toBe(0);
   });
@@ -63,8 +69,20 @@ describe('integrated gradients over the weights', () => {
   it('zero baseline, m = 1, right rule is exactly theta * dL/dtheta', async () => {
     const { data, model, forget } = tinySetup();
     const theta = model.getParameters();
-    const r = await igSaliency(model, data, forget, { baseline: new Float32Array(theta.length), rule: 'right', steps: 1, batchSize: 4 });
-    const g = await model.gradient(data, { indices: forget, batchSize: 4, train: false, augment: false, seed: 0, epoch: 0 });
+    const r = await igSaliency(model, data, forget, {
+      baseline: new Float32Array(theta.length),
+      rule: 'right',
+      steps: 1,
+      batchSize: 4,
+    });
+    const g = await model.gradient(data, {
+      indices: forget,
+      batchSize: 4,
+      train: false,
+      augment: false,
+      seed: 0,
+      epoch: 0,
+    });
     const expected = Float32Array.from(theta, (t, i) => t * g[i]);
     expect(r.ig).toEqual(expected);
     expect(model.getParameters()).toEqual(theta); // the model is restored after the path
@@ -94,7 +112,14 @@ describe('integrated gradients over the weights', () => {
   it('SalUn gradient saliency is |sum of gradients of -mean CE| over forget batches', async () => {
     const { data, model, forget } = tinySetup();
     const s = await gradSaliency(model, data, forget, { batchSize: 4, augment: false, seed: 0 });
-    const g = await model.gradient(data, { indices: forget, batchSize: 4, train: false, augment: false, seed: 0, epoch: 0 });
+    const g = await model.gradient(data, {
+      indices: forget,
+      batchSize: 4,
+      train: false,
+      augment: false,
+      seed: 0,
+      epoch: 0,
+    });
     expect(s).toEqual(g.map(Math.abs));
   });
 });
@@ -108,7 +133,8 @@ describe('masks from saliency', () => {
       const mask = topkMask(saliency, r);
       const ones = mask.reduce((a, b) => a + b, 0);
       expect(ones).toBe(Math.floor(saliency.length * r));
-      let minIn = Infinity, maxOut = -Infinity;
+      let minIn = Infinity,
+        maxOut = -Infinity;
       mask.forEach((m, i) => {
         if (m) minIn = Math.min(minIn, saliency[i]);
         else maxOut = Math.max(maxOut, saliency[i]);
@@ -145,7 +171,17 @@ describe('masks from saliency', () => {
     const dir = await mkdtemp(join(tmpdir(), 'insalun-mask-'));
     await saveMask(join(dir, 'other.safetensors'), new Float32Array(other.parameterCount).fill(1), other);
     await expect(loadMask(join(dir, 'other.safetensors'), model)).rejects.toThrow(/conv1.weight mask has shape/);
-    await writeSafetensors(join(dir, 'bad.safetensors'), model.tensors().filter((t) => t.kind === 'parameter').map((t) => ({ name: t.name, shape: t.shape, data: new Uint8Array(t.shape.reduce((a, b) => a * b, 1)).fill(2) })));
+    await writeSafetensors(
+      join(dir, 'bad.safetensors'),
+      model
+        .tensors()
+        .filter((t) => t.kind === 'parameter')
+        .map((t) => ({
+          name: t.name,
+          shape: t.shape,
+          data: new Uint8Array(t.shape.reduce((a, b) => a * b, 1)).fill(2),
+        })),
+    );
     await expect(loadMask(join(dir, 'bad.safetensors'), model)).rejects.toThrow(/only 0 and 1/);
     await writeFile(join(dir, 'junk.safetensors'), 'not a safetensors file');
     await expect(loadMask(join(dir, 'junk.safetensors'), model)).rejects.toThrow();

@@ -1,15 +1,31 @@
 import { describe, expect, it } from 'vitest';
-import { accuracy, argmax, confidence, correctness, entropy, modifiedEntropy, softmax } from '../../src/metrics/accuracy.js';
+import {
+  accuracy,
+  argmax,
+  confidence,
+  correctness,
+  entropy,
+  modifiedEntropy,
+  softmax,
+} from '../../src/metrics/accuracy.js';
 
 /** Logits whose softmax is exactly the given probabilities (up to float32 rounding). */
 const logitsOf = (...rows: number[][]) => Float32Array.from(rows.flat().map(Math.log));
 
 describe('argmax, correctness and accuracy', () => {
   const logits = Float32Array.from([
-    0, 2, 1, // -> 1
-    5, 5, 0, // tie -> first, 0
-    -1, -3, -2, // -> 0
-    0, 0, 9, // -> 2
+    0,
+    2,
+    1, // -> 1
+    5,
+    5,
+    0, // tie -> first, 0
+    -1,
+    -3,
+    -2, // -> 0
+    0,
+    0,
+    9, // -> 2
   ]);
 
   it('takes the first maximum on ties', () => {
@@ -65,7 +81,7 @@ describe('per-sample MIA features', () => {
   it('modified entropy matches a hand computation', () => {
     const m = modifiedEntropy(logits, labels, 3);
     // y = 0: -(1 - 0.7) ln 0.7 - 0.2 ln(1 - 0.2) - 0.1 ln(1 - 0.1)
-    expect(m[0]).toBeCloseTo(0.1621672450, 6);
+    expect(m[0]).toBeCloseTo(0.162167245, 6);
     // y = 1: -(1 - 0.2) ln 0.2 - 0.7 ln(1 - 0.7) - 0.1 ln(1 - 0.1)
     expect(m[1]).toBeCloseTo(2.1408673445, 6);
   });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MIA_KINDS, miaAll, miaEfficacy, shadowMembers, type LogitSet } from '../../src/metrics/mia.js';
+import { type LogitSet, MIA_KINDS, miaAll, miaEfficacy, shadowMembers } from '../../src/metrics/mia.js';
 
 const CLASSES = 10;
 

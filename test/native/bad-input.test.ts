@@ -41,16 +41,45 @@ describeEachBackend('the addon refuses bad input', (device: DeviceName) => {
     await expectRefused(() => model({ classes: 0 }), /classes must be a positive integer/);
     await expectRefused(() => model({ width: 1e9 }), /width must be at most 1024/);
     await expectRefused(() => model({ image: 1e6 }), /image size must be at most 1024/);
-    await expectRefused(() => new addon.Dataset(device, images, Int32Array.from(labels, () => -3), shape, [0, 0, 0], [1, 1, 1]), /labels must not be negative/);
+    await expectRefused(
+      () =>
+        new addon.Dataset(
+          device,
+          images,
+          Int32Array.from(labels, () => -3),
+          shape,
+          [0, 0, 0],
+          [1, 1, 1],
+        ),
+      /labels must not be negative/,
+    );
     // 65536^4 wraps to 0 in 64 bits: an empty array must not pass for it.
-    await expectRefused(() => new addon.Dataset(device, new Uint8Array(0), new Int32Array(65536), { n: 65536, c: 65536, h: 65536, w: 65536 }, [0], [1]), /expected n\*c\*h\*w = 65536\*65536\*65536\*65536/);
-    await expectRefused(() => new addon.Dataset(device, images, labels, shape, [0, NaN, 0], [1, 1, 1]), /mean values must be finite/);
-    await expectRefused(() => new addon.Dataset(device, images, labels, shape, [0, 0, 0], [1, Infinity, 1]), /std values must be positive and finite/);
+    await expectRefused(
+      () =>
+        new addon.Dataset(
+          device,
+          new Uint8Array(0),
+          new Int32Array(65536),
+          { n: 65536, c: 65536, h: 65536, w: 65536 },
+          [0],
+          [1],
+        ),
+      /expected n\*c\*h\*w = 65536\*65536\*65536\*65536/,
+    );
+    await expectRefused(
+      () => new addon.Dataset(device, images, labels, shape, [0, NaN, 0], [1, 1, 1]),
+      /mean values must be finite/,
+    );
+    await expectRefused(
+      () => new addon.Dataset(device, images, labels, shape, [0, 0, 0], [1, Infinity, 1]),
+      /std values must be positive and finite/,
+    );
   });
 
   describe('passes', () => {
     let m: NativeModel, d: NativeDataset;
-    const epoch = (over: Record<string, unknown>) => m.trainEpoch(d, { indices: all, batchSize: 4, augment: false, seed: 1, epoch: 0, sgd, ...over } as never);
+    const epoch = (over: Record<string, unknown>) =>
+      m.trainEpoch(d, { indices: all, batchSize: 4, augment: false, seed: 1, epoch: 0, sgd, ...over } as never);
 
     it('numbers that would turn the weights into NaN, and callbacks that are not functions', async () => {
       m = model();
@@ -58,14 +87,29 @@ describeEachBackend('the addon refuses bad input', (device: DeviceName) => {
       d = dataset();
       const before = m.getParameters();
       await expectRefused(() => epoch({ sgd: { ...sgd, lr: NaN } }), /option 'lr' must be a finite number/);
-      await expectRefused(() => epoch({ sgd: { ...sgd, momentum: Infinity } }), /option 'momentum' must be a finite number/);
+      await expectRefused(
+        () => epoch({ sgd: { ...sgd, momentum: Infinity } }),
+        /option 'momentum' must be a finite number/,
+      );
       await expectRefused(() => epoch({ lossScale: NaN }), /option 'lossScale' must be a finite number/);
       await expectRefused(() => epoch({ seed: -1 }), /option 'seed' must be an integer in \[0, 9007199254740991\]/);
       await expectRefused(() => epoch({ epoch: 0.5 }), /option 'epoch' must be an integer/);
       await expectRefused(() => epoch({ progressEvery: -1 }), /option 'progressEvery' must be an integer/);
       await expectRefused(() => epoch({ onBatch: 5 }), /option 'onBatch' must be a function/);
       await expectRefused(() => m.step({ ...sgd, lr: NaN }), /option 'lr' must be a finite number/);
-      await expectRefused(() => m.gradient(d, { indices: all, batchSize: 4, train: false, augment: false, seed: 0, epoch: 0, lossScale: Infinity }), /lossScale/);
+      await expectRefused(
+        () =>
+          m.gradient(d, {
+            indices: all,
+            batchSize: 4,
+            train: false,
+            augment: false,
+            seed: 0,
+            epoch: 0,
+            lossScale: Infinity,
+          }),
+        /lossScale/,
+      );
       await expectRefused(() => m.initialize(NaN), /seed must be an integer/);
       await expectRefused(() => m.fgsmPredict(d, all, NaN, 4), /eps must lie in \[0, 1\]/);
       await expectRefused(() => m.fgsmPredict(d, all, -0.1, 4), /eps must lie in \[0, 1\]/);
@@ -73,22 +117,47 @@ describeEachBackend('the addon refuses bad input', (device: DeviceName) => {
     });
 
     it('integrated gradients: path points in [0, 1], finite weights and baseline', async () => {
-      const ig = (over: Record<string, unknown>) => m.integratedGradients(d, { indices: all, batchSize: 4, baseline: new Float32Array(m.parameterCount), nodes: [0.5], weights: [1], ...over } as never);
+      const ig = (over: Record<string, unknown>) =>
+        m.integratedGradients(d, {
+          indices: all,
+          batchSize: 4,
+          baseline: new Float32Array(m.parameterCount),
+          nodes: [0.5],
+          weights: [1],
+          ...over,
+        } as never);
       await expectRefused(() => ig({ nodes: [NaN] }), /path points must lie in \[0, 1\]/);
       await expectRefused(() => ig({ nodes: [1.5] }), /path points must lie in \[0, 1\]/);
       await expectRefused(() => ig({ weights: [Infinity] }), /weights be finite/);
-      await expectRefused(() => ig({ baseline: new Float32Array(m.parameterCount).fill(NaN) }), /baseline contains NaN/);
+      await expectRefused(
+        () => ig({ baseline: new Float32Array(m.parameterCount).fill(NaN) }),
+        /baseline contains NaN/,
+      );
       await expectRefused(() => ig({ onPoint: 'later' }), /option 'onPoint' must be a function/);
     });
 
     it("a loss over dataset labels beyond the model's classes (predictions need no labels)", async () => {
       const wide = dataset(Int32Array.from(labels, (l) => l + 6)); // labels up to 9, 4 classes
-      await expectRefused(() => m.trainEpoch(wide, { indices: all, batchSize: 4, augment: false, seed: 1, epoch: 0, sgd }), /the dataset has label 9 but the model has 4 classes/);
-      await expectRefused(() => m.gradient(wide, { indices: all, batchSize: 4, train: false, augment: false, seed: 0, epoch: 0 }), /label 9/);
+      await expectRefused(
+        () => m.trainEpoch(wide, { indices: all, batchSize: 4, augment: false, seed: 1, epoch: 0, sgd }),
+        /the dataset has label 9 but the model has 4 classes/,
+      );
+      await expectRefused(
+        () => m.gradient(wide, { indices: all, batchSize: 4, train: false, augment: false, seed: 0, epoch: 0 }),
+        /label 9/,
+      );
       await expectRefused(() => m.fgsmPredict(wide, all, 0.1, 4), /label 9/);
       expect((await m.predict(wide, all, 4)).length).toBe(n * 4);
       // Labels of the pass itself (random-label unlearning) stand in for the dataset's.
-      const result = await m.trainEpoch(wide, { indices: all, labels: Int32Array.from(all, (i) => i % 4), batchSize: 4, augment: false, seed: 1, epoch: 0, sgd });
+      const result = await m.trainEpoch(wide, {
+        indices: all,
+        labels: Int32Array.from(all, (i) => i % 4),
+        batchSize: 4,
+        augment: false,
+        seed: 1,
+        epoch: 0,
+        sgd,
+      });
       expect(Number.isFinite(result.loss)).toBe(true);
     });
   });
@@ -96,30 +165,94 @@ describeEachBackend('the addon refuses bad input', (device: DeviceName) => {
   describe('op-level calls', () => {
     const ops = addon.ops(device);
     const conv = { n: 1, cin: 2, h: 4, w: 4, cout: 3, k: 3, stride: 1, pad: 1 };
-    const x = new Float32Array(32), w = new Float32Array(54);
+    const x = new Float32Array(32),
+      w = new Float32Array(54);
 
     it('convolution shapes: no division by zero, no negative sizes', async () => {
-      await expectRefused(() => ops.conv2dForward({ ...conv, k: 0 }, x, new Float32Array(0)), /shape.k must be an integer of at least 1/);
-      await expectRefused(() => ops.conv2dForward({ ...conv, stride: 0 }, x, w), /shape.stride must be an integer of at least 1/);
-      await expectRefused(() => ops.conv2dBackwardData({ ...conv, stride: 0 }, new Float32Array(48), w), /shape.stride/);
+      await expectRefused(
+        () => ops.conv2dForward({ ...conv, k: 0 }, x, new Float32Array(0)),
+        /shape.k must be an integer of at least 1/,
+      );
+      await expectRefused(
+        () => ops.conv2dForward({ ...conv, stride: 0 }, x, w),
+        /shape.stride must be an integer of at least 1/,
+      );
+      await expectRefused(
+        () => ops.conv2dBackwardData({ ...conv, stride: 0 }, new Float32Array(48), w),
+        /shape.stride/,
+      );
       await expectRefused(() => ops.conv2dBackwardFilter({ ...conv, k: 0 }, x, new Float32Array(48)), /shape.k/);
-      await expectRefused(() => ops.conv2dForward({ ...conv, pad: -1 }, x, w), /shape.pad must be an integer of at least 0/);
-      await expectRefused(() => ops.conv2dForward({ ...conv, k: 9, pad: 0 }, x, new Float32Array(2 * 3 * 81)), /padded input must be at least the kernel's size/);
+      await expectRefused(
+        () => ops.conv2dForward({ ...conv, pad: -1 }, x, w),
+        /shape.pad must be an integer of at least 0/,
+      );
+      await expectRefused(
+        () => ops.conv2dForward({ ...conv, k: 9, pad: 0 }, x, new Float32Array(2 * 3 * 81)),
+        /padded input must be at least the kernel's size/,
+      );
       await expectRefused(() => ops.conv2dForward({ ...conv, h: 2.5 }, x, w), /shape.h must be an integer/);
       await expectRefused(() => ops.conv2dForward({ ...conv, n: 2 ** 30, cin: 2 ** 10 }, x, w), /input would have/);
     });
 
     it('other shapes and values', async () => {
-      await expectRefused(() => ops.avgpoolForward({ n: 2, c: 0, hw: 4 }, new Float32Array(0)), /shape.c must be an integer of at least 1/);
-      await expectRefused(() => ops.linearForward({ n: 0, in: 3, out: 4 }, new Float32Array(0), new Float32Array(12), new Float32Array(4)), /shape.n/);
-      await expectRefused(() => ops.softmaxXent(2, 0, new Float32Array(0), Int32Array.from([0, 0]), 1), /classes must be an integer of at least 1/);
-      await expectRefused(() => ops.gatherBatch(images, labels, shape, new Float32Array(3), new Float32Array(3).fill(1), Int32Array.from([0]), { augment: true, seed: 0, epoch: 0, pad: -1 }), /pad must be an integer of at least 0/);
+      await expectRefused(
+        () => ops.avgpoolForward({ n: 2, c: 0, hw: 4 }, new Float32Array(0)),
+        /shape.c must be an integer of at least 1/,
+      );
+      await expectRefused(
+        () =>
+          ops.linearForward({ n: 0, in: 3, out: 4 }, new Float32Array(0), new Float32Array(12), new Float32Array(4)),
+        /shape.n/,
+      );
+      await expectRefused(
+        () => ops.softmaxXent(2, 0, new Float32Array(0), Int32Array.from([0, 0]), 1),
+        /classes must be an integer of at least 1/,
+      );
+      await expectRefused(
+        () =>
+          ops.gatherBatch(
+            images,
+            labels,
+            shape,
+            new Float32Array(3),
+            new Float32Array(3).fill(1),
+            Int32Array.from([0]),
+            { augment: true, seed: 0, epoch: 0, pad: -1 },
+          ),
+        /pad must be an integer of at least 0/,
+      );
       // Read past their ends before (AddressSanitizer showed it).
-      const gather = (labelValues: Int32Array, mean: Float32Array, std: Float32Array) => ops.gatherBatch(images, labelValues, shape, mean, std, Int32Array.from([7]), { augment: false, seed: 0, epoch: 0 });
-      await expectRefused(() => gather(labels.subarray(0, 2), new Float32Array(3), new Float32Array(3).fill(1)), /labels must have n entries/);
-      await expectRefused(() => gather(labels, new Float32Array(1), new Float32Array(3).fill(1)), /mean has 1 values, expected 3/);
-      await expectRefused(() => gather(labels, new Float32Array(3), new Float32Array(1).fill(1)), /std has 1 values, expected 3/);
-      await expectRefused(() => ops.gatherBatch(new Float32Array(4) as never, labels, shape, new Float32Array(3), new Float32Array(3).fill(1), Int32Array.from([0]), { augment: false, seed: 0, epoch: 0 }), /images must be a Uint8Array/);
+      const gather = (labelValues: Int32Array, mean: Float32Array, std: Float32Array) =>
+        ops.gatherBatch(images, labelValues, shape, mean, std, Int32Array.from([7]), {
+          augment: false,
+          seed: 0,
+          epoch: 0,
+        });
+      await expectRefused(
+        () => gather(labels.subarray(0, 2), new Float32Array(3), new Float32Array(3).fill(1)),
+        /labels must have n entries/,
+      );
+      await expectRefused(
+        () => gather(labels, new Float32Array(1), new Float32Array(3).fill(1)),
+        /mean has 1 values, expected 3/,
+      );
+      await expectRefused(
+        () => gather(labels, new Float32Array(3), new Float32Array(1).fill(1)),
+        /std has 1 values, expected 3/,
+      );
+      await expectRefused(
+        () =>
+          ops.gatherBatch(
+            new Float32Array(4) as never,
+            labels,
+            shape,
+            new Float32Array(3),
+            new Float32Array(3).fill(1),
+            Int32Array.from([0]),
+            { augment: false, seed: 0, epoch: 0 },
+          ),
+        /images must be a Uint8Array/,
+      );
     });
 
     it('an out-of-range label makes the loss NaN on every backend instead of being read', () => {

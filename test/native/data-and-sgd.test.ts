@@ -8,7 +8,8 @@ describeEachBackend('gather batch', (device) => {
   const shape = { n: 6, c: 3, h: 8, w: 8 };
   const images = Uint8Array.from({ length: 6 * 3 * 64 }, (_, i) => (i * 37 + 11) % 256);
   const labels = Int32Array.from([3, 1, 4, 1, 5, 9]);
-  const mean = Float32Array.from([0.4, 0.5, 0.6]), std = Float32Array.from([0.2, 0.25, 0.3]);
+  const mean = Float32Array.from([0.4, 0.5, 0.6]),
+    std = Float32Array.from([0.2, 0.25, 0.3]);
   const indices = Int32Array.from([5, 0, 3, 3]);
 
   // The documented augmentation: crop with zero padding then horizontal flip, keyed by
@@ -20,7 +21,8 @@ describeEachBackend('gather batch', (device) => {
       for (let c = 0; c < 3; c++)
         for (let y = 0; y < 8; y++)
           for (let x = 0; x < 8; x++) {
-            const sy = y + a.dy - pad, sx = (a.flip ? 7 - x : x) + a.dx - pad;
+            const sy = y + a.dy - pad,
+              sx = (a.flip ? 7 - x : x) + a.dx - pad;
             const raw = sy >= 0 && sy < 8 && sx >= 0 && sx < 8 ? images[((index * 3 + c) * 8 + sy) * 8 + sx] : 0;
             out[((i * 3 + c) * 8 + y) * 8 + x] = (raw / 255 - mean[c]) / std[c];
           }
@@ -37,13 +39,22 @@ describeEachBackend('gather batch', (device) => {
   it('label overrides replace the dataset labels position by position, images unchanged', () => {
     const plain = ops.gatherBatch(images, labels, shape, mean, std, indices, { augment: true, seed: 4, epoch: 2 });
     const labelOverride = Int32Array.from([5, 0, 7, 2]);
-    const got = ops.gatherBatch(images, labels, shape, mean, std, indices, { augment: true, seed: 4, epoch: 2, labelOverride });
+    const got = ops.gatherBatch(images, labels, shape, mean, std, indices, {
+      augment: true,
+      seed: 4,
+      epoch: 2,
+      labelOverride,
+    });
     expect(Array.from(got.labels)).toEqual([5, 0, 7, 2]);
     expect(Array.from(got.x)).toEqual(Array.from(plain.x));
   });
 
   it('with augmentation: Philox crop and flip keyed by (seed, epoch, index)', () => {
-    for (const [seed, epoch] of [[1, 0], [1, 1], [12345, 7]]) {
+    for (const [seed, epoch] of [
+      [1, 0],
+      [1, 1],
+      [12345, 7],
+    ]) {
       const got = ops.gatherBatch(images, labels, shape, mean, std, indices, { augment: true, seed, epoch });
       expect(maxViolation(got.x, expected(true, seed, epoch), 1e-5, 1e-5)).toBeLessThanOrEqual(1);
     }
@@ -60,13 +71,18 @@ describeEachBackend('SGD with PyTorch semantics', (device) => {
   const ops = addon.ops(device);
   const rand = testRandom(5);
   const n = 1000;
-  const w = randomArray(n, rand), g = randomArray(n, rand), buf = randomArray(n, rand);
+  const w = randomArray(n, rand),
+    g = randomArray(n, rand),
+    buf = randomArray(n, rand);
   const mask = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 0 : 1));
-  const lr = 0.1, mu = 0.9, wd = 5e-4;
+  const lr = 0.1,
+    mu = 0.9,
+    wd = 5e-4;
 
   // PyTorch's torch.optim.SGD step written out in float64.
   function torchStep(opts: { first: boolean; nesterov: boolean; gradMask?: Float32Array }) {
-    const outW = new Float64Array(n), outBuf = new Float64Array(n);
+    const outW = new Float64Array(n),
+      outBuf = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const gi = g[i] * (opts.gradMask ? opts.gradMask[i] : 1) + wd * w[i];
       const b = opts.first ? gi : mu * buf[i] + gi;
@@ -97,7 +113,13 @@ describeEachBackend('SGD with PyTorch semantics', (device) => {
 
   it('L1 penalty adds l1 * sign(w) to the gradient, masked with it in grad mode', () => {
     const l1 = 0.01;
-    const got = ops.sgdStep({ lr, momentum: mu, weightDecay: wd, l1, maskMode: 'grad', firstStep: true }, w, g, buf, mask);
+    const got = ops.sgdStep(
+      { lr, momentum: mu, weightDecay: wd, l1, maskMode: 'grad', firstStep: true },
+      w,
+      g,
+      buf,
+      mask,
+    );
     for (let i = 0; i < n; i++) {
       const gi = (g[i] + l1 * Math.sign(w[i])) * mask[i] + wd * w[i];
       expect(Math.abs(got.w[i] - (w[i] - lr * gi))).toBeLessThan(1e-6);

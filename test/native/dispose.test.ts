@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { DeviceName, NativeDataset, NativeModel } from '../../src/native/index.js';
 import { addon, describeEachBackend } from '../helpers/backends.js';
 
-const n = 32, batch = 16;
+const n = 32,
+  batch = 16;
 const images = Uint8Array.from({ length: n * 3 * 32 * 32 }, (_, i) => (i * 37) % 256);
 const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
 const all = Int32Array.from({ length: n }, (_, i) => i);
@@ -41,7 +42,13 @@ describeEachBackend('dispose', (device) => {
     expect(model.disposed).toBe(true);
     expect(model.device).toBe(device); // what needs no native memory still answers
     model.requestStop(); // a Ctrl-C after the release must not throw
-    for (const use of [() => model.getParameters(), () => model.parameterCount, () => model.tensors(), () => model.setMask(null, 'hard'), () => model.step(sgd)])
+    for (const use of [
+      () => model.getParameters(),
+      () => model.parameterCount,
+      () => model.tensors(),
+      () => model.setMask(null, 'hard'),
+      () => model.step(sgd),
+    ])
       expect(use).toThrow('this model was disposed');
     expect(() => epoch(model, data)).toThrow('this model was disposed'); // at the call, as bad arguments
 
@@ -103,32 +110,35 @@ describeEachBackend('dispose', (device) => {
   });
 });
 
-(emulated ? describe : describe.skip)(`dispose over the CUDA emulation: device memory${emulated ? '' : ' (skipped: not an emulation build)'}`, () => {
-  it('comes back to its level before the model and the dataset were made', async () => {
-    const before = liveDeviceBytes();
-    const { data, model } = make('cuda');
-    await epoch(model, data);
-    await model.predict(data, all, batch);
-    const held = liveDeviceBytes() - before;
-    model.dispose();
-    const dataOnly = liveDeviceBytes() - before;
-    data.dispose();
-    expect(held).toBeGreaterThan(dataOnly);
-    expect(dataOnly).toBeGreaterThan(images.length);
-    expect(liveDeviceBytes()).toBe(before);
-  });
+(emulated ? describe : describe.skip)(
+  `dispose over the CUDA emulation: device memory${emulated ? '' : ' (skipped: not an emulation build)'}`,
+  () => {
+    it('comes back to its level before the model and the dataset were made', async () => {
+      const before = liveDeviceBytes();
+      const { data, model } = make('cuda');
+      await epoch(model, data);
+      await model.predict(data, all, batch);
+      const held = liveDeviceBytes() - before;
+      model.dispose();
+      const dataOnly = liveDeviceBytes() - before;
+      data.dispose();
+      expect(held).toBeGreaterThan(dataOnly);
+      expect(dataOnly).toBeGreaterThan(images.length);
+      expect(liveDeviceBytes()).toBe(before);
+    });
 
-  it('what V8 is told is what the device holds, to the allocator granule', async () => {
-    const count = () => addon.emulationCounters!();
-    const start = count();
-    const { data, model } = make('cuda');
-    await epoch(model, data);
-    const end = count();
-    const live = end.liveDeviceBytes - start.liveDeviceBytes;
-    const told = model.nativeBytes + data.nativeBytes;
-    // The emulated cudaMalloc hands out whole 256-byte granules.
-    expect(Math.abs(live - told)).toBeLessThan(256 * (end.allocations - start.allocations));
-    model.dispose();
-    data.dispose();
-  });
-});
+    it('what V8 is told is what the device holds, to the allocator granule', async () => {
+      const count = () => addon.emulationCounters!();
+      const start = count();
+      const { data, model } = make('cuda');
+      await epoch(model, data);
+      const end = count();
+      const live = end.liveDeviceBytes - start.liveDeviceBytes;
+      const told = model.nativeBytes + data.nativeBytes;
+      // The emulated cudaMalloc hands out whole 256-byte granules.
+      expect(Math.abs(live - told)).toBeLessThan(256 * (end.allocations - start.allocations));
+      model.dispose();
+      data.dispose();
+    });
+  },
+);

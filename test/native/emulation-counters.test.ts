@@ -26,7 +26,8 @@ async function counted(pass: () => Promise<unknown>): Promise<Counters> {
 }
 
 suite(`CUDA emulation: what a pass asks of the host${info.cudaEmulated ? '' : ' (skipped: not an emulation build)'}`, () => {
-  const n = 64, batch = 8;
+  const n = 64,
+    batch = 8;
   let state = 5;
   const images = Uint8Array.from({ length: n * 3 * 1024 }, () => {
     state = (state * 1103515245 + 12345) % 2147483648;
@@ -47,10 +48,13 @@ suite(`CUDA emulation: what a pass asks of the host${info.cudaEmulated ? '' : ' 
 
   for (const stepCapture of [true, false]) {
     it(`a training epoch (${stepCapture ? 'steps captured' : 'eager steps'}): as many synchronizations and host copies for 8 steps as for 3, no allocation, ${stepCapture ? 'every step replayed from the graph of the epoch before, updated' : 'no graph'}`, async () => {
-      const d = data(), m = model(stepCapture);
-      const epoch = (images: number, e: number) => () => m.trainEpoch(d, { indices: first(images), batchSize: batch, augment: true, seed: 1, epoch: e, sgd });
+      const d = data(),
+        m = model(stepCapture);
+      const epoch = (images: number, e: number) => () =>
+        m.trainEpoch(d, { indices: first(images), batchSize: batch, augment: true, seed: 1, epoch: e, sgd });
       await epoch(n, 0)(); // buffers grow to the largest pass once
-      const short = await counted(epoch(3 * batch, 1)), long = await counted(epoch(8 * batch, 2));
+      const short = await counted(epoch(3 * batch, 1)),
+        long = await counted(epoch(8 * batch, 2));
       expect(long.kernelsRun).toBeGreaterThan(2 * short.kernelsRun); // the counters see the steps
       for (const c of [short, long]) {
         expect(c.synchronizations).toBeGreaterThanOrEqual(1); // the loss is read, once
@@ -68,19 +72,32 @@ suite(`CUDA emulation: what a pass asks of the host${info.cudaEmulated ? '' : ' 
   }
 
   it('gradients, predictions and integrated gradients: the synchronizations and host copies do not grow with the batches', async () => {
-    const d = data(), m = model(true);
+    const d = data(),
+      m = model(true);
     const baseline = new Float32Array(m.parameterCount);
     const passes: Record<string, (images: number) => () => Promise<unknown>> = {
-      gradient: (images) => () => m.gradient(d, { indices: first(images), batchSize: batch, train: true, augment: false, seed: 1, epoch: 0 }),
+      gradient: (images) => () =>
+        m.gradient(d, { indices: first(images), batchSize: batch, train: true, augment: false, seed: 1, epoch: 0 }),
       predict: (images) => () => m.predict(d, first(images), batch),
-      'integrated gradients': (images) => () => m.integratedGradients(d, { indices: first(images), batchSize: batch, baseline, nodes: [0.25, 0.75], weights: [0.5, 0.5] }),
+      'integrated gradients': (images) => () =>
+        m.integratedGradients(d, {
+          indices: first(images),
+          batchSize: batch,
+          baseline,
+          nodes: [0.25, 0.75],
+          weights: [0.5, 0.5],
+        }),
     };
     for (const [name, pass] of Object.entries(passes)) {
       await pass(n)();
-      const short = await counted(pass(3 * batch)), long = await counted(pass(8 * batch));
+      const short = await counted(pass(3 * batch)),
+        long = await counted(pass(8 * batch));
       expect(long.kernelsRun, name).toBeGreaterThan(2 * short.kernelsRun);
-      expect([long.synchronizations, long.copiesToHost, long.copiesToDevice], name)
-        .toEqual([short.synchronizations, short.copiesToHost, short.copiesToDevice]);
+      expect([long.synchronizations, long.copiesToHost, long.copiesToDevice], name).toEqual([
+        short.synchronizations,
+        short.copiesToHost,
+        short.copiesToDevice,
+      ]);
       expect(long.allocations, name).toBe(short.allocations); // per pass, not per batch
       expect([short.graphInstantiations, long.graphInstantiations], name).toEqual([0, 0]);
     }
@@ -100,22 +117,36 @@ suite(`CUDA emulation: what a pass asks of the host${info.cudaEmulated ? '' : ' 
   // (1), the widening of all the bf16 weight gradients into the fp32 ones, in one launch at the
   // end of the backward (1), and the stem's input channel padding for its forward and filter
   // gradient (2).
-  for (const [precision, launches] of [['fp32', 89], ['bf16', 93]] as const) {
+  for (const [precision, launches] of [
+    ['fp32', 89],
+    ['bf16', 93],
+  ] as const) {
     it(`a training step in ${precision} is ${launches} kernel launches`, async () => {
       const d = data();
-      const m = new addon.Model({ classes: 10, inChannels: 3, width: 8, device: 'cuda', stepCapture: false, precision });
+      const m = new addon.Model({
+        classes: 10,
+        inChannels: 3,
+        width: 8,
+        device: 'cuda',
+        stepCapture: false,
+        precision,
+      });
       m.initialize(3);
       keep.push(m);
-      const epoch = (images: number, e: number) => () => m.trainEpoch(d, { indices: first(images), batchSize: batch, augment: true, seed: 1, epoch: e, sgd });
+      const epoch = (images: number, e: number) => () =>
+        m.trainEpoch(d, { indices: first(images), batchSize: batch, augment: true, seed: 1, epoch: e, sgd });
       await epoch(n, 0)();
-      const short = await counted(epoch(2 * batch, 1)), long = await counted(epoch(5 * batch, 2));
+      const short = await counted(epoch(2 * batch, 1)),
+        long = await counted(epoch(5 * batch, 2));
       expect((long.kernelsRun - short.kernelsRun) / 3).toBe(launches);
     });
   }
 
   it('passes of different kinds keep a graph each: alternating them updates graphs, instantiates none', async () => {
-    const d = data(), m = model(true);
-    const train = (e: number) => () => m.trainEpoch(d, { indices: first(3 * batch), batchSize: batch, augment: true, seed: 1, epoch: e, sgd });
+    const d = data(),
+      m = model(true);
+    const train = (e: number) => () =>
+      m.trainEpoch(d, { indices: first(3 * batch), batchSize: batch, augment: true, seed: 1, epoch: e, sgd });
     const predict = () => m.predict(d, first(3 * batch), batch);
     await train(0)(); // the optimizer's first step, eager
     await train(1)();

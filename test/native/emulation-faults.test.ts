@@ -45,8 +45,10 @@ suite(`CUDA emulation: kernel faults and frees${info.cudaEmulated ? '' : ' (skip
   const keep: unknown[] = [];
   const s = { n: 2, c: 4, hw: 16 };
   const x = Float32Array.from({ length: s.n * s.c * s.hw }, (_, i) => Math.sin(i));
-  const ones = new Float32Array(s.c).fill(1), zeros = new Float32Array(s.c);
-  const normalize = (ops: ReturnType<typeof addon.ops>) => ops.bnForward(s, x, ones, zeros, zeros, ones, { train: false, momentum: 0.1, eps: 1e-5 });
+  const ones = new Float32Array(s.c).fill(1),
+    zeros = new Float32Array(s.c);
+  const normalize = (ops: ReturnType<typeof addon.ops>) =>
+    ops.bnForward(s, x, ones, zeros, zeros, ones, { train: false, momentum: 0.1, eps: 1e-5 });
 
   it('a faulting kernel is reported at the next synchronization, unnamed; with INSALUN_CUDA_SYNC=1 under its name and op', () => {
     const plain = addon.ops('cuda');
@@ -58,7 +60,9 @@ suite(`CUDA emulation: kernel faults and frees${info.cudaEmulated ? '' : ' (skip
     expect(late).toMatch(/cudaStreamSynchronize.*cudaErrorIllegalAddress/);
     expect(late).not.toMatch(/normalize_kernel|bn_forward/);
     const named = errorOf(() => normalize(waiting));
-    expect(named).toMatch(/kernel normalize_kernel of bn_forward_eval \(waited for by INSALUN_CUDA_SYNC=1\) failed at native\/cuda\/batchnorm\.cu:\d+: cudaErrorIllegalAddress/);
+    expect(named).toMatch(
+      /kernel normalize_kernel of bn_forward_eval \(waited for by INSALUN_CUDA_SYNC=1\) failed at native\/cuda\/batchnorm\.cu:\d+: cudaErrorIllegalAddress/,
+    );
     // Another kernel's fault names that kernel; and the emulated fault is not sticky, so the same
     // op sets go on, with the switch computing the same bits as without it.
     process.env.INSALUN_EMULATION_FAULT = 'eval_stats_kernel';
@@ -66,11 +70,14 @@ suite(`CUDA emulation: kernel faults and frees${info.cudaEmulated ? '' : ' (skip
     delete process.env.INSALUN_EMULATION_FAULT;
     expect(Array.from(normalize(waiting).y)).toEqual(want);
     expect(Array.from(normalize(plain).y)).toEqual(want);
-    expect(() => withEnv({ INSALUN_CUDA_SYNC: 'yes' }, () => addon.ops('cuda'))).toThrow(/INSALUN_CUDA_SYNC must be 0 or 1, got 'yes'/);
+    expect(() => withEnv({ INSALUN_CUDA_SYNC: 'yes' }, () => addon.ops('cuda'))).toThrow(
+      /INSALUN_CUDA_SYNC must be 0 or 1, got 'yes'/,
+    );
   });
 
   // A small model's data and a model of width `width`.
-  const n = 40, batch = 8;
+  const n = 40,
+    batch = 8;
   let state = 11;
   const images = Uint8Array.from({ length: n * 3 * 1024 }, () => {
     state = (state * 1103515245 + 12345) % 2147483648;
@@ -81,7 +88,14 @@ suite(`CUDA emulation: kernel faults and frees${info.cudaEmulated ? '' : ' (skip
   const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
   function make(width: number, stepCapture: boolean, env: Record<string, string> = {}) {
     return withEnv(env, () => {
-      const data = new addon.Dataset('cuda', images, labels, { n, c: 3, h: 32, w: 32 }, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]);
+      const data = new addon.Dataset(
+        'cuda',
+        images,
+        labels,
+        { n, c: 3, h: 32, w: 32 },
+        [0.5, 0.5, 0.5],
+        [0.25, 0.25, 0.25],
+      );
       const model = new addon.Model({ classes: 10, inChannels: 3, width, device: 'cuda', stepCapture });
       model.initialize(3);
       keep.push(data, model);
@@ -101,7 +115,8 @@ suite(`CUDA emulation: kernel faults and frees${info.cudaEmulated ? '' : ' (skip
     const epoch = (m: { data: NativeDataset; model: NativeModel }, images: number, e: number) => () =>
       m.model.trainEpoch(m.data, { indices: first(images), batchSize: batch, augment: true, seed: 1, epoch: e, sgd });
     for (const stepCapture of [false, true]) {
-      const plain = make(8, stepCapture), waiting = make(8, stepCapture, { INSALUN_CUDA_SYNC: '1' });
+      const plain = make(8, stepCapture),
+        waiting = make(8, stepCapture, { INSALUN_CUDA_SYNC: '1' });
       const runs: Counters[][] = [];
       for (const m of [plain, waiting]) {
         await epoch(m, n, 0)();
@@ -131,7 +146,14 @@ suite(`CUDA emulation: kernel faults and frees${info.cudaEmulated ? '' : ' (skip
       for (let epoch = 0; epoch < 2; epoch++)
         await model.trainEpoch(data, { indices: first(n), batchSize: batch, augment: true, seed: 1, epoch, sgd });
       await model.predict(data, first(n), 2 * batch); // a larger batch: the buffers grow again
-      const gradient = await model.gradient(data, { indices: first(n), batchSize: batch, train: true, augment: false, seed: 1, epoch: 0 });
+      const gradient = await model.gradient(data, {
+        indices: first(n),
+        batchSize: batch,
+        train: true,
+        augment: false,
+        seed: 1,
+        epoch: 0,
+      });
       expect(gradient.every(Number.isFinite)).toBe(true);
     }
   });

@@ -17,10 +17,14 @@ const orders = ['forward', 'reverse', 'shuffle:1', 'shuffle:2'];
 
 /** Where two sets of results differ (Object.is: exact, -0 apart from 0, NaN equal to NaN): one line
  * per field, at its first differing element. */
-function differences(a: Record<string, ArrayLike<number | bigint>>, b: Record<string, ArrayLike<number | bigint>>): string[] {
+function differences(
+  a: Record<string, ArrayLike<number | bigint>>,
+  b: Record<string, ArrayLike<number | bigint>>,
+): string[] {
   const out: string[] = [];
   for (const name of Object.keys(b)) {
-    const x = Array.from(a[name]), y = Array.from(b[name]);
+    const x = Array.from(a[name]),
+      y = Array.from(b[name]);
     const i = x.findIndex((v, k) => !Object.is(v, y[k]));
     if (x.length !== y.length) out.push(`${name}: ${x.length} values, not ${y.length}`);
     else if (i >= 0) out.push(`${name}[${i}]: ${x[i]}, not ${y[i]}`);
@@ -46,7 +50,8 @@ suite(`CUDA emulation: launch order${info.cudaEmulated ? '' : ' (skipped: not an
     for (const barrier of [false, true]) {
       expect(trace('forward', barrier)).toEqual({ blocks: iota(8), threads: iota(40) });
       expect(trace('reverse', barrier)).toEqual({ blocks: iota(8).reverse(), threads: iota(40).reverse() });
-      const a = trace('shuffle:3', barrier), b = trace('shuffle:3', barrier);
+      const a = trace('shuffle:3', barrier),
+        b = trace('shuffle:3', barrier);
       for (const t of [a, b]) {
         expect([...t.blocks].sort((x, y) => x - y)).toEqual(iota(8));
         expect([...t.threads].sort((x, y) => x - y)).toEqual(iota(40));
@@ -77,19 +82,42 @@ suite(`CUDA emulation: launch order${info.cudaEmulated ? '' : ' (skipped: not an
         const model = new addon.Model({ classes, inChannels: 3, width: 8, device: 'cuda', precision });
         model.initialize(11);
         const logits = await model.predict(data, indices, 12);
-        const gradient = await model.gradient(data, { indices, batchSize: 12, train: true, augment: true, seed: 3, epoch: 0 });
+        const gradient = await model.gradient(data, {
+          indices,
+          batchSize: 12,
+          train: true,
+          augment: true,
+          seed: 3,
+          epoch: 0,
+        });
         const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
         const run = await model.trainEpoch(data, { indices, batchSize: 8, augment: true, seed: 5, epoch: 0, sgd });
         expect(run.replayedSteps).toBe(2); // the first step eager, then recorded and replayed
-        const buffers = model.tensors().filter((t) => t.kind === 'buffer').flatMap((t) => Array.from(model.getTensor(t.name) as ArrayLike<number | bigint>));
+        const buffers = model
+          .tensors()
+          .filter((t) => t.kind === 'buffer')
+          .flatMap((t) => Array.from(model.getTensor(t.name) as ArrayLike<number | bigint>));
         const baseline = model.getParameters().map((w) => 0.5 * w);
-        const ig = await model.integratedGradients(data, { indices, batchSize: 12, baseline, nodes: [0.25, 0.75], weights: [0.3, 0.7] });
+        const ig = await model.integratedGradients(data, {
+          indices,
+          batchSize: 12,
+          baseline,
+          nodes: [0.25, 0.75],
+          weights: [0.3, 0.7],
+        });
         results.push({
-          logits, gradient, loss: [run.loss, run.correct], weights: model.getParameters(),
-          momentum: model.getOptimizerState().momentum, buffers, ig: ig.ig, igLoss: [ig.lossAtModel, ig.lossAtBaseline],
+          logits,
+          gradient,
+          loss: [run.loss, run.correct],
+          weights: model.getParameters(),
+          momentum: model.getOptimizerState().momentum,
+          buffers,
+          ig: ig.ig,
+          igLoss: [ig.lossAtModel, ig.lossAtBaseline],
         });
       }
-      for (let i = 1; i < orders.length; i++) expect(differences(results[i], results[0]), `${orders[i]} vs forward`).toEqual([]);
+      for (let i = 1; i < orders.length; i++)
+        expect(differences(results[i], results[0]), `${orders[i]} vs forward`).toEqual([]);
     });
   }
 });

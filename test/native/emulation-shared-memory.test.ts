@@ -11,7 +11,7 @@ const suite = info.cudaEmulated ? describe : describe.skip;
 const poison = 0xffffffff; // every byte 0xff: a NaN float
 
 suite(`CUDA emulation: block-shared memory${info.cudaEmulated ? '' : ' (skipped: not an emulation build)'}`, () => {
-  it('every block starts with NaN in its shared arrays, never the previous block\'s values', () => {
+  it("every block starts with NaN in its shared arrays, never the previous block's values", () => {
     const saved = process.env.INSALUN_EMULATION_ORDER;
     try {
       for (const order of ['forward', 'reverse', 'shuffle:4']) {

@@ -19,13 +19,29 @@ describe.skipIf(!hasCompiler)(title, () => {
   for (const march of variants) {
     it(`-march=${march}: every product, sequential and parallel`, () => {
       const binary = join(dir, `gemm-${march}`);
-      const build = spawnSync(compiler, ['-O2', `-march=${march}`, '-fopenmp', '-std=c++17', join(packageRoot, 'bench/gemm.cpp'), join(packageRoot, 'native/cpu/gemm.cpp'), '-o', binary], { encoding: 'utf8' });
+      const build = spawnSync(
+        compiler,
+        [
+          '-O2',
+          `-march=${march}`,
+          '-fopenmp',
+          '-std=c++17',
+          join(packageRoot, 'bench/gemm.cpp'),
+          join(packageRoot, 'native/cpu/gemm.cpp'),
+          '-o',
+          binary,
+        ],
+        { encoding: 'utf8' },
+      );
       expect(build.status, build.stderr).toBe(0);
       for (const mode of [['check'], ['check', 'parallel']]) {
-        const run = spawnSync(binary, mode, { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: mode.length > 1 ? '2' : '1' } });
+        const run = spawnSync(binary, mode, {
+          encoding: 'utf8',
+          env: { ...process.env, OMP_NUM_THREADS: mode.length > 1 ? '2' : '1' },
+        });
         expect(run.stdout).not.toContain('WRONG');
         expect(run.status, run.stdout + run.stderr).toBe(0);
-        expect(run.stdout.trim().split('\n').length).toBeGreaterThan(20);  // header + every product
+        expect(run.stdout.trim().split('\n').length).toBeGreaterThan(20); // header + every product
       }
     }, 120_000);
   }

@@ -1,14 +1,21 @@
 // The whole ResNet-18 on each backend: its state_dict, a gradient check, and the training loop.
 import { expect, it } from 'vitest';
+import { relativeL2 } from '../../src/bench/numerics.js';
 import { addon, describeEachBackend, maxViolation, testRandom } from '../helpers/backends.js';
 import * as ref from './reference.js';
-import { relativeL2 } from '../../src/bench/numerics.js';
 
 function toyData(device: 'cpu' | 'cuda', n: number, size: number, classes: number, seed: number) {
   const rand = testRandom(seed);
   const images = Uint8Array.from({ length: n * 3 * size * size }, () => Math.floor(rand() * 256));
   const labels = Int32Array.from({ length: n }, (_, i) => i % classes);
-  const data = new addon.Dataset(device, images, labels, { n, c: 3, h: size, w: size }, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]);
+  const data = new addon.Dataset(
+    device,
+    images,
+    labels,
+    { n, c: 3, h: size, w: size },
+    [0.5, 0.5, 0.5],
+    [0.25, 0.25, 0.25],
+  );
   return { data, labels, indices: Int32Array.from({ length: n }, (_, i) => i) };
 }
 
@@ -20,7 +27,12 @@ describeEachBackend('ResNet-18', (device) => {
     expect(params.length).toBe(62);
     expect(model.parameterCount).toBe(11_173_962);
     expect(tensors.slice(0, 6).map((t) => t.name)).toEqual([
-      'conv1.weight', 'bn1.weight', 'bn1.bias', 'bn1.running_mean', 'bn1.running_var', 'bn1.num_batches_tracked',
+      'conv1.weight',
+      'bn1.weight',
+      'bn1.bias',
+      'bn1.running_mean',
+      'bn1.running_var',
+      'bn1.num_batches_tracked',
     ]);
     const byName = new Map(tensors.map((t) => [t.name, t]));
     expect(byName.get('layer2.0.downsample.0.weight')?.shape).toEqual([128, 64, 1, 1]);
@@ -53,7 +65,8 @@ describeEachBackend('ResNet-18', (device) => {
   // (scripts/torch_reference.py compares every gradient with PyTorch in float64 as well.)
   for (const train of [false, true]) {
     it(`whole-network gradient matches finite differences (${train ? 'train' : 'eval'}-mode BN)`, async () => {
-      const classes = 5, n = 8;
+      const classes = 5,
+        n = 8;
       const model = new addon.Model({ classes, inChannels: 3, width: 4, device, image: 16 });
       model.initialize(3);
       const { data, labels, indices } = toyData(device, n, 16, classes, 9);
@@ -91,17 +104,32 @@ describeEachBackend('ResNet-18', (device) => {
   }
 
   it('training lowers the loss, updates BN running stats and counters; hard mask freezes coordinates bit for bit', async () => {
-    const classes = 4, n = 64;
+    const classes = 4,
+      n = 64;
     const model = new addon.Model({ classes, inChannels: 3, width: 4, device, image: 8 });
     model.initialize(1);
     const { data, indices } = toyData(device, n, 8, classes, 2);
     const before = model.getParameters();
     const mask = Float32Array.from(before, (_, i) => (i % 2 === 0 ? 1 : 0));
     model.setMask(mask, 'hard');
-    const first = await model.trainEpoch(data, { indices, batchSize: 16, augment: true, seed: 1, epoch: 0, sgd: { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 } });
+    const first = await model.trainEpoch(data, {
+      indices,
+      batchSize: 16,
+      augment: true,
+      seed: 1,
+      epoch: 0,
+      sgd: { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 },
+    });
     let last = first;
     for (let epoch = 1; epoch < 30; epoch++)
-      last = await model.trainEpoch(data, { indices, batchSize: 16, augment: false, seed: 1, epoch, sgd: { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 } });
+      last = await model.trainEpoch(data, {
+        indices,
+        batchSize: 16,
+        augment: false,
+        seed: 1,
+        epoch,
+        sgd: { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 },
+      });
     expect(last.loss).toBeLessThan(first.loss * 0.7);
     const after = model.getParameters();
     let changed = 0;
@@ -118,18 +146,32 @@ describeEachBackend('ResNet-18', (device) => {
     // On the CPU the capture is the host-side imitation (emulateCapture): it fixes every argument
     // at capture time as a CUDA graph does, so this checks the engine's capture logic; on CUDA it
     // is the real graph against the uncaptured steps.
-    const classes = 4, n = 70; // batch 16: four full batches and a short one of 6
+    const classes = 4,
+      n = 70; // batch 16: four full batches and a short one of 6
     const { data, indices } = toyData(device, n, 8, classes, 3);
     const relabel = Int32Array.from(indices, (i) => (i * 7 + 1) % classes);
     const runs = [false, true].map(async (capture) => {
       const opts = { classes, inChannels: 3, width: 4, device, image: 8, stepCapture: capture };
       const model = new addon.Model(device === 'cpu' ? { ...opts, emulateCapture: capture } : opts);
       model.initialize(5);
-      model.setMask(Float32Array.from({ length: model.parameterCount }, (_, i) => (i % 3 === 0 ? 0 : 1)), 'grad');
+      model.setMask(
+        Float32Array.from({ length: model.parameterCount }, (_, i) => (i % 3 === 0 ? 0 : 1)),
+        'grad',
+      );
       const results = [];
       for (let epoch = 0; epoch < 3; epoch++) {
         const labels = epoch === 1 ? relabel : undefined; // random-label style epoch
-        results.push(await model.trainEpoch(data, { indices, labels, batchSize: 16, augment: true, seed: 9, epoch, sgd: { lr: 0.05, momentum: 0.9, weightDecay: 5e-4, nesterov: epoch === 2 } }));
+        results.push(
+          await model.trainEpoch(data, {
+            indices,
+            labels,
+            batchSize: 16,
+            augment: true,
+            seed: 9,
+            epoch,
+            sgd: { lr: 0.05, momentum: 0.9, weightDecay: 5e-4, nesterov: epoch === 2 },
+          }),
+        );
       }
       return { model, results };
     });
@@ -146,7 +188,10 @@ describeEachBackend('ResNet-18', (device) => {
       if (device === 'cpu') expect(Array.from(a)).toEqual(Array.from(b));
       else expect(maxViolation(a, b, 1e-4, 1e-3)).toBeLessThanOrEqual(1);
     };
-    same(captured.results.map((r) => r.loss), plain.results.map((r) => r.loss));
+    same(
+      captured.results.map((r) => r.loss),
+      plain.results.map((r) => r.loss),
+    );
     same(captured.model.getParameters(), plain.model.getParameters());
     same(captured.model.getOptimizerState().momentum, plain.model.getOptimizerState().momentum);
     for (const name of ['bn1.running_var', 'layer4.1.bn2.running_mean', 'layer2.0.downsample.1.running_var'])
@@ -165,20 +210,29 @@ describeEachBackend('ResNet-18', (device) => {
       m.initialize(3);
       return m;
     };
-    return { data, indices, eager: model(false), refused: model(refusal), sgd: { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 } };
+    return {
+      data,
+      indices,
+      eager: model(false),
+      refused: model(refusal),
+      sgd: { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 },
+    };
   };
 
   if (device === 'cpu')
     it('when a capture is refused, the pass runs eagerly with the same results and says why', async () => {
       const { data, indices, eager, refused, sgd } = refusalCase('refuse');
       const runs = [];
-      for (const model of [eager, refused]) runs.push(await model.trainEpoch(data, { indices, batchSize: 16, augment: true, seed: 1, epoch: 0, sgd }));
+      for (const model of [eager, refused])
+        runs.push(await model.trainEpoch(data, { indices, batchSize: 16, augment: true, seed: 1, epoch: 0, sgd }));
       expect(runs[1].replayedSteps).toBe(0);
       expect(refused.captureError).toMatch(/capture refused/);
       expect(eager.captureError).toBe('');
       expect(Array.from(refused.getParameters())).toEqual(Array.from(eager.getParameters()));
       const gradOpts = { indices, batchSize: 16, train: true, augment: false, seed: 0, epoch: 0 };
-      expect(Array.from(await refused.gradient(data, gradOpts))).toEqual(Array.from(await eager.gradient(data, gradOpts)));
+      expect(Array.from(await refused.gradient(data, gradOpts))).toEqual(
+        Array.from(await eager.gradient(data, gradOpts)),
+      );
       // The refusal came part-way through the step (after the stem's batch norm had counted it):
       // every counter is exactly as without capture, 5 training steps + 5 gradient batches.
       for (const t of refused.tensors().filter((e) => e.name.endsWith('num_batches_tracked')))
@@ -213,18 +267,34 @@ describeEachBackend('ResNet-18', (device) => {
       const classes = 4;
       const { data, indices } = toyData(device, 32, 8, classes, 5);
       const make = () => {
-        const m = new addon.Model({ classes, inChannels: 3, width: precision === 'bf16' ? 8 : 4, device, image: 8, precision });
+        const m = new addon.Model({
+          classes,
+          inChannels: 3,
+          width: precision === 'bf16' ? 8 : 4,
+          device,
+          image: 8,
+          precision,
+        });
         m.initialize(3);
         return m;
       };
-      const model = make(), fresh = make();
+      const model = make(),
+        fresh = make();
       const gradOpts = { indices, batchSize: 16, train: false, augment: false, seed: 1, epoch: 0 };
-      const sameLogits = (a: Float32Array, b: Float32Array) => expect(maxViolation(a, b, 1e-6, 1e-5)).toBeLessThanOrEqual(1);
+      const sameLogits = (a: Float32Array, b: Float32Array) =>
+        expect(maxViolation(a, b, 1e-6, 1e-5)).toBeLessThanOrEqual(1);
       // cuDNN's backward algorithms may add in any order on a GPU
       const sameGradient = (a: Float32Array, b: Float32Array) => expect(relativeL2(a, b)).toBeLessThan(1e-4);
       const first = await model.predict(data, indices, 16);
       await model.gradient(data, gradOpts);
-      await model.trainEpoch(data, { indices, batchSize: 16, augment: false, seed: 1, epoch: 0, sgd: { lr: 0.1, momentum: 0.9, weightDecay: 0 } });
+      await model.trainEpoch(data, {
+        indices,
+        batchSize: 16,
+        augment: false,
+        seed: 1,
+        epoch: 0,
+        sgd: { lr: 0.1, momentum: 0.9, weightDecay: 0 },
+      });
       for (const t of model.tensors()) fresh.setTensor(t.name, model.getTensor(t.name));
       const trained = await model.predict(data, indices, 16);
       expect(maxViolation(trained, first, 1e-6, 1e-5)).toBeGreaterThan(1); // the weights did move
@@ -239,7 +309,8 @@ describeEachBackend('ResNet-18', (device) => {
   }
 
   it('predict, gradient sums and integrated gradients are the same replayed as eager', async () => {
-    const classes = 4, n = 70; // batch 16: four full batches and a short one
+    const classes = 4,
+      n = 70; // batch 16: four full batches and a short one
     const { data, indices } = toyData(device, n, 8, classes, 7);
     const make = (capture: boolean) => {
       const opts = { classes, inChannels: 3, width: 4, device, image: 8, stepCapture: capture };
@@ -257,10 +328,14 @@ describeEachBackend('ResNet-18', (device) => {
     same(await replayed.gradient(data, gradOpts), await eager.gradient(data, gradOpts));
     // train-mode passes count their batches in BN's num_batches_tracked, replayed or not
     expect((replayed.getTensor('bn1.num_batches_tracked') as BigInt64Array)[0]).toBe(5n);
-    same(replayed.getTensor('layer1.0.bn1.running_mean') as Float32Array, eager.getTensor('layer1.0.bn1.running_mean') as Float32Array);
+    same(
+      replayed.getTensor('layer1.0.bn1.running_mean') as Float32Array,
+      eager.getTensor('layer1.0.bn1.running_mean') as Float32Array,
+    );
     const baseline = new Float32Array(eager.parameterCount);
     const ig = { indices, batchSize: 16, baseline, nodes: [0.25, 0.75], weights: [0.3, 0.7] }; // unequal: a weight fixed in a recording would show
-    const a = await replayed.integratedGradients(data, ig), b = await eager.integratedGradients(data, ig);
+    const a = await replayed.integratedGradients(data, ig),
+      b = await eager.integratedGradients(data, ig);
     same(a.ig, b.ig);
     same([a.lossAtModel], [b.lossAtModel]);
     same(replayed.getParameters(), eager.getParameters()); // back at theta after the path
@@ -270,11 +345,25 @@ describeEachBackend('ResNet-18', (device) => {
     const model = new addon.Model({ classes: 10, inChannels: 1, width: 4, device, image: 28 });
     const rand = testRandom(5);
     const n = 4;
-    const data = new addon.Dataset(device, Uint8Array.from({ length: n * 28 * 28 }, () => Math.floor(rand() * 256)), Int32Array.from([0, 1, 2, 3]), { n, c: 1, h: 28, w: 28 }, [0.286], [0.353]);
+    const data = new addon.Dataset(
+      device,
+      Uint8Array.from({ length: n * 28 * 28 }, () => Math.floor(rand() * 256)),
+      Int32Array.from([0, 1, 2, 3]),
+      { n, c: 1, h: 28, w: 28 },
+      [0.286],
+      [0.353],
+    );
     const logits = await model.predict(data, Int32Array.from([0, 1, 2, 3]), 4);
     expect(logits.length).toBe(40);
     expect(logits.every(Number.isFinite)).toBe(true);
-    const g = await model.gradient(data, { indices: Int32Array.from([0, 1, 2, 3]), batchSize: 2, train: true, augment: true, seed: 0, epoch: 0 });
+    const g = await model.gradient(data, {
+      indices: Int32Array.from([0, 1, 2, 3]),
+      batchSize: 2,
+      train: true,
+      augment: true,
+      seed: 0,
+      epoch: 0,
+    });
     expect(g.every(Number.isFinite)).toBe(true);
   });
 

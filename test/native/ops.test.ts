@@ -76,7 +76,9 @@ describeEachBackend('conv2d', (device) => {
       expect(maxViolation(ops.conv2dForward(s, x, w), ref.convForward(s, x, w), 1e-4, 1e-4)).toBeLessThanOrEqual(1);
     });
     it(`backward data ${label}`, () => {
-      expect(maxViolation(ops.conv2dBackwardData(s, dy, w), ref.convBackwardData(s, dy, w), 1e-4, 1e-4)).toBeLessThanOrEqual(1);
+      expect(
+        maxViolation(ops.conv2dBackwardData(s, dy, w), ref.convBackwardData(s, dy, w), 1e-4, 1e-4),
+      ).toBeLessThanOrEqual(1);
     });
     it(`backward data, accumulating into dx, ${label}`, () => {
       const start = randomArray(x.length, rand);
@@ -84,7 +86,9 @@ describeEachBackend('conv2d', (device) => {
       expect(maxViolation(ops.conv2dBackwardData(s, dy, w, start), want, 1e-4, 1e-4)).toBeLessThanOrEqual(1);
     });
     it(`backward filter ${label}`, () => {
-      expect(maxViolation(ops.conv2dBackwardFilter(s, x, dy), ref.convBackwardFilter(s, x, dy), 1e-3, 1e-4)).toBeLessThanOrEqual(1);
+      expect(
+        maxViolation(ops.conv2dBackwardFilter(s, x, dy), ref.convBackwardFilter(s, x, dy), 1e-3, 1e-4),
+      ).toBeLessThanOrEqual(1);
     });
   }
 });
@@ -92,11 +96,14 @@ describeEachBackend('conv2d', (device) => {
 describeEachBackend('batch norm', (device) => {
   const ops = addon.ops(device);
   const s = { n: 3, c: 4, hw: 5 };
-  const eps = 1e-5, momentum = 0.1;
+  const eps = 1e-5,
+    momentum = 0.1;
   const rand = testRandom(7);
   const x = randomArray(s.n * s.c * s.hw, rand, 2);
-  const gamma = randomArray(s.c, rand), beta = randomArray(s.c, rand);
-  const rm = randomArray(s.c, rand, 0.5), rv = Float32Array.from(randomArray(s.c, rand), (v) => 1 + Math.abs(v));
+  const gamma = randomArray(s.c, rand),
+    beta = randomArray(s.c, rand);
+  const rm = randomArray(s.c, rand, 0.5),
+    rv = Float32Array.from(randomArray(s.c, rand), (v) => 1 + Math.abs(v));
   const r = randomArray(x.length, rand); // loss = sum(r * y)
 
   it('train forward normalizes with batch statistics and updates running stats (unbiased var)', () => {
@@ -126,7 +133,14 @@ describeEachBackend('batch norm', (device) => {
       expect(want.some((v) => v === 0) && want.some((v) => v > 0)).toBe(true);
       expect(maxViolation(out.y, want, 1e-5, 1e-5)).toBeLessThanOrEqual(1);
       const reluOnly = ops.bnForward(s, x, gamma, beta, rm, rv, { train, momentum, eps, relu: true });
-      expect(maxViolation(reluOnly.y, Array.from(plain, (v) => Math.max(v, 0)), 1e-5, 1e-5)).toBeLessThanOrEqual(1);
+      expect(
+        maxViolation(
+          reluOnly.y,
+          Array.from(plain, (v) => Math.max(v, 0)),
+          1e-5,
+          1e-5,
+        ),
+      ).toBeLessThanOrEqual(1);
     });
 
     it(`${mode} backward with the ReLU folded in equals ReLU backward then BN backward`, () => {
@@ -152,7 +166,9 @@ describeEachBackend('batch norm', (device) => {
         expect(Array.from(kept.dx), keep).toEqual(Array.from(plain.dx));
         expect(Array.from(kept.dgamma), keep).toEqual(Array.from(plain.dgamma));
       }
-      expect(() => ops.bnBackward(s, x, r, gamma, fwd.saveMean, fwd.saveInvstd, train, undefined, 'in-place')).toThrow(/needs the ReLU output/);
+      expect(() => ops.bnBackward(s, x, r, gamma, fwd.saveMean, fwd.saveInvstd, train, undefined, 'in-place')).toThrow(
+        /needs the ReLU output/,
+      );
     });
 
     it(`${mode} backward matches finite differences`, () => {
@@ -160,10 +176,33 @@ describeEachBackend('batch norm', (device) => {
       const back = ops.bnBackward(s, x, r, gamma, fwd.saveMean, fwd.saveInvstd, train);
       const loss = (xx: Float64Array, g: ArrayLike<number>, b: ArrayLike<number>) =>
         ref.dot(r, train ? ref.bnTrain(s, xx, g, b, eps).y : ref.bnEval(s, xx, g, b, rm, rv, eps));
-      const x64 = Float64Array.from(x), g64 = Float64Array.from(gamma), b64 = Float64Array.from(beta);
-      expect(maxViolation(back.dx, ref.numericGradient(x64, (v) => loss(v, gamma, beta)), 1e-4, 1e-3)).toBeLessThanOrEqual(1);
-      expect(maxViolation(back.dgamma, ref.numericGradient(g64, (v) => loss(x64, v, beta)), 1e-4, 1e-4)).toBeLessThanOrEqual(1);
-      expect(maxViolation(back.dbeta, ref.numericGradient(b64, (v) => loss(x64, gamma, v)), 1e-4, 1e-4)).toBeLessThanOrEqual(1);
+      const x64 = Float64Array.from(x),
+        g64 = Float64Array.from(gamma),
+        b64 = Float64Array.from(beta);
+      expect(
+        maxViolation(
+          back.dx,
+          ref.numericGradient(x64, (v) => loss(v, gamma, beta)),
+          1e-4,
+          1e-3,
+        ),
+      ).toBeLessThanOrEqual(1);
+      expect(
+        maxViolation(
+          back.dgamma,
+          ref.numericGradient(g64, (v) => loss(x64, v, beta)),
+          1e-4,
+          1e-4,
+        ),
+      ).toBeLessThanOrEqual(1);
+      expect(
+        maxViolation(
+          back.dbeta,
+          ref.numericGradient(b64, (v) => loss(x64, gamma, v)),
+          1e-4,
+          1e-4,
+        ),
+      ).toBeLessThanOrEqual(1);
     });
   }
 
@@ -174,12 +213,18 @@ describeEachBackend('batch norm', (device) => {
   it('train forward and backward over channels of several reduction slices, twice in a row', () => {
     const big = { n: 4, c: 3, hw: 48 * 48 };
     const rand2 = testRandom(17);
-    const xb = Float32Array.from(randomArray(big.n * big.c * big.hw, rand2, 2), (v, i) => v + 50 * (Math.floor(i / big.hw) % big.c));
+    const xb = Float32Array.from(
+      randomArray(big.n * big.c * big.hw, rand2, 2),
+      (v, i) => v + 50 * (Math.floor(i / big.hw) % big.c),
+    );
     const dy = randomArray(xb.length, rand2);
-    const g = randomArray(big.c, rand2), b = randomArray(big.c, rand2);
-    const want = ref.bnTrain(big, xb, g, b, eps), wantBack = ref.bnTrainBackward(big, xb, dy, g, eps);
+    const g = randomArray(big.c, rand2),
+      b = randomArray(big.c, rand2);
+    const want = ref.bnTrain(big, xb, g, b, eps),
+      wantBack = ref.bnTrainBackward(big, xb, dy, g, eps);
     for (let run = 0; run < 2; run++) {
-      const zero = new Float32Array(big.c), one = Float32Array.from(zero, () => 1);
+      const zero = new Float32Array(big.c),
+        one = Float32Array.from(zero, () => 1);
       const out = ops.bnForward(big, xb, g, b, zero, one, { train: true, momentum: 1, eps });
       expect(maxViolation(out.y, want.y, 1e-4, 1e-4)).toBeLessThanOrEqual(1);
       expect(maxViolation(out.runningMean, want.mean, 1e-5, 1e-6)).toBeLessThanOrEqual(1);
@@ -201,7 +246,8 @@ describeEachBackend('batch norm', (device) => {
 // add up in another order per layout, are held to the fp32 CPU reference within bf16's rounding.
 const cudaCase = deviceCases.find((c) => c.device === 'cuda')!;
 (cudaCase.available ? describe : describe.skip)('batch norm in bf16 NHWC [cuda]', () => {
-  const eps = 1e-5, momentum = 0.1;
+  const eps = 1e-5,
+    momentum = 0.1;
   const opsIn = (layout: 'nhwc' | 'nchw') => {
     process.env.INSALUN_CUDA_BF16_LAYOUT = layout; // read when the op set picks its precision
     try {
@@ -212,20 +258,34 @@ const cudaCase = deviceCases.find((c) => c.device === 'cuda')!;
   };
   for (const c of [32, 24]) {
     it(`${c} channels: eval passes give NCHW's bits, train passes the reference's values`, () => {
-      const nhwc = opsIn('nhwc'), nchw = opsIn('nchw');
+      const nhwc = opsIn('nhwc'),
+        nchw = opsIn('nchw');
       const s = { n: 8, c, hw: 1024 };
       const rand = testRandom(c);
-      const x = randomArray(s.n * c * s.hw, rand, 2), dy = randomArray(x.length, rand), residual = randomArray(x.length, rand);
-      const gamma = randomArray(c, rand), beta = randomArray(c, rand);
-      const rm = randomArray(c, rand, 0.5), rv = Float32Array.from(randomArray(c, rand), (v) => 1 + Math.abs(v));
+      const x = randomArray(s.n * c * s.hw, rand, 2),
+        dy = randomArray(x.length, rand),
+        residual = randomArray(x.length, rand);
+      const gamma = randomArray(c, rand),
+        beta = randomArray(c, rand);
+      const rm = randomArray(c, rand, 0.5),
+        rv = Float32Array.from(randomArray(c, rand), (v) => 1 + Math.abs(v));
       const evalOpts = { train: false, momentum, eps, residual, relu: true };
       const y = nhwc.bnForward(s, x, gamma, beta, rm, rv, evalOpts).y;
       expect(Array.from(y)).toEqual(Array.from(nchw.bnForward(s, x, gamma, beta, rm, rv, evalOpts).y));
       const plain = ref.bnEval(s, x, gamma, beta, rm, rv, eps);
-      expect(maxViolation(y, Array.from(plain, (v, i) => Math.max(v + residual[i], 0)), 5e-2, 2e-2)).toBeLessThanOrEqual(1);
+      expect(
+        maxViolation(
+          y,
+          Array.from(plain, (v, i) => Math.max(v + residual[i], 0)),
+          5e-2,
+          2e-2,
+        ),
+      ).toBeLessThanOrEqual(1);
       const fwd = nhwc.bnForward(s, x, gamma, beta, rm, rv, { train: false, momentum, eps });
       const dxEval = nhwc.bnBackward(s, x, dy, gamma, fwd.saveMean, fwd.saveInvstd, false).dx;
-      expect(Array.from(dxEval)).toEqual(Array.from(nchw.bnBackward(s, x, dy, gamma, fwd.saveMean, fwd.saveInvstd, false).dx));
+      expect(Array.from(dxEval)).toEqual(
+        Array.from(nchw.bnBackward(s, x, dy, gamma, fwd.saveMean, fwd.saveInvstd, false).dx),
+      );
 
       const train = nhwc.bnForward(s, x, gamma, beta, rm, rv, { train: true, momentum, eps });
       expect(maxViolation(train.y, ref.bnTrain(s, x, gamma, beta, eps).y, 5e-2, 2e-2)).toBeLessThanOrEqual(1);
@@ -243,8 +303,15 @@ describeEachBackend('elementwise, pooling, linear, loss', (device) => {
     const x = Float32Array.from([1, -1, NaN, 0.5]);
     expect(Array.from(ops.reluForward(x)).map(String)).toEqual(['1', '0', 'NaN', '0.5']);
     const s = { n: 1, c: 1, hw: 4 };
-    const one = Float32Array.from([1]), zero = Float32Array.from([0]);
-    const y = ops.bnForward(s, Float32Array.from([1, 2, 3, 4]), one, zero, zero, one, { train: false, momentum: 0.1, eps: 0, residual: x, relu: true }).y;
+    const one = Float32Array.from([1]),
+      zero = Float32Array.from([0]);
+    const y = ops.bnForward(s, Float32Array.from([1, 2, 3, 4]), one, zero, zero, one, {
+      train: false,
+      momentum: 0.1,
+      eps: 0,
+      residual: x,
+      relu: true,
+    }).y;
     expect(Number.isNaN(y[2])).toBe(true);
   });
 
@@ -262,29 +329,73 @@ describeEachBackend('elementwise, pooling, linear, loss', (device) => {
   });
 
   it('axpy, lerp, mulDiff, sum', () => {
-    const a = randomArray(777, rand), b = randomArray(777, rand), c = randomArray(777, rand);
-    expect(maxViolation(ops.axpy(0.5, a, b), Array.from(a, (v, i) => b[i] + 0.5 * v), 1e-7, 1e-6)).toBeLessThanOrEqual(1);
-    expect(maxViolation(ops.lerp(a, b, 0.25), Array.from(a, (v, i) => v + 0.25 * (b[i] - v)), 1e-7, 1e-6)).toBeLessThanOrEqual(1);
-    expect(maxViolation(ops.mulDiff(a, b, c), Array.from(a, (v, i) => (v - b[i]) * c[i]), 1e-7, 1e-6)).toBeLessThanOrEqual(1);
-    expect(ops.sum(a)).toBeCloseTo(Array.from(a).reduce((s, v) => s + v, 0), 4);
+    const a = randomArray(777, rand),
+      b = randomArray(777, rand),
+      c = randomArray(777, rand);
+    expect(
+      maxViolation(
+        ops.axpy(0.5, a, b),
+        Array.from(a, (v, i) => b[i] + 0.5 * v),
+        1e-7,
+        1e-6,
+      ),
+    ).toBeLessThanOrEqual(1);
+    expect(
+      maxViolation(
+        ops.lerp(a, b, 0.25),
+        Array.from(a, (v, i) => v + 0.25 * (b[i] - v)),
+        1e-7,
+        1e-6,
+      ),
+    ).toBeLessThanOrEqual(1);
+    expect(
+      maxViolation(
+        ops.mulDiff(a, b, c),
+        Array.from(a, (v, i) => (v - b[i]) * c[i]),
+        1e-7,
+        1e-6,
+      ),
+    ).toBeLessThanOrEqual(1);
+    expect(ops.sum(a)).toBeCloseTo(
+      Array.from(a).reduce((s, v) => s + v, 0),
+      4,
+    );
   });
 
   it('global average pool forward and backward', () => {
     const s = { n: 3, c: 5, hw: 16 };
     const x = randomArray(s.n * s.c * s.hw, rand);
     const y = ops.avgpoolForward(s, x);
-    const want = Array.from({ length: s.n * s.c }, (_, p) => Array.from(x.subarray(p * s.hw, (p + 1) * s.hw)).reduce((u, v) => u + v, 0) / s.hw);
+    const want = Array.from(
+      { length: s.n * s.c },
+      (_, p) => Array.from(x.subarray(p * s.hw, (p + 1) * s.hw)).reduce((u, v) => u + v, 0) / s.hw,
+    );
     expect(maxViolation(y, want, 1e-6, 1e-5)).toBeLessThanOrEqual(1);
     const dy = randomArray(s.n * s.c, rand);
     const dx = ops.avgpoolBackward(s, dy);
-    expect(maxViolation(dx, Array.from(dx, (_, i) => dy[Math.floor(i / s.hw)] / s.hw), 1e-7, 1e-6)).toBeLessThanOrEqual(1);
+    expect(
+      maxViolation(
+        dx,
+        Array.from(dx, (_, i) => dy[Math.floor(i / s.hw)] / s.hw),
+        1e-7,
+        1e-6,
+      ),
+    ).toBeLessThanOrEqual(1);
   });
 
   it('linear forward and backward (odd sizes)', () => {
-    const n = 7, inF = 37, outF = 11;
-    const x = randomArray(n * inF, rand), w = randomArray(outF * inF, rand), b = randomArray(outF, rand), dy = randomArray(n * outF, rand);
+    const n = 7,
+      inF = 37,
+      outF = 11;
+    const x = randomArray(n * inF, rand),
+      w = randomArray(outF * inF, rand),
+      b = randomArray(outF, rand),
+      dy = randomArray(n * outF, rand);
     const y = ops.linearForward({ n, in: inF, out: outF }, x, w, b);
-    const wantY = new Float64Array(n * outF), wantDx = new Float64Array(n * inF), wantDw = new Float64Array(outF * inF), wantDb = new Float64Array(outF);
+    const wantY = new Float64Array(n * outF),
+      wantDx = new Float64Array(n * inF),
+      wantDw = new Float64Array(outF * inF),
+      wantDb = new Float64Array(outF);
     for (let i = 0; i < n; i++)
       for (let o = 0; o < outF; o++) {
         wantY[i * outF + o] = b[o];
@@ -303,7 +414,8 @@ describeEachBackend('elementwise, pooling, linear, loss', (device) => {
   });
 
   it('softmax cross-entropy: loss, correct count, gradient, and the ascent scale', () => {
-    const n = 9, classes = 10;
+    const n = 9,
+      classes = 10;
     const logits = randomArray(n * classes, rand, 5);
     const labels = Int32Array.from({ length: n }, (_, i) => (i * 7) % classes);
     const want = ref.softmaxXent(n, classes, logits, labels);
@@ -312,7 +424,14 @@ describeEachBackend('elementwise, pooling, linear, loss', (device) => {
     expect(got.correct).toBe(want.correct);
     expect(maxViolation(got.dlogits, want.dlogits, 1e-6, 1e-5)).toBeLessThanOrEqual(1);
     const ascent = ops.softmaxXent(n, classes, logits, labels, -1);
-    expect(maxViolation(ascent.dlogits, Array.from(want.dlogits, (v) => -v), 1e-6, 1e-5)).toBeLessThanOrEqual(1);
+    expect(
+      maxViolation(
+        ascent.dlogits,
+        Array.from(want.dlogits, (v) => -v),
+        1e-6,
+        1e-5,
+      ),
+    ).toBeLessThanOrEqual(1);
     // The gradient of the mean loss, checked by finite differences of the float64 loss.
     const l64 = Float64Array.from(logits);
     const numeric = ref.numericGradient(l64, (z) => ref.softmaxXent(n, classes, z, labels).loss / n);

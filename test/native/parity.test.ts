@@ -21,7 +21,13 @@ function pair(width: number, seed: number, precision: Precision = 'fp32') {
   const { images, labels, shape, mean, std, classes } = randomImages(seed);
   const make = (device: DeviceName) => {
     const data = new addon.Dataset(device, images, labels, shape, mean, std);
-    const model = new addon.Model({ classes, inChannels: 3, width, device, precision: device === 'cuda' ? precision : 'fp32' });
+    const model = new addon.Model({
+      classes,
+      inChannels: 3,
+      width,
+      device,
+      precision: device === 'cuda' ? precision : 'fp32',
+    });
     model.initialize(seed);
     return { data, model };
   };
@@ -37,7 +43,11 @@ function copyState(from: NativeModel, to: NativeModel): void {
   for (const t of from.tensors()) if (t.kind !== 'parameter') to.setTensor(t.name, from.getTensor(t.name));
 }
 
-const bnBuffers = (m: NativeModel) => m.tensors().filter((t) => t.kind === 'buffer').map((t) => t.name);
+const bnBuffers = (m: NativeModel) =>
+  m
+    .tensors()
+    .filter((t) => t.kind === 'buffer')
+    .map((t) => t.name);
 
 suite(`CUDA vs CPU backend${cuda.available ? '' : ` (skipped: ${cuda.why})`}`, () => {
   it('eval logits agree element-wise; gradients within 2e-2 in relative L2', async () => {
@@ -60,21 +70,40 @@ suite(`CUDA vs CPU backend${cuda.available ? '' : ` (skipped: ${cuda.why})`}`, (
     for (let step = 0; step < indices.length / batch; step++) {
       copyState(cpu.model, gpu.model);
       const before = cpu.model.getParameters();
-      const opts = { indices: indices.subarray(step * batch, (step + 1) * batch), batchSize: batch, augment: true, seed: 5, epoch: 0, sgd };
-      const ra = await cpu.model.trainEpoch(cpu.data, opts), rb = await gpu.model.trainEpoch(gpu.data, opts);
+      const opts = {
+        indices: indices.subarray(step * batch, (step + 1) * batch),
+        batchSize: batch,
+        augment: true,
+        seed: 5,
+        epoch: 0,
+        sgd,
+      };
+      const ra = await cpu.model.trainEpoch(cpu.data, opts),
+        rb = await gpu.model.trainEpoch(gpu.data, opts);
       expect(Math.abs(rb.loss - ra.loss)).toBeLessThan(1e-5 * ra.loss);
-      const ua = difference(cpu.model.getParameters(), before), ub = difference(gpu.model.getParameters(), before);
+      const ua = difference(cpu.model.getParameters(), before),
+        ub = difference(gpu.model.getParameters(), before);
       expect(relativeL2(ub, ua)).toBeLessThan(2e-2);
-      expect(relativeL2(gpu.model.getOptimizerState().momentum, cpu.model.getOptimizerState().momentum)).toBeLessThan(2e-2);
+      expect(relativeL2(gpu.model.getOptimizerState().momentum, cpu.model.getOptimizerState().momentum)).toBeLessThan(
+        2e-2,
+      );
       expect(gpu.model.getOptimizerState().firstStep).toBe(false);
       for (const name of bnBuffers(cpu.model))
-        expect(maxViolation(gpu.model.getTensor(name) as Float32Array, cpu.model.getTensor(name) as Float32Array, 1e-5, 1e-4)).toBeLessThanOrEqual(1);
+        expect(
+          maxViolation(
+            gpu.model.getTensor(name) as Float32Array,
+            cpu.model.getTensor(name) as Float32Array,
+            1e-5,
+            1e-4,
+          ),
+        ).toBeLessThanOrEqual(1);
     }
     // and uninterrupted, one epoch of four steps (three of them replayed on the GPU): the losses
     // agree while the weights drift apart as the ReLU decisions do
     const fresh = pair(16, 2);
     const epoch = { indices, batchSize: batch, augment: true, seed: 5, epoch: 0, sgd };
-    const ea = await fresh.cpu.model.trainEpoch(fresh.cpu.data, epoch), eb = await fresh.gpu.model.trainEpoch(fresh.gpu.data, epoch);
+    const ea = await fresh.cpu.model.trainEpoch(fresh.cpu.data, epoch),
+      eb = await fresh.gpu.model.trainEpoch(fresh.gpu.data, epoch);
     expect(Math.abs(eb.loss - ea.loss)).toBeLessThan(1e-3 * ea.loss);
   });
 
@@ -84,7 +113,8 @@ suite(`CUDA vs CPU backend${cuda.available ? '' : ` (skipped: ${cuda.why})`}`, (
     const baseline = new Float32Array(cpu.model.parameterCount);
     const a = await igSaliency(cpu.model, cpu.data, forget, { baseline, rule: 'middle', steps: 4, batchSize: 12 });
     const b = await igSaliency(gpu.model, gpu.data, forget, { baseline, rule: 'middle', steps: 4, batchSize: 12 });
-    const ma = topkMask(a.saliency, 0.5), mb = topkMask(b.saliency, 0.5);
+    const ma = topkMask(a.saliency, 0.5),
+      mb = topkMask(b.saliency, 0.5);
     let same = 0;
     for (let i = 0; i < ma.length; i++) same += ma[i] === mb[i] ? 1 : 0;
     expect(same / ma.length).toBeGreaterThan(0.99);
@@ -116,7 +146,8 @@ suite(`CUDA vs CPU backend${cuda.available ? '' : ` (skipped: ${cuda.why})`}`, (
       const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
       const step = { indices: indices.subarray(0, 16), batchSize: 16, augment: true, seed: 5, epoch: 0, sgd };
       for (const { model, data } of [cpu, gpu]) await model.trainEpoch(data, step);
-      const ua = difference(cpu.model.getParameters(), weights), ub = difference(gpu.model.getParameters(), weights);
+      const ua = difference(cpu.model.getParameters(), weights),
+        ub = difference(gpu.model.getParameters(), weights);
       expect(relativeL2(ub, ua)).toBeLessThan(3 * rounding);
     });
   }
@@ -140,7 +171,8 @@ suite(`CUDA vs CPU backend${cuda.available ? '' : ` (skipped: ${cuda.why})`}`, (
     eager.setParameters(gpu.model.getParameters());
     const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
     const runs = [];
-    for (const model of [gpu.model, eager]) runs.push(await model.trainEpoch(gpu.data, { indices, batchSize: 8, augment: true, seed: 2, epoch: 0, sgd }));
+    for (const model of [gpu.model, eager])
+      runs.push(await model.trainEpoch(gpu.data, { indices, batchSize: 8, augment: true, seed: 2, epoch: 0, sgd }));
     expect(runs[0].replayedSteps).toBe(7); // 8 batches: the first eager, the rest replayed
     expect(runs[1].replayedSteps).toBe(0);
     // separate backends may pick different (and non-deterministic) cuDNN kernels: a loose bound

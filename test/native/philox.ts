@@ -7,7 +7,8 @@ function mulhilo(a: number, b: number): [number, number] {
 
 export function philox(ctr: [number, number, number, number], key0: number, key1: number): number[] {
   let [c0, c1, c2, c3] = ctr.map((v) => v >>> 0);
-  let k0 = key0 >>> 0, k1 = key1 >>> 0;
+  let k0 = key0 >>> 0,
+    k1 = key1 >>> 0;
   for (let round = 0; round < 10; round++) {
     const [hi0, lo0] = mulhilo(0xd2511f53, c0);
     const [hi1, lo1] = mulhilo(0xcd9e8d57, c2);

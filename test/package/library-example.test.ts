@@ -14,7 +14,13 @@ const installed = join(scratch, 'package');
 const example = join(scratch, 'example');
 
 beforeAll(() => {
-  const [packed] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: packageRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }));
+  const [packed] = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--pack-destination', scratch], {
+      cwd: packageRoot,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
   execFileSync('tar', ['-xzf', join(scratch, packed.filename), '-C', scratch]);
   // What `npm install` would add: the dependencies, and the addon it builds (this checkout's).
   symlinkSync(join(packageRoot, 'node_modules'), join(installed, 'node_modules'));
@@ -24,17 +30,30 @@ beforeAll(() => {
   symlinkSync(installed, join(example, 'node_modules', 'insalun'));
 }, 180_000);
 
-const node = (args: string[]) => spawnSync(process.execPath, args, { cwd: example, encoding: 'utf8', timeout: 300_000 });
+const node = (args: string[]) =>
+  spawnSync(process.execPath, args, { cwd: example, encoding: 'utf8', timeout: 300_000 });
 
 it('the tarball holds the compiled library with its types, the CLI, the sources to build the addon, and the license', () => {
   const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
-  for (const file of [manifest.main, manifest.types, manifest.exports['.'].default, manifest.exports['.'].types, manifest.bin.insalun, 'binding.gyp', 'LICENSE'])
+  for (const file of [
+    manifest.main,
+    manifest.types,
+    manifest.exports['.'].default,
+    manifest.exports['.'].types,
+    manifest.bin.insalun,
+    'binding.gyp',
+    'LICENSE',
+  ])
     expect(existsSync(join(installed, file)), file).toBe(true);
   expect(existsSync(join(installed, 'test'))).toBe(false);
 });
 
 it('the exports map is the only way in: the entry point loads, internal modules do not', () => {
-  const entry = node(['--input-type=module', '-e', "const m = await import('insalun'); console.log(['train', 'mask', 'unlearn', 'evaluate', 'compare', 'parseCompareConfig'].map((f) => typeof m[f]).join(' '))"]);
+  const entry = node([
+    '--input-type=module',
+    '-e',
+    "const m = await import('insalun'); console.log(['train', 'mask', 'unlearn', 'evaluate', 'compare', 'parseCompareConfig'].map((f) => typeof m[f]).join(' '))",
+  ]);
   expect(entry.stderr).toBe('');
   expect(entry.stdout.trim()).toBe('function function function function function function');
   const internal = node(['--input-type=module', '-e', "await import('insalun/dist/cli/main.js')"]);
@@ -49,7 +68,12 @@ it('examples/library trains, masks, unlearns and evaluates from another folder a
   const rows = new Map(
     r.stdout
       .split('\n')
-      .map((line) => line.split('│').map((cell) => cell.trim()).filter(Boolean))
+      .map((line) =>
+        line
+          .split('│')
+          .map((cell) => cell.trim())
+          .filter(Boolean),
+      )
       .filter((cells) => cells.length === 5 && cells[0] !== 'Method')
       .map(([name, ...scores]) => [name, scores.map(Number)]),
   );

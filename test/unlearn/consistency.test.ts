@@ -42,15 +42,20 @@ describe('unlearning consistency', () => {
     const f = await fixture();
     const { forget, retain } = f.view;
     const model = originalCopy(f);
-    const eval1 = (indices: Int32Array) => model.gradient(f.data.train, { indices, batchSize: 1, train: false, augment: false, seed: 0, epoch: 0 });
+    const eval1 = (indices: Int32Array) =>
+      model.gradient(f.data.train, { indices, batchSize: 1, train: false, augment: false, seed: 0, epoch: 0 });
     // sum over samples of the per-sample gradient
     const F = await eval1(forget);
     const R = await eval1(retain);
     const g1 = await eval1(retain.subarray(0, 1));
     const g2 = await eval1(retain.subarray(1, 2));
-    const nf = forget.length, nr = retain.length, N = 2, alpha = 3;
+    const nf = forget.length,
+      nr = retain.length,
+      N = 2,
+      alpha = 3;
     const v = Float64Array.from(F, (x, i) => x / (nf + nr) - (R[i] * nf) / ((nf + nr) * nr));
-    let vg = 0, og = 0;
+    let vg = 0,
+      og = 0;
     for (let i = 0; i < v.length; i++) {
       vg += v[i] * g2[i];
       og += g1[i] * g2[i];

@@ -3,10 +3,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labelsOf, prepareData, type ExperimentData } from '../../src/experiment/data.js';
-import { selectForget, type ForgetSelection } from '../../src/experiment/forget.js';
+import { type ExperimentData, labelsOf, prepareData } from '../../src/experiment/data.js';
+import { type ForgetSelection, selectForget } from '../../src/experiment/forget.js';
 import { fit } from '../../src/experiment/loop.js';
-import { createModel, saveCheckpoint, type Architecture } from '../../src/model/checkpoint.js';
+import { type Architecture, createModel, saveCheckpoint } from '../../src/model/checkpoint.js';
 import { defaultCompute, type NativeModel } from '../../src/native/index.js';
 import { copyState } from '../../src/unlearn/common.js';
 import { crossEntropy } from '../../src/unlearn/losses.js';
@@ -23,7 +23,12 @@ export interface Fixture {
 
 async function build(): Promise<Fixture> {
   const data = await prepareData(
-    { dataset: 'synthetic', valFraction: 0.1, splitSeed: 0, synthetic: { trainSize: 240, testSize: 40, imageSize: 8, classes: 4, seed: 3 } },
+    {
+      dataset: 'synthetic',
+      valFraction: 0.1,
+      splitSeed: 0,
+      synthetic: { trainSize: 240, testSize: 40, imageSize: 8, classes: 4, seed: 3 },
+    },
     'cpu',
   );
   const view = selectForget(data, 'random:24', 1);
@@ -60,7 +65,17 @@ export function originalCopy(f: Fixture): NativeModel {
 }
 
 export function context(f: Fixture, over: Partial<UnlearnContext> = {}): UnlearnContext {
-  return { model: originalCopy(f), data: f.data, view: f.view, mask: null, maskMode: 'hard', initPath: f.initPath, hyper: {}, seed: 11, ...over };
+  return {
+    model: originalCopy(f),
+    data: f.data,
+    view: f.view,
+    mask: null,
+    maskMode: 'hard',
+    initPath: f.initPath,
+    hyper: {},
+    seed: 11,
+    ...over,
+  };
 }
 
 /** Eval-mode mean cross-entropy of the model on the forget set. */

@@ -17,19 +17,27 @@ describe('hyperparameter schemas', () => {
   });
 
   it('an unknown key is refused with the valid ones listed', () => {
-    expect(hyperProblem('rl', { epoch: 3 })).toBe("unknown hyperparameter 'epoch' for rl; valid: batchSize, momentum, weightDecay, augment, epochs, lr");
-    expect(hyperProblem('ssd', { lr: 0.1, epochs: 2 })).toBe("unknown hyperparameter 'lr', 'epochs' for ssd; valid: alpha, lambda, batchSize");
+    expect(hyperProblem('rl', { epoch: 3 })).toBe(
+      "unknown hyperparameter 'epoch' for rl; valid: batchSize, momentum, weightDecay, augment, epochs, lr",
+    );
+    expect(hyperProblem('ssd', { lr: 0.1, epochs: 2 })).toBe(
+      "unknown hyperparameter 'lr', 'epochs' for ssd; valid: alpha, lambda, batchSize",
+    );
   });
 
   it('a wrong type is refused: booleans are booleans, numbers numbers', () => {
     expect(hyperProblem('ft', { augment: 0 })).toBe('hyperparameter augment of ft must be true or false, got 0');
     expect(hyperProblem('ft', { lr: '0.1' })).toBe("hyperparameter lr of ft must be a number >= 0, got '0.1'");
-    expect(hyperProblem('ft', { epochs: true })).toBe('hyperparameter epochs of ft must be a whole number >= 1, got true');
+    expect(hyperProblem('ft', { epochs: true })).toBe(
+      'hyperparameter epochs of ft must be a whole number >= 1, got true',
+    );
     expect(hyperProblem('ft', { lr: undefined })).toBe('hyperparameter lr of ft must be a number >= 0, got undefined');
   });
 
   it('values out of their natural range are refused, every bad key in one message', () => {
-    expect(hyperProblem('ft', { lr: -0.1, epochs: 0 })).toBe('hyperparameter epochs of ft must be a whole number >= 1, got 0; hyperparameter lr of ft must be a number >= 0, got -0.1');
+    expect(hyperProblem('ft', { lr: -0.1, epochs: 0 })).toBe(
+      'hyperparameter epochs of ft must be a whole number >= 1, got 0; hyperparameter lr of ft must be a number >= 0, got -0.1',
+    );
     expect(hyperProblem('ft', { lr: Infinity })).toMatch(/lr of ft must be a number >= 0, got Infinity/);
     expect(hyperProblem('ft', { momentum: 1.5 })).toMatch(/momentum of ft must be a number in \[0, 1\]/);
     expect(hyperProblem('neggrad+', { beta: -0.5 })).toMatch(/beta of neggrad\+ must be a number in \[0, 1\]/);
@@ -44,7 +52,9 @@ describe('hyperparameter schemas', () => {
     const h = resolveHyper('scrub', { augment: false, T: 2 });
     expect(h).toEqual({ ...METHOD_DEFAULTS.scrub, augment: false, T: 2 });
     expect(Object.keys(h)).toEqual(Object.keys(METHOD_DEFAULTS.scrub));
-    expect(() => resolveHyper('scrub', { augment: 'no' })).toThrow("hyperparameter augment of scrub must be true or false, got 'no'");
+    expect(() => resolveHyper('scrub', { augment: 'no' })).toThrow(
+      "hyperparameter augment of scrub must be true or false, got 'no'",
+    );
   });
 
   it('the method receives augment as a boolean: true (the default) and false train differently', async () => {

@@ -10,7 +10,8 @@ const labels = Int32Array.from([2, 0]);
 function finiteDifference(loss: (z: Float32Array) => number, z: Float32Array): number[] {
   const eps = 1e-3;
   return Array.from(z, (_, j) => {
-    const up = Float32Array.from(z), down = Float32Array.from(z);
+    const up = Float32Array.from(z),
+      down = Float32Array.from(z);
     up[j] += eps;
     down[j] -= eps;
     return (loss(up) - loss(down)) / (up[j] - down[j]);

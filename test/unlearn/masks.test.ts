@@ -71,7 +71,8 @@ describe('unlearning with masks', () => {
     const before = ctx.model.getParameters();
     await runUnlearning('ssd', ctx);
     const after = ctx.model.getParameters();
-    let grown = 0, shrunk = 0;
+    let grown = 0,
+      shrunk = 0;
     for (let i = 0; i < before.length; i++) {
       if (!(Math.abs(after[i]) <= Math.abs(before[i]))) grown++;
       if (Math.abs(after[i]) < Math.abs(before[i])) shrunk++;

@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createModel, loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.js';
 import { defaultCompute } from '../../src/native/index.js';
-import { METHOD_DEFAULTS, METHOD_NAMES, runUnlearning, type MethodName } from '../../src/unlearn/methods.js';
+import { METHOD_DEFAULTS, METHOD_NAMES, type MethodName, runUnlearning } from '../../src/unlearn/methods.js';
 import { changedCount, context, fixture, forgetLoss } from './fixture.js';
 
 // Small runs: one or two epochs, small batches so there are several steps.
@@ -25,11 +25,28 @@ afterAll(async () => (await fixture()).cleanup());
 
 describe('unlearning methods', () => {
   it('lists every method with defaults (gradient methods: momentum 0.9, wd 5e-4, batch 256, augment on)', () => {
-    expect([...METHOD_NAMES]).toEqual(['retrain', 'ft', 'rl', 'ga', 'iu', 'l1-sparse', 'bs', 'be', 'neggrad+', 'scrub', 'ssd']);
+    expect([...METHOD_NAMES]).toEqual([
+      'retrain',
+      'ft',
+      'rl',
+      'ga',
+      'iu',
+      'l1-sparse',
+      'bs',
+      'be',
+      'neggrad+',
+      'scrub',
+      'ssd',
+    ]);
     for (const m of METHOD_NAMES) {
       const d = METHOD_DEFAULTS[m];
       expect(d.batchSize).toBe(256);
-      if (m !== 'iu' && m !== 'ssd') expect({ momentum: d.momentum, weightDecay: d.weightDecay, augment: d.augment }).toEqual({ momentum: 0.9, weightDecay: 5e-4, augment: true });
+      if (m !== 'iu' && m !== 'ssd')
+        expect({ momentum: d.momentum, weightDecay: d.weightDecay, augment: d.augment }).toEqual({
+          momentum: 0.9,
+          weightDecay: 5e-4,
+          augment: true,
+        });
     }
     expect(METHOD_DEFAULTS.rl).toMatchObject({ epochs: 10, lr: 0.013 });
     expect(METHOD_DEFAULTS.ga).toMatchObject({ epochs: 5, lr: 1e-4 });
@@ -55,20 +72,38 @@ describe('unlearning methods', () => {
 
   it('rejects unknown hyperparameters, listing the valid ones, and invalid values', async () => {
     const f = await fixture();
-    await expect(runUnlearning('rl', context(f, { hyper: { epoch: 3 } }))).rejects.toThrow(/unknown hyperparameter 'epoch' for rl; valid: .*epochs.*lr/);
-    await expect(runUnlearning('ssd', context(f, { hyper: { lr: 0.1 } }))).rejects.toThrow(/valid: alpha, lambda, batchSize/);
-    await expect(runUnlearning('ft', context(f, { hyper: { epochs: 1.5 } }))).rejects.toThrow(/epochs of ft must be a whole number >= 1, got 1.5/);
-    await expect(runUnlearning('ft', context(f, { hyper: { augment: 1 } }))).rejects.toThrow(/augment of ft must be true or false, got 1/);
-    await expect(runUnlearning('ft', context(f, { hyper: { lr: NaN } }))).rejects.toThrow(/lr of ft must be a number >= 0, got NaN/);
-    await expect(runUnlearning('scrub', context(f, { hyper: { msteps: -1 } }))).rejects.toThrow(/msteps of scrub must be a whole number >= 0/);
-    await expect(runUnlearning('bs', context(f, { hyper: { eps: 2 } }))).rejects.toThrow(/eps of bs must be a number in \[0, 1\] \(pixel units\)/);
+    await expect(runUnlearning('rl', context(f, { hyper: { epoch: 3 } }))).rejects.toThrow(
+      /unknown hyperparameter 'epoch' for rl; valid: .*epochs.*lr/,
+    );
+    await expect(runUnlearning('ssd', context(f, { hyper: { lr: 0.1 } }))).rejects.toThrow(
+      /valid: alpha, lambda, batchSize/,
+    );
+    await expect(runUnlearning('ft', context(f, { hyper: { epochs: 1.5 } }))).rejects.toThrow(
+      /epochs of ft must be a whole number >= 1, got 1.5/,
+    );
+    await expect(runUnlearning('ft', context(f, { hyper: { augment: 1 } }))).rejects.toThrow(
+      /augment of ft must be true or false, got 1/,
+    );
+    await expect(runUnlearning('ft', context(f, { hyper: { lr: NaN } }))).rejects.toThrow(
+      /lr of ft must be a number >= 0, got NaN/,
+    );
+    await expect(runUnlearning('scrub', context(f, { hyper: { msteps: -1 } }))).rejects.toThrow(
+      /msteps of scrub must be a whole number >= 0/,
+    );
+    await expect(runUnlearning('bs', context(f, { hyper: { eps: 2 } }))).rejects.toThrow(
+      /eps of bs must be a number in \[0, 1\] \(pixel units\)/,
+    );
   });
 
   it('retrain needs the initial weights and takes no mask', async () => {
     const f = await fixture();
-    await expect(runUnlearning('retrain', context(f, { initPath: undefined }))).rejects.toThrow(/retrain needs .*init\.safetensors/);
+    await expect(runUnlearning('retrain', context(f, { initPath: undefined }))).rejects.toThrow(
+      /retrain needs .*init\.safetensors/,
+    );
     const ctx = context(f);
-    await expect(runUnlearning('retrain', { ...ctx, mask: new Float32Array(ctx.model.parameterCount).fill(1) })).rejects.toThrow(/retrain takes no mask/);
+    await expect(
+      runUnlearning('retrain', { ...ctx, mask: new Float32Array(ctx.model.parameterCount).fill(1) }),
+    ).rejects.toThrow(/retrain takes no mask/);
   });
 
   it('retrain refuses initial weights of another architecture', async () => {
@@ -76,8 +111,12 @@ describe('unlearning methods', () => {
     const other = createModel({ ...f.arch, classes: f.arch.classes + 1 }, defaultCompute('cpu'));
     const path = f.initPath.replace('init.safetensors', 'other.safetensors');
     await saveCheckpoint(path, other, { ...f.arch, classes: f.arch.classes + 1 });
-    await expect(runUnlearning('retrain', context(f, { initPath: path }))).rejects.toThrow(/fc\.weight is \[4,32\] here but \[5,32\]/);
-    await expect(runUnlearning('retrain', context(f, { initPath: `${path}.missing` }))).rejects.toThrow(/no such checkpoint file/);
+    await expect(runUnlearning('retrain', context(f, { initPath: path }))).rejects.toThrow(
+      /fc\.weight is \[4,32\] here but \[5,32\]/,
+    );
+    await expect(runUnlearning('retrain', context(f, { initPath: `${path}.missing` }))).rejects.toThrow(
+      /no such checkpoint file/,
+    );
   });
 
   it('retrain starts from the initial weights (at lr 0 they stay exactly the init)', async () => {
