@@ -42,7 +42,7 @@ async function train(compute: ComputeSettings): Promise<{ dir: string; weights: 
 }
 
 (cuda.available ? describe : describe.skip)(
-  `models of different compute settings in one process${cuda.available ? '' : ` (skipped: ${cuda.why})`}`,
+  `models of different compute settings (CPU, CUDA fp32 and bf16) in one process${cuda.available ? '' : ` (skipped: ${cuda.why})`}`,
   () => {
     const settings: ComputeSettings[] = [
       defaultCompute('cpu'),
