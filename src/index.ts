@@ -1,14 +1,27 @@
 // The insalun library: what the CLI's commands do, as functions (docs/library.md). Only a list of
 // re-exports: each function lives with the command that uses it, under the name given here.
 
-// compare: a whole experiment from a config, and its table
+// compare: a whole experiment from a config, and its table; also its steps, for callers that
+// schedule the work themselves (a sweep worker, a tuning protocol). The steps take no output lock:
+// runCompare holds one for the folder, a caller of the steps decides its own.
 export {
   type CompareConfig,
   type CompareEvents,
   type CompareResult,
   type CompareRow,
+  ensureMask,
+  ensureOriginal,
+  ensureRow,
+  type OriginalModel,
   parseCompareConfig,
+  type RowConfig,
   runCompare as compare,
+  type SeedData,
+  type SeedRun,
+  scoreOriginal,
+  seedData,
+  seedRun,
+  summarize,
 } from './experiment/compare.js';
 export { type DataSpec, type ExperimentData, prepareData } from './experiment/data.js';
 export { DEMO_CONFIG } from './experiment/demo.js';
@@ -28,8 +41,8 @@ export {
 } from './experiment/unlearn.js';
 export { type LockHolder, OutputFolderBusyError } from './io/lock.js';
 export { renderTable, toCsv, toMarkdown } from './io/results.js';
-// A trained checkpoint with the data split it recorded, and a forget set over that data
-// mask: SalUn's gradient or InSalUn's integrated-gradient saliency, as top-k masks
+// mask: SalUn's gradient or InSalUn's integrated-gradient saliency, as top-k masks; and a trained
+// checkpoint opened with the data split it recorded
 export {
   generateMasks as mask,
   type MaskJob,
@@ -39,7 +52,7 @@ export {
   type OpenedCheckpoint,
   openCheckpoint,
 } from './masks/generate.js';
-// Where models compute, progress, tables, and the lock that gives an output folder to one run
+// Where and how models compute
 export {
   type ComputeSettings,
   type DeviceName,
