@@ -3,9 +3,9 @@
 // wants, so a record's pixels are copied as one block.
 
 import { join } from 'node:path';
-import type { ImageSet } from './dataset.js';
 import { DataError } from './errors.js';
 import { fileExists, readDataFile } from './files.js';
+import type { ImageSet } from './image-set.js';
 
 const CHANNELS = 3;
 const SIDE = 32;

@@ -3,19 +3,12 @@
 import { loadCifar10, loadCifar100 } from './cifar.js';
 import { DataError } from './errors.js';
 import { DEBIAN_FASHION_MNIST_DIR, loadIdxDataset } from './idx.js';
+import type { ImageSet } from './image-set.js';
 import { generateSynthetic, type SyntheticOptions } from './synthetic.js';
 
 export { DataError } from './errors.js';
+export type { ImageSet } from './image-set.js';
 export type { SyntheticOptions } from './synthetic.js';
-
-export interface ImageSet {
-  images: Uint8Array; // [n, c, h, w] uint8 0..255, CHW planes
-  labels: Int32Array;
-  n: number;
-  channels: number;
-  height: number;
-  width: number;
-}
 
 export const DATASET_NAMES = ['synthetic', 'cifar10', 'cifar100', 'mnist', 'fashion-mnist'] as const;
 export type DatasetName = (typeof DATASET_NAMES)[number];

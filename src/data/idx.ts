@@ -5,9 +5,9 @@
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzip } from 'node:zlib';
-import type { ImageSet } from './dataset.js';
 import { DataError } from './errors.js';
 import { fileExists, readDataFile } from './files.js';
+import type { ImageSet } from './image-set.js';
 
 const gunzipAsync = promisify(gunzip);
 

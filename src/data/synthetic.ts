@@ -20,8 +20,8 @@
 // the same bytes on every platform. Train and test draw from separate streams of the seed, so
 // changing one size does not change the other split.
 
-import type { ImageSet } from './dataset.js';
 import { DataError } from './errors.js';
+import type { ImageSet } from './image-set.js';
 import { Rng, randomInt, shuffle } from './random.js';
 
 export interface SyntheticOptions {
