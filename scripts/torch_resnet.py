@@ -1,4 +1,4 @@
-"""The CIFAR ResNet-18 of method.md section 1 in PyTorch (torchvision names), for reference checks
+"""The CIFAR ResNet-18 of docs/method.md section 1 in PyTorch (torchvision names), for reference checks
 run by hand: checkpoint interop, logits and gradient parity, mask agreement. Not used by the
 project itself (it must not need Python)."""
 import torch

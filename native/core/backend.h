@@ -101,7 +101,7 @@ const char* precision_name(Precision p);
 
 enum class MaskMode : int { kNone = 0, kGrad = 1, kHard = 2 };
 
-// PyTorch SGD semantics (see method.md section 3) over one flat parameter vector.
+// PyTorch SGD semantics (see docs/method.md section 3) over one flat parameter vector.
 struct SgdConfig {
   float lr = 0.1f, momentum = 0.9f, weight_decay = 5e-4f;
   // Coefficient of an L1 penalty on the weights (l1-sparse unlearning): its subgradient

@@ -1,4 +1,4 @@
-// ResNet-18, CIFAR variant (method.md section 1), written once over the Backend interface.
+// ResNet-18, CIFAR variant (docs/method.md section 1), written once over the Backend interface.
 // All parameters live in one flat device vector (so the optimizer, masks and integrated gradients
 // are single flat ops); the running statistics in a second one; num_batches_tracked on the host.
 #pragma once

@@ -1,4 +1,4 @@
-// One coordinate of the masked SGD step (PyTorch semantics, method.md sections 3 and 5), shared
+// One coordinate of the masked SGD step (PyTorch semantics, docs/method.md sections 3 and 5), shared
 // by the CPU loop and the CUDA kernel so both backends run the same arithmetic:
 //   g  = grad + l1 * sign(w), times the mask in kGrad mode
 //   g' = g + wd * w

@@ -1,4 +1,4 @@
-// Validation hold-out, forget/retain sets and random labels (method.md section 2). All indices
+// Validation hold-out, forget/retain sets and random labels (docs/method.md section 2). All indices
 // count in the official training set in file order; every draw is reproducible from its seed.
 
 import { readFileSync } from 'node:fs';

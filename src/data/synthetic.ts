@@ -1,4 +1,4 @@
-// The built-in synthetic data set (method.md section 7): runs anywhere with no download, and is
+// The built-in synthetic data set (docs/method.md section 7): runs anywhere with no download, and is
 // learnable but not trivially, so that a trained network memorizes part of its training set.
 //
 // Design. Every class owns PROTOTYPES_PER_CLASS smooth random colour patterns (periodic value

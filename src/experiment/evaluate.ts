@@ -1,4 +1,4 @@
-// Evaluation: accuracies of a model on index sets, and the unlearning metrics of method.md 6.
+// Evaluation: accuracies of a model on index sets, and the unlearning metrics of docs/method.md 6.
 import { accuracy } from '../metrics/accuracy.js';
 import { type MiaKind, miaAll, miaEfficacy, shadowMembers } from '../metrics/mia.js';
 import type { NativeDataset, NativeModel } from '../native/index.js';
@@ -23,7 +23,7 @@ export interface UnlearningScores {
   RA: number;
   TA: number;
   MIA: number;
-  /** MIA-efficacy with the other features (method.md 6); present when all were asked for. */
+  /** MIA-efficacy with the other features (docs/method.md 6); present when all were asked for. */
   miaVariants?: Record<MiaKind, number>;
 }
 

@@ -1,4 +1,4 @@
-// Forget sets over an experiment's data (method.md 2): forget, retain, and the test indices that
+// Forget sets over an experiment's data (docs/method.md 2): forget, retain, and the test indices that
 // TA uses (class-wise forgetting removes the forgotten class from the test set).
 import { resolveForgetSet, testIndicesFor } from '../data/splits.js';
 import type { ExperimentData } from './data.js';

@@ -20,7 +20,7 @@ export function lrAt(base: number, schedule: Schedule, epoch: number, epochs: nu
 }
 
 /** SalUn's multistep milestones for a run of `epochs` epochs: lr x0.1 after half and after three
- * quarters of them, rounded down, as method.md's 91 and 136 of 182 epochs (SalUn's
+ * quarters of them, rounded down, as docs/method.md's 91 and 136 of 182 epochs (SalUn's
  * `--decreasing_lr 91,136`). */
 export function salunMilestones(epochs: number): number[] {
   return [Math.floor(epochs / 2), Math.floor((3 * epochs) / 4)];

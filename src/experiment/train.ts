@@ -1,4 +1,4 @@
-// `insalun train`: the original model (method.md section 3), with init/last/best checkpoints,
+// `insalun train`: the original model (docs/method.md section 3), with init/last/best checkpoints,
 // a JSON summary, and exact resumption after Ctrl-C.
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../io/atomic.js';

@@ -58,7 +58,7 @@ async function maskGenerationSeconds(maskPath: string): Promise<number | null> {
 }
 
 /**
- * Relearning attack (method.md 6): fine-tune on a small slice of the forget set with true labels
+ * Relearning attack (docs/method.md 6): fine-tune on a small slice of the forget set with true labels
  * and record forget accuracy after each step. Changes the model: run it last.
  */
 export async function relearningCurve(

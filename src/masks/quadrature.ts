@@ -1,4 +1,4 @@
-// Quadrature rules on [0, 1] for integrated gradients (method.md 4b): nodes a_k and weights w_k.
+// Quadrature rules on [0, 1] for integrated gradients (docs/method.md 4b): nodes a_k and weights w_k.
 
 export const RULES = ['left', 'right', 'middle', 'trapezoid', 'gauss-legendre'] as const;
 export type Rule = (typeof RULES)[number];

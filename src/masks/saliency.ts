@@ -1,4 +1,4 @@
-// Weight saliency over the forget set (method.md 4a, 4b).
+// Weight saliency over the forget set (docs/method.md 4a, 4b).
 import type { NativeDataset, NativeModel } from '../native/index.js';
 import { quadrature, type Rule } from './quadrature.js';
 

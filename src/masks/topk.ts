@@ -1,4 +1,4 @@
-// From saliency to masks (method.md 4c): one global ranking over every parameter; ratio r keeps
+// From saliency to masks (docs/method.md 4c): one global ranking over every parameter; ratio r keeps
 // exactly floor(N*r) largest saliencies; ties go to the lower flat index, so masks are deterministic.
 import type { TensorEntry } from '../native/index.js';
 

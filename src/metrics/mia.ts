@@ -1,4 +1,4 @@
-// MIA-efficacy as SalUn measures it (method.md section 6): an SVM learns to tell training members
+// MIA-efficacy as SalUn measures it (docs/method.md section 6): an SVM learns to tell training members
 // (shadow train, retain samples) from non-members (shadow test, the test set) by a per-sample
 // feature of the model's output; MIA-efficacy is the share of forget samples it calls non-members.
 

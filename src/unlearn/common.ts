@@ -32,7 +32,7 @@ export interface UnlearnContext {
 export const RETAIN_STREAM = 0;
 export const FORGET_STREAM = 1;
 
-/** SGD of every gradient method (method.md 5): momentum and weight decay from the hyperparameters. */
+/** SGD of every gradient method (docs/method.md 5): momentum and weight decay from the hyperparameters. */
 export function sgdOf(h: SgdHyper, extra: Partial<SgdOptions> = {}): SgdOptions {
   return { lr: h.lr, momentum: h.momentum, weightDecay: h.weightDecay, ...extra };
 }

@@ -77,7 +77,7 @@ export async function negGradPlus(ctx: UnlearnContext, h: MethodHyper<'neggrad+'
  * the original on forget (max steps: -KL, the first `msteps` epochs) and stays close to it on
  * retain (min steps: gamma * CE + alpha * KL). The teacher sees the identical augmented images
  * (augmentation is keyed by seed, epoch and dataset index) with eval-mode BN, as in SCRUB's code.
- * SCRUB runs max steps while epoch <= msteps; here exactly `msteps` epochs have one (method.md: 2
+ * SCRUB runs max steps while epoch <= msteps; here exactly `msteps` epochs have one (docs/method.md: 2
  * max steps).
  */
 export async function scrub(ctx: UnlearnContext, h: MethodHyper<'scrub'>): Promise<void> {

@@ -1,4 +1,4 @@
-// The unlearning methods of method.md section 5: their names, default hyperparameters, and one
+// The unlearning methods of docs/method.md section 5: their names, default hyperparameters, and one
 // entry point that validates the hyperparameters, applies the mask and times the run (RTE).
 import type { z } from 'zod';
 import type { TrainRecipe } from '../experiment/loop.js';
@@ -51,13 +51,13 @@ export const METHOD_DEFAULTS: { readonly [M in MethodName]: MethodHyper<M> } = {
   // Scripts derived from SalUn's code run bs and be at lr 5e-6 (the Boundary Unlearning code: 1e-5),
   // which barely moves a model trained at lr 0.1 (SalUn reports UA under 1% for both); 0.01, the
   // fine-tuning rate, makes them do something. Pass lr to reproduce the published setting.
-  // eps: the FGSM step in [0, 1] pixel units (method.md; the bound of SalUn's PGD).
+  // eps: the FGSM step in [0, 1] pixel units (docs/method.md; the bound of SalUn's PGD).
   bs: { ...SGD, epochs: 10, lr: 0.01, eps: 0.1 },
   be: { ...SGD, epochs: 10, lr: 0.01 },
   // beta weighs the retain CE, 1 - beta the ascended forget CE (SCRUB paper's NegGrad+).
   'neggrad+': { ...SGD, epochs: 10, lr: 0.01, beta: 0.95 },
   // SCRUB's CIFAR settings: gamma (CE), alpha (KL) on retain, temperature T, msteps max epochs;
-  // 5 epochs: method.md gives none; SCRUB's notebooks run a handful of epochs at this rate.
+  // 5 epochs: docs/method.md gives none; SCRUB's notebooks run a handful of epochs at this rate.
   scrub: { ...SGD, epochs: 5, lr: 5e-4, gamma: 0.99, alpha: 0.001, T: 4, msteps: 2 },
   // SSD's selection weighting alpha and dampening constant lambda (its CIFAR values).
   ssd: { alpha: 10, lambda: 1, batchSize: 256 },

@@ -37,7 +37,7 @@ it('multistep milestones scale with a different epoch count', () => {
 });
 
 it("SalUn's milestones are half and three quarters of the epochs rounded down, wherever a recipe gets them", () => {
-  expect(salunMilestones(182)).toEqual([91, 136]); // method.md: lr x0.1 at epochs 91 and 136
+  expect(salunMilestones(182)).toEqual([91, 136]); // docs/method.md: lr x0.1 at epochs 91 and 136
   expect(salunMilestones(20)).toEqual([10, 15]);
   expect(salunMilestones(7)).toEqual([3, 5]);
   // insalun train and compare build their options with trainOptions

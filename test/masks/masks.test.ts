@@ -1,4 +1,4 @@
-// The properties of method.md 4b/4c: IG identities, completeness, exact mask counts, file format.
+// The properties of docs/method.md 4b/4c: IG identities, completeness, exact mask counts, file format.
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +31,7 @@ describe('quadrature rules', () => {
       expect(nodes.every((a) => a >= 0 && a <= 1)).toBe(true);
     }
   });
-  it('follows method.md: left, right, middle, trapezoid', () => {
+  it('follows docs/method.md: left, right, middle, trapezoid', () => {
     expect(quadrature('left', 4).nodes).toEqual([0, 0.25, 0.5, 0.75]);
     expect(quadrature('right', 4).nodes).toEqual([0.25, 0.5, 0.75, 1]);
     expect(quadrature('middle', 4).nodes).toEqual([0.125, 0.375, 0.625, 0.875]);
