@@ -1,6 +1,18 @@
 // The insalun library: what the CLI's commands do, as functions (docs/library.md). Only a list of
 // re-exports: each function lives with the command that uses it, under the name given here.
 
+// data download: a data set from its official source (or a mirror) into the default data folder
+export { defaultDataDir } from './data/data-dir.js';
+export {
+  DATA_SOURCES,
+  type DataSource,
+  DOWNLOADABLE_DATASETS,
+  type DownloadableName,
+  type DownloadOptions,
+  type DownloadProgress,
+  type DownloadResult,
+  downloadDataset,
+} from './data/download.js';
 // compare: a whole experiment from a config, and its table; also its steps, for callers that
 // schedule the work themselves (a sweep worker, a tuning protocol). The steps take no output lock:
 // runCompare holds one for the folder, a caller of the steps decides its own.

@@ -5,6 +5,7 @@ import { accuracyOn, unlearningScores } from '../experiment/evaluate.js';
 import { DEFAULT_FORGET_SEED, selectForget } from '../experiment/forget.js';
 import { trainOptions, trainOriginal } from '../experiment/train.js';
 import { openCheckpoint } from '../masks/generate.js';
+import { registerDataCommands } from './data-command.js';
 import { stopOnInterrupt } from './interrupt.js';
 import {
   choice,
@@ -156,6 +157,7 @@ export function buildProgram(): Command {
   addTrainCommand(program);
   addEvalCommand(program);
   registerUnlearningCommands(program);
+  registerDataCommands(program);
   return program;
 }
 

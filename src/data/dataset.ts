@@ -1,8 +1,11 @@
 // One entry point for every data set the product knows: loadDataset(name, options).
 
+import { join } from 'node:path';
 import { loadCifar10, loadCifar100 } from './cifar.js';
+import { defaultDataDir } from './data-dir.js';
 import { DataError } from './errors.js';
-import { DEBIAN_FASHION_MNIST_DIR, loadIdxDataset } from './idx.js';
+import { fileExists } from './files.js';
+import { DEBIAN_FASHION_MNIST_DIR, IDX_FILES, loadIdxDataset } from './idx.js';
 import type { ImageSet } from './image-set.js';
 import { generateSynthetic, type SyntheticOptions } from './synthetic.js';
 
@@ -47,10 +50,7 @@ export async function loadDataset(name: string, opts: LoadOptions = {}): Promise
   if (name === 'synthetic') return loadSynthetic(opts.synthetic ?? {});
 
   const { mean, std } = NORMALIZATION[name];
-  const dir = opts.dataDir ?? (name === 'fashion-mnist' ? DEBIAN_FASHION_MNIST_DIR : undefined);
-  if (dir === undefined) {
-    throw new DataError(`${name}: no data directory given (pass the directory that holds the ${name} files)`);
-  }
+  const dir = opts.dataDir ?? (await defaultDirFor(name));
   switch (name) {
     case 'cifar10':
     case 'cifar100': {
@@ -81,6 +81,22 @@ export async function loadDataset(name: string, opts: LoadOptions = {}): Promise
       };
     }
   }
+}
+
+/**
+ * No data directory given: the default data folder (defaultDataDir: $INSALUN_DATA_DIR, else the
+ * cache folder `insalun data download` fills). Fashion-MNIST falls back to Debian's
+ * dataset-fashion-mnist folder when the default folder lacks it and Debian's is there.
+ */
+async function defaultDirFor(name: DatasetName): Promise<string> {
+  const dir = defaultDataDir();
+  if (name !== 'fashion-mnist') return dir;
+  for (const sub of ['', 'fashion-mnist', 'FashionMNIST/raw']) {
+    for (const file of [IDX_FILES.testLabels, `${IDX_FILES.testLabels}.gz`]) {
+      if (await fileExists(join(dir, sub, file))) return dir;
+    }
+  }
+  return (await fileExists(DEBIAN_FASHION_MNIST_DIR)) ? DEBIAN_FASHION_MNIST_DIR : dir;
 }
 
 function loadSynthetic(options: SyntheticOptions): LoadedDataset {
