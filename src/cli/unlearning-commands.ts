@@ -239,7 +239,7 @@ function addCompareCommand(program: Command): void {
     )
     .requiredOption(
       '--config <file>',
-      'experiment config (JSON): dataset, forget, width, train, seeds, methods (see README)',
+      'experiment config (JSON): dataset, forget, width, train, seeds, methods (see docs/configs.md)',
     )
     .option('--out <dir>', 'output directory (reused artifacts are kept here)')
     .addOption(deviceOption())
