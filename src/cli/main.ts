@@ -26,7 +26,11 @@ function addTrainCommand(program: Command): void {
     .description(
       'train the original ResNet-18 (SalUn recipe by default) and write init/last/best checkpoints and summary.json',
     )
-    .option('--dataset <name>', 'synthetic | cifar10 | cifar100 | mnist | fashion-mnist', 'synthetic')
+    .option(
+      '--dataset <name>',
+      'synthetic | cifar10 | cifar100 | mnist | fashion-mnist | svhn | tiny-imagenet',
+      'synthetic',
+    )
     .option('--data-dir <dir>', 'directory holding the dataset files')
     .option(
       '--val-fraction <f>',
