@@ -18,6 +18,7 @@ import {
   stepCaptureOption,
 } from './options.js';
 import { terminalReporter } from './progress.js';
+import { registerReportCommand } from './report-command.js';
 import { registerUnlearningCommands } from './unlearning-commands.js';
 
 function addTrainCommand(program: Command): void {
@@ -162,6 +163,7 @@ export function buildProgram(): Command {
   addEvalCommand(program);
   registerUnlearningCommands(program);
   registerDataCommands(program);
+  registerReportCommand(program);
   return program;
 }
 

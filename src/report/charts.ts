@@ -1,0 +1,302 @@
+// The report's charts as Vega-Lite specs, rendered to SVG strings headlessly (vega's View with no
+// renderer, toSVG: no canvas, no browser, no network). Error bars are the sample standard
+// deviation over seeds, as the table's "mean ± std".
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import type { ReportData } from './read.js';
+
+export interface Chart {
+  id: string; // an HTML id and a file name
+  title: string;
+  caption: string;
+  spec: vl.TopLevelSpec;
+}
+
+export interface ReportSection {
+  id: string;
+  title: string;
+  /** Why the section has no charts, when it has none. */
+  note?: string;
+  charts: Chart[];
+}
+
+const METRICS: { key: 'avgGap' | 'UA' | 'RA' | 'TA' | 'MIA'; title: string; caption: string }[] = [
+  {
+    key: 'avgGap',
+    title: 'Avg. Gap',
+    caption: 'mean absolute gap to Retrain over UA, RA, TA and MIA (lower is better)',
+  },
+  { key: 'UA', title: 'UA', caption: 'unlearning accuracy: 100 - accuracy on the forget set' },
+  { key: 'RA', title: 'RA', caption: 'accuracy on the retained training data' },
+  { key: 'TA', title: 'TA', caption: 'accuracy on the test set' },
+  { key: 'MIA', title: 'MIA', caption: 'MIA-efficacy: forget images a membership-inference attack calls non-members' },
+];
+
+const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white' } as const;
+
+function metricChart(data: ReportData, key: (typeof METRICS)[number]['key'], title: string): vl.TopLevelSpec {
+  const values = data.scores
+    .map((s) => ({ method: s.method, seed: s.seed, value: s[key] }))
+    .filter((v) => typeof v.value === 'number' && Number.isFinite(v.value));
+  const x = { field: 'method', type: 'nominal', sort: data.methods, title: null, axis: { labelAngle: -30 } } as const;
+  return {
+    ...base,
+    title,
+    width: Math.max(160, 48 * data.methods.length),
+    height: 180,
+    data: { values },
+    layer: [
+      {
+        mark: { type: 'bar', opacity: 0.8 },
+        encoding: { x, y: { aggregate: 'mean', field: 'value', type: 'quantitative', title } },
+      },
+      {
+        mark: { type: 'errorbar', extent: 'stdev', ticks: true },
+        encoding: { x, y: { field: 'value', type: 'quantitative', title } },
+      },
+      {
+        mark: { type: 'point', filled: true, color: 'black', size: 18 },
+        encoding: {
+          x,
+          y: { field: 'value', type: 'quantitative', title },
+          tooltip: [{ field: 'seed' }, { field: 'value' }],
+        },
+      },
+    ],
+  } as vl.TopLevelSpec;
+}
+
+function relearnChart(
+  data: ReportData,
+  points: { method: string; step: number; forgetAccuracy: number; seed: number }[],
+): vl.TopLevelSpec {
+  const x = { field: 'step', type: 'quantitative', title: 'relearning step', axis: { tickMinStep: 1 } } as const;
+  const color = { field: 'method', type: 'nominal', sort: data.methods, title: 'method' } as const;
+  return {
+    ...base,
+    title: 'Forget accuracy under the relearning attack',
+    width: 420,
+    height: 220,
+    data: { values: points },
+    layer: [
+      {
+        mark: { type: 'line', point: true },
+        encoding: {
+          x,
+          color,
+          y: { aggregate: 'mean', field: 'forgetAccuracy', type: 'quantitative', title: 'forget accuracy (%)' },
+        },
+      },
+      {
+        mark: { type: 'errorbar', extent: 'stdev' },
+        encoding: { x, color, y: { field: 'forgetAccuracy', type: 'quantitative', title: 'forget accuracy (%)' } },
+      },
+    ],
+  } as vl.TopLevelSpec;
+}
+
+function densityChart(data: ReportData): vl.TopLevelSpec {
+  const layers = [...new Map(data.masks.map((m) => [m.layer, m.order])).entries()]
+    .sort((a, b) => a[1] - b[1])
+    .map((e) => e[0]);
+  const x = {
+    field: 'layer',
+    type: 'nominal',
+    sort: layers,
+    title: 'layer',
+    axis: { labelAngle: -60, labelFontSize: 8 },
+  } as const;
+  const color = { field: 'mask', type: 'nominal', title: 'mask' } as const;
+  return {
+    ...base,
+    title: 'Per-layer mask density (fraction of weights the mask keeps)',
+    width: Math.min(900, Math.max(420, 12 * layers.length)),
+    height: 200,
+    data: { values: data.masks },
+    layer: [
+      {
+        mark: { type: 'bar', opacity: 0.85 },
+        encoding: {
+          x,
+          color,
+          xOffset: { field: 'mask' },
+          y: { aggregate: 'mean', field: 'density', type: 'quantitative', title: 'density', scale: { domain: [0, 1] } },
+        },
+      },
+      {
+        mark: { type: 'errorbar', extent: 'stdev' },
+        encoding: { x, xOffset: { field: 'mask' }, y: { field: 'density', type: 'quantitative', title: 'density' } },
+      },
+    ],
+  } as vl.TopLevelSpec;
+}
+
+function completenessChart(data: ReportData): vl.TopLevelSpec {
+  const values = data.completeness.flatMap((c) => [
+    { mask: c.mask, seed: `seed ${c.seed}`, quantity: 'sum of IG', value: c.sumIg },
+    { mask: c.mask, seed: `seed ${c.seed}`, quantity: 'L(model) - L(baseline)', value: c.lossDifference },
+  ]);
+  return {
+    ...base,
+    title: 'IG completeness: attributions sum vs the loss difference they should add up to',
+    width: 300,
+    height: 180,
+    data: { values },
+    mark: { type: 'bar' },
+    encoding: {
+      x: { field: 'seed', type: 'nominal', title: null },
+      xOffset: { field: 'quantity' },
+      color: { field: 'quantity', type: 'nominal', title: null },
+      y: { field: 'value', type: 'quantitative', title: 'loss units' },
+      tooltip: [{ field: 'mask' }, { field: 'quantity' }, { field: 'value' }],
+    },
+  } as vl.TopLevelSpec;
+}
+
+function trainingChart(data: ReportData, field: 'loss' | 'accuracy'): vl.TopLevelSpec {
+  const values =
+    field === 'loss'
+      ? data.training.map((t) => ({ epoch: t.epoch, seed: `seed ${t.seed}`, series: 'train loss', value: t.loss }))
+      : data.training.flatMap((t) => [
+          { epoch: t.epoch, seed: `seed ${t.seed}`, series: 'train', value: t.trainAccuracy },
+          ...(t.valAccuracy === null
+            ? []
+            : [{ epoch: t.epoch, seed: `seed ${t.seed}`, series: 'validation', value: t.valAccuracy }]),
+        ]);
+  return {
+    ...base,
+    title: field === 'loss' ? 'Original model: training loss' : 'Original model: accuracy (%)',
+    width: 300,
+    height: 180,
+    data: { values },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1 } },
+      y: { field: 'value', type: 'quantitative', title: field === 'loss' ? 'loss' : 'accuracy (%)' },
+      color: { field: 'seed', type: 'nominal' },
+      strokeDash: { field: 'series', type: 'nominal', title: null },
+    },
+  } as vl.TopLevelSpec;
+}
+
+/** The report's sections in order; a section without data keeps its place with a note saying why,
+ * except privacy evaluation, which no layout produces yet and is left out. */
+export function reportSections(data: ReportData): ReportSection[] {
+  const sections: ReportSection[] = [];
+  sections.push({
+    id: 'metrics',
+    title: 'Metrics per method',
+    charts: METRICS.map((m) => ({
+      id: `metric-${m.key}`,
+      title: m.title,
+      caption: `${m.title}: ${m.caption}. Bars: mean over seeds ${data.seeds.join(', ')}; dots: each seed; error bars: ± one standard deviation.`,
+      spec: metricChart(data, m.key, m.title),
+    })),
+  });
+  sections.push(
+    'points' in data.relearn
+      ? {
+          id: 'relearn',
+          title: 'Relearning attack',
+          charts: [
+            {
+              id: 'relearn-curves',
+              title: 'Relearning attack',
+              caption:
+                'Forget accuracy after each fine-tuning step on a slice of the forget set with its true labels (mean ± std over seeds): the slower it comes back, the deeper the forgetting.',
+              spec: relearnChart(data, data.relearn.points),
+            },
+          ],
+        }
+      : {
+          id: 'relearn',
+          title: 'Relearning attack',
+          note: `No relearning curves: ${data.relearn.missing}.`,
+          charts: [],
+        },
+  );
+  sections.push(
+    data.masks.length
+      ? {
+          id: 'masks',
+          title: 'Mask density per layer (grad vs IG)',
+          charts: [
+            {
+              id: 'mask-density',
+              title: 'Mask density',
+              caption:
+                "Fraction of each layer's weights the saliency mask keeps trainable, per mask (mean ± std over seeds).",
+              spec: densityChart(data),
+            },
+          ],
+        }
+      : {
+          id: 'masks',
+          title: 'Mask density per layer (grad vs IG)',
+          note: 'No masks: no row of this experiment uses one.',
+          charts: [],
+        },
+  );
+  sections.push(
+    data.completeness.length
+      ? {
+          id: 'completeness',
+          title: 'IG completeness',
+          charts: [
+            {
+              id: 'ig-completeness',
+              title: 'IG completeness',
+              caption: `Integrated gradients sum to L(model) - L(baseline) in the limit of many steps; the gap measures the quadrature error. Relative gaps: ${data.completeness.map((c) => `${c.mask}, seed ${c.seed}: ${c.relativeGap.toFixed(3)}`).join('; ')}.`,
+              spec: completenessChart(data),
+            },
+          ],
+        }
+      : {
+          id: 'completeness',
+          title: 'IG completeness',
+          note: 'No IG masks: no row of this experiment uses an ig mask.',
+          charts: [],
+        },
+  );
+  sections.push(
+    data.training.length
+      ? {
+          id: 'training',
+          title: 'Training curves',
+          charts: [
+            {
+              id: 'training-loss',
+              title: 'Training loss',
+              caption: "The original model's training loss per epoch, one line per seed.",
+              spec: trainingChart(data, 'loss'),
+            },
+            {
+              id: 'training-accuracy',
+              title: 'Accuracy',
+              caption:
+                "The original model's training (solid) and validation (dashed, when held out) accuracy per epoch.",
+              spec: trainingChart(data, 'accuracy'),
+            },
+          ],
+        }
+      : {
+          id: 'training',
+          title: 'Training curves',
+          note: 'No training summaries (seed-N/original/summary.json) in the folder.',
+          charts: [],
+        },
+  );
+  // Privacy evaluation: data.privacy is never set by a layout yet; the section appears once one is.
+  return sections;
+}
+
+/** A Vega-Lite spec as a standalone SVG string. */
+export async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
+  const compiled = vl.compile(spec).spec;
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}

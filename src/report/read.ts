@@ -1,0 +1,237 @@
+// What `insalun report` reads: an output folder turned into one layout-independent ReportData.
+// Each folder layout (today only `compare`'s) is a ReportLayout that says whether a folder is its
+// kind and reads it; a sweep's folder would be one more entry in LAYOUTS.
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/** One row's scores for one seed. */
+export interface SeedScores {
+  method: string; // the row's name in the table
+  seed: number;
+  UA: number;
+  RA: number;
+  TA: number;
+  MIA: number;
+  avgGap: number | null;
+}
+
+export interface RelearnPoint {
+  method: string;
+  seed: number;
+  step: number; // 0: before the first relearning step
+  forgetAccuracy: number;
+}
+
+export interface MaskDensityPoint {
+  mask: string; // e.g. "grad 0.5"
+  maskMethod: 'grad' | 'ig' | string;
+  seed: number;
+  layer: string;
+  order: number; // the layer's position in the model
+  density: number;
+}
+
+export interface CompletenessPoint {
+  mask: string;
+  seed: number;
+  sumIg: number;
+  lossDifference: number;
+  relativeGap: number;
+}
+
+export interface TrainingPoint {
+  model: string; // "original"
+  seed: number;
+  epoch: number;
+  loss: number;
+  trainAccuracy: number;
+  valAccuracy: number | null;
+}
+
+export interface ReportData {
+  layout: string; // which reader read it
+  dir: string;
+  title: string;
+  columns: string[];
+  rows: (string | number)[][];
+  seeds: number[];
+  methods: string[]; // the table's order
+  scores: SeedScores[];
+  /** null with the reason when the folder has no relearning curves. */
+  relearn: { points: RelearnPoint[] } | { missing: string };
+  masks: MaskDensityPoint[];
+  completeness: CompletenessPoint[];
+  training: TrainingPoint[];
+  /** Privacy-evaluation results; no layout writes them yet, so the report leaves the section out. */
+  privacy?: undefined;
+}
+
+export class ReportInputError extends Error {}
+
+export interface ReportLayout {
+  name: string;
+  /** Whether `dir` is a folder of this layout (cheap: file names, not contents). */
+  matches(dir: string): Promise<boolean>;
+  read(dir: string): Promise<ReportData>;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readJson(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ReportInputError(`${path}: ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ReportInputError(`${path}: not JSON: ${(error as Error).message}`);
+  }
+}
+
+async function readJsonIfAny(path: string): Promise<Record<string, unknown> | null> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+interface RawRecord {
+  method: string;
+  seed: number;
+  mask: { file: string } | null;
+  scores: { UA: number; RA: number; TA: number; MIA: number };
+  avgGap: number | null;
+  relearn: { forgetAccuracy: number[] } | null;
+}
+
+/** `compare`'s folder: results.json (config, columns, rows, raw records per row and seed), and per
+ * seed seed-N/original/summary.json and seed-N/masks-KEY/mask_METHOD.json. */
+export const compareLayout: ReportLayout = {
+  name: 'compare',
+  matches: (dir) => exists(join(dir, 'results.json')),
+  async read(dir) {
+    const path = join(dir, 'results.json');
+    const results = await readJson(path);
+    if (
+      !isRecord(results) ||
+      !Array.isArray(results.columns) ||
+      !Array.isArray(results.rows) ||
+      !Array.isArray(results.raw)
+    )
+      throw new ReportInputError(`${path}: not compare's results (columns, rows and raw expected)`);
+    const config = isRecord(results.config) ? results.config : {};
+    const raw = results.raw as { name: string; records: RawRecord[] }[];
+    const methods = raw.map((r) => String(r.name));
+    const seeds = [...new Set(raw.flatMap((r) => r.records.map((x) => x.seed)))].sort((a, b) => a - b);
+    if (!raw.length || !seeds.length) throw new ReportInputError(`${path}: holds no records`);
+
+    const scores: SeedScores[] = [];
+    const relearn: RelearnPoint[] = [];
+    const maskFiles = new Map<string, { seed: number; path: string }>(); // mask JSON path -> seed
+    for (const row of raw) {
+      for (const r of row.records) {
+        if (!isRecord(r.scores)) throw new ReportInputError(`${path}: ${row.name}, seed ${r.seed}: no scores`);
+        scores.push({ method: row.name, seed: r.seed, ...r.scores, avgGap: num(r.avgGap) });
+        r.relearn?.forgetAccuracy.forEach((a, step) => {
+          relearn.push({ method: row.name, seed: r.seed, step, forgetAccuracy: a });
+        });
+        if (r.mask?.file) {
+          // The record names the mask where it was written; the folder may have moved since.
+          const maskDir = basename(dirname(r.mask.file));
+          const method = /^mask_(.+)_[^_]+\.safetensors$/.exec(basename(r.mask.file))?.[1];
+          if (method) {
+            const json = join(dir, `seed-${r.seed}`, maskDir, `mask_${method}.json`);
+            maskFiles.set(json, { seed: r.seed, path: json });
+          }
+        }
+      }
+    }
+
+    const masks: MaskDensityPoint[] = [];
+    const completeness: CompletenessPoint[] = [];
+    for (const { seed, path: maskPath } of maskFiles.values()) {
+      const summary = await readJsonIfAny(maskPath);
+      if (!summary || !Array.isArray(summary.masks)) continue;
+      const maskMethod = String(summary.method);
+      for (const m of summary.masks as { ratio: number; density?: { name: string; density: number }[] }[]) {
+        const mask = `${maskMethod} ${m.ratio}`;
+        m.density?.forEach((d, order) => {
+          masks.push({ mask, maskMethod, seed, layer: d.name, order, density: d.density });
+        });
+        const c = summary.completeness;
+        if (isRecord(c) && num(c.sumIg) !== null)
+          completeness.push({
+            mask,
+            seed,
+            sumIg: c.sumIg as number,
+            lossDifference: c.lossDifference as number,
+            relativeGap: c.relativeGap as number,
+          });
+      }
+    }
+
+    const training: TrainingPoint[] = [];
+    for (const seed of seeds) {
+      const summary = await readJsonIfAny(join(dir, `seed-${seed}`, 'original', 'summary.json'));
+      if (!summary || !Array.isArray(summary.history)) continue;
+      for (const h of summary.history as Record<string, unknown>[]) {
+        const epoch = num(h.epoch);
+        const loss = num(h.loss);
+        const trainAccuracy = num(h.trainAccuracy);
+        if (epoch === null || loss === null || trainAccuracy === null) continue;
+        training.push({ model: 'original', seed, epoch, loss, trainAccuracy, valAccuracy: num(h.valAccuracy) });
+      }
+    }
+
+    const relearnConfigured = isRecord(config.relearn);
+    return {
+      layout: 'compare',
+      dir,
+      title: `${config.name ?? 'compare'}: ${config.dataset ?? '?'}, forget ${config.forget ?? '?'}, width ${config.width ?? '?'}, seeds ${seeds.join(',')}`,
+      columns: (results.columns as unknown[]).map(String),
+      rows: results.rows as (string | number)[][],
+      seeds,
+      methods,
+      scores,
+      relearn: relearn.length
+        ? { points: relearn }
+        : {
+            missing: relearnConfigured
+              ? 'the config asks for a relearning attack, but no record holds its curve'
+              : 'the config has no "relearn" section, so compare ran no relearning attack (see docs/configs.md)',
+          },
+      masks,
+      completeness,
+      training,
+    };
+  },
+};
+
+export const LAYOUTS: ReportLayout[] = [compareLayout];
+
+/** The folder read by the first layout it matches; a clear error when none does. */
+export async function readReportFolder(dir: string): Promise<ReportData> {
+  const info = await stat(dir).catch(() => null);
+  if (!info) throw new ReportInputError(`${dir}: no such folder`);
+  if (!info.isDirectory()) throw new ReportInputError(`${dir}: not a folder`);
+  for (const layout of LAYOUTS) if (await layout.matches(dir)) return layout.read(dir);
+  const entries = await readdir(dir);
+  const hint = entries.some((e) => /^seed-\d+$/.test(e))
+    ? ' (it has seed folders: the compare run has not finished; rerun it to write results.json)'
+    : '';
+  throw new ReportInputError(
+    `${dir}: not a compare output folder: no results.json${hint}; known layouts: ${LAYOUTS.map((l) => l.name).join(', ')}`,
+  );
+}
