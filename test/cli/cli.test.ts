@@ -1,32 +1,9 @@
 // The command line in-process: bad input ends in one clear message and a non-zero exit code.
-import { expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { expect, it } from 'vitest';
 import { resolveDevice } from '../../src/cli/options.js';
 import { collectHyper } from '../../src/cli/unlearning-commands.js';
 import { loadAddon } from '../../src/native/index.js';
-
-async function runCli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '',
-    err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-  const saved = process.exitCode;
-  process.exitCode = 0;
-  try {
-    await main(['node', 'insalun', ...args]);
-    return { code: Number(process.exitCode ?? 0), out, err };
-  } finally {
-    process.exitCode = saved;
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
+import { runCli } from '../helpers/cli.js';
 
 it('doctor reports the CPU backend and says why CUDA is or is not there', async () => {
   const r = await runCli('doctor');

@@ -3,32 +3,9 @@
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { md5, TestServer, tinyCifar10Archive } from '../helpers/download-server.js';
-
-async function runCli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '',
-    err = '';
-  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    out += String(chunk);
-    return true;
-  });
-  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    err += String(chunk);
-    return true;
-  });
-  const saved = process.exitCode;
-  process.exitCode = 0;
-  try {
-    await main(['node', 'insalun', ...args]);
-    return { code: Number(process.exitCode ?? 0), out, err };
-  } finally {
-    process.exitCode = saved;
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
 
 let server: TestServer;
 let work: string;

@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCompareConfig, runCompare } from '../../src/experiment/compare.js';
 import { defaultCompute } from '../../src/native/index.js';
+import { runCli } from '../helpers/cli.js';
 
 const CHROMIUM = process.env.INSALUN_CHROMIUM ?? '/usr/bin/chromium';
 const requireBrowser = process.env.INSALUN_REQUIRE_BROWSER === '1';
@@ -71,29 +71,6 @@ beforeAll(async () => {
   await runCompare(config, out, defaultCompute('cpu'));
 }, 60_000);
 afterAll(() => rm(scratch, { recursive: true, force: true }));
-
-async function runCli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let stdout = '';
-  let stderr = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-    stderr += String(chunk);
-    return true;
-  });
-  const saved = process.exitCode;
-  process.exitCode = 0;
-  try {
-    await main(['node', 'insalun', ...args]);
-    return { code: Number(process.exitCode ?? 0), out: stdout, err: stderr };
-  } finally {
-    process.exitCode = saved;
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
 
 it('writes one self-contained HTML file with the table and every chart inline', async () => {
   const r = await runCli('report', out);
