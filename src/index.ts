@@ -72,4 +72,24 @@ export {
   type NativeModel,
   type Precision,
 } from './native/index.js';
+// privacy: the NeurIPS 2023 Machine Unlearning Challenge's score (docs/privacy.md), and confidence
+// populations as files
+export {
+  CHALLENGE_DELTA,
+  CHALLENGE_EPSILON_CAP,
+  type ChallengeAccuracies,
+  type ConfidenceMatrix,
+  challengeEpsilons,
+  challengeForgetScore,
+  challengeScore,
+  exampleEpsilon,
+  forgetScoreFromEpsilons,
+  logitScaledConfidence,
+} from './privacy/challenge-score.js';
+export {
+  CONFIDENCE_FILE_FORMAT,
+  type ConfidencePopulations,
+  readConfidences,
+  writeConfidences,
+} from './privacy/confidence-file.js';
 export { METHOD_NAMES, type MethodName } from './unlearn/methods.js';
