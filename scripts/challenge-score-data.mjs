@@ -11,14 +11,10 @@ const score = await import(pathToFileURL(join(compiled, 'privacy', 'challenge-sc
 const files = await import(pathToFileURL(join(compiled, 'privacy', 'confidence-file.js')).href);
 const examples = Number(examplesArg ?? 8);
 
-let state = 0x2545f491;
-function uniform() {
-  // mulberry32
-  state = (state + 0x6d2b79f5) | 0;
-  let t = Math.imul(state ^ (state >>> 15), 1 | state);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
+// The project's seeded generator, so every run checks the same numbers.
+const { Rng } = await import(pathToFileURL(join(compiled, 'data', 'random.js')).href);
+const rng = new Rng(0x2545f491);
+const uniform = () => rng.nextFloat();
 function normal() {
   return Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 }

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 
 out=node_modules/.cache/insalun-challenge-check
 npx tsc --outDir "$out" --rootDir src --module nodenext --moduleResolution nodenext --target es2022 \
-  --strict --skipLibCheck src/privacy/challenge-score.ts src/privacy/confidence-file.ts
+  --strict --skipLibCheck src/privacy/challenge-score.ts src/privacy/confidence-file.ts src/data/random.ts
 
 data=$(mktemp -d)
 trap 'rm -rf "$data"' EXIT

@@ -65,48 +65,33 @@ export async function loadDataset(name: string, opts: LoadOptions = {}): Promise
   }
   if (name === 'synthetic') return loadSynthetic(opts.synthetic ?? {});
 
-  const { mean, std } = NORMALIZATION[name];
   const dir = opts.dataDir ?? (await defaultDirFor(name));
+  // What every loader gives (classes, train, test), with the data set's normalization and a note on
+  // where it came from.
+  const loaded = (data: { classes: number; train: ImageSet; test: ImageSet }, source: string): LoadedDataset => ({
+    name,
+    classes: data.classes,
+    train: data.train,
+    test: data.test,
+    ...NORMALIZATION[name],
+    source,
+  });
   switch (name) {
     case 'cifar10':
     case 'cifar100': {
       const data = name === 'cifar10' ? await loadCifar10(dir) : await loadCifar100(dir);
-      return {
-        name,
-        classes: data.classes,
-        train: data.train,
-        test: data.test,
-        mean,
-        std,
-        source: `${name} binary files in ${data.dir}`,
-      };
+      return loaded(data, `${name} binary files in ${data.dir}`);
     }
     case 'mnist':
     case 'fashion-mnist': {
       const title = name === 'mnist' ? 'MNIST' : 'Fashion-MNIST';
       const subfolders = name === 'mnist' ? ['mnist', 'MNIST/raw'] : ['fashion-mnist', 'FashionMNIST/raw'];
       const data = await loadIdxDataset(dir, title, subfolders);
-      return {
-        name,
-        classes: data.classes,
-        train: data.train,
-        test: data.test,
-        mean,
-        std,
-        source: `${name} IDX files in ${data.dir}`,
-      };
+      return loaded(data, `${name} IDX files in ${data.dir}`);
     }
     case 'svhn': {
       const data = await loadSvhn(dir);
-      return {
-        name,
-        classes: data.classes,
-        train: data.train,
-        test: data.test,
-        mean,
-        std,
-        source: `svhn .mat files in ${data.dir}`,
-      };
+      return loaded(data, `svhn .mat files in ${data.dir}`);
     }
     case 'tiny-imagenet': {
       const data = await loadTinyImageNet(dir);
@@ -115,15 +100,7 @@ export async function loadDataset(name: string, opts: LoadOptions = {}): Promise
         written: 'decoded cache written',
         unwritable: 'folder not writable, no cache',
       };
-      return {
-        name,
-        classes: data.classes,
-        train: data.train,
-        test: data.test,
-        mean,
-        std,
-        source: `tiny-imagenet JPEG folder ${data.dir} (${cache[data.cache]})`,
-      };
+      return loaded(data, `tiny-imagenet JPEG folder ${data.dir} (${cache[data.cache]})`);
     }
   }
 }

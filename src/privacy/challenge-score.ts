@@ -84,29 +84,23 @@ function torchLinspace(start: number, end: number, steps: number): Float64Array 
   return out;
 }
 
-/** How many of the sorted values are < x. */
-function countBelow(sorted: Float64Array, x: number): number {
+/** How many of the sorted values come before the first one for which `before` is false. */
+function partitionPoint(sorted: Float64Array, before: (v: number) => boolean): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (sorted[mid] < x) lo = mid + 1;
+    if (before(sorted[mid])) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
+/** How many of the sorted values are < x. */
+const countBelow = (sorted: Float64Array, x: number) => partitionPoint(sorted, (v) => v < x);
+
 /** How many of the sorted values are <= x. */
-function countAtMost(sorted: Float64Array, x: number): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid] <= x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+const countAtMost = (sorted: Float64Array, x: number) => partitionPoint(sorted, (v) => v <= x);
 
 const f32 = Math.fround;
 // The scorer's rates are float32 means over models, and its epsilon arithmetic stays in float32.

@@ -6,6 +6,7 @@
 // for every kernel launched outside a graph capture and names the kernel and its op in the error,
 // and the backend's waits before each free. Emulation builds only (INSALUN_ADDON).
 import { afterEach, describe, expect, it } from 'vitest';
+import { randomImages } from '../../src/bench/numerics.js';
 import type { NativeDataset, NativeModel } from '../../src/native/index.js';
 import { addon } from '../helpers/backends.js';
 
@@ -78,12 +79,7 @@ suite(`CUDA emulation: kernel faults and frees${info.cudaEmulated ? '' : ' (skip
   // A small model's data and a model of width `width`.
   const n = 40,
     batch = 8;
-  let state = 11;
-  const images = Uint8Array.from({ length: n * 3 * 1024 }, () => {
-    state = (state * 1103515245 + 12345) % 2147483648;
-    return state % 256;
-  });
-  const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
+  const { images, labels } = randomImages(11, n);
   const first = (k: number) => Int32Array.from({ length: k }, (_, i) => i);
   const sgd = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
   function make(width: number, stepCapture: boolean, env: Record<string, string> = {}) {
