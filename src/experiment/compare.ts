@@ -1,13 +1,15 @@
 // `insalun compare`: a whole experiment from one config (dataset, forget set, methods, masks,
 // seeds): the original model, retrain, masks and every method per seed, then the table the papers
 // print (UA, RA, TA, MIA, Avg. Gap, RTE; mean and std over seeds) as text, Markdown, CSV and JSON.
-// Models, masks and records already computed for the same config are reused.
+// Models, masks and records already computed for the same config are reused. An experiment is a plan
+// of jobs (comparePlan: originals, masks, rows, the table), which runCompare runs one after another
+// in this process and `insalun sweep` runs in worker processes or as Slurm job arrays.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
-import { lockOutputFolder } from '../io/lock.js';
+import { lockArtifact, lockOutputFolder } from '../io/lock.js';
 import { formatMeanStd, renderTable, toCsv, toMarkdown } from '../io/results.js';
 import { generateMasks, maskFileName } from '../masks/generate.js';
 import { RULES } from '../masks/quadrature.js';
@@ -19,6 +21,7 @@ import { type DataSpec, type ExperimentData, prepareData } from './data.js';
 import { type UnlearningScores, unlearningScores } from './evaluate.js';
 import { type ForgetSelection, selectForget } from './forget.js';
 import { type Reporter, silentReporter, type TrainRecipe } from './loop.js';
+import { type Plan, type PlanJob, runPlanSerially } from './plan.js';
 import { recipeOf, trainOptions, trainOriginal } from './train.js';
 import { saveUnlearned, type UnlearnRecord, unlearnModel } from './unlearn.js';
 
@@ -130,6 +133,27 @@ async function readJsonIfKey<T>(path: string, key: string): Promise<T | null> {
   }
 }
 
+/** The lock file guarding the artifacts of one folder (a mask folder holds its ratios' masks). */
+const ARTIFACT_LOCK = '.insalun-artifact.lock';
+
+/**
+ * An artifact found on disk (`find`), else made under its lock (`make`): of two workers needing
+ * it, one computes it while the other waits and then finds it. Returns whether it was reused.
+ */
+async function findOrMake<T>(
+  lockPath: string,
+  task: string,
+  find: () => Promise<T | null>,
+  make: () => Promise<T>,
+): Promise<{ value: T; reused: boolean }> {
+  const found = await find();
+  if (found !== null) return { value: found, reused: true };
+  using _lock = await lockArtifact(lockPath, task);
+  const foundNow = await find(); // made by the worker we waited for
+  if (foundNow !== null) return { value: foundNow, reused: true };
+  return { value: await make(), reused: false };
+}
+
 export interface CompareRow {
   name: string;
   records: UnlearnRecord[]; // one per seed
@@ -154,7 +178,8 @@ function retrainRowOf(config: CompareConfig): RowConfig | undefined {
 // per row (retrain first: the others' Avg. Gap needs its scores), scoreOriginal, and summarize
 // over the seeds. Each step reuses what is on disk under the same key and computes the rest, so
 // a serial run (runCompare), a worker given one row, or a tuning loop can call them in any
-// order that respects those dependencies. The caller holds the output folder's lock.
+// order that respects those dependencies (comparePlan lists them). Each takes its artifact's lock
+// while it computes it, so workers sharing a folder never compute one artifact twice at once.
 
 /** One seed of an experiment: what it runs, where its files go, how it computes. */
 export interface SeedRun {
@@ -195,8 +220,9 @@ function dataSpecOf(config: CompareConfig): DataSpec {
   };
 }
 
-export async function ensureOriginal(run: SeedRun): Promise<OriginalModel> {
-  const { config, seed, compute, reporter } = run;
+/** Where a seed's original model goes, its training options and its key. */
+function originalArtifact(run: SeedRun) {
+  const { config, seed, compute } = run;
   const dir = join(run.dir, 'original');
   const options = trainOptions(config.train, {
     data: dataSpecOf(config),
@@ -219,11 +245,24 @@ export async function ensureOriginal(run: SeedRun): Promise<OriginalModel> {
     ...(precision === 'fp32' ? {} : { precision }),
     ...milestones,
   });
-  if (!(await readJsonIfKey(join(dir, 'key.json'), key))) {
-    reporter.log(`[seed ${seed}] training the original model`);
-    await trainOriginal(options, reporter);
-    await writeJsonAtomic(join(dir, 'key.json'), { key });
-  } else reporter.log(`[seed ${seed}] reusing the original model in ${dir}`);
+  return { key, dir, keyPath: join(dir, 'key.json'), options };
+}
+
+export async function ensureOriginal(run: SeedRun): Promise<OriginalModel> {
+  const { config, seed, reporter } = run;
+  const { key, dir, keyPath, options } = originalArtifact(run);
+  const { reused } = await findOrMake(
+    join(dir, ARTIFACT_LOCK),
+    'original',
+    () => readJsonIfKey(keyPath, key),
+    async () => {
+      reporter.log(`[seed ${seed}] training the original model`);
+      await trainOriginal(options, reporter);
+      await writeJsonAtomic(keyPath, { key });
+      return { key };
+    },
+  );
+  if (reused) reporter.log(`[seed ${seed}] reusing the original model in ${dir}`);
   return { key, dir, checkpoint: join(dir, `${config.originalCheckpoint}.safetensors`), recipe: recipeOf(options) };
 }
 
@@ -251,6 +290,17 @@ export function seedData(run: SeedRun): SeedData {
   };
 }
 
+/** Where a row's mask goes and its key (undefined for a row without a mask). */
+function maskArtifact(run: SeedRun, original: { key: string }, row: RowConfig) {
+  const { config } = run;
+  const mask = row.mask;
+  if (!mask) return undefined;
+  const maskDir = join(run.dir, `masks-${keyOf({ ...mask, ratio: undefined, start: config.originalCheckpoint })}`);
+  const key = keyOf({ originalKey: original.key, start: config.originalCheckpoint, forget: config.forget, mask });
+  const keyPath = join(maskDir, `key_${mask.ratio}.json`);
+  return { mask, maskDir, key, keyPath, path: join(maskDir, maskFileName(mask.method, mask.ratio)) };
+}
+
 /** The mask a row's method runs under (none without one), generated or found on disk. */
 export async function ensureMask(
   run: SeedRun,
@@ -258,13 +308,12 @@ export async function ensureMask(
   row: RowConfig,
   seedData: SeedData,
 ): Promise<string | undefined> {
-  const { config, seed, compute, reporter } = run;
-  const mask = row.mask;
-  if (!mask) return undefined;
-  const maskDir = join(run.dir, `masks-${keyOf({ ...mask, ratio: undefined, start: config.originalCheckpoint })}`);
-  const key = keyOf({ originalKey: original.key, start: config.originalCheckpoint, forget: config.forget, mask });
-  const keyPath = join(maskDir, `key_${mask.ratio}.json`);
-  if (!(await readJsonIfKey(keyPath, key))) {
+  const { seed, compute, reporter } = run;
+  const artifact = maskArtifact(run, original, row);
+  if (!artifact) return undefined;
+  const { mask, maskDir, key, keyPath } = artifact;
+  const find = () => readJsonIfKey(keyPath, key);
+  await findOrMake(join(maskDir, ARTIFACT_LOCK), `mask for ${row.name}`, find, async () => {
     reporter.log(`[seed ${seed}] ${mask.method} mask for ${row.name}`);
     const { data, view } = await seedData.load();
     using model = (await loadCheckpoint(original.checkpoint, compute)).model;
@@ -286,21 +335,14 @@ export async function ensureMask(
       original.checkpoint,
     );
     await writeJsonAtomic(keyPath, { key });
-  }
-  return join(maskDir, maskFileName(mask.method, mask.ratio));
+    return { key };
+  });
+  return artifact.path;
 }
 
-/** A row's record (its mask first), computed or found on disk. `retrainScores`: the retrain row's,
- * which every other row's Avg. Gap (and key) needs. */
-export async function ensureRow(
-  run: SeedRun,
-  original: OriginalModel,
-  row: RowConfig,
-  seedData: SeedData,
-  retrainScores?: UnlearningScores,
-): Promise<UnlearnRecord> {
-  const { config, seed, compute, reporter } = run;
-  const maskPath = await ensureMask(run, original, row, seedData);
+/** Where a row's record goes and its key. */
+function rowArtifact(run: SeedRun, original: { key: string }, row: RowConfig, retrainScores?: UnlearningScores) {
+  const { config } = run;
   const isRetrainRow = row.name === retrainRowOf(config)?.name;
   const recordPath = join(run.dir, `${safeName(row.name)}.json`);
   // (Retrain starts from the initial weights, whichever checkpoint the others start from.)
@@ -314,11 +356,45 @@ export async function ensureRow(
     relearn: config.relearn,
     retrainScores: isRetrainRow ? null : retrainScores,
   });
-  const reused = await readJsonIfKey<UnlearnRecord & { key: string }>(recordPath, key);
-  if (reused) {
-    reporter.log(`[seed ${seed}] reusing ${row.name}`);
-    return reused;
-  }
+  return { key, recordPath, isRetrainRow };
+}
+
+/** A row's record (its mask first), computed or found on disk. `retrainScores`: the retrain row's,
+ * which every other row's Avg. Gap (and key) needs. */
+export async function ensureRow(
+  run: SeedRun,
+  original: OriginalModel,
+  row: RowConfig,
+  seedData: SeedData,
+  retrainScores?: UnlearningScores,
+): Promise<UnlearnRecord> {
+  const { config, seed, compute, reporter } = run;
+  const maskPath = await ensureMask(run, original, row, seedData);
+  const { key, recordPath, isRetrainRow } = rowArtifact(run, original, row, retrainScores);
+  const find = () => readJsonIfKey<UnlearnRecord & { key: string }>(recordPath, key);
+  const lockPath = join(run.dir, `.${safeName(row.name)}.lock`);
+  const { value, reused } = await findOrMake(lockPath, row.name, find, () =>
+    unlearnRow(run, original, row, seedData, { maskPath, recordPath, key, isRetrainRow, retrainScores }),
+  );
+  if (reused) reporter.log(`[seed ${seed}] reusing ${row.name}`);
+  return value;
+}
+
+async function unlearnRow(
+  run: SeedRun,
+  original: OriginalModel,
+  row: RowConfig,
+  seedData: SeedData,
+  to: {
+    maskPath?: string;
+    recordPath: string;
+    key: string;
+    isRetrainRow: boolean;
+    retrainScores?: UnlearningScores;
+  },
+): Promise<UnlearnRecord & { key: string }> {
+  const { config, seed, compute, reporter } = run;
+  const { maskPath, recordPath, key, isRetrainRow, retrainScores } = to;
   reporter.log(
     `[seed ${seed}] ${row.name} (${row.method}${row.mask ? ` + ${row.mask.method} mask ${row.mask.ratio}` : ''})`,
   );
@@ -354,11 +430,46 @@ export async function ensureRow(
     view,
     config.relearn,
   );
-  await writeJsonAtomic(recordPath, { ...record, key });
-  return record;
+  const stored = { ...record, key };
+  await writeJsonAtomic(recordPath, stored);
+  return stored;
 }
 
-/** The Original row of a seed: the trained model itself, scored as the methods are (not stored). */
+/** Where the Original row of a seed is stored and its key. */
+function originalRowArtifact(run: SeedRun, original: { key: string; dir: string }, retrainScores?: UnlearningScores) {
+  const { config } = run;
+  const key = keyOf({
+    originalKey: original.key,
+    start: config.originalCheckpoint,
+    forget: config.forget,
+    allMia: config.allMia,
+    retrainScores: retrainScores ?? null,
+  });
+  return { key, path: join(original.dir, 'scores.json') };
+}
+
+/** The Original row of a seed (scoreOriginal), computed or found on disk. */
+export async function ensureOriginalRow(
+  run: SeedRun,
+  original: OriginalModel,
+  seedData: SeedData,
+  retrainScores?: UnlearningScores,
+): Promise<UnlearnRecord> {
+  const { key, path } = originalRowArtifact(run, original, retrainScores);
+  const { value } = await findOrMake(
+    join(original.dir, ARTIFACT_LOCK),
+    'original row',
+    () => readJsonIfKey<UnlearnRecord & { key: string }>(path, key),
+    async () => {
+      const stored = { ...(await scoreOriginal(run, original, seedData, retrainScores)), key };
+      await writeJsonAtomic(path, stored);
+      return stored;
+    },
+  );
+  return { ...value, rteSeconds: NaN }; // not timed: JSON keeps NaN as null
+}
+
+/** The Original row of a seed: the trained model itself, scored as the methods are. */
 export async function scoreOriginal(
   run: SeedRun,
   original: OriginalModel,
@@ -411,40 +522,209 @@ export interface CompareEvents {
   onSeedDone?: (seed: number) => void;
 }
 
-/** Every seed of the config in turn, then the table, written to outDir as Markdown, CSV and JSON. */
-export async function runCompare(
+/** The steps of one seed with what they computed, so that each runs once per process. */
+function seedSteps(run: SeedRun) {
+  const data = seedData(run);
+  const retrainRow = retrainRowOf(run.config);
+  let original: Promise<OriginalModel> | undefined;
+  let originalRecord: Promise<UnlearnRecord> | undefined;
+  const records = new Map<string, Promise<UnlearnRecord>>();
+  const steps = {
+    run,
+    data,
+    original: () => {
+      original ??= ensureOriginal(run);
+      return original;
+    },
+    /** The retrain row's scores, which a row's Avg. Gap needs (none for the retrain row itself). */
+    async retrainScoresFor(row?: RowConfig): Promise<UnlearningScores | undefined> {
+      if (!retrainRow || row?.name === retrainRow.name) return undefined;
+      return (await steps.record(retrainRow)).scores;
+    },
+    record(row: RowConfig): Promise<UnlearnRecord> {
+      let record = records.get(row.name);
+      if (!record) {
+        record = (async () => ensureRow(run, await steps.original(), row, data, await steps.retrainScoresFor(row)))();
+        records.set(row.name, record);
+      }
+      return record;
+    },
+    originalRecord(): Promise<UnlearnRecord> {
+      originalRecord ??= (async () =>
+        ensureOriginalRow(run, await steps.original(), data, await steps.retrainScoresFor()))();
+      return originalRecord;
+    },
+    /** The retrain row's scores as on disk (null: not computed yet), for keys before anything runs. */
+    async storedRetrainScores(row?: RowConfig): Promise<UnlearningScores | undefined | null> {
+      if (!retrainRow || row?.name === retrainRow.name) return undefined;
+      const { recordPath, key } = rowArtifact(run, originalArtifact(run), retrainRow);
+      return (await readJsonIfKey<UnlearnRecord>(recordPath, key))?.scores ?? null;
+    },
+  };
+  return steps;
+}
+
+/** compare's plan, whose last job writes the table (result() returns it in this process). */
+export interface ComparePlan extends Plan {
+  result(): Promise<CompareResult>;
+}
+
+export const COMPARE_STAGES = ['original', 'mask', 'retrain', 'row', 'table'] as const;
+
+/**
+ * An experiment as jobs: per seed its original model, each distinct mask, the retrain row, the
+ * other rows and the Original row; then the table over the seeds. In the order runCompare runs
+ * them: seed by seed, each seed's data uploaded once and released after its last job.
+ */
+export function comparePlan(
   config: CompareConfig,
   outDir: string,
   compute: ComputeSettings,
   reporter: Reporter = silentReporter,
   events: CompareEvents = {},
-): Promise<CompareResult> {
-  // Reusing cached artifacts is this run continuing an earlier one, which has ended by now.
-  using _lock = lockOutputFolder(outDir, 'compare');
+): ComparePlan {
   const retrainRow = retrainRowOf(config);
-  const raw: CompareRow[] = config.methods.map((m) => ({ name: m.name, records: [] }));
-  const originalRow: CompareRow = { name: 'Original', records: [] };
+  const rowsInOrder = [...config.methods].sort((a, b) => Number(b === retrainRow) - Number(a === retrainRow));
+  const allSteps = config.seeds.map((seed) => seedSteps(seedRun(config, outDir, seed, compute, reporter)));
+  const jobs: PlanJob[] = [];
+  const keyed = (job: Omit<PlanJob, 'done'>): PlanJob => ({
+    ...job,
+    async done() {
+      const key = await job.key();
+      return key !== null && (await readJsonIfKey(job.artifact, key)) !== null;
+    },
+  });
 
-  for (const seed of config.seeds) {
-    const run = seedRun(config, outDir, seed, compute, reporter);
-    const original = await ensureOriginal(run);
-    {
-      using data = seedData(run);
-      let retrainScores: UnlearningScores | undefined;
-      for (const row of [...config.methods].sort((a, b) => Number(b === retrainRow) - Number(a === retrainRow))) {
-        const record = await ensureRow(run, original, row, data, retrainScores);
-        if (row === retrainRow) retrainScores = record.scores;
-        raw.find((r) => r.name === row.name)!.records.push(record);
-        events.onRowDone?.({ seed, name: row.name });
+  for (const steps of allSteps) {
+    const { run } = steps;
+    const s = run.seed;
+    const seedJobs: PlanJob[] = [];
+    const originalId = `original/seed-${s}`;
+    const original = originalArtifact(run);
+    seedJobs.push(
+      keyed({
+        id: originalId,
+        stage: 'original',
+        deps: [],
+        artifact: original.keyPath,
+        key: async () => original.key,
+        run: async () => void (await steps.original()),
+      }),
+    );
+    const retrainId = retrainRow ? `row/seed-${s}/${retrainRow.name}` : undefined;
+    const rowKey = async (row: RowConfig) => {
+      const retrainScores = await steps.storedRetrainScores(row);
+      return retrainScores === null ? null : rowArtifact(run, original, row, retrainScores);
+    };
+    for (const row of rowsInOrder) {
+      const mask = maskArtifact(run, original, row);
+      const maskId = mask && `mask/seed-${s}/${basename(mask.maskDir)}/${mask.mask.ratio}`;
+      if (mask && maskId && !seedJobs.some((j) => j.id === maskId)) {
+        seedJobs.push(
+          keyed({
+            id: maskId,
+            stage: 'mask',
+            deps: [originalId],
+            artifact: mask.keyPath,
+            key: async () => mask.key,
+            run: async () => void (await ensureMask(run, await steps.original(), row, steps.data)),
+          }),
+        );
       }
-      if (config.includeOriginal) {
-        originalRow.records.push(await scoreOriginal(run, original, data, retrainScores));
-        events.onRowDone?.({ seed, name: originalRow.name });
-      }
+      const isRetrainRow = row === retrainRow;
+      seedJobs.push(
+        keyed({
+          id: `row/seed-${s}/${row.name}`,
+          stage: isRetrainRow ? 'retrain' : 'row',
+          deps: [originalId, ...(maskId ? [maskId] : []), ...(retrainId && !isRetrainRow ? [retrainId] : [])],
+          artifact: rowArtifact(run, original, row).recordPath,
+          key: async () => (await rowKey(row))?.key ?? null,
+          run: async () => {
+            await steps.record(row);
+            events.onRowDone?.({ seed: s, name: row.name });
+          },
+        }),
+      );
     }
-    events.onSeedDone?.(seed);
+    if (config.includeOriginal) {
+      seedJobs.push(
+        keyed({
+          id: `original-row/seed-${s}`,
+          stage: 'row',
+          deps: [originalId, ...(retrainId ? [retrainId] : [])],
+          artifact: originalRowArtifact(run, original).path,
+          key: async () => {
+            const retrainScores = await steps.storedRetrainScores();
+            return retrainScores === null ? null : originalRowArtifact(run, original, retrainScores).key;
+          },
+          run: async () => {
+            await steps.originalRecord();
+            events.onRowDone?.({ seed: s, name: 'Original' });
+          },
+        }),
+      );
+    }
+    // The seed's data goes when its last job has run (in this process).
+    let left = seedJobs.length;
+    for (const job of seedJobs) {
+      const runJob = job.run;
+      jobs.push({
+        ...job,
+        run: async () => {
+          await runJob();
+          if (--left > 0) return;
+          steps.data[Symbol.dispose]();
+          events.onSeedDone?.(s);
+        },
+      });
+    }
   }
-  const result = summarize(config, config.includeOriginal ? [originalRow, ...raw] : raw);
+
+  let result: CompareResult | undefined;
+  const rowJobs = jobs.filter((j) => j.stage === 'retrain' || j.stage === 'row');
+  const tableKey = async () => {
+    const keys = await Promise.all(rowJobs.map((j) => j.key()));
+    return keys.includes(null) ? null : keyOf(keys);
+  };
+  jobs.push(
+    keyed({
+      id: 'table',
+      stage: 'table',
+      deps: rowJobs.map((j) => j.id),
+      artifact: join(outDir, 'results.json'),
+      key: tableKey,
+      run: async () => {
+        const raw: CompareRow[] = [];
+        if (config.includeOriginal)
+          raw.push({ name: 'Original', records: await Promise.all(allSteps.map((s) => s.originalRecord())) });
+        for (const row of config.methods)
+          raw.push({ name: row.name, records: await Promise.all(allSteps.map((s) => s.record(row))) });
+        result = await writeTable(config, outDir, raw, await tableKey());
+      },
+    }),
+  );
+  return {
+    name: config.name,
+    stages: COMPARE_STAGES,
+    jobs,
+    async result() {
+      if (!result) throw new Error(`the plan of ${config.name} has not run its table job`);
+      return result;
+    },
+    [Symbol.dispose]() {
+      for (const steps of allSteps) steps.data[Symbol.dispose]();
+    },
+  };
+}
+
+/** The table over the seeds, written to outDir as Markdown, CSV and JSON (with its key). */
+async function writeTable(
+  config: CompareConfig,
+  outDir: string,
+  raw: CompareRow[],
+  key: string | null,
+): Promise<CompareResult> {
+  const result = summarize(config, raw);
   await writeFileAtomic(
     join(outDir, 'results.md'),
     `# ${result.title}\n\n${toMarkdown(result.columns, result.rows)}\n`,
@@ -455,6 +735,22 @@ export async function runCompare(
     columns: result.columns,
     rows: result.rows,
     raw: result.raw,
+    key,
   });
   return result;
+}
+
+/** Every job of the config's plan in turn, in this process, then the table. */
+export async function runCompare(
+  config: CompareConfig,
+  outDir: string,
+  compute: ComputeSettings,
+  reporter: Reporter = silentReporter,
+  events: CompareEvents = {},
+): Promise<CompareResult> {
+  // Reusing cached artifacts is this run continuing an earlier one, which has ended by now.
+  using _lock = lockOutputFolder(outDir, 'compare');
+  using plan = comparePlan(config, outDir, compute, reporter, events);
+  await runPlanSerially(plan);
+  return plan.result();
 }
