@@ -16,6 +16,8 @@ import { RULES } from '../masks/quadrature.js';
 import { avgGap } from '../metrics/gap.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
 import { type ComputeSettings, computeOf } from '../native/index.js';
+import { PrivacyConfig } from '../privacy/config.js';
+import { type PrivacyResult, privacyJson, runPrivacy, withPrivacyColumns } from '../privacy/population.js';
 import { hyperProblem, METHOD_NAMES } from '../unlearn/methods.js';
 import { type DataSpec, type ExperimentData, prepareData } from './data.js';
 import { type UnlearningScores, unlearningScores } from './evaluate.js';
@@ -96,6 +98,8 @@ export const CompareConfig = z.object({
       lr: z.number().positive().default(0.01),
     })
     .optional(),
+  /** Populations of models for the privacy evaluation (docs/privacy.md). */
+  privacy: PrivacyConfig.optional(),
 });
 export type CompareConfig = z.infer<typeof CompareConfig>;
 
@@ -167,7 +171,7 @@ export interface CompareResult {
   text: string;
 }
 
-const safeName = (name: string) => name.replace(/[^A-Za-z0-9_.+-]+/g, '_');
+export const safeName = (name: string) => name.replace(/[^A-Za-z0-9_.+-]+/g, '_');
 
 /** The row that is the reference for Avg. Gap: the config's (first) retrain row. */
 function retrainRowOf(config: CompareConfig): RowConfig | undefined {
@@ -188,7 +192,13 @@ export interface SeedRun {
   dir: string; // <out>/seed-<seed>
   compute: ComputeSettings;
   reporter: Reporter;
+  /** The forget set's seed when it is not `seed` (a privacy population: one forget set, many models). */
+  forgetSeed?: number;
 }
+
+/** What a mask's or row's key adds for a run whose forget set is not its seed's. */
+const forgetSeedKey = (run: SeedRun) =>
+  run.forgetSeed === undefined ? {} : { forgetSeed: run.forgetSeed, seed: run.seed };
 
 export function seedRun(
   config: CompareConfig,
@@ -279,7 +289,7 @@ export function seedData(run: SeedRun): SeedData {
     load() {
       loading ??= prepareData(dataSpecOf(run.config), run.compute.device).then((data) => {
         loaded = data;
-        return { data, view: selectForget(data, run.config.forget, run.seed) };
+        return { data, view: selectForget(data, run.config.forget, run.forgetSeed ?? run.seed) };
       });
       return loading;
     },
@@ -296,7 +306,13 @@ function maskArtifact(run: SeedRun, original: { key: string }, row: RowConfig) {
   const mask = row.mask;
   if (!mask) return undefined;
   const maskDir = join(run.dir, `masks-${keyOf({ ...mask, ratio: undefined, start: config.originalCheckpoint })}`);
-  const key = keyOf({ originalKey: original.key, start: config.originalCheckpoint, forget: config.forget, mask });
+  const key = keyOf({
+    originalKey: original.key,
+    start: config.originalCheckpoint,
+    forget: config.forget,
+    mask,
+    ...forgetSeedKey(run),
+  });
   const keyPath = join(maskDir, `key_${mask.ratio}.json`);
   return { mask, maskDir, key, keyPath, path: join(maskDir, maskFileName(mask.method, mask.ratio)) };
 }
@@ -355,6 +371,7 @@ function rowArtifact(run: SeedRun, original: { key: string }, row: RowConfig, re
     allMia: config.allMia,
     relearn: config.relearn,
     retrainScores: isRetrainRow ? null : retrainScores,
+    ...forgetSeedKey(run),
   });
   return { key, recordPath, isRetrainRow };
 }
@@ -699,7 +716,8 @@ export function comparePlan(
           raw.push({ name: 'Original', records: await Promise.all(allSteps.map((s) => s.originalRecord())) });
         for (const row of config.methods)
           raw.push({ name: row.name, records: await Promise.all(allSteps.map((s) => s.record(row))) });
-        result = await writeTable(config, outDir, raw, await tableKey());
+        const privacy = config.privacy ? await runPrivacy(config, outDir, compute, reporter) : undefined;
+        result = await writeTable(config, outDir, raw, await tableKey(), privacy);
       },
     }),
   );
@@ -723,8 +741,10 @@ async function writeTable(
   outDir: string,
   raw: CompareRow[],
   key: string | null,
+  privacy?: PrivacyResult,
 ): Promise<CompareResult> {
-  const result = summarize(config, raw);
+  const summary = summarize(config, raw);
+  const result = privacy ? withPrivacyColumns(summary, privacy) : summary;
   await writeFileAtomic(
     join(outDir, 'results.md'),
     `# ${result.title}\n\n${toMarkdown(result.columns, result.rows)}\n`,
@@ -736,6 +756,7 @@ async function writeTable(
     rows: result.rows,
     raw: result.raw,
     key,
+    ...(privacy ? { privacy: privacyJson(privacy) } : {}),
   });
   return result;
 }

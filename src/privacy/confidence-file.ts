@@ -1,7 +1,8 @@
 // Confidence populations on disk (docs/privacy.md): one safetensors file with the tensors
 // `unlearned` and `retrained`, each [models, examples] float64 logit-scaled confidences, and the
 // model ids and forget-example indices as JSON in the metadata, so that Python's safetensors reads
-// it as it is.
+// it as it is. Optionally the same models' confidences on a test sample (`unlearned_test`,
+// `retrained_test`, `test_examples`).
 
 import { type NamedTensor, readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import type { ConfidenceMatrix } from './challenge-score.js';
@@ -17,22 +18,28 @@ export interface ConfidencePopulations {
   retrainedIds: string[];
   /** One index per column: which training example of the forget set each column is. */
   examples: number[];
+  /** The same models' confidences on a sample of the test set (rows as above). */
+  test?: { unlearned: ConfidenceMatrix; retrained: ConfidenceMatrix; examples: number[] };
 }
 
 function check(p: ConfidencePopulations): void {
-  for (const [name, m, ids] of [
-    ['unlearned', p.unlearned, p.unlearnedIds],
-    ['retrained', p.retrained, p.retrainedIds],
-  ] as const) {
-    if (m.data.length !== m.models * m.examples)
-      throw new RangeError(`${name}: data is not ${m.models} x ${m.examples}`);
-    if (ids.length !== m.models) throw new RangeError(`${name}: ${ids.length} ids for ${m.models} models`);
-    if (m.examples !== p.examples.length) {
-      throw new RangeError(`${name}: ${m.examples} columns for ${p.examples.length} example indices`);
+  const sets = [{ suffix: '', unlearned: p.unlearned, retrained: p.retrained, examples: p.examples }];
+  if (p.test) sets.push({ suffix: '_test', ...p.test });
+  for (const set of sets) {
+    for (const [name, m, ids] of [
+      [`unlearned${set.suffix}`, set.unlearned, p.unlearnedIds],
+      [`retrained${set.suffix}`, set.retrained, p.retrainedIds],
+    ] as const) {
+      if (m.data.length !== m.models * m.examples)
+        throw new RangeError(`${name}: data is not ${m.models} x ${m.examples}`);
+      if (ids.length !== m.models) throw new RangeError(`${name}: ${ids.length} ids for ${m.models} models`);
+      if (m.examples !== set.examples.length) {
+        throw new RangeError(`${name}: ${m.examples} columns for ${set.examples.length} example indices`);
+      }
     }
-  }
-  if (!p.examples.every((i) => Number.isSafeInteger(i) && i >= 0)) {
-    throw new RangeError('example indices must be non-negative integers');
+    if (!set.examples.every((i) => Number.isSafeInteger(i) && i >= 0)) {
+      throw new RangeError('example indices must be non-negative integers');
+    }
   }
 }
 
@@ -43,11 +50,14 @@ export async function writeConfidences(path: string, p: ConfidencePopulations): 
     shape: [m.models, m.examples],
     data: Float64Array.from(m.data),
   });
-  await writeSafetensors(path, [tensor('unlearned', p.unlearned), tensor('retrained', p.retrained)], {
+  const tensors = [tensor('unlearned', p.unlearned), tensor('retrained', p.retrained)];
+  if (p.test) tensors.push(tensor('unlearned_test', p.test.unlearned), tensor('retrained_test', p.test.retrained));
+  await writeSafetensors(path, tensors, {
     format: CONFIDENCE_FILE_FORMAT,
     unlearned_ids: JSON.stringify(p.unlearnedIds),
     retrained_ids: JSON.stringify(p.retrainedIds),
     examples: JSON.stringify(p.examples),
+    ...(p.test ? { test_examples: JSON.stringify(p.test.examples) } : {}),
   });
 }
 
@@ -69,6 +79,7 @@ export async function readConfidences(path: string): Promise<ConfidencePopulatio
   if (metadata.format !== CONFIDENCE_FILE_FORMAT) {
     throw new RangeError(`${path}: not a confidence file (format ${JSON.stringify(metadata.format)})`);
   }
+  const isIndex = (v: unknown): v is number => typeof v === 'number';
   const matrix = (name: string): ConfidenceMatrix => {
     const t = tensors.get(name);
     if (!t || t.shape.length !== 2) throw new RangeError(`${path}: tensor "${name}" [models, examples] missing`);
@@ -82,8 +93,15 @@ export async function readConfidences(path: string): Promise<ConfidencePopulatio
     retrained: matrix('retrained'),
     unlearnedIds: parseList(path, metadata, 'unlearned_ids', (v): v is string => typeof v === 'string'),
     retrainedIds: parseList(path, metadata, 'retrained_ids', (v): v is string => typeof v === 'string'),
-    examples: parseList(path, metadata, 'examples', (v): v is number => typeof v === 'number'),
+    examples: parseList(path, metadata, 'examples', isIndex),
   };
+  if (tensors.has('unlearned_test') || tensors.has('retrained_test') || metadata.test_examples !== undefined) {
+    p.test = {
+      unlearned: matrix('unlearned_test'),
+      retrained: matrix('retrained_test'),
+      examples: parseList(path, metadata, 'test_examples', isIndex),
+    };
+  }
   check(p);
   return p;
 }

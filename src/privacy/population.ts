@@ -1,0 +1,368 @@
+// Populations of models for the privacy evaluation (docs/privacy.md), built from compare's steps:
+// model k of a population is compare's seed run with seed firstSeed + k and the population's one
+// forget set. Its original, its retrained model (the reference population), a second retrained
+// model from the same initial weights with another data order (Retrain's row: the control), and
+// every other row's unlearned model, each cached by its key like compare's, then the logit-scaled
+// confidences of each model on the forget set and on a test sample (cached beside the model).
+// `ensurePopulationModel` is one such model of one population, callable on its own; runPrivacy
+// walks them all with progress, then scores each row against the reference population.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Rng, sampleWithoutReplacement } from '../data/random.js';
+import {
+  type CompareConfig,
+  type CompareResult,
+  ensureOriginal,
+  ensureRow,
+  type RowConfig,
+  type SeedData,
+  type SeedRun,
+  safeName,
+  seedData,
+} from '../experiment/compare.js';
+import { labelsOf } from '../experiment/data.js';
+import { accuracyOn, EVAL_BATCH } from '../experiment/evaluate.js';
+import { type Reporter, silentReporter } from '../experiment/loop.js';
+import { writeJsonAtomic } from '../io/atomic.js';
+import { renderTable } from '../io/results.js';
+import { CheckpointError, loadCheckpoint } from '../model/checkpoint.js';
+import type { ComputeSettings } from '../native/index.js';
+import { type ConfidenceMatrix, logitScaledConfidence } from './challenge-score.js';
+import { writeConfidences } from './confidence-file.js';
+import type { PrivacyConfig } from './config.js';
+import { type PrivacyScores, privacyScores } from './evaluate.js';
+
+/** Which population a model belongs to: the originals, the retrained reference, the control
+ * retrains (the retrain row's "unlearned" population), or a method row's unlearned models. */
+export type PopulationName =
+  | { kind: 'original' }
+  | { kind: 'reference' }
+  | { kind: 'control' }
+  | { kind: 'row'; row: RowConfig };
+
+/** What is kept of each model: its confidences and the accuracies of the final score. */
+export interface ModelMeasurement {
+  key: string;
+  id: string;
+  forget: number[]; // logit-scaled confidence per forget example
+  test: number[]; // per test-sample example
+  RA: number;
+  TA: number;
+}
+
+export interface Population {
+  config: CompareConfig; // the compare config without what only compare's own seeds need
+  privacy: PrivacyConfig;
+  outDir: string; // <out>/privacy
+  forgetSeed: number;
+  compute: ComputeSettings;
+  reporter: Reporter;
+}
+
+export function populationOf(
+  config: CompareConfig,
+  outDir: string,
+  compute: ComputeSettings,
+  reporter: Reporter = silentReporter,
+): Population {
+  if (!config.privacy) throw new Error('the config has no privacy block');
+  if (!config.methods.some((m) => m.method === 'retrain')) {
+    throw new Error(
+      'privacy: the config needs a retrain row (the retrained population every method is scored against)',
+    );
+  }
+  return {
+    // The relearning attack and the MIA variants are compare's table's, not the populations'.
+    config: { ...config, relearn: undefined, allMia: false },
+    privacy: config.privacy,
+    outDir: join(outDir, 'privacy'),
+    forgetSeed: config.privacy.forgetSeed ?? config.seeds[0],
+    compute,
+    reporter,
+  };
+}
+
+/** Model k's seed run: its own folder, seed firstSeed + k, the population's forget set. */
+export function memberRun(p: Population, k: number, reporter = p.reporter): SeedRun {
+  const seed = p.privacy.firstSeed + k;
+  return {
+    config: p.config,
+    seed,
+    dir: join(p.outDir, `model-${seed}`),
+    compute: p.compute,
+    reporter,
+    forgetSeed: p.forgetSeed,
+  };
+}
+
+const retrainRow = (p: Population) => p.config.methods.find((m) => m.method === 'retrain')!;
+
+/** The test sample: `testSample` (default: the forget set's size) test examples, one draw for all models. */
+function testSample(p: Population, testIndices: Int32Array, forgetSize: number): Int32Array {
+  const size = Math.min(p.privacy.testSample ?? forgetSize, testIndices.length);
+  const picked = sampleWithoutReplacement(new Rng(p.forgetSeed, 0x7e57), testIndices.length, size);
+  return Int32Array.from(picked, (i) => testIndices[i]).sort();
+}
+
+async function readMeasurement(path: string, key: string): Promise<ModelMeasurement | null> {
+  try {
+    const value = JSON.parse(await readFile(path, 'utf8')) as ModelMeasurement;
+    return value.key === key ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+async function recordKey(path: string): Promise<string> {
+  const record = JSON.parse(await readFile(path, 'utf8'));
+  if (typeof record.key !== 'string') throw new Error(`${path}: record without a key`);
+  return record.key;
+}
+
+/** The confidences (and RA, TA) of the model in `modelPath`, measured once per key. */
+async function measure(
+  p: Population,
+  data: SeedData,
+  modelPath: string,
+  key: string,
+  id: string,
+  accuracies: { RA: number; TA: number } | null,
+): Promise<ModelMeasurement> {
+  const cachePath = modelPath.replace(/\.safetensors$/, '.confidences.json');
+  const cached = await readMeasurement(cachePath, key);
+  if (cached) return cached;
+  const { data: d, view } = await data.load();
+  let loaded: Awaited<ReturnType<typeof loadCheckpoint>>;
+  try {
+    loaded = await loadCheckpoint(modelPath, p.compute);
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT' || error instanceof CheckpointError;
+    throw new Error(
+      missing
+        ? `privacy: model ${modelPath} is missing or unreadable though its record is there; delete its folder to recompute it (${(error as Error).message})`
+        : (error as Error).message,
+    );
+  }
+  using model = loaded.model;
+  const classes = d.loaded.classes;
+  const sample = testSample(p, view.testIndices, view.forget.length);
+  const confidences = async (indices: Int32Array, set: 'train' | 'test') =>
+    Array.from(
+      logitScaledConfidence(
+        await model.predict(set === 'train' ? d.train : d.testSet, indices, EVAL_BATCH),
+        labelsOf(d, indices, set),
+        classes,
+      ),
+    );
+  const measurement: ModelMeasurement = {
+    key,
+    id,
+    forget: await confidences(view.forget, 'train'),
+    test: await confidences(sample, 'test'),
+    RA: accuracies?.RA ?? (await accuracyOn(model, d, view.retain)),
+    TA: accuracies?.TA ?? (await accuracyOn(model, d, view.testIndices, 'test')),
+  };
+  await writeJsonAtomic(cachePath, measurement);
+  return measurement;
+}
+
+/** Model k of one population: trained (with what it depends on) or found, then measured. */
+export async function ensurePopulationModel(
+  p: Population,
+  k: number,
+  name: PopulationName,
+  data: SeedData,
+  reporter = p.reporter,
+): Promise<ModelMeasurement> {
+  const run = memberRun(p, k, reporter);
+  const id = `model-${run.seed}`;
+  const original = await ensureOriginal(run);
+  if (name.kind === 'original') {
+    return measure(p, data, original.checkpoint, `${original.key}:${p.config.originalCheckpoint}`, id, null);
+  }
+  const rowModel = async (r: SeedRun, row: RowConfig, retrainScores?: Parameters<typeof ensureRow>[4]) => {
+    const record = await ensureRow(r, original, row, data, retrainScores);
+    const base = join(r.dir, safeName(row.name));
+    const key = await recordKey(`${base}.json`);
+    return {
+      record,
+      measurement: () => measure(p, data, `${base}.safetensors`, key, r === run ? id : `${id}/control`, record.scores),
+    };
+  };
+  const reference = await rowModel(run, retrainRow(p));
+  if (name.kind === 'reference') return reference.measurement();
+  if (name.kind === 'control') {
+    // Same initial weights as model k's original and retrain, another data order: seed + models.
+    const control = { ...run, seed: run.seed + p.privacy.models, dir: join(run.dir, 'control') };
+    return (await rowModel(control, retrainRow(p))).measurement();
+  }
+  return (await rowModel(run, name.row, reference.record.scores)).measurement();
+}
+
+/** The populations a table row is scored with: the row's own against the retrained reference. */
+export interface PrivacyRow {
+  name: string; // the table row: 'Original' or a config row's name
+  population: PopulationName;
+  scores: PrivacyScores;
+  unlearnedIds: string[];
+}
+
+export interface PrivacyResult {
+  forgetSeed: number;
+  models: number;
+  examples: number[]; // training-set indices of the forget examples
+  testExamples: number[];
+  rows: PrivacyRow[];
+}
+
+const matrixOf = (ms: ModelMeasurement[], pick: (m: ModelMeasurement) => number[]): ConfidenceMatrix => {
+  const examples = pick(ms[0]).length;
+  const data = new Float64Array(ms.length * examples);
+  ms.forEach((m, k) => {
+    const values = pick(m);
+    if (values.length !== examples) {
+      throw new Error(
+        `privacy: mismatched populations: ${m.id} has ${values.length} confidences, ${ms[0].id} ${examples}`,
+      );
+    }
+    data.set(values, k * examples);
+  });
+  return { models: ms.length, examples, data };
+};
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+/** The populations of every row in the order the table prints them (Retrain's is the control). */
+function populationsOf(p: Population): { name: string; population: PopulationName }[] {
+  return [
+    { name: 'Original', population: { kind: 'original' } },
+    ...p.config.methods.map((row) => ({
+      name: row.name,
+      population: row.method === 'retrain' ? ({ kind: 'control' } as const) : ({ kind: 'row', row } as const),
+    })),
+  ];
+}
+
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const m = Math.floor(s / 60);
+  return m > 0 ? `${m}m ${Math.round(s % 60)}s` : `${Math.round(s)}s`;
+}
+
+/** Every model of every population (resuming whatever is on disk), then each row's scores; writes
+ * <out>/privacy/results.json and one confidence file per row. The caller holds the folder's lock. */
+export async function runPrivacy(
+  config: CompareConfig,
+  outDir: string,
+  compute: ComputeSettings,
+  reporter: Reporter = silentReporter,
+): Promise<PrivacyResult> {
+  const p = populationOf(config, outDir, compute, reporter);
+  const N = p.privacy.models;
+  const names: PopulationName[] = [{ kind: 'reference' }, ...populationsOf(p).map((r) => r.population)];
+  const byPopulation = names.map(() => [] as ModelMeasurement[]);
+  const total = N * names.length;
+  // Time left from the models this run computed (a reused one costs next to nothing): a step that
+  // trained an epoch counted as computed.
+  let computedSeconds = 0;
+  let computed = 0;
+  let done = 0;
+  let trained = false;
+  const tracking: Reporter = {
+    ...reporter,
+    startEpoch: (...args) => {
+      trained = true;
+      reporter.startEpoch(...args);
+    },
+  };
+  let examples: number[];
+  let testExamples: number[];
+  {
+    // One forget set for every model: the data and its view are loaded once, for all of them.
+    using data = seedData(memberRun(p, 0));
+    for (let k = 0; k < N; k++) {
+      for (const [i, name] of names.entries()) {
+        const started = performance.now();
+        trained = false;
+        byPopulation[i].push(await ensurePopulationModel(p, k, name, data, tracking));
+        done++;
+        if (trained) {
+          computed++;
+          computedSeconds += (performance.now() - started) / 1000;
+        }
+        const left = computed ? (computedSeconds / computed) * (total - done) : NaN;
+        reporter.log(`[privacy] ${done}/${total} models done, about ${formatSeconds(left)} left`);
+      }
+    }
+    const { view } = await data.load();
+    examples = Array.from(view.forget);
+    testExamples = Array.from(testSample(p, view.testIndices, view.forget.length));
+  }
+  const reference = byPopulation[0];
+  const rows: PrivacyRow[] = [];
+  for (const [i, { name, population }] of populationsOf(p).entries()) {
+    const unlearned = byPopulation[i + 1];
+    const scores = privacyScores(
+      matrixOf(unlearned, (m) => m.forget),
+      matrixOf(reference, (m) => m.forget),
+      {
+        retainUnlearned: mean(unlearned.map((m) => m.RA)),
+        retainRetrained: mean(reference.map((m) => m.RA)),
+        testUnlearned: mean(unlearned.map((m) => m.TA)),
+        testRetrained: mean(reference.map((m) => m.TA)),
+      },
+      { resamples: p.privacy.bootstrap, seed: p.privacy.bootstrapSeed },
+    );
+    rows.push({ name, population, scores, unlearnedIds: unlearned.map((m) => m.id) });
+    await writeConfidences(join(p.outDir, `confidences-${safeName(name)}.safetensors`), {
+      unlearned: matrixOf(unlearned, (m) => m.forget),
+      retrained: matrixOf(reference, (m) => m.forget),
+      unlearnedIds: unlearned.map((m) => m.id),
+      retrainedIds: reference.map((m) => m.id),
+      examples,
+      test: {
+        unlearned: matrixOf(unlearned, (m) => m.test),
+        retrained: matrixOf(reference, (m) => m.test),
+        examples: testExamples,
+      },
+    });
+  }
+  const result: PrivacyResult = { forgetSeed: p.forgetSeed, models: N, examples, testExamples, rows };
+  await writeJsonAtomic(join(p.outDir, 'results.json'), { privacy: p.privacy, ...privacyJson(result) });
+  return result;
+}
+
+/** The result as results.json stores it (a population named by its kind). */
+export function privacyJson(result: PrivacyResult) {
+  return { ...result, rows: result.rows.map((r) => ({ ...r, population: r.population.kind })) };
+}
+
+/** The privacy columns, in the table's units: F and score in [0, 1], U-LiRA's in %. */
+export const PRIVACY_COLUMNS = ['F', 'Score', 'U-LiRA acc', 'TPR@1%', 'TPR@0.1%'];
+
+function cells(s: PrivacyScores): string[] {
+  const f = (v: number, [lo, hi]: [number, number], digits: number) =>
+    `${v.toFixed(digits)} [${lo.toFixed(digits)}, ${hi.toFixed(digits)}]`;
+  return [
+    f(s.F, s.intervals.F, 3),
+    f(s.score, s.intervals.score, 3),
+    f(s.uliraAccuracy, s.intervals.uliraAccuracy, 1),
+    f(s.tprAt1, s.intervals.tprAt1, 1),
+    f(s.tprAt01, s.intervals.tprAt01, 1),
+  ];
+}
+
+/** compare's table with the privacy columns beside its own; an Original row is added when the
+ * config does not print one (the attack's sanity check belongs in the table). */
+export function withPrivacyColumns(result: CompareResult, privacy: PrivacyResult): CompareResult {
+  const columns = [...result.columns, ...PRIVACY_COLUMNS];
+  const blank = () => result.columns.slice(1).map(() => '-');
+  const rows = result.rows.map((row) => {
+    const p = privacy.rows.find((r) => r.name === row[0]);
+    return [...row, ...(p ? cells(p.scores) : PRIVACY_COLUMNS.map(() => '-'))];
+  });
+  const original = privacy.rows.find((r) => r.population.kind === 'original')!;
+  if (!rows.some((row) => row[0] === 'Original')) rows.push(['Original', ...blank(), ...cells(original.scores)]);
+  const title = `${result.title}; privacy: ${privacy.models} models per population, ${privacy.examples.length} forget examples (95% bootstrap intervals)`;
+  return { ...result, title, columns, rows, text: `${title}\n${renderTable(columns, rows)}` };
+}

@@ -1,0 +1,103 @@
+// Populations of models through compare's privacy block, on tiny synthetic data: every model is
+// cached and reused on a rerun, a removed model is recomputed alone, the files load back, and bad
+// configs, missing models and mismatched populations fail with one clear error.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type CompareResult, parseCompareConfig, runCompare } from '../../src/experiment/compare.js';
+import { silentReporter } from '../../src/experiment/loop.js';
+import { defaultCompute } from '../../src/native/index.js';
+import { readConfidences } from '../../src/privacy/confidence-file.js';
+import { populationOf, runPrivacy } from '../../src/privacy/population.js';
+
+const epoch = { epochs: 1, batchSize: 16, augment: false };
+const raw = {
+  name: 'population',
+  synthetic: { trainSize: 40, testSize: 16, imageSize: 8, seed: 3 },
+  width: 2,
+  train: { epochs: 1, batchSize: 16, schedule: 'constant', augment: false },
+  forget: 'random:6',
+  seeds: [1],
+  methods: [
+    { name: 'Retrain', method: 'retrain' },
+    { name: 'GA', method: 'ga', hyper: { ...epoch, lr: 0.01 } },
+  ],
+  privacy: { models: 4, bootstrap: 100 },
+};
+const config = parseCompareConfig(raw, 'population test config');
+const compute = defaultCompute('cpu');
+
+function logger() {
+  const lines: string[] = [];
+  return { lines, reporter: { ...silentReporter, log: (m: string) => lines.push(m) } };
+}
+
+describe('privacy populations', () => {
+  let out: string;
+  let first: CompareResult;
+  let firstLog: string[];
+  beforeAll(async () => {
+    out = await mkdtemp(join(tmpdir(), 'insalun-population-'));
+    const { lines, reporter } = logger();
+    first = await runCompare(config, out, compute, reporter);
+    firstLog = lines;
+  });
+
+  it('prints the privacy columns for every row and Original, and reports progress', async () => {
+    expect(first.columns.slice(-5)).toEqual(['F', 'Score', 'U-LiRA acc', 'TPR@1%', 'TPR@0.1%']);
+    expect(first.rows.map((r) => r[0])).toEqual(['Retrain', 'GA', 'Original']);
+    for (const row of first.rows) expect(String(row.at(-5))).toMatch(/^\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]$/);
+    // 4 models x (reference, Original, control, GA)
+    expect(firstLog.filter((l) => l.startsWith('[privacy]')).at(-1)).toMatch(/^\[privacy\] 16\/16 models done/);
+    expect(firstLog.filter((l) => l.includes('training the original')).length).toBe(1 + 4);
+  });
+
+  it('saves confidences with model ids, loadable, and per-example epsilons', async () => {
+    const file = await readConfidences(join(out, 'privacy', 'confidences-GA.safetensors'));
+    expect(file.unlearnedIds).toEqual(['model-1', 'model-2', 'model-3', 'model-4']);
+    expect(file.retrainedIds).toEqual(file.unlearnedIds);
+    expect(file.unlearned.models).toBe(4);
+    expect(file.examples.length).toBe(6);
+    expect(file.test?.examples.length).toBe(6);
+    const control = await readConfidences(join(out, 'privacy', 'confidences-Retrain.safetensors'));
+    expect(control.unlearnedIds[0]).toBe('model-1/control');
+    const results = JSON.parse(await readFile(join(out, 'privacy', 'results.json'), 'utf8'));
+    expect(results.rows.map((r: { name: string }) => r.name)).toEqual(['Original', 'Retrain', 'GA']);
+    for (const row of results.rows) expect(row.scores.epsilons.length).toBe(6);
+    const compareJson = JSON.parse(await readFile(join(out, 'results.json'), 'utf8'));
+    expect(compareJson.privacy.rows.length).toBe(3);
+  });
+
+  it('reuses every model on a rerun and recomputes only a removed one', async () => {
+    const again = logger();
+    const rerun = await runPrivacy(config, out, compute, again.reporter);
+    expect(again.lines.some((l) => /training the original|\(ga\)|\(retrain\)/.test(l))).toBe(false);
+    // As after a Ctrl-C in the middle of model 3's GA run: its record never got written.
+    await rm(join(out, 'privacy', 'model-3', 'GA.json'));
+    const resumed = logger();
+    const after = await runPrivacy(config, out, compute, resumed.reporter);
+    expect(resumed.lines.filter((l) => /\(ga\)|\(retrain\)|training the original/.test(l))).toEqual([
+      '[seed 3] GA (ga)',
+    ]);
+    expect(after.rows.map((r) => r.name)).toEqual(rerun.rows.map((r) => r.name));
+  });
+
+  it('a missing model is one clear error', async () => {
+    await rm(join(out, 'privacy', 'model-2', 'GA.safetensors'));
+    await rm(join(out, 'privacy', 'model-2', 'GA.confidences.json'));
+    await expect(runPrivacy(config, out, compute)).rejects.toThrow(/model .*GA\.safetensors is missing/);
+  });
+});
+
+describe('privacy configs', () => {
+  it('rejects an odd or too small population', () => {
+    expect(() => parseCompareConfig({ ...raw, privacy: { models: 5 } }, 'c')).toThrow(/privacy.models: must be even/);
+    expect(() => parseCompareConfig({ ...raw, privacy: { models: 2 } }, 'c')).toThrow(/privacy.models/);
+  });
+
+  it('needs a retrain row', () => {
+    const noRetrain = parseCompareConfig({ ...raw, methods: [raw.methods[1]] }, 'c');
+    expect(() => populationOf(noRetrain, 'out', compute)).toThrow(/needs a retrain row/);
+  });
+});
