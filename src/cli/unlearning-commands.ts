@@ -8,8 +8,16 @@ import type { UnlearningScores } from '../experiment/evaluate.js';
 import { DEFAULT_FORGET_SEED, selectForget } from '../experiment/forget.js';
 import type { TrainRecipe } from '../experiment/loop.js';
 import { saveUnlearned, unlearnModel } from '../experiment/unlearn.js';
-import { generateMasks, type MaskMethod, openCheckpoint } from '../masks/generate.js';
+import { BASELINE_SYNTAX } from '../masks/baseline.js';
+import { generateMasks, type MaskMethod, type MaskSummary, openCheckpoint } from '../masks/generate.js';
 import { RULES, type Rule } from '../masks/quadrature.js';
+import {
+  type Completeness,
+  DEFAULT_CONTRAST_LAMBDA,
+  DEFAULT_RETAIN_FLOOR,
+  IG_TARGETS,
+  type IgTarget,
+} from '../masks/saliency.js';
 import { addonPath, loadAddon } from '../native/index.js';
 import { type HyperValues, hyperProblem, METHOD_DEFAULTS, METHOD_NAMES, type MethodName } from '../unlearn/methods.js';
 import { addBenchCommand } from './bench-command.js';
@@ -47,13 +55,28 @@ function addMaskCommand(program: Command): void {
     .option('--batch-size <n>', 'forget batch size', integer(1), 256)
     .option('--no-augment', 'grad: un-augmented forget images (SalUn augments)')
     .option('--seed <n>', 'grad: augmentation seed', integer(0), 0)
-    .option(
-      '--baseline <b>',
-      "ig: zero | init (the checkpoint directory's init.safetensors) | a checkpoint file",
-      'zero',
-    )
+    .option('--baseline <b>', `ig: ${BASELINE_SYNTAX}; init is the checkpoint directory's init.safetensors`, 'zero')
     .option('--rule <r>', `ig: ${RULES.join(' | ')}`, choice(RULES), 'middle')
     .option('--steps <m>', 'ig: path points', integer(1), 20)
+    .option(
+      '--ig-target <t>',
+      `ig: ${IG_TARGETS.join(' | ')}: the forget loss, forget minus lambda x retain loss, or forget divided by retain importance (docs/method.md 4d)`,
+      choice(IG_TARGETS),
+      'forget',
+    )
+    .option('--lambda <x>', 'ig contrastive: weight of the retain loss', number(0), DEFAULT_CONTRAST_LAMBDA)
+    .option(
+      '--floor <x>',
+      'ig retain-normalized: floor of the retain importance, as a fraction of its mean',
+      number(0),
+      DEFAULT_RETAIN_FLOOR,
+    )
+    .option('--second-forget <spec>', 'also the masks of a second forget set, to report their Jaccard overlap')
+    .option(
+      '--second-forget-seed <n>',
+      "seed of the second forget set (alone: the first set's spec with this seed)",
+      integer(0),
+    )
     .option('--data-dir <dir>', 'override the data directory recorded in the checkpoint')
     .addOption(deviceOption())
     .addOption(precisionOption())
@@ -62,6 +85,10 @@ function addMaskCommand(program: Command): void {
       using opened = await openCheckpoint(o.checkpoint, computeOptions(o), { dataDir: o.dataDir });
       const { model, data } = opened;
       const view = selectForget(data, o.forget, o.forgetSeed);
+      const second =
+        o.secondForget !== undefined || o.secondForgetSeed !== undefined
+          ? selectForget(data, o.secondForget ?? o.forget, o.secondForgetSeed ?? o.forgetSeed)
+          : undefined;
       const summary = await generateMasks(
         model,
         data,
@@ -76,21 +103,45 @@ function addMaskCommand(program: Command): void {
           baseline: o.baseline,
           rule: o.rule as Rule,
           steps: o.steps,
+          ...(o.method === 'ig' ? { target: o.igTarget as IgTarget, lambda: o.lambda, floor: o.floor } : {}),
         },
         o.checkpoint,
         (k, of) => process.stderr.isTTY && process.stderr.write(`\rig: path point ${k}/${of}`),
+        second,
       );
       if (o.method === 'ig' && process.stderr.isTTY) process.stderr.write('\n');
-      const c = summary.completeness;
-      if (c) {
+      const completeness = (what: string, c: Completeness) =>
         process.stdout.write(
-          `completeness: sum IG = ${c.sumIg.toExponential(4)}, L(theta) - L(theta') = ${c.lossDifference.toExponential(4)} (L(theta) = ${c.lossAtModel.toFixed(4)}, L(theta') = ${c.lossAtBaseline.toFixed(4)}), relative gap ${c.relativeGap.toExponential(2)}\n`,
+          `${what}: sum IG = ${c.sumIg.toExponential(4)}, L(theta) - L(theta') = ${c.lossDifference.toExponential(4)} (L(theta) = ${c.lossAtModel.toFixed(4)}, L(theta') = ${c.lossAtBaseline.toFixed(4)}), relative gap ${c.relativeGap.toExponential(2)}\n`,
         );
-      }
+      if (summary.completeness) completeness('completeness', summary.completeness);
+      if (summary.retainCompleteness) completeness('completeness of the retain IG', summary.retainCompleteness);
+      process.stdout.write(specificityText(summary));
       process.stdout.write(
         `${summary.masks.length} masks over ${view.forget.length} forget images in ${summary.seconds.toFixed(1)} s -> ${o.out}\n`,
       );
     });
+}
+
+const percent = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/** Where the saliency and each mask lie by layer type, and the Jaccard overlap with the second set's masks. */
+function specificityText(summary: MaskSummary): string {
+  const lines = [
+    `saliency share: ${summary.saliencyShare.map((t) => `${t.type} ${percent(t.share)}`).join(', ')} (parameters: ${summary.masks[0].layerTypes.map((t) => `${t.type} ${percent(t.parameterShare)}`).join(', ')})`,
+  ];
+  for (const m of summary.masks) {
+    const j = summary.specificity?.jaccard.find((x) => x.ratio === m.ratio);
+    lines.push(
+      `mask ${m.ratio}: ${m.layerTypes.map((t) => `${t.type} ${percent(t.maskShare)}`).join(', ')}${j ? `; Jaccard with the second forget set ${j.jaccard.toFixed(3)}` : ''}`,
+    );
+  }
+  const s = summary.specificity;
+  if (s)
+    lines.push(
+      `second forget set: ${s.forget.spec} seed ${s.forget.seed}, ${s.forget.count} images (${s.forget.shared} shared)`,
+    );
+  return `${lines.join('\n')}\n`;
 }
 
 function addDoctorCommand(program: Command): void {

@@ -1,17 +1,21 @@
 // `insalun mask`: saliency over the forget set of a trained model, turned into masks at several
-// ratios, saved with a JSON summary (forget indices, per-layer density, IG completeness, timings).
-import { dirname, join } from 'node:path';
+// ratios, saved with a JSON summary (forget indices, per-layer density and layer-type shares, IG
+// completeness, timings, and with a second forget set the masks' Jaccard overlap).
+import { join } from 'node:path';
+import { Rng, sampleWithoutReplacement } from '../data/random.js';
 import { type ExperimentData, prepareData } from '../experiment/data.js';
 import { type ForgetSelection, selectForget } from '../experiment/forget.js';
 import { dataSpecFromMeta } from '../experiment/train.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { lockOutputFolder } from '../io/lock.js';
-import { type CheckpointMeta, loadCheckpoint, readParameters } from '../model/checkpoint.js';
+import { type CheckpointMeta, loadCheckpoint } from '../model/checkpoint.js';
 import { disposeOnError } from '../native/dispose.js';
 import type { ComputeSettings, NativeModel } from '../native/index.js';
+import { baselineParameters, parseBaseline } from './baseline.js';
 import { saveMask } from './maskfile.js';
 import type { Rule } from './quadrature.js';
-import { type Completeness, gradSaliency, igSaliency } from './saliency.js';
+import { type Completeness, gradSaliency, type IgTarget, targetedIgSaliency } from './saliency.js';
+import { jaccard, type LayerType, type LayerTypeShare, layerTypeShares, saliencyShares } from './specificity.js';
 import { layerDensity, topkMask } from './topk.js';
 
 export type MaskMethod = 'grad' | 'ig';
@@ -23,9 +27,19 @@ export interface MaskJob {
   batchSize: number;
   seed: number;
   augment: boolean; // grad only
-  baseline: string; // ig: 'zero' | 'init' | a checkpoint file
+  baseline: string; // ig: parseBaseline's syntax (zero, init, scale:ALPHA, retain-ft:STEPS[:LR], a file)
   rule: Rule;
   steps: number;
+  target?: IgTarget; // ig: forget (default), contrastive or retain-normalized
+  lambda?: number; // ig contrastive
+  floor?: number; // ig retain-normalized
+}
+
+/** The masks a second forget set gives, against the first's (docs/method.md 4d). */
+export interface MaskSpecificity {
+  forget: { spec: string; seed: number; count: number; shared: number }; // shared: images in both sets
+  jaccard: { ratio: number; jaccard: number }[];
+  completeness?: Completeness;
 }
 
 export interface MaskSummary {
@@ -35,24 +49,70 @@ export interface MaskSummary {
   options: Omit<MaskJob, 'outDir'>;
   seconds: number; // saliency + masks: the mask-generation time reported next to RTE
   completeness?: Completeness;
-  masks: { ratio: number; file: string; ones: number; density: { name: string; density: number }[] }[];
+  retainCompleteness?: Completeness; // ig contrastive and retain-normalized: IG of the retain sample's loss
+  retainSample?: number; // its size (the forget set's)
+  saliencyShare: { type: LayerType; share: number }[]; // of the total saliency, per layer type
+  masks: {
+    ratio: number;
+    file: string;
+    ones: number;
+    density: { name: string; density: number }[];
+    layerTypes: LayerTypeShare[];
+  }[];
+  specificity?: MaskSpecificity;
 }
 
 export function maskFileName(method: MaskMethod, ratio: number): string {
   return `mask_${method}_${ratio}.safetensors`;
 }
 
-async function baselineParameters(
-  job: MaskJob,
+const RETAIN_SAMPLE_STREAM = 0x727370; // 'rsp'
+
+/** Retain images as many as the forget set's, drawn with the seed: the retain loss of the IG targets. */
+function retainSample(view: ForgetSelection, seed: number): Int32Array {
+  const count = Math.min(view.forget.length, view.retain.length);
+  const picks = sampleWithoutReplacement(new Rng(seed, RETAIN_SAMPLE_STREAM), view.retain.length, count);
+  return Int32Array.from(picks, (j) => view.retain[j]).sort();
+}
+
+interface Saliency {
+  saliency: Float32Array;
+  completeness?: Completeness;
+  retainCompleteness?: Completeness;
+  retainSample?: number;
+}
+
+async function saliencyOf(
   model: NativeModel,
+  data: ExperimentData,
+  view: ForgetSelection,
+  job: MaskJob,
   checkpoint: string | undefined,
-): Promise<Float32Array> {
-  if (job.baseline === 'zero') return new Float32Array(model.parameterCount);
-  if (job.baseline === 'init') {
-    if (!checkpoint) throw new Error("--baseline init needs the checkpoint's directory to hold init.safetensors");
-    return readParameters(join(dirname(checkpoint), 'init.safetensors'), model);
-  }
-  return readParameters(job.baseline, model);
+  onPoint?: (k: number, of: number) => void,
+): Promise<Saliency> {
+  if (job.method === 'grad') return { saliency: await gradSaliency(model, data.train, view.forget, job) };
+  const target = job.target ?? 'forget';
+  const baseline = await baselineParameters(parseBaseline(job.baseline), {
+    model,
+    data,
+    view,
+    checkpoint,
+    batchSize: job.batchSize,
+    seed: job.seed,
+  });
+  const retain = target === 'forget' ? undefined : retainSample(view, job.seed);
+  const result = await targetedIgSaliency(model, data.train, view.forget, {
+    baseline,
+    rule: job.rule,
+    steps: job.steps,
+    batchSize: job.batchSize,
+    onPoint,
+    target,
+    retain,
+    lambda: job.lambda,
+    floor: job.floor,
+  });
+  return { ...result, retainSample: retain?.length };
 }
 
 /** Computes the saliency and writes every mask file plus mask_<method>.json. */
@@ -63,26 +123,13 @@ export async function generateMasks(
   job: MaskJob,
   checkpoint?: string,
   onPoint?: (k: number, of: number) => void,
+  second?: ForgetSelection, // a second forget set: the masks' Jaccard overlap is reported
 ): Promise<MaskSummary> {
   for (const r of job.ratios) if (!(r > 0 && r <= 1)) throw new RangeError(`mask ratios must be in (0, 1], got ${r}`);
+  if (job.method === 'ig') parseBaseline(job.baseline); // a bad baseline fails before any work
   using _lock = lockOutputFolder(job.outDir, 'mask');
   const start = performance.now();
-  let saliency: Float32Array;
-  let completeness: Completeness | undefined;
-  if (job.method === 'grad') {
-    saliency = await gradSaliency(model, data.train, view.forget, job);
-  } else {
-    const baseline = await baselineParameters(job, model, checkpoint);
-    const result = await igSaliency(model, data.train, view.forget, {
-      baseline,
-      rule: job.rule,
-      steps: job.steps,
-      batchSize: job.batchSize,
-      onPoint,
-    });
-    saliency = result.saliency;
-    completeness = result.completeness;
-  }
+  const { saliency, ...igInfo } = await saliencyOf(model, data, view, job, checkpoint, onPoint);
   const tensors = model.tensors();
   const masks: MaskSummary['masks'] = [];
   for (const ratio of job.ratios) {
@@ -99,20 +146,50 @@ export async function generateMasks(
       file,
       ones: density.reduce((s, d) => s + d.ones, 0),
       density: density.map((d) => ({ name: d.name, density: d.density })),
+      layerTypes: layerTypeShares(mask, tensors),
     });
   }
+  const seconds = (performance.now() - start) / 1000; // the second set's saliency is analysis, not cost
   const { outDir: _outDir, ...options } = job;
   const summary: MaskSummary = {
     method: job.method,
     checkpoint,
     forget: { spec: view.spec, seed: view.seed, count: view.forget.length, indices: Array.from(view.forget) },
     options,
-    seconds: (performance.now() - start) / 1000,
-    completeness,
+    seconds,
+    ...igInfo,
+    saliencyShare: saliencyShares(saliency, tensors),
     masks,
+    specificity: second && (await specificityOf(model, data, job, checkpoint, saliency, view, second)),
   };
   await writeJsonAtomic(join(job.outDir, `mask_${job.method}.json`), summary);
   return summary;
+}
+
+async function specificityOf(
+  model: NativeModel,
+  data: ExperimentData,
+  job: MaskJob,
+  checkpoint: string | undefined,
+  saliency: Float32Array,
+  view: ForgetSelection,
+  second: ForgetSelection,
+): Promise<MaskSpecificity> {
+  const other = await saliencyOf(model, data, second, job, checkpoint);
+  const inFirst = new Set(view.forget);
+  return {
+    forget: {
+      spec: second.spec,
+      seed: second.seed,
+      count: second.forget.length,
+      shared: second.forget.reduce((n, i) => n + Number(inFirst.has(i)), 0),
+    },
+    jaccard: job.ratios.map((ratio) => ({
+      ratio,
+      jaccard: jaccard(topkMask(saliency, ratio), topkMask(other.saliency, ratio)),
+    })),
+    completeness: other.completeness,
+  };
 }
 
 /** A checkpoint's model with its recorded data split; disposing it frees both. */
