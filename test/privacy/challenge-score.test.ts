@@ -123,6 +123,24 @@ describe('confidence file', () => {
     expect(await readConfidences(path)).toEqual(p);
   });
 
+  it('carries the same models on a test sample, when given', async () => {
+    const path = join(dir, 't.safetensors');
+    const m = (v: number[]) => ({ models: 2, examples: v.length / 2, data: Float64Array.from(v) });
+    const p = {
+      unlearned: m([1, 2, 3, 4]),
+      retrained: m([5, 6, 7, 8]),
+      unlearnedIds: ['a', 'b'],
+      retrainedIds: ['c', 'd'],
+      examples: [3, 9],
+      test: { unlearned: m([0.1, 0.2]), retrained: m([0.3, 0.4]), examples: [12] },
+    };
+    await writeConfidences(path, p);
+    expect(await readConfidences(path)).toEqual(p);
+    await expect(
+      writeConfidences(join(dir, 'bad-test.safetensors'), { ...p, test: { ...p.test, examples: [1, 2] } }),
+    ).rejects.toThrow(/unlearned_test: 1 columns for 2 example indices/);
+  });
+
   it('refuses ids that do not match the rows', async () => {
     const m = { models: 2, examples: 1, data: Float64Array.from([1, 2]) };
     await expect(
