@@ -13,6 +13,7 @@ import { lockArtifact, lockOutputFolder } from '../io/lock.js';
 import { formatMeanStd, renderTable, toCsv, toMarkdown } from '../io/results.js';
 import { generateMasks, maskFileName } from '../masks/generate.js';
 import { RULES } from '../masks/quadrature.js';
+import { IG_TARGETS } from '../masks/saliency.js';
 import { avgGap } from '../metrics/gap.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
 import { type ComputeSettings, computeOf } from '../native/index.js';
@@ -25,6 +26,7 @@ import { type ForgetSelection, selectForget } from './forget.js';
 import { type Reporter, silentReporter, type TrainRecipe } from './loop.js';
 import { type Plan, type PlanJob, runPlanSerially } from './plan.js';
 import { recipeOf, trainOptions, trainOriginal } from './train.js';
+import { TuningConfig } from './tuning-config.js';
 import { saveUnlearned, type UnlearnRecord, unlearnModel } from './unlearn.js';
 
 const MaskConfig = z.object({
@@ -35,6 +37,10 @@ const MaskConfig = z.object({
   baseline: z.string().default('zero'),
   augment: z.boolean().default(true),
   batchSize: z.number().int().min(1).default(256),
+  /** ig: the loss the IG targets and its parameter (docs/method.md 4d); absent: the forget loss. */
+  target: z.enum(IG_TARGETS).optional(),
+  lambda: z.number().min(0).optional(),
+  floor: z.number().min(0).optional(),
 });
 
 const RowConfig = z
@@ -85,6 +91,8 @@ export const CompareConfig = z.object({
   forget: z.string().default('random:10%'),
   seeds: z.array(z.number().int().min(0)).min(1).default([1]),
   methods: z.array(RowConfig).min(1),
+  /** A learning-rate (and mask-ratio) grid per row, chosen on a validation forget set (tuning.ts). */
+  tuning: TuningConfig.optional(),
   allMia: z.boolean().default(false),
   /** Also print the original model's row (no unlearning): the starting point the methods move from. */
   includeOriginal: z.boolean().default(false),
@@ -347,6 +355,9 @@ export async function ensureMask(
         baseline: mask.baseline,
         rule: mask.rule,
         steps: mask.steps,
+        target: mask.target,
+        lambda: mask.lambda,
+        floor: mask.floor,
       },
       original.checkpoint,
     );
