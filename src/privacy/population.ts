@@ -299,12 +299,13 @@ export async function runPrivacy(
     testExamples = Array.from(testSample(p, view.testIndices, view.forget.length));
   }
   const reference = byPopulation[0];
-  const rows: PrivacyRow[] = [];
-  for (const [i, { name, population }] of populationsOf(p).entries()) {
+  // Every row is scored before any file is written: a row that cannot be scored leaves no files.
+  const forgetOf = (ms: ModelMeasurement[]) => matrixOf(ms, (m) => m.forget);
+  const rows: PrivacyRow[] = populationsOf(p).map(({ name, population }, i) => {
     const unlearned = byPopulation[i + 1];
     const scores = privacyScores(
-      matrixOf(unlearned, (m) => m.forget),
-      matrixOf(reference, (m) => m.forget),
+      forgetOf(unlearned),
+      forgetOf(reference),
       {
         retainUnlearned: mean(unlearned.map((m) => m.RA)),
         retainRetrained: mean(reference.map((m) => m.RA)),
@@ -313,10 +314,13 @@ export async function runPrivacy(
       },
       { resamples: p.privacy.bootstrap, seed: p.privacy.bootstrapSeed },
     );
-    rows.push({ name, population, scores, unlearnedIds: unlearned.map((m) => m.id) });
+    return { name, population, scores, unlearnedIds: unlearned.map((m) => m.id) };
+  });
+  for (const [i, { name }] of rows.entries()) {
+    const unlearned = byPopulation[i + 1];
     await writeConfidences(join(p.outDir, `confidences-${safeName(name)}.safetensors`), {
-      unlearned: matrixOf(unlearned, (m) => m.forget),
-      retrained: matrixOf(reference, (m) => m.forget),
+      unlearned: forgetOf(unlearned),
+      retrained: forgetOf(reference),
       unlearnedIds: unlearned.map((m) => m.id),
       retrainedIds: reference.map((m) => m.id),
       examples,
