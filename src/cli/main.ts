@@ -19,6 +19,7 @@ import {
 } from './options.js';
 import { terminalReporter } from './progress.js';
 import { registerReportCommand } from './report-command.js';
+import { registerSweepCommand } from './sweep-command.js';
 import { registerUnlearningCommands } from './unlearning-commands.js';
 
 function addTrainCommand(program: Command): void {
@@ -164,6 +165,7 @@ export function buildProgram(): Command {
   registerUnlearningCommands(program);
   registerDataCommands(program);
   registerReportCommand(program);
+  registerSweepCommand(program);
   return program;
 }
 
