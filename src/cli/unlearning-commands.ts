@@ -7,6 +7,7 @@ import { DEMO_CONFIG } from '../experiment/demo.js';
 import type { UnlearningScores } from '../experiment/evaluate.js';
 import { DEFAULT_FORGET_SEED, selectForget } from '../experiment/forget.js';
 import type { TrainRecipe } from '../experiment/loop.js';
+import { runTunedCompare } from '../experiment/tuning.js';
 import { saveUnlearned, unlearnModel } from '../experiment/unlearn.js';
 import { BASELINE_SYNTAX } from '../masks/baseline.js';
 import { generateMasks, type MaskMethod, type MaskSummary, openCheckpoint } from '../masks/generate.js';
@@ -304,7 +305,8 @@ function addCompareCommand(program: Command): void {
         throw new Error(`${o.config}: ${(error as Error).message}`);
       }
       const config = parseCompareConfig(raw, o.config);
-      const result = await runCompare(
+      // With a tuning block, the rows are chosen on a validation forget set first (tuning.ts).
+      const result = await runTunedCompare(
         config,
         o.out ?? join('runs', config.name.replace(/[^A-Za-z0-9_.-]+/g, '_')),
         computeOptions(o),
