@@ -7,8 +7,11 @@ import { DEMO_CONFIG } from '../experiment/demo.js';
 import type { UnlearningScores } from '../experiment/evaluate.js';
 import { DEFAULT_FORGET_SEED, selectForget } from '../experiment/forget.js';
 import type { TrainRecipe } from '../experiment/loop.js';
+import { pairedComparisons, pairedTable, readCompareRows } from '../experiment/paired.js';
 import { runTunedCompare } from '../experiment/tuning.js';
 import { saveUnlearned, unlearnModel } from '../experiment/unlearn.js';
+import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
+import { renderTable, toMarkdown } from '../io/results.js';
 import { BASELINE_SYNTAX } from '../masks/baseline.js';
 import { generateMasks, type MaskMethod, type MaskSummary, openCheckpoint } from '../masks/generate.js';
 import { RULES, type Rule } from '../masks/quadrature.js';
@@ -316,6 +319,43 @@ function addCompareCommand(program: Command): void {
     });
 }
 
+function addPairedCommand(program: Command): void {
+  program
+    .command('paired')
+    .description(
+      "paired comparison over seeds of a compare output folder: each row's Avg. Gap minus the reference row's, mean with a 95% bootstrap interval and a sign test",
+    )
+    .argument('<dir>', 'a compare output folder (results.json)')
+    .option(
+      '--reference <name>',
+      'the reference row (tuned rows pair with the reference row of the same rule)',
+      'SalUn',
+    )
+    .option('--rows <regex>', 'the rows to compare with it', 'InSalUn')
+    .option('--resamples <n>', 'bootstrap resamples', integer(100), 10000)
+    .option('--seed <n>', 'bootstrap seed', integer(0), 0)
+    .action(async (dir: string, o) => {
+      let rows: RegExp;
+      try {
+        rows = new RegExp(o.rows);
+      } catch (error) {
+        throw new Error(`--rows: ${(error as Error).message}`);
+      }
+      const comparisons = pairedComparisons(await readCompareRows(dir), { ...o, rows });
+      if (!comparisons.length) throw new Error(`no row matching /${o.rows}/ shares a seed with ${o.reference}`);
+      const table = pairedTable(comparisons);
+      const title = `Avg. Gap, row minus ${o.reference}, paired by seed (negative: closer to Retrain)`;
+      await writeFileAtomic(join(dir, 'paired.md'), `# ${title}\n\n${toMarkdown(table.columns, table.rows)}\n`);
+      await writeJsonAtomic(join(dir, 'paired.json'), {
+        reference: o.reference,
+        resamples: o.resamples,
+        seed: o.seed,
+        comparisons,
+      });
+      process.stdout.write(`${title}\n${renderTable(table.columns, table.rows)}\n`);
+    });
+}
+
 function addDemoCommand(program: Command): void {
   program
     .command('demo')
@@ -344,6 +384,7 @@ export function registerUnlearningCommands(program: Command): void {
   addCompareCommand(program);
   addDemoCommand(program);
   addMaskCommand(program);
+  addPairedCommand(program);
   addUnlearnCommand(program);
   addDoctorCommand(program);
 }
