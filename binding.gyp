@@ -15,6 +15,7 @@
         "native/cpu/ops.cpp",
         "native/cpu/data.cpp",
         "native/cpu/factory.cpp",
+        "native/cpu/isa.cpp",
         "native/addon/addon.cpp",
         "native/addon/op_bindings.cpp"
       ],
@@ -22,7 +23,17 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-fexceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fopenmp", "-fexceptions"],
+      "conditions": [
+        [
+          "target_arch=='x64'",
+          {
+            "cflags_cc": ["-march=x86-64-v3"],
+            "defines": ["INSALUN_CPU_ARCH_STRING=\"x86-64-v3\""]
+          },
+          { "cflags_cc": ["-march=native"], "defines": ["INSALUN_CPU_ARCH_STRING=\"native\""] }
+        ]
+      ],
       "ldflags": ["-fopenmp"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",

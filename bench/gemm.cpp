@@ -2,10 +2,10 @@
 // every product of a ResNet-18 training step's convolutions (as the CPU backend calls them: one
 // thread per chunk of images) is checked against a float64 product, then timed (best of 7).
 // Build and run from the project root:
-//   g++ -O3 -march=native -fopenmp -std=c++17 bench/gemm.cpp native/cpu/gemm.cpp -o /tmp/gemm-bench
-//   OMP_NUM_THREADS=1 /tmp/gemm-bench        (add "parallel" to let one product use every thread)
-//   /tmp/gemm-bench check                    (correctness only; exit status 1 on a wrong product)
-// Built with -march=x86-64-v3 it checks the AVX2 tile on an AVX-512 machine (test/native/gemm.test.ts).
+//   g++ -O3 -march=x86-64-v3 -fopenmp -std=c++17 bench/gemm.cpp native/cpu/gemm.cpp native/cpu/isa.cpp -o gemm-bench
+//   OMP_NUM_THREADS=1 ./gemm-bench        (add "parallel" to let one product use every thread)
+//   ./gemm-bench check                    (correctness only; exit status 1 on a wrong product)
+// INSALUN_CPU_ISA=avx2 runs the AVX2 tile on an AVX-512 machine (test/native/gemm.test.ts).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../native/cpu/gemm.h"
+#include "../native/cpu/isa.h"
 
 namespace {
 
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
   int wrong = 0;
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> uniform(-0.5f, 0.5f);
+  std::printf("instruction set: %s\n", insalun::cpu::isa_name(insalun::cpu::active_isa()));
   std::printf("%-18s %5s %5s %5s %10s %12s\n", "product", "m", "n", "k", "GFLOP/s", "max |err|");
   for (const Product& p : kProducts) {
     const int lda = p.trans_a ? p.m : p.k, ldb = p.trans_b ? p.k : p.n;

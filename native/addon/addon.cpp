@@ -12,6 +12,7 @@
 
 #include "../core/engine.h"
 #include "../core/kernel_bench.h"
+#include "../cpu/isa.h"
 #include "../cpu/threads.h"
 #include "async.h"
 
@@ -989,6 +990,14 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   auto out = Napi::Object::New(env);
   out.Set("cpu", true);
   out.Set("cpuThreads", cpu::max_threads());
+  try {
+    out.Set("cpuIsa", cpu::isa_name(cpu::active_isa()));
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, error_message(e));
+  }
+  auto isas = Napi::Array::New(env);
+  for (const std::string& isa : cpu::runnable_isas()) isas.Set(isas.Length(), isa);
+  out.Set("cpuIsas", isas);
   std::string why;
   bool cuda = false;
   {

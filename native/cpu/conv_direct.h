@@ -1,13 +1,13 @@
-// Direct (implicit-GEMM) 3x3 convolutions, stride 1 or 2, and 1x1 stride-2 ones, with AVX-512: the products read the
-// input planes through masked, shifted vector loads instead of an im2col buffer. See
-// conv_direct.cpp for why and when.
+// Direct (implicit-GEMM) 3x3 convolutions, stride 1 or 2, and 1x1 stride-2 ones, with AVX-512 or AVX2: the products
+// read the input planes through masked, shifted vector loads instead of an im2col buffer. See conv_direct.cpp for why
+// and when.
 #pragma once
 
 #include "../core/backend.h"
 
 namespace insalun::cpu {
 
-// Which directions of convolution s the direct kernels take (all false without AVX-512).
+// Which directions of convolution s the direct kernels take (all false without AVX2).
 struct DirectConv {
   bool forward, backward_data, backward_filter;
 };

@@ -1,8 +1,12 @@
 #include "cpu_backend.h"
+#include "isa.h"
 
 namespace insalun {
 
-std::unique_ptr<Backend> make_cpu_backend() { return std::make_unique<cpu::CpuBackend>(); }
+std::unique_ptr<Backend> make_cpu_backend() {
+  cpu::active_isa();  // an INSALUN_CPU_ISA this CPU cannot run is an error here, before any kernel
+  return std::make_unique<cpu::CpuBackend>();
+}
 
 #ifndef INSALUN_WITH_CUDA
 // The CPU-only build: the CUDA backend (native/cuda) was not compiled in.

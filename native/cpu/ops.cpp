@@ -72,37 +72,8 @@ void CpuBackend::sum(const float* x, size_t n, float* out) {
   *out = float(total);
 }
 
-// The arithmetic reference of the kernel bench: independent chains of vector multiply-adds (enough
-// of them to cover the FMA latency on every FMA port), in registers, on every thread. The vector
-// type follows the target (16 lanes with AVX-512, 8 with AVX2), as in gemm.cpp; the inputs come
-// from run-time values and the result goes to a volatile, so that nothing is folded away.
-double CpuBackend::multiply_add_loop(size_t rounds) {
-#if defined(__AVX512F__)
-  typedef float vec __attribute__((vector_size(64)));
-#else
-  typedef float vec __attribute__((vector_size(32)));
-#endif
-  constexpr int kChains = 12, kLanes = int(sizeof(vec) / sizeof(float));
-  [[maybe_unused]] static volatile float sink = 0.0f;  // written, never read: the store keeps the loop
-  const float scale = 0.999f + 1e-4f * float(rounds % 7), offset = 1e-3f;  // converges to ~1, no denormals
-  int threads = 1;
-#pragma omp parallel
-  {
-#pragma omp single
-    threads = team_size();
-    vec acc[kChains];
-    for (int c = 0; c < kChains; ++c) acc[c] = vec{} + float(c + thread_index());
-    const vec a = vec{} + scale, b = vec{} + offset;
-    for (size_t r = 0; r < rounds; ++r)
-#pragma GCC unroll 12
-      for (int c = 0; c < kChains; ++c) acc[c] = acc[c] * a + b;
-    float total = 0.0f;
-    for (int c = 0; c < kChains; ++c)
-      for (int l = 0; l < kLanes; ++l) total += acc[c][l];
-    if (total < 0.0f) sink = total;  // never true (every chain tends to ~1); the compiler cannot tell
-  }
-  return 2.0 * kLanes * kChains * double(rounds) * threads;
-}
+// The arithmetic reference of the kernel bench, in the active instruction set's vectors (gemm.h).
+double CpuBackend::multiply_add_loop(size_t rounds) { return vector_multiply_add_loop(rounds); }
 
 // ---- pooling and linear -----------------------------------------------------------------------
 void CpuBackend::avgpool_forward(const NormShape& s, const Act* xa, float* y) {

@@ -176,6 +176,10 @@ export interface NativeAddon {
     cuda: boolean;
     cudaWhy: string;
     cpuThreads: number;
+    /** The instruction set the CPU backend's vector kernels run (INSALUN_CPU_ISA picks another this CPU has). */
+    cpuIsa: 'avx2' | 'avx512' | 'generic';
+    /** Every instruction set this CPU can run the kernels in, narrowest first. */
+    cpuIsas: ('avx2' | 'avx512' | 'generic')[];
     cudaBuilt: boolean;
     /** How this addon file was built: CMake's -march (node-gyp's build: 'native'); CUDA builds add the GPU
      * architectures, the cuDNN headers' version (the oldest cuDNN it accepts) and the CUDA runtime's. */

@@ -7,15 +7,16 @@ import { type DeviceName, loadAddon } from '../../src/native/index.js';
 export const addon = loadAddon();
 const info = addon.backends();
 
-export const deviceCases: { device: DeviceName; available: boolean; why: string }[] = [
-  { device: 'cpu', available: true, why: '' },
+/** The CPU's cases say which instruction set its kernels run (INSALUN_CPU_ISA; test/native/cpu-isa.test.ts). */
+export const deviceCases: { device: DeviceName; available: boolean; why: string; label?: string }[] = [
+  { device: 'cpu', available: true, why: '', label: `cpu ${info.cpuIsa}` },
   { device: 'cuda', available: info.cuda, why: info.cudaWhy },
 ];
 
 /** describe() once per backend; an unavailable backend's block is skipped with the reason in its title. */
 export function describeEachBackend(title: string, body: (device: DeviceName) => void): void {
   for (const c of deviceCases) {
-    if (c.available) describe(`${title} [${c.device}]`, () => body(c.device));
+    if (c.available) describe(`${title} [${c.label ?? c.device}]`, () => body(c.device));
     else describe.skip(`${title} [${c.device}: skipped, ${c.why}]`, () => it('needs the backend', () => {}));
   }
 }

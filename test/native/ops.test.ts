@@ -59,6 +59,16 @@ const convCases: ref.Conv[] = [
   { n: 2, cin: 8, h: 3, w: 47, cout: 16, k: 1, stride: 2, pad: 0 },
   // 1x1 stride-2 filter gradient with input channels in 16s: blocks of two and one (48)
   { n: 3, cin: 48, h: 6, w: 6, cout: 16, k: 1, stride: 2, pad: 0 },
+  // AVX2's granularity (8-lane vectors, tiles of 4 output channels x 16 positions): planes of 8
+  // and 24 positions (a tile's two vectors in consecutive images), 4 and 12 output channels, 8 and
+  // 24 input channels in the lanes of the filter gradient, rows of 8 for the stem-like case, and a
+  // stride-2 forward onto 2x4 outputs; on AVX-512 most of these take im2col
+  { n: 4, cin: 4, h: 2, w: 4, cout: 12, k: 3, stride: 1, pad: 1 },
+  { n: 2, cin: 8, h: 3, w: 8, cout: 4, k: 3, stride: 1, pad: 1 },
+  { n: 3, cin: 24, h: 4, w: 6, cout: 4, k: 3, stride: 1, pad: 1 },
+  { n: 2, cin: 3, h: 5, w: 8, cout: 4, k: 3, stride: 1, pad: 1 },
+  { n: 2, cin: 8, h: 4, w: 8, cout: 12, k: 3, stride: 2, pad: 1 },
+  { n: 2, cin: 24, h: 6, w: 6, cout: 4, k: 1, stride: 2, pad: 0 },
   // stride 1 without padding: narrower output rows, the general im2col
   { n: 2, cin: 3, h: 6, w: 7, cout: 4, k: 3, stride: 1, pad: 0 },
 ];

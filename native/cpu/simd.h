@@ -1,0 +1,174 @@
+// The vector instruction sets of the CPU backend's kernels, as two classes with one interface
+// (Avx2, Avx512: a vector of floats, a lane mask, loads, multiply-adds, ...) so that each kernel is
+// written once over `V` and compiled once per set.
+//
+// How a file compiles a kernel body for both: it includes its standard headers and this one
+// first, then the body twice, inside namespace avx2 between INSALUN_BEGIN_AVX2 and
+// INSALUN_END_AVX2 (with `using V = Avx2;`) and inside namespace avx512 likewise. The pragmas give
+// every function defined in between that instruction set; functions defined outside (the standard
+// library's templates included) keep the build's baseline, so that no AVX-512 copy of, say,
+// std::vector<float>::resize can stand in for the baseline one in the linked addon, as it could if
+// the whole file were compiled with -mavx512f. isa.h picks the copy at run time.
+#pragma once
+
+#if defined(__x86_64__) || defined(__i386__)
+#define INSALUN_SIMD_X86 1
+#else
+#define INSALUN_SIMD_X86 0
+#endif
+
+#include <cstddef>
+
+namespace insalun::cpu {
+// Where neither set runs (another architecture, or an x86 CPU without AVX2): what the compiler
+// makes of 32-byte vectors on the build's target. Only the GEMM has a copy for it.
+struct GenericVectors {
+  typedef float Vec __attribute__((vector_size(32)));
+  static constexpr int kGemmRows = 6;
+  static constexpr int kTransposeSide = 0;  // no block transpose
+  static void transpose(const float*, int, float*, int) {}
+};
+}  // namespace insalun::cpu
+
+#if INSALUN_SIMD_X86
+// GCC 12's headers warn that their own _mm512_undefined_ps() is uninitialized (GCC bug 105593);
+// the warning says nothing about the including file, so it is silenced around the include only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#if defined(__clang__)
+#define INSALUN_BEGIN_AVX2 _Pragma("clang attribute push(__attribute__((target(\"avx2,fma\"))), apply_to = function)")
+#define INSALUN_BEGIN_AVX512                                                                            \
+  _Pragma(                                                                                              \
+      "clang attribute push(__attribute__((target(\"avx2,fma,avx512f,avx512bw,avx512dq,avx512vl\"))), " \
+      "apply_to = function)")
+#define INSALUN_END_AVX2 _Pragma("clang attribute pop")
+#define INSALUN_END_AVX512 _Pragma("clang attribute pop")
+#else
+#define INSALUN_BEGIN_AVX2 _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma\")")
+#define INSALUN_BEGIN_AVX512 \
+  _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma,avx512f,avx512bw,avx512dq,avx512vl\")")
+#define INSALUN_END_AVX2 _Pragma("GCC pop_options")
+#define INSALUN_END_AVX512 _Pragma("GCC pop_options")
+#endif
+
+namespace insalun::cpu {
+
+INSALUN_BEGIN_AVX2
+// 8 floats a vector, 16 registers: register tiles of 4 output channels.
+struct Avx2 {
+  using Vec = __m256;
+  using Mask = __m256i;  // a lane is read where its sign bit is set
+  static constexpr int kLanes = 8;
+  static constexpr int kBlock = 4;     // output channels per register tile of the convolutions
+  static constexpr int kGemmRows = 6;  // the GEMM's register tile: 6 x 16 = 12 accumulators
+  static constexpr int kTransposeSide = 8;
+
+  // out[j * ldo + i] = in[i * ldi + j] for an 8 x 8 block: unpack pairs of rows, shuffle them into
+  // 4 x 4 blocks within each 128-bit half, then join the halves of rows i and i + 4.
+  static void transpose(const float* in, int ldi, float* out, int ldo) {
+    __m256 r[8], t[8];
+    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(in + size_t(i) * ldi);
+    for (int i = 0; i < 4; ++i) {
+      t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);      // per half: a0 b0 a1 b1
+      t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);  // per half: a2 b2 a3 b3
+    }
+    for (int g = 0; g < 2; ++g) {  // rows 4g..4g+3: r[4g + k] half H = their column 4H + k
+      r[4 * g + 0] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+      r[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+      r[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+      r[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+    }
+    for (int k = 0; k < 4; ++k) {
+      _mm256_storeu_ps(out + size_t(k) * ldo, _mm256_permute2f128_ps(r[k], r[4 + k], 0x20));
+      _mm256_storeu_ps(out + size_t(4 + k) * ldo, _mm256_permute2f128_ps(r[k], r[4 + k], 0x31));
+    }
+  }
+
+  static Vec zero() { return _mm256_setzero_ps(); }
+  static Vec set1(float a) { return _mm256_set1_ps(a); }
+  static Vec load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+  static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+  static Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  // Lane l is read where bit l of bits is set; masked lanes are zero and their addresses are not
+  // touched (VMASKMOVPS suppresses faults there).
+  static Mask mask_of(unsigned bits) {
+    const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(int(bits)), lane_bit), lane_bit);
+  }
+  static Vec load_masked(Mask m, const float* p) { return _mm256_maskload_ps(p, m); }
+  static float reduce_add(Vec v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+  }
+  // low = a0 b0 a1 b1 a2 b2 a3 b3, high = a4 b4 ... a7 b7.
+  static void interleave(Vec a, Vec b, Vec& low, Vec& high) {
+    const Vec lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b);  // per 128-bit half
+    low = _mm256_permute2f128_ps(lo, hi, 0x20);
+    high = _mm256_permute2f128_ps(lo, hi, 0x31);
+  }
+};
+INSALUN_END_AVX2
+
+INSALUN_BEGIN_AVX512
+// 16 floats a vector, 32 registers: register tiles of 8 output channels.
+struct Avx512 {
+  using Vec = __m512;
+  using Mask = __mmask16;
+  static constexpr int kLanes = 16;
+  static constexpr int kBlock = 8;
+  static constexpr int kGemmRows = 8;  // the GEMM's register tile: 8 x 32 = 16 accumulators
+  static constexpr int kTransposeSide = 16;
+
+  // out[j * ldo + i] = in[i * ldi + j] for a 16 x 16 block: unpack pairs of rows, shuffle them into
+  // 4 x 4 blocks within each 128-bit lane, then gather the lanes of four rows into each output row.
+  static void transpose(const float* in, int ldi, float* out, int ldo) {
+    __m512 r[16], t[16];
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(in + size_t(i) * ldi);
+    for (int i = 0; i < 8; ++i) {
+      t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);      // per lane: a0 b0 a1 b1
+      t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);  // per lane: a2 b2 a3 b3
+    }
+    for (int g = 0; g < 4; ++g) {  // rows 4g..4g+3: r[4g + k] lane L = their column 4L + k
+      r[4 * g + 0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+      r[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+      r[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+      r[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+    }
+    for (int k = 0; k < 4; ++k) {
+      const __m512 even_lo = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x88);  // lanes 0, 2 of groups 0, 1
+      const __m512 odd_lo = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xDD);   // lanes 1, 3
+      const __m512 even_hi = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0x88);
+      const __m512 odd_hi = _mm512_shuffle_f32x4(r[8 + k], r[12 + k], 0xDD);
+      _mm512_storeu_ps(out + size_t(k) * ldo, _mm512_shuffle_f32x4(even_lo, even_hi, 0x88));
+      _mm512_storeu_ps(out + size_t(8 + k) * ldo, _mm512_shuffle_f32x4(even_lo, even_hi, 0xDD));
+      _mm512_storeu_ps(out + size_t(4 + k) * ldo, _mm512_shuffle_f32x4(odd_lo, odd_hi, 0x88));
+      _mm512_storeu_ps(out + size_t(12 + k) * ldo, _mm512_shuffle_f32x4(odd_lo, odd_hi, 0xDD));
+    }
+  }
+
+  static Vec zero() { return _mm512_setzero_ps(); }
+  static Vec set1(float a) { return _mm512_set1_ps(a); }
+  static Vec load(const float* p) { return _mm512_loadu_ps(p); }
+  static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+  static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+  static Vec fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+  // Masked lanes are zero, and AVX-512 suppresses faults on them.
+  static Mask mask_of(unsigned bits) { return Mask(bits); }
+  static Vec load_masked(Mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static float reduce_add(Vec v) { return _mm512_reduce_add_ps(v); }
+  static void interleave(Vec a, Vec b, Vec& low, Vec& high) {
+    const __m512i low_half = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i high_half = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    low = _mm512_permutex2var_ps(a, low_half, b);
+    high = _mm512_permutex2var_ps(a, high_half, b);
+  }
+};
+INSALUN_END_AVX512
+
+}  // namespace insalun::cpu
+#endif
