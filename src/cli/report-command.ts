@@ -8,7 +8,7 @@ export function registerReportCommand(program: Command): void {
   program
     .command('report')
     .description(
-      'a report of a compare output folder: the table and charts (metrics with error bars over seeds, relearning, mask density, IG completeness, training curves) as one self-contained HTML file',
+      'a report of a compare output folder: the table and charts (metrics with error bars over seeds, relearning, mask density, layer-type shares and Jaccard overlap, IG completeness, training curves) as one self-contained HTML file',
     )
     .argument('<dir>', "compare's output folder (the one holding results.json)")
     .option(

@@ -153,6 +153,52 @@ function completenessChart(data: ReportData): vl.TopLevelSpec {
   } as vl.TopLevelSpec;
 }
 
+function layerTypeChart(data: ReportData): vl.TopLevelSpec {
+  const quantities = ['parameters', 'saliency', 'mask'];
+  return {
+    ...base,
+    title: 'Layer-type shares: of the parameters, of the saliency, of the mask',
+    data: { values: data.layerTypes },
+    mark: { type: 'bar' },
+    encoding: {
+      column: { field: 'quantity', type: 'nominal', sort: quantities, title: null },
+      x: { field: 'mask', type: 'nominal', title: null, axis: { labelAngle: -30 } },
+      y: { aggregate: 'mean', field: 'share', type: 'quantitative', title: 'share', stack: 'normalize' },
+      color: { field: 'type', type: 'nominal', sort: ['convolution', 'batchnorm', 'linear'], title: 'layer type' },
+      tooltip: [{ field: 'mask' }, { field: 'type' }, { aggregate: 'mean', field: 'share', format: '.4f' }],
+    },
+    width: Math.max(120, 40 * new Set(data.layerTypes.map((p) => p.mask)).size),
+    height: 180,
+  } as vl.TopLevelSpec;
+}
+
+function jaccardChart(data: ReportData): vl.TopLevelSpec {
+  const x = { field: 'mask', type: 'nominal', title: null, axis: { labelAngle: -30 } } as const;
+  const color = { field: 'against', type: 'nominal', title: 'other forget set' } as const;
+  return {
+    ...base,
+    title: 'Jaccard overlap of the masks of two forget sets (same original model)',
+    width: Math.max(160, 48 * new Set(data.jaccard.map((p) => p.mask)).size),
+    height: 180,
+    data: { values: data.jaccard },
+    layer: [
+      {
+        mark: { type: 'bar', opacity: 0.8 },
+        encoding: {
+          x,
+          xOffset: { field: 'against' },
+          color,
+          y: { aggregate: 'mean', field: 'jaccard', type: 'quantitative', title: 'Jaccard', scale: { domain: [0, 1] } },
+        },
+      },
+      {
+        mark: { type: 'point', filled: true, color: 'black', size: 18 },
+        encoding: { x, xOffset: { field: 'against' }, y: { field: 'jaccard', type: 'quantitative' } },
+      },
+    ],
+  } as vl.TopLevelSpec;
+}
+
 function trainingChart(data: ReportData, field: 'loss' | 'accuracy'): vl.TopLevelSpec {
   const values =
     field === 'loss'
@@ -234,6 +280,44 @@ export function reportSections(data: ReportData): ReportSection[] {
           id: 'masks',
           title: 'Mask density per layer (grad vs IG)',
           note: 'No masks: no row of this experiment uses one.',
+          charts: [],
+        },
+  );
+  const specificityTitle = 'Forget specificity of the masks';
+  const jaccardCharts = data.jaccard.length
+    ? [
+        {
+          id: 'mask-jaccard',
+          title: 'Jaccard overlap',
+          caption:
+            'Overlap |A and B| / |A or B| of a mask with the mask of the same options computed on another forget set from the same original model (the tuning validation set, or the second set given to insalun mask); bars: mean over seeds, dots: each seed. Two independent random masks of ratio r overlap r / (2 - r) on average (0.33 at r = 0.5): values near 1 mean the mask hardly depends on the forget set.',
+          spec: jaccardChart(data),
+        },
+      ]
+    : [];
+  sections.push(
+    data.layerTypes.length
+      ? {
+          id: 'specificity',
+          title: specificityTitle,
+          note: data.jaccard.length
+            ? undefined
+            : 'No Jaccard overlap: no mask has a second forget set (rows tuned on a validation forget set have one).',
+          charts: [
+            {
+              id: 'layer-type-shares',
+              title: 'Layer-type shares',
+              caption:
+                'Share of each layer type (convolution, batch norm, linear) in the parameters, in the saliency (sum of |grad| or |IG|) and in the mask, per mask (mean over seeds). A type whose saliency share far exceeds its parameter share dominates the ranking per parameter.',
+              spec: layerTypeChart(data),
+            },
+            ...jaccardCharts,
+          ],
+        }
+      : {
+          id: 'specificity',
+          title: specificityTitle,
+          note: 'No layer-type shares: no row uses a mask, or its masks were written before the shares were recorded.',
           charts: [],
         },
   );

@@ -3,6 +3,8 @@
 // kind and reads it; a sweep's folder would be one more entry in LAYOUTS.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { readSafetensors } from '../io/safetensors.js';
+import { jaccard } from '../masks/specificity.js';
 
 /** One row's scores for one seed. */
 export interface SeedScores {
@@ -39,6 +41,23 @@ export interface CompletenessPoint {
   relativeGap: number;
 }
 
+/** A layer type's share of the parameters, of a mask's saliency or of its ones (docs/method.md 4d). */
+export interface LayerTypePoint {
+  mask: string;
+  seed: number;
+  type: string; // convolution | batchnorm | linear
+  quantity: 'parameters' | 'saliency' | 'mask';
+  share: number;
+}
+
+/** The Jaccard overlap of a mask with the mask of the same options on another forget set. */
+export interface JaccardPoint {
+  mask: string;
+  seed: number;
+  jaccard: number;
+  against: string; // which other forget set: the tuning's validation set, or the mask's second set
+}
+
 export interface TrainingPoint {
   model: string; // "original"
   seed: number;
@@ -61,6 +80,8 @@ export interface ReportData {
   relearn: { points: RelearnPoint[] } | { missing: string };
   masks: MaskDensityPoint[];
   completeness: CompletenessPoint[];
+  layerTypes: LayerTypePoint[];
+  jaccard: JaccardPoint[];
   training: TrainingPoint[];
   /** Privacy-evaluation results; no layout writes them yet, so the report leaves the section out. */
   privacy?: undefined;
@@ -161,15 +182,19 @@ export const compareLayout: ReportLayout = {
 
     const masks: MaskDensityPoint[] = [];
     const completeness: CompletenessPoint[] = [];
+    const layerTypes: LayerTypePoint[] = [];
+    const jaccardPoints: JaccardPoint[] = [];
     for (const { seed, path: maskPath } of maskFiles.values()) {
       const summary = await readJsonIfAny(maskPath);
       if (!summary || !Array.isArray(summary.masks)) continue;
       const maskMethod = String(summary.method);
-      for (const m of summary.masks as { ratio: number; density?: { name: string; density: number }[] }[]) {
-        const mask = `${maskMethod} ${m.ratio}`;
+      for (const m of summary.masks as MaskEntry[]) {
+        const mask = maskLabel(summary, m.ratio);
         m.density?.forEach((d, order) => {
           masks.push({ mask, maskMethod, seed, layer: d.name, order, density: d.density });
         });
+        layerTypes.push(...layerTypePoints(summary, m, mask, seed));
+        jaccardPoints.push(...(await jaccardOf(summary, m, mask, seed, maskPath)));
         const c = summary.completeness;
         if (isRecord(c) && num(c.sumIg) !== null)
           completeness.push({
@@ -214,10 +239,90 @@ export const compareLayout: ReportLayout = {
           },
       masks,
       completeness,
+      layerTypes,
+      jaccard: jaccardPoints,
       training,
     };
   },
 };
+
+interface MaskEntry {
+  ratio: number;
+  file?: string;
+  density?: { name: string; density: number }[];
+  layerTypes?: { type: string; parameterShare: number; maskShare: number }[];
+}
+
+/** A mask's name in the charts: its method, IG target and baseline when not the defaults, ratio. */
+function maskLabel(summary: Record<string, unknown>, ratio: number): string {
+  const options = isRecord(summary.options) ? summary.options : {};
+  const parts = [String(summary.method)];
+  if (summary.method === 'ig') {
+    if (typeof options.target === 'string' && options.target !== 'forget') parts.push(options.target);
+    if (typeof options.baseline === 'string' && options.baseline !== 'zero') parts.push(options.baseline);
+  }
+  return `${parts.join(' ')} ${ratio}`;
+}
+
+function layerTypePoints(summary: Record<string, unknown>, m: MaskEntry, mask: string, seed: number): LayerTypePoint[] {
+  if (!Array.isArray(m.layerTypes)) return []; // masks written before the shares were
+  const saliency = Array.isArray(summary.saliencyShare)
+    ? (summary.saliencyShare as { type: string; share: number }[])
+    : [];
+  return [
+    ...m.layerTypes.map((t) => ({
+      mask,
+      seed,
+      type: t.type,
+      quantity: 'parameters' as const,
+      share: t.parameterShare,
+    })),
+    ...saliency.map((t) => ({ mask, seed, type: t.type, quantity: 'saliency' as const, share: t.share })),
+    ...m.layerTypes.map((t) => ({ mask, seed, type: t.type, quantity: 'mask' as const, share: t.maskShare })),
+  ];
+}
+
+/** The mask's Jaccard overlap with its second forget set's (written by insalun mask), and with the
+ * same mask on the tuning's validation forget set (seed-N/validation/ holds a mask folder of the same
+ * name when the row was tuned): both sets come from the same original model. */
+async function jaccardOf(
+  summary: Record<string, unknown>,
+  m: MaskEntry,
+  mask: string,
+  seed: number,
+  maskPath: string,
+): Promise<JaccardPoint[]> {
+  const out: JaccardPoint[] = [];
+  const specificity = isRecord(summary.specificity) ? summary.specificity : null;
+  const second = Array.isArray(specificity?.jaccard)
+    ? (specificity.jaccard as { ratio: number; jaccard: number }[]).find((j) => j.ratio === m.ratio)
+    : undefined;
+  if (second) out.push({ mask, seed, jaccard: second.jaccard, against: 'second forget set' });
+  if (typeof m.file === 'string') {
+    const maskDir = dirname(maskPath);
+    const validation = join(dirname(maskDir), 'validation', basename(maskDir), m.file);
+    if (await exists(validation)) {
+      const [a, b] = await Promise.all([flatMask(join(maskDir, m.file)), flatMask(validation)]);
+      if (a && b && a.length === b.length)
+        out.push({ mask, seed, jaccard: jaccard(a, b), against: 'validation forget set' });
+    }
+  }
+  return out;
+}
+
+/** A mask file's values in file order, or null when it cannot be read. */
+async function flatMask(path: string): Promise<Float32Array | null> {
+  try {
+    const content = await readSafetensors(path);
+    const parts = content.order.map((name) => content.tensors.get(name)!.data);
+    const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const p of parts) for (let i = 0; i < p.length; i++) out[offset++] = Number(p[i]);
+    return out;
+  } catch {
+    return null;
+  }
+}
 
 export const LAYOUTS: ReportLayout[] = [compareLayout];
 

@@ -16,7 +16,9 @@ import {
   type TuningReport,
   tunedRows,
 } from '../../src/experiment/tuning.js';
+import { readSafetensors } from '../../src/io/safetensors.js';
 import { defaultCompute } from '../../src/native/index.js';
+import { readReportFolder } from '../../src/report/read.js';
 
 const epoch = { epochs: 1, batchSize: 16, augment: false };
 const raw = {
@@ -123,6 +125,25 @@ describe('tuning', () => {
     expect(names.join(' ')).toMatch(/gap/);
     expect(names.join(' ')).toMatch(/no-retrain/);
     expect(await readFile(join(out, 'tuning.md'), 'utf8')).toMatch(/\| SalUn lr=0\.1 ratio=0\.5 \|/);
+    // The report: each seed's SalUn mask against the same mask on the validation forget set.
+    const folder = await readReportFolder(out);
+    const overlaps = folder.jaccard.filter((j) => j.against === 'validation forget set');
+    expect(overlaps.map((j) => j.seed).sort()).toEqual([1, 2]);
+    for (const j of overlaps) {
+      const [maskDir] = (await readdir(join(out, `seed-${j.seed}`))).filter((f) => f.startsWith('masks-'));
+      const file = (await readdir(join(out, `seed-${j.seed}`, maskDir))).find((f) => f.endsWith('.safetensors'))!;
+      const ones = async (path: string) => {
+        const content = await readSafetensors(path);
+        return content.order.flatMap((name) => Array.from(content.tensors.get(name)!.data, Number));
+      };
+      const a = await ones(join(out, `seed-${j.seed}`, maskDir, file));
+      const b = await ones(join(out, `seed-${j.seed}`, 'validation', maskDir, file));
+      const both = a.filter((v, i) => v && b[i]).length;
+      const either = a.filter((v, i) => v || b[i]).length;
+      expect(j.jaccard).toBe(both / either);
+      expect(j.jaccard).toBeLessThan(1);
+    }
+    expect(folder.layerTypes.some((t) => t.quantity === 'saliency' && t.type === 'batchnorm')).toBe(true);
     const logs: string[] = [];
     await runTunedCompare(config, out, compute, { ...silentReporter, log: (m) => logs.push(m) });
     expect(logs.filter((l) => /^\[seed \d\] (?!reusing|tuning on)/.test(l))).toEqual([]);

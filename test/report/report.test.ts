@@ -28,6 +28,7 @@ const CHARTS = [
   'metric-MIA',
   'relearn-curves',
   'mask-density',
+  'layer-type-shares',
   'ig-completeness',
   'training-loss',
   'training-accuracy',
