@@ -17,6 +17,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../io/atomic.js';
 import { lockOutputFolder } from '../io/lock.js';
 import { renderTable, toMarkdown } from '../io/results.js';
 import type { ComputeSettings } from '../native/index.js';
+import { hyperProblem } from '../unlearn/methods.js';
 import {
   type CompareConfig,
   type CompareEvents,
@@ -57,6 +58,8 @@ export function candidatesOf(config: CompareConfig, tuning: TuningConfig): Map<s
     if (row.method === 'retrain')
       throw new Error(`tuning.grid: ${name} is the retrain row, the reference; it is not tuned`);
     if (grid.ratio && !row.mask) throw new Error(`tuning.grid: ${name} has a ratio grid but no mask`);
+    const problem = hyperProblem(row.method, { ...row.hyper, lr: grid.lr[0] });
+    if (problem) throw new Error(`tuning.grid: ${name}: ${problem}`); // ssd has no learning rate
     const ratios: (number | undefined)[] = grid.ratio ?? [undefined];
     const list: Candidate[] = [];
     for (const lr of grid.lr)

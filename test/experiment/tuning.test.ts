@@ -59,6 +59,10 @@ describe('tuning', () => {
     expect(bad({ GA: { lr: [0.1] } })).toThrow(/GA, which is no row/);
     expect(bad({ Retrain: { lr: [0.1] } })).toThrow(/retrain row/);
     expect(bad({ FT: { lr: [0.1], ratio: [0.5] } })).toThrow(/ratio grid but no mask/);
+    const withSsd = parseCompareConfig({ ...raw, methods: [...raw.methods, { name: 'SSD', method: 'ssd' }] }, 'ssd');
+    expect(() => candidatesOf(withSsd, { ...config.tuning!, grid: { SSD: { lr: [0.1] } } })).toThrow(
+      /tuning.grid: SSD: unknown hyperparameter/,
+    );
   });
 
   it('the gap rule takes the lowest Avg. Gap; no-retrain the closest forget accuracy within the RA limit', () => {
