@@ -18,7 +18,7 @@ import { avgGap } from '../metrics/gap.js';
 import { loadCheckpoint } from '../model/checkpoint.js';
 import { type ComputeSettings, computeOf } from '../native/index.js';
 import { PrivacyConfig } from '../privacy/config.js';
-import { type PrivacyResult, privacyJson, runPrivacy, withPrivacyColumns } from '../privacy/population.js';
+import { type PrivacyResult, populationJobs, privacyJson, withPrivacyColumns } from '../privacy/population.js';
 import { hyperProblem, METHOD_NAMES } from '../unlearn/methods.js';
 import { type DataSpec, type ExperimentData, prepareData } from './data.js';
 import { type UnlearningScores, unlearningScores } from './evaluate.js';
@@ -136,7 +136,7 @@ function rowForKey(row: RowConfig) {
   return { ...row, hyper };
 }
 
-async function readJsonIfKey<T>(path: string, key: string): Promise<T | null> {
+export async function readJsonIfKey<T>(path: string, key: string): Promise<T | null> {
   try {
     const value = JSON.parse(await readFile(path, 'utf8'));
     return value.key === key ? (value as T) : null;
@@ -239,7 +239,7 @@ function dataSpecOf(config: CompareConfig): DataSpec {
 }
 
 /** Where a seed's original model goes, its training options and its key. */
-function originalArtifact(run: SeedRun) {
+export function originalArtifact(run: SeedRun) {
   const { config, seed, compute } = run;
   const dir = join(run.dir, 'original');
   const options = trainOptions(config.train, {
@@ -368,7 +368,7 @@ export async function ensureMask(
 }
 
 /** Where a row's record goes and its key. */
-function rowArtifact(run: SeedRun, original: { key: string }, row: RowConfig, retrainScores?: UnlearningScores) {
+export function rowArtifact(run: SeedRun, original: { key: string }, row: RowConfig, retrainScores?: UnlearningScores) {
   const { config } = run;
   const isRetrainRow = row.name === retrainRowOf(config)?.name;
   const recordPath = join(run.dir, `${safeName(row.name)}.json`);
@@ -708,8 +708,11 @@ export function comparePlan(
     }
   }
 
+  // The privacy block's populations: their models are jobs of the same stages, scored by the table.
+  const privacy = config.privacy ? populationJobs(config, outDir, compute, reporter) : undefined;
+  if (privacy) jobs.push(...privacy.jobs);
   let result: CompareResult | undefined;
-  const rowJobs = jobs.filter((j) => j.stage === 'retrain' || j.stage === 'row');
+  const rowJobs = jobs.filter((j) => j.stage === 'retrain' || j.stage === 'row' || privacy?.jobs.includes(j));
   const tableKey = async () => {
     const keys = await Promise.all(rowJobs.map((j) => j.key()));
     return keys.includes(null) ? null : keyOf(keys);
@@ -727,8 +730,7 @@ export function comparePlan(
           raw.push({ name: 'Original', records: await Promise.all(allSteps.map((s) => s.originalRecord())) });
         for (const row of config.methods)
           raw.push({ name: row.name, records: await Promise.all(allSteps.map((s) => s.record(row))) });
-        const privacy = config.privacy ? await runPrivacy(config, outDir, compute, reporter) : undefined;
-        result = await writeTable(config, outDir, raw, await tableKey(), privacy);
+        result = await writeTable(config, outDir, raw, await tableKey(), await privacy?.score());
       },
     }),
   );
@@ -742,6 +744,7 @@ export function comparePlan(
     },
     [Symbol.dispose]() {
       for (const steps of allSteps) steps.data[Symbol.dispose]();
+      privacy?.[Symbol.dispose]();
     },
   };
 }

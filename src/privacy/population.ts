@@ -4,8 +4,9 @@
 // model from the same initial weights with another data order (Retrain's row: the control), and
 // every other row's unlearned model, each cached by its key like compare's, then the logit-scaled
 // confidences of each model on the forget set and on a test sample (cached beside the model).
-// `ensurePopulationModel` is one such model of one population, callable on its own; runPrivacy
-// walks them all with progress, then scores each row against the reference population.
+// `ensurePopulationModel` is one such model of one population, callable on its own;
+// `populationJobs` lists them as jobs of compare's plan (stages original, retrain, row) with the
+// scoring for the table job; runPrivacy runs them in this process.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng, sampleWithoutReplacement } from '../data/random.js';
@@ -14,15 +15,20 @@ import {
   type CompareResult,
   ensureOriginal,
   ensureRow,
+  originalArtifact,
   type RowConfig,
+  readJsonIfKey,
+  rowArtifact,
   type SeedData,
   type SeedRun,
   safeName,
   seedData,
 } from '../experiment/compare.js';
 import { labelsOf } from '../experiment/data.js';
+import type { UnlearningScores } from '../experiment/evaluate.js';
 import { accuracyOn, EVAL_BATCH } from '../experiment/evaluate.js';
 import { type Reporter, silentReporter } from '../experiment/loop.js';
+import type { PlanJob } from '../experiment/plan.js';
 import { writeJsonAtomic } from '../io/atomic.js';
 import { renderTable } from '../io/results.js';
 import { CheckpointError, loadCheckpoint } from '../model/checkpoint.js';
@@ -97,6 +103,42 @@ export function memberRun(p: Population, k: number, reporter = p.reporter): Seed
 
 const retrainRow = (p: Population) => p.config.methods.find((m) => m.method === 'retrain')!;
 
+/** Model k's control retrain: same initial weights as its original and retrain, another data
+ * order (seed + models), its own folder. */
+const controlRun = (p: Population, run: SeedRun): SeedRun => ({
+  ...run,
+  seed: run.seed + p.privacy.models,
+  dir: join(run.dir, 'control'),
+});
+
+/** The seed run and row whose model a population's model k is (the original's: none). */
+function modelOf(p: Population, k: number, name: PopulationName): { run: SeedRun; row?: RowConfig } {
+  const run = memberRun(p, k);
+  if (name.kind === 'original') return { run };
+  if (name.kind === 'control') return { run: controlRun(p, run), row: retrainRow(p) };
+  return { run, row: name.kind === 'reference' ? retrainRow(p) : name.row };
+}
+
+/** Where a model's measurement is stored (beside the model). */
+function measurementPath(p: Population, k: number, name: PopulationName): string {
+  const { run, row } = modelOf(p, k, name);
+  if (!row) return join(originalArtifact(run).dir, `${p.config.originalCheckpoint}.confidences.json`);
+  return join(run.dir, `${safeName(row.name)}.confidences.json`);
+}
+
+/** A measurement's path and key (null while the reference record it depends on is not on disk):
+ * the original's key and checkpoint, or the row record's key. */
+async function measurementArtifact(p: Population, k: number, name: PopulationName) {
+  const path = measurementPath(p, k, name);
+  const { run, row } = modelOf(p, k, name);
+  const original = originalArtifact(memberRun(p, k));
+  if (!row) return { path, key: `${original.key}:${p.config.originalCheckpoint}` };
+  if (name.kind !== 'row') return { path, key: rowArtifact(run, original, row).key as string | null };
+  const reference = rowArtifact(run, original, retrainRow(p));
+  const stored = await readJsonIfKey<{ scores: UnlearningScores }>(reference.recordPath, reference.key);
+  return { path, key: stored ? rowArtifact(run, original, row, stored.scores).key : null };
+}
+
 /** The test sample: `testSample` (default: the forget set's size) test examples, one draw for all models. */
 function testSample(p: Population, testIndices: Int32Array, forgetSize: number): Int32Array {
   const size = Math.min(p.privacy.testSample ?? forgetSize, testIndices.length);
@@ -113,22 +155,17 @@ async function readMeasurement(path: string, key: string): Promise<ModelMeasurem
   }
 }
 
-async function recordKey(path: string): Promise<string> {
-  const record = JSON.parse(await readFile(path, 'utf8'));
-  if (typeof record.key !== 'string') throw new Error(`${path}: record without a key`);
-  return record.key;
-}
-
 /** The confidences (and RA, TA) of the model in `modelPath`, measured once per key. */
 async function measure(
   p: Population,
   data: SeedData,
   modelPath: string,
-  key: string,
+  at: { path: string; key: string | null },
   id: string,
   accuracies: { RA: number; TA: number } | null,
 ): Promise<ModelMeasurement> {
-  const cachePath = modelPath.replace(/\.safetensors$/, '.confidences.json');
+  const { path: cachePath, key } = at;
+  if (key === null) throw new Error(`privacy: ${id}'s retrained model has no record; it must be computed first`);
   const cached = await readMeasurement(cachePath, key);
   if (cached) return cached;
   const { data: d, view } = await data.load();
@@ -177,26 +214,19 @@ export async function ensurePopulationModel(
   const run = memberRun(p, k, reporter);
   const id = `model-${run.seed}`;
   const original = await ensureOriginal(run);
-  if (name.kind === 'original') {
-    return measure(p, data, original.checkpoint, `${original.key}:${p.config.originalCheckpoint}`, id, null);
-  }
-  const rowModel = async (r: SeedRun, row: RowConfig, retrainScores?: Parameters<typeof ensureRow>[4]) => {
-    const record = await ensureRow(r, original, row, data, retrainScores);
-    const base = join(r.dir, safeName(row.name));
-    const key = await recordKey(`${base}.json`);
-    return {
-      record,
-      measurement: () => measure(p, data, `${base}.safetensors`, key, r === run ? id : `${id}/control`, record.scores),
-    };
-  };
-  const reference = await rowModel(run, retrainRow(p));
-  if (name.kind === 'reference') return reference.measurement();
-  if (name.kind === 'control') {
-    // Same initial weights as model k's original and retrain, another data order: seed + models.
-    const control = { ...run, seed: run.seed + p.privacy.models, dir: join(run.dir, 'control') };
-    return (await rowModel(control, retrainRow(p))).measurement();
-  }
-  return (await rowModel(run, name.row, reference.record.scores)).measurement();
+  const at = () => measurementArtifact(p, k, name);
+  if (name.kind === 'original') return measure(p, data, original.checkpoint, await at(), id, null);
+  const reference = await ensureRow(run, original, retrainRow(p), data);
+  const [r, row, retrainScores] =
+    name.kind === 'reference'
+      ? [run, retrainRow(p), undefined]
+      : name.kind === 'control'
+        ? [controlRun(p, run), retrainRow(p), undefined]
+        : [run, name.row, reference.scores];
+  const record =
+    r === run && row === retrainRow(p) ? reference : await ensureRow(r, original, row, data, retrainScores);
+  const modelPath = join(r.dir, `${safeName(row.name)}.safetensors`);
+  return measure(p, data, modelPath, await at(), name.kind === 'control' ? `${id}/control` : id, record.scores);
 }
 
 /** The populations a table row is scored with: the row's own against the retrained reference. */
@@ -249,55 +279,112 @@ function formatSeconds(s: number): string {
   return m > 0 ? `${m}m ${Math.round(s % 60)}s` : `${Math.round(s)}s`;
 }
 
-/** Every model of every population (resuming whatever is on disk), then each row's scores; writes
- * <out>/privacy/results.json and one confidence file per row. The caller holds the folder's lock. */
+/** A population's label in job ids and logs. */
+const labelOf = (name: PopulationName) => (name.kind === 'row' ? `row/${name.row.name}` : name.kind);
+
+/** The jobs of a privacy block (model k of each population, in compare's stages) and the scoring
+ * the table job runs once they are done. Disposing releases the data the jobs loaded. */
+export interface PopulationJobs extends Disposable {
+  jobs: PlanJob[];
+  /** Each row's scores from the models' measurements (all on disk); writes <out>/privacy/. */
+  score(): Promise<PrivacyResult>;
+}
+
+export function populationJobs(
+  config: CompareConfig,
+  outDir: string,
+  compute: ComputeSettings,
+  reporter: Reporter = silentReporter,
+): PopulationJobs {
+  const p = populationOf(config, outDir, compute, reporter);
+  const N = p.privacy.models;
+  const names: PopulationName[] = [{ kind: 'reference' }, ...populationsOf(p).map((r) => r.population)];
+  // One forget set for every model: the data and its view are loaded once, for all of them.
+  const data = seedData(memberRun(p, 0));
+  // Time left from the models this process computed (a reused one costs next to nothing): a job
+  // that trained an epoch counted as computed.
+  const progress = { total: N * names.length, done: 0, computed: 0, computedSeconds: 0, trained: false };
+  const tracking: Reporter = {
+    ...reporter,
+    startEpoch: (...args) => {
+      progress.trained = true;
+      reporter.startEpoch(...args);
+    },
+  };
+  const stageOf = (name: PopulationName) =>
+    name.kind === 'original' ? 'original' : name.kind === 'row' ? 'row' : 'retrain';
+  const jobs: PlanJob[] = [];
+  for (let k = 0; k < N; k++) {
+    const id = (name: PopulationName) => `privacy/model-${p.privacy.firstSeed + k}/${labelOf(name)}`;
+    const original = id({ kind: 'original' });
+    // The original population first: every other job of model k depends on its original.
+    for (const name of [names[1], names[0], ...names.slice(2)]) {
+      const deps =
+        name.kind === 'original' ? [] : name.kind === 'row' ? [original, id({ kind: 'reference' })] : [original];
+      jobs.push({
+        id: id(name),
+        stage: stageOf(name),
+        deps,
+        artifact: measurementPath(p, k, name),
+        key: async () => (await measurementArtifact(p, k, name)).key,
+        async done() {
+          const { path, key } = await measurementArtifact(p, k, name);
+          return key !== null && (await readMeasurement(path, key)) !== null;
+        },
+        async run() {
+          const started = performance.now();
+          progress.trained = false;
+          await ensurePopulationModel(p, k, name, data, tracking);
+          progress.done++;
+          if (progress.trained) {
+            progress.computed++;
+            progress.computedSeconds += (performance.now() - started) / 1000;
+          }
+          const { total, done, computed, computedSeconds } = progress;
+          const left = computed ? formatSeconds((computedSeconds / computed) * (total - done)) : 'unknown time';
+          reporter.log(`[privacy] ${done}/${total} models done, ${left} left`);
+        },
+      });
+    }
+  }
+  return {
+    jobs,
+    score: () => scorePopulations(p, data, names),
+    [Symbol.dispose]() {
+      data[Symbol.dispose]();
+    },
+  };
+}
+
+/** Every model of every population in this process (resuming whatever is on disk), then each
+ * row's scores. The caller holds the output folder's lock. */
 export async function runPrivacy(
   config: CompareConfig,
   outDir: string,
   compute: ComputeSettings,
   reporter: Reporter = silentReporter,
 ): Promise<PrivacyResult> {
-  const p = populationOf(config, outDir, compute, reporter);
+  using populations = populationJobs(config, outDir, compute, reporter);
+  for (const job of populations.jobs) await job.run();
+  return populations.score();
+}
+
+async function scorePopulations(p: Population, data: SeedData, names: PopulationName[]): Promise<PrivacyResult> {
   const N = p.privacy.models;
-  const names: PopulationName[] = [{ kind: 'reference' }, ...populationsOf(p).map((r) => r.population)];
-  const byPopulation = names.map(() => [] as ModelMeasurement[]);
-  const total = N * names.length;
-  // Time left from the models this run computed (a reused one costs next to nothing): a step that
-  // trained an epoch counted as computed.
-  let computedSeconds = 0;
-  let computed = 0;
-  let done = 0;
-  let trained = false;
-  const tracking: Reporter = {
-    ...reporter,
-    startEpoch: (...args) => {
-      trained = true;
-      reporter.startEpoch(...args);
-    },
-  };
-  let examples: number[];
-  let testExamples: number[];
-  {
-    // One forget set for every model: the data and its view are loaded once, for all of them.
-    using data = seedData(memberRun(p, 0));
+  const byPopulation: ModelMeasurement[][] = [];
+  for (const name of names) {
+    const models: ModelMeasurement[] = [];
     for (let k = 0; k < N; k++) {
-      for (const [i, name] of names.entries()) {
-        const started = performance.now();
-        trained = false;
-        byPopulation[i].push(await ensurePopulationModel(p, k, name, data, tracking));
-        done++;
-        if (trained) {
-          computed++;
-          computedSeconds += (performance.now() - started) / 1000;
-        }
-        const left = computed ? (computedSeconds / computed) * (total - done) : NaN;
-        reporter.log(`[privacy] ${done}/${total} models done, about ${formatSeconds(left)} left`);
-      }
+      const { path, key } = await measurementArtifact(p, k, name);
+      const found = key === null ? null : await readMeasurement(path, key);
+      if (!found) throw new Error(`privacy: model ${k + 1} of the ${labelOf(name)} population is missing (${path})`);
+      models.push(found);
     }
-    const { view } = await data.load();
-    examples = Array.from(view.forget);
-    testExamples = Array.from(testSample(p, view.testIndices, view.forget.length));
+    byPopulation.push(models);
   }
+  const { view } = await data.load();
+  const examples = Array.from(view.forget);
+  const testExamples = Array.from(testSample(p, view.testIndices, view.forget.length));
   const reference = byPopulation[0];
   // Every row is scored before any file is written: a row that cannot be scored leaves no files.
   const forgetOf = (ms: ModelMeasurement[]) => matrixOf(ms, (m) => m.forget);

@@ -5,7 +5,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type CompareResult, parseCompareConfig, runCompare } from '../../src/experiment/compare.js';
+import { type CompareResult, comparePlan, parseCompareConfig, runCompare } from '../../src/experiment/compare.js';
+import { checkPlan, planStates } from '../../src/experiment/plan.js';
 import { silentReporter } from '../../src/experiment/loop.js';
 import { defaultCompute } from '../../src/native/index.js';
 import { readConfidences } from '../../src/privacy/confidence-file.js';
@@ -51,6 +52,22 @@ describe('privacy populations', () => {
     // 4 models x (reference, Original, control, GA)
     expect(firstLog.filter((l) => l.startsWith('[privacy]')).at(-1)).toMatch(/^\[privacy\] 16\/16 models done/);
     expect(firstLog.filter((l) => l.includes('training the original')).length).toBe(1 + 4);
+  });
+
+  it("are jobs of compare's plan, in its stages, which the table waits for and which are all done", async () => {
+    using plan = comparePlan(config, out, compute);
+    checkPlan(plan);
+    const privacy = plan.jobs.filter((j) => j.id.startsWith('privacy/'));
+    expect(privacy.length).toBe(16);
+    expect(privacy.slice(0, 4).map((j) => [j.id, j.stage, j.deps])).toEqual([
+      ['privacy/model-1/original', 'original', []],
+      ['privacy/model-1/reference', 'retrain', ['privacy/model-1/original']],
+      ['privacy/model-1/control', 'retrain', ['privacy/model-1/original']],
+      ['privacy/model-1/row/GA', 'row', ['privacy/model-1/original', 'privacy/model-1/reference']],
+    ]);
+    const table = plan.jobs.at(-1)!;
+    for (const job of privacy) expect(table.deps).toContain(job.id);
+    expect((await planStates(plan)).every((s) => s.done)).toBe(true);
   });
 
   it('saves confidences with model ids, loadable, and per-example epsilons', async () => {
