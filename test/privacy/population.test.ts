@@ -1,7 +1,7 @@
 // Populations of models through compare's privacy block, on tiny synthetic data: every model is
 // cached and reused on a rerun, a removed model is recomputed alone, the files load back, and bad
 // configs, missing models and mismatched populations fail with one clear error.
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -98,6 +98,19 @@ describe('privacy populations', () => {
       '[seed 3] GA (ga)',
     ]);
     expect(after.rows.map((r) => r.name)).toEqual(rerun.rows.map((r) => r.name));
+  });
+
+  it('mismatched populations are one clear error, and nothing is written', async () => {
+    const path = join(out, 'privacy', 'model-4', 'GA.confidences.json');
+    const saved = await readFile(path, 'utf8');
+    const measurement = JSON.parse(saved);
+    await writeFile(path, JSON.stringify({ ...measurement, forget: measurement.forget.slice(1) }));
+    const before = await readFile(join(out, 'privacy', 'results.json'), 'utf8');
+    await expect(runPrivacy(config, out, compute)).rejects.toThrow(
+      /mismatched populations: model-4 has 5 confidences, model-1 6/,
+    );
+    expect(await readFile(join(out, 'privacy', 'results.json'), 'utf8')).toBe(before);
+    await writeFile(path, saved);
   });
 
   it('a missing model is one clear error', async () => {
