@@ -3,8 +3,8 @@
 // `resume` drive Slurm, `job` is what each worker runs.
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import type { ComputeSettings, Precision } from '../native/index.js';
 import { renderTable } from '../io/results.js';
+import type { ComputeSettings, Precision } from '../native/index.js';
 import { runSweepLocally } from '../sweep/local.js';
 import type { SbatchSettings } from '../sweep/settings.js';
 import { resumeSweep, type Submission, submitSweep, sweepStatus, waitForSweep } from '../sweep/slurm.js';
@@ -115,7 +115,7 @@ export function registerSweepCommand(program: Command): void {
   sweepCommand(sweep, 'plan', 'print the jobs, their dependencies, the cache key of each artifact and which are done')
     .option('--json', 'one JSON object', false)
     .action(async (config: string, o: CommonFlags & { json: boolean }) => {
-      const states = await sweepStates(await open(config, o));
+      const { jobs: states } = await sweepStates(await open(config, o));
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ jobs: states })}\n`);
         return;
@@ -123,7 +123,7 @@ export function registerSweepCommand(program: Command): void {
       const rows = states.map((s) => [
         s.id,
         s.stage,
-        s.deps.join('\n') || '-',
+        s.deps.length > 4 ? `${s.deps.length} jobs (--json lists them)` : s.deps.join('\n') || '-',
         s.key ?? '(after its deps)',
         s.done ? 'done' : '',
       ]);
@@ -138,11 +138,16 @@ export function registerSweepCommand(program: Command): void {
       'GPU indices, one per worker (CUDA_VISIBLE_DEVICES); without: the cores are split',
       numberList(0),
     )
-    .action(async (config: string, o: CommonFlags & { workers?: number; gpus?: number[] }) => {
+    .option(
+      '--cores <n>',
+      "cores split between the workers (default: this machine's); the CPU backend's sums depend on the thread count",
+      integer(1),
+    )
+    .action(async (config: string, o: CommonFlags & { workers?: number; gpus?: number[]; cores?: number }) => {
       const s = await open(config, o);
       const gpus = o.gpus ?? s.settings.gpus;
       const workers = o.workers ?? s.settings.workers ?? gpus?.length ?? 1;
-      const summary = await runSweepLocally(s, { workers, gpus });
+      const summary = await runSweepLocally(s, { workers, gpus, cores: o.cores });
       if (summary.interrupted) {
         process.stderr.write(`interrupted: ${summary.ran.length} job(s) finished; run the same command to continue\n`);
         process.exitCode = 130;

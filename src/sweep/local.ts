@@ -41,7 +41,7 @@ export async function runSweepLocally(sweep: Sweep, options: LocalRunOptions): P
   // The folder is this sweep's while it runs: no compare (or other sweep) writes there meanwhile.
   // The workers take only their artifacts' locks.
   using _lock = lockOutputFolder(sweep.outDir, 'sweep run');
-  const states = await sweepStates(sweep);
+  const { jobs: states } = await sweepStates(sweep);
   const done = new Set(states.filter((s) => s.done).map((s) => s.id));
   const waiting = states.filter((s) => !s.done);
   const summary: LocalRunSummary = { ran: [], failed: [], skipped: [], interrupted: false };

@@ -102,13 +102,13 @@ export async function submitSweep(sweep: Sweep, options: SubmitOptions): Promise
   const log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
   // A compare or sweep run writing the folder now would race the tasks: refuse, as they would.
   if (!options.dryRun) lockOutputFolder(sweep.outDir, 'sweep submit').release();
-  const states = await sweepStates(sweep);
+  const { stages: order, jobs: states } = await sweepStates(sweep);
   const todo = states.filter((s) => !s.done);
   if (todo.length === 0) {
     log(`sweep ${sweep.config.name}: all ${states.length} jobs are done`);
     return null;
   }
-  const stages = [...new Set(todo.map((s) => s.stage))];
+  const stages = order.filter((stage) => todo.some((s) => s.stage === stage));
   if (!options.dryRun) {
     for (const stage of stages) checkPartition(stageSettings(sweep.settings, options.flags, stage));
     const filesystem = sharedFilesystemNote(sweep.outDir, stageSettings(sweep.settings, options.flags, stages[0]));
@@ -119,6 +119,9 @@ export async function submitSweep(sweep: Sweep, options: SubmitOptions): Promise
   const number = (previous.at(-1)?.number ?? 0) + 1;
   const dir = join(sweepDir(sweep), 'slurm');
   mkdirSync(join(sweepDir(sweep), 'logs'), { recursive: true });
+  // The config as it is now: the tasks read this copy, whatever happens to the file meanwhile.
+  const snapshot = join(dir, `${number}-config.json`);
+  await writeFileAtomic(snapshot, readFileSync(sweep.configPath));
   const submitted: SubmittedStage[] = [];
   try {
     for (const stage of stages) {
@@ -127,7 +130,10 @@ export async function submitSweep(sweep: Sweep, options: SubmitOptions): Promise
       const list = join(dir, `${number}-${stage}.jobs`);
       const script = join(dir, `${number}-${stage}.sbatch`);
       await writeFileAtomic(list, `${jobs.join('\n')}\n`);
-      await writeFileAtomic(script, batchScript(sweep, stage, list, settings, jobs.length));
+      await writeFileAtomic(
+        script,
+        batchScript({ ...sweep, configPath: snapshot }, stage, list, settings, jobs.length),
+      );
       const after = submitted.at(-1);
       const dependency = after ? [`--dependency=afterok:${after.jobId}`] : [];
       if (options.dryRun) {
@@ -210,7 +216,9 @@ export function taskStates(sweep: Sweep): { tasks: TaskState[]; accounting: bool
   if (!submission) return { tasks: [], accounting: false };
   const ids = submission.stages.map((s) => s.jobId);
   const known = new Map<string, { state: string; reason: string }>();
-  for (const line of slurm('squeue', ['-h', '-r', '-j', ids.join(','), '-o', '%i|%T|%r']).split('\n')) {
+  // -t all: also the tasks that ended recently (COMPLETED, FAILED, CANCELLED), while the
+  // controller remembers them (MinJobAge).
+  for (const line of slurm('squeue', ['-h', '-r', '-t', 'all', '-j', ids.join(','), '-o', '%i|%T|%r']).split('\n')) {
     const [task, state, reason] = line.split('|');
     if (task) known.set(task.trim(), { state, reason: reason === 'None' ? '' : reason });
   }
@@ -274,7 +282,7 @@ export async function waitForSweep(sweep: Sweep, pollMs = 2000): Promise<void> {
 
 /** Each plan job's state on disk beside its latest Slurm task's. */
 export async function sweepStatus(sweep: Sweep) {
-  const states = await sweepStates(sweep);
+  const { jobs: states } = await sweepStates(sweep);
   const { tasks, accounting } = taskStates(sweep);
   const byJob = new Map(tasks.map((t) => [t.job, t]));
   return {

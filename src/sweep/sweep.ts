@@ -48,10 +48,10 @@ export function sweepPlan(sweep: Sweep, reporter?: Reporter): Plan {
   return comparePlan(sweep.config, sweep.outDir, sweep.compute, reporter);
 }
 
-/** Each job's state on disk. */
-export async function sweepStates(sweep: Sweep): Promise<JobState[]> {
+/** The plan's stages in their order, and each job's state on disk. */
+export async function sweepStates(sweep: Sweep): Promise<{ stages: readonly string[]; jobs: JobState[] }> {
   using plan = sweepPlan(sweep);
-  return planStates(plan);
+  return { stages: plan.stages, jobs: await planStates(plan) };
 }
 
 /** Runs one job of the plan in this process, once its dependencies are done. */
