@@ -2,9 +2,11 @@
 // constructed results, and a tiny experiment end to end: the validation forget set is disjoint from
 // the reported one, every candidate ran on it, the table names each tuned row's values and rules,
 // and a second run reuses everything.
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseCompareConfig } from '../../src/experiment/compare.js';
 import { silentReporter } from '../../src/experiment/loop.js';
@@ -63,6 +65,16 @@ describe('tuning', () => {
     expect(() => candidatesOf(withSsd, { ...config.tuning!, grid: { SSD: { lr: [0.1] } } })).toThrow(
       /tuning.grid: SSD: unknown hyperparameter/,
     );
+  });
+
+  it("the examples' tuning grids expand into valid candidates", () => {
+    const dir = fileURLToPath(new URL('../../examples', import.meta.url));
+    const tuned = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => parseCompareConfig(JSON.parse(readFileSync(join(dir, f), 'utf8')), f))
+      .filter((c) => c.tuning);
+    expect(tuned.length).toBeGreaterThanOrEqual(3); // the study's random, class and pilot configs
+    for (const c of tuned) expect(candidatesOf(c, c.tuning!).size).toBeGreaterThan(0);
   });
 
   it('the gap rule takes the lowest Avg. Gap; no-retrain the closest forget accuracy within the RA limit', () => {
