@@ -7,7 +7,6 @@
 // `ensurePopulationModel` is one such model of one population, callable on its own;
 // `populationJobs` lists them as jobs of compare's plan (stages original, retrain, row) with the
 // scoring for the table job; runPrivacy runs them in this process.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng, sampleWithoutReplacement } from '../data/random.js';
 import {
@@ -25,8 +24,7 @@ import {
   seedData,
 } from '../experiment/compare.js';
 import { labelsOf } from '../experiment/data.js';
-import type { UnlearningScores } from '../experiment/evaluate.js';
-import { accuracyOn, EVAL_BATCH } from '../experiment/evaluate.js';
+import { accuracyOn, EVAL_BATCH, type UnlearningScores } from '../experiment/evaluate.js';
 import { type Reporter, silentReporter } from '../experiment/loop.js';
 import type { PlanJob } from '../experiment/plan.js';
 import { writeJsonAtomic } from '../io/atomic.js';
@@ -146,14 +144,7 @@ function testSample(p: Population, testIndices: Int32Array, forgetSize: number):
   return Int32Array.from(picked, (i) => testIndices[i]).sort();
 }
 
-async function readMeasurement(path: string, key: string): Promise<ModelMeasurement | null> {
-  try {
-    const value = JSON.parse(await readFile(path, 'utf8')) as ModelMeasurement;
-    return value.key === key ? value : null;
-  } catch {
-    return null;
-  }
-}
+const readMeasurement = (path: string, key: string) => readJsonIfKey<ModelMeasurement>(path, key);
 
 /** The confidences (and RA, TA) of the model in `modelPath`, measured once per key. */
 async function measure(
