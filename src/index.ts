@@ -14,15 +14,19 @@ export {
   downloadDataset,
 } from './data/download.js';
 // compare: a whole experiment from a config, and its table; also its steps, for callers that
-// schedule the work themselves (a sweep worker, a tuning protocol). The steps take no output lock:
-// runCompare holds one for the folder, a caller of the steps decides its own.
+// schedule the work themselves (a sweep worker, a tuning protocol), and the plan of jobs they make
+// (comparePlan). The steps take no output-folder lock (runCompare holds one, a caller decides its
+// own); each takes its artifact's lock while it computes it.
 export {
+  type ComparePlan,
+  comparePlan,
   type CompareConfig,
   type CompareEvents,
   type CompareResult,
   type CompareRow,
   ensureMask,
   ensureOriginal,
+  ensureOriginalRow,
   ensureRow,
   type OriginalModel,
   parseCompareConfig,
@@ -36,6 +40,7 @@ export {
   summarize,
 } from './experiment/compare.js';
 export { type DataSpec, type ExperimentData, prepareData } from './experiment/data.js';
+export { type JobState, type Plan, type PlanJob, planStates, runPlanSerially } from './experiment/plan.js';
 export { DEMO_CONFIG } from './experiment/demo.js';
 // evaluate: UA, RA, TA and MIA-efficacy of a model on a forget set; accuracy on any index set
 export { accuracyOn, type UnlearningScores, unlearningScores as evaluate } from './experiment/evaluate.js';
