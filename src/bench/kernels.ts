@@ -102,7 +102,7 @@ function cells(r: KernelReportRow): Cell[] {
 function heading(report: KernelReport): string {
   const o = report.options;
   return (
-    `ResNet-18 width ${o.width}, batch ${o.batch}, ${o.device} ${o.precision}: kernels of one training step. ` +
+    `ResNet-18 width ${o.width}, batch ${o.batch}, ${o.device} ${o.precision}${o.device === 'cpu' ? ` (${loadAddon().backends().cpuIsa} kernels; INSALUN_CPU_ISA picks another set)` : ''}: kernels of one training step. ` +
     `Peaks are this device's best measured here, not datasheet figures: a device copy for memory (cache-resident kernels can exceed it on a CPU), and for arithmetic a multiply-add loop in registers where the backend has one, else a large 1x1 convolution in this precision. ` +
     `Kernel time summed over a step: ${formatSeconds(report.stepSeconds)} (${(o.batch / report.stepSeconds).toFixed(0)} img/s if nothing else ran).`
   );

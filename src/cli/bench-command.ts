@@ -22,6 +22,15 @@ export function addBenchCommand(program: Command): void {
     .option('--batch-size <n>', 'kernels: batch size (default 256 on CUDA, 64 on the CPU)', integer(1))
     .option('--min-seconds <s>', 'kernels: how long each kernel is repeated', number(0.001, 60), 0.05)
     .option('--quick', 'throughput: fewer steps', false)
+    .option(
+      '--isa <sets>',
+      'CPU throughput: the instruction sets to measure, comma-separated (default: every one this CPU runs, avx2 and avx512)',
+    )
+    .option(
+      '--rounds <n>',
+      'CPU throughput: rounds, the table giving their median (default 3, 1 with --quick)',
+      integer(1),
+    )
     .option('--json', 'print JSON instead of a table', false)
     .option('--markdown <file>', 'kernels: also write the table as Markdown')
     .addOption(deviceOption())
@@ -43,7 +52,12 @@ export function addBenchCommand(program: Command): void {
       if (device === 'cpu') {
         // The CPU comparison runs PyTorch beside us on the same cores (bench/cpu-throughput.mjs).
         const script = join(packageRoot, 'bench', 'cpu-throughput.mjs');
-        const r = spawnSync(process.execPath, [script, ...(o.quick ? ['--quick'] : [])], { stdio: 'inherit' });
+        const args = [
+          ...(o.quick ? ['--quick'] : []),
+          ...(o.isa ? ['--isa', o.isa] : []),
+          ...(o.rounds ? ['--rounds', String(o.rounds)] : []),
+        ];
+        const r = spawnSync(process.execPath, [script, ...args], { stdio: 'inherit' });
         if (r.status !== 0) throw new Error(`benchmark failed (${script})`);
         return;
       }

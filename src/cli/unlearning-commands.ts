@@ -163,7 +163,9 @@ function addDoctorCommand(program: Command): void {
         );
       process.stdout.write(`node ${process.version}, ${process.platform}-${process.arch}\n`);
       process.stdout.write(`addon: ${addonPath()} (${build.join(', ')})\n`);
-      process.stdout.write(`cpu backend: available, ${info.cpuThreads} OpenMP threads\n`);
+      process.stdout.write(
+        `cpu backend: available, ${info.cpuThreads} OpenMP threads, ${info.cpuIsa} kernels (this CPU runs ${info.cpuIsas.join(', ')}; INSALUN_CPU_ISA picks one)\n`,
+      );
       if (!info.cudaBuilt) {
         process.stdout.write('cuda backend: not built into this addon (npm run build:cuda builds it; docs/gpu.md)\n');
       } else {
