@@ -102,11 +102,11 @@ describe('bootstrap over examples', () => {
     expect(a[1] - a[0]).toBeLessThan(0.1);
   });
 
-  it('privacyScores: identical populations score F above 0; separable ones F 0 and U-LiRA 100%', () => {
+  it('privacyScores: two populations of one distribution score F above 0; separable ones F 0 and U-LiRA 100%', () => {
     const acc = { retainUnlearned: 99, retainRetrained: 99, testUnlearned: 80, testRetrained: 80 };
     const same = privacyScores(population(1, 16, 40, 0), population(2, 16, 40, 0), acc, { resamples: 200, seed: 0 });
     // Not 1: with 16 models a threshold rule finds a spurious epsilon of 1-2 in most examples (the
-    // challenge scored with hundreds); identical populations still score far above separable ones.
+    // challenge scored with hundreds); such populations still score far above separable ones.
     expect(same.F).toBeGreaterThan(0.1);
     expect(same.uliraAccuracy).toBeLessThan(60);
     const apart = privacyScores(population(1, 16, 40, 30), population(2, 16, 40, 0), acc, { resamples: 200, seed: 0 });
