@@ -292,9 +292,10 @@ export function populationJobs(
   const names: PopulationName[] = [{ kind: 'reference' }, ...populationsOf(p).map((r) => r.population)];
   // One forget set for every model: the data and its view are loaded once, for all of them.
   const data = seedData(memberRun(p, 0));
-  // Time left from the models this process computed (a reused one costs next to nothing): a job
-  // that trained an epoch counted as computed.
-  const progress = { total: N * names.length, done: 0, computed: 0, computedSeconds: 0, trained: false };
+  // Models done are counted on disk, so the count is right in any runner (a sweep's workers too);
+  // time left is at the pace of the models this process computed (a reused one costs next to
+  // nothing): a job that trained an epoch counted as computed.
+  const progress = { computed: 0, computedSeconds: 0, trained: false };
   const tracking: Reporter = {
     ...reporter,
     startEpoch: (...args) => {
@@ -326,14 +327,14 @@ export function populationJobs(
           const started = performance.now();
           progress.trained = false;
           await ensurePopulationModel(p, k, name, data, tracking);
-          progress.done++;
           if (progress.trained) {
             progress.computed++;
             progress.computedSeconds += (performance.now() - started) / 1000;
           }
-          const { total, done, computed, computedSeconds } = progress;
-          const left = computed ? formatSeconds((computedSeconds / computed) * (total - done)) : 'unknown time';
-          reporter.log(`[privacy] ${done}/${total} models done, ${left} left`);
+          const done = (await Promise.all(jobs.map((j) => j.done()))).filter(Boolean).length;
+          const { computed, computedSeconds } = progress;
+          const left = computed ? formatSeconds((computedSeconds / computed) * (jobs.length - done)) : 'unknown time';
+          reporter.log(`[privacy] ${done}/${jobs.length} models done, ${left} left`);
         },
       });
     }
