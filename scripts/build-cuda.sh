@@ -6,7 +6,8 @@
 #   scripts/build-cuda.sh                        # Release build for sm_80/86/89/90
 #   CUDNN_ROOT=path/to/cudnn scripts/build-cuda.sh
 #   CUDA_ARCHS="90" scripts/build-cuda.sh        # only Hopper: a quarter of the compile time
-#   CPU_ARCH=x86-64-v3 scripts/build-cuda.sh     # C++ for any AVX2 CPU (default: -march=native)
+#   CPU_ARCH=native scripts/build-cuda.sh        # C++ for this CPU only (default on x86-64: x86-64-v3,
+#                                                # any AVX2 CPU; the CPU kernels pick AVX-512 at run time)
 #   scripts/build-cuda-portable.sh               # one file for every machine of a lab (see there)
 # Environment: BUILD_DIR (CMake's tree, default build/cmake-cuda), OUTPUT_DIR (where insalun.node
 # goes, default build/Release), CUDA_EMULATION=1 (the CPU emulation of CUDA instead, see

@@ -57,21 +57,10 @@
 
 namespace insalun::cpu {
 
+#define INSALUN_KERNELS "conv_direct_kernels.h"
+#include "for_each_isa.h"
+
 #if INSALUN_SIMD_X86
-INSALUN_BEGIN_AVX2
-namespace avx2 {
-using V = Avx2;
-#include "conv_direct_kernels.h"
-}  // namespace avx2
-INSALUN_END_AVX2
-
-INSALUN_BEGIN_AVX512
-namespace avx512 {
-using V = Avx512;
-#include "conv_direct_kernels.h"
-}  // namespace avx512
-INSALUN_END_AVX512
-
 // Runs the active instruction set's copy of a kernel (none without AVX2: the im2col path then
 // takes every convolution, as direct_conv_applies says).
 #define INSALUN_DIRECT(call) (active_isa() == Isa::avx512 ? avx512::call : avx2::call)

@@ -20,20 +20,10 @@ using V = GenericVectors;
 #include "gemm_kernels.h"
 }  // namespace generic
 
-#if INSALUN_SIMD_X86
-INSALUN_BEGIN_AVX2
-namespace avx2 {
-using V = Avx2;
-#include "gemm_kernels.h"
-}  // namespace avx2
-INSALUN_END_AVX2
+#define INSALUN_KERNELS "gemm_kernels.h"
+#include "for_each_isa.h"
 
-INSALUN_BEGIN_AVX512
-namespace avx512 {
-using V = Avx512;
-#include "gemm_kernels.h"
-}  // namespace avx512
-INSALUN_END_AVX512
+#if INSALUN_SIMD_X86
 #define INSALUN_GEMM(call) \
   (active_isa() == Isa::avx512 ? avx512::call : active_isa() == Isa::avx2 ? avx2::call : generic::call)
 #else

@@ -56,6 +56,27 @@ void pack_a(const float* a, int lda, bool trans, int i0, int mc, int p0, int kc,
   });
 }
 
+// out[j * ldo + i] = in[i * ldi + j] for a square block of W::kLanes rows: unpack pairs of rows,
+// shuffle them into 4 x 4 blocks within each 128-bit lane, then W::store_columns gathers the lanes.
+// (A template, so that the copy for vectors without these steps is never compiled.)
+template <typename W>
+void transpose_block(const float* in, int ldi, float* out, int ldo) {
+  constexpr int n = W::kLanes;
+  typename W::Vec r[n], t[n];
+  for (int i = 0; i < n; ++i) r[i] = W::load(in + size_t(i) * ldi);
+  for (int i = 0; i < n / 2; ++i) {
+    t[2 * i] = W::unpacklo(r[2 * i], r[2 * i + 1]);      // per lane: a0 b0 a1 b1
+    t[2 * i + 1] = W::unpackhi(r[2 * i], r[2 * i + 1]);  // per lane: a2 b2 a3 b3
+  }
+  for (int g = 0; g < n / 4; ++g) {  // rows 4g..4g+3: r[4g + k] lane L = their column 4L + k
+    r[4 * g + 0] = W::template shuffle<0x44>(t[4 * g], t[4 * g + 2]);
+    r[4 * g + 1] = W::template shuffle<0xEE>(t[4 * g], t[4 * g + 2]);
+    r[4 * g + 2] = W::template shuffle<0x44>(t[4 * g + 1], t[4 * g + 3]);
+    r[4 * g + 3] = W::template shuffle<0xEE>(t[4 * g + 1], t[4 * g + 3]);
+  }
+  W::store_columns(r, out, ldo);
+}
+
 // Packs depth [p0, p0+kc) x columns [j0, j0+nc) of op(B) into NR-column micro-panels.
 void pack_b(const float* b, int ldb, bool trans, int p0, int kc, int j0, int nc, float* out, bool shared) {
   const int panels = (nc + kNR - 1) / kNR;
@@ -74,10 +95,11 @@ void pack_b(const float* b, int ldb, bool trans, int p0, int kc, int j0, int nc,
       // element-wise copy below stores at a 128-byte stride, and made the weight gradients'
       // packing a third of GEMM time.
       constexpr int kSide = V::kTransposeSide;
-      if (kSide > 0 && cols == kNR) {
-        for (; p_done + kSide <= kc; p_done += kSide)
-          for (int c = 0; c < kNR; c += kSide)
-            V::transpose(b + size_t(col0 + c) * ldb + p0 + p_done, ldb, dst + p_done * kNR + c, kNR);
+      if constexpr (kSide > 0) {
+        if (cols == kNR)
+          for (; p_done + kSide <= kc; p_done += kSide)
+            for (int c = 0; c < kNR; c += kSide)
+              transpose_block<V>(b + size_t(col0 + c) * ldb + p0 + p_done, ldb, dst + p_done * kNR + c, kNR);
       }
       for (int c = 0; c < kNR; ++c) {
         if (c >= cols) {

@@ -31,14 +31,15 @@ Isa choose() {
   const char* requested = std::getenv("INSALUN_CPU_ISA");
   const std::string name = requested ? requested : "";
   if (name.empty() || name == "auto") return widest();
-  for (const Isa isa : {Isa::avx2, Isa::avx512}) {
+  for (const Isa isa : {Isa::generic, Isa::avx2, Isa::avx512}) {
     if (name != isa_name(isa)) continue;
     if (!cpu_has(isa))
       throw std::runtime_error("INSALUN_CPU_ISA=" + name + ": this CPU cannot run it (it runs " + isa_name(widest()) +
                                ")");
     return isa;
   }
-  throw std::runtime_error("INSALUN_CPU_ISA=" + name + ": expected avx2, avx512 or auto");
+  throw std::runtime_error("INSALUN_CPU_ISA=" + name +
+                           ": expected avx2, avx512, auto or generic (no direct convolutions, the plain GEMM)");
 }
 
 }  // namespace

@@ -3,8 +3,9 @@
 // written once over `V` and compiled once per set.
 //
 // How a file compiles a kernel body for both: it includes its standard headers and this one
-// first, then the body twice, inside namespace avx2 between INSALUN_BEGIN_AVX2 and
-// INSALUN_END_AVX2 (with `using V = Avx2;`) and inside namespace avx512 likewise. The pragmas give
+// first, then the body twice through for_each_isa.h, inside namespace avx2 between
+// INSALUN_BEGIN_AVX2 and INSALUN_END_AVX2 (with `using V = Avx2;`) and inside namespace avx512
+// likewise. The pragmas give
 // every function defined in between that instruction set; functions defined outside (the standard
 // library's templates included) keep the build's baseline, so that no AVX-512 copy of, say,
 // std::vector<float>::resize can stand in for the baseline one in the linked addon, as it could if
@@ -26,7 +27,6 @@ struct GenericVectors {
   typedef float Vec __attribute__((vector_size(32)));
   static constexpr int kGemmRows = 6;
   static constexpr int kTransposeSide = 0;  // no block transpose
-  static void transpose(const float*, int, float*, int) {}
 };
 }  // namespace insalun::cpu
 
@@ -62,25 +62,20 @@ struct Avx2 {
   using Vec = __m256;
   using Mask = __m256i;  // a lane is read where its sign bit is set
   static constexpr int kLanes = 8;
-  static constexpr int kBlock = 4;     // output channels per register tile of the convolutions
-  static constexpr int kGemmRows = 6;  // the GEMM's register tile: 6 x 16 = 12 accumulators
-  static constexpr int kTransposeSide = 8;
+  static constexpr int kBlock = 4;          // output channels per register tile of the convolutions
+  static constexpr int kGemmRows = 6;       // the GEMM's register tile: 6 x 16 = 12 accumulators
+  static constexpr int kTransposeSide = 8;  // = kLanes: the GEMM's block transpose
 
-  // out[j * ldo + i] = in[i * ldi + j] for an 8 x 8 block: unpack pairs of rows, shuffle them into
-  // 4 x 4 blocks within each 128-bit half, then join the halves of rows i and i + 4.
-  static void transpose(const float* in, int ldi, float* out, int ldo) {
-    __m256 r[8], t[8];
-    for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(in + size_t(i) * ldi);
-    for (int i = 0; i < 4; ++i) {
-      t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);      // per half: a0 b0 a1 b1
-      t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);  // per half: a2 b2 a3 b3
-    }
-    for (int g = 0; g < 2; ++g) {  // rows 4g..4g+3: r[4g + k] half H = their column 4H + k
-      r[4 * g + 0] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
-      r[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
-      r[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
-      r[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
-    }
+  // The block transpose's steps (gemm_kernels.h): unpacks and shuffles within 128-bit halves, then
+  // rows k and 4 + k of the 4 x 4 blocks (r[k] half H = column 4H + k of rows 0-3, r[4 + k] of
+  // rows 4-7) joined into columns k and 4 + k.
+  static Vec unpacklo(Vec a, Vec b) { return _mm256_unpacklo_ps(a, b); }
+  static Vec unpackhi(Vec a, Vec b) { return _mm256_unpackhi_ps(a, b); }
+  template <int kImm>
+  static Vec shuffle(Vec a, Vec b) {
+    return _mm256_shuffle_ps(a, b, kImm);
+  }
+  static void store_columns(const Vec* r, float* out, int ldo) {
     for (int k = 0; k < 4; ++k) {
       _mm256_storeu_ps(out + size_t(k) * ldo, _mm256_permute2f128_ps(r[k], r[4 + k], 0x20));
       _mm256_storeu_ps(out + size_t(4 + k) * ldo, _mm256_permute2f128_ps(r[k], r[4 + k], 0x31));
@@ -124,21 +119,15 @@ struct Avx512 {
   static constexpr int kGemmRows = 8;  // the GEMM's register tile: 8 x 32 = 16 accumulators
   static constexpr int kTransposeSide = 16;
 
-  // out[j * ldo + i] = in[i * ldi + j] for a 16 x 16 block: unpack pairs of rows, shuffle them into
-  // 4 x 4 blocks within each 128-bit lane, then gather the lanes of four rows into each output row.
-  static void transpose(const float* in, int ldi, float* out, int ldo) {
-    __m512 r[16], t[16];
-    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(in + size_t(i) * ldi);
-    for (int i = 0; i < 8; ++i) {
-      t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);      // per lane: a0 b0 a1 b1
-      t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);  // per lane: a2 b2 a3 b3
-    }
-    for (int g = 0; g < 4; ++g) {  // rows 4g..4g+3: r[4g + k] lane L = their column 4L + k
-      r[4 * g + 0] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
-      r[4 * g + 1] = _mm512_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
-      r[4 * g + 2] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
-      r[4 * g + 3] = _mm512_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
-    }
+  // The block transpose's last step: r[4g + k] lane L = column 4L + k of rows 4g..4g+3; the lanes
+  // of four such rows are gathered into each output row.
+  static Vec unpacklo(Vec a, Vec b) { return _mm512_unpacklo_ps(a, b); }
+  static Vec unpackhi(Vec a, Vec b) { return _mm512_unpackhi_ps(a, b); }
+  template <int kImm>
+  static Vec shuffle(Vec a, Vec b) {
+    return _mm512_shuffle_ps(a, b, kImm);
+  }
+  static void store_columns(const Vec* r, float* out, int ldo) {
     for (int k = 0; k < 4; ++k) {
       const __m512 even_lo = _mm512_shuffle_f32x4(r[k], r[4 + k], 0x88);  // lanes 0, 2 of groups 0, 1
       const __m512 odd_lo = _mm512_shuffle_f32x4(r[k], r[4 + k], 0xDD);   // lanes 1, 3
