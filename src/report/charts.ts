@@ -3,7 +3,7 @@
 // deviation over seeds, as the table's "mean ± std".
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
-import type { ReportData } from './read.js';
+import type { PrivacyMetric, ReportData } from './read.js';
 
 export interface Chart {
   id: string; // an HTML id and a file name
@@ -62,6 +62,70 @@ function metricChart(data: ReportData, key: (typeof METRICS)[number]['key'], tit
           tooltip: [{ field: 'seed' }, { field: 'value' }],
         },
       },
+    ],
+  } as vl.TopLevelSpec;
+}
+
+const PRIVACY: { metric: PrivacyMetric; title: string; caption: string; chance?: number }[] = [
+  {
+    metric: 'F',
+    title: 'Forget score F',
+    caption:
+      "the NeurIPS 2023 unlearning challenge's forget score from per-example epsilons (higher is better; the Retrain row is the best these many models can show)",
+  },
+  {
+    metric: 'score',
+    title: 'Final score',
+    caption: "the challenge's final score F x (RA_u / RA_r) x (TA_u / TA_r)",
+  },
+  {
+    metric: 'uliraAccuracy',
+    title: 'U-LiRA accuracy (%)',
+    caption:
+      'how often the per-example likelihood-ratio attack tells an unlearned model from a retrained one (the rule at 50%: indistinguishable)',
+    chance: 50,
+  },
+  {
+    metric: 'tprAt1',
+    title: 'U-LiRA TPR at 1% FPR (%)',
+    caption: "U-LiRA's true-positive rate at 1% false positives",
+    chance: 1,
+  },
+  {
+    metric: 'tprAt01',
+    title: 'U-LiRA TPR at 0.1% FPR (%)',
+    caption: "U-LiRA's true-positive rate at 0.1% false positives",
+    chance: 0.1,
+  },
+];
+
+function privacyChart(data: ReportData, metric: PrivacyMetric, title: string, chance?: number): vl.TopLevelSpec {
+  const values = (data.privacy ?? []).filter((p) => p.metric === metric);
+  const order = [...new Set([...data.methods, ...values.map((v) => v.method)])];
+  const x = { field: 'method', type: 'nominal', sort: order, title: null, axis: { labelAngle: -30 } } as const;
+  const y = { field: 'value', type: 'quantitative', title } as const;
+  return {
+    ...base,
+    title,
+    width: Math.max(160, 48 * order.length),
+    height: 180,
+    layer: [
+      {
+        data: { values },
+        layer: [
+          { mark: { type: 'bar', opacity: 0.8 }, encoding: { x, y, tooltip: [{ field: 'value' }] } },
+          { mark: { type: 'rule' }, encoding: { x, y: { ...y, field: 'low' }, y2: { field: 'high' } } },
+        ],
+      },
+      ...(chance === undefined
+        ? []
+        : [
+            {
+              data: { values: [{ chance }] },
+              mark: { type: 'rule', strokeDash: [4, 4], color: 'gray' },
+              encoding: { y: { field: 'chance', type: 'quantitative' } },
+            },
+          ]),
     ],
   } as vl.TopLevelSpec;
 }
@@ -226,7 +290,7 @@ function trainingChart(data: ReportData, field: 'loss' | 'accuracy'): vl.TopLeve
 }
 
 /** The report's sections in order; a section without data keeps its place with a note saying why,
- * except privacy evaluation, which no layout produces yet and is left out. */
+ * except privacy evaluation, which only runs with a privacy block have and is left out otherwise. */
 export function reportSections(data: ReportData): ReportSection[] {
   const sections: ReportSection[] = [];
   sections.push({
@@ -370,7 +434,19 @@ export function reportSections(data: ReportData): ReportSection[] {
           charts: [],
         },
   );
-  // Privacy evaluation: data.privacy is never set by a layout yet; the section appears once one is.
+  // Privacy evaluation: only a compare run with a privacy block has it; without one, no section.
+  if (data.privacy) {
+    sections.push({
+      id: 'privacy',
+      title: 'Per-example privacy (populations of models)',
+      charts: PRIVACY.map((m) => ({
+        id: `privacy-${m.metric}`,
+        title: m.title,
+        caption: `${m.title}: ${m.caption}. Bars: each method's population against the retrained one; lines: 95% bootstrap intervals over the forget examples${m.chance === undefined ? '' : `; dashed: ${m.chance}, what an attack that cannot tell them apart gets`}.`,
+        spec: privacyChart(data, m.metric, m.title, m.chance),
+      })),
+    });
+  }
   return sections;
 }
 

@@ -67,6 +67,18 @@ export interface TrainingPoint {
   valAccuracy: number | null;
 }
 
+/** One privacy score of a method's population (docs/privacy.md) with its bootstrap interval. */
+export interface PrivacyPoint {
+  method: string;
+  metric: PrivacyMetric;
+  value: number;
+  low: number;
+  high: number;
+}
+
+export const PRIVACY_METRICS = ['F', 'score', 'uliraAccuracy', 'tprAt1', 'tprAt01'] as const;
+export type PrivacyMetric = (typeof PRIVACY_METRICS)[number];
+
 export interface ReportData {
   layout: string; // which reader read it
   dir: string;
@@ -83,8 +95,8 @@ export interface ReportData {
   layerTypes: LayerTypePoint[];
   jaccard: JaccardPoint[];
   training: TrainingPoint[];
-  /** Privacy-evaluation results; no layout writes them yet, so the report leaves the section out. */
-  privacy?: undefined;
+  /** Privacy-evaluation results (a compare run with a privacy block); absent: the section is left out. */
+  privacy?: PrivacyPoint[];
 }
 
 export class ReportInputError extends Error {}
@@ -127,6 +139,26 @@ async function readJsonIfAny(path: string): Promise<Record<string, unknown> | nu
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+
+/** The privacy object of compare's results.json as points, or undefined without one. */
+function privacyPoints(results: Record<string, unknown>, path: string): PrivacyPoint[] | undefined {
+  const privacy = results.privacy;
+  if (privacy === undefined) return undefined;
+  if (!isRecord(privacy) || !Array.isArray(privacy.rows)) throw new ReportInputError(`${path}: privacy has no rows`);
+  const points: PrivacyPoint[] = [];
+  for (const row of privacy.rows as unknown[]) {
+    const scores = isRecord(row) && isRecord(row.scores) ? row.scores : null;
+    const intervals = scores && isRecord(scores.intervals) ? scores.intervals : null;
+    if (!isRecord(row) || !scores || !intervals) throw new ReportInputError(`${path}: a privacy row without scores`);
+    for (const metric of PRIVACY_METRICS) {
+      const value = num(scores[metric]);
+      const interval = intervals[metric];
+      if (value === null || !Array.isArray(interval)) continue;
+      points.push({ method: String(row.name), metric, value, low: Number(interval[0]), high: Number(interval[1]) });
+    }
+  }
+  return points;
+}
 
 interface RawRecord {
   method: string;
@@ -220,6 +252,7 @@ export const compareLayout: ReportLayout = {
       }
     }
 
+    const privacy = privacyPoints(results, path);
     const relearnConfigured = isRecord(config.relearn);
     return {
       layout: 'compare',
@@ -242,6 +275,7 @@ export const compareLayout: ReportLayout = {
       layerTypes,
       jaccard: jaccardPoints,
       training,
+      ...(privacy ? { privacy } : {}),
     };
   },
 };

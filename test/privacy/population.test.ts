@@ -11,6 +11,7 @@ import { checkPlan, planStates } from '../../src/experiment/plan.js';
 import { defaultCompute } from '../../src/native/index.js';
 import { readConfidences } from '../../src/privacy/confidence-file.js';
 import { populationOf, runPrivacy } from '../../src/privacy/population.js';
+import { runCli } from '../helpers/cli.js';
 
 const epoch = { epochs: 1, batchSize: 16, augment: false };
 const raw = {
@@ -84,6 +85,19 @@ describe('privacy populations', () => {
     for (const row of results.rows) expect(row.scores.epsilons.length).toBe(6);
     const compareJson = JSON.parse(await readFile(join(out, 'results.json'), 'utf8'));
     expect(compareJson.privacy.rows.length).toBe(3);
+  });
+
+  it("the report draws the privacy section from compare's results", async () => {
+    const r = await runCli('report', out);
+    expect(r.code).toBe(0);
+    const html = await readFile(join(out, 'report.html'), 'utf8');
+    expect(html).toContain('<section id="privacy">');
+    for (const metric of ['F', 'score', 'uliraAccuracy', 'tprAt1', 'tprAt01']) {
+      const svg = html.split(`data-chart="privacy-${metric}">`)[1]?.split('</svg>')[0] ?? '';
+      expect(svg).toMatch(/^<svg/);
+      expect(svg).toContain('mark-rect'); // the bars drew
+    }
+    expect(html).toContain('<td>0.'); // the table's privacy cells
   });
 
   it('reuses every model on a rerun and recomputes only a removed one', async () => {
