@@ -219,17 +219,29 @@ function completenessChart(data: ReportData): vl.TopLevelSpec {
 
 function layerTypeChart(data: ReportData): vl.TopLevelSpec {
   const quantities = ['parameters', 'saliency', 'mask'];
+  // Means over the seeds, computed here: Vega-Lite stacks sums, not means.
+  const groups = new Map<string, { mask: string; quantity: string; type: string; shares: number[] }>();
+  for (const p of data.layerTypes) {
+    const key = JSON.stringify([p.mask, p.quantity, p.type]);
+    const group = groups.get(key) ?? { mask: p.mask, quantity: p.quantity, type: p.type, shares: [] };
+    group.shares.push(p.share);
+    groups.set(key, group);
+  }
+  const values = [...groups.values()].map(({ shares, ...g }) => ({
+    ...g,
+    share: shares.reduce((a, b) => a + b, 0) / shares.length,
+  }));
   return {
     ...base,
     title: 'Layer-type shares: of the parameters, of the saliency, of the mask',
-    data: { values: data.layerTypes },
+    data: { values },
     mark: { type: 'bar' },
     encoding: {
       column: { field: 'quantity', type: 'nominal', sort: quantities, title: null },
-      x: { field: 'mask', type: 'nominal', title: null, axis: { labelAngle: -30 } },
-      y: { aggregate: 'mean', field: 'share', type: 'quantitative', title: 'share', stack: 'normalize' },
+      x: { field: 'mask', type: 'nominal', title: null, axis: { labelAngle: -30, labelLimit: 240 } },
+      y: { field: 'share', type: 'quantitative', title: 'share (mean over seeds)', stack: 'normalize' },
       color: { field: 'type', type: 'nominal', sort: ['convolution', 'batchnorm', 'linear'], title: 'layer type' },
-      tooltip: [{ field: 'mask' }, { field: 'type' }, { aggregate: 'mean', field: 'share', format: '.4f' }],
+      tooltip: [{ field: 'mask' }, { field: 'type' }, { field: 'share', format: '.4f' }],
     },
     width: Math.max(120, 40 * new Set(data.layerTypes.map((p) => p.mask)).size),
     height: 180,
@@ -237,8 +249,8 @@ function layerTypeChart(data: ReportData): vl.TopLevelSpec {
 }
 
 function jaccardChart(data: ReportData): vl.TopLevelSpec {
-  const x = { field: 'mask', type: 'nominal', title: null, axis: { labelAngle: -30 } } as const;
-  const color = { field: 'against', type: 'nominal', title: 'other forget set' } as const;
+  const x = { field: 'mask', type: 'nominal', title: null, axis: { labelAngle: -30, labelLimit: 240 } } as const;
+  const color = { field: 'against', type: 'nominal', title: 'other forget set', legend: { labelLimit: 240 } } as const;
   return {
     ...base,
     title: 'Jaccard overlap of the masks of two forget sets (same original model)',
