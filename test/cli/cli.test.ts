@@ -8,7 +8,7 @@ import { runCli } from '../helpers/cli.js';
 it('doctor reports the CPU backend and says why CUDA is or is not there', async () => {
   const r = await runCli('doctor');
   expect(r.code).toBe(0);
-  expect(r.out).toMatch(/cpu backend: available/);
+  expect(r.out).toMatch(/cpu backend: available, \d+ OpenMP threads, (avx2|avx512|generic) kernels \(this CPU runs /);
   expect(r.out).toMatch(/cuda backend: (available|not available \(.+\)|not built into this addon)/);
   expect(r.out).toMatch(/^addon: \S+insalun\.node \(CPU code for -march=/m);
 });
