@@ -108,6 +108,28 @@ describe('tuning', () => {
     expect(rows[3].mask?.ratio).toBe(0.3);
   });
 
+  it('class-wise forgetting is tuned on the next class; a validation set that overlaps is refused', async () => {
+    const classWise = parseCompareConfig(
+      {
+        ...raw,
+        forget: 'class:2',
+        seeds: [1],
+        methods: raw.methods.slice(0, 2),
+        tuning: { grid: { FT: { lr: [0.01] } } },
+      },
+      'class-wise',
+    );
+    const out = await mkdtemp(join(tmpdir(), 'insalun-tuning-class-'));
+    const result = await runTunedCompare(classWise, out, defaultCompute('cpu'));
+    expect(result.tuning!.validationForget).toEqual({ 1: 'class:3' }); // class 2 + 1
+    const [candidate] = result.tuning!.rows[0].candidates;
+    expect(candidate.perSeed[0].forgetTarget).toBe(0); // a forgotten class: 0% forget accuracy
+    const overlapping = { ...classWise, tuning: { ...classWise.tuning!, validationForget: 'class:2:4' } };
+    await expect(runTunedCompare(overlapping, out, defaultCompute('cpu'))).rejects.toThrow(
+      /validationForget class:2:4 shares 4 images with the reported forget set/,
+    );
+  }, 120_000);
+
   it('runs the candidates on a disjoint validation forget set, then the chosen rows; a rerun reuses', async () => {
     const out = await mkdtemp(join(tmpdir(), 'insalun-tuning-'));
     const compute = defaultCompute('cpu');
