@@ -37,9 +37,9 @@ describe('paired comparison', () => {
     expect(c.interval[1]).toBeLessThanOrEqual(0.5);
     expect(c.sign).toEqual({ below: 3, above: 1, ties: 0, p: signTestP(3, 1) });
     // Seeded: the same interval again.
-    expect(pairedComparisons(raw, { reference: 'SalUn', rows: /InSalUn/, resamples: 2000, seed: 1 })[0].interval).toEqual(
-      c.interval,
-    );
+    expect(
+      pairedComparisons(raw, { reference: 'SalUn', rows: /InSalUn/, resamples: 2000, seed: 1 })[0].interval,
+    ).toEqual(c.interval);
   });
 
   it('tuned rows pair with the reference chosen by the same rule', () => {
