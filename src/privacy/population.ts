@@ -110,8 +110,13 @@ const controlRun = (p: Population, run: SeedRun): SeedRun => ({
 });
 
 /** The seed run and row whose model a population's model k is (the original's: none). */
-function modelOf(p: Population, k: number, name: PopulationName): { run: SeedRun; row?: RowConfig } {
-  const run = memberRun(p, k);
+function modelOf(
+  p: Population,
+  k: number,
+  name: PopulationName,
+  reporter = p.reporter,
+): { run: SeedRun; row?: RowConfig } {
+  const run = memberRun(p, k, reporter);
   if (name.kind === 'original') return { run };
   if (name.kind === 'control') return { run: controlRun(p, run), row: retrainRow(p) };
   return { run, row: name.kind === 'reference' ? retrainRow(p) : name.row };
@@ -207,16 +212,15 @@ export async function ensurePopulationModel(
   const original = await ensureOriginal(run);
   const at = () => measurementArtifact(p, k, name);
   if (name.kind === 'original') return measure(p, data, original.checkpoint, await at(), id, null);
+  // Every row's key (and Avg. Gap) needs model k's retrained model, so it comes first.
   const reference = await ensureRow(run, original, retrainRow(p), data);
-  const [r, row, retrainScores] =
-    name.kind === 'reference'
-      ? [run, retrainRow(p), undefined]
-      : name.kind === 'control'
-        ? [controlRun(p, run), retrainRow(p), undefined]
-        : [run, name.row, reference.scores];
+  const model = modelOf(p, k, name, reporter);
+  const row = model.row!;
   const record =
-    r === run && row === retrainRow(p) ? reference : await ensureRow(r, original, row, data, retrainScores);
-  const modelPath = join(r.dir, `${safeName(row.name)}.safetensors`);
+    name.kind === 'reference'
+      ? reference
+      : await ensureRow(model.run, original, row, data, name.kind === 'row' ? reference.scores : undefined);
+  const modelPath = join(model.run.dir, `${safeName(row.name)}.safetensors`);
   return measure(p, data, modelPath, await at(), name.kind === 'control' ? `${id}/control` : id, record.scores);
 }
 
@@ -295,7 +299,7 @@ export function populationJobs(
   // Models done are counted on disk, so the count is right in any runner (a sweep's workers too);
   // time left is at the pace of the models this process computed (a reused one costs next to
   // nothing): a job that trained an epoch counted as computed.
-  const progress = { computed: 0, computedSeconds: 0, trained: false };
+  const progress = { computed: 0, computedSeconds: 0, trained: false, done: new Set<PlanJob>() };
   const tracking: Reporter = {
     ...reporter,
     startEpoch: (...args) => {
@@ -331,7 +335,9 @@ export function populationJobs(
             progress.computed++;
             progress.computedSeconds += (performance.now() - started) / 1000;
           }
-          const done = (await Promise.all(jobs.map((j) => j.done()))).filter(Boolean).length;
+          // A job once done stays done, so only the others are looked up again.
+          for (const j of jobs) if (!progress.done.has(j) && (await j.done())) progress.done.add(j);
+          const done = progress.done.size;
           const { computed, computedSeconds } = progress;
           const left = computed ? formatSeconds((computedSeconds / computed) * (jobs.length - done)) : 'unknown time';
           reporter.log(`[privacy] ${done}/${jobs.length} models done, ${left} left`);
