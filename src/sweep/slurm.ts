@@ -1,6 +1,6 @@
 // `insalun sweep submit --slurm`, `status`, `resume`: the plan's jobs that are not done, one Slurm
-// job array per stage (`sbatch --array=0-K%P`), each array waiting for the one before
-// (`--dependency=afterok:`, and `--kill-on-invalid-dep=yes`, so that a failed stage cancels the
+// job array per stage (`sbatch --array=0-K%P`), each array waiting for the arrays its jobs depend
+// on (`--dependency=afterok:`, and `--kill-on-invalid-dep=yes`, so that a failed stage cancels the
 // ones after it instead of leaving them pending forever). Each task runs `insalun sweep job` for
 // one line of its stage's job list. Slurm schedules; insalun only writes the scripts and asks.
 import { execFileSync } from 'node:child_process';
@@ -134,8 +134,12 @@ export async function submitSweep(sweep: Sweep, options: SubmitOptions): Promise
         script,
         batchScript({ ...sweep, configPath: snapshot }, stage, list, settings, jobs.length),
       );
-      const after = submitted.at(-1);
-      const dependency = after ? [`--dependency=afterok:${after.jobId}`] : [];
+      // After the arrays of this submission its jobs depend on (a done dependency needs no wait): a
+      // stage starts once those end, not every stage before it (masks and Retrain run side by side).
+      const stageOf = new Map(todo.map((s) => [s.id, s.stage]));
+      const needed = new Set(todo.filter((s) => s.stage === stage).flatMap((s) => s.deps.map((d) => stageOf.get(d))));
+      const after = submitted.filter((s) => needed.has(s.stage)).map((s) => s.jobId);
+      const dependency = after.length ? [`--dependency=afterok:${after.join(':')}`] : [];
       if (options.dryRun) {
         log(`sbatch --parsable ${[...dependency, script].join(' ')}   # ${jobs.length} task(s)`);
         submitted.push({ stage, jobId: `<${stage} job id>`, jobs, script });
@@ -144,7 +148,9 @@ export async function submitSweep(sweep: Sweep, options: SubmitOptions): Promise
       const jobId = slurm('sbatch', ['--parsable', ...dependency, script])
         .trim()
         .split(';')[0];
-      log(`submitted ${stage}: ${jobs.length} task(s) as job array ${jobId}${after ? ` after ${after.jobId}` : ''}`);
+      log(
+        `submitted ${stage}: ${jobs.length} task(s) as job array ${jobId}${after.length ? ` after ${after.join(', ')}` : ''}`,
+      );
       submitted.push({ stage, jobId, jobs, script });
     }
   } catch (error) {
