@@ -396,7 +396,7 @@ export async function ensureRow(
   seedData: SeedData,
   retrainScores?: UnlearningScores,
 ): Promise<UnlearnRecord> {
-  const { config, seed, compute, reporter } = run;
+  const { seed, reporter } = run;
   const maskPath = await ensureMask(run, original, row, seedData);
   const { key, recordPath, isRetrainRow } = rowArtifact(run, original, row, retrainScores);
   const find = () => readJsonIfKey<UnlearnRecord & { key: string }>(recordPath, key);
