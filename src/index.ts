@@ -18,12 +18,12 @@ export {
 // (comparePlan). The steps take no output-folder lock (runCompare holds one, a caller decides its
 // own); each takes its artifact's lock while it computes it.
 export {
-  type ComparePlan,
-  comparePlan,
   type CompareConfig,
   type CompareEvents,
+  type ComparePlan,
   type CompareResult,
   type CompareRow,
+  comparePlan,
   ensureMask,
   ensureOriginal,
   ensureOriginalRow,
@@ -40,12 +40,12 @@ export {
   summarize,
 } from './experiment/compare.js';
 export { type DataSpec, type ExperimentData, prepareData } from './experiment/data.js';
-export { type JobState, type Plan, type PlanJob, planStates, runPlanSerially } from './experiment/plan.js';
 export { DEMO_CONFIG } from './experiment/demo.js';
 // evaluate: UA, RA, TA and MIA-efficacy of a model on a forget set; accuracy on any index set
 export { accuracyOn, type UnlearningScores, unlearningScores as evaluate } from './experiment/evaluate.js';
 export { DEFAULT_FORGET_SEED, type ForgetSelection, selectForget } from './experiment/forget.js';
 export { type Reporter, silentReporter } from './experiment/loop.js';
+export { type JobState, type Plan, type PlanJob, planStates, runPlanSerially } from './experiment/plan.js';
 // train: the original model, with init/last/best checkpoints and a summary
 export { type TrainOptions, type TrainSummary, trainOriginal as train } from './experiment/train.js';
 // unlearn: one method (optionally masked) on a model, scored; saveUnlearned writes it and its record
