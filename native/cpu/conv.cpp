@@ -8,7 +8,9 @@
 // Parallelism: when there are at least as many chunks as threads, each thread takes whole chunks
 // (its own im2col, a single-threaded GEMM, its own scatter): one parallel region per convolution
 // and no barriers inside it. Otherwise (tiny batches) the chunks run one after another with every
-// thread inside each step.
+// thread inside each step. The forward and data passes sum along K alone, so their chunks may
+// follow the thread count; the filter gradient sums over the images, so its chunks and shares
+// depend on the shape alone (every thread count gives the same bits).
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
@@ -200,7 +202,7 @@ float* grow(std::vector<float>& buffer, size_t count) {
 
 // Per-thread scratch: column and channel-major buffers survive between calls.
 struct Scratch {
-  std::vector<float> columns, channel_major, partial;
+  std::vector<float> columns, channel_major;
 };
 Scratch& thread_scratch() {
   static thread_local Scratch scratch;
@@ -279,31 +281,39 @@ void CpuBackend::conv2d_backward_filter(const ConvShape& s, const Act* xa, const
   if (direct_conv_applies(s).backward_filter) return direct_backward_filter(s, x, dy, dw);
   const int hw_out = s.ho() * s.wo(), depth = s.cin * s.k * s.k;
   const size_t weights = s.weight_size();
-  const int threads = max_threads();
-  // Each thread sums its chunks into its own partial dW; the partials are added in thread order
-  // afterwards, so the result does not depend on timing.
-  std::vector<float*> partials(threads, nullptr);
-  for_each_chunk(s, [&](int img0, int nb, bool parallel) {
+  // The images go in a fixed number of shares (parallel.h); share t sums its chunks into its own
+  // partial (share 0 into dw), and the partials are added in share order. Chunk and share
+  // boundaries depend on the shape alone, so dW has the same bits at every thread count.
+  const int shares = reduction_shares(s.n, hw_out), chunk = images_per_chunk(s, 1);
+  static thread_local std::vector<float> partial_buffer;
+  float* partials = grow(partial_buffer, weights * (shares - 1));
+  const auto run_share = [&](int share, bool parallel) {
     Scratch& t = thread_scratch();
-    const int cols = nb * hw_out;
-    float* col = grow(t.columns, size_t(depth) * cols);
-    im2col(s, x, img0, nb, col, parallel);
-    const float* grad_out = channel_major_view(dy, s.cout, hw_out, img0, nb, t, parallel);
-    const int me = parallel ? 0 : thread_index();
-    float*& target = partials[me];
-    const bool first = target == nullptr;
-    if (first) target = parallel ? dw : grow(t.partial, weights);
-    sgemm(false, true, s.cout, depth, cols, 1.0f, grad_out, cols, col, cols, first ? 0.0f : 1.0f, target, depth,
-          parallel);
-  });
-  std::vector<const float*> used;
-  for (float* p : partials)
-    if (p && p != dw) used.push_back(p);
-  if (used.empty()) return;  // the sequential path accumulated into dw directly
+    float* target = share == 0 ? dw : partials + size_t(share - 1) * weights;
+    const int first = share_begin(s.n, shares, share), last = share_begin(s.n, shares, share + 1);
+    for (int img0 = first; img0 < last; img0 += chunk) {
+      const int nb = std::min(chunk, last - img0), cols = nb * hw_out;
+      float* col = grow(t.columns, size_t(depth) * cols);
+      im2col(s, x, img0, nb, col, parallel);
+      const float* grad_out = channel_major_view(dy, s.cout, hw_out, img0, nb, t, parallel);
+      sgemm(false, true, s.cout, depth, cols, 1.0f, grad_out, cols, col, cols, img0 == first ? 0.0f : 1.0f, target,
+            depth, parallel);
+    }
+  };
+  // Threads take whole shares when there are enough; otherwise every thread works inside each
+  // share's steps (the GEMM's tiles are the same either way, so are its sums).
+  const int threads = max_threads();
+  if (shares >= threads && threads > 1) {
+#pragma omp parallel for schedule(static)
+    for (int share = 0; share < shares; ++share) run_share(share, false);
+  } else {
+    for (int share = 0; share < shares; ++share) run_share(share, true);
+  }
+  if (shares == 1) return;
 #pragma omp parallel for schedule(static)
   for (size_t i = 0; i < weights; ++i) {
-    float total = 0.0f;
-    for (const float* p : used) total += p[i];
+    float total = dw[i];
+    for (int share = 1; share < shares; ++share) total += partials[size_t(share - 1) * weights + i];
     dw[i] = total;
   }
 }

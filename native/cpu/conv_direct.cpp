@@ -52,6 +52,7 @@
 #include <vector>
 
 #include "isa.h"
+#include "parallel.h"
 #include "simd.h"
 #include "threads.h"
 

@@ -524,30 +524,30 @@ void direct_backward_data(const ConvShape& s, const float* dy, const float* w, f
 
 namespace {
 
-// dw as a sum of per-thread partial gradients over shares of the images, added in thread order
-// (the result does not depend on timing). Within a share, images go in groups whose data
-// (floats_per_image each) fit in L2, so every tile's pass over a group reads cached data.
-// add_group(partial, first, last) adds images [first, last) into one thread's partial;
-// partial_index(j) is where dw[j] lies in a partial.
+// dw as a sum of partial gradients over a fixed number of shares of the images (parallel.h), added
+// in share order: the result depends neither on timing nor on the thread count. Within a share,
+// images go in groups whose data (floats_per_image each) fit in L2, so every tile's pass over a
+// group reads cached data. add_group(partial, first, last) adds images [first, last) into one
+// share's partial; partial_index(j) is where dw[j] lies in a partial.
 template <typename AddGroup, typename PartialIndex>
 void sum_over_images(const ConvShape& s, size_t floats_per_image, AddGroup add_group, PartialIndex partial_index,
                      float* dw) {
   const size_t weights = s.weight_size();
-  const int threads = std::max(1, std::min(max_threads(), s.n));
+  const int shares = reduction_shares(s.n, static_cast<long long>(s.ho()) * s.wo());
   const int group = int(std::clamp<size_t>((size_t(1) << 16) / floats_per_image, 1, size_t(s.n)));
   static thread_local std::vector<float> partial_buffer;
-  float* partials = grow(partial_buffer, weights * threads);
-  std::memset(partials, 0, sizeof(float) * weights * threads);
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (int t = 0; t < threads; ++t) {
-    const int first = int(int64_t(s.n) * t / threads), last = int(int64_t(s.n) * (t + 1) / threads);
+  float* partials = grow(partial_buffer, weights * shares);
+  std::memset(partials, 0, sizeof(float) * weights * shares);
+#pragma omp parallel for schedule(static)
+  for (int t = 0; t < shares; ++t) {
+    const int first = share_begin(s.n, shares, t), last = share_begin(s.n, shares, t + 1);
     for (int g = first; g < last; g += group) add_group(partials + size_t(t) * weights, g, std::min(g + group, last));
   }
 #pragma omp parallel for schedule(static)
   for (size_t j = 0; j < weights; ++j) {
     const size_t from = partial_index(j);
     float total = 0.0f;
-    for (int t = 0; t < threads; ++t) total += partials[size_t(t) * weights + from];
+    for (int t = 0; t < shares; ++t) total += partials[size_t(t) * weights + from];
     dw[j] = total;
   }
 }

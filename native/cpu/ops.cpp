@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "../core/sanitizer.h"
 #include "../core/sgd_rule.h"
@@ -65,10 +66,20 @@ void CpuBackend::relu_backward(const Act* ya, const Act* dya, Act* dxa, size_t n
 #pragma omp parallel for simd schedule(static)
   for (size_t i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
 }
+// Blocks of a fixed length summed in parallel, their totals added in block order: the same bits at
+// every thread count (an OpenMP reduction adds per-thread totals, which move with the count).
 void CpuBackend::sum(const float* x, size_t n, float* out) {
+  constexpr size_t kBlock = size_t(1) << 14;
+  const size_t blocks = (n + kBlock - 1) / kBlock;
+  std::vector<double> totals(blocks);
+#pragma omp parallel for schedule(static)
+  for (size_t b = 0; b < blocks; ++b) {
+    double total = 0;
+    for (size_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) total += x[i];
+    totals[b] = total;
+  }
   double total = 0;
-#pragma omp parallel for reduction(+ : total) schedule(static)
-  for (size_t i = 0; i < n; ++i) total += x[i];
+  for (double t : totals) total += t;
   *out = float(total);
 }
 
