@@ -1,7 +1,8 @@
 // A small compare config for the sweep tests (synthetic data, width 4, one or two epochs), its
 // serial table, and the comparison of two tables: every score bit for bit, and every column but the
-// timings (RTE, Mask: seconds of wall time, which no two runs share). The CPU backend's sums depend
-// on its OpenMP thread count, so the serial compare and every worker run on one thread.
+// timings (RTE, Mask: seconds of wall time, which no two runs share). The CPU backend's results do
+// not depend on its OpenMP thread count, so the serial compare runs at the default count and the
+// workers at one thread each (on a one-core machine both run one thread).
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -37,12 +38,17 @@ export async function configFile(config: object): Promise<{ file: string; dir: s
   return { file, dir };
 }
 
-/** results.json of a serial compare of the config, on one thread (the compiled CLI: buildDist first). */
+/**
+ * results.json of a serial compare of the config (the compiled CLI: buildDist first), at OpenMP's
+ * default thread count: the sweeps it is compared with run one thread per worker, and the CPU
+ * backend's results do not depend on the count.
+ */
 export async function serialResults(config: object): Promise<Results> {
   const { file, dir } = await configFile(config);
   const out = join(dir, 'serial');
+  const { OMP_NUM_THREADS: _, ...env } = process.env;
   execFileSync(process.execPath, [cliEntry, 'compare', '--config', file, '--out', out, '--device', 'cpu'], {
-    env: { ...process.env, OMP_NUM_THREADS: '1' },
+    env,
     stdio: 'pipe',
   });
   return readResults(out);
