@@ -527,8 +527,10 @@ namespace {
 // dw as a sum of partial gradients over a fixed number of shares of the images (parallel.h), added
 // in share order: the result depends neither on timing nor on the thread count. Within a share,
 // images go in groups whose data (floats_per_image each) fit in L2, so every tile's pass over a
-// group reads cached data. add_group(partial, first, last) adds images [first, last) into one
-// share's partial; partial_index(j) is where dw[j] lies in a partial.
+// group reads cached data. add_group(partial, first, last, b0, b1) adds images [first, last) into
+// one share's partial, for the output-channel blocks [b0, b1); partial_index(j) is where dw[j] lies
+// in a partial. With fewer shares than threads, a share's blocks are split among threads too: they
+// write disjoint parts of the partial, so that split may follow the thread count.
 template <typename AddGroup, typename PartialIndex>
 void sum_over_images(const ConvShape& s, size_t floats_per_image, AddGroup add_group, PartialIndex partial_index,
                      float* dw) {
@@ -538,10 +540,14 @@ void sum_over_images(const ConvShape& s, size_t floats_per_image, AddGroup add_g
   static thread_local std::vector<float> partial_buffer;
   float* partials = grow(partial_buffer, weights * shares);
   std::memset(partials, 0, sizeof(float) * weights * shares);
+  const int blocks = s.cout / kBlock, parts = std::max(1, std::min((max_threads() + shares - 1) / shares, blocks));
 #pragma omp parallel for schedule(static)
-  for (int t = 0; t < shares; ++t) {
+  for (int task = 0; task < shares * parts; ++task) {
+    const int t = task / parts, part = task % parts;
     const int first = share_begin(s.n, shares, t), last = share_begin(s.n, shares, t + 1);
-    for (int g = first; g < last; g += group) add_group(partials + size_t(t) * weights, g, std::min(g + group, last));
+    const int b0 = share_begin(blocks, parts, part), b1 = share_begin(blocks, parts, part + 1);
+    for (int g = first; g < last; g += group)
+      add_group(partials + size_t(t) * weights, g, std::min(g + group, last), b0, b1);
   }
 #pragma omp parallel for schedule(static)
   for (size_t j = 0; j < weights; ++j) {
@@ -560,11 +566,11 @@ void direct_backward_filter(const ConvShape& s, const float* x, const float* dy,
     // Partials in dw's layout [cout][cin]; each thread subsamples its group channels-last.
     const size_t per_image = hwo * s.cin;
     const int blocks = s.cin / kLanes;
-    const auto add_group = [&](float* partial, int first, int last) {
+    const auto add_group = [&](float* partial, int first, int last, int b0, int b1) {
       static thread_local std::vector<float> x0_buffer;
       float* x0 = grow(x0_buffer, per_image * (last - first));
       subsample_channels_last(s, x, first, last, x0);
-      for (int b = 0; b < s.cout / kBlock; ++b) {
+      for (int b = b0; b < b1; ++b) {
         int cb = 0;
         for (; cb + 2 <= blocks; cb += 2) filter_tile_1x1<2>(s, x0, dy, first, last, b, cb, partial);
         if (cb < blocks) filter_tile_1x1<1>(s, x0, dy, first, last, b, cb, partial);
@@ -576,11 +582,11 @@ void direct_backward_filter(const ConvShape& s, const float* x, const float* dy,
   if (s.cin % kLanes == 0) {
     // Partials as [cout][3][3][cin]; each thread pads its group into its own buffer.
     const size_t padded = size_t(s.h + 2) * (s.w + 2) * s.cin;
-    const auto add_group = [&](float* partial, int first, int last) {
+    const auto add_group = [&](float* partial, int first, int last, int b0, int b1) {
       static thread_local std::vector<float> xp_buffer;
       float* xp = grow(xp_buffer, padded * (last - first));
       pad_channels_last(s, x, first, last, xp);
-      for (int b = 0; b < s.cout / kBlock; ++b)
+      for (int b = b0; b < b1; ++b)
         for (int kh = 0; kh < 3; ++kh)
           for (int cb = 0; cb < s.cin / kLanes; ++cb)
             filter_tile_channels_last(s, xp, dy, first, last, b, kh, cb, partial);
@@ -593,8 +599,8 @@ void direct_backward_filter(const ConvShape& s, const float* x, const float* dy,
   }
   // Planes of width 16k with few input channels (the stem's 3): partials in dw's layout.
   const size_t ldw = size_t(s.cin) * kOffsets;
-  const auto add_group = [&](float* partial, int first, int last) {
-    for (int b = 0; b < s.cout / kBlock; ++b)
+  const auto add_group = [&](float* partial, int first, int last, int b0, int b1) {
+    for (int b = b0; b < b1; ++b)
       for (int c = 0; c < s.cin; ++c)
         for (int kh = 0; kh < 3; ++kh)
           filter_rows(s, x, dy, b, c, kh, first, last, partial + size_t(b) * kBlock * ldw + size_t(c) * kOffsets, ldw);
