@@ -10,21 +10,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { buildDist } from '../helpers/compiled.js';
+import { SLURM_PARTITION, slurmMissing } from '../helpers/slurm.js';
 import { configFile, expectSameTable, readResults, serialResults, sweepConfig } from './fixture.js';
 
-const PARTITION = process.env.INSALUN_SLURM_PARTITION ?? 'insalun-test';
-
-function slurmMissing(): string {
-  try {
-    const up = execFileSync('sinfo', ['-h', '-p', PARTITION, '-o', '%t'], { encoding: 'utf8', stdio: 'pipe' });
-    return /idle|mix|alloc/.test(up) ? '' : `Slurm's partition ${PARTITION} is not up (sinfo: '${up.trim()}')`;
-  } catch (error) {
-    return `no Slurm cluster answers (${(error as Error).message.split('\n')[0]})`;
-  }
-}
-
+const PARTITION = SLURM_PARTITION;
 const missing = slurmMissing();
-if (missing && process.env.INSALUN_REQUIRE_SLURM === '1') throw new Error(`INSALUN_REQUIRE_SLURM=1 but ${missing}`);
 const skipWhy = missing ? ` (skipped: ${missing}; sudo bash scripts/slurm-single-node.sh start)` : '';
 
 const squeue = (job: string) =>
