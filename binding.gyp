@@ -28,8 +28,8 @@
         [
           "target_arch=='x64'",
           {
-            "cflags_cc": ["-march=x86-64-v3"],
-            "defines": ["INSALUN_CPU_ARCH_STRING=\"x86-64-v3\""]
+            "cflags_cc": ["-march=<!(node -p \"process.env.INSALUN_CPU_ARCH || 'x86-64-v3'\")"],
+            "defines": ["INSALUN_CPU_ARCH_STRING=\"<!(node -p \"process.env.INSALUN_CPU_ARCH || 'x86-64-v3'\")\""]
           },
           { "cflags_cc": ["-march=native"], "defines": ["INSALUN_CPU_ARCH_STRING=\"native\""] }
         ]

@@ -1,5 +1,6 @@
 // Loads the native addon (CPU build, or the CUDA build when `npm run build:cuda` made one) and
 // explains what went wrong when it cannot.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,10 +24,14 @@ export function loadAddon(): NativeAddon {
   const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
   const chosen = process.env.INSALUN_ADDON;
   let path = chosen ? resolve(chosen) : undefined;
+  let cpuProblem: string | undefined;
   try {
     path ??= nodeGypBuild.resolve(packageRoot);
-    cached = require(path) as NativeAddon;
-    cachedPath = path;
+    cpuProblem = cpuTooOldFor(path);
+    if (!cpuProblem) {
+      cached = require(path) as NativeAddon;
+      cachedPath = path;
+    }
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
     const missingLibrary = /cannot open shared object file/.test(why);
@@ -37,7 +42,30 @@ export function loadAddon(): NativeAddon {
           : 'Build it with `npm install` (CPU) or `npm run build:cuda` (CUDA); the CPU build needs a C++17 compiler, and OpenMP for more than one thread.'),
     );
   }
-  return cached;
+  if (cpuProblem) throw new Error(`the insalun native addon ${path} cannot run here: ${cpuProblem}`);
+  return cached as NativeAddon;
+}
+
+/** On x86-64 Linux, why this CPU cannot run the addon at `path`, if it cannot: the default build
+ * targets x86-64-v3 (AVX2 and FMA), and on an older CPU its first such instruction would end the
+ * process (SIGILL) instead of raising an error. A build made for this CPU (INSALUN_CPU_ARCH) loads.
+ * INSALUN_CPUINFO names another cpuinfo file (for the test of this check). */
+function cpuTooOldFor(path: string): string | undefined {
+  if (process.platform !== 'linux' || process.arch !== 'x64') return undefined;
+  let flags: Set<string>;
+  try {
+    const cpuinfo = readFileSync(process.env.INSALUN_CPUINFO ?? '/proc/cpuinfo', 'utf8');
+    flags = new Set((cpuinfo.match(/^flags\s*:(.*)$/m)?.[1] ?? '').trim().split(/\s+/));
+  } catch {
+    return undefined; // nothing to go by: load it
+  }
+  if (flags.has('avx2') && flags.has('fma')) return undefined;
+  // The build records its -march as a string (backends().build.cpuArch).
+  if (!readFileSync(path).includes('\0x86-64-v3\0')) return undefined;
+  return (
+    'this CPU has no AVX2/FMA, which this build (for x86-64-v3) needs; rebuild it for this CPU: ' +
+    'INSALUN_CPU_ARCH=native npm rebuild insalun (in a checkout: INSALUN_CPU_ARCH=native npm run build:native)'
+  );
 }
 
 /** The file loadAddon() loaded (after a successful loadAddon()). */
