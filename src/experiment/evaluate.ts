@@ -1,6 +1,6 @@
 // Evaluation: accuracies of a model on index sets, and the unlearning metrics of docs/method.md 6.
 import { accuracy } from '../metrics/accuracy.js';
-import { type MiaKind, miaAll, miaEfficacy, shadowMembers } from '../metrics/mia.js';
+import { type MiaKind, miaAll, miaEfficacy, shadowSets } from '../metrics/mia.js';
 import type { NativeDataset, NativeModel } from '../native/index.js';
 import { type ExperimentData, labelsOf } from './data.js';
 
@@ -48,10 +48,11 @@ export async function unlearningScores(
   const forget = await logitsOf(view.forget, 'train');
   const retain = await logitsOf(view.retain, 'train');
   const test = await logitsOf(view.testIndices, 'test');
-  // Shadow members: the first |test| retain samples in dataset order; non-members: the test set.
-  const members = shadowMembers(view.retain, Math.min(view.testIndices.length, view.retain.length));
+  // Equal-sized shadow sets: retain samples as members, test samples as non-members.
+  const { members, nonMembers } = shadowSets(view.retain, view.testIndices);
   const shadowTrain = await logitsOf(members, 'train');
-  const input = { shadowTrain, shadowTest: test, target: forget, classes };
+  const shadowTest = nonMembers === view.testIndices ? test : await logitsOf(nonMembers, 'test');
+  const input = { shadowTrain, shadowTest, target: forget, classes };
   const scores: UnlearningScores = {
     UA: 100 - accuracy(forget.logits, forget.labels, classes),
     RA: accuracy(retain.logits, retain.labels, classes),

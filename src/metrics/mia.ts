@@ -76,11 +76,19 @@ export async function miaAll(input: MiaInput): Promise<Record<MiaKind, number>> 
   return result;
 }
 
-/** SalUn's shadow members: the first `testCount` retain indices in dataset order. */
-export function shadowMembers(retain: Int32Array, testCount: number): Int32Array {
-  if (!Number.isInteger(testCount) || testCount < 0 || testCount > retain.length) {
-    throw new RangeError(`cannot take ${testCount} shadow members from ${retain.length} retain samples`);
-  }
-  // Sorting a copy makes "dataset order" hold even if a caller passes an unsorted retain set.
-  return Int32Array.from(retain).sort().slice(0, testCount);
+/**
+ * SalUn's shadow sets: members are the first |test| retain samples in dataset order, non-members the
+ * test set, so both classes have the same size. Where the retain set is the smaller one (subsets of
+ * a data set), the non-members are the first |retain| test samples instead: with more non-members
+ * than members, an RBF SVM on overlapping confidences calls everything a non-member (MIA-efficacy
+ * 100 for every model, the original included).
+ */
+export function shadowSets(retain: Int32Array, test: Int32Array): { members: Int32Array; nonMembers: Int32Array } {
+  if (retain.length >= test.length) return { members: firstInDatasetOrder(retain, test.length), nonMembers: test };
+  return { members: firstInDatasetOrder(retain, retain.length), nonMembers: firstInDatasetOrder(test, retain.length) };
+}
+
+/** The first `count` indices in dataset order (sorting a copy, whatever order the caller keeps). */
+function firstInDatasetOrder(indices: Int32Array, count: number): Int32Array {
+  return Int32Array.from(indices).sort().slice(0, count);
 }

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type LogitSet, MIA_KINDS, miaAll, miaEfficacy, shadowMembers } from '../../src/metrics/mia.js';
+import { type LogitSet, MIA_KINDS, miaAll, miaEfficacy, shadowSets } from '../../src/metrics/mia.js';
 
 const CLASSES = 10;
 
@@ -71,13 +71,18 @@ describe('miaEfficacy', () => {
   });
 });
 
-describe('shadowMembers', () => {
-  it('takes the first retain indices in dataset order', () => {
-    expect(Array.from(shadowMembers(Int32Array.from([2, 5, 7, 11, 12]), 3))).toEqual([2, 5, 7]);
-    expect(Array.from(shadowMembers(Int32Array.from([9, 1, 4]), 2))).toEqual([1, 4]);
+describe('shadowSets', () => {
+  const sets = (retain: number[], test: number[]) => {
+    const { members, nonMembers } = shadowSets(Int32Array.from(retain), Int32Array.from(test));
+    return { members: Array.from(members), nonMembers: Array.from(nonMembers) };
+  };
+
+  it('takes the first |test| retain indices in dataset order and the whole test set', () => {
+    expect(sets([2, 5, 7, 11, 12], [0, 1, 2])).toEqual({ members: [2, 5, 7], nonMembers: [0, 1, 2] });
+    expect(sets([9, 1, 4], [3, 0])).toEqual({ members: [1, 4], nonMembers: [3, 0] });
   });
 
-  it('refuses more members than retain samples', () => {
-    expect(() => shadowMembers(Int32Array.from([1, 2]), 3)).toThrow(/3 shadow members from 2/);
+  it('takes the first |retain| test indices in dataset order when the retain set is smaller', () => {
+    expect(sets([8, 3], [6, 1, 4, 0])).toEqual({ members: [3, 8], nonMembers: [0, 1] });
   });
 });
