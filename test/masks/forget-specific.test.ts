@@ -8,20 +8,7 @@ import { baselineParameters, parseBaseline } from '../../src/masks/baseline.js';
 import { igSaliency, targetedIgSaliency } from '../../src/masks/saliency.js';
 import { jaccard, layerTypeOf, layerTypeShares, saliencyShares } from '../../src/masks/specificity.js';
 import { addon, testRandom } from '../helpers/backends.js';
-
-function tinySetup(seed = 4) {
-  const rand = testRandom(seed);
-  const n = 24,
-    classes = 3;
-  const images = Uint8Array.from({ length: n * 3 * 64 }, () => Math.floor(rand() * 256));
-  const labels = Int32Array.from({ length: n }, (_, i) => i % classes);
-  const data = new addon.Dataset('cpu', images, labels, { n, c: 3, h: 8, w: 8 }, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]);
-  const model = new addon.Model({ classes, inChannels: 3, width: 2, device: 'cpu', image: 8 });
-  model.initialize(seed);
-  const forget = Int32Array.from([1, 4, 7, 9, 12, 20]);
-  const retain = Int32Array.from([0, 2, 5, 13, 17, 22]);
-  return { data, model, forget, retain };
-}
+import { tinySetup } from '../helpers/tiny-model.js';
 
 /** The parts of an experiment's data and forget view that the baselines read. */
 const experimentData = (train: ReturnType<typeof tinySetup>['data']) =>

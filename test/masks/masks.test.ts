@@ -9,19 +9,7 @@ import { quadrature, RULES } from '../../src/masks/quadrature.js';
 import { gradSaliency, igSaliency } from '../../src/masks/saliency.js';
 import { layerDensity, topkMask } from '../../src/masks/topk.js';
 import { addon, testRandom } from '../helpers/backends.js';
-
-function tinySetup(seed = 4) {
-  const rand = testRandom(seed);
-  const n = 24,
-    classes = 3;
-  const images = Uint8Array.from({ length: n * 3 * 64 }, () => Math.floor(rand() * 256));
-  const labels = Int32Array.from({ length: n }, (_, i) => i % classes);
-  const data = new addon.Dataset('cpu', images, labels, { n, c: 3, h: 8, w: 8 }, [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]);
-  const model = new addon.Model({ classes, inChannels: 3, width: 2, device: 'cpu', image: 8 });
-  model.initialize(seed);
-  const forget = Int32Array.from([1, 4, 7, 9, 12, 20]);
-  return { data, model, forget };
-}
+import { tinySetup } from '../helpers/tiny-model.js';
 
 describe('quadrature rules', () => {
   it('weights sum to 1 and nodes lie in [0, 1] for every rule', () => {
