@@ -69,8 +69,8 @@ DirectConv direct_conv_applies(const ConvShape& s) {
   if (active_isa() == Isa::generic) return {false, false, false};
   return INSALUN_DIRECT(direct_conv_applies(s));
 }
-void direct_forward(const ConvShape& s, const float* x, const float* w, float* y) {
-  INSALUN_DIRECT(direct_forward(s, x, w, y));
+void direct_forward(const ConvShape& s, const float* x, const float* w, float* y, const OutputNorm* norm) {
+  INSALUN_DIRECT(direct_forward(s, x, w, y, norm));
 }
 void direct_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx, bool accumulate) {
   INSALUN_DIRECT(direct_backward_data(s, dy, w, dx, accumulate));
@@ -86,7 +86,7 @@ DirectConv direct_conv_applies(const ConvShape&) { return {false, false, false};
 namespace {
 [[noreturn]] void unavailable() { throw std::logic_error("direct convolutions need AVX2 or AVX-512"); }
 }  // namespace
-void direct_forward(const ConvShape&, const float*, const float*, float*) { unavailable(); }
+void direct_forward(const ConvShape&, const float*, const float*, float*, const OutputNorm*) { unavailable(); }
 void direct_backward_data(const ConvShape&, const float*, const float*, float*, bool) { unavailable(); }
 void direct_backward_filter(const ConvShape&, const float*, const float*, float*) { unavailable(); }
 

@@ -5,8 +5,9 @@ namespace {
 
 using Vec = V::Vec;
 using Mask = V::Mask;
-constexpr int kLanes = V::kLanes;  // floats per vector
-constexpr int kBlock = V::kBlock;  // output channels per register tile
+constexpr int kLanes = V::kLanes;              // floats per vector
+constexpr int kBlock = V::kBlock;              // output channels per register tile
+constexpr int kForwardRows = V::kForwardRows;  // output channels per forward tile, the widest
 constexpr unsigned kAllLanes = (1u << kLanes) - 1;
 constexpr int kOffsets = 9;        // 3x3 kernel offsets
 constexpr int kTile = 2 * kLanes;  // positions per forward tile
@@ -130,20 +131,34 @@ Taps subsample_taps(int ho, int wo) {
 // How many phase planes a stride-2 convolution reads: all four (3x3), or the first (1x1).
 int phases_read(const ConvShape& s) { return s.k == 1 ? 1 : kPhases; }
 
-// Weights in the register tile's order: panel[block][in channel][tap][8 output channels].
-// transposed: the data gradient's, whose in channels are the forward's cout and out channels
-// its cin.
+// The forward's register tiles over `channels` output channels (a multiple of kBlock): as many
+// kForwardRows-wide tiles as leave a multiple of kBlock, then kBlock-wide ones. (AVX2: 16 -> 6, 6,
+// 4; 32 -> 6, 6, 6, 6, 4, 4. AVX-512: tiles of 8.)
+std::vector<int> forward_tiles(int channels) {
+  int narrow = 0;
+  while ((channels - narrow * kBlock) % kForwardRows != 0) ++narrow;
+  std::vector<int> rows(size_t(channels - narrow * kBlock) / kForwardRows, kForwardRows);
+  rows.insert(rows.end(), size_t(narrow), kBlock);
+  return rows;
+}
+
+// Weights in the register tiles' order: for each tile of forward_tiles(out channels) in turn,
+// panel[in channel][tap][the tile's output channels]. transposed: the data gradient's, whose in
+// channels are the forward's cout and out channels its cin.
 const float* pack_weights(const ConvShape& s, const float* w, const Taps& taps, bool transposed) {
   static thread_local std::vector<float> packed;
   const int in_channels = transposed ? s.cout : s.cin, out_channels = transposed ? s.cin : s.cout;
   float* p = grow(packed, size_t(in_channels) * out_channels * taps.count);
-  for (int b = 0; b < out_channels / kBlock; ++b)
+  int first = 0;
+  for (const int rows : forward_tiles(out_channels)) {
     for (int c = 0; c < in_channels; ++c)
       for (int t = 0; t < taps.count; ++t)
-        for (int r = 0; r < kBlock; ++r) {
-          const int out = b * kBlock + r, cout = transposed ? c : out, cin = transposed ? out : c;
+        for (int r = 0; r < rows; ++r) {
+          const int out = first + r, cout = transposed ? c : out, cin = transposed ? out : c;
           *p++ = w[(size_t(cout) * s.cin + cin) * (s.k * s.k) + taps.kernel_index[t]];
         }
+    first += rows;
+  }
   return packed.data();
 }
 
@@ -155,13 +170,27 @@ struct TileHalf {
   const uint16_t* masks;         // its lane bits per tap
 };
 
-// out[8 channels] at the tile's positions (+)= sum over in channels and taps of panel * shifted
-// input; out's channel planes are out_plane floats apart. The tap count is a template argument
-// (taps.count) so that the tap loop unrolls with its shifts and masks in registers: read from
-// taps at run time, the stride-1 forward ran 10% slower.
-template <int kTaps>
+// Where a tile's sums go: out (+)= them, or, with norm (forward only, never accumulating), out =
+// relu?(sum * scale[channel] + shift[channel] + residual?), the residual laid out as out. out,
+// residual, scale and shift point at the tile's first output channel.
+struct TileOutput {
+  float* out;
+  size_t plane;  // floats between out's (and residual's) channel planes
+  bool accumulate;
+  const OutputNorm* norm;
+  const float* residual;
+  const float* scale;
+  const float* shift;
+};
+
+// The tile's kRows output channels at its positions, from the sum over in channels and taps of
+// panel * shifted input. The tap count is a template argument (taps.count) so that the tap loop
+// unrolls with its shifts and masks in registers: read from taps at run time, the stride-1
+// forward ran 10% slower. kReadable: every shifted vector of the tile lies inside the input, so
+// masked loads may be plain loads and a mask (V::load_readable_masked).
+template <int kTaps, int kRows, bool kReadable>
 void forward_tile(const float* in, int in_channels, const Taps& taps, const TileHalf half[2], const float* panel,
-                  float* out, size_t out_plane, bool accumulate) {
+                  const TileOutput& o) {
   Mask mask[2][kTaps];
   ptrdiff_t shift[kTaps];
   for (int t = 0; t < kTaps; ++t) {
@@ -169,9 +198,9 @@ void forward_tile(const float* in, int in_channels, const Taps& taps, const Tile
     mask[0][t] = V::mask_of(half[0].masks[t]);
     mask[1][t] = V::mask_of(half[1].masks[t]);
   }
-  Vec acc[kBlock][2];
+  Vec acc[kRows][2];
 #pragma GCC unroll 8
-  for (int r = 0; r < kBlock; ++r) acc[r][0] = acc[r][1] = V::zero();
+  for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = V::zero();
   const float* plane0 = in + half[0].in_offset;
   const float* plane1 = in + half[1].in_offset;
   // Prefetch the next tile's new input (the rows below, one tile on): with batch 256 the planes
@@ -182,27 +211,47 @@ void forward_tile(const float* in, int in_channels, const Taps& taps, const Tile
     _mm_prefetch(reinterpret_cast<const char*>(plane1 + ahead), _MM_HINT_T0);
     _mm_prefetch(reinterpret_cast<const char*>(plane1 + ahead + kLanes), _MM_HINT_T0);
     for (int t = 0; t < kTaps; ++t) {
-      const Vec b0 = V::load_masked(mask[0][t], plane0 + shift[t]);
-      const Vec b1 = V::load_masked(mask[1][t], plane1 + shift[t]);
+      Vec b0, b1;
+      if constexpr (kReadable && V::kMaskedLoadTakesRegister) {
+        b0 = V::load_readable_masked(mask[0][t], plane0 + shift[t]);
+        b1 = V::load_readable_masked(mask[1][t], plane1 + shift[t]);
+      } else {
+        b0 = V::load_masked(mask[0][t], plane0 + shift[t]);
+        b1 = V::load_masked(mask[1][t], plane1 + shift[t]);
+      }
 #pragma GCC unroll 8
-      for (int r = 0; r < kBlock; ++r) {
+      for (int r = 0; r < kRows; ++r) {
         const Vec a = V::set1(panel[r]);
         acc[r][0] = V::fmadd(a, b0, acc[r][0]);
         acc[r][1] = V::fmadd(a, b1, acc[r][1]);
       }
-      panel += kBlock;
+      panel += kRows;
     }
   }
   // (acc is only read here: writing it back made GCC keep the accumulators in memory, with a
   // store per FMA pair in the loop above.)
 #pragma GCC unroll 8
-  for (int r = 0; r < kBlock; ++r) {
-    float* row0 = out + half[0].out_offset + r * out_plane;
-    float* row1 = out + half[1].out_offset + r * out_plane;
-    const Vec old0 = accumulate ? V::load(row0) : V::zero();
-    const Vec old1 = accumulate ? V::load(row1) : V::zero();
-    V::store(row0, V::add(acc[r][0], old0));
-    V::store(row1, V::add(acc[r][1], old1));
+  for (int r = 0; r < kRows; ++r) {
+    const size_t at0 = half[0].out_offset + r * o.plane, at1 = half[1].out_offset + r * o.plane;
+    Vec y0 = acc[r][0], y1 = acc[r][1];
+    if (o.accumulate) {
+      y0 = V::add(y0, V::load(o.out + at0));
+      y1 = V::add(y1, V::load(o.out + at1));
+    } else if (o.norm) {  // as batchnorm.cpp's normalize: x * scale + shift (one FMA), + residual, max
+      const Vec scale = V::set1(o.scale[r]), shift = V::set1(o.shift[r]);
+      y0 = V::fmadd(y0, scale, shift);
+      y1 = V::fmadd(y1, scale, shift);
+      if (o.residual) {
+        y0 = V::add(y0, V::load(o.residual + at0));
+        y1 = V::add(y1, V::load(o.residual + at1));
+      }
+      if (o.norm->relu) {
+        y0 = V::relu(y0);
+        y1 = V::relu(y1);
+      }
+    }
+    V::store(o.out + at0, y0);
+    V::store(o.out + at1, y1);
   }
 }
 
@@ -231,22 +280,38 @@ void split_phases(const ConvShape& s, const float* x, int i0, int i1, float* out
 // unit's images are split into phases (phase_taps) in a per-thread buffer just before their tiles
 // run, so the split stays in L2 (splitting the whole batch first cost more than it saved at
 // batch 256).
+// norm: see TileOutput.
 template <int kTaps>
 void convolve_tiles(const float* in, int in_channels, const Taps& taps, const float* packed, int out_channels, int n,
-                    float* out, size_t out_plane, bool accumulate, const ConvShape* phase_split) {
+                    float* out, size_t out_plane, bool accumulate, const ConvShape* phase_split,
+                    const OutputNorm* norm) {
   const size_t hw = size_t(taps.h) * taps.w;
-  const int unit = hw % kTile == 0 ? 1 : 2, blocks = out_channels / kBlock;  // hw is a multiple of 16
-  const size_t panel_size = size_t(in_channels) * kTaps * kBlock, unit_positions = unit * hw;
+  const int unit = hw % kTile == 0 ? 1 : 2;  // hw is a multiple of 16
+  const size_t unit_positions = unit * hw;
+  const std::vector<int> tiles = forward_tiles(out_channels);
+  ptrdiff_t lowest_shift = 0, highest_shift = 0;
+  for (int t = 0; t < kTaps; ++t) {
+    lowest_shift = std::min(lowest_shift, taps.shift[t]);
+    highest_shift = std::max(highest_shift, taps.shift[t]);
+  }
+  const ptrdiff_t channel_span = ptrdiff_t(in_channels - 1) * ptrdiff_t(taps.in_plane);
   const size_t in_image = size_t(in_channels) * taps.in_plane;  // floats per image of the tiles' input
 #pragma omp parallel for schedule(static)
   for (int u = 0; u < n / unit; ++u) {
     const float* source = in + size_t(u) * unit * in_image;
+    // The input the tiles read: [source - before, source + after) (the batch, or the split).
+    ptrdiff_t before = ptrdiff_t(size_t(u) * unit * in_image), after = ptrdiff_t(size_t(n - u * unit) * in_image);
     if (phase_split) {
       static thread_local std::vector<float> buffer;
       float* split = grow(buffer, unit * in_image);
       split_phases(*phase_split, in, u * unit, (u + 1) * unit, split);
       source = split;
+      before = 0, after = ptrdiff_t(unit * in_image);
     }
+    const auto readable = [&](const TileHalf& h) {
+      const ptrdiff_t at = ptrdiff_t(h.in_offset);
+      return at + lowest_shift >= -before && at + channel_span + highest_shift + kLanes <= after;
+    };
     const auto half_at = [&](size_t position) {  // position within the unit
       const size_t image = position / hw, q = position % hw;
       return TileHalf{image * in_image + q, (size_t(u) * unit + image) * out_channels * out_plane + q,
@@ -254,24 +319,49 @@ void convolve_tiles(const float* in, int in_channels, const Taps& taps, const fl
     };
     for (size_t position = 0; position < unit_positions; position += kTile) {
       const TileHalf half[2] = {half_at(position), half_at(position + kLanes)};
-      for (int b = 0; b < blocks; ++b)
-        forward_tile<kTaps>(source, in_channels, taps, half, packed + b * panel_size,
-                            out + size_t(b) * kBlock * out_plane, out_plane, accumulate);
+      const bool inside = readable(half[0]) && readable(half[1]);
+      const float* panel = packed;
+      int first = 0;
+      for (const int rows : tiles) {
+        const size_t channel_offset = size_t(first) * out_plane;
+        const TileOutput o{out + channel_offset,
+                           out_plane,
+                           accumulate,
+                           norm,
+                           norm && norm->residual ? norm->residual + channel_offset : nullptr,
+                           norm ? norm->scale + first : nullptr,
+                           norm ? norm->shift + first : nullptr};
+        if (rows == kForwardRows && inside)
+          forward_tile<kTaps, kForwardRows, true>(source, in_channels, taps, half, panel, o);
+        else if (rows == kForwardRows)
+          forward_tile<kTaps, kForwardRows, false>(source, in_channels, taps, half, panel, o);
+        else if (inside)
+          forward_tile<kTaps, kBlock, true>(source, in_channels, taps, half, panel, o);
+        else
+          forward_tile<kTaps, kBlock, false>(source, in_channels, taps, half, panel, o);
+        panel += size_t(in_channels) * kTaps * rows;
+        first += rows;
+      }
     }
   }
 }
 
 void convolve(const float* in, int in_channels, const Taps& taps, const float* packed, int out_channels, int n,
-              float* out, size_t out_plane, bool accumulate, const ConvShape* phase_split = nullptr) {
+              float* out, size_t out_plane, bool accumulate, const ConvShape* phase_split = nullptr,
+              const OutputNorm* norm = nullptr) {
   switch (taps.count) {
     case 9:
-      return convolve_tiles<9>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split);
+      return convolve_tiles<9>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split,
+                               norm);
     case 4:
-      return convolve_tiles<4>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split);
+      return convolve_tiles<4>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split,
+                               norm);
     case 2:
-      return convolve_tiles<2>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split);
+      return convolve_tiles<2>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split,
+                               norm);
     case 1:
-      return convolve_tiles<1>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split);
+      return convolve_tiles<1>(in, in_channels, taps, packed, out_channels, n, out, out_plane, accumulate, phase_split,
+                               norm);
   }
   throw std::logic_error("direct convolution: unexpected tap count");
 }
@@ -494,14 +584,14 @@ DirectConv direct_conv_applies(const ConvShape& s) {
   return {tiles && s.cout % kBlock == 0, tiles && s.cin % kBlock == 0, filter};
 }
 
-void direct_forward(const ConvShape& s, const float* x, const float* w, float* y) {
+void direct_forward(const ConvShape& s, const float* x, const float* w, float* y, const OutputNorm* norm) {
   const size_t hwo = size_t(s.ho()) * s.wo();
   if (s.stride == 1) {
     const Taps taps = same_size_taps(s.h, s.w, false);
-    return convolve(x, s.cin, taps, pack_weights(s, w, taps, false), s.cout, s.n, y, hwo, false);
+    return convolve(x, s.cin, taps, pack_weights(s, w, taps, false), s.cout, s.n, y, hwo, false, nullptr, norm);
   }
   const Taps taps = s.k == 1 ? subsample_taps(s.ho(), s.wo()) : phase_taps(s.ho(), s.wo());
-  convolve(x, s.cin, taps, pack_weights(s, w, taps, false), s.cout, s.n, y, hwo, false, &s);
+  convolve(x, s.cin, taps, pack_weights(s, w, taps, false), s.cout, s.n, y, hwo, false, &s, norm);
 }
 
 void direct_backward_data(const ConvShape& s, const float* dy, const float* w, float* dx, bool accumulate) {

@@ -62,7 +62,10 @@ struct Avx2 {
   using Vec = __m256;
   using Mask = __m256i;  // a lane is read where its sign bit is set
   static constexpr int kLanes = 8;
-  static constexpr int kBlock = 4;          // output channels per register tile of the convolutions
+  static constexpr int kBlock = 4;  // output channels per register tile of the convolutions
+  // The forward's widest tile: 6 output channels x 2 vectors, 12 accumulators (with 4, the 8
+  // accumulators were too few to cover the FMA latency, and the 3x3 layers ran at 73-78% of peak).
+  static constexpr int kForwardRows = 6;
   static constexpr int kGemmRows = 6;       // the GEMM's register tile: 6 x 16 = 12 accumulators
   static constexpr int kTransposeSide = 8;  // = kLanes: the GEMM's block transpose
 
@@ -88,6 +91,9 @@ struct Avx2 {
   static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
   static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
   static Vec fmadd(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
+  // std::max(v, 0.0f) lane by lane (MAXPS returns its second operand unless the first is greater,
+  // so -0 and NaN pass through as they do there).
+  static Vec relu(Vec v) { return _mm256_max_ps(_mm256_setzero_ps(), v); }
   // Lane l is read where bit l of bits is set; masked lanes are zero and their addresses are not
   // touched (VMASKMOVPS suppresses faults there).
   static Mask mask_of(unsigned bits) {
@@ -95,6 +101,13 @@ struct Avx2 {
     return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(int(bits)), lane_bit), lane_bit);
   }
   static Vec load_masked(Mask m, const float* p) { return _mm256_maskload_ps(p, m); }
+  // load_masked's result where every lane's address may be read: a plain load ANDed with the
+  // mask, which may stay in memory (VMASKMOVPS needs it in a register, and the forward's 12
+  // accumulators leave none: GCC spilled one, and the 3x3 layers fell from 75% to 52% of peak).
+  static constexpr bool kMaskedLoadTakesRegister = true;
+  static Vec load_readable_masked(const Mask& m, const float* p) {
+    return _mm256_and_ps(_mm256_loadu_ps(p), _mm256_castsi256_ps(m));
+  }
   static float reduce_add(Vec v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -116,6 +129,7 @@ struct Avx512 {
   using Mask = __mmask16;
   static constexpr int kLanes = 16;
   static constexpr int kBlock = 8;
+  static constexpr int kForwardRows = 8;
   static constexpr int kGemmRows = 8;  // the GEMM's register tile: 8 x 32 = 16 accumulators
   static constexpr int kTransposeSide = 16;
 
@@ -146,9 +160,17 @@ struct Avx512 {
   static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
   static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
   static Vec fmadd(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
+  // (All lanes through the masked form: the plain _mm512_max_ps trips GCC 12's uninitialized
+  // warning, bug 105593, in every file that includes it.)
+  static Vec relu(Vec v) {
+    const Vec zero = _mm512_setzero_ps();
+    return _mm512_mask_max_ps(zero, Mask(0xFFFF), zero, v);
+  }
   // Masked lanes are zero, and AVX-512 suppresses faults on them.
   static Mask mask_of(unsigned bits) { return Mask(bits); }
   static Vec load_masked(Mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static constexpr bool kMaskedLoadTakesRegister = false;  // its mask is a k register
+  static Vec load_readable_masked(const Mask& m, const float* p) { return load_masked(m, p); }
   static float reduce_add(Vec v) { return _mm512_reduce_add_ps(v); }
   static void interleave(Vec a, Vec b, Vec& low, Vec& high) {
     const __m512i low_half = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
