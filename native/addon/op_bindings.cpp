@@ -144,6 +144,18 @@ Napi::Function bind_op(Napi::Env env, std::shared_ptr<Backend> be, OpFn fn) {
   });
 }
 
+// The {residual?, relu?} options of a batch-norm forward over activations of shape s.
+NormEpilogue norm_epilogue(Napi::Env env, const Napi::Object& o, const NormShape& s, DeviceArrays& d) {
+  NormEpilogue epilogue;
+  epilogue.relu = o.Get("relu").ToBoolean();
+  if (o.Has("residual") && !o.Get("residual").IsUndefined()) {
+    auto residual = f32(o.Get("residual"), "residual");
+    require_size(env, residual, s.size(), "residual");
+    epilogue.residual = d.acts(s, residual);
+  }
+  return epilogue;
+}
+
 }  // namespace
 
 Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
@@ -190,6 +202,27 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
             return download(info.Env(), b, dw, s.weight_size());
           }));
 
+  // conv2dForwardBnEval(shape, x, w, gamma, beta, runningMean, runningVar, {eps, residual?, relu?}):
+  // y = relu?(eval-mode bn(conv(x, w)) + residual?), the inference forward's fused op.
+  ops.Set("conv2dForwardBnEval", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
+            Napi::Env env = info.Env();
+            ConvShape s = conv_shape(info[0].As<Napi::Object>());
+            auto x = f32(info[1], "x"), w = f32(info[2], "w"), gamma = f32(info[3], "gamma");
+            auto beta = f32(info[4], "beta"), rm = f32(info[5], "runningMean"), rv = f32(info[6], "runningVar");
+            require_size(env, x, s.input_size(), "x");
+            require_size(env, w, s.weight_size(), "w");
+            for (auto* v : {&gamma, &beta, &rm, &rv}) require_size(env, *v, size_t(s.cout), "per-channel vector");
+            Napi::Object o = info[7].As<Napi::Object>();
+            DeviceArrays d(b);
+            const NormEpilogue epilogue = norm_epilogue(env, o, output_of(s), d);
+            Act *conv_out = d.act_unset(output_of(s)), *y = d.act_unset(output_of(s));
+            b.conv2d_forward_bn_eval(
+                s, d.acts(input_of(s), x), d.upload(w.data(), w.size()), d.upload(gamma.data(), gamma.size()),
+                d.upload(beta.data(), beta.size()), d.upload(rm.data(), rm.size()), d.upload(rv.data(), rv.size()),
+                o.Get("eps").ToNumber().FloatValue(), epilogue, conv_out, y, d.unset(s.cout), d.unset(s.cout));
+            return download(env, d, output_of(s), y);
+          }));
+
   // bnForward(shape, x, gamma, beta, runningMean, runningVar, {train, momentum, eps, residual?, relu?})
   ops.Set("bnForward", bind_op(env, be, [](const Napi::CallbackInfo& info, Backend& b) -> Napi::Value {
             Napi::Env env = info.Env();
@@ -203,13 +236,7 @@ Napi::Object make_op_bindings(Napi::Env env, std::shared_ptr<Backend> be) {
             const float momentum = o.Get("momentum").ToNumber().FloatValue(),
                         eps = o.Get("eps").ToNumber().FloatValue();
             DeviceArrays d(b);
-            NormEpilogue epilogue;
-            epilogue.relu = o.Get("relu").ToBoolean();
-            if (o.Has("residual") && !o.Get("residual").IsUndefined()) {
-              auto residual = f32(o.Get("residual"), "residual");
-              require_size(env, residual, s.size(), "residual");
-              epilogue.residual = d.acts(s, residual);
-            }
+            const NormEpilogue epilogue = norm_epilogue(env, o, s, d);
             Act* y = d.act_unset(s);
             float *mean = d.unset(s.c), *invstd = d.unset(s.c);
             float *drm = d.upload(rm.data(), rm.size()), *drv = d.upload(rv.data(), rv.size());

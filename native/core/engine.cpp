@@ -321,7 +321,7 @@ std::vector<float> Engine::predict(const ResidentDataset& data, const std::vecto
   for_each_batch(indices.size(), batch_size, [&](const Batch& batch) {
     run_step(steps, batch, true, false, [&] {
       gather_staged(data, batch.count, false, 0, 0);
-      out = net_->forward(x_, batch.count, false);
+      out = net_->infer(x_, batch.count);
     });
     backend_->copy_bytes(all + batch.begin * classes, out, sizeof(float) * batch.count * classes);
   });
@@ -371,7 +371,7 @@ double Engine::forget_loss(const ResidentDataset& data, const std::vector<int32_
   begin_pass(data, indices, {}, PassUse::kLoss);
   for_each_batch(indices.size(), batch_size, [&](const Batch& batch) {
     load_batch(data, batch.begin, batch.count, false, 0, 0);
-    const float* logits = net_->forward(x_, batch.count, false);
+    const float* logits = net_->infer(x_, batch.count);
     backend_->softmax_xent(batch.count, classes, logits, labels_, 1.0f, nullptr, sums + 2 * batch.index);
   });
   std::vector<float> host(2 * batches);
@@ -472,7 +472,7 @@ std::vector<int32_t> Engine::fgsm_predict(const ResidentDataset& data, const std
     }
     backend_->upload_bytes(staging, x.data(), x.size() * sizeof(float));
     backend_->activations_from_float(shape, staging, x_);
-    const float* adv = net_->forward(x_, count, false);
+    const float* adv = net_->infer(x_, count);
     logits.resize(size_t(count) * c.classes);
     backend_->download_bytes(logits.data(), adv, logits.size() * sizeof(float));
     for (int i = 0; i < count; ++i) {

@@ -234,31 +234,49 @@ void ResNet18::norm_backward(const Norm& bn, const Act* x, const Act* dy, const 
   }
 }
 
+void ResNet18::conv_norm(const Conv& conv, Norm& bn, const Act* x, Act* conv_out, Act* y, int n, Pass pass,
+                         const NormEpilogue& epilogue) {
+  const ConvShape s = conv.shape(n);
+  if (pass == Pass::kInference) {
+    be_.conv2d_forward_bn_eval(s, x, param(conv.weight), param(bn.gamma), param(bn.beta),
+                               buffers_ + tensors_[bn.mean].offset, buffers_ + tensors_[bn.var].offset, kBnEps,
+                               epilogue, conv_out, y, bn.save_mean, bn.save_invstd);
+    return;
+  }
+  be_.conv2d_forward(s, x, param(conv.weight), conv_out);
+  norm_forward(bn, conv_out, y, n, pass == Pass::kTrain, epilogue);
+}
+
 const float* ResNet18::forward(const Act* x, int n, bool train) {
+  return run_forward(x, n, train ? Pass::kTrain : Pass::kEval);
+}
+
+const float* ResNet18::infer(const Act* x, int n) {
+  const float* logits = run_forward(x, n, Pass::kInference);
+  last_n_ = 0;  // what backward needs was not kept
+  return logits;
+}
+
+const float* ResNet18::run_forward(const Act* x, int n, Pass pass) {
   ensure_capacity(n);
   input_ = x;
   last_n_ = n;
-  last_train_ = train;
+  last_train_ = pass == Pass::kTrain;
   be_.prepare_conv_weights(conv_weights_.data(), conv_weights_.size());
-  const ConvShape stem = stem_conv_.shape(n);
   NormEpilogue relu;
   relu.relu = true;
-  be_.conv2d_forward(stem, x, param(stem_conv_.weight), stem_c_);
-  norm_forward(stem_bn_, stem_c_, stem_r_, n, train, relu);
+  conv_norm(stem_conv_, stem_bn_, x, stem_c_, stem_r_, n, pass, relu);
   const Act* h = stem_r_;
   for (Block& b : blocks_) {
-    be_.conv2d_forward(b.conv1.shape(n), h, param(b.conv1.weight), b.c1);
-    norm_forward(b.bn1, b.c1, b.r1, n, train, relu);
-    be_.conv2d_forward(b.conv2.shape(n), b.r1, param(b.conv2.weight), b.c2);
+    conv_norm(b.conv1, b.bn1, h, b.c1, b.r1, n, pass, relu);
     NormEpilogue join;  // out = relu(bn2(c2) + shortcut), one pass
     join.relu = true;
     join.residual = h;
     if (b.has_shortcut) {
-      be_.conv2d_forward(b.shortcut_conv.shape(n), h, param(b.shortcut_conv.weight), b.cs);
-      norm_forward(b.shortcut_bn, b.cs, b.bs, n, train, NormEpilogue{});
+      conv_norm(b.shortcut_conv, b.shortcut_bn, h, b.cs, b.bs, n, pass, NormEpilogue{});
       join.residual = b.bs;
     }
-    norm_forward(b.bn2, b.c2, b.out, n, train, join);
+    conv_norm(b.conv2, b.bn2, b.r1, b.c2, b.out, n, pass, join);
     h = b.out;
   }
   be_.avgpool_forward(NormShape{n, final_channels_, final_hw_}, h, pooled_);

@@ -54,6 +54,10 @@ class ResNet18 {
   // [n, classes] (float32), valid until the next forward. train = batch statistics (and running
   // statistics update).
   const float* forward(const Act* x, int n, bool train);
+  // An eval-mode forward that no backward may follow (evaluation, losses): the backend may fold
+  // each batch norm into the convolution before it (Backend::conv2d_forward_bn_eval). Same
+  // logits as forward(x, n, false) up to rounding; backward() afterwards throws.
+  const float* infer(const Act* x, int n);
   // Backward of the last forward: overwrites gradients(); writes dL/dx when input_grad != null.
   void backward(const float* dlogits, Act* input_grad);
   // Advances every batch-norm num_batches_tracked by k: what k train-mode forwards do on the host
@@ -93,6 +97,11 @@ class ResNet18 {
   float* param(int tensor) { return params_ + tensors_[tensor].offset; }
   float* grad(int tensor) { return grads_ + tensors_[tensor].offset; }
   void norm_forward(Norm& bn, const Act* x, Act* y, int n, bool train, const NormEpilogue& epilogue);
+  enum class Pass { kTrain, kEval, kInference };
+  const float* run_forward(const Act* x, int n, Pass pass);
+  // y = bn(conv(x)) with the epilogue; conv_out holds conv(x) unless an inference pass folds it.
+  void conv_norm(const Conv& conv, Norm& bn, const Act* x, Act* conv_out, Act* y, int n, Pass pass,
+                 const NormEpilogue& epilogue);
   // Backend::bn_backward_* in the mode of the last forward; relu_out and gated_dy as there.
   void norm_backward(const Norm& bn, const Act* x, const Act* dy, const Act* relu_out, Act* gated_dy, Act* dx, int n);
   Act* block_backward(Block& b, const Act* block_input, Act* dout, int n);

@@ -50,7 +50,7 @@ void channel_moments(const NormShape& s, int c, const float* x, double* mean, do
 // y = relu?(x * scale + shift + residual?) for channel c.
 void normalize(const NormShape& s, int c, const float* x, float gamma, float beta, float mean, float invstd,
                const NormEpilogue& e, float* y) {
-  const float scale = gamma * invstd, shift = beta - mean * scale;
+  const auto [scale, shift] = channel_affine(gamma, beta, mean, invstd);
   const float* residual = f32(e.residual);
   for (int i = 0; i < s.n; ++i) {
     const size_t at = row_of(s, i, c);
@@ -163,7 +163,7 @@ void CpuBackend::bn_forward_eval(const NormShape& s, const Act* xa, const float*
   float* y = f32(ya);
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < s.c; ++c) {
-    const float invstd = float(1.0 / std::sqrt(double(running_var[c]) + eps));
+    const float invstd = eval_invstd(running_var[c], eps);
     save_mean[c] = running_mean[c];
     save_invstd[c] = invstd;
     normalize(s, c, x, gamma[c], beta[c], running_mean[c], invstd, epilogue, y);

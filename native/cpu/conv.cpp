@@ -261,6 +261,23 @@ void CpuBackend::conv2d_forward(const ConvShape& s, const Act* xa, const float* 
   forward(s, f32(xa), w, f32(ya), false);
 }
 
+void CpuBackend::conv2d_forward_bn_eval(const ConvShape& s, const Act* x, const float* w, const float* gamma,
+                                        const float* beta, const float* running_mean, const float* running_var,
+                                        float eps, const NormEpilogue& epilogue, Act* conv_out, Act* y,
+                                        float* save_mean, float* save_invstd) {
+  if (!direct_conv_applies(s).forward)
+    return Backend::conv2d_forward_bn_eval(s, x, w, gamma, beta, running_mean, running_var, eps, epilogue, conv_out, y,
+                                           save_mean, save_invstd);
+  std::vector<float> scale(s.cout), shift(s.cout);
+  for (int c = 0; c < s.cout; ++c) {
+    const ChannelAffine a = channel_affine(gamma[c], beta[c], running_mean[c], eval_invstd(running_var[c], eps));
+    scale[c] = a.scale;
+    shift[c] = a.shift;
+  }
+  const OutputNorm norm{scale.data(), shift.data(), f32(epilogue.residual), epilogue.relu};
+  direct_forward(s, f32(x), w, f32(y), &norm);
+}
+
 void CpuBackend::conv2d_backward_data(const ConvShape& s, const Act* dya, const float* w, Act* dxa, bool accumulate) {
   const float* dy = f32(dya);
   float* dx = f32(dxa);

@@ -2,6 +2,7 @@
 // GEMM in gemm.cpp, processed in chunks of images so the column buffer stays cache-sized.
 #pragma once
 
+#include <cmath>
 #include <vector>
 
 #include "../core/backend.h"
@@ -11,6 +12,19 @@ namespace insalun::cpu {
 // The CPU backend's activations are float32.
 inline float* f32(Act* a) { return reinterpret_cast<float*>(a); }
 inline const float* f32(const Act* a) { return reinterpret_cast<const float*>(a); }
+
+// Batch norm of one channel as y = x * scale + shift, from the statistics it normalizes with:
+// one definition for the separate pass (batchnorm.cpp) and the convolution that folds the
+// inference norm into its output (conv.cpp), so that both give the same bits.
+struct ChannelAffine {
+  float scale, shift;
+};
+inline ChannelAffine channel_affine(float gamma, float beta, float mean, float invstd) {
+  const float scale = gamma * invstd;
+  return {scale, beta - mean * scale};
+}
+// 1 / sqrt(running variance + eps), as the eval-mode norm uses it.
+inline float eval_invstd(float running_var, float eps) { return float(1.0 / std::sqrt(double(running_var) + eps)); }
 
 class CpuBackend final : public Backend {
  public:
@@ -34,6 +48,10 @@ class CpuBackend final : public Backend {
   double multiply_add_loop(size_t rounds) override;
 
   void conv2d_forward(const ConvShape& s, const Act* x, const float* w, Act* y) override;
+  void conv2d_forward_bn_eval(const ConvShape& s, const Act* x, const float* w, const float* gamma, const float* beta,
+                              const float* running_mean, const float* running_var, float eps,
+                              const NormEpilogue& epilogue, Act* conv_out, Act* y, float* save_mean,
+                              float* save_invstd) override;
   void conv2d_backward_data(const ConvShape& s, const Act* dy, const float* w, Act* dx, bool accumulate) override;
   void conv2d_backward_filter(const ConvShape& s, const Act* x, const Act* dy, float* dw) override;
 

@@ -253,6 +253,17 @@ export interface BackendOps {
   /** With `dx`, the gradient is added to it (accumulate mode). */
   conv2dBackwardData(s: ConvShapeArg, dy: F32, w: F32, dx?: F32): F32;
   conv2dBackwardFilter(s: ConvShapeArg, x: F32, dy: F32): F32;
+  /** y = relu?(eval-mode batch norm of conv2dForward(s, x, w) + residual?): the inference forward's op. */
+  conv2dForwardBnEval(
+    s: ConvShapeArg,
+    x: F32,
+    w: F32,
+    gamma: F32,
+    beta: F32,
+    runningMean: F32,
+    runningVar: F32,
+    o: { eps: number; residual?: F32; relu?: boolean },
+  ): F32;
   bnForward(
     s: NormShapeArg,
     x: F32,

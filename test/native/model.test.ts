@@ -341,6 +341,30 @@ describeEachBackend('ResNet-18', (device) => {
     same(replayed.getParameters(), eager.getParameters()); // back at theta after the path
   });
 
+  it('evaluation, which may fold each batch norm into its convolution, gives the eval-mode forward its logits', async () => {
+    const classes = 10,
+      n = 32; // 32x32 planes, width 8: every convolution takes the CPU's direct (folding) kernels
+    const model = new addon.Model({ classes, inChannels: 3, width: 8, device, image: 32 });
+    model.initialize(5);
+    const { data, indices } = toyData(device, n, 32, classes, 4);
+    // Two epochs give every norm running statistics, and its weights values, far from their start.
+    for (const epoch of [0, 1])
+      await model.trainEpoch(data, {
+        indices,
+        batchSize: 16,
+        augment: false,
+        seed: 1,
+        epoch,
+        sgd: { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 },
+      });
+    const meanOf = (name: string) => Array.from(model.getTensor(name) as Float32Array);
+    expect(meanOf('layer2.0.bn2.running_mean').some((v) => Math.abs(v) > 1e-3)).toBe(true);
+    const evaluated = await model.predict(data, indices, n);
+    const forward = await model.forwardBatch(data, indices, { train: false, augment: false, seed: 0, epoch: 0 });
+    if (device === 'cpu') expect(Array.from(evaluated)).toEqual(Array.from(forward));
+    else expect(maxViolation(evaluated, forward, 1e-4, 1e-3)).toBeLessThanOrEqual(1);
+  });
+
   it('runs on 28x28 single-channel images (MNIST-style, odd sizes through the strides)', async () => {
     const model = new addon.Model({ classes: 10, inChannels: 1, width: 4, device, image: 28 });
     const rand = testRandom(5);

@@ -95,6 +95,30 @@ describeEachBackend('conv2d', (device) => {
       const want = Array.from(ref.convBackwardData(s, dy, w), (v, i) => v + start[i]);
       expect(maxViolation(ops.conv2dBackwardData(s, dy, w, start), want, 1e-4, 1e-4)).toBeLessThanOrEqual(1);
     });
+    it(`forward with the inference batch norm folded in, ${label}`, () => {
+      const c = s.cout,
+        hw = ho * wo,
+        eps = 1e-5;
+      const gamma = randomArray(c, rand),
+        beta = randomArray(c, rand),
+        mean = randomArray(c, rand, 0.5);
+      const variance = Float32Array.from(randomArray(c, rand), (v) => 0.5 + Math.abs(v));
+      const residual = randomArray(s.n * c * hw, rand);
+      const norm = { n: s.n, c, hw };
+      const conv = ops.conv2dForward(s, x, w);
+      for (const o of [{ eps }, { eps, relu: true }, { eps, residual, relu: true }]) {
+        const fused = ops.conv2dForwardBnEval(s, x, w, gamma, beta, mean, variance, o);
+        const plain = ref.bnEval(norm, ref.convForward(s, x, w), gamma, beta, mean, variance, eps);
+        const want = Array.from(plain, (v, i) => {
+          const sum = v + (o.residual ? o.residual[i] : 0);
+          return o.relu ? Math.max(sum, 0) : sum;
+        });
+        expect(maxViolation(fused, want, 1e-4, 1e-4)).toBeLessThanOrEqual(1);
+        // The same bits as the two ops in turn: evaluation and training-mode code agree exactly.
+        const separate = ops.bnForward(norm, conv, gamma, beta, mean, variance, { train: false, momentum: 0, ...o });
+        expect(Array.from(fused)).toEqual(Array.from(separate.y));
+      }
+    });
     it(`backward filter ${label}`, () => {
       expect(
         maxViolation(ops.conv2dBackwardFilter(s, x, dy), ref.convBackwardFilter(s, x, dy), 1e-3, 1e-4),
