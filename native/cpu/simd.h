@@ -113,6 +113,13 @@ struct Avx2 {
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
   }
+  // The inverse of interleave: even = a0 a2 a4 a6 b0 b2 b4 b6, odd = a1 a3 ... b7.
+  static void deinterleave(Vec a, Vec b, Vec& even, Vec& odd) {
+    // Within 128-bit halves (a0 a2 b0 b2 | a4 a6 b4 b6), then the 64-bit quarters in order.
+    const Vec e = _mm256_shuffle_ps(a, b, 0x88), o = _mm256_shuffle_ps(a, b, 0xDD);
+    even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8));
+    odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8));
+  }
   // low = a0 b0 a1 b1 a2 b2 a3 b3, high = a4 b4 ... a7 b7.
   static void interleave(Vec a, Vec b, Vec& low, Vec& high) {
     const Vec lo = _mm256_unpacklo_ps(a, b), hi = _mm256_unpackhi_ps(a, b);  // per 128-bit half
@@ -172,6 +179,12 @@ struct Avx512 {
   static constexpr bool kMaskedLoadTakesRegister = false;  // its mask is a k register
   static Vec load_readable_masked(const Mask& m, const float* p) { return load_masked(m, p); }
   static float reduce_add(Vec v) { return _mm512_reduce_add_ps(v); }
+  static void deinterleave(Vec a, Vec b, Vec& even, Vec& odd) {
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    even = _mm512_permutex2var_ps(a, evens, b);
+    odd = _mm512_permutex2var_ps(a, odds, b);
+  }
   static void interleave(Vec a, Vec b, Vec& low, Vec& high) {
     const __m512i low_half = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i high_half = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
