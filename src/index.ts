@@ -31,7 +31,6 @@ export {
   type OriginalModel,
   parseCompareConfig,
   type RowConfig,
-  runCompare as compare,
   type SeedData,
   type SeedRun,
   scoreOriginal,
@@ -45,9 +44,22 @@ export { DEMO_CONFIG } from './experiment/demo.js';
 export { accuracyOn, type UnlearningScores, unlearningScores as evaluate } from './experiment/evaluate.js';
 export { DEFAULT_FORGET_SEED, type ForgetSelection, selectForget } from './experiment/forget.js';
 export { type Reporter, silentReporter } from './experiment/loop.js';
+// paired: each row's Avg. Gap against a reference row's over seeds (mean difference, bootstrap
+// interval, sign test), from a compare output folder
+export {
+  type PairedComparison,
+  type PairedRow,
+  pairedComparisons,
+  pairedTable,
+  readCompareRows,
+  signTestP,
+} from './experiment/paired.js';
 export { type JobState, type Plan, type PlanJob, planStates, runPlanSerially } from './experiment/plan.js';
 // train: the original model, with init/last/best checkpoints and a summary
 export { type TrainOptions, type TrainSummary, trainOriginal as train } from './experiment/train.js';
+// compare itself: with a `tuning` block, the tuning on the validation forget sets first
+// (docs/configs.md, Tuning), then the experiment with the rows it chose
+export { runTunedCompare as compare } from './experiment/tuning.js';
 // unlearn: one method (optionally masked) on a model, scored; saveUnlearned writes it and its record
 export {
   type RelearnOptions,

@@ -18,6 +18,7 @@ import {
   type TuningReport,
   tunedRows,
 } from '../../src/experiment/tuning.js';
+import { compare } from '../../src/index.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { defaultCompute } from '../../src/native/index.js';
 import { readReportFolder } from '../../src/report/read.js';
@@ -133,7 +134,8 @@ describe('tuning', () => {
   it('runs the candidates on a disjoint validation forget set, then the chosen rows; a rerun reuses', async () => {
     const out = await mkdtemp(join(tmpdir(), 'insalun-tuning-'));
     const compute = defaultCompute('cpu');
-    const result = await runTunedCompare(config, out, compute);
+    // Through the library's compare, which tunes when the config has a tuning block.
+    const result = await compare(config, out, compute);
     const report = result.tuning!;
     for (const seed of config.seeds) {
       const spec = report.validationForget[seed];
