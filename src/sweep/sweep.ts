@@ -27,6 +27,13 @@ export async function loadSweep(configPath: string, outDir: string | undefined, 
     throw new Error(`${configPath}: ${(error as Error).message}`);
   }
   const config = parseCompareConfig(raw, configPath);
+  // The rows after a tuning depend on what it chose, and a sweep's plan is fixed before any job
+  // runs (its Slurm arrays are submitted at once): running the config's rows untuned would give a
+  // table that is not the config's.
+  if (config.tuning)
+    throw new Error(
+      `${configPath}: a config with a tuning block runs with \`insalun compare\` only (a sweep's plan is fixed before the tuning chooses its rows); run compare, or put the chosen values in the rows and drop the tuning block`,
+    );
   const parsed = SweepSettings.safeParse((raw as { sweep?: unknown }).sweep ?? {});
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `sweep.${i.path.join('.')}: ${i.message}`).join('; ');

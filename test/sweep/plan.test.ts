@@ -160,4 +160,11 @@ describe('workers', () => {
     expect(r.err).toMatch(/invalid sweep block: sweep\.workers: /);
     expect(readFileSync(file, 'utf8')).toContain('"workers":0');
   });
+
+  it('a config with a tuning block is refused, not run untuned', async () => {
+    const { file } = await configFile({ ...config, tuning: { grid: { [config.methods[1].name]: { lr: [0.01] } } } });
+    const r = await runCli('sweep', 'plan', file, '--device', 'cpu');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/tuning block runs with `insalun compare` only/);
+  });
 });
