@@ -16,6 +16,23 @@ it('the example configs and the demo config are valid', () => {
   expect(parseCompareConfig(DEMO_CONFIG, 'demo')).toEqual(DEMO_CONFIG);
 });
 
+it("the demo's values are the ones examples/demo-tuning.json chose: that file is the demo config and a tuning block over each row", () => {
+  const tuning = parseCompareConfig(
+    JSON.parse(readFileSync(join(examples, 'demo-tuning.json'), 'utf8')),
+    'demo-tuning',
+  );
+  const { tuning: block, name, ...rest } = tuning;
+  const { name: _demoName, ...demo } = parseCompareConfig(DEMO_CONFIG, 'demo');
+  expect(name).toBe('demo-tuning');
+  expect(rest).toEqual(demo);
+  expect(Object.keys(block?.grid ?? {}).sort()).toEqual(
+    DEMO_CONFIG.methods
+      .filter((m) => m.method !== 'retrain')
+      .map((m) => m.name)
+      .sort(),
+  );
+});
+
 const withRow = (row: object) => ({
   methods: [
     { name: 'Retrain', method: 'retrain' },
