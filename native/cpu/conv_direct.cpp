@@ -15,8 +15,10 @@
 // they come from a table built once per plane geometry (Taps, build_masks); this also covers
 // planes narrower than 16 (ResNet-18's 8x8 and 4x4 stages), where a vector spans several rows.
 // Masked loads (AVX-512's, and AVX2's VMASKMOVPS) suppress faults on masked lanes, so the shifted
-// address may point outside the plane there. With AVX2 (8 lanes, 16 registers) a tile is 4 output
-// channels x 16 positions and the filter gradient's 4 x 3 accumulators.
+// address may point outside the plane there. With AVX2 (8 lanes, 16 registers) a forward tile is 6
+// output channels x 16 positions (4 for the channels left over), and where all of a tile's loads
+// lie inside the input they are plain loads ANDed with the mask (VMASKMOVPS would need a register
+// for it); the filter gradient has 4 x 3 accumulators.
 //   forward:        a register tile of 8 output channels x 32 positions (two vectors, which for
 //                   planes of 16 or 48 positions lie in consecutive images), summed over every
 //                   input channel and offset: the GEMM micro-kernel's shape, with B read in place;
