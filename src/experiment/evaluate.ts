@@ -39,7 +39,9 @@ export interface ForgetView {
 function rowsOf(set: LogitSet, indices: Int32Array, subset: Int32Array, classes: number): LogitSet {
   if (subset === indices) return set;
   const position = new Map<number, number>();
-  indices.forEach((index, i) => position.set(index, i));
+  indices.forEach((index, i) => {
+    position.set(index, i);
+  });
   const logits = new Float32Array(subset.length * classes);
   const labels = new Int32Array(subset.length);
   subset.forEach((index, k) => {
