@@ -1,5 +1,5 @@
-// Direct 3x3 convolutions (padding 1, stride 1 or 2) with AVX-512 or AVX2 and FMA, for output
-// planes of 16k (AVX2: 8k) positions. The kernels are conv_direct_kernels.h, written once over a
+// Direct 3x3 convolutions (padding 1, stride 1 or 2) with AVX-512 or AVX2 and FMA, for any output
+// plane whose vector count, times the batch, is even. The kernels are conv_direct_kernels.h, written once over a
 // vector class (simd.h) and compiled here once per instruction set; isa.h picks one at run time.
 //
 // Why: the im2col path writes a [Cin*9, positions] column buffer, and the GEMM copies it again
@@ -8,17 +8,17 @@
 // copies cost about as much as the products: that stage ran at about half the GEMM's peak and took
 // 30% of a training step. Here the products read the input planes directly.
 //
-// How: a vector holds 16 consecutive output positions of one image's plane (h*w is a multiple of
-// 16). The input it needs for kernel offset (kh, kw) is the same 16 positions shifted by
-// (kh-1)*w + (kw-1): one unaligned load, with a 16-bit mask that zeroes the lanes whose input falls
-// into the padding. The masks depend only on the vector's place in the plane and the offset, so
-// they come from a table built once per plane geometry (Taps, build_masks); this also covers
-// planes narrower than 16 (ResNet-18's 8x8 and 4x4 stages), where a vector spans several rows.
-// Masked loads (AVX-512's, and AVX2's VMASKMOVPS) suppress faults on masked lanes, so the shifted
-// address may point outside the plane there. With AVX2 (8 lanes, 16 registers) a forward tile is 6
-// output channels x 16 positions (4 for the channels left over), and where all of a tile's loads
-// lie inside the input they are plain loads ANDed with the mask (VMASKMOVPS would need a register
-// for it); the filter gradient has 4 x 3 accumulators.
+// How: a vector holds 16 consecutive output positions of one image's plane; where h*w is not a
+// multiple of 16 (Fashion-MNIST's 14x14 and 7x7 planes) the plane's last vector is partial, its
+// lanes past the plane masked on every load and store. The input it needs for kernel offset (kh, kw) is the same 16
+// positions shifted by (kh-1)*w + (kw-1): one unaligned load, with a 16-bit mask that zeroes the lanes whose input
+// falls into the padding. The masks depend only on the vector's place in the plane and the offset, so they come from a
+// table built once per plane geometry (Taps, build_masks); this also covers planes narrower than 16 (ResNet-18's 8x8
+// and 4x4 stages), where a vector spans several rows. Masked loads (AVX-512's, and AVX2's VMASKMOVPS) suppress faults
+// on masked lanes, so the shifted address may point outside the plane there. With AVX2 (8 lanes, 16 registers) a
+// forward tile is 6 output channels x 16 positions (4 for the channels left over), and where all of a tile's loads lie
+// inside the input they are plain loads ANDed with the mask (VMASKMOVPS would need a register for it); the filter
+// gradient has 4 x 3 accumulators.
 //   forward:        a register tile of 8 output channels x 32 positions (two vectors, which for
 //                   planes of 16 or 48 positions lie in consecutive images), summed over every
 //                   input channel and offset: the GEMM micro-kernel's shape, with B read in place;

@@ -37,18 +37,23 @@ struct Taps {
 // same few geometries every time (a 32x32 plane's table takes about 6 us to build, under 1% of its
 // convolution, but there is no reason to redo it), and a Taps stays valid while others are made.
 // (std::map nodes do not move, so a table's address does not change.)
+// Vectors of an output plane of `positions` positions: the last one partial unless it is a multiple
+// of the lane count (Fashion-MNIST's 14x14 and 7x7 planes).
+int vectors_per_plane(size_t positions) { return int((positions + kLanes - 1) / kLanes); }
+
 template <typename Inside>
 void build_masks(Taps& taps, int geometry, Inside inside) {
   static thread_local std::map<std::tuple<int, int, int>, std::vector<uint16_t>> tables;
   std::vector<uint16_t>& table = tables[{geometry, taps.h, taps.w}];
   if (table.empty()) {
-    const int vectors = taps.h * taps.w / kLanes;
+    const int positions = taps.h * taps.w, vectors = vectors_per_plane(positions);
     table.assign(size_t(vectors) * taps.count, 0);
     for (int v = 0; v < vectors; ++v)
       for (int t = 0; t < taps.count; ++t)
         for (int lane = 0; lane < kLanes; ++lane) {
-          const int q = v * kLanes + lane;
-          if (inside(q / taps.w, q % taps.w, t)) table[size_t(v) * taps.count + t] |= uint16_t(1u << lane);
+          const int q = v * kLanes + lane;  // past the plane (its last vector's tail): never read
+          if (q < positions && inside(q / taps.w, q % taps.w, t))
+            table[size_t(v) * taps.count + t] |= uint16_t(1u << lane);
         }
   }
   taps.masks = table.data();
@@ -162,12 +167,15 @@ const float* pack_weights(const ConvShape& s, const float* w, const Taps& taps, 
   return packed.data();
 }
 
-// A tile is 32 consecutive output positions of the batch (image-major, then row, then column),
-// two vectors of 16 that each lie inside one image's plane (h*w is a multiple of 16): both halves
-// are in the same image where h*w is a multiple of 32, else they may be in consecutive images.
+// A tile is two vectors of 16 output positions of the batch (image-major, then row, then column),
+// each inside one image's plane (the plane's last one partial where h*w is not a multiple of 16):
+// both in the same image where the plane has an even number of vectors, else they may be in
+// consecutive images.
 struct TileHalf {
   size_t in_offset, out_offset;  // of the half's first position in channel 0 of in and out
   const uint16_t* masks;         // its lane bits per tap
+  bool partial;                  // the plane's last vector, with lanes past the plane
+  Mask inside;                   // partial: the lanes inside the plane, the only ones written
 };
 
 // Where a tile's sums go: out (+)= them, or, with norm (forward only, never accumulating), out =
@@ -230,28 +238,39 @@ void forward_tile(const float* in, int in_channels, const Taps& taps, const Tile
   }
   // (acc is only read here: writing it back made GCC keep the accumulators in memory, with a
   // store per FMA pair in the loop above.)
+  // A partial vector reads and writes only its lanes inside the plane (the rest is the next
+  // channel's plane, or past the tensor).
+  const auto load = [&](int h, const float* p) {
+    return half[h].partial ? V::load_masked(half[h].inside, p) : V::load(p);
+  };
+  const auto store = [&](int h, float* p, Vec v) {
+    if (half[h].partial)
+      V::store_masked(half[h].inside, p, v);
+    else
+      V::store(p, v);
+  };
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r) {
     const size_t at0 = half[0].out_offset + r * o.plane, at1 = half[1].out_offset + r * o.plane;
     Vec y0 = acc[r][0], y1 = acc[r][1];
     if (o.accumulate) {
-      y0 = V::add(y0, V::load(o.out + at0));
-      y1 = V::add(y1, V::load(o.out + at1));
+      y0 = V::add(y0, load(0, o.out + at0));
+      y1 = V::add(y1, load(1, o.out + at1));
     } else if (o.norm) {  // as batchnorm.cpp's normalize: x * scale + shift (one FMA), + residual, max
       const Vec scale = V::set1(o.scale[r]), shift = V::set1(o.shift[r]);
       y0 = V::fmadd(y0, scale, shift);
       y1 = V::fmadd(y1, scale, shift);
       if (o.residual) {
-        y0 = V::add(y0, V::load(o.residual + at0));
-        y1 = V::add(y1, V::load(o.residual + at1));
+        y0 = V::add(y0, load(0, o.residual + at0));
+        y1 = V::add(y1, load(1, o.residual + at1));
       }
       if (o.norm->relu) {
         y0 = V::relu(y0);
         y1 = V::relu(y1);
       }
     }
-    V::store(o.out + at0, y0);
-    V::store(o.out + at1, y1);
+    store(0, o.out + at0, y0);
+    store(1, o.out + at1, y1);
   }
 }
 
@@ -303,7 +322,7 @@ void split_phases(const ConvShape& s, const float* x, int i0, int i1, float* out
 // out (+)= the convolution of in ([n, in_channels] planes as taps describes) with the packed
 // weights, into out [n, out_channels, taps.h, taps.w], whose channel planes are out_plane floats
 // apart. The threads split the batch in units of whole tiles and whole images (one image, or two
-// where h*w is an odd multiple of 16); each tile runs every channel block while its input is in L1.
+// where a plane has an odd number of vectors); each tile runs every channel block while its input is in L1.
 // phase_split: in is the stride-2 convolution's input x [n, cin, h, w] of this shape, and each
 // unit's images are split into phases (phase_taps) in a per-thread buffer just before their tiles
 // run, so the split stays in L2 (splitting the whole batch first cost more than it saved at
@@ -313,9 +332,10 @@ template <int kTaps>
 void convolve_tiles(const float* in, int in_channels, const Taps& taps, const float* packed, int out_channels, int n,
                     float* out, size_t out_plane, bool accumulate, const ConvShape* phase_split,
                     const OutputNorm* norm) {
-  const size_t hw = size_t(taps.h) * taps.w;
-  const int unit = hw % kTile == 0 ? 1 : 2;  // hw is a multiple of 16
-  const size_t unit_positions = unit * hw;
+  // Positions of a plane, and as the vectors cover them (the last one may be partial).
+  const size_t hw = size_t(taps.h) * taps.w, covered = size_t(vectors_per_plane(hw)) * kLanes;
+  const int unit = covered % kTile == 0 ? 1 : 2;  // tiles are two vectors
+  const size_t unit_positions = unit * covered;
   const std::vector<int> tiles = forward_tiles(out_channels);
   ptrdiff_t lowest_shift = 0, highest_shift = 0;
   for (int t = 0; t < kTaps; ++t) {
@@ -340,10 +360,12 @@ void convolve_tiles(const float* in, int in_channels, const Taps& taps, const fl
       const ptrdiff_t at = ptrdiff_t(h.in_offset);
       return at + lowest_shift >= -before && at + channel_span + highest_shift + kLanes <= after;
     };
-    const auto half_at = [&](size_t position) {  // position within the unit
-      const size_t image = position / hw, q = position % hw;
+    const auto half_at = [&](size_t position) {  // position within the unit (of covered ones)
+      const size_t image = position / covered, q = position % covered;
+      const bool partial = q + kLanes > hw;
       return TileHalf{image * in_image + q, (size_t(u) * unit + image) * out_channels * out_plane + q,
-                      taps.masks + (q / kLanes) * kTaps};
+                      taps.masks + (q / kLanes) * kTaps, partial,
+                      V::mask_of(partial ? (1u << (hw - q)) - 1 : kAllLanes)};
     };
     for (size_t position = 0; position < unit_positions; position += kTile) {
       const TileHalf half[2] = {half_at(position), half_at(position + kLanes)};
@@ -597,7 +619,7 @@ DirectConv direct_conv_applies(const ConvShape& s) {
   const size_t hwo = size_t(s.ho()) * s.wo();
   // Forward and data (stride 1, or 2 through the phase split): vectors inside one output plane,
   // whole tiles in the batch.
-  const bool tiles = hwo % kLanes == 0 && (hwo * s.n) % kTile == 0;
+  const bool tiles = (size_t(vectors_per_plane(hwo)) * s.n) % 2 == 0;
   if (subsampling_1x1(s))
     return {tiles && s.cout % kBlock == 0, tiles && s.cin % kBlock == 0, s.cin % kLanes == 0 && s.cout % kBlock == 0};
   if (!padded_3x3(s)) return {false, false, false};

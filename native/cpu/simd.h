@@ -101,6 +101,7 @@ struct Avx2 {
     return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(int(bits)), lane_bit), lane_bit);
   }
   static Vec load_masked(Mask m, const float* p) { return _mm256_maskload_ps(p, m); }
+  static void store_masked(Mask m, float* p, Vec v) { _mm256_maskstore_ps(p, m, v); }
   // load_masked's result where every lane's address may be read: a plain load ANDed with the
   // mask, which may stay in memory (VMASKMOVPS needs it in a register, and the forward's 12
   // accumulators leave none: GCC spilled one, and the 3x3 layers fell from 75% to 52% of peak).
@@ -176,6 +177,7 @@ struct Avx512 {
   // Masked lanes are zero, and AVX-512 suppresses faults on them.
   static Mask mask_of(unsigned bits) { return Mask(bits); }
   static Vec load_masked(Mask m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store_masked(Mask m, float* p, Vec v) { _mm512_mask_storeu_ps(p, m, v); }
   static constexpr bool kMaskedLoadTakesRegister = false;  // its mask is a k register
   static Vec load_readable_masked(const Mask& m, const float* p) { return load_masked(m, p); }
   static float reduce_add(Vec v) { return _mm512_reduce_add_ps(v); }

@@ -69,6 +69,14 @@ const convCases: ref.Conv[] = [
   { n: 2, cin: 3, h: 5, w: 8, cout: 4, k: 3, stride: 1, pad: 1 },
   { n: 2, cin: 8, h: 4, w: 8, cout: 12, k: 3, stride: 2, pad: 1 },
   { n: 2, cin: 24, h: 6, w: 6, cout: 4, k: 1, stride: 2, pad: 0 },
+  // planes that are not a multiple of the vector width (Fashion-MNIST's 14x14 and 7x7): the last
+  // vector of each plane is partial, read and written on its lanes inside the plane; odd vector
+  // counts pair planes of two images in a tile
+  { n: 2, cin: 16, h: 14, w: 14, cout: 16, k: 3, stride: 1, pad: 1 },
+  { n: 2, cin: 16, h: 14, w: 14, cout: 32, k: 3, stride: 2, pad: 1 },
+  { n: 2, cin: 16, h: 14, w: 14, cout: 32, k: 1, stride: 2, pad: 0 },
+  { n: 4, cin: 32, h: 7, w: 7, cout: 12, k: 3, stride: 1, pad: 1 },
+  { n: 3, cin: 8, h: 5, w: 6, cout: 12, k: 3, stride: 1, pad: 1 },
   // stride 1 without padding: narrower output rows, the general im2col
   { n: 2, cin: 3, h: 6, w: 7, cout: 4, k: 3, stride: 1, pad: 0 },
 ];
