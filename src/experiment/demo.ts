@@ -22,7 +22,7 @@ export const DEMO_CONFIG: CompareConfig = {
     // Retrain repeats the original's recipe, recorded in its checkpoint.
     { name: 'Retrain', method: 'retrain', hyper: {}, maskMode: 'hard' },
     { name: 'FT', method: 'ft', hyper: { epochs: 5, batchSize: 64, augment: false, lr: 0.1 }, maskMode: 'hard' },
-    { name: 'RL', method: 'rl', hyper: { epochs: 5, batchSize: 64, augment: false, lr: 0.01 }, maskMode: 'hard' },
+    { name: 'RL', method: 'rl', hyper: { epochs: 5, batchSize: 64, augment: false, lr: 0.003 }, maskMode: 'hard' },
     { name: 'GA', method: 'ga', hyper: { epochs: 3, batchSize: 64, augment: false, lr: 0.1 }, maskMode: 'hard' },
     {
       name: 'SalUn',
