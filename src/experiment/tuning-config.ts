@@ -21,5 +21,8 @@ export const TuningConfig = z.object({
   /** The no-Retrain rule keeps candidates whose retain accuracy is at most this many points below
    *  the original model's on the validation split's retain set. */
   maxRetainDrop: z.number().min(0).default(5),
+  /** The seeds whose validation forget sets choose the candidates (means over them); the choice then
+   *  runs on every seed of the config. Default: every seed, each tuned on its own validation set. */
+  seeds: z.array(z.number().int()).min(1).optional(),
 });
 export type TuningConfig = z.infer<typeof TuningConfig>;

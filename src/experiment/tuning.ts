@@ -156,7 +156,15 @@ export function choose(candidates: CandidateResult[], maxRetainDrop: number): Re
   };
 }
 
-/** Runs every candidate on each seed's validation forget set and applies both rules. The caller
+/** The seeds the tuning runs on: tuning.seeds, each of which must be a seed of the config, or all. */
+export function tuningSeeds(config: CompareConfig, tuning: TuningConfig): number[] {
+  const seeds = tuning.seeds ?? config.seeds;
+  const stray = seeds.filter((s) => !config.seeds.includes(s));
+  if (stray.length) throw new Error(`tuning.seeds: ${stray.join(', ')} is not among the config's seeds`);
+  return seeds;
+}
+
+/** Runs every candidate on each tuning seed's validation forget set and applies both rules. The caller
  * holds the output folder's lock. */
 export async function tune(
   config: CompareConfig,
@@ -170,7 +178,7 @@ export async function tune(
   if (!retainRow) throw new Error('tuning needs a retrain row: the gap rule measures Avg. Gap to it');
   const results = new Map<string, CandidateResult['perSeed']>();
   const validationForget: Record<number, string> = {};
-  for (const seed of config.seeds) {
+  for (const seed of tuningSeeds(config, tuning)) {
     const main = seedRun(config, outDir, seed, compute, reporter);
     const original = await ensureOriginal(main);
     const dir = join(main.dir, 'validation');
@@ -271,7 +279,7 @@ export async function runTunedCompare(
     using _lock = lockOutputFolder(outDir, 'compare');
     report = await tune(config, tuning, outDir, compute, reporter);
     const table = tuningTable(report);
-    const title = `${config.name}: tuning on the validation forget set (means over seeds ${config.seeds.join(',')}; no-retrain keeps RA drop <= ${tuning.maxRetainDrop})`;
+    const title = `${config.name}: tuning on the validation forget set (means over seeds ${tuningSeeds(config, tuning).join(',')}; no-retrain keeps RA drop <= ${tuning.maxRetainDrop})`;
     await writeJsonAtomic(join(outDir, 'tuning.json'), report);
     await writeFileAtomic(join(outDir, 'tuning.md'), `# ${title}\n\n${toMarkdown(table.columns, table.rows)}\n`);
     reporter.log(`${title}\n${renderTable(table.columns, table.rows)}`);

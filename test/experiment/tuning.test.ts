@@ -131,6 +131,27 @@ describe('tuning', () => {
     );
   }, 120_000);
 
+  it('tuning.seeds tunes on those seeds only and runs the choice on every seed; a stray seed is refused', async () => {
+    const once = parseCompareConfig(
+      { ...raw, methods: raw.methods.slice(0, 2), tuning: { grid: { FT: { lr: [0.01, 0.05] } }, seeds: [2] } },
+      'tuned once',
+    );
+    const out = await mkdtemp(join(tmpdir(), 'insalun-tuning-once-'));
+    const result = await runTunedCompare(once, out, defaultCompute('cpu'));
+    expect(Object.keys(result.tuning!.validationForget)).toEqual(['2']);
+    for (const c of result.tuning!.rows[0].candidates) expect(c.perSeed.map((p) => p.seed)).toEqual([2]);
+    expect(readdirSync(join(out, 'seed-1'))).not.toContain('validation');
+    expect(readFileSync(join(out, 'tuning.md'), 'utf8')).toMatch(/means over seeds 2;/);
+    // The chosen FT rows were reported on both seeds.
+    expect(result.rows.some((r) => String(r[0]).startsWith('FT [lr '))).toBe(true);
+    for (const seed of [1, 2])
+      expect(readdirSync(join(out, `seed-${seed}`)).some((f) => /^FT_lr_.*\.json$/.test(f))).toBe(true);
+    const stray = { ...once, tuning: { ...once.tuning!, seeds: [3] } };
+    await expect(runTunedCompare(stray, out, defaultCompute('cpu'))).rejects.toThrow(
+      /tuning.seeds: 3 is not among the config's seeds/,
+    );
+  }, 120_000);
+
   it('runs the candidates on a disjoint validation forget set, then the chosen rows; a rerun reuses', async () => {
     const out = await mkdtemp(join(tmpdir(), 'insalun-tuning-'));
     const compute = defaultCompute('cpu');
