@@ -4,17 +4,17 @@ import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
-const docs = ['README.md', ...readdirSync(join(root, 'docs')).map((f) => join('docs', f))].filter((f) =>
-  f.endsWith('.md'),
-);
-
-function sources(dir: string): string[] {
+/** The files under dir (recursively) whose names match pattern, relative to the root. */
+function filesUnder(dir: string, pattern: RegExp): string[] {
   return readdirSync(join(root, dir)).flatMap((name) => {
     const path = join(dir, name);
-    if (statSync(join(root, path)).isDirectory()) return sources(path);
-    return /\.(ts|mjs|js|py|sh|h|cpp|cu)$/.test(name) ? [path] : [];
+    if (statSync(join(root, path)).isDirectory()) return filesUnder(path, pattern);
+    return pattern.test(name) ? [path] : [];
   });
 }
+const sources = (dir: string) => filesUnder(dir, /\.(ts|mjs|js|py|sh|h|cpp|cu)$/);
+// docs/results/ holds published results and the reports beside them.
+const docs = ['README.md', ...filesUnder('docs', /\.md$/)];
 
 describe('documentation', () => {
   it('links only to files that exist', () => {
