@@ -32,13 +32,18 @@ const METRICS: { key: 'avgGap' | 'UA' | 'RA' | 'TA' | 'MIA'; title: string; capt
   { key: 'MIA', title: 'MIA', caption: 'MIA-efficacy: forget images a membership-inference attack calls non-members' },
 ];
 
+// Tuned rows are named by their values and rules ("InSalUn retain-ft [lr 0.01, ratio 0.5; no-retrain]"),
+// masks by their options, and two may differ only at the end: every label is shown whole (Vega's
+// default cuts it at 180 px).
+const wholeLabels = { labelLimit: 600 } as const;
+const slantedLabels = { labelAngle: -30, ...wholeLabels } as const;
 const base = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', background: 'white' } as const;
 
 function metricChart(data: ReportData, key: (typeof METRICS)[number]['key'], title: string): vl.TopLevelSpec {
   const values = data.scores
     .map((s) => ({ method: s.method, seed: s.seed, value: s[key] }))
     .filter((v) => typeof v.value === 'number' && Number.isFinite(v.value));
-  const x = { field: 'method', type: 'nominal', sort: data.methods, title: null, axis: { labelAngle: -30 } } as const;
+  const x = { field: 'method', type: 'nominal', sort: data.methods, title: null, axis: slantedLabels } as const;
   return {
     ...base,
     title,
@@ -102,7 +107,7 @@ const PRIVACY: { metric: PrivacyMetric; title: string; caption: string; chance?:
 function privacyChart(data: ReportData, metric: PrivacyMetric, title: string, chance?: number): vl.TopLevelSpec {
   const values = (data.privacy ?? []).filter((p) => p.metric === metric);
   const order = [...new Set([...data.methods, ...values.map((v) => v.method)])];
-  const x = { field: 'method', type: 'nominal', sort: order, title: null, axis: { labelAngle: -30 } } as const;
+  const x = { field: 'method', type: 'nominal', sort: order, title: null, axis: slantedLabels } as const;
   const y = { field: 'value', type: 'quantitative', title } as const;
   return {
     ...base,
@@ -135,7 +140,17 @@ function relearnChart(
   points: { method: string; step: number; forgetAccuracy: number; seed: number }[],
 ): vl.TopLevelSpec {
   const x = { field: 'step', type: 'quantitative', title: 'relearning step', axis: { tickMinStep: 1 } } as const;
-  const color = { field: 'method', type: 'nominal', sort: data.methods, title: 'method' } as const;
+  // 20 colours, so that a table of up to 20 rows has no two lines alike.
+  const color = {
+    field: 'method',
+    type: 'nominal',
+    sort: data.methods,
+    title: 'method',
+    legend: wholeLabels,
+    scale: { scheme: 'category20' },
+  } as const;
+  // The curves of a study lie within a few points of each other: the axis spans the data, not 0-100.
+  const scale = { zero: false } as const;
   return {
     ...base,
     title: 'Forget accuracy under the relearning attack',
@@ -148,12 +163,16 @@ function relearnChart(
         encoding: {
           x,
           color,
-          y: { aggregate: 'mean', field: 'forgetAccuracy', type: 'quantitative', title: 'forget accuracy (%)' },
+          y: { aggregate: 'mean', field: 'forgetAccuracy', type: 'quantitative', title: 'forget accuracy (%)', scale },
         },
       },
       {
         mark: { type: 'errorbar', extent: 'stdev' },
-        encoding: { x, color, y: { field: 'forgetAccuracy', type: 'quantitative', title: 'forget accuracy (%)' } },
+        encoding: {
+          x,
+          color,
+          y: { field: 'forgetAccuracy', type: 'quantitative', title: 'forget accuracy (%)', scale },
+        },
       },
     ],
   } as vl.TopLevelSpec;
@@ -170,7 +189,7 @@ function densityChart(data: ReportData): vl.TopLevelSpec {
     title: 'layer',
     axis: { labelAngle: -60, labelFontSize: 8 },
   } as const;
-  const color = { field: 'mask', type: 'nominal', title: 'mask' } as const;
+  const color = { field: 'mask', type: 'nominal', title: 'mask', legend: wholeLabels } as const;
   return {
     ...base,
     title: 'Per-layer mask density (fraction of weights the mask keeps)',
@@ -203,16 +222,22 @@ function completenessChart(data: ReportData): vl.TopLevelSpec {
   return {
     ...base,
     title: 'IG completeness: attributions sum vs the loss difference they should add up to',
-    width: 300,
-    height: 180,
     data: { values },
-    mark: { type: 'bar' },
-    encoding: {
-      x: { field: 'seed', type: 'nominal', title: null },
-      xOffset: { field: 'quantity' },
-      color: { field: 'quantity', type: 'nominal', title: null },
-      y: { field: 'value', type: 'quantitative', title: 'loss units' },
-      tooltip: [{ field: 'mask' }, { field: 'quantity' }, { field: 'value' }],
+    // One panel per IG mask, each on its own scale (a contrastive target's loss difference is far
+    // smaller than a plain one's); bars side by side, never stacked across masks.
+    facet: { column: { field: 'mask', type: 'nominal', title: null, header: wholeLabels } },
+    resolve: { scale: { y: 'independent' } },
+    spec: {
+      width: 160,
+      height: 180,
+      mark: { type: 'bar' },
+      encoding: {
+        x: { field: 'seed', type: 'nominal', title: null },
+        xOffset: { field: 'quantity' },
+        color: { field: 'quantity', type: 'nominal', title: null, legend: wholeLabels },
+        y: { field: 'value', type: 'quantitative', title: 'loss units', stack: null },
+        tooltip: [{ field: 'mask' }, { field: 'quantity' }, { field: 'value' }],
+      },
     },
   } as vl.TopLevelSpec;
 }
@@ -238,7 +263,7 @@ function layerTypeChart(data: ReportData): vl.TopLevelSpec {
     mark: { type: 'bar' },
     encoding: {
       column: { field: 'quantity', type: 'nominal', sort: quantities, title: null },
-      x: { field: 'mask', type: 'nominal', title: null, axis: { labelAngle: -30, labelLimit: 240 } },
+      x: { field: 'mask', type: 'nominal', title: null, axis: slantedLabels },
       y: { field: 'share', type: 'quantitative', title: 'share (mean over seeds)', stack: 'normalize' },
       color: { field: 'type', type: 'nominal', sort: ['convolution', 'batchnorm', 'linear'], title: 'layer type' },
       tooltip: [{ field: 'mask' }, { field: 'type' }, { field: 'share', format: '.4f' }],
@@ -249,8 +274,8 @@ function layerTypeChart(data: ReportData): vl.TopLevelSpec {
 }
 
 function jaccardChart(data: ReportData): vl.TopLevelSpec {
-  const x = { field: 'mask', type: 'nominal', title: null, axis: { labelAngle: -30, labelLimit: 240 } } as const;
-  const color = { field: 'against', type: 'nominal', title: 'other forget set', legend: { labelLimit: 240 } } as const;
+  const x = { field: 'mask', type: 'nominal', title: null, axis: slantedLabels } as const;
+  const color = { field: 'against', type: 'nominal', title: 'other forget set', legend: wholeLabels } as const;
   return {
     ...base,
     title: 'Jaccard overlap of the masks of two forget sets (same original model)',

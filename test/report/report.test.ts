@@ -35,6 +35,8 @@ const CHARTS = [
 ];
 
 const epoch = { epochs: 1, batchSize: 16, augment: false };
+// A tuned row's name, longer than Vega's default label limit: charts must show it whole.
+const LONG_NAME = 'SalUn retain-normalized [lr 0.01, ratio 0.7; gap, no-retrain]';
 const config = parseCompareConfig(
   {
     name: 'report',
@@ -48,7 +50,7 @@ const config = parseCompareConfig(
     methods: [
       { name: 'Retrain', method: 'retrain' },
       {
-        name: 'SalUn',
+        name: LONG_NAME,
         method: 'rl',
         hyper: epoch,
         mask: { method: 'grad', ratio: 0.5, batchSize: 16, augment: false },
@@ -98,6 +100,9 @@ it('writes Markdown with the charts as SVG files beside it', async () => {
     expect(md).toContain(`(summary-charts/${id}.svg)`);
     const svg = await readFile(join(scratch, 'md', 'summary-charts', `${id}.svg`), 'utf8');
     expect(svg).toMatch(/^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    // Charts by method label each row with its whole name, never cut to "...".
+    if (id.startsWith('metric-') || id === 'relearn-curves') expect(svg).toContain(LONG_NAME);
+    expect(svg).not.toContain('…');
   }
 });
 
