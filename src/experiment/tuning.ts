@@ -22,8 +22,10 @@ import {
   type CompareConfig,
   type CompareEvents,
   type CompareResult,
+  ensureMask,
   ensureOriginal,
   ensureRow,
+  type OriginalModel,
   type RowConfig,
   runCompare,
   type SeedRun,
@@ -156,6 +158,46 @@ export function choose(candidates: CandidateResult[], maxRetainDrop: number): Re
   };
 }
 
+/** A seed's validation experiment: its original model, the validation forget set, no relearning
+ * curve, in seed-<s>/validation/. */
+async function validationRun(
+  config: CompareConfig,
+  tuning: TuningConfig,
+  outDir: string,
+  seed: number,
+  compute: ComputeSettings,
+  reporter: Reporter,
+): Promise<{ original: OriginalModel; spec: string; run: SeedRun }> {
+  const main = seedRun(config, outDir, seed, compute, reporter);
+  const original = await ensureOriginal(main);
+  const dir = join(main.dir, 'validation');
+  const spec = await validationSpec(config, tuning, main, dir);
+  const valConfig: CompareConfig = { ...config, forget: spec, relearn: undefined, includeOriginal: false };
+  return { original, spec, run: { ...seedRun(valConfig, outDir, seed, compute, reporter), dir } };
+}
+
+/** On the seeds the tuning skipped (tuning.seeds), the reported rows' masks on a validation forget
+ * set too, so that the report's Jaccard overlap (how forget-specific each mask is) covers every seed.
+ * Masks only: no candidate runs there. */
+async function specificityMasks(
+  config: CompareConfig,
+  tuning: TuningConfig,
+  rows: RowConfig[],
+  outDir: string,
+  compute: ComputeSettings,
+  reporter: Reporter,
+): Promise<void> {
+  const tuned = new Set(tuningSeeds(config, tuning));
+  const masked = rows.filter((r) => r.mask);
+  for (const seed of config.seeds.filter((s) => !tuned.has(s))) {
+    if (!masked.length) return;
+    const { original, spec, run } = await validationRun(config, tuning, outDir, seed, compute, reporter);
+    reporter.log(`[seed ${seed}] masks on the validation forget set ${spec}, for their overlap with the reported ones`);
+    using data = seedData(run);
+    for (const row of masked) await ensureMask(run, original, row, data);
+  }
+}
+
 /** The seeds the tuning runs on: tuning.seeds, each of which must be a seed of the config, or all. */
 export function tuningSeeds(config: CompareConfig, tuning: TuningConfig): number[] {
   const seeds = tuning.seeds ?? config.seeds;
@@ -179,14 +221,8 @@ export async function tune(
   const results = new Map<string, CandidateResult['perSeed']>();
   const validationForget: Record<number, string> = {};
   for (const seed of tuningSeeds(config, tuning)) {
-    const main = seedRun(config, outDir, seed, compute, reporter);
-    const original = await ensureOriginal(main);
-    const dir = join(main.dir, 'validation');
-    const spec = await validationSpec(config, tuning, main, dir);
+    const { original, spec, run } = await validationRun(config, tuning, outDir, seed, compute, reporter);
     validationForget[seed] = spec;
-    // The validation experiment: same original, the validation forget set, no relearning curve.
-    const valConfig: CompareConfig = { ...config, forget: spec, relearn: undefined, includeOriginal: false };
-    const run: SeedRun = { ...seedRun(valConfig, outDir, seed, compute, reporter), dir };
     reporter.log(`[seed ${seed}] tuning on the validation forget set ${spec}`);
     using data = seedData(run);
     const { view } = await data.load();
@@ -283,6 +319,7 @@ export async function runTunedCompare(
     await writeJsonAtomic(join(outDir, 'tuning.json'), report);
     await writeFileAtomic(join(outDir, 'tuning.md'), `# ${title}\n\n${toMarkdown(table.columns, table.rows)}\n`);
     reporter.log(`${title}\n${renderTable(table.columns, table.rows)}`);
+    await specificityMasks(config, tuning, tunedRows(config, tuning, report), outDir, compute, reporter);
   }
   const result = await runCompare(
     { ...config, methods: tunedRows(config, tuning, report) },

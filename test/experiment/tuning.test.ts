@@ -133,19 +133,28 @@ describe('tuning', () => {
 
   it('tuning.seeds tunes on those seeds only and runs the choice on every seed; a stray seed is refused', async () => {
     const once = parseCompareConfig(
-      { ...raw, methods: raw.methods.slice(0, 2), tuning: { grid: { FT: { lr: [0.01, 0.05] } }, seeds: [2] } },
+      {
+        ...raw,
+        tuning: { grid: { FT: { lr: [0.01, 0.05] }, SalUn: { lr: [0.05], ratio: [0.5] } }, seeds: [2] },
+      },
       'tuned once',
     );
     const out = await mkdtemp(join(tmpdir(), 'insalun-tuning-once-'));
     const result = await runTunedCompare(once, out, defaultCompute('cpu'));
     expect(Object.keys(result.tuning!.validationForget)).toEqual(['2']);
-    for (const c of result.tuning!.rows[0].candidates) expect(c.perSeed.map((p) => p.seed)).toEqual([2]);
-    expect(readdirSync(join(out, 'seed-1'))).not.toContain('validation');
+    for (const row of result.tuning!.rows)
+      for (const c of row.candidates) expect(c.perSeed.map((p) => p.seed)).toEqual([2]);
     expect(readFileSync(join(out, 'tuning.md'), 'utf8')).toMatch(/means over seeds 2;/);
-    // The chosen FT rows were reported on both seeds.
-    expect(result.rows.some((r) => String(r[0]).startsWith('FT [lr '))).toBe(true);
+    // The chosen rows were reported on both seeds.
     for (const seed of [1, 2])
       expect(readdirSync(join(out, `seed-${seed}`)).some((f) => /^FT_lr_.*\.json$/.test(f))).toBe(true);
+    // Seed 1 ran no candidate, but has the SalUn mask on a validation forget set, so that the
+    // report's Jaccard overlap covers both seeds.
+    const seed1Validation = readdirSync(join(out, 'seed-1', 'validation'));
+    expect(seed1Validation.filter((f) => !f.startsWith('masks-')).sort()).toEqual(['forget.json']);
+    const folder = await readReportFolder(out);
+    const overlaps = folder.jaccard.filter((j) => j.against === 'validation forget set');
+    expect(overlaps.map((j) => j.seed).sort()).toEqual([1, 2]);
     const stray = { ...once, tuning: { ...once.tuning!, seeds: [3] } };
     await expect(runTunedCompare(stray, out, defaultCompute('cpu'))).rejects.toThrow(
       /tuning.seeds: 3 is not among the config's seeds/,
