@@ -1,6 +1,7 @@
 // `insalun mask`: saliency over the forget set of a trained model, turned into masks at several
 // ratios, saved with a JSON summary (forget indices, per-layer density and layer-type shares, IG
 // completeness, timings, and with a second forget set the masks' Jaccard overlap).
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Rng, sampleWithoutReplacement } from '../data/random.js';
 import { type ExperimentData, prepareData } from '../experiment/data.js';
@@ -162,8 +163,27 @@ export async function generateMasks(
     masks,
     specificity: second && (await specificityOf(model, data, job, checkpoint, saliency, view, second)),
   };
-  await writeJsonAtomic(join(job.outDir, `mask_${job.method}.json`), summary);
+  const path = join(job.outDir, `mask_${job.method}.json`);
+  summary.masks = [...(await earlierMasks(path, summary)), ...masks].sort((a, b) => a.ratio - b.ratio);
+  await writeJsonAtomic(path, summary);
   return summary;
+}
+
+/** The masks an earlier call wrote into this folder from the same saliency (same method, options
+ * but the ratios, forget set and checkpoint) at ratios this call did not make: compare makes one
+ * ratio per call into one folder, and the summary lists them all. */
+async function earlierMasks(path: string, now: MaskSummary): Promise<MaskSummary['masks']> {
+  let before: MaskSummary;
+  try {
+    before = JSON.parse(await readFile(path, 'utf8'));
+  } catch {
+    return []; // none yet (or unreadable: this call's summary replaces it)
+  }
+  const sameSaliency = (x: MaskSummary) =>
+    JSON.stringify([x.method, { ...x.options, ratios: undefined }, x.forget, x.checkpoint ?? null]);
+  if (!Array.isArray(before.masks) || sameSaliency(before) !== sameSaliency(now)) return [];
+  const made = new Set(now.masks.map((m) => m.ratio));
+  return before.masks.filter((m) => !made.has(m.ratio));
 }
 
 async function specificityOf(

@@ -63,6 +63,19 @@ describe('insalun mask: forget specificity', () => {
     expect(again.specificity?.jaccard.every((j) => j.jaccard === 1)).toBe(true);
   }, 120_000);
 
+  it("a second call into the folder at other ratios keeps the first call's masks in the summary", async () => {
+    // compare makes one ratio per call into one mask folder; the summary (and the report) lists all.
+    const out = join(dir, 'two-calls');
+    const ratiosOf = async () =>
+      (JSON.parse(await readFile(join(out, 'mask_grad.json'), 'utf8')) as MaskSummary).masks.map((m) => m.ratio);
+    expect((await mask(out, '--method', 'grad')).code).toBe(0);
+    expect((await mask(out, '--method', 'grad', '--ratios', '0.7')).code).toBe(0);
+    expect(await ratiosOf()).toEqual([0.2, 0.5, 0.7]);
+    // Another forget set is another saliency: its summary replaces the earlier masks.
+    expect((await mask(out, '--method', 'grad', '--ratios', '0.7', '--seed', '3')).code).toBe(0);
+    expect(await ratiosOf()).toEqual([0.7]);
+  }, 60_000);
+
   it('ig contrastive from a near baseline reports both completeness figures', async () => {
     const out = join(dir, 'contrastive');
     const r = await mask(
