@@ -198,10 +198,11 @@ describe('tuning', () => {
     // The report: each seed's SalUn mask against the same mask on the validation forget set.
     const folder = await readReportFolder(out);
     const overlaps = folder.jaccard.filter((j) => j.against === 'validation forget set');
-    expect(overlaps.map((j) => j.seed).sort()).toEqual([1, 2]);
+    // One per seed and reported ratio (the two rules may choose different ratios).
+    expect([...new Set(overlaps.map((j) => j.seed))].sort()).toEqual([1, 2]);
     for (const j of overlaps) {
       const [maskDir] = (await readdir(join(out, `seed-${j.seed}`))).filter((f) => f.startsWith('masks-'));
-      const file = (await readdir(join(out, `seed-${j.seed}`, maskDir))).find((f) => f.endsWith('.safetensors'))!;
+      const file = `mask_grad_${j.mask.split(' ').at(-1)}.safetensors`;
       const ones = async (path: string) => {
         const content = await readSafetensors(path);
         return content.order.flatMap((name) => Array.from(content.tensors.get(name)!.data, Number));
