@@ -189,8 +189,8 @@ async function specificityMasks(
 ): Promise<void> {
   const tuned = new Set(tuningSeeds(config, tuning));
   const masked = rows.filter((r) => r.mask);
+  if (!masked.length) return;
   for (const seed of config.seeds.filter((s) => !tuned.has(s))) {
-    if (!masked.length) return;
     const { original, spec, run } = await validationRun(config, tuning, outDir, seed, compute, reporter);
     reporter.log(`[seed ${seed}] masks on the validation forget set ${spec}, for their overlap with the reported ones`);
     using data = seedData(run);
