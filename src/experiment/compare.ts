@@ -22,7 +22,7 @@ import { type PrivacyResult, populationJobs, privacyJson, withPrivacyColumns } f
 import { hyperProblem, METHOD_NAMES } from '../unlearn/methods.js';
 import { type DataSpec, type ExperimentData, prepareData } from './data.js';
 import { type UnlearningScores, unlearningScores } from './evaluate.js';
-import { type ForgetSelection, selectForget } from './forget.js';
+import { type ForgetSelection, forgetKeyOf, selectForget } from './forget.js';
 import { type Reporter, silentReporter, type TrainRecipe } from './loop.js';
 import { type Plan, type PlanJob, runPlanSerially } from './plan.js';
 import { recipeOf, trainOptions, trainOriginal } from './train.js';
@@ -317,7 +317,7 @@ function maskArtifact(run: SeedRun, original: { key: string }, row: RowConfig) {
   const key = keyOf({
     originalKey: original.key,
     start: config.originalCheckpoint,
-    forget: config.forget,
+    forget: forgetKeyOf(config.forget),
     mask,
     ...forgetSeedKey(run),
   });
@@ -377,7 +377,7 @@ export function rowArtifact(run: SeedRun, original: { key: string }, row: RowCon
   const key = keyOf({
     originalKey: original.key,
     start,
-    forget: config.forget,
+    forget: forgetKeyOf(config.forget),
     row: rowForKey(row),
     allMia: config.allMia,
     relearn: config.relearn,
@@ -469,7 +469,7 @@ function originalRowArtifact(run: SeedRun, original: { key: string; dir: string 
   const key = keyOf({
     originalKey: original.key,
     start: config.originalCheckpoint,
-    forget: config.forget,
+    forget: forgetKeyOf(config.forget),
     allMia: config.allMia,
     retrainScores: retrainScores ?? null,
   });
