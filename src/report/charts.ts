@@ -3,6 +3,7 @@
 // deviation over seeds, as the table's "mean ± std".
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
+import { formatMeanStd } from '../io/results.js';
 import type { PrivacyMetric, ReportData } from './read.js';
 
 export interface Chart {
@@ -17,6 +18,8 @@ export interface ReportSection {
   title: string;
   /** Why the section has no charts, when it has none. */
   note?: string;
+  /** Figures the charts draw, as a table to read and cite. */
+  table?: { columns: string[]; rows: string[][]; caption: string };
   charts: Chart[];
 }
 
@@ -242,9 +245,8 @@ function completenessChart(data: ReportData): vl.TopLevelSpec {
   } as vl.TopLevelSpec;
 }
 
-function layerTypeChart(data: ReportData): vl.TopLevelSpec {
-  const quantities = ['parameters', 'saliency', 'mask'];
-  // Means over the seeds, computed here: Vega-Lite stacks sums, not means.
+/** Each mask's share of each layer type in each quantity, the mean over the seeds. */
+function layerTypeMeans(data: ReportData) {
   const groups = new Map<string, { mask: string; quantity: string; type: string; shares: number[] }>();
   for (const p of data.layerTypes) {
     const key = JSON.stringify([p.mask, p.quantity, p.type]);
@@ -252,10 +254,16 @@ function layerTypeChart(data: ReportData): vl.TopLevelSpec {
     group.shares.push(p.share);
     groups.set(key, group);
   }
-  const values = [...groups.values()].map(({ shares, ...g }) => ({
+  return [...groups.values()].map(({ shares, ...g }) => ({
     ...g,
     share: shares.reduce((a, b) => a + b, 0) / shares.length,
   }));
+}
+
+function layerTypeChart(data: ReportData): vl.TopLevelSpec {
+  const quantities = ['parameters', 'saliency', 'mask'];
+  // Means over the seeds, computed here: Vega-Lite stacks sums, not means.
+  const values = layerTypeMeans(data);
   return {
     ...base,
     title: 'Layer-type shares: of the parameters, of the saliency, of the mask',
@@ -324,6 +332,47 @@ function trainingChart(data: ReportData, field: 'loss' | 'accuracy'): vl.TopLeve
       strokeDash: { field: 'series', type: 'nominal', title: null },
     },
   } as vl.TopLevelSpec;
+}
+
+/** The specificity figures as a table: per mask (and other forget set), the Jaccard overlap over
+ * the seeds and the batch-norm and linear shares of the parameters, the saliency and the mask. */
+export function specificityTable(data: ReportData): NonNullable<ReportSection['table']> {
+  const means = layerTypeMeans(data);
+  const share = (mask: string, type: string, quantity: string) => {
+    const found = means.find((m) => m.mask === mask && m.type === type && m.quantity === quantity);
+    return found ? `${(100 * found.share).toFixed(2)}%` : '-';
+  };
+  const masks = [...new Set([...data.layerTypes.map((p) => p.mask), ...data.jaccard.map((p) => p.mask)])];
+  const rows: string[][] = [];
+  for (const mask of masks) {
+    const shares = ['batchnorm', 'linear'].flatMap((type) =>
+      ['parameters', 'saliency', 'mask'].map((quantity) => share(mask, type, quantity)),
+    );
+    const points = data.jaccard.filter((p) => p.mask === mask);
+    const against = [...new Set(points.map((p) => p.against))];
+    if (against.length === 0) rows.push([mask, '-', '-', '-', ...shares]);
+    for (const other of against) {
+      const values = points.filter((p) => p.against === other).map((p) => p.jaccard);
+      rows.push([mask, other, formatMeanStd(values, 3), String(values.length), ...shares]);
+    }
+  }
+  return {
+    columns: [
+      'Mask',
+      'Other forget set',
+      'Jaccard',
+      'Seeds',
+      'BN: parameters',
+      'BN: saliency',
+      'BN: mask',
+      'Linear: parameters',
+      'Linear: saliency',
+      'Linear: mask',
+    ],
+    rows,
+    caption:
+      'Jaccard: mean ± std over the seeds of the overlap with the same mask on the other forget set. BN, Linear: the share of the batch-norm and linear layers in the parameters, the saliency and the mask (mean over the seeds); convolutions hold the rest.',
+  };
 }
 
 /** The report's sections in order; a section without data keeps its place with a note saying why,
@@ -401,6 +450,7 @@ export function reportSections(data: ReportData): ReportSection[] {
       ? {
           id: 'specificity',
           title: specificityTitle,
+          table: specificityTable(data),
           note: data.jaccard.length
             ? undefined
             : 'No Jaccard overlap: no mask has a second forget set (rows tuned on a validation forget set have one).',

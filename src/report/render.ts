@@ -17,6 +17,13 @@ table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #ccc;padding:
 th:first-child,td:first-child{text-align:left}figure{margin:1.5em 0;display:inline-block;vertical-align:top}
 figure svg{max-width:100%;height:auto}figcaption{font-size:.85em;color:#555;max-width:520px}.note{color:#666;font-style:italic}`;
 
+/** A table's head and body (the caller writes the <table> element). */
+function htmlTable(columns: string[], rows: (string | number)[][]): string {
+  const head = `<tr>${columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr>`;
+  const body = rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(String(c))}</td>`).join('')}</tr>`).join('\n');
+  return `<thead>${head}</thead><tbody>\n${body}\n</tbody>`;
+}
+
 async function renderCharts(data: ReportData) {
   const sections = reportSections(data);
   const svgs = new Map<Chart, string>();
@@ -26,17 +33,16 @@ async function renderCharts(data: ReportData) {
 
 export async function renderHtml(data: ReportData): Promise<string> {
   const { sections, svgs } = await renderCharts(data);
-  const head = `<tr>${data.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr>`;
-  const body = data.rows
-    .map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(String(c))}</td>`).join('')}</tr>`)
-    .join('\n');
   const parts = sections.map((s) => {
     const figures = s.charts.map(
       (c) =>
         `<figure id="${c.id}" data-chart="${c.id}">${svgs.get(c)}<figcaption>${escapeHtml(c.caption)}</figcaption></figure>`,
     );
     const note = s.note ? `<p class="note" data-note="${s.id}">${escapeHtml(s.note)}</p>` : '';
-    return `<section id="${s.id}"><h2>${escapeHtml(s.title)}</h2>${note}\n${figures.join('\n')}</section>`;
+    const table = s.table
+      ? `<table data-table="${s.id}">${htmlTable(s.table.columns, s.table.rows)}</table><p class="note">${escapeHtml(s.table.caption)}</p>`
+      : '';
+    return `<section id="${s.id}"><h2>${escapeHtml(s.title)}</h2>${note}${table}\n${figures.join('\n')}</section>`;
   });
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -45,9 +51,7 @@ export async function renderHtml(data: ReportData): Promise<string> {
 <title>${escapeHtml(data.title)}</title><style>${STYLE}</style></head>
 <body><h1>${escapeHtml(data.title)}</h1>
 <p>Report of the ${escapeHtml(data.layout)} output folder <code>${escapeHtml(basename(data.dir))}</code>: mean ± std over seeds ${data.seeds.join(', ')}.</p>
-<section id="table"><h2>Table</h2><table><thead>${head}</thead><tbody>
-${body}
-</tbody></table></section>
+<section id="table"><h2>Table</h2><table>${htmlTable(data.columns, data.rows)}</table></section>
 ${parts.join('\n')}
 </body></html>
 `;
@@ -72,6 +76,7 @@ export async function renderMarkdown(
   for (const s of sections) {
     parts.push(`## ${s.title}`, '');
     if (s.note) parts.push(s.note, '');
+    if (s.table) parts.push(toMarkdown(s.table.columns, s.table.rows), '', s.table.caption, '');
     for (const c of s.charts) {
       const file = `${chartsDir}/${c.id}.svg`;
       files.set(file, svgs.get(c)!);

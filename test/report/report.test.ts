@@ -11,6 +11,8 @@ import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCompareConfig, runCompare } from '../../src/experiment/compare.js';
+import { specificityTable } from '../../src/report/charts.js';
+import type { ReportData } from '../../src/report/read.js';
 import { defaultCompute } from '../../src/native/index.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -104,6 +106,28 @@ it('writes Markdown with the charts as SVG files beside it', async () => {
     if (id.startsWith('metric-') || id === 'relearn-curves') expect(svg).toContain(LONG_NAME);
     expect(svg).not.toContain('…');
   }
+  // The specificity figures as a table: no second forget set here, so no Jaccard; the shares per mask.
+  expect(md).toContain('| Mask | Other forget set | Jaccard | Seeds | BN: parameters |');
+  expect(md).toMatch(/\| grad 0\.5 \| - \| - \| - \| \d+\.\d\d% \|/);
+  expect(md).toMatch(/\| ig 0\.5 \| - \| - \| - \| \d+\.\d\d% \|/);
+});
+
+it('tabulates the Jaccard overlap per mask and other forget set, mean ± std over the seeds', () => {
+  const layerTypes = [1, 2].flatMap((seed) => [
+    { mask: 'grad 0.5', seed, type: 'batchnorm', quantity: 'parameters' as const, share: 0.004 },
+    { mask: 'grad 0.5', seed, type: 'batchnorm', quantity: 'saliency' as const, share: seed === 1 ? 0.01 : 0.03 },
+    { mask: 'grad 0.5', seed, type: 'linear', quantity: 'mask' as const, share: 0.5 },
+  ]);
+  const jaccard = [
+    { mask: 'grad 0.5', seed: 1, jaccard: 0.6, against: 'validation' },
+    { mask: 'grad 0.5', seed: 2, jaccard: 0.7, against: 'validation' },
+    { mask: 'ig 0.5', seed: 1, jaccard: 0.9, against: 'validation' },
+  ];
+  const table = specificityTable({ layerTypes, jaccard } as unknown as ReportData);
+  expect(table.rows).toEqual([
+    ['grad 0.5', 'validation', '0.650 ± 0.071', '2', '0.40%', '2.00%', '-', '-', '-', '50.00%'],
+    ['ig 0.5', 'validation', '0.900', '1', '-', '-', '-', '-', '-', '-'],
+  ]);
 });
 
 it('says why there are no relearning curves when the run had no relearning attack', async () => {
