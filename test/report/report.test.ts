@@ -11,9 +11,9 @@ import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCompareConfig, runCompare } from '../../src/experiment/compare.js';
+import { defaultCompute } from '../../src/native/index.js';
 import { specificityTable } from '../../src/report/charts.js';
 import type { ReportData } from '../../src/report/read.js';
-import { defaultCompute } from '../../src/native/index.js';
 import { runCli } from '../helpers/cli.js';
 
 const CHROMIUM = process.env.INSALUN_CHROMIUM ?? '/usr/bin/chromium';
