@@ -4,7 +4,7 @@
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { formatMeanStd } from '../io/results.js';
-import type { PrivacyMetric, ReportData } from './read.js';
+import type { PrivacyMetric, RelearnPoint, ReportData } from './read.js';
 
 export interface Chart {
   id: string; // an HTML id and a file name
@@ -334,6 +334,26 @@ function trainingChart(data: ReportData, field: 'loss' | 'accuracy'): vl.TopLeve
   } as vl.TopLevelSpec;
 }
 
+/** The relearning curves as a table: per method, the forget accuracy after each step (mean over
+ * the seeds) and how much the attack regained. */
+export function relearnTable(data: ReportData, points: RelearnPoint[]): NonNullable<ReportSection['table']> {
+  const steps = [...new Set(points.map((p) => p.step))].sort((a, b) => a - b);
+  const meanAt = (method: string, step: number) => {
+    const values = points.filter((p) => p.method === method && p.step === step).map((p) => p.forgetAccuracy);
+    return values.length ? values.reduce((a, b) => a + b, 0) / values.length : Number.NaN;
+  };
+  const methods = data.methods.filter((m) => points.some((p) => p.method === m));
+  const rows = methods.map((method) => {
+    const curve = steps.map((step) => meanAt(method, step));
+    return [method, ...curve.map((v) => v.toFixed(2)), (curve[curve.length - 1] - curve[0]).toFixed(2)];
+  });
+  return {
+    columns: ['Method', ...steps.map((s) => `step ${s}`), 'regained'],
+    rows,
+    caption: `Forget accuracy (%) after each relearning step, the mean over seeds ${data.seeds.join(', ')}; regained: the last step's minus step 0's.`,
+  };
+}
+
 /** The specificity figures as a table: per mask (and other forget set), the Jaccard overlap over
  * the seeds and the batch-norm and linear shares of the parameters, the saliency and the mask. */
 export function specificityTable(data: ReportData): NonNullable<ReportSection['table']> {
@@ -394,6 +414,7 @@ export function reportSections(data: ReportData): ReportSection[] {
       ? {
           id: 'relearn',
           title: 'Relearning attack',
+          table: relearnTable(data, data.relearn.points),
           charts: [
             {
               id: 'relearn-curves',

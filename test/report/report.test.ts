@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCompareConfig, runCompare } from '../../src/experiment/compare.js';
 import { defaultCompute } from '../../src/native/index.js';
-import { specificityTable } from '../../src/report/charts.js';
+import { relearnTable, specificityTable } from '../../src/report/charts.js';
 import type { ReportData } from '../../src/report/read.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -106,10 +106,22 @@ it('writes Markdown with the charts as SVG files beside it', async () => {
     if (id.startsWith('metric-') || id === 'relearn-curves') expect(svg).toContain(LONG_NAME);
     expect(svg).not.toContain('…');
   }
+  // The relearning curves as a table: one column per step (the attack ran 3), and what it regained.
+  expect(md).toContain('| Method | step 0 | step 1 | step 2 | step 3 | regained |');
+  expect(md).toMatch(/\| InSalUn( \| -?\d+\.\d\d){5} \|/);
   // The specificity figures as a table: no second forget set here, so no Jaccard; the shares per mask.
   expect(md).toContain('| Mask | Other forget set | Jaccard | Seeds | BN: parameters |');
   expect(md).toMatch(/\| grad 0\.5 \| - \| - \| - \| \d+\.\d\d% \|/);
   expect(md).toMatch(/\| ig 0\.5 \| - \| - \| - \| \d+\.\d\d% \|/);
+});
+
+it('tabulates the relearning curves: the mean over the seeds per step, and the last step minus the first', () => {
+  const points = [1, 2].flatMap((seed) =>
+    [0, 1, 2].map((step) => ({ method: 'SalUn', seed, step, forgetAccuracy: 80 + step * seed })),
+  );
+  const table = relearnTable({ methods: ['Retrain', 'SalUn'], seeds: [1, 2] } as unknown as ReportData, points);
+  expect(table.columns).toEqual(['Method', 'step 0', 'step 1', 'step 2', 'regained']);
+  expect(table.rows).toEqual([['SalUn', '80.00', '81.50', '83.00', '3.00']]);
 });
 
 it('tabulates the Jaccard overlap per mask and other forget set, mean ± std over the seeds', () => {
