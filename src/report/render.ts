@@ -76,7 +76,7 @@ export async function renderMarkdown(
   for (const s of sections) {
     parts.push(`## ${s.title}`, '');
     if (s.note) parts.push(s.note, '');
-    if (s.table) parts.push(toMarkdown(s.table.columns, s.table.rows), '', s.table.caption, '');
+    if (s.table) parts.push(toMarkdown(s.table.columns, s.table.rows).trimEnd(), '', s.table.caption, '');
     for (const c of s.charts) {
       const file = `${chartsDir}/${c.id}.svg`;
       files.set(file, svgs.get(c)!);
